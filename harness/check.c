@@ -1,0 +1,73 @@
+/* Teardown checks: what a finished test left behind. */
+#include "internal.h"
+
+#include <stdio.h>
+
+char *ah_sim_check(ah_sim *sim)
+{
+    ah__buf b = {0};
+    ah__list *q;
+    char h[320], s[160];
+    int i, problems = 0;
+
+    ah__tasks_drain(sim);
+    for (q = sim->handles.next; q != &sim->handles; q = q->next) {
+        ah__hrec *r = ah__container_of(q, ah__hrec, link);
+        if (r->state != AH__H_OPEN || (r->loop == &sim->default_loop && 0))
+            continue;
+        ah__buf_printf(&b, "  - handle not closed: %s", ah__handle_str(r, h, sizeof(h)));
+        if (r->start_site.file != NULL || r->start_site.ret != NULL)
+            ah__buf_printf(&b, ", last started in %s", ah__site_str(&r->start_site, s, sizeof(s)));
+        ah__buf_printf(&b, " (initialised at +%llu ms)\n",
+                       (unsigned long long)((r->init_ns - sim->clock.epoch_ns) / AH__NS_PER_MS));
+        problems++;
+    }
+    for (q = sim->handles.next; q != &sim->handles; q = q->next) {
+        ah__hrec *r = ah__container_of(q, ah__hrec, link);
+        if (r->state != AH__H_CLOSING)
+            continue;
+        ah__buf_printf(&b, "  - close callback never ran: %s, uv_close called in %s at +%llu ms "
+                           "(run the loop after uv_close)\n",
+                       ah__handle_str(r, h, sizeof(h)), ah__site_str(&r->close_site, s, sizeof(s)),
+                       (unsigned long long)((r->close_ns - sim->clock.epoch_ns) / AH__NS_PER_MS));
+        problems++;
+    }
+    for (q = sim->reqs.next; q != &sim->reqs; q = q->next) {
+        ah__rrec *r = ah__container_of(q, ah__rrec, link);
+        ah__buf_printf(&b, "  - request still in flight: %s (%p) started in %s at +%llu ms\n",
+                       r->what, r->req, ah__site_str(&r->site, s, sizeof(s)),
+                       (unsigned long long)((r->start_ns - sim->clock.epoch_ns) / AH__NS_PER_MS));
+        problems++;
+    }
+    for (q = sim->loops.next; q != &sim->loops; q = q->next) {
+        ah__loop *lp = ah__container_of(q, ah__loop, link);
+        if (lp->is_default)
+            continue;
+        ah__buf_printf(&b, "  - loop %p initialised in %s was never closed (uv_loop_close)\n",
+                       (void *)lp->loop, ah__site_str(&lp->init_site, s, sizeof(s)));
+        problems++;
+    }
+    for (i = 0; i < sim->n_ext; i++)
+        if (sim->ext[i].check != NULL) {
+            size_t before = b.len;
+            sim->ext[i].check(sim, sim->ext[i].state, &b);
+            if (b.len != before)
+                problems++;
+        }
+    if (sim->slow.len != 0) {
+        ah__buf_printf(&b, "%s", sim->slow.s);
+        problems++;
+    }
+    if (problems == 0) {
+        ah__buf_free(&b);
+        return NULL;
+    }
+    {
+        ah__buf out = {0};
+        char *body = ah__buf_take(&b);
+        ah__buf_printf(&out, "%s: the test ended with problems at virtual time +%llu ms:\n%s",
+                       sim->name, (unsigned long long)ah_now_ms(sim), body);
+        ah__free(body);
+        return ah__buf_take(&out);
+    }
+}

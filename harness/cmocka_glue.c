@@ -1,0 +1,83 @@
+/* cmocka glue: a fresh sim per test, teardown checks, the runner and its knobs. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+int ah__setup(void **state)
+{
+    const struct ah__test_info *info = *state;
+    ah_sim *sim = ah_sim_new(&(ah_sim_opts){.name = info->name});
+
+    sim->test = info;
+    snprintf(sim->replay_hint, sizeof(sim->replay_hint), "replay: AH_SEED=%llu %.150s --test %.80s",
+             (unsigned long long)sim->opts.seed, ah__program_name(), info->name);
+    *state = sim;
+    return 0;
+}
+
+void ah__trampoline(void **state)
+{
+    ah_sim *sim = *state;
+
+    sim->test->fn(state);
+    sim->body_done = 1;
+}
+
+int ah__teardown(void **state)
+{
+    ah_sim *sim = *state;
+    char *report = NULL;
+
+    /* After a failed body the sim is half-run: free it without judging what it left. */
+    if (sim->body_done && !sim->failed)
+        report = ah_sim_check(sim);
+    *state = (void *)sim->test;
+    ah_sim_free(sim);
+    if (report != NULL) {
+        print_error("%s\n", report);
+        free(report);
+        return -1;
+    }
+    return 0;
+}
+
+static char program_name[256] = "./test";
+
+const char *ah__program_name(void) { return program_name; }
+
+/* The command line, read from /proc so that ah_run_tests(tests) needs no argc/argv. */
+static int read_cmdline(char *buf, size_t n, size_t *len)
+{
+    FILE *f = fopen("/proc/self/cmdline", "rb");
+
+    if (f == NULL)
+        return -1;
+    *len = fread(buf, 1, n - 1, f);
+    fclose(f);
+    buf[*len] = '\0';
+    return 0;
+}
+
+int ah__run_tests(const struct CMUnitTest *tests, size_t count, const char *file)
+{
+    char cmd[4096];
+    size_t len = 0, i;
+    const char *filter = getenv("AH_TEST");
+    const char *group = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+
+    if (read_cmdline(cmd, sizeof(cmd), &len) == 0 && len > 0) {
+        snprintf(program_name, sizeof(program_name), "%.255s", cmd);
+        for (i = strlen(cmd) + 1; i < len; i += strlen(cmd + i) + 1) {
+            if (strcmp(cmd + i, "--test") == 0 && i + strlen(cmd + i) + 1 < len)
+                filter = cmd + i + strlen(cmd + i) + 1;
+            else if (strncmp(cmd + i, "--test=", 7) == 0)
+                filter = cmd + i + 7;
+        }
+    }
+    if (filter != NULL && *filter != '\0')
+        cmocka_set_test_filter(filter);
+    return _cmocka_run_group_tests(group, tests, count, NULL, NULL);
+}

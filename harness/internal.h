@@ -1,0 +1,347 @@
+/* Internals of the harness layer, shared with mocks/. Nothing here is public API. */
+#ifndef AH_HARNESS_INTERNAL_H
+#define AH_HARNESS_INTERNAL_H
+
+#define AH_BUILDING_HARNESS 1
+
+#include <ah/ah.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "../fakeclock/fakeclock.h"
+
+#define AH__NS_PER_MS 1000000ULL
+/* The virtual clock starts here, not at zero: code under test may assert uv_now() > 0. */
+#define AH__EPOCH_NS (1000ULL * 1000 * AH__NS_PER_MS) /* 1000 s */
+
+/* ---- lists: circular, with a sentinel, intrusive ---- */
+typedef struct ah__list {
+    struct ah__list *next, *prev;
+} ah__list;
+
+static inline void ah__list_init(ah__list *l) { l->next = l->prev = l; }
+static inline int ah__list_empty(const ah__list *l) { return l->next == l; }
+static inline void ah__list_insert_tail(ah__list *l, ah__list *n)
+{
+    n->next = l;
+    n->prev = l->prev;
+    l->prev->next = n;
+    l->prev = n;
+}
+static inline void ah__list_insert_head(ah__list *l, ah__list *n)
+{
+    n->prev = l;
+    n->next = l->next;
+    l->next->prev = n;
+    l->next = n;
+}
+static inline void ah__list_remove(ah__list *n)
+{
+    n->prev->next = n->next;
+    n->next->prev = n->prev;
+    n->next = n->prev = n;
+}
+/* Moves every element of `from` to the empty list `to`. */
+static inline void ah__list_move(ah__list *from, ah__list *to)
+{
+    if (ah__list_empty(from)) {
+        ah__list_init(to);
+        return;
+    }
+    to->next = from->next;
+    to->prev = from->prev;
+    to->next->prev = to;
+    to->prev->next = to;
+    ah__list_init(from);
+}
+#define ah__container_of(ptr, type, field) ((type *)((char *)(ptr)-offsetof(type, field)))
+/* libuv's `void *queue[2]` private fields, used as our list nodes. */
+#define ah__qlist(q) ((ah__list *)(void *)(q))
+
+/* ---- growable text, for reports ---- */
+typedef struct ah__buf {
+    char *s;
+    size_t len, cap;
+} ah__buf;
+void ah__buf_printf(ah__buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ah__buf_vprintf(ah__buf *b, const char *fmt, va_list ap);
+/* Appends `n` bytes with non-printable ones escaped (\r, \n, \xNN), for showing wire data. */
+void ah__buf_escape(ah__buf *b, const void *data, size_t n);
+char *ah__buf_take(ah__buf *b); /* the malloc'd string (never NULL); the buffer is reset */
+void ah__buf_free(ah__buf *b);
+
+/* ---- allocation: every allocation of the harness goes through here ---- */
+void *ah__malloc(size_t n);
+void *ah__calloc(size_t n, size_t size);
+void *ah__realloc(void *p, size_t n);
+void ah__free(void *p);
+char *ah__strdup(const char *s);
+
+/* ---- call sites ---- */
+typedef struct ah__site {
+    const char *file; /* NULL when only the return address is known */
+    int line;
+    const char *func;
+    const void *ret;
+} ah__site;
+/* The site of the current call of `fn`: the one ah/sites.h marked, else the return address. */
+ah__site ah__site_take(const char *fn, const void *ret);
+#define AH__CALLER(fn) ah__site_take((fn), __builtin_return_address(0))
+/* "kv_connect (kvclient.c:120)" or "0x4011a6 in ./test". Returns buf. */
+const char *ah__site_str(const ah__site *s, char *buf, size_t n);
+
+/* ---- handle records: the sim's own account of every handle, outside user memory ---- */
+enum { AH__H_OPEN = 0, AH__H_CLOSING = 1, AH__H_CLOSED = 2 };
+
+typedef struct ah__hrec {
+    ah__list link; /* sim->handles, in init order */
+    const void *handle;
+    uv_loop_t *loop;
+    uv_handle_type type;
+    int state;
+    uint32_t id; /* per type: "uv_timer_t #3" */
+    ah__site init_site;
+    ah__site start_site;
+    ah__site close_site;
+    uint64_t init_ns, close_ns;
+    char label[48]; /* set by mocks (e.g. "tcp 127.0.0.1:6379") or ah_label_handle */
+} ah__hrec;
+
+/* handle->flags, owned by the harness (the bits are ours, not libuv's) */
+enum {
+    AH__HF_ACTIVE = 0x1,
+    AH__HF_REF = 0x2,
+    AH__HF_CLOSING = 0x4,
+    AH__HF_CLOSED = 0x8,
+    AH__HF_INTERNAL = 0x10,
+    AH__HF_TYPE0 = 0x100, /* first bit free for type-specific use (streams use 0x100..0x8000) */
+    AH__HF_MAGIC = 0x5a000000u,
+    AH__HF_MAGIC_MASK = 0xff000000u,
+};
+
+/* ---- request records (uv_write_t, uv_connect_t, uv_getaddrinfo_t, uv_work_t, ...) ---- */
+typedef struct ah__rrec {
+    ah__list link; /* sim->reqs */
+    const void *req;
+    uv_loop_t *loop;
+    uv_req_type type;
+    const char *what; /* "uv_write", "uv_getaddrinfo" */
+    ah__site site;
+    uint64_t start_ns;
+} ah__rrec;
+
+/* Starts tracking `req` as in flight on `loop` (it keeps the loop alive, as libuv's active
+ * requests do). Sets req->type. */
+void ah__req_begin(uv_loop_t *loop, uv_req_t *req, uv_req_type type, const char *what,
+                   ah__site site);
+/* Stops tracking `req` (before its callback runs, as libuv unregisters first). */
+void ah__req_end(uv_req_t *req);
+ah__rrec *ah__req_rec(const uv_req_t *req); /* NULL when not in flight */
+
+/* ---- events: things that become ready at a virtual time and are delivered in the poll phase ---- */
+enum { AH__EV_REF = 0x1 /* keeps the loop alive while scheduled */ };
+typedef struct ah__event {
+    ah_fc_node node; /* key: due time in ns */
+    void (*fire)(struct ah__event *ev);
+    uv_loop_t *loop;
+    const char *what; /* for reports: "tcp bytes to 127.0.0.1:6379", "mock kv_get outcome" */
+    ah__site site;
+    const void *owner; /* handle or request it belongs to, for reports (may be NULL) */
+    unsigned flags;
+    size_t batch_index; /* + 1 while in the loop's delivery batch, else 0 */
+} ah__event;
+/* Schedules ev (zeroed or previously fired/cancelled) on loop at absolute virtual `due_ns`. */
+void ah__event_schedule(uv_loop_t *loop, ah__event *ev, uint64_t due_ns);
+void ah__event_cancel(ah__event *ev);
+static inline int ah__event_scheduled(const ah__event *ev) { return ah_fc_node_queued(&ev->node); }
+
+/* ---- pending callbacks: libuv's pending queue (run in the pending phase) ---- */
+typedef struct ah__pending {
+    ah__list link;
+    void (*run)(struct ah__pending *p);
+} ah__pending;
+void ah__pending_add(uv_loop_t *loop, ah__pending *p);
+void ah__pending_remove(ah__pending *p);
+
+/* ---- tasks: run at the current instant after the current callback returns (continuations) ---- */
+typedef struct ah__task {
+    ah__list link;
+    void (*run)(struct ah__task *t);
+} ah__task;
+void ah__task_post(ah_sim *sim, ah__task *t);
+void ah__task_cancel(ah__task *t);
+/* Runs posted tasks until none is left. Returns how many ran. */
+uint64_t ah__tasks_drain(ah_sim *sim);
+
+/* ---- per-loop state, behind loop->internal_fields ---- */
+typedef struct ah__loop {
+    ah__list link; /* sim->loops */
+    uv_loop_t *loop;
+    ah_sim *sim;
+    ah_fc_queue timers; /* key: due in ms (libuv's loop->time units) */
+    ah_fc_queue events; /* ah__event, key: due in ns */
+    ah__list handles;   /* every handle not yet closed, init order (uv_walk) */
+    ah__list idle, prepare, check, async;
+    ah__list pending;
+    uv_handle_t *closing; /* LIFO, as libuv's closing_handles */
+    uint64_t ref_events;  /* scheduled events with AH__EV_REF */
+    ah__event **batch;    /* events being delivered by the current poll (NULL = cancelled) */
+    size_t batch_len, batch_cap;
+    ah__event async_ev;   /* scheduled while some async handle is pending */
+    int running;          /* inside uv_run or a sim verb: uv_run may not be re-entered */
+    int is_default;
+    ah__site init_site;
+} ah__loop;
+
+static inline ah__loop *ah__lp(const uv_loop_t *loop) { return (ah__loop *)loop->internal_fields; }
+
+/* ---- extensions: per-sim state of higher layers (futures, mocks, net, explorer) ---- */
+typedef struct ah__ext {
+    const void *key;
+    void *state;
+    /* Appends teardown problems to `report` (one line each, prefixed "  - "). */
+    void (*check)(ah_sim *sim, void *state, ah__buf *report);
+    /* Deadlock report: appends what is pending. */
+    void (*pending)(ah_sim *sim, void *state, ah__buf *report);
+    void (*destroy)(ah_sim *sim, void *state);
+} ah__ext;
+#define AH__MAX_EXT 16
+/* The state registered under `key`, or NULL. */
+void *ah__ext_get(ah_sim *sim, const void *key);
+/* Registers `ext` (copied) on the sim. */
+void ah__ext_add(ah_sim *sim, const ah__ext *ext);
+
+/* Hooks run after every callback the loop dispatches (and after every task): invariants,
+ * exclusive sections, step counting. */
+typedef void (*ah__after_cb_fn)(ah_sim *sim, void *ctx);
+void ah__after_callback_add(ah_sim *sim, ah__after_cb_fn fn, void *ctx);
+
+/* ---- the sim ---- */
+typedef struct ah__capture {
+    jmp_buf jb;
+    char *msg;
+} ah__capture;
+
+struct ah_sim {
+    ah_fc_clock clock;
+    ah_fc_oracle oracle;
+    uint64_t key; /* mixed into handle cookies: a handle of another sim is not ours */
+    ah_sim_opts opts;
+    char name[128];
+    ah_sim *prev_current;
+
+    uv_loop_t default_loop;
+    int default_loop_open;
+    ah__list loops;
+
+    ah__list handles; /* ah__hrec, every handle ever initialised, init order */
+    void *hrec_blocks; /* slabs of ah__hrec; the first word links them */
+    size_t hrec_free;  /* records left in the newest slab */
+    uint32_t next_handle_id[UV_HANDLE_TYPE_MAX + 1];
+    ah__list reqs;      /* ah__rrec in flight */
+    ah__list reqs_free; /* recycled ah__rrec */
+    ah__list tasks;
+
+    /* callback accounting */
+    uint64_t callbacks;            /* total dispatched */
+    uint64_t callbacks_at_instant; /* since the clock last moved: the runaway guard */
+    uint64_t iterations_at_instant;
+    uint64_t instant_ns;
+    const ah__hrec *current_hrec; /* the handle whose callback runs now, or NULL */
+    const char *current_what;
+    int in_callback;
+    int draining;
+    uint64_t cb_start_ms;
+    int in_verb;
+    uint64_t slow_reported;
+    ah__buf slow; /* slow callbacks and blocking calls, reported at teardown */
+
+    ah__ext ext[AH__MAX_EXT];
+    int n_ext;
+    struct {
+        ah__after_cb_fn fn;
+        void *ctx;
+    } after_cb[8];
+    int n_after_cb;
+
+    ah__capture *capture;
+    char replay_hint[320]; /* printed under every failure: how to replay it */
+    void (*on_fail)(ah_sim *sim, const char *msg); /* e.g. the explorer's banner */
+    /* Orders a poll's batch of events that fell due together (the explorer permutes it). */
+    void (*order_batch)(ah_sim *sim, ah__event **evs, size_t n);
+    int strict_loops; /* report loops never closed at teardown */
+    int failed;
+    int body_done;
+    const struct ah__test_info *test;
+};
+
+/* The current sim; with none, a process-wide implicit sim is created (so a plain program linked
+ * with the harness instead of libuv just runs). */
+ah_sim *ah__sim(void);
+/* The sim a loop belongs to, failing clearly if the loop was never initialised. */
+ah_sim *ah__loop_sim(const uv_loop_t *loop, const char *fn);
+
+/* Fails the running test (cmocka) or the capture. Never returns. */
+void ah__fail(ah_sim *sim, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
+void ah__failv(ah_sim *sim, const char *file, int line, const char *fmt, va_list ap)
+    __attribute__((noreturn));
+/* A libuv function the harness does not simulate was called. */
+void ah__not_simulated(const char *fn) __attribute__((noreturn));
+
+/* Handle plumbing used by every handle type. */
+void ah__handle_init(uv_loop_t *loop, uv_handle_t *h, uv_handle_type type, ah__site site);
+/* The record of a live handle; fails naming `fn` when h is not a handle of a live sim. */
+ah__hrec *ah__handle_rec(const uv_handle_t *h, const char *fn);
+/* Fails when `h` is closing or closed (for functions libuv does not guard). */
+void ah__handle_require_open(const uv_handle_t *h, const char *fn);
+/* "uv_timer_t #2 (0x7ffd..) initialised in test_x (t.c:12)" */
+const char *ah__handle_str(const ah__hrec *r, char *buf, size_t n);
+void ah__handle_start(uv_handle_t *h);
+void ah__handle_stop(uv_handle_t *h);
+static inline int ah__is_active(const uv_handle_t *h) { return (h->flags & AH__HF_ACTIVE) != 0; }
+static inline int ah__is_closing(const uv_handle_t *h)
+{
+    return (h->flags & (AH__HF_CLOSING | AH__HF_CLOSED)) != 0;
+}
+
+/* Callback dispatch: every call into user code from the loop goes between these two. */
+void ah__cb_enter(ah_sim *sim, const uv_handle_t *h, const char *what);
+void ah__cb_leave(ah_sim *sim);
+#define AH__DISPATCH(sim, h, what, call)                                                          \
+    do {                                                                                          \
+        ah__cb_enter((sim), (const uv_handle_t *)(h), (what));                                    \
+        call;                                                                                     \
+        ah__cb_leave((sim));                                                                      \
+    } while (0)
+
+/* Moves the sim clock (never backwards); resets the runaway count when it moves. */
+void ah__clock_set(ah_sim *sim, uint64_t to_ns);
+
+/* Loop phases, for the timer and close code. */
+void ah__timer_run(uv_loop_t *loop);
+uint64_t ah__timer_next_due_ms(const uv_loop_t *loop, int *has);
+void ah__loop_watchers_run(uv_loop_t *loop, ah__list *q, int type);
+void ah__async_poll(uv_loop_t *loop);
+int ah__async_any_pending(const uv_loop_t *loop);
+void ah__close_run(uv_loop_t *loop);
+
+/* Type-specific close and walk hooks that mocks/ fills in for streams (tcp, pipe). */
+typedef void (*ah__close_fn)(uv_handle_t *h);
+extern ah__close_fn ah__close_hooks[UV_HANDLE_TYPE_MAX];
+extern ah__close_fn ah__finish_close_hooks[UV_HANDLE_TYPE_MAX];
+
+/* Runs the sim like ah_run_until; `verb` names the caller in diagnostics. */
+void ah__run_until_pred(ah_sim *sim, const char *verb, ah_pred_fn pred, void *ctx);
+
+/* Appends every open handle, request in flight and extension's pending item to `b`. */
+void ah__report_pending(ah_sim *sim, ah__buf *b);
+
+const char *ah__handle_type_name(uv_handle_type t);
+/* argv[0] of the test program, for replay commands. */
+const char *ah__program_name(void);
+
+#endif

@@ -1,0 +1,504 @@
+/* The sim: lifecycle, the current sim, failure and capture, reports, call sites. */
+#define _GNU_SOURCE 1 /* dladdr */
+#include "internal.h"
+
+#include <dlfcn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+static ah_sim *current_sim;
+static ah_sim *implicit_sim;
+static uint64_t sim_counter;
+
+/* ---- allocation ---- */
+
+static void oom(size_t n)
+{
+    fprintf(stderr, "asyncharness: out of memory allocating %zu bytes\n", n);
+    abort();
+}
+
+void *ah__malloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (p == NULL)
+        oom(n);
+    return p;
+}
+
+void *ah__calloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (p == NULL)
+        oom(n * size);
+    return p;
+}
+
+void *ah__realloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (q == NULL)
+        oom(n);
+    return q;
+}
+
+void ah__free(void *p) { free(p); }
+
+char *ah__strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    return memcpy(ah__malloc(n), s, n);
+}
+
+/* ---- text ---- */
+
+void ah__buf_vprintf(ah__buf *b, const char *fmt, va_list ap)
+{
+    va_list ap2;
+    int n;
+
+    va_copy(ap2, ap);
+    n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    if (n < 0)
+        return;
+    if (b->len + (size_t)n + 1 > b->cap) {
+        b->cap = (b->len + (size_t)n + 1) * 2;
+        b->s = ah__realloc(b->s, b->cap);
+    }
+    vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
+    b->len += (size_t)n;
+}
+
+void ah__buf_printf(ah__buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    ah__buf_vprintf(b, fmt, ap);
+    va_end(ap);
+}
+
+void ah__buf_escape(ah__buf *b, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        switch (p[i]) {
+        case '\r':
+            ah__buf_printf(b, "\\r");
+            break;
+        case '\n':
+            ah__buf_printf(b, "\\n");
+            break;
+        case '\t':
+            ah__buf_printf(b, "\\t");
+            break;
+        case '\\':
+            ah__buf_printf(b, "\\\\");
+            break;
+        case '"':
+            ah__buf_printf(b, "\\\"");
+            break;
+        default:
+            if (p[i] >= 0x20 && p[i] < 0x7f)
+                ah__buf_printf(b, "%c", p[i]);
+            else
+                ah__buf_printf(b, "\\x%02x", p[i]);
+        }
+    }
+}
+
+char *ah__buf_take(ah__buf *b)
+{
+    char *s = b->s;
+    if (s == NULL)
+        s = ah__strdup("");
+    b->s = NULL;
+    b->len = b->cap = 0;
+    return s;
+}
+
+void ah__buf_free(ah__buf *b)
+{
+    ah__free(b->s);
+    b->s = NULL;
+    b->len = b->cap = 0;
+}
+
+/* ---- call sites ---- */
+
+static struct {
+    const char *file;
+    int line;
+    const char *func;
+    const char *fn;
+} site_mark;
+
+void ah__site_mark(const char *file, int line, const char *func, const char *fn)
+{
+    site_mark.file = file;
+    site_mark.line = line;
+    site_mark.func = func;
+    site_mark.fn = fn;
+}
+
+ah__site ah__site_take(const char *fn, const void *ret)
+{
+    ah__site s = {NULL, 0, NULL, ret};
+
+    /* The mark is for this call only if it names this function: a marked call that reached
+     * another entry point (or the real libuv) must not lend its site to a later call. */
+    if (site_mark.fn != NULL && strcmp(site_mark.fn, fn) == 0) {
+        s.file = site_mark.file;
+        s.line = site_mark.line;
+        s.func = site_mark.func;
+    }
+    site_mark.fn = NULL;
+    return s;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+const char *ah__site_str(const ah__site *s, char *buf, size_t n)
+{
+    Dl_info info;
+
+    if (s->file != NULL) {
+        snprintf(buf, n, "%s (%s:%d)", s->func ? s->func : "?", base_name(s->file), s->line);
+    } else if (s->ret != NULL && dladdr(s->ret, &info) && info.dli_fname != NULL) {
+        snprintf(buf, n, "%s+0x%lx in %s", info.dli_sname ? info.dli_sname : "?",
+                 info.dli_sname ? (unsigned long)((const char *)s->ret - (const char *)info.dli_saddr)
+                                : (unsigned long)((const char *)s->ret - (const char *)info.dli_fbase),
+                 base_name(info.dli_fname));
+    } else if (s->ret != NULL) {
+        snprintf(buf, n, "%p", s->ret);
+    } else {
+        snprintf(buf, n, "(unknown site)");
+    }
+    return buf;
+}
+
+/* ---- the sim ---- */
+
+static uint64_t env_u64(const char *name, uint64_t dflt)
+{
+    const char *v = getenv(name);
+    char *end;
+    unsigned long long x;
+
+    if (v == NULL || *v == '\0')
+        return dflt;
+    x = strtoull(v, &end, 0);
+    if (*end != '\0') {
+        fprintf(stderr, "asyncharness: ignoring %s=%s (not a number)\n", name, v);
+        return dflt;
+    }
+    return x;
+}
+
+ah_sim *ah_sim_new(const ah_sim_opts *opts)
+{
+    ah_sim *sim = ah__calloc(1, sizeof(*sim));
+
+    if (opts != NULL)
+        sim->opts = *opts;
+    if (sim->opts.seed == 0)
+        sim->opts.seed = env_u64("AH_SEED", 1);
+    if (sim->opts.runaway_limit == 0)
+        sim->opts.runaway_limit = env_u64("AH_RUNAWAY_LIMIT", 100000);
+    if (sim->opts.time_limit_ms == 0)
+        sim->opts.time_limit_ms = env_u64("AH_TIME_LIMIT_MS", 7ULL * 24 * 3600 * 1000);
+    if (sim->opts.slow_callback_ms == 0)
+        sim->opts.slow_callback_ms = env_u64("AH_SLOW_CALLBACK_MS", 100);
+    snprintf(sim->name, sizeof(sim->name), "%s", sim->opts.name ? sim->opts.name : "sim");
+    sim->opts.name = sim->name;
+
+    ah_fc_clock_init(&sim->clock, AH__EPOCH_NS);
+    ah_fc_oracle_seed(&sim->oracle, sim->opts.seed);
+    sim->instant_ns = sim->clock.now_ns;
+    sim->key = ah_fc_mix64(++sim_counter ^ (uintptr_t)sim);
+    ah__list_init(&sim->loops);
+    ah__list_init(&sim->handles);
+    ah__list_init(&sim->reqs);
+    ah__list_init(&sim->reqs_free);
+    ah__list_init(&sim->tasks);
+
+    sim->prev_current = current_sim;
+    current_sim = sim;
+    return sim;
+}
+
+static void free_loop_state(ah__loop *lp)
+{
+    ah__list_remove(&lp->link);
+    ah__free(lp->batch);
+    ah__free(lp);
+}
+
+void ah_sim_free(ah_sim *sim)
+{
+    ah__list *q;
+    ah_sim **pp;
+    int i;
+
+    if (sim == NULL)
+        return;
+    for (i = sim->n_ext - 1; i >= 0; i--)
+        if (sim->ext[i].destroy != NULL)
+            sim->ext[i].destroy(sim, sim->ext[i].state);
+    /* Loops, records and tasks are the sim's own memory; handles and requests are the user's
+     * and are never touched here (they may be gone with a failed test's stack). */
+    while (!ah__list_empty(&sim->loops))
+        free_loop_state(ah__container_of(sim->loops.next, ah__loop, link));
+    while (sim->hrec_blocks != NULL) {
+        void *next = *(void **)sim->hrec_blocks;
+        ah__free(sim->hrec_blocks);
+        sim->hrec_blocks = next;
+    }
+    while (!ah__list_empty(&sim->reqs)) {
+        q = sim->reqs.next;
+        ah__list_remove(q);
+        ah__free(ah__container_of(q, ah__rrec, link));
+    }
+    while (!ah__list_empty(&sim->reqs_free)) {
+        q = sim->reqs_free.next;
+        ah__list_remove(q);
+        ah__free(ah__container_of(q, ah__rrec, link));
+    }
+    ah__buf_free(&sim->slow);
+
+    /* Unlink from the chain of current sims wherever it is. */
+    if (current_sim == sim) {
+        current_sim = sim->prev_current;
+    } else {
+        ah_sim *s;
+        for (s = current_sim; s != NULL; s = s->prev_current)
+            if (s->prev_current == sim) {
+                s->prev_current = sim->prev_current;
+                break;
+            }
+    }
+    if (implicit_sim == sim)
+        implicit_sim = NULL;
+    (void)pp;
+    ah__free(sim);
+}
+
+ah_sim *ah_sim_current(void) { return current_sim; }
+
+static void free_implicit_sim(void)
+{
+    if (implicit_sim != NULL)
+        ah_sim_free(implicit_sim);
+}
+
+ah_sim *ah__sim(void)
+{
+    if (current_sim != NULL)
+        return current_sim;
+    implicit_sim = ah_sim_new(&(ah_sim_opts){.name = "implicit"});
+    atexit(free_implicit_sim);
+    return implicit_sim;
+}
+
+uint64_t ah_sim_seed(const ah_sim *sim) { return sim->opts.seed; }
+const char *ah_sim_name(const ah_sim *sim) { return sim->name; }
+uint64_t ah_now_ns(const ah_sim *sim) { return ah_fc_clock_elapsed_ns(&sim->clock); }
+uint64_t ah_now_ms(const ah_sim *sim) { return ah_fc_clock_elapsed_ns(&sim->clock) / AH__NS_PER_MS; }
+
+void ah__clock_set(ah_sim *sim, uint64_t to_ns)
+{
+    ah_fc_clock_set(&sim->clock, to_ns);
+    if (sim->clock.now_ns != sim->instant_ns) {
+        sim->instant_ns = sim->clock.now_ns;
+        sim->callbacks_at_instant = 0;
+        sim->iterations_at_instant = 0;
+    }
+}
+
+/* ---- extensions and hooks ---- */
+
+void *ah__ext_get(ah_sim *sim, const void *key)
+{
+    int i;
+    for (i = 0; i < sim->n_ext; i++)
+        if (sim->ext[i].key == key)
+            return sim->ext[i].state;
+    return NULL;
+}
+
+void ah__ext_add(ah_sim *sim, const ah__ext *ext)
+{
+    if (sim->n_ext == AH__MAX_EXT)
+        ah__fail(sim, "asyncharness: too many extensions on one sim (%d)", AH__MAX_EXT);
+    sim->ext[sim->n_ext++] = *ext;
+}
+
+void ah__after_callback_add(ah_sim *sim, ah__after_cb_fn fn, void *ctx)
+{
+    int n = (int)(sizeof(sim->after_cb) / sizeof(sim->after_cb[0]));
+    if (sim->n_after_cb == n)
+        ah__fail(sim, "asyncharness: too many after-callback hooks on one sim (%d)", n);
+    sim->after_cb[sim->n_after_cb].fn = fn;
+    sim->after_cb[sim->n_after_cb].ctx = ctx;
+    sim->n_after_cb++;
+}
+
+/* ---- tasks ---- */
+
+void ah__task_post(ah_sim *sim, ah__task *t) { ah__list_insert_tail(&sim->tasks, &t->link); }
+
+void ah__task_cancel(ah__task *t)
+{
+    if (t->link.next != NULL)
+        ah__list_remove(&t->link);
+}
+
+uint64_t ah__tasks_drain(ah_sim *sim)
+{
+    uint64_t n = 0;
+    ah__task *t;
+
+    if (sim->draining)
+        return 0;
+    sim->draining = 1;
+    while (!ah__list_empty(&sim->tasks)) {
+        t = ah__container_of(sim->tasks.next, ah__task, link);
+        ah__list_remove(&t->link);
+        ah__cb_enter(sim, NULL, "continuation");
+        t->run(t);
+        ah__cb_leave(sim);
+        n++;
+    }
+    sim->draining = 0;
+    return n;
+}
+
+/* ---- failure ---- */
+
+static void banner(ah_sim *sim, ah__buf *b)
+{
+    ah__buf_printf(b, "\n  [virtual time +%llu ms, seed %llu, %s]",
+                   (unsigned long long)ah_now_ms(sim), (unsigned long long)sim->opts.seed,
+                   sim->name);
+    if (sim->replay_hint[0] != '\0')
+        ah__buf_printf(b, "\n  %s", sim->replay_hint);
+}
+
+void ah__failv(ah_sim *sim, const char *file, int line, const char *fmt, va_list ap)
+{
+    ah__buf b = {0};
+    char *msg;
+
+    ah__buf_vprintf(&b, fmt, ap);
+    if (sim != NULL) {
+        banner(sim, &b);
+        sim->failed = 1;
+        if (sim->capture != NULL) {
+            sim->capture->msg = ah__buf_take(&b);
+            longjmp(sim->capture->jb, 1);
+        }
+        if (sim->on_fail != NULL)
+            sim->on_fail(sim, b.s);
+    }
+    msg = ah__buf_take(&b);
+    print_error("%s\n", msg);
+    ah__free(msg);
+    _fail(file ? file : __FILE__, file ? line : __LINE__);
+    abort(); /* _fail does not return */
+}
+
+void ah__fail(ah_sim *sim, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    ah__failv(sim, NULL, 0, fmt, ap);
+}
+
+void ah__fail_at(ah_sim *sim, const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    ah__failv(sim, file, line, fmt, ap);
+}
+
+void ah__not_simulated(const char *fn)
+{
+    ah__fail(ah__sim(),
+             "%s is not simulated by asyncharness; mock it or run this test on real libuv", fn);
+}
+
+void ah__assert_now_ms(ah_sim *sim, uint64_t ms, const char *file, int line)
+{
+    uint64_t now = ah_now_ms(sim);
+    uint64_t ns = ah_now_ns(sim);
+
+    if (now != ms || ns % AH__NS_PER_MS != 0)
+        ah__fail_at(sim, file, line, "ah_assert_now_ms: virtual time is +%llu.%06llu ms, expected +%llu ms",
+                    (unsigned long long)now, (unsigned long long)(ns % AH__NS_PER_MS),
+                    (unsigned long long)ms);
+}
+
+/* ---- capture ---- */
+
+char *ah_capture_failure(const ah_sim_opts *opts, ah_body_fn body, void *ctx)
+{
+    ah__capture cap = {.msg = NULL};
+    ah_sim *volatile sim = ah_sim_new(opts);
+    char *report;
+
+    sim->capture = &cap;
+    if (setjmp(cap.jb) == 0) {
+        body(sim, ctx);
+        ah__tasks_drain(sim);
+        sim->body_done = 1;
+        report = ah_sim_check(sim);
+        if (report != NULL)
+            cap.msg = report;
+    }
+    ah_sim_free(sim);
+    return cap.msg;
+}
+
+void ah__assert_fails_with(const ah_sim_opts *opts, ah_body_fn body, void *ctx, const char *needle,
+                           const char *body_name, const char *file, int line)
+{
+    ah_sim *outer = ah_sim_current();
+    char *msg = ah_capture_failure(opts, body, ctx);
+
+    if (msg == NULL)
+        ah__fail_at(outer, file, line, "%s passed, but it was expected to fail with \"%s\"",
+                    body_name, needle);
+    if (strstr(msg, needle) == NULL) {
+        ah__buf b = {0};
+        ah__buf_printf(&b, "%s failed with:\n%s\nbut the message should contain \"%s\"", body_name,
+                       msg, needle);
+        ah__free(msg);
+        msg = ah__buf_take(&b);
+        print_error("%s\n", msg);
+        ah__free(msg);
+        _fail(file, line);
+    }
+    print_message("  %s caught as expected:\n    %s\n", body_name, msg);
+    ah__free(msg);
+}
+
+void ah__assert_passes(const ah_sim_opts *opts, ah_body_fn body, void *ctx, const char *body_name,
+                       const char *file, int line)
+{
+    char *msg = ah_capture_failure(opts, body, ctx);
+
+    if (msg != NULL) {
+        print_error("%s should pass, but failed with:\n%s\n", body_name, msg);
+        ah__free(msg);
+        _fail(file, line);
+    }
+}

@@ -1,0 +1,419 @@
+/* Handles in general: init, records, close, ref/unref, walk, getters; requests; dispatch. */
+#include "../internal.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+ah__close_fn ah__close_hooks[UV_HANDLE_TYPE_MAX];
+ah__close_fn ah__finish_close_hooks[UV_HANDLE_TYPE_MAX];
+
+#define HREC_SLAB 128
+
+static const char *const type_names[UV_HANDLE_TYPE_MAX] = {
+#define X(uc, lc) [UV_##uc] = "uv_" #lc "_t",
+    UV_HANDLE_TYPE_MAP(X)
+#undef X
+};
+
+const char *ah__handle_type_name(uv_handle_type t)
+{
+    if (t > UV_UNKNOWN_HANDLE && t < UV_HANDLE_TYPE_MAX && type_names[t] != NULL)
+        return type_names[t];
+    return "uv_handle_t";
+}
+
+static void *cookie(const ah_sim *sim, const ah__hrec *r)
+{
+    return (void *)((uintptr_t)r ^ (uintptr_t)sim->key);
+}
+
+static ah__hrec *hrec_alloc(ah_sim *sim)
+{
+    char *block;
+
+    if (sim->hrec_free == 0) {
+        /* One slab per HREC_SLAB handles: records live until the sim is freed, so a report can
+         * name a handle whose memory the test has long released. */
+        block = ah__calloc(1, sizeof(ah__hrec) * HREC_SLAB + sizeof(ah__hrec));
+        *(void **)block = sim->hrec_blocks;
+        sim->hrec_blocks = block;
+        sim->hrec_free = HREC_SLAB;
+    }
+    block = sim->hrec_blocks;
+    return (ah__hrec *)(block + sizeof(ah__hrec) * (1 + HREC_SLAB - sim->hrec_free--));
+}
+
+void ah__handle_init(uv_loop_t *loop, uv_handle_t *h, uv_handle_type type, ah__site site)
+{
+    ah_sim *sim = ah__loop_sim(loop, "uv_*_init");
+    ah__loop *lp = ah__lp(loop);
+    ah__hrec *r = hrec_alloc(sim);
+
+    r->handle = h;
+    r->loop = loop;
+    r->type = type;
+    r->state = AH__H_OPEN;
+    r->id = ++sim->next_handle_id[type];
+    r->init_site = site;
+    r->init_ns = sim->clock.now_ns;
+    ah__list_insert_tail(&sim->handles, &r->link);
+
+    h->loop = loop;
+    h->type = type;
+    h->close_cb = NULL;
+    h->flags = AH__HF_REF | AH__HF_MAGIC;
+    h->next_closing = NULL;
+    h->u.reserved[0] = r;
+    h->u.reserved[1] = cookie(sim, r);
+    ah__list_insert_tail(&lp->handles, ah__qlist(h->handle_queue));
+}
+
+ah__hrec *ah__handle_rec(const uv_handle_t *h, const char *fn)
+{
+    ah_sim *sim = ah__sim();
+    ah__hrec *r;
+
+    if (h == NULL)
+        ah__fail(sim, "%s: called with a NULL handle", fn);
+    r = h->u.reserved[0];
+    if ((h->flags & AH__HF_MAGIC_MASK) != AH__HF_MAGIC || r == NULL ||
+        h->u.reserved[1] != cookie(sim, r))
+        ah__fail(sim,
+                 "%s: handle %p was never initialised in this sim (call uv_%s_init first; a handle "
+                 "from an earlier test or a freed handle looks the same)",
+                 fn, (const void *)h, "<type>");
+    return r;
+}
+
+const char *ah__handle_str(const ah__hrec *r, char *buf, size_t n)
+{
+    char site[160];
+
+    if (r->label[0] != '\0')
+        snprintf(buf, n, "%s #%u [%s] (%p) initialised in %s", ah__handle_type_name(r->type),
+                 r->id, r->label, r->handle, ah__site_str(&r->init_site, site, sizeof(site)));
+    else
+        snprintf(buf, n, "%s #%u (%p) initialised in %s", ah__handle_type_name(r->type), r->id,
+                 r->handle, ah__site_str(&r->init_site, site, sizeof(site)));
+    return buf;
+}
+
+void ah__handle_require_open(const uv_handle_t *h, const char *fn)
+{
+    ah__hrec *r = ah__handle_rec(h, fn);
+    char b[320];
+
+    if (ah__is_closing(h))
+        ah__fail(ah__sim(), "%s on %s, which is %s (uv_close called in %s)", fn,
+                 ah__handle_str(r, b, sizeof(b)),
+                 (h->flags & AH__HF_CLOSED) ? "closed" : "closing",
+                 ah__site_str(&r->close_site, (char[160]){0}, 160));
+}
+
+void ah__handle_start(uv_handle_t *h)
+{
+    if (h->flags & AH__HF_ACTIVE)
+        return;
+    h->flags |= AH__HF_ACTIVE;
+    if (h->flags & AH__HF_REF)
+        h->loop->active_handles++;
+}
+
+void ah__handle_stop(uv_handle_t *h)
+{
+    if (!(h->flags & AH__HF_ACTIVE))
+        return;
+    h->flags &= ~AH__HF_ACTIVE;
+    if (h->flags & AH__HF_REF)
+        h->loop->active_handles--;
+}
+
+void uv_ref(uv_handle_t *h)
+{
+    ah__handle_rec(h, "uv_ref");
+    if (h->flags & AH__HF_REF)
+        return;
+    h->flags |= AH__HF_REF;
+    if (h->flags & AH__HF_CLOSING)
+        return;
+    if (h->flags & AH__HF_ACTIVE)
+        h->loop->active_handles++;
+}
+
+void uv_unref(uv_handle_t *h)
+{
+    ah__handle_rec(h, "uv_unref");
+    if (!(h->flags & AH__HF_REF))
+        return;
+    h->flags &= ~AH__HF_REF;
+    if (h->flags & AH__HF_CLOSING)
+        return;
+    if (h->flags & AH__HF_ACTIVE)
+        h->loop->active_handles--;
+}
+
+int uv_has_ref(const uv_handle_t *h) { return (h->flags & AH__HF_REF) != 0; }
+int uv_is_active(const uv_handle_t *h) { return ah__is_active(h); }
+int uv_is_closing(const uv_handle_t *h) { return ah__is_closing(h); }
+
+void uv_close(uv_handle_t *h, uv_close_cb close_cb)
+{
+    ah__site site = AH__CALLER("uv_close");
+    ah__hrec *r = ah__handle_rec(h, "uv_close");
+    ah_sim *sim = ah__lp(h->loop)->sim;
+    ah__loop *lp = ah__lp(h->loop);
+    char b[320], s1[160], s2[160];
+
+    if (ah__is_closing(h))
+        ah__fail(sim,
+                 "uv_close called twice on %s: first in %s, again in %s (libuv asserts on this)",
+                 ah__handle_str(r, b, sizeof(b)), ah__site_str(&r->close_site, s1, sizeof(s1)),
+                 ah__site_str(&site, s2, sizeof(s2)));
+
+    h->flags |= AH__HF_CLOSING;
+    h->close_cb = close_cb;
+    r->state = AH__H_CLOSING;
+    r->close_site = site;
+    r->close_ns = sim->clock.now_ns;
+
+    switch (h->type) {
+    case UV_TIMER:
+        uv_timer_stop((uv_timer_t *)h);
+        break;
+    case UV_IDLE:
+        uv_idle_stop((uv_idle_t *)h);
+        break;
+    case UV_PREPARE:
+        uv_prepare_stop((uv_prepare_t *)h);
+        break;
+    case UV_CHECK:
+        uv_check_stop((uv_check_t *)h);
+        break;
+    case UV_ASYNC:
+        ah__list_remove(ah__qlist(((uv_async_t *)h)->queue));
+        ah__handle_stop(h);
+        break;
+    default:
+        if (ah__close_hooks[h->type] == NULL)
+            ah__fail(sim, "uv_close: closing %s is not simulated", ah__handle_str(r, b, sizeof(b)));
+        ah__close_hooks[h->type](h);
+    }
+
+    /* Close callbacks are always deferred to the closing phase, newest first (libuv's LIFO). */
+    h->next_closing = lp->closing;
+    lp->closing = h;
+}
+
+static void finish_close(ah_sim *sim, uv_handle_t *h)
+{
+    ah__hrec *r = h->u.reserved[0];
+    char b[320], s[160];
+
+    /* libuv would run the close callback on freed memory; we can at least see a scribble. The
+     * loop field is the first a malloc free list overwrites. */
+    if (r == NULL || h->u.reserved[1] != cookie(sim, r) || r->handle != h ||
+        (h->flags & AH__HF_MAGIC_MASK) != AH__HF_MAGIC || h->loop != r->loop)
+        ah__fail(sim,
+                 "a handle was freed or overwritten before its close callback ran: %p (uv_close "
+                 "called in %s). Free a handle only in its close callback.",
+                 (const void *)h, r && h->u.reserved[1] == cookie(sim, r)
+                                      ? ah__site_str(&r->close_site, s, sizeof(s))
+                                      : "an unknown site");
+    (void)b;
+    h->flags |= AH__HF_CLOSED;
+    if (ah__finish_close_hooks[h->type] != NULL)
+        ah__finish_close_hooks[h->type](h);
+    /* as libuv's uv__handle_unref on a closing handle: drop the flag, counts are settled */
+    h->flags &= ~AH__HF_REF;
+    ah__list_remove(ah__qlist(h->handle_queue));
+    r->state = AH__H_CLOSED;
+    if (h->close_cb != NULL)
+        AH__DISPATCH(sim, h, "close_cb", h->close_cb(h));
+}
+
+void ah__close_run(uv_loop_t *loop)
+{
+    ah__loop *lp = ah__lp(loop);
+    uv_handle_t *p = lp->closing, *q;
+
+    lp->closing = NULL;
+    while (p != NULL) {
+        q = p->next_closing;
+        finish_close(lp->sim, p);
+        p = q;
+    }
+}
+
+void uv_walk(uv_loop_t *loop, uv_walk_cb walk_cb, void *arg)
+{
+    ah__loop *lp;
+    ah__list queue, *q;
+    uv_handle_t *h;
+
+    ah__loop_sim(loop, "uv_walk");
+    lp = ah__lp(loop);
+    ah__list_move(&lp->handles, &queue);
+    while (!ah__list_empty(&queue)) {
+        q = queue.next;
+        h = ah__container_of((void *)q, uv_handle_t, handle_queue);
+        ah__list_remove(q);
+        ah__list_insert_tail(&lp->handles, q);
+        if (h->flags & AH__HF_INTERNAL)
+            continue;
+        walk_cb(h, arg);
+    }
+}
+
+size_t uv_handle_size(uv_handle_type type)
+{
+    switch (type) {
+#define X(uc, lc)                                                                                 \
+    case UV_##uc:                                                                                 \
+        return sizeof(uv_##lc##_t);
+        UV_HANDLE_TYPE_MAP(X)
+#undef X
+    default:
+        return (size_t)-1;
+    }
+}
+
+size_t uv_req_size(uv_req_type type)
+{
+    switch (type) {
+#define X(uc, lc)                                                                                 \
+    case UV_##uc:                                                                                 \
+        return sizeof(uv_##lc##_t);
+        UV_REQ_TYPE_MAP(X)
+#undef X
+    default:
+        return (size_t)-1;
+    }
+}
+
+uv_handle_type uv_handle_get_type(const uv_handle_t *h) { return h->type; }
+void *uv_handle_get_data(const uv_handle_t *h) { return h->data; }
+uv_loop_t *uv_handle_get_loop(const uv_handle_t *h) { return h->loop; }
+void uv_handle_set_data(uv_handle_t *h, void *data) { h->data = data; }
+void *uv_req_get_data(const uv_req_t *req) { return req->data; }
+void uv_req_set_data(uv_req_t *req, void *data) { req->data = data; }
+uv_req_type uv_req_get_type(const uv_req_t *req) { return req->type; }
+
+/* ---- requests ---- */
+
+void ah__req_begin(uv_loop_t *loop, uv_req_t *req, uv_req_type type, const char *what,
+                   ah__site site)
+{
+    ah_sim *sim = ah__loop_sim(loop, what);
+    ah__rrec *r;
+
+    if (!ah__list_empty(&sim->reqs_free)) {
+        r = ah__container_of(sim->reqs_free.next, ah__rrec, link);
+        ah__list_remove(&r->link);
+    } else {
+        r = ah__malloc(sizeof(*r));
+    }
+    r->req = req;
+    r->loop = loop;
+    r->type = type;
+    r->what = what;
+    r->site = site;
+    r->start_ns = sim->clock.now_ns;
+    ah__list_insert_tail(&sim->reqs, &r->link);
+    req->type = type;
+    req->reserved[0] = r;
+    req->reserved[1] = (void *)((uintptr_t)r ^ (uintptr_t)sim->key);
+    loop->active_reqs.count++;
+}
+
+ah__rrec *ah__req_rec(const uv_req_t *req)
+{
+    ah_sim *sim = ah__sim();
+    ah__rrec *r = req->reserved[0];
+
+    if (r == NULL || req->reserved[1] != (void *)((uintptr_t)r ^ (uintptr_t)sim->key))
+        return NULL;
+    return r;
+}
+
+void ah__req_end(uv_req_t *req)
+{
+    ah_sim *sim = ah__sim();
+    ah__rrec *r = ah__req_rec(req);
+
+    if (r == NULL)
+        return;
+    r->loop->active_reqs.count--;
+    req->reserved[0] = NULL;
+    req->reserved[1] = NULL;
+    ah__list_remove(&r->link);
+    ah__list_insert_tail(&sim->reqs_free, &r->link);
+}
+
+/* ---- dispatch ---- */
+
+static uint64_t coarse_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void ah__cb_enter(ah_sim *sim, const uv_handle_t *h, const char *what)
+{
+    const ah__hrec *r = h ? h->u.reserved[0] : NULL;
+    char b[320], s[160];
+
+    sim->callbacks++;
+    if (++sim->callbacks_at_instant > sim->opts.runaway_limit) {
+        if (r != NULL)
+            ah__fail(sim,
+                     "runaway loop: %llu callbacks at virtual time +%llu ms without the clock "
+                     "moving; the last was %s of %s, last started in %s",
+                     (unsigned long long)sim->callbacks_at_instant, (unsigned long long)ah_now_ms(sim),
+                     what, ah__handle_str(r, b, sizeof(b)),
+                     ah__site_str(&r->start_site, s, sizeof(s)));
+        ah__fail(sim,
+                 "runaway loop: %llu callbacks at virtual time +%llu ms without the clock moving; "
+                 "the last was a %s",
+                 (unsigned long long)sim->callbacks_at_instant, (unsigned long long)ah_now_ms(sim),
+                 what);
+    }
+    sim->current_hrec = r;
+    sim->current_what = what;
+    sim->in_callback++;
+    sim->cb_start_ms = coarse_ms();
+}
+
+void ah__cb_leave(ah_sim *sim)
+{
+    uint64_t took = coarse_ms() - sim->cb_start_ms;
+    char b[320];
+    int i;
+
+    sim->in_callback--;
+    if (took >= sim->opts.slow_callback_ms) {
+        sim->slow_reported++;
+        if (sim->current_hrec != NULL)
+            ah__buf_printf(&sim->slow,
+                           "  - slow callback: %s of %s blocked the loop for %llu ms of real time "
+                           "(threshold %llu ms) at virtual time +%llu ms\n",
+                           sim->current_what, ah__handle_str(sim->current_hrec, b, sizeof(b)),
+                           (unsigned long long)took,
+                           (unsigned long long)sim->opts.slow_callback_ms,
+                           (unsigned long long)ah_now_ms(sim));
+        else
+            ah__buf_printf(&sim->slow,
+                           "  - slow callback: a %s blocked the loop for %llu ms of real time "
+                           "(threshold %llu ms) at virtual time +%llu ms\n",
+                           sim->current_what, (unsigned long long)took,
+                           (unsigned long long)sim->opts.slow_callback_ms,
+                           (unsigned long long)ah_now_ms(sim));
+    }
+    for (i = 0; i < sim->n_after_cb; i++)
+        sim->after_cb[i].fn(sim, sim->after_cb[i].ctx);
+    sim->current_hrec = NULL;
+    /* Continuations queued by this callback run now, at the same instant (design.md, futures). */
+    if (sim->in_callback == 0 && !sim->draining && !ah__list_empty(&sim->tasks))
+        ah__tasks_drain(sim);
+}

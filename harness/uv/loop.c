@@ -1,0 +1,738 @@
+/* The loop: lifecycle, libuv 1.44's uv_run iteration on the virtual clock, the poll phase
+ * (where the clock jumps instead of blocking), events, pending callbacks, and the test verbs.
+ *
+ * What differs between libuv versions lives in iterate() alone (design.md): 1.45 moved the
+ * timers to the end of the iteration, 1.48 runs only the timers that were due on entry. */
+#include "../internal.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+ah_sim *ah__loop_sim(const uv_loop_t *loop, const char *fn)
+{
+    ah__loop *lp;
+    ah_sim *sim;
+
+    if (loop == NULL)
+        ah__fail(ah__sim(), "%s: called with a NULL loop", fn);
+    lp = ah__lp(loop);
+    sim = ah__sim();
+    if (lp == NULL || lp->loop != loop || lp->sim != sim)
+        ah__fail(sim, "%s: loop %p was never initialised in this sim (uv_loop_init or "
+                      "uv_default_loop), or it was closed",
+                 fn, (const void *)loop);
+    return sim;
+}
+
+static void loop_init(ah_sim *sim, uv_loop_t *loop, ah__site site, int is_default)
+{
+    void *saved = loop->data;
+    ah__loop *lp = ah__calloc(1, sizeof(*lp));
+
+    memset(loop, 0, sizeof(*loop));
+    loop->data = saved;
+    lp->loop = loop;
+    lp->sim = sim;
+    lp->is_default = is_default;
+    lp->init_site = site;
+    ah_fc_queue_init(&lp->timers);
+    ah_fc_queue_init(&lp->events);
+    ah__list_init(&lp->handles);
+    ah__list_init(&lp->idle);
+    ah__list_init(&lp->prepare);
+    ah__list_init(&lp->check);
+    ah__list_init(&lp->async);
+    ah__list_init(&lp->pending);
+    ah__list_insert_tail(&sim->loops, &lp->link);
+    loop->internal_fields = lp;
+    loop->time = sim->clock.now_ns / AH__NS_PER_MS;
+}
+
+int uv_loop_init(uv_loop_t *loop)
+{
+    ah__site site = AH__CALLER("uv_loop_init");
+    ah_sim *sim = ah__sim();
+
+    if (loop == NULL)
+        ah__fail(sim, "uv_loop_init: called with a NULL loop");
+    loop_init(sim, loop, site, 0);
+    return 0;
+}
+
+uv_loop_t *uv_default_loop(void)
+{
+    ah_sim *sim = ah__sim();
+
+    if (!sim->default_loop_open) {
+        loop_init(sim, &sim->default_loop, AH__CALLER("uv_default_loop"), 1);
+        sim->default_loop_open = 1;
+    }
+    return &sim->default_loop;
+}
+
+uv_loop_t *ah_sim_loop(ah_sim *sim)
+{
+    ah_sim *saved = ah_sim_current();
+    uv_loop_t *loop;
+
+    /* uv_default_loop answers for the current sim; answer for `sim` whatever is current. */
+    if (saved == sim)
+        return uv_default_loop();
+    if (!sim->default_loop_open) {
+        loop_init(sim, &sim->default_loop, (ah__site){0}, 1);
+        sim->default_loop_open = 1;
+    }
+    loop = &sim->default_loop;
+    return loop;
+}
+
+int uv_loop_close(uv_loop_t *loop)
+{
+    ah__site site = AH__CALLER("uv_loop_close");
+    ah_sim *sim = ah__loop_sim(loop, "uv_loop_close");
+    ah__loop *lp = ah__lp(loop);
+    ah__list *q;
+    void *saved;
+
+    (void)site;
+    if (lp->running)
+        ah__fail(sim, "uv_loop_close called on loop %p while uv_run is running it", (void *)loop);
+    if (loop->active_reqs.count > 0)
+        return UV_EBUSY;
+    for (q = lp->handles.next; q != &lp->handles; q = q->next) {
+        uv_handle_t *h = ah__container_of((void *)q, uv_handle_t, handle_queue);
+        if (!(h->flags & AH__HF_INTERNAL))
+            return UV_EBUSY;
+    }
+    while (!ah_fc_queue_empty(&lp->events))
+        ah__event_cancel((ah__event *)ah_fc_queue_min(&lp->events));
+    ah__list_remove(&lp->link);
+    ah__free(lp->batch);
+    ah__free(lp);
+    saved = loop->data;
+    memset(loop, -1, sizeof(*loop)); /* as libuv's debug build: use after close shows */
+    loop->data = saved;
+    loop->internal_fields = NULL;
+    if (loop == &sim->default_loop)
+        sim->default_loop_open = 0;
+    return 0;
+}
+
+uv_loop_t *uv_loop_new(void)
+{
+    uv_loop_t *loop = ah__malloc(sizeof(*loop));
+    loop->data = NULL;
+    loop_init(ah__sim(), loop, AH__CALLER("uv_loop_new"), 0);
+    return loop;
+}
+
+void uv_loop_delete(uv_loop_t *loop)
+{
+    int err = uv_loop_close(loop);
+    if (err != 0)
+        ah__fail(ah__sim(), "uv_loop_delete: loop %p still has open handles or requests",
+                 (void *)loop);
+    if (loop != &ah__sim()->default_loop)
+        ah__free(loop);
+}
+
+size_t uv_loop_size(void) { return sizeof(uv_loop_t); }
+void *uv_loop_get_data(const uv_loop_t *loop) { return loop->data; }
+void uv_loop_set_data(uv_loop_t *loop, void *data) { loop->data = data; }
+
+int uv_loop_configure(uv_loop_t *loop, uv_loop_option option, ...)
+{
+    ah__loop_sim(loop, "uv_loop_configure");
+    if (option != UV_LOOP_BLOCK_SIGNAL && option != UV_METRICS_IDLE_TIME)
+        return UV_EINVAL;
+    return 0; /* signals are not simulated; idle time is not measured */
+}
+
+uint64_t uv_metrics_idle_time(uv_loop_t *loop)
+{
+    ah__loop_sim(loop, "uv_metrics_idle_time");
+    return 0;
+}
+
+static int loop_alive(const uv_loop_t *loop)
+{
+    const ah__loop *lp = ah__lp(loop);
+    return loop->active_handles > 0 || loop->active_reqs.count > 0 ||
+           !ah__list_empty(&lp->pending) || lp->closing != NULL || lp->ref_events > 0;
+}
+
+int uv_loop_alive(const uv_loop_t *loop)
+{
+    ah__loop_sim(loop, "uv_loop_alive");
+    return loop_alive(loop);
+}
+
+void uv_stop(uv_loop_t *loop)
+{
+    ah__loop_sim(loop, "uv_stop");
+    loop->stop_flag = 1;
+}
+
+uint64_t uv_now(const uv_loop_t *loop) { return loop->time; }
+
+static void update_time(uv_loop_t *loop)
+{
+    loop->time = ah__lp(loop)->sim->clock.now_ns / AH__NS_PER_MS;
+}
+
+void uv_update_time(uv_loop_t *loop)
+{
+    ah__loop_sim(loop, "uv_update_time");
+    update_time(loop);
+}
+
+uint64_t uv_hrtime(void) { return ah__sim()->clock.now_ns; }
+
+static int next_timeout(const uv_loop_t *loop)
+{
+    const ah_fc_node *n = ah_fc_queue_min(&ah__lp(loop)->timers);
+    uint64_t diff;
+
+    if (n == NULL)
+        return -1;
+    if (n->due <= loop->time)
+        return 0;
+    diff = n->due - loop->time;
+    return diff > INT_MAX ? INT_MAX : (int)diff;
+}
+
+static int backend_timeout(const uv_loop_t *loop)
+{
+    const ah__loop *lp = ah__lp(loop);
+
+    if (loop->stop_flag == 0 && (loop->active_handles > 0 || loop->active_reqs.count > 0) &&
+        ah__list_empty(&lp->pending) && ah__list_empty(&lp->idle) && lp->closing == NULL)
+        return next_timeout(loop);
+    return 0;
+}
+
+int uv_backend_timeout(const uv_loop_t *loop)
+{
+    ah__loop_sim(loop, "uv_backend_timeout");
+    return backend_timeout(loop);
+}
+
+/* ---- events ---- */
+
+void ah__event_schedule(uv_loop_t *loop, ah__event *ev, uint64_t due_ns)
+{
+    ah__loop *lp = ah__lp(loop);
+
+    if (ah__event_scheduled(ev) || ev->batch_index != 0)
+        ah__event_cancel(ev);
+    ev->loop = loop;
+    ah_fc_queue_insert(&lp->events, &ev->node, due_ns);
+    if (ev->flags & AH__EV_REF)
+        lp->ref_events++;
+}
+
+void ah__event_cancel(ah__event *ev)
+{
+    ah__loop *lp;
+
+    if (ev->loop == NULL)
+        return;
+    lp = ah__lp(ev->loop);
+    if (ev->batch_index != 0) {
+        lp->batch[ev->batch_index - 1] = NULL;
+        ev->batch_index = 0;
+    } else if (ah__event_scheduled(ev)) {
+        ah_fc_queue_remove(&lp->events, &ev->node);
+    } else {
+        return;
+    }
+    if (ev->flags & AH__EV_REF)
+        lp->ref_events--;
+}
+
+/* Delivers every event due by now. The batch is taken first, as epoll_wait returns a set:
+ * events that fall due while it is delivered wait for the next poll. */
+static void deliver_events(uv_loop_t *loop)
+{
+    ah__loop *lp = ah__lp(loop);
+    uint64_t now = lp->sim->clock.now_ns;
+    ah_fc_node *n;
+    ah__event *ev;
+    size_t i, len;
+
+    if (lp->batch_len != 0)
+        return; /* a nested poll (uv_run from a callback of another loop) delivers nothing */
+    while ((n = ah_fc_queue_min(&lp->events)) != NULL && n->due <= now) {
+        ah_fc_queue_pop(&lp->events);
+        ev = (ah__event *)n;
+        if (lp->batch_len == lp->batch_cap) {
+            lp->batch_cap = lp->batch_cap ? lp->batch_cap * 2 : 16;
+            lp->batch = ah__realloc(lp->batch, lp->batch_cap * sizeof(*lp->batch));
+        }
+        lp->batch[lp->batch_len++] = ev;
+        ev->batch_index = lp->batch_len;
+    }
+    len = lp->batch_len;
+    if (len > 1 && lp->sim->order_batch != NULL)
+        lp->sim->order_batch(lp->sim, lp->batch, len);
+    for (i = 0; i < len; i++) {
+        ev = lp->batch[i];
+        if (ev == NULL)
+            continue; /* cancelled by an earlier delivery */
+        lp->batch[i] = NULL;
+        ev->batch_index = 0;
+        if (ev->flags & AH__EV_REF)
+            lp->ref_events--;
+        ev->fire(ev);
+    }
+    lp->batch_len = 0;
+}
+
+/* The poll phase. `timeout` as libuv computes it (ms, -1 = forever). Instead of blocking, the
+ * clock jumps to the earlier of the timeout and the next event, but never past `limit_ns`.
+ * Returns 0, or 1 when it would have blocked forever (nothing in the sim can wake it). */
+static int poll_phase(uv_loop_t *loop, int timeout, uint64_t limit_ns)
+{
+    ah__loop *lp = ah__lp(loop);
+    ah_sim *sim = lp->sim;
+    uint64_t now = sim->clock.now_ns, wake, target;
+    const ah_fc_node *n;
+
+    if (timeout != 0) {
+        wake = UINT64_MAX;
+        if (timeout > 0) {
+            wake = (loop->time + (uint64_t)timeout) * AH__NS_PER_MS;
+            if (wake < now)
+                wake = now;
+        }
+        n = ah_fc_queue_min(&lp->events);
+        target = n != NULL && n->due < wake ? n->due : wake;
+        if (target == UINT64_MAX && limit_ns == UINT64_MAX)
+            return 1;
+        if (target > limit_ns)
+            target = limit_ns;
+        if (target > now)
+            ah__clock_set(sim, target);
+    }
+    update_time(loop); /* libuv updates the time when epoll_wait returns */
+    deliver_events(loop);
+    return 0;
+}
+
+/* ---- pending ---- */
+
+void ah__pending_add(uv_loop_t *loop, ah__pending *p)
+{
+    ah__list_insert_tail(&ah__lp(loop)->pending, &p->link);
+}
+
+void ah__pending_remove(ah__pending *p)
+{
+    if (p->link.next != NULL && p->link.next != &p->link)
+        ah__list_remove(&p->link);
+}
+
+static int run_pending(uv_loop_t *loop)
+{
+    ah__loop *lp = ah__lp(loop);
+    ah__list queue;
+    ah__pending *p;
+
+    if (ah__list_empty(&lp->pending))
+        return 0;
+    ah__list_move(&lp->pending, &queue);
+    while (!ah__list_empty(&queue)) {
+        p = ah__container_of(queue.next, ah__pending, link);
+        ah__list_remove(&p->link);
+        p->run(p);
+    }
+    return 1;
+}
+
+/* ---- the iteration ---- */
+
+static void check_time_limit(ah_sim *sim)
+{
+    if (ah_now_ms(sim) > sim->opts.time_limit_ms) {
+        ah__buf b = {0};
+        char *s;
+        ah__report_pending(sim, &b);
+        s = ah__buf_take(&b);
+        ah__fail(sim,
+                 "simulated time limit reached: +%llu ms (AH_TIME_LIMIT_MS / "
+                 "ah_sim_opts.time_limit_ms); something keeps the sim busy forever, e.g. a "
+                 "repeating timer. Still open:\n%s",
+                 (unsigned long long)ah_now_ms(sim), s);
+    }
+}
+
+/* One pass of libuv 1.44's uv_run loop body. Returns 1 when the poll would block forever. */
+static int iterate(uv_loop_t *loop, uv_run_mode mode, uint64_t limit_ns)
+{
+    ah__loop *lp = ah__lp(loop);
+    ah_sim *sim = lp->sim;
+    int can_sleep, timeout, i;
+
+    if (++sim->iterations_at_instant > sim->opts.runaway_limit)
+        ah__fail(sim, "runaway loop: %llu loop iterations at virtual time +%llu ms without the "
+                      "clock moving",
+                 (unsigned long long)sim->iterations_at_instant, (unsigned long long)ah_now_ms(sim));
+    update_time(loop);
+    ah__timer_run(loop);
+
+    can_sleep = ah__list_empty(&lp->pending) && ah__list_empty(&lp->idle);
+    run_pending(loop);
+    ah__loop_watchers_run(loop, &lp->idle, UV_IDLE);
+    ah__loop_watchers_run(loop, &lp->prepare, UV_PREPARE);
+
+    timeout = 0;
+    if ((mode == UV_RUN_ONCE && can_sleep) || mode == UV_RUN_DEFAULT)
+        timeout = backend_timeout(loop);
+    if (poll_phase(loop, timeout, limit_ns))
+        return 1;
+    for (i = 0; i < 8 && !ah__list_empty(&lp->pending); i++)
+        run_pending(loop);
+    ah__loop_watchers_run(loop, &lp->check, UV_CHECK);
+    ah__close_run(loop);
+
+    if (mode == UV_RUN_ONCE) {
+        update_time(loop);
+        ah__timer_run(loop);
+    }
+    check_time_limit(sim);
+    return 0;
+}
+
+static void deadlock(ah_sim *sim, const char *what)
+{
+    ah__buf b = {0};
+    char *s;
+
+    ah__report_pending(sim, &b);
+    s = ah__buf_take(&b);
+    ah__fail(sim, "deadlock: %s, but nothing left in the sim can wake it. Still open:\n%s", what,
+             s);
+}
+
+int uv_run(uv_loop_t *loop, uv_run_mode mode)
+{
+    ah__site site = AH__CALLER("uv_run");
+    ah_sim *sim = ah__loop_sim(loop, "uv_run");
+    ah__loop *lp = ah__lp(loop);
+    char where[160];
+    int r;
+
+    if (lp->running)
+        ah__fail(sim,
+                 "uv_run re-entered on loop %p from %s while it is already running (uv_run is not "
+                 "reentrant; a callback must not run its own loop)",
+                 (void *)loop, ah__site_str(&site, where, sizeof(where)));
+    if (mode != UV_RUN_DEFAULT && mode != UV_RUN_ONCE && mode != UV_RUN_NOWAIT)
+        ah__fail(sim, "uv_run: unknown mode %d", (int)mode);
+    ah__tasks_drain(sim);
+    lp->running = 1;
+    r = loop_alive(loop);
+    if (!r)
+        update_time(loop);
+    while (r != 0 && loop->stop_flag == 0) {
+        if (iterate(loop, mode, UINT64_MAX)) {
+            lp->running = 0;
+            deadlock(sim, mode == UV_RUN_ONCE ? "uv_run(UV_RUN_ONCE) would block forever"
+                                              : "uv_run(UV_RUN_DEFAULT) would block forever");
+        }
+        r = loop_alive(loop);
+        if (mode == UV_RUN_ONCE || mode == UV_RUN_NOWAIT)
+            break;
+    }
+    if (loop->stop_flag != 0)
+        loop->stop_flag = 0;
+    lp->running = 0;
+    return r;
+}
+
+/* ---- sleeping: time passes, the loop does not run ---- */
+
+static void blocking_call(ah_sim *sim, const char *call, uint64_t ms)
+{
+    char b[320];
+
+    if (sim->in_callback > 0) {
+        if (sim->current_hrec != NULL)
+            ah__buf_printf(&sim->slow,
+                           "  - blocking call %s(%llu) inside %s of %s at virtual time +%llu ms: "
+                           "it blocks the loop thread\n",
+                           call, (unsigned long long)ms, sim->current_what,
+                           ah__handle_str(sim->current_hrec, b, sizeof(b)),
+                           (unsigned long long)ah_now_ms(sim));
+        else
+            ah__buf_printf(&sim->slow,
+                           "  - blocking call %s(%llu) inside a %s at virtual time +%llu ms: it "
+                           "blocks the loop thread\n",
+                           call, (unsigned long long)ms, sim->current_what,
+                           (unsigned long long)ah_now_ms(sim));
+    }
+    ah__clock_set(sim, sim->clock.now_ns + ms * AH__NS_PER_MS);
+}
+
+void uv_sleep(unsigned int msec)
+{
+    (void)AH__CALLER("uv_sleep");
+    blocking_call(ah__sim(), "uv_sleep", msec);
+}
+
+/* sleep(3) and usleep(3) in a test linked with the harness advance the virtual clock too, and
+ * are reported when a callback calls them. */
+unsigned int sleep(unsigned int seconds)
+{
+    blocking_call(ah__sim(), "sleep", (uint64_t)seconds * 1000);
+    return 0;
+}
+
+int usleep(useconds_t usec)
+{
+    blocking_call(ah__sim(), "usleep", usec / 1000);
+    return 0;
+}
+
+/* ---- test verbs ---- */
+
+/* The earliest due time in ns over every loop: timers (all, or only of alive loops) and
+ * events. UINT64_MAX when there is none. */
+static uint64_t next_due_ns(ah_sim *sim, int alive_only)
+{
+    uint64_t best = UINT64_MAX, t;
+    const ah_fc_node *n;
+    ah__list *q;
+
+    for (q = sim->loops.next; q != &sim->loops; q = q->next) {
+        ah__loop *lp = ah__container_of(q, ah__loop, link);
+        if (alive_only && !loop_alive(lp->loop))
+            continue;
+        if ((n = ah_fc_queue_min(&lp->timers)) != NULL) {
+            t = n->due > UINT64_MAX / AH__NS_PER_MS ? UINT64_MAX : n->due * AH__NS_PER_MS;
+            if (t < best)
+                best = t;
+        }
+        if ((n = ah_fc_queue_min(&lp->events)) != NULL && n->due < best)
+            best = n->due;
+    }
+    return best;
+}
+
+/* Whether a loop has something to do at the current instant without waiting. */
+static int loop_ready(const uv_loop_t *loop)
+{
+    const ah__loop *lp = ah__lp(loop);
+    const ah_fc_node *n;
+    uint64_t now = lp->sim->clock.now_ns;
+
+    if (!ah__list_empty(&lp->pending) || !ah__list_empty(&lp->idle) || lp->closing != NULL)
+        return 1;
+    if (!ah__list_empty(&lp->prepare) || !ah__list_empty(&lp->check))
+        return 0; /* they run with the others, they do not make a loop ready */
+    if ((n = ah_fc_queue_min(&lp->timers)) != NULL && n->due * AH__NS_PER_MS <= now)
+        return 1;
+    if ((n = ah_fc_queue_min(&lp->events)) != NULL && n->due <= now)
+        return 1;
+    return 0;
+}
+
+static void verb_enter(ah_sim *sim, const char *verb)
+{
+    if (sim->in_callback > 0)
+        ah__fail(sim, "%s called from inside a loop callback (%s); test verbs drive the loop and "
+                      "may only be called from the test body",
+                 verb, sim->current_what ? sim->current_what : "?");
+    if (sim->in_verb)
+        ah__fail(sim, "%s called while another sim verb is running", verb);
+    sim->in_verb = 1;
+}
+
+static void verb_leave(ah_sim *sim)
+{
+    ah__list *q;
+
+    /* Leave every loop's cached time at the clock, as if the test had called uv_update_time:
+     * a timer the test starts next is relative to now. */
+    for (q = sim->loops.next; q != &sim->loops; q = q->next)
+        update_time(ah__container_of(q, ah__loop, link)->loop);
+    sim->in_verb = 0;
+}
+
+/* One round: one iteration of each loop that has anything to do, waiting in poll no later than
+ * `limit_ns`. Returns whether any callback ran or the clock moved. */
+static int round_of_loops(ah_sim *sim, uint64_t limit_ns, int alive_only, ah_pred_fn pred,
+                          void *ctx, int *satisfied)
+{
+    uint64_t before_cb = sim->callbacks, before_ns = sim->clock.now_ns;
+    ah__list *q, *next;
+    uint64_t lim;
+    int nloops = 0;
+
+    for (q = sim->loops.next; q != &sim->loops; q = next) {
+        next = q->next;
+        ah__loop *lp = ah__container_of(q, ah__loop, link);
+        uv_loop_t *loop = lp->loop;
+        int alive = loop_alive(loop);
+
+        if (alive_only ? !alive : (!alive && !loop_ready(loop)))
+            continue;
+        nloops++;
+        lim = limit_ns;
+        /* With several loops, one may not wait past another's next due time. */
+        if (sim->loops.next->next != &sim->loops) {
+            uint64_t other = next_due_ns(sim, alive_only);
+            if (other < lim)
+                lim = other < sim->clock.now_ns ? sim->clock.now_ns : other;
+        }
+        lp->running = 1;
+        (void)iterate(loop, UV_RUN_DEFAULT, lim);
+        lp->running = 0;
+        loop->stop_flag = 0;
+        ah__tasks_drain(sim);
+        if (pred != NULL && pred(ctx)) {
+            *satisfied = 1;
+            break;
+        }
+    }
+    (void)nloops;
+    return sim->callbacks != before_cb || sim->clock.now_ns != before_ns;
+}
+
+uint64_t ah_run_ready(ah_sim *sim)
+{
+    uint64_t before = sim->callbacks;
+    int progress, sat = 0;
+    ah__list *q;
+    int any;
+
+    verb_enter(sim, "ah_run_ready");
+    ah__tasks_drain(sim);
+    do {
+        any = 0;
+        for (q = sim->loops.next; q != &sim->loops; q = q->next)
+            any |= loop_ready(ah__container_of(q, ah__loop, link)->loop);
+        progress = any ? round_of_loops(sim, sim->clock.now_ns, 0, NULL, NULL, &sat) : 0;
+    } while (progress);
+    verb_leave(sim);
+    return sim->callbacks - before;
+}
+
+void ah_advance(ah_sim *sim, uint64_t ms)
+{
+    uint64_t target = sim->clock.now_ns + ms * AH__NS_PER_MS, next;
+    int sat = 0;
+
+    verb_enter(sim, "ah_advance");
+    ah__tasks_drain(sim);
+    for (;;) {
+        if (round_of_loops(sim, target, 0, NULL, NULL, &sat))
+            continue;
+        /* Nothing ran: jump to what is due next (an unreferenced timer, say), or to the end. */
+        next = next_due_ns(sim, 0);
+        if (next > target) {
+            if (sim->clock.now_ns >= target)
+                break;
+            next = target;
+        }
+        if (next <= sim->clock.now_ns)
+            break; /* due now but no loop would run it */
+        ah__clock_set(sim, next);
+        check_time_limit(sim);
+    }
+    verb_leave(sim);
+}
+
+static void run_until(ah_sim *sim, const char *verb, ah_pred_fn pred, void *ctx)
+{
+    int sat = 0;
+    uint64_t next;
+
+    verb_enter(sim, verb);
+    ah__tasks_drain(sim);
+    for (;;) {
+        if (pred != NULL && pred(ctx))
+            break;
+        if (round_of_loops(sim, UINT64_MAX, 1, pred, ctx, &sat)) {
+            if (sat)
+                break;
+            continue;
+        }
+        next = next_due_ns(sim, 1);
+        if (next == UINT64_MAX || next <= sim->clock.now_ns) {
+            if (pred == NULL)
+                break;
+            sim->in_verb = 0;
+            deadlock(sim, "the test waits for a condition");
+        }
+        ah__clock_set(sim, next);
+        check_time_limit(sim);
+    }
+    verb_leave(sim);
+}
+
+uint64_t ah_run_until_idle(ah_sim *sim)
+{
+    uint64_t start = sim->clock.now_ns;
+    run_until(sim, "ah_run_until_idle", NULL, NULL);
+    return (sim->clock.now_ns - start) / AH__NS_PER_MS;
+}
+
+void ah_run_until(ah_sim *sim, ah_pred_fn pred, void *ctx)
+{
+    run_until(sim, "ah_run_until", pred, ctx);
+}
+
+/* Exposed for futures: run until pred, with the caller's own deadlock wording. */
+void ah__run_until_pred(ah_sim *sim, const char *verb, ah_pred_fn pred, void *ctx)
+{
+    run_until(sim, verb, pred, ctx);
+}
+
+/* ---- reports ---- */
+
+void ah__report_pending(ah_sim *sim, ah__buf *b)
+{
+    ah__list *q;
+    char h[320], s[160];
+    int n = 0, i;
+
+    for (q = sim->handles.next; q != &sim->handles; q = q->next) {
+        ah__hrec *r = ah__container_of(q, ah__hrec, link);
+        const uv_handle_t *hd = r->handle;
+        if (r->state == AH__H_CLOSED)
+            continue;
+        ah__buf_printf(b, "  - %s: %s%s%s", ah__handle_str(r, h, sizeof(h)),
+                       r->state == AH__H_CLOSING ? "closing" : ah__is_active(hd) ? "active" : "inactive",
+                       r->state == AH__H_OPEN && ah__is_active(hd) && !(hd->flags & AH__HF_REF)
+                           ? ", unreferenced"
+                           : "",
+                       r->start_site.ret || r->start_site.file ? ", last started in " : "");
+        if (r->start_site.ret || r->start_site.file)
+            ah__buf_printf(b, "%s", ah__site_str(&r->start_site, s, sizeof(s)));
+        if (r->type == UV_TIMER && ah__is_active(hd))
+            ah__buf_printf(b, ", due at +%llu ms",
+                           (unsigned long long)(((const uv_timer_t *)hd)->timeout -
+                                                AH__EPOCH_NS / AH__NS_PER_MS));
+        ah__buf_printf(b, "\n");
+        n++;
+    }
+    for (q = sim->reqs.next; q != &sim->reqs; q = q->next) {
+        ah__rrec *r = ah__container_of(q, ah__rrec, link);
+        ah__buf_printf(b, "  - request %s (%p) in flight, started in %s at +%llu ms\n", r->what,
+                       r->req, ah__site_str(&r->site, s, sizeof(s)),
+                       (unsigned long long)((r->start_ns - sim->clock.epoch_ns) / AH__NS_PER_MS));
+        n++;
+    }
+    for (i = 0; i < sim->n_ext; i++)
+        if (sim->ext[i].pending != NULL) {
+            size_t before = b->len;
+            sim->ext[i].pending(sim, sim->ext[i].state, b);
+            if (b->len != before)
+                n++;
+        }
+    if (n == 0)
+        ah__buf_printf(b, "  (nothing: no open handle, request or pending operation)\n");
+}

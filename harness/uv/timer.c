@@ -1,0 +1,115 @@
+/* Timers on the virtual clock.
+ *
+ * The queue node lives in the timer's own private fields (libuv's heap_node[3], timeout and
+ * repeat, 40 contiguous bytes), so a start allocates nothing and touches nothing else: the
+ * node's `due` is libuv's `timeout` (absolute ms), its `seq` is the start order (libuv's
+ * start_id), and the repeat value moves to the start_id field. */
+#include "../internal.h"
+
+#include <assert.h>
+
+_Static_assert(offsetof(uv_timer_t, timeout) - offsetof(uv_timer_t, heap_node) ==
+                   offsetof(ah_fc_node, due),
+               "ah_fc_node.due must overlay uv_timer_t.timeout");
+_Static_assert(offsetof(uv_timer_t, repeat) - offsetof(uv_timer_t, heap_node) ==
+                   offsetof(ah_fc_node, seq),
+               "ah_fc_node.seq must overlay uv_timer_t.repeat");
+_Static_assert(sizeof(ah_fc_node) <= offsetof(uv_timer_t, start_id) - offsetof(uv_timer_t, heap_node),
+               "ah_fc_node must fit before start_id");
+
+#define NODE(t) ((ah_fc_node *)(void *)(t)->heap_node)
+#define REPEAT(t) ((t)->start_id)
+
+int uv_timer_init(uv_loop_t *loop, uv_timer_t *handle)
+{
+    ah__site site = AH__CALLER("uv_timer_init");
+
+    ah__handle_init(loop, (uv_handle_t *)handle, UV_TIMER, site);
+    handle->timer_cb = NULL;
+    NODE(handle)->child = NODE(handle)->next = NODE(handle)->prev = NULL;
+    handle->timeout = 0;
+    REPEAT(handle) = 0;
+    return 0;
+}
+
+static int timer_stop(uv_timer_t *handle)
+{
+    if (!ah__is_active((uv_handle_t *)handle))
+        return 0;
+    ah_fc_queue_remove(&ah__lp(handle->loop)->timers, NODE(handle));
+    ah__handle_stop((uv_handle_t *)handle);
+    return 0;
+}
+
+static void timer_start(uv_timer_t *handle, uv_timer_cb cb, uint64_t timeout, uint64_t repeat)
+{
+    uint64_t due = handle->loop->time + timeout;
+
+    if (due < timeout)
+        due = (uint64_t)-1;
+    timer_stop(handle);
+    handle->timer_cb = cb;
+    ah_fc_queue_insert(&ah__lp(handle->loop)->timers, NODE(handle), due);
+    REPEAT(handle) = repeat;
+    ah__handle_start((uv_handle_t *)handle);
+}
+
+int uv_timer_start(uv_timer_t *handle, uv_timer_cb cb, uint64_t timeout, uint64_t repeat)
+{
+    ah__site site = AH__CALLER("uv_timer_start");
+    ah__hrec *r = ah__handle_rec((uv_handle_t *)handle, "uv_timer_start");
+
+    if (ah__is_closing((uv_handle_t *)handle) || cb == NULL)
+        return UV_EINVAL;
+    r->start_site = site;
+    timer_start(handle, cb, timeout, repeat);
+    return 0;
+}
+
+int uv_timer_stop(uv_timer_t *handle)
+{
+    ah__handle_rec((uv_handle_t *)handle, "uv_timer_stop");
+    return timer_stop(handle);
+}
+
+int uv_timer_again(uv_timer_t *handle)
+{
+    ah__site site = AH__CALLER("uv_timer_again");
+    ah__hrec *r = ah__handle_rec((uv_handle_t *)handle, "uv_timer_again");
+
+    if (handle->timer_cb == NULL)
+        return UV_EINVAL;
+    if (REPEAT(handle)) {
+        r->start_site = site;
+        timer_start(handle, handle->timer_cb, REPEAT(handle), REPEAT(handle));
+    }
+    return 0;
+}
+
+void uv_timer_set_repeat(uv_timer_t *handle, uint64_t repeat) { REPEAT(handle) = repeat; }
+uint64_t uv_timer_get_repeat(const uv_timer_t *handle) { return REPEAT(handle); }
+
+uint64_t uv_timer_get_due_in(const uv_timer_t *handle)
+{
+    if (handle->loop->time >= handle->timeout)
+        return 0;
+    return handle->timeout - handle->loop->time;
+}
+
+void ah__timer_run(uv_loop_t *loop)
+{
+    ah__loop *lp = ah__lp(loop);
+    ah_fc_node *n;
+    uv_timer_t *t;
+
+    for (;;) {
+        n = ah_fc_queue_min(&lp->timers);
+        if (n == NULL || n->due > loop->time)
+            break;
+        t = ah__container_of((void *)n, uv_timer_t, heap_node);
+        timer_stop(t);
+        if (REPEAT(t))
+            timer_start(t, t->timer_cb, REPEAT(t), REPEAT(t));
+        AH__DISPATCH(lp->sim, t, "timer_cb", t->timer_cb(t));
+    }
+}
