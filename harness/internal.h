@@ -159,6 +159,21 @@ void ah__event_schedule(uv_loop_t *loop, ah__event *ev, uint64_t due_ns);
 void ah__event_cancel(ah__event *ev);
 static inline int ah__event_scheduled(const ah__event *ev) { return ah_fc_node_queued(&ev->node); }
 
+/* ---- choices: the one door for every decision real life leaves open ---- */
+/* An index in [0, n) (n >= 1; with n == 1 no choice is recorded). */
+uint64_t ah__choose(ah_sim *sim, uint64_t n, const char *what);
+/* A value in [lo, hi], inclusive (jitter). */
+uint64_t ah__choose_range(ah_sim *sim, uint64_t lo, uint64_t hi, const char *what);
+/* True with probability num/den (an optional fault). */
+int ah__choose_chance(ah_sim *sim, uint64_t num, uint64_t den, const char *what);
+
+/* ---- trace: every dispatched callback and notable event, at its virtual time ---- */
+/* Records one step: `track` is what it happened on ("uv_timer_t #1", "tcp 127.0.0.1:6379"),
+ * `what` what happened. Feeds the trace hash always, the text/JSON trace when recording. */
+void ah__trace_note(ah_sim *sim, const char *track, const char *what);
+/* The same for a handle's callback (track = handle type and id; no pointers, so it replays). */
+void ah__trace_cb(ah_sim *sim, const struct ah__hrec *r, const char *what);
+
 /* ---- pending callbacks: libuv's pending queue (run in the pending phase) ---- */
 typedef struct ah__pending {
     ah__list link;
@@ -273,6 +288,16 @@ struct ah_sim {
     void (*on_fail)(ah_sim *sim, const char *msg); /* e.g. the explorer's banner */
     /* Orders a poll's batch of events that fell due together (the explorer permutes it). */
     void (*order_batch)(ah_sim *sim, ah__event **evs, size_t n);
+    /* Every open choice (ties, jitter, chunking, optional faults) goes through ah__choose; the
+     * explorer installs `chooser` to decide them itself, else the seeded oracle does. */
+    uint64_t (*chooser)(ah_sim *sim, uint64_t n, const char *what);
+    void *chooser_ctx;
+    uint64_t choices; /* choices made so far */
+    /* The timeline: a hash of every dispatched callback (determinism check), and optionally its
+     * text (harness/trace.c). */
+    uint64_t trace_hash;
+    uint64_t trace_events;
+    struct ah__trace *trace; /* NULL unless recording */
     int strict_loops; /* report loops never closed at teardown */
     int failed;
     int body_done;

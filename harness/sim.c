@@ -502,3 +502,35 @@ void ah__assert_passes(const ah_sim_opts *opts, ah_body_fn body, void *ctx, cons
         _fail(file, line);
     }
 }
+
+/* ---- choices ---- */
+
+uint64_t ah__choose(ah_sim *sim, uint64_t n, const char *what)
+{
+    uint64_t c;
+
+    if (n <= 1)
+        return 0;
+    sim->choices++;
+    if (sim->chooser != NULL)
+        c = sim->chooser(sim, n, what);
+    else
+        c = ah_fc_oracle_below(&sim->oracle, n);
+    return c < n ? c : n - 1;
+}
+
+uint64_t ah__choose_range(ah_sim *sim, uint64_t lo, uint64_t hi, const char *what)
+{
+    if (hi <= lo)
+        return lo;
+    return lo + ah__choose(sim, hi - lo + 1, what);
+}
+
+int ah__choose_chance(ah_sim *sim, uint64_t num, uint64_t den, const char *what)
+{
+    if (num == 0 || den == 0)
+        return 0;
+    if (num >= den)
+        return 1;
+    return ah__choose(sim, den, what) < num;
+}

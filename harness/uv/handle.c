@@ -381,6 +381,7 @@ void ah__cb_enter(ah_sim *sim, const uv_handle_t *h, const char *what)
     }
     sim->current_hrec = r;
     sim->current_what = what;
+    ah__trace_cb(sim, r, what);
     sim->in_callback++;
     sim->cb_start_ms = coarse_ms();
 }
