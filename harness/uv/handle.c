@@ -80,9 +80,9 @@ ah__hrec *ah__handle_rec(const uv_handle_t *h, const char *fn)
     if ((h->flags & AH__HF_MAGIC_MASK) != AH__HF_MAGIC || r == NULL ||
         h->u.reserved[1] != cookie(sim, r))
         ah__fail(sim,
-                 "%s: handle %p was never initialised in this sim (call uv_%s_init first; a handle "
-                 "from an earlier test or a freed handle looks the same)",
-                 fn, (const void *)h, "<type>");
+                 "%s: handle %p was never initialised in this sim (call its uv_<type>_init "
+                 "first; a handle from an earlier test or a freed handle looks the same)",
+                 fn, (const void *)h);
     return r;
 }
 
