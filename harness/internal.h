@@ -267,6 +267,8 @@ struct ah_sim {
     uint64_t iterations_at_instant;
     uint64_t instant_ns;
     const ah__hrec *current_hrec; /* the handle whose callback runs now, or NULL */
+    const ah__hrec *last_hrec;    /* the handle of the last callback dispatched, for reports */
+    const char *last_what;
     const char *current_what;
     int in_callback;
     int draining;

@@ -156,8 +156,10 @@ ah__site ah__site_take(const char *fn, const void *ret)
         s.file = site_mark.file;
         s.line = site_mark.line;
         s.func = site_mark.func;
+        site_mark.fn = NULL;
     }
-    site_mark.fn = NULL;
+    /* Another name: a call made while evaluating the marked call's arguments (uv_default_loop()
+     * inside uv_timer_init(...)); the mark stays for the call it belongs to. */
     return s;
 }
 

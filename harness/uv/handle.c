@@ -381,6 +381,8 @@ void ah__cb_enter(ah_sim *sim, const uv_handle_t *h, const char *what)
     }
     sim->current_hrec = r;
     sim->current_what = what;
+    sim->last_hrec = r;
+    sim->last_what = what;
     ah__trace_cb(sim, r, what);
     sim->in_callback++;
     sim->cb_start_ms = coarse_ms();

@@ -375,10 +375,17 @@ static int iterate(uv_loop_t *loop, uv_run_mode mode, uint64_t limit_ns)
     ah_sim *sim = lp->sim;
     int can_sleep, timeout, i;
 
-    if (++sim->iterations_at_instant > sim->opts.runaway_limit)
-        ah__fail(sim, "runaway loop: %llu loop iterations at virtual time +%llu ms without the "
-                      "clock moving",
-                 (unsigned long long)sim->iterations_at_instant, (unsigned long long)ah_now_ms(sim));
+    if (++sim->iterations_at_instant > sim->opts.runaway_limit) {
+        char b[320], st[160];
+        const ah__hrec *last = sim->last_hrec;
+        ah__fail(sim,
+                 "runaway loop: %llu loop iterations at virtual time +%llu ms without the clock "
+                 "moving; the last callback was %s of %s, last started in %s",
+                 (unsigned long long)sim->iterations_at_instant, (unsigned long long)ah_now_ms(sim),
+                 sim->last_what ? sim->last_what : "none",
+                 last ? ah__handle_str(last, b, sizeof(b)) : "no handle",
+                 last ? ah__site_str(&last->start_site, st, sizeof(st)) : "-");
+    }
     update_time(loop);
     ah__timer_run(loop);
 
