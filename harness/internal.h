@@ -72,6 +72,9 @@ void ah__buf_vprintf(ah__buf *b, const char *fmt, va_list ap);
 /* Appends `n` bytes with non-printable ones escaped (\r, \n, \xNN), for showing wire data. */
 void ah__buf_escape(ah__buf *b, const void *data, size_t n);
 char *ah__buf_take(ah__buf *b); /* the malloc'd string (never NULL); the buffer is reset */
+/* The string of `b`, owned by the sim until it is freed (for reports passed to ah__fail, which
+ * never returns). */
+const char *ah__buf_keep(struct ah_sim *sim, ah__buf *b);
 void ah__buf_free(ah__buf *b);
 
 /* ---- allocation: every allocation of the harness goes through here ---- */
@@ -301,6 +304,8 @@ struct ah_sim {
     uint64_t trace_events;
     struct ah__trace *trace; /* NULL unless recording */
     int strict_loops; /* report loops never closed at teardown */
+    char *kept[4]; /* reports handed to ah__fail (ah__buf_keep) */
+    int n_kept;
     int failed;
     int body_done;
     const struct ah__test_info *test;

@@ -122,6 +122,16 @@ char *ah__buf_take(ah__buf *b)
     return s;
 }
 
+const char *ah__buf_keep(ah_sim *sim, ah__buf *b)
+{
+    int i = sim->n_kept % 4;
+
+    ah__free(sim->kept[i]);
+    sim->kept[i] = ah__buf_take(b);
+    sim->n_kept++;
+    return sim->kept[i];
+}
+
 void ah__buf_free(ah__buf *b)
 {
     ah__free(b->s);
@@ -276,6 +286,8 @@ void ah_sim_free(ah_sim *sim)
         ah__free(ah__container_of(q, ah__rrec, link));
     }
     ah__buf_free(&sim->slow);
+    for (i = 0; i < 4; i++)
+        ah__free(sim->kept[i]);
 
     /* Unlink from the chain of current sims wherever it is. */
     if (current_sim == sim) {

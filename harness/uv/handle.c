@@ -213,14 +213,27 @@ static void finish_close(ah_sim *sim, uv_handle_t *h)
     /* libuv would run the close callback on freed memory; we can at least see a scribble. The
      * loop field is the first a malloc free list overwrites. */
     if (r == NULL || h->u.reserved[1] != cookie(sim, r) || r->handle != h ||
-        (h->flags & AH__HF_MAGIC_MASK) != AH__HF_MAGIC || h->loop != r->loop)
+        (h->flags & AH__HF_MAGIC_MASK) != AH__HF_MAGIC || h->loop != r->loop) {
+        /* The handle's own fields are garbage: find its record by address. */
+        ah__list *q;
+        for (r = NULL, q = sim->handles.prev; q != &sim->handles; q = q->prev) {
+            ah__hrec *c = ah__container_of(q, ah__hrec, link);
+            if (c->handle == h && c->state == AH__H_CLOSING) {
+                r = c;
+                break;
+            }
+        }
+        if (r != NULL)
+            ah__fail(sim,
+                     "%s was freed or overwritten before its close callback ran (uv_close called "
+                     "in %s at +%llu ms). Free a handle only in its close callback.",
+                     ah__handle_str(r, b, sizeof(b)), ah__site_str(&r->close_site, s, sizeof(s)),
+                     (unsigned long long)((r->close_ns - AH__EPOCH_NS) / AH__NS_PER_MS));
         ah__fail(sim,
-                 "a handle was freed or overwritten before its close callback ran: %p (uv_close "
-                 "called in %s). Free a handle only in its close callback.",
-                 (const void *)h, r && h->u.reserved[1] == cookie(sim, r)
-                                      ? ah__site_str(&r->close_site, s, sizeof(s))
-                                      : "an unknown site");
-    (void)b;
+                 "a handle was freed or overwritten before its close callback ran: %p. Free a "
+                 "handle only in its close callback.",
+                 (const void *)h);
+    }
     h->flags |= AH__HF_CLOSED;
     if (ah__finish_close_hooks[h->type] != NULL)
         ah__finish_close_hooks[h->type](h);

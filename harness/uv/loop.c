@@ -357,9 +357,9 @@ static void check_time_limit(ah_sim *sim)
 {
     if (ah_now_ms(sim) > sim->opts.time_limit_ms) {
         ah__buf b = {0};
-        char *s;
+        const char *s;
         ah__report_pending(sim, &b);
-        s = ah__buf_take(&b);
+        s = ah__buf_keep(sim, &b);
         ah__fail(sim,
                  "simulated time limit reached: +%llu ms (AH_TIME_LIMIT_MS / "
                  "ah_sim_opts.time_limit_ms); something keeps the sim busy forever, e.g. a "
@@ -415,10 +415,10 @@ static int iterate(uv_loop_t *loop, uv_run_mode mode, uint64_t limit_ns)
 static void deadlock(ah_sim *sim, const char *what)
 {
     ah__buf b = {0};
-    char *s;
+    const char *s;
 
     ah__report_pending(sim, &b);
-    s = ah__buf_take(&b);
+    s = ah__buf_keep(sim, &b);
     ah__fail(sim, "deadlock: %s, but nothing left in the sim can wake it. Still open:\n%s", what,
              s);
 }
