@@ -1,0 +1,30 @@
+#!/bin/sh
+# `make check`: every test through CTest (unit, planted-bug, differential, the example client's
+# suite and its run against a real redis-server), then a Valgrind memcheck pass over every test
+# binary, then the whole tree compiled with clang. Fails on the first red step.
+set -eu
+BUILD=${1:-build}
+JOBS=$(nproc 2>/dev/null || echo 2)
+cd "$(dirname "$0")/.."
+t0=$(date +%s)
+
+echo "== ctest ($BUILD)"
+ctest --test-dir "$BUILD" --output-on-failure -j "$JOBS" --timeout 300
+
+echo "== valgrind memcheck"
+sh scripts/valgrind.sh "$BUILD"
+
+echo "== clang -Wall -Wextra -Werror"
+if command -v clang >/dev/null 2>&1; then
+    cmake -S . -B "$BUILD-clang" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+    cmake --build "$BUILD-clang" -j "$JOBS" >"$BUILD-clang.log" 2>&1 || {
+        cat "$BUILD-clang.log"
+        echo "clang build failed"
+        exit 1
+    }
+    echo "clang build clean"
+else
+    echo "clang not installed: skipped (scripts/deps.sh installs it as root)"
+fi
+
+echo "== make check passed in $(($(date +%s) - t0)) s"
