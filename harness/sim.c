@@ -501,7 +501,7 @@ void ah__assert_fails_with(const ah_sim_opts *opts, ah_body_fn body, void *ctx, 
         ah__free(msg);
         _fail(file, line);
     }
-    print_message("  %s caught as expected:\n    %s\n", body_name, msg);
+    fprintf(stderr, "  %s caught as expected:\n    %s\n", body_name, msg);
     ah__free(msg);
 }
 
