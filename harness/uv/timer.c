@@ -79,7 +79,9 @@ int uv_timer_again(uv_timer_t *handle)
 
     if (handle->timer_cb == NULL)
         return UV_EINVAL;
-    if (REPEAT(handle)) {
+    /* libuv's again restarts through uv_timer_start, whose UV_EINVAL on a closing timer it
+     * ignores: a closing timer stays stopped and again still returns 0. */
+    if (REPEAT(handle) && !ah__is_closing((uv_handle_t *)handle)) {
         r->start_site = site;
         timer_start(handle, handle->timer_cb, REPEAT(handle), REPEAT(handle));
     }
