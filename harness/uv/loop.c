@@ -26,6 +26,16 @@ ah_sim *ah__loop_sim(const uv_loop_t *loop, const char *fn)
     return sim;
 }
 
+/* A libuv loop starts its own I/O watchers (the async wake-up, the signal pipe) in uv_loop_init,
+ * and they wait in loop->watcher_queue until the first poll registers them; until then
+ * uv_backend_timeout answers 0. The sim keeps that one bit in the same, otherwise unused, field. */
+static void watchers_queued_set(uv_loop_t *loop, int queued)
+{
+    loop->watcher_queue[0] = queued ? (void *)loop->watcher_queue : NULL;
+}
+
+static int watchers_queued(const uv_loop_t *loop) { return loop->watcher_queue[0] != NULL; }
+
 static void loop_init(ah_sim *sim, uv_loop_t *loop, ah__site site, int is_default)
 {
     void *saved = loop->data;
@@ -48,6 +58,7 @@ static void loop_init(ah_sim *sim, uv_loop_t *loop, ah__site site, int is_defaul
     ah__list_insert_tail(&sim->loops, &lp->link);
     loop->internal_fields = lp;
     loop->time = sim->clock.now_ns / AH__NS_PER_MS;
+    watchers_queued_set(loop, 1);
 }
 
 int uv_loop_init(uv_loop_t *loop)
@@ -216,6 +227,8 @@ static int backend_timeout(const uv_loop_t *loop)
 int uv_backend_timeout(const uv_loop_t *loop)
 {
     ah__loop_sim(loop, "uv_backend_timeout");
+    if (watchers_queued(loop))
+        return 0;
     return backend_timeout(loop);
 }
 
@@ -316,6 +329,7 @@ static int poll_phase(uv_loop_t *loop, int timeout, uint64_t limit_ns)
         if (target > now)
             ah__clock_set(sim, target);
     }
+    watchers_queued_set(loop, 0);
     update_time(loop); /* libuv updates the time when epoll_wait returns */
     deliver_events(loop);
     return 0;
