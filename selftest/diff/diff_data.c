@@ -1,5 +1,6 @@
 /* Data getters and setters: uv_handle_set_data/get_data and the data field are one; a handle
- * knows its loop; uv_loop_set_data/get_data; and uv_loop_init keeps the loop's data. */
+ * knows its loop; uv_loop_set_data/get_data; uv_loop_init keeps the loop's data and uv_timer_init
+ * the handle's. */
 #include "trace.h"
 
 static uv_loop_t own;
@@ -21,7 +22,9 @@ int main(void)
     V("loop_init", uv_loop_init(&own));
     V("loop data kept by init", own.data == &z);
     trace_begin(&own);
+    t.data = &z;
     uv_timer_init(&own, &t);
+    V("data kept by init", t.data == &z);
     uv_idle_init(&own, &i);
     uv_handle_set_data((uv_handle_t *)&t, &x);
     V("get_data", uv_handle_get_data((uv_handle_t *)&t) == &x);
