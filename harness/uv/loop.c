@@ -6,6 +6,8 @@
 #include "../internal.h"
 
 #include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -155,10 +157,19 @@ void uv_loop_set_data(uv_loop_t *loop, void *data) { loop->data = data; }
 
 int uv_loop_configure(uv_loop_t *loop, uv_loop_option option, ...)
 {
+    va_list ap;
+    int sig;
+
     ah__loop_sim(loop, "uv_loop_configure");
-    if (option != UV_LOOP_BLOCK_SIGNAL && option != UV_METRICS_IDLE_TIME)
-        return UV_EINVAL;
-    return 0; /* signals are not simulated; idle time is not measured */
+    /* libuv's answers; signals are not simulated and idle time is not measured */
+    if (option == UV_METRICS_IDLE_TIME)
+        return 0;
+    if (option != UV_LOOP_BLOCK_SIGNAL)
+        return UV_ENOSYS;
+    va_start(ap, option);
+    sig = va_arg(ap, int);
+    va_end(ap);
+    return sig == SIGPROF ? 0 : UV_EINVAL;
 }
 
 uint64_t uv_metrics_idle_time(uv_loop_t *loop)
