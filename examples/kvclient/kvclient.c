@@ -265,6 +265,8 @@ static void fail_queued(kv_client *c, int status)
         req = container_of(c->queued.next, kv_req, q);
         abandon(req, status);
     }
+    /* Leave no timer behind for deadlines that are gone: it would wake the loop for nothing. */
+    arm_cmd_timer(c);
 }
 
 /* Empties the in-flight FIFO: live requests fail with status, placeholders are dropped. */
