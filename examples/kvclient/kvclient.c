@@ -137,6 +137,7 @@ static void free_req(kv_req *req)
 }
 
 static void defer_cb(uv_timer_t *t);
+static void maybe_free(kv_client *c);
 
 /* Decides a request's outcome; its callback runs from the next drain. */
 static void complete(kv_req *req, int status)
@@ -155,10 +156,9 @@ static void complete(kv_req *req, int status)
     }
 }
 
-/* Runs the callbacks decided so far. Called last in every loop callback of the client, so user
- * code never runs while the client's state is half updated. Outcomes decided by those callbacks
- * wait for the next drain. */
-static void drain(kv_client *c)
+/* Runs the callbacks decided so far; outcomes decided by those callbacks wait for the next
+ * batch. */
+static void run_batch(kv_client *c)
 {
     struct link batch;
     kv_req *req;
@@ -181,10 +181,19 @@ static void drain(kv_client *c)
             free_req(req);
     }
     c->draining = 0;
+}
+
+/* Called last in every loop callback of the client, so user code never runs while the client's
+ * state is half updated. May free the client: touch nothing after it. */
+static void drain(kv_client *c)
+{
+    run_batch(c);
     if (link_empty(&c->done) && c->defer_armed && !c->closing) {
         uv_timer_stop(&c->defer_timer);
         c->defer_armed = 0;
     }
+    /* Only when the last close callback ran inside a callback (a loop run inside it). */
+    maybe_free(c);
 }
 
 static void defer_cb(uv_timer_t *t)
@@ -287,11 +296,11 @@ static void fail_fifo(kv_client *c, int status)
 
 static void maybe_free(kv_client *c)
 {
-    if (!c->closing || c->open > 0)
+    if (!c->closing || c->open > 0 || c->draining)
         return;
     /* No handle is left for a later turn: run callbacks until none is added. */
     while (!link_empty(&c->done))
-        drain(c);
+        run_batch(c);
     kv_parser_reset(&c->parser);
     if (c->closed_cb != NULL)
         c->closed_cb(c, c->closed_data);
