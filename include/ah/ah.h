@@ -117,6 +117,7 @@ int ah__run_tests(const struct CMUnitTest *tests, size_t count, const char *file
 }
 #endif
 
+#include <ah/net.h>
 #include <ah/sites.h>
 
 #endif

@@ -1,0 +1,331 @@
+/* Internals of the fake network, DNS and thread pool (mocks/net*.c, stream.c, tcp.c, pipe.c,
+ * peer.c, dns.c, threadpool.c). Nothing here is public API.
+ *
+ * The model: a connection (ah__conn) has two ends, each a user stream (ah__sock, the sim's state
+ * of a uv_tcp_t or uv_pipe_t) or a scripted peer connection (ah__pconn). Each direction is a flow
+ * (ah__flow): the bytes one end sent, cut into segments that arrive at the other end at their due
+ * times through one event per flow, in order. Faults are kept per server address (ah__route). */
+#ifndef AH_MOCKS_INTERNAL_NET_H
+#define AH_MOCKS_INTERNAL_NET_H
+
+#include "../harness/internal.h"
+
+#include <netinet/in.h>
+#include <netdb.h>
+#include <sys/socket.h>
+
+#define AH__ADDR_MAX 72
+
+/* Stream flag bits in handle->flags (the type-specific range internal.h leaves free). */
+enum {
+    AH__SF_READING = AH__HF_TYPE0 << 0,
+    AH__SF_READABLE = AH__HF_TYPE0 << 1,
+    AH__SF_WRITABLE = AH__HF_TYPE0 << 2,
+    AH__SF_SHUTTING = AH__HF_TYPE0 << 3,
+    AH__SF_SHUT = AH__HF_TYPE0 << 4,
+    AH__SF_READ_EOF = AH__HF_TYPE0 << 5,
+    AH__SF_BOUND = AH__HF_TYPE0 << 6,
+    AH__SF_LISTENING = AH__HF_TYPE0 << 7,
+    AH__SF_READ_PARTIAL = AH__HF_TYPE0 << 8,
+    AH__SF_IPV6ONLY = AH__HF_TYPE0 << 9,
+};
+
+/* A parsed address: an IP endpoint or a pipe path, with its canonical text. */
+typedef struct ah__addr {
+    int family; /* AF_INET, AF_INET6, AF_UNIX, or 0 (none) */
+    struct sockaddr_storage sa;
+    char str[AH__ADDR_MAX];  /* "127.0.0.1:6379", "[::1]:80", "/tmp/x.sock" */
+    char host[AH__ADDR_MAX]; /* "127.0.0.1", "::1", the path */
+    int port;
+} ah__addr;
+
+enum { AH__SEG_DATA = 0, AH__SEG_FIN = 1, AH__SEG_RST = 2 };
+typedef struct ah__seg {
+    uint64_t end; /* absolute offset of the flow just after this segment */
+    uint64_t due_ns;
+    int kind;
+} ah__seg;
+
+struct ah__conn;
+
+/* One direction of a connection: bytes end `from` sent, read by the other end. Offsets are
+ * absolute: buf holds [rd, wr) at buf[x - base]; [rd, arr) has arrived, [arr, wr) is in flight. */
+typedef struct ah__flow {
+    struct ah__conn *conn;
+    int from;
+    unsigned char *buf;
+    size_t cap;
+    uint64_t base, rd, arr, wr;
+    ah__seg *segs; /* segments not yet consumed: [seg_head, seg_arr) arrived */
+    size_t seg_head, seg_arr, seg_n, seg_cap;
+    uint64_t last_due;
+    ah__event ev;
+    int fin_sent, rst_sent;
+    int fin_arrived, rst_arrived;
+    uint64_t fin_at; /* offset of the FIN */
+} ah__flow;
+
+struct ah__sock;
+struct ah__pconn;
+struct ah__route;
+
+typedef struct ah__end {
+    struct ah__sock *sock;   /* a user stream, or NULL */
+    struct ah__pconn *pc;    /* a scripted peer's connection, or NULL */
+    int closed;              /* the end's socket is gone: data to it is answered with a reset */
+    int reset;               /* the end received a reset */
+    ah__addr addr;
+} ah__end;
+
+typedef struct ah__conn {
+    ah__list link; /* net->conns */
+    uint32_t id;
+    int kind; /* UV_TCP or UV_NAMED_PIPE */
+    struct ah__route *route; /* the server address: its faults */
+    uv_loop_t *loop;         /* the connecting side's loop (the peer's events run there) */
+    char label[2 * AH__ADDR_MAX + 16]; /* "tcp 127.0.0.1:50001 -> 127.0.0.1:6379" */
+    ah__end end[2]; /* 0: the connecting side, 1: the accepting side */
+    ah__flow flow[2]; /* flow[i]: sent by end i */
+    ah__event accept_ev; /* the connection reaches the listener */
+    int has_lat;
+    uint64_t lat_min, lat_max;
+    ah__list backlog_link; /* in a listener's backlog */
+    int in_backlog;
+} ah__conn;
+
+/* The sim's state of one uv_tcp_t / uv_pipe_t, reached through stream->queued_fds. */
+typedef struct ah__sock {
+    ah__list link; /* net->socks */
+    uv_stream_t *stream; /* NULL once closed */
+    uv_loop_t *loop;
+    struct ah__net *net;
+    uint32_t id;
+    ah__addr local, remote;
+    int bound;
+    struct ah__route *bound_route; /* pipe path or listening address it holds */
+    ah__list backlog;          /* ah__conn waiting for the user's accept */
+    struct ah__conn *accepted; /* taken by a connection_cb, waiting for uv_accept */
+    int in_server_io;
+    struct ah__conn *conn;
+    int side;
+    ah__pending io_pend; /* libuv's uv__io_feed: write callbacks and delayed errors */
+    ah__event conn_ev;   /* connect outcome */
+    ah__event rd_ev;     /* readable again (level-triggered) */
+    ah__event wr_ev;     /* writable: queued writes go out */
+    ah__event lst_ev;    /* connections wait to be accepted */
+    int connect_status;
+    struct ah__route *connect_route; /* a connect waiting for a fault to lift */
+    ah__list stalled_link;
+    int stalled;
+    int pending_error; /* a reset not yet reported by a read or a write */
+    int reset_noted;
+    int write_broken;  /* later writes fail with UV_EPIPE */
+    int close_reset;   /* uv_tcp_close_reset */
+    int nodelay, keepalive, single_accept;
+    unsigned keepalive_delay;
+} ah__sock;
+
+/* Per server address: listener and faults. Lives until the sim is freed. */
+typedef struct ah__route {
+    ah__list link;
+    ah__addr addr;
+    struct ah_peer *peer;     /* scripted listener */
+    struct ah__sock *listener; /* user listener */
+    struct ah__sock *bound;   /* a pipe bound to this path (not yet listening) */
+    int refuse, connect_timeout, held;
+    int has_lat;
+    uint64_t lat_min, lat_max;
+    size_t chunk, chunk_random;
+    int short_write_on;
+    size_t short_write;
+    int write_error;
+} ah__route;
+
+typedef struct ah__partition {
+    ah__list link;
+    char a[AH__ADDR_MAX], b[AH__ADDR_MAX];
+} ah__partition;
+
+/* ---- scripted peers ---- */
+enum {
+    AH__STEP_EXPECT,
+    AH__STEP_EXPECT_EOF,
+    AH__STEP_REPLY,
+    AH__STEP_DELAY,
+    AH__STEP_CLOSE,
+    AH__STEP_RESET,
+    AH__STEP_STALL,
+};
+typedef struct ah__step {
+    int kind;
+    unsigned char *bytes;
+    size_t n;
+    uint64_t ms;
+    ah__site site;
+} ah__step;
+
+typedef struct ah__script {
+    ah__list link;
+    ah__step *steps;
+    size_t n, cap;
+    int repeat;
+    unsigned used; /* connections that ran it */
+    int ended;     /* a close/reset/stall was added */
+    ah__site site;
+} ah__script;
+
+struct ah_peer {
+    ah__list link; /* net->peers */
+    struct ah__net *net;
+    struct ah__route *route;
+    int listening;
+    ah__list scripts;
+    ah__script *next_script; /* for the next accepted connection, or NULL */
+    ah__list conns; /* ah__pconn */
+    unsigned accepted;
+    ah__site site;
+};
+
+typedef struct ah__pconn {
+    ah__list link;
+    ah_peer *peer;
+    ah__conn *conn;
+    unsigned index; /* 1-based */
+    ah__script *script;
+    size_t step, pos;
+    ah__event timer;
+    int waiting; /* 1: the timer for the current step runs, 2: it fired */
+    int eof;     /* the client's FIN has been read */
+    int closed, stalled, aborted, finished;
+} ah__pconn;
+
+/* ---- DNS ---- */
+typedef struct ah__dns_entry {
+    ah__list link;
+    char *name;
+    struct sockaddr_storage *addrs;
+    size_t naddrs;
+    uint64_t latency_ms;
+    int fail;
+} ah__dns_entry;
+
+/* ---- thread pool ---- */
+enum { AH__JOB_WORK, AH__JOB_GETADDRINFO, AH__JOB_GETNAMEINFO };
+enum { AH__JOB_QUEUED, AH__JOB_STARTING, AH__JOB_RUNNING, AH__JOB_DONE };
+typedef struct ah__job {
+    ah__list link; /* net->jobs_wait, jobs_live or jobs_free */
+    ah__event ev;
+    uv_req_t *req;
+    uv_loop_t *loop;
+    int kind, state, status;
+    uint64_t duration_ms;
+    ah__site site;
+    /* uv_getaddrinfo's arguments, copied as libuv does (here in the sim's memory) */
+    char host[256], service[64];
+    int has_host, has_service, has_hints;
+    struct addrinfo hints;
+} ah__job;
+
+typedef struct ah__duration_rule {
+    ah__list link;
+    uv_work_cb cb;
+    char file[128]; /* empty: a rule for `cb` */
+    int line;
+    uint64_t ms;
+} ah__duration_rule;
+
+typedef struct ah__net {
+    ah_sim *sim;
+    ah__list routes, socks, conns, peers, parts, stalled;
+    uint32_t next_port, next_conn_id, next_sock_id;
+    ah__list dns, addrinfos;
+    ah__list jobs_wait, jobs_live, jobs_free, durations;
+    unsigned pool_size, pool_busy;
+} ah__net;
+
+/* net.c */
+ah__net *ah__net_get(ah_sim *sim);  /* created on first use */
+ah__net *ah__net_find(ah_sim *sim); /* NULL when the sim never used the network */
+/* The loop a connection's own events (peer timers, replies to closed ends) run on. */
+uv_loop_t *ah__conn_loop(ah__conn *c);
+/* Parses "1.2.3.4:80", "[::1]:80" (ip = 1), or takes a path (ip = 0). Returns 0 or UV_EINVAL. */
+int ah__addr_parse(const char *s, int ip, ah__addr *a);
+void ah__addr_from_sockaddr(const struct sockaddr *sa, ah__addr *a);
+ah__route *ah__route_get(ah__net *net, const ah__addr *a);
+ah__route *ah__route_find(ah__net *net, const char *str);
+int ah__route_listens(const ah__route *r);
+/* The listener (user sock or peer route) a connect to `a` reaches, or NULL. */
+ah__route *ah__route_listening(ah__net *net, const ah__addr *a);
+uint64_t ah__conn_latency(ah__conn *c);
+ah__conn *ah__conn_new(ah__net *net, int kind, ah__route *route, uv_loop_t *loop,
+                       const ah__addr *client, const ah__addr *server);
+int ah__conn_blocked(ah__net *net, ah__conn *c);
+/* Sends bytes/FIN/RST from end `from` (with the route's latency and chunking). */
+void ah__flow_send(ah__conn *c, int from, const void *data, size_t n);
+void ah__flow_send_fin(ah__conn *c, int from);
+void ah__flow_send_rst(ah__conn *c, int from, int now);
+/* Arms the flow's arrival event (after a change of hold, reading state, ...). */
+void ah__flow_arm(ah__flow *f);
+/* Bytes the receiver of `f` may read now (up to a segment end when `chunked`). */
+size_t ah__flow_readable(const ah__flow *f, int chunked);
+void ah__flow_consume(ah__flow *f, size_t n);
+int ah__route_chunked(const ah__route *r);
+/* An end of the connection goes away (user close, peer close). `rst`: reset instead of FIN. */
+void ah__end_close(ah__conn *c, int side, int rst);
+/* Connects whose fault was lifted proceed. */
+void ah__net_retry_stalled(ah__net *net);
+/* Starts the network side of a connect of `s` to s->remote (request already registered). */
+void ah__net_connect(ah__sock *s);
+/* The route of a test's address string, failing the test on a malformed one. */
+ah__route *ah__test_route(ah_sim *sim, const char *fn, const char *addr);
+uint32_t ah__net_ephemeral_port(ah__net *net);
+void ah__local_for(const ah__addr *server, uint32_t port, ah__addr *out);
+
+/* stream.c */
+void ah__stream_init(uv_loop_t *loop, uv_stream_t *st, uv_handle_type type, ah__site site);
+ah__sock *ah__sock_new(ah__net *net, uv_stream_t *s);
+void ah__sock_give_fd(ah__sock *s);
+/* Registers `s` as the listener of `route`. */
+int ah__sock_listen(ah__sock *s, ah__route *route, uv_connection_cb cb);
+void ah__sock_attach(ah__sock *s, ah__conn *c, int side);
+ah__sock *ah__sock_of(const uv_stream_t *s, const char *fn);
+void ah__sock_set_label(ah__sock *s);
+/* Data, EOF or a reset reached the user end `s` (called from a flow arrival, in the poll). */
+void ah__sock_incoming(ah__sock *s);
+/* The connect of `s` ends with `status` at `due_ns` (an event), or via the pending queue. */
+void ah__sock_connect_result(ah__sock *s, int status, uint64_t due_ns);
+void ah__sock_connect_pending(ah__sock *s, int status);
+/* A connection reached the listener `s`. */
+void ah__sock_backlog_add(ah__sock *s, ah__conn *c);
+void ah__sock_hooks_install(void);
+int ah__sock_reading(const ah__sock *s);
+
+/* peer.c */
+/* A connection reached the scripted peer's address. */
+void ah__peer_accept(ah_peer *p, ah__conn *c);
+/* Bytes, EOF or a reset reached the peer end of `c`. */
+void ah__peer_incoming(ah__pconn *pc);
+void ah__peer_abort(ah__pconn *pc);
+void ah__peer_check(ah__net *net, ah__buf *b);
+void ah__peer_pending(ah__net *net, ah__buf *b);
+void ah__peer_free_all(ah__net *net);
+
+/* tcp.c, pipe.c: the type-specific half of uv_listen. */
+int ah__tcp_listen(ah__sock *s, int backlog, uv_connection_cb cb);
+int ah__pipe_listen(ah__sock *s, int backlog, uv_connection_cb cb);
+/* stream.c: a connect request begins (tcp.c, pipe.c). */
+void ah__stream_connect_begin(ah__sock *s, uv_connect_t *req, uv_connect_cb cb, ah__site site);
+
+/* dns.c: the lookup runs when its job starts; the callback when the job is done. */
+void ah__dns_start(ah__job *job);
+void ah__dns_done(uv_req_t *req, int kind, int status);
+void ah__dns_check(ah__net *net, ah__buf *b);
+void ah__dns_free_all(ah__net *net);
+
+/* threadpool.c */
+ah__job *ah__job_submit(ah__net *net, uv_loop_t *loop, uv_req_t *req, int kind,
+                        uint64_t duration_ms, ah__site site);
+void ah__pool_pending(ah__net *net, ah__buf *b);
+void ah__pool_free_all(ah__net *net);
+
+#endif

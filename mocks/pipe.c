@@ -1,0 +1,158 @@
+/* uv_pipe_t on the fake network: paths are addresses in the sim's own namespace (nothing touches
+ * the file system). As libuv 1.44's src/unix/pipe.c: bind claims the path, connect errors (no
+ * such path: UV_ENOENT; nobody listening: UV_ECONNREFUSED) come through the pending queue, a
+ * successful connect through the next poll. IPC (passing handles) is not simulated. */
+#include "internal_net.h"
+
+#include <string.h>
+
+int uv_pipe_init(uv_loop_t *loop, uv_pipe_t *handle, int ipc)
+{
+    ah__site site = AH__CALLER("uv_pipe_init");
+
+    ah__stream_init(loop, (uv_stream_t *)handle, UV_NAMED_PIPE, site);
+    handle->pipe_fname = NULL;
+    handle->ipc = ipc;
+    return 0;
+}
+
+int uv_pipe_bind(uv_pipe_t *handle, const char *name)
+{
+    ah__sock *s = ah__sock_of((uv_stream_t *)handle, "uv_pipe_bind");
+    ah__route *r;
+    ah__addr a;
+
+    if (handle->io_watcher.fd >= 0)
+        return UV_EINVAL;
+    if (ah__is_closing((uv_handle_t *)handle))
+        return UV_EINVAL;
+    if (name == NULL)
+        ah__fail(s->net->sim, "uv_pipe_bind: called with a NULL name");
+    if (ah__addr_parse(name, 0, &a) != 0)
+        return UV_EINVAL;
+    r = ah__route_get(s->net, &a);
+    if (r->bound != NULL || ah__route_listens(r))
+        return UV_EADDRINUSE; /* the socket file exists */
+    r->bound = s;
+    s->bound_route = r;
+    s->local = a;
+    s->bound = 1;
+    ah__sock_give_fd(s);
+    handle->flags |= AH__SF_BOUND;
+    return 0;
+}
+
+int ah__pipe_listen(ah__sock *s, int backlog, uv_connection_cb cb)
+{
+    uv_pipe_t *p = (uv_pipe_t *)s->stream;
+
+    (void)backlog;
+    if (p->io_watcher.fd == -1)
+        return UV_EINVAL;
+    if (p->ipc)
+        return UV_EINVAL;
+    if (!s->bound || s->bound_route == NULL)
+        return UV_EINVAL; /* listen(2) on a connected unix socket */
+    return ah__sock_listen(s, s->bound_route, cb);
+}
+
+void uv_pipe_connect(uv_connect_t *req, uv_pipe_t *handle, const char *name, uv_connect_cb cb)
+{
+    ah__site site = AH__CALLER("uv_pipe_connect");
+    ah__sock *s;
+    int err = 0;
+
+    ah__handle_require_open((uv_handle_t *)handle, "uv_pipe_connect");
+    s = ah__sock_of((uv_stream_t *)handle, "uv_pipe_connect");
+    if (req == NULL || name == NULL)
+        ah__fail(s->net->sim, "uv_pipe_connect: called with a NULL %s", req == NULL ? "request" : "name");
+    if (handle->connect_req != NULL)
+        ah__fail(s->net->sim, "uv_pipe_connect on a pipe that is already connecting (libuv would "
+                              "lose the first request)");
+    if (s->conn != NULL || (handle->flags & AH__SF_LISTENING)) {
+        err = UV_EISCONN;
+    } else if (ah__addr_parse(name, 0, &s->remote) != 0) {
+        err = UV_EINVAL;
+    } else {
+        if (handle->io_watcher.fd == -1)
+            handle->flags |= AH__SF_READABLE | AH__SF_WRITABLE;
+        ah__sock_give_fd(s);
+        handle->flags |= AH__SF_READABLE | AH__SF_WRITABLE;
+        if (!s->bound)
+            memset(&s->local, 0, sizeof(s->local)); /* an unnamed socket */
+        s->local.family = AF_UNIX;
+        ah__sock_set_label(s);
+    }
+    ah__stream_connect_begin(s, req, cb, site);
+    if (err != 0)
+        ah__sock_connect_pending(s, err);
+    else
+        ah__net_connect(s);
+}
+
+static int pipe_name(const uv_pipe_t *handle, const ah__addr *a, char *buffer, size_t *size,
+                     const char *fn)
+{
+    size_t len;
+
+    if (buffer == NULL || size == NULL)
+        ah__fail(ah__sim(), "%s: called with a NULL buffer or size", fn);
+    (void)handle;
+    len = a->family == AF_UNIX ? strlen(a->str) : 0;
+    if (len >= *size) {
+        *size = len + 1;
+        return UV_ENOBUFS;
+    }
+    memcpy(buffer, a->str, len);
+    *size = len;
+    if (len == 0 || buffer[0] != '\0')
+        buffer[len] = '\0';
+    return 0;
+}
+
+int uv_pipe_getsockname(const uv_pipe_t *handle, char *buffer, size_t *size)
+{
+    ah__sock *s = ah__sock_of((const uv_stream_t *)handle, "uv_pipe_getsockname");
+
+    if (ah__is_closing((const uv_handle_t *)handle) || handle->io_watcher.fd == -1) {
+        if (size != NULL)
+            *size = 0;
+        return UV_EBADF;
+    }
+    return pipe_name(handle, &s->local, buffer, size, "uv_pipe_getsockname");
+}
+
+int uv_pipe_getpeername(const uv_pipe_t *handle, char *buffer, size_t *size)
+{
+    ah__sock *s = ah__sock_of((const uv_stream_t *)handle, "uv_pipe_getpeername");
+
+    if (ah__is_closing((const uv_handle_t *)handle) || handle->io_watcher.fd == -1) {
+        if (size != NULL)
+            *size = 0;
+        return UV_EBADF;
+    }
+    if (s->conn == NULL || handle->connect_req != NULL) {
+        if (size != NULL)
+            *size = 0;
+        return UV_ENOTCONN;
+    }
+    return pipe_name(handle, &s->remote, buffer, size, "uv_pipe_getpeername");
+}
+
+void uv_pipe_pending_instances(uv_pipe_t *handle, int count)
+{
+    (void)count;
+    ah__sock_of((uv_stream_t *)handle, "uv_pipe_pending_instances");
+}
+
+int uv_pipe_pending_count(uv_pipe_t *handle)
+{
+    ah__sock_of((uv_stream_t *)handle, "uv_pipe_pending_count");
+    return 0; /* no handle is ever passed: IPC is not simulated */
+}
+
+uv_handle_type uv_pipe_pending_type(uv_pipe_t *handle)
+{
+    ah__sock_of((uv_stream_t *)handle, "uv_pipe_pending_type");
+    return UV_UNKNOWN_HANDLE;
+}

@@ -1,0 +1,44 @@
+#!/bin/sh
+# compare.sh REAL SIM: runs a network scenario on the real libuv (over loopback) and inside the
+# sim, and compares their traces line by line. Lines starting with "~" depend on how the kernel
+# split the bytes into reads and are not compared; every other line, and the exit status, must
+# be identical. The real run may meet a busy machine, so it is tried up to REAL_TRIES times
+# (default 3); a difference of the harness fails every attempt.
+set -u
+if [ $# -ne 2 ]; then
+    echo "usage: $0 REAL SIM" >&2
+    exit 2
+fi
+REAL_TRIES=${REAL_TRIES:-3}
+dir=$(mktemp -d "${TMPDIR:-/tmp}/ahnetdiff.XXXXXX") || exit 2
+trap 'rm -rf "$dir"' EXIT INT TERM
+
+run() { # run PROGRAM OUT
+    "$1" >"$2.raw" 2>"$2.err"
+    echo "exit $?" >>"$2.raw"
+    grep -v '^~' "$2.raw" >"$2"
+}
+
+run "$2" "$dir/sim"
+try=1
+while :; do
+    run "$1" "$dir/real"
+    if cmp -s "$dir/real" "$dir/sim"; then
+        echo "$(wc -l <"$dir/sim") lines agree"
+        exit 0
+    fi
+    if [ "$try" -ge "$REAL_TRIES" ]; then
+        break
+    fi
+    echo "real run $try disagrees; running it again"
+    try=$((try + 1))
+done
+echo "the traces differ (real libuv on the left, the harness on the right):"
+diff -y -W 140 "$dir/real" "$dir/sim"
+for f in real sim; do
+    if [ -s "$dir/$f.err" ]; then
+        echo "---- stderr of the $f run:"
+        cat "$dir/$f.err"
+    fi
+done
+exit 1
