@@ -302,6 +302,8 @@ struct ah_sim {
      * text (harness/trace.c). */
     uint64_t trace_hash;
     uint64_t trace_events;
+    const char *trace_what_ptr; /* cache of the last callback name's hash (trace.c) */
+    uint64_t trace_what_hash;
     struct ah__trace *trace; /* NULL unless recording */
     int strict_loops; /* report loops never closed at teardown */
     char *kept[4]; /* reports handed to ah__fail (ah__buf_keep) */

@@ -162,7 +162,7 @@ ah__site ah__site_take(const char *fn, const void *ret)
 
     /* The mark is for this call only if it names this function: a marked call that reached
      * another entry point (or the real libuv) must not lend its site to a later call. */
-    if (site_mark.fn != NULL && strcmp(site_mark.fn, fn) == 0) {
+    if (site_mark.fn != NULL && (site_mark.fn == fn || strcmp(site_mark.fn, fn) == 0)) {
         s.file = site_mark.file;
         s.line = site_mark.line;
         s.func = site_mark.func;

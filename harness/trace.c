@@ -4,35 +4,57 @@
 #include <stdio.h>
 #include <string.h>
 
-static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
+/* FNV-1a over a NUL-terminated string: the names hashed here are short literals. */
+static uint64_t hash_str(const char *s)
 {
-    const unsigned char *b = p;
-    size_t i;
+    uint64_t h = 0xcbf29ce484222325ULL;
 
-    for (i = 0; i < n; i++)
-        h = (h ^ b[i]) * 0x100000001b3ULL; /* FNV-1a */
+    while (*s != '\0')
+        h = (h ^ (unsigned char)*s++) * 0x100000001b3ULL;
     return h;
 }
 
-void ah__trace_note(ah_sim *sim, const char *track, const char *what)
+/* splitmix64's finaliser, inlined here: it runs three times per dispatched callback. */
+static inline uint64_t mix(uint64_t x)
 {
-    uint64_t h = sim->trace_hash ? sim->trace_hash : 0xcbf29ce484222325ULL;
-    uint64_t now = sim->clock.now_ns;
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
 
-    h = hash_bytes(h, &now, sizeof(now));
-    h = hash_bytes(h, track, strlen(track) + 1);
-    h = hash_bytes(h, what, strlen(what) + 1);
+/* One step of the timeline hash. Only values that replay are mixed in (virtual time, handle
+ * type and per-type id, names by content), never pointers. */
+static void hash_step(ah_sim *sim, uint64_t track, uint64_t what)
+{
+    uint64_t h = sim->trace_hash;
+
+    h = mix(h ^ sim->clock.now_ns);
+    h = mix(h ^ track);
+    h = mix(h ^ what);
     sim->trace_hash = h;
     sim->trace_events++;
 }
 
+/* The hash of a callback name, cached by address: dispatch passes the same literals again and
+ * again, and this runs for every callback. */
+static uint64_t what_hash(ah_sim *sim, const char *what)
+{
+    if (what != sim->trace_what_ptr) {
+        sim->trace_what_ptr = what;
+        sim->trace_what_hash = hash_str(what);
+    }
+    return sim->trace_what_hash;
+}
+
+void ah__trace_note(ah_sim *sim, const char *track, const char *what)
+{
+    hash_step(sim, hash_str(track), hash_str(what));
+}
+
 void ah__trace_cb(ah_sim *sim, const ah__hrec *r, const char *what)
 {
-    char track[64];
+    uint64_t track = r != NULL ? ((uint64_t)r->type << 32 | r->id) : 0;
 
-    if (r != NULL)
-        snprintf(track, sizeof(track), "%s #%u", ah__handle_type_name(r->type), (unsigned)r->id);
-    else
-        snprintf(track, sizeof(track), "sim");
-    ah__trace_note(sim, track, what);
+    hash_step(sim, track, what_hash(sim, what));
 }

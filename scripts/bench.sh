@@ -1,0 +1,34 @@
+#!/bin/sh
+# `make bench`: every benchmark in bench/, the harness and real libuv side by side in one run.
+# Prints one table per benchmark with the ratio harness/real (lower is better for the harness).
+set -eu
+BUILD=${1:-build}
+cd "$(dirname "$0")/.."
+
+field() { # field NAME LINE
+    echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"
+}
+
+echo "== bench_timers: start and fire N timers (burst: all due at once), ns per timer"
+printf '%10s %12s %12s %8s %18s\n' N real_ns harness_ns ratio harness_allocs/start
+for n in 1000 100000 1000000; do
+    real=$("$BUILD/bench/bench_timers_real" "$n")
+    sim=$("$BUILD/bench/bench_timers_sim" "$n")
+    r=$(field ns_per_timer "$real")
+    h=$(field ns_per_timer "$sim")
+    printf '%10s %12s %12s %8s %18s\n' "$n" "$r" "$h" \
+        "$(awk -v a="$h" -v b="$r" 'BEGIN { printf "%.2f", a / b }')" \
+        "$(field allocs_per_start "$sim")"
+done
+echo "== bench_timers spread (harness only: real libuv would sleep N ms)"
+"$BUILD/bench/bench_timers_sim" 100000 spread
+
+for b in "$BUILD"/bench/bench_*_sim; do
+    name=$(basename "$b" _sim)
+    [ "$name" = bench_timers ] && continue
+    echo "== $name"
+    if [ -x "$BUILD/bench/${name}_real" ]; then
+        "$BUILD/bench/${name}_real"
+    fi
+    "$b"
+done
