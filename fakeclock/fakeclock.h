@@ -57,6 +57,49 @@ static inline int ah_fc_key_less(const ah_fc_node *a, const ah_fc_node *b)
     return a->due < b->due || (a->due == b->due && a->seq < b->seq);
 }
 
+/* A hierarchical timing wheel for keys that mostly move forward (libuv timers, in ms): the same
+ * (due, seq) order as ah_fc_queue, but insert is O(1) and each node cascades at most a few
+ * times on its way to the front, so a million timers cost a few cache misses each instead of a
+ * heap walk. The node is as large as ah_fc_node (it overlays the same 40 bytes of a timer). */
+typedef struct ah_fc_tnode {
+    struct ah_fc_tnode *next, *prev; /* in its slot's list */
+    uint32_t slot;                   /* level * 64 + slot + 1; 0 when not queued */
+    uint32_t unused;
+    uint64_t due;
+    uint64_t seq;
+} ah_fc_tnode;
+
+#define AH_FC_WHEEL_BITS 6
+#define AH_FC_WHEEL_SLOTS (1 << AH_FC_WHEEL_BITS)
+#define AH_FC_WHEEL_LEVELS 11 /* 11 * 6 bits >= 64 */
+
+typedef struct ah_fc_wheel {
+    uint64_t base;  /* no queued key is below it */
+    uint64_t next_seq;
+    size_t count;
+    uint64_t used[AH_FC_WHEEL_LEVELS]; /* bit s: slot s of the level has nodes */
+    uint64_t unsorted;                 /* bit s: level 0 slot s may be out of seq order */
+    /* Slot lists; only those whose `used` bit is set are meaningful, so the table need not be
+     * cleared. */
+    struct {
+        ah_fc_tnode *head, *tail;
+    } slots[AH_FC_WHEEL_LEVELS][AH_FC_WHEEL_SLOTS];
+} ah_fc_wheel;
+
+void ah_fc_wheel_init(ah_fc_wheel *w);
+/* Inserts `node` with key (due, next sequence number). `floor` (<= due) is the caller's "now",
+ * below which it inserts no key: an empty wheel starts from it. O(1), except that a key below
+ * the wheel's base while nodes are queued re-files every node (O(n); timers do it only when a
+ * short timer starts after the wheel has moved toward a long one). */
+void ah_fc_wheel_insert(ah_fc_wheel *w, ah_fc_tnode *node, uint64_t due, uint64_t floor);
+/* Removes a queued node. O(1). */
+void ah_fc_wheel_remove(ah_fc_wheel *w, ah_fc_tnode *node);
+/* The node with the smallest (due, seq), or NULL. Not const: it may cascade nodes toward the
+ * front, which changes no key and no order. */
+ah_fc_tnode *ah_fc_wheel_min(ah_fc_wheel *w);
+static inline int ah_fc_wheel_empty(const ah_fc_wheel *w) { return w->count == 0; }
+static inline int ah_fc_tnode_queued(const ah_fc_tnode *node) { return node->slot != 0; }
+
 /* The seeded choice oracle: every open choice of a run goes through it, so a seed replays a run.
  * xoshiro256** seeded through splitmix64 (both public domain, Blackman and Vigna). It also keeps
  * a log of the choices it made, so an explorer can replay, perturb or shrink a schedule. */

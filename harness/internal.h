@@ -176,6 +176,12 @@ int ah__choose_chance(ah_sim *sim, uint64_t num, uint64_t den, const char *what)
 void ah__trace_note(ah_sim *sim, const char *track, const char *what);
 /* The same for a handle's callback (track = handle type and id; no pointers, so it replays). */
 void ah__trace_cb(ah_sim *sim, const struct ah__hrec *r, const char *what);
+/* The same, from a handle's track key (ah__trace_key), as dispatch calls it. */
+void ah__trace_step(ah_sim *sim, uint64_t track_key, const char *what);
+static inline uint64_t ah__trace_key(uv_handle_type type, uint32_t id)
+{
+    return (uint64_t)type << 32 | id;
+}
 
 /* ---- pending callbacks: libuv's pending queue (run in the pending phase) ---- */
 typedef struct ah__pending {
@@ -200,7 +206,7 @@ typedef struct ah__loop {
     ah__list link; /* sim->loops */
     uv_loop_t *loop;
     ah_sim *sim;
-    ah_fc_queue timers; /* key: due in ms (libuv's loop->time units) */
+    ah_fc_wheel timers; /* key: due in ms (libuv's loop->time units) */
     ah_fc_queue events; /* ah__event, key: due in ns */
     ah__list handles;   /* every handle not yet closed, init order (uv_walk) */
     ah__list idle, prepare, check, async;
@@ -216,6 +222,12 @@ typedef struct ah__loop {
 } ah__loop;
 
 static inline ah__loop *ah__lp(const uv_loop_t *loop) { return (ah__loop *)loop->internal_fields; }
+/* The loop's earliest timer, or NULL. Finding it may cascade the wheel, which changes no order,
+ * so it is allowed on a const loop. */
+static inline const ah_fc_tnode *ah__timer_min(const uv_loop_t *loop)
+{
+    return ah_fc_wheel_min(&ah__lp(loop)->timers);
+}
 
 /* ---- extensions: per-sim state of higher layers (futures, mocks, net, explorer) ---- */
 typedef struct ah__ext {

@@ -52,9 +52,12 @@ void ah__trace_note(ah_sim *sim, const char *track, const char *what)
     hash_step(sim, hash_str(track), hash_str(what));
 }
 
+void ah__trace_step(ah_sim *sim, uint64_t track_key, const char *what)
+{
+    hash_step(sim, track_key, what_hash(sim, what));
+}
+
 void ah__trace_cb(ah_sim *sim, const ah__hrec *r, const char *what)
 {
-    uint64_t track = r != NULL ? ((uint64_t)r->type << 32 | r->id) : 0;
-
-    hash_step(sim, track, what_hash(sim, what));
+    ah__trace_step(sim, r != NULL ? ah__trace_key(r->type, r->id) : 0, what);
 }

@@ -1,5 +1,6 @@
-/* fakeclock: the queue orders by (due, seq) whatever the insert order, remove works anywhere,
- * and the oracle is a pure function of its seed. */
+/* fakeclock: the queue and the timing wheel order by (due, seq) whatever the insert order,
+ * remove works anywhere, the wheel agrees with the queue on every random run, and the oracle is
+ * a pure function of its seed. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -93,6 +94,77 @@ static void queue_reinsert_after_pop(void **state)
     assert_true(ah_fc_queue_empty(&q));
 }
 
+typedef struct titem {
+    ah_fc_tnode tnode;
+    ah_fc_node node;
+} titem;
+#define ah__container_of_titem_t(p) ((titem *)((char *)(p)-offsetof(titem, tnode)))
+#define ah__container_of_titem_n(p) ((titem *)((char *)(p)-offsetof(titem, node)))
+
+/* The wheel and the heap, fed the same random inserts, removes and pops, must hand out the same
+ * nodes in the same order. Keys mostly move forward from the last popped key (as timers do),
+ * with far jumps (cascades across levels), equal keys (seq order), and now and then a key below
+ * everything queued (the wheel's rebuild). */
+static void wheel_agrees_with_the_heap(void **state)
+{
+    enum { N = 2000 };
+    static titem it[N];
+    ah_fc_wheel *w = malloc(sizeof(*w));
+    ah_fc_queue q;
+    ah_fc_oracle o;
+    uint64_t now = 1000000, seed;
+    long ops = 0;
+    int i;
+
+    (void)state;
+    for (seed = 1; seed <= 20; seed++) {
+        ah_fc_oracle_seed(&o, seed);
+        ah_fc_wheel_init(w);
+        ah_fc_queue_init(&q);
+        for (i = 0; i < N; i++) {
+            it[i].tnode.slot = 0;
+            it[i].node.prev = it[i].node.next = it[i].node.child = NULL;
+        }
+        for (ops = 0; ops < 20000; ops++) {
+            uint64_t r = ah_fc_oracle_below(&o, 100);
+            i = (int)ah_fc_oracle_below(&o, N);
+            if (r < 45 && !ah_fc_tnode_queued(&it[i].tnode)) {
+                uint64_t kind = ah_fc_oracle_below(&o, 10), due;
+                if (kind < 5)
+                    due = now + ah_fc_oracle_below(&o, 64);
+                else if (kind < 8)
+                    due = now + ah_fc_oracle_below(&o, 1u << 20);
+                else if (kind < 9)
+                    due = ah_fc_oracle_below(&o, 2) ? UINT64_MAX : now + (1ULL << 40);
+                else
+                    due = now > 100 ? now - ah_fc_oracle_below(&o, 100) : now;
+                ah_fc_wheel_insert(w, &it[i].tnode, due, now < due ? now : due);
+                ah_fc_queue_insert(&q, &it[i].node, due);
+            } else if (r < 65 && ah_fc_tnode_queued(&it[i].tnode)) {
+                ah_fc_wheel_remove(w, &it[i].tnode);
+                ah_fc_queue_remove(&q, &it[i].node);
+            } else {
+                ah_fc_tnode *a = ah_fc_wheel_min(w);
+                ah_fc_node *b = ah_fc_queue_min(&q);
+                if (a == NULL) {
+                    assert_null(b);
+                    continue;
+                }
+                assert_non_null(b);
+                assert_ptr_equal(ah__container_of_titem_t(a), ah__container_of_titem_n(b));
+                assert_int_equal(a->due, b->due);
+                assert_int_equal(a->seq, b->seq);
+                if (a->due > now && a->due != UINT64_MAX)
+                    now = a->due;
+                ah_fc_wheel_remove(w, a);
+                ah_fc_queue_remove(&q, b);
+            }
+            assert_int_equal(w->count, q.count);
+        }
+    }
+    free(w);
+}
+
 static void oracle_is_a_function_of_its_seed(void **state)
 {
     ah_fc_oracle a, b, c;
@@ -149,6 +221,7 @@ int main(void)
         cmocka_unit_test(queue_pops_in_due_then_insert_order),
         cmocka_unit_test(queue_remove_anywhere_keeps_order),
         cmocka_unit_test(queue_reinsert_after_pop),
+        cmocka_unit_test(wheel_agrees_with_the_heap),
         cmocka_unit_test(oracle_is_a_function_of_its_seed),
         cmocka_unit_test(oracle_ranges_stay_in_bounds),
         cmocka_unit_test(clock_never_goes_backwards),

@@ -66,6 +66,9 @@ void ah__handle_init(uv_loop_t *loop, uv_handle_t *h, uv_handle_type type, ah__s
     h->next_closing = NULL;
     h->u.reserved[0] = r;
     h->u.reserved[1] = cookie(sim, r);
+    /* The handle's track in the trace, kept in the handle so that dispatch hashes it without
+     * touching the record (a cache miss per callback with many handles). */
+    h->u.reserved[2] = (void *)(uintptr_t)ah__trace_key(type, r->id);
     ah__list_insert_tail(&lp->handles, ah__qlist(h->handle_queue));
 }
 
@@ -396,7 +399,7 @@ void ah__cb_enter(ah_sim *sim, const uv_handle_t *h, const char *what)
     sim->current_what = what;
     sim->last_hrec = r;
     sim->last_what = what;
-    ah__trace_cb(sim, r, what);
+    ah__trace_step(sim, h ? (uint64_t)(uintptr_t)h->u.reserved[2] : 0, what);
     sim->in_callback++;
     sim->cb_start_ms = coarse_ms();
 }

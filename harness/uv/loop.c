@@ -49,7 +49,7 @@ static void loop_init(ah_sim *sim, uv_loop_t *loop, ah__site site, int is_defaul
     lp->sim = sim;
     lp->is_default = is_default;
     lp->init_site = site;
-    ah_fc_queue_init(&lp->timers);
+    ah_fc_wheel_init(&lp->timers);
     ah_fc_queue_init(&lp->events);
     ah__list_init(&lp->handles);
     ah__list_init(&lp->idle);
@@ -214,7 +214,7 @@ uint64_t uv_hrtime(void) { return ah__sim()->clock.now_ns; }
 
 static int next_timeout(const uv_loop_t *loop)
 {
-    const ah_fc_node *n = ah_fc_queue_min(&ah__lp(loop)->timers);
+    const ah_fc_tnode *n = ah__timer_min(loop);
     uint64_t diff;
 
     if (n == NULL)
@@ -535,6 +535,7 @@ int usleep(useconds_t usec)
 static uint64_t next_due_ns(ah_sim *sim, int alive_only)
 {
     uint64_t best = UINT64_MAX, t;
+    const ah_fc_tnode *tn;
     const ah_fc_node *n;
     ah__list *q;
 
@@ -542,8 +543,8 @@ static uint64_t next_due_ns(ah_sim *sim, int alive_only)
         ah__loop *lp = ah__container_of(q, ah__loop, link);
         if (alive_only && !loop_alive(lp->loop))
             continue;
-        if ((n = ah_fc_queue_min(&lp->timers)) != NULL) {
-            t = n->due > UINT64_MAX / AH__NS_PER_MS ? UINT64_MAX : n->due * AH__NS_PER_MS;
+        if ((tn = ah__timer_min(lp->loop)) != NULL) {
+            t = tn->due > UINT64_MAX / AH__NS_PER_MS ? UINT64_MAX : tn->due * AH__NS_PER_MS;
             if (t < best)
                 best = t;
         }
@@ -557,6 +558,7 @@ static uint64_t next_due_ns(ah_sim *sim, int alive_only)
 static int loop_ready(const uv_loop_t *loop)
 {
     const ah__loop *lp = ah__lp(loop);
+    const ah_fc_tnode *tn;
     const ah_fc_node *n;
     uint64_t now = lp->sim->clock.now_ns;
 
@@ -564,7 +566,7 @@ static int loop_ready(const uv_loop_t *loop)
         return 1;
     if (!ah__list_empty(&lp->prepare) || !ah__list_empty(&lp->check))
         return 0; /* they run with the others, they do not make a loop ready */
-    if ((n = ah_fc_queue_min(&lp->timers)) != NULL && n->due * AH__NS_PER_MS <= now)
+    if ((tn = ah__timer_min(loop)) != NULL && tn->due * AH__NS_PER_MS <= now)
         return 1;
     if ((n = ah_fc_queue_min(&lp->events)) != NULL && n->due <= now)
         return 1;

@@ -1,23 +1,24 @@
 /* Timers on the virtual clock.
  *
- * The queue node lives in the timer's own private fields (libuv's heap_node[3], timeout and
- * repeat, 40 contiguous bytes), so a start allocates nothing and touches nothing else: the
- * node's `due` is libuv's `timeout` (absolute ms), its `seq` is the start order (libuv's
- * start_id), and the repeat value moves to the start_id field. */
+ * Each loop files its timers in a timing wheel (fakeclock/wheel.c). The wheel node lives in the
+ * timer's own private fields (libuv's heap_node[3], timeout and repeat, 40 contiguous bytes), so
+ * a start allocates nothing and touches nothing else: the node's `due` is libuv's `timeout`
+ * (absolute ms), its `seq` is the start order (libuv's start_id), and the repeat value moves to
+ * the start_id field. */
 #include "../internal.h"
 
 #include <assert.h>
 
 _Static_assert(offsetof(uv_timer_t, timeout) - offsetof(uv_timer_t, heap_node) ==
-                   offsetof(ah_fc_node, due),
+                   offsetof(ah_fc_tnode, due),
                "ah_fc_node.due must overlay uv_timer_t.timeout");
 _Static_assert(offsetof(uv_timer_t, repeat) - offsetof(uv_timer_t, heap_node) ==
-                   offsetof(ah_fc_node, seq),
+                   offsetof(ah_fc_tnode, seq),
                "ah_fc_node.seq must overlay uv_timer_t.repeat");
-_Static_assert(sizeof(ah_fc_node) <= offsetof(uv_timer_t, start_id) - offsetof(uv_timer_t, heap_node),
-               "ah_fc_node must fit before start_id");
+_Static_assert(sizeof(ah_fc_tnode) <= offsetof(uv_timer_t, start_id) - offsetof(uv_timer_t, heap_node),
+               "ah_fc_tnode must fit before start_id");
 
-#define NODE(t) ((ah_fc_node *)(void *)(t)->heap_node)
+#define NODE(t) ((ah_fc_tnode *)(void *)(t)->heap_node)
 #define REPEAT(t) ((t)->start_id)
 
 int uv_timer_init(uv_loop_t *loop, uv_timer_t *handle)
@@ -26,7 +27,8 @@ int uv_timer_init(uv_loop_t *loop, uv_timer_t *handle)
 
     ah__handle_init(loop, (uv_handle_t *)handle, UV_TIMER, site);
     handle->timer_cb = NULL;
-    NODE(handle)->child = NODE(handle)->next = NODE(handle)->prev = NULL;
+    NODE(handle)->next = NODE(handle)->prev = NULL;
+    NODE(handle)->slot = 0;
     handle->timeout = 0;
     REPEAT(handle) = 0;
     return 0;
@@ -36,7 +38,7 @@ static int timer_stop(uv_timer_t *handle)
 {
     if (!ah__is_active((uv_handle_t *)handle))
         return 0;
-    ah_fc_queue_remove(&ah__lp(handle->loop)->timers, NODE(handle));
+    ah_fc_wheel_remove(&ah__lp(handle->loop)->timers, NODE(handle));
     ah__handle_stop((uv_handle_t *)handle);
     return 0;
 }
@@ -49,7 +51,7 @@ static void timer_start(uv_timer_t *handle, uv_timer_cb cb, uint64_t timeout, ui
         due = (uint64_t)-1;
     timer_stop(handle);
     handle->timer_cb = cb;
-    ah_fc_queue_insert(&ah__lp(handle->loop)->timers, NODE(handle), due);
+    ah_fc_wheel_insert(&ah__lp(handle->loop)->timers, NODE(handle), due, handle->loop->time);
     REPEAT(handle) = repeat;
     ah__handle_start((uv_handle_t *)handle);
 }
@@ -101,11 +103,11 @@ uint64_t uv_timer_get_due_in(const uv_timer_t *handle)
 void ah__timer_run(uv_loop_t *loop)
 {
     ah__loop *lp = ah__lp(loop);
-    ah_fc_node *n;
+    ah_fc_tnode *n;
     uv_timer_t *t;
 
     for (;;) {
-        n = ah_fc_queue_min(&lp->timers);
+        n = ah_fc_wheel_min(&lp->timers);
         if (n == NULL || n->due > loop->time)
             break;
         t = ah__container_of((void *)n, uv_timer_t, heap_node);
