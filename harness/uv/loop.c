@@ -229,7 +229,9 @@ static int backend_timeout(const uv_loop_t *loop)
 {
     const ah__loop *lp = ah__lp(loop);
 
-    if (loop->stop_flag == 0 && (loop->active_handles > 0 || loop->active_reqs.count > 0) &&
+    /* A referenced event (a mock's completion, bytes in flight) is waited for as a request is. */
+    if (loop->stop_flag == 0 &&
+        (loop->active_handles > 0 || loop->active_reqs.count > 0 || lp->ref_events > 0) &&
         ah__list_empty(&lp->pending) && ah__list_empty(&lp->idle) && lp->closing == NULL)
         return next_timeout(loop);
     return 0;
