@@ -138,7 +138,11 @@ static void sync_reset(ah__sock *s)
 {
     if (s->conn != NULL && s->conn->end[s->side].reset && !s->reset_noted) {
         s->reset_noted = 1;
-        s->pending_error = UV_ECONNRESET;
+        /* Linux's tcp_reset: a socket that had the peer's FIN and not yet sent its own
+         * (CLOSE_WAIT) reports EPIPE; any other, ECONNRESET (found by net_write_after_eof). */
+        s->pending_error = in_flow(s)->fin_arrived && !s->conn->flow[s->side].fin_sent
+                               ? UV_EPIPE
+                               : UV_ECONNRESET;
     }
 }
 
