@@ -110,7 +110,8 @@ static void tc_connected(uv_connect_t *req, int status)
     c->connect_status = status;
     netlog_add("connect %s", rc_str(status));
     if (status < 0) {
-        uv_close((uv_handle_t *)&c->tcp, tc_on_close);
+        if (!uv_is_closing((uv_handle_t *)&c->tcp))
+            uv_close((uv_handle_t *)&c->tcp, tc_on_close);
         return;
     }
     if (c->read_on_connect)
