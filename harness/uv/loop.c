@@ -424,6 +424,8 @@ static int iterate(uv_loop_t *loop, uv_run_mode mode, uint64_t limit_ns)
     timeout = 0;
     if ((mode == UV_RUN_ONCE && can_sleep) || mode == UV_RUN_DEFAULT)
         timeout = backend_timeout(loop);
+    if (timeout != 0 && sim->in_verb && sim->until_pred != NULL && sim->until_pred(sim->until_ctx))
+        timeout = 0;
     if (poll_phase(loop, timeout, limit_ns))
         return 1;
     for (i = 0; i < 8 && !ah__list_empty(&lp->pending); i++)
@@ -586,6 +588,7 @@ static void verb_enter(ah_sim *sim, const char *verb)
     if (sim->in_verb)
         ah__fail(sim, "%s called while another sim verb is running", verb);
     sim->in_verb = 1;
+    sim->until_pred = NULL;
 }
 
 static void verb_leave(ah_sim *sim)
@@ -597,6 +600,7 @@ static void verb_leave(ah_sim *sim)
     for (q = sim->loops.next; q != &sim->loops; q = q->next)
         update_time(ah__container_of(q, ah__loop, link)->loop);
     sim->in_verb = 0;
+    sim->until_pred = NULL;
 }
 
 /* One round: one iteration of each loop that has anything to do, waiting in poll no later than
@@ -690,6 +694,8 @@ static void run_until(ah_sim *sim, const char *verb, const char *waits, ah_pred_
     uint64_t next;
 
     verb_enter(sim, verb);
+    sim->until_pred = pred;
+    sim->until_ctx = ctx;
     ah__tasks_drain(sim);
     for (;;) {
         if (pred != NULL && pred(ctx))
