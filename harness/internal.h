@@ -313,10 +313,6 @@ struct ah_sim {
     int failed;
     int body_done;
     const struct ah__test_info *test;
-    /* ah_run_until/ah_await's condition: once it holds, the poll of the running iteration does
-     * not wait (the verb stops at the instant the condition became true). */
-    ah_pred_fn until_pred;
-    void *until_ctx;
 };
 
 /* The current sim; with none, a process-wide implicit sim is created (so a plain program linked

@@ -316,6 +316,11 @@ static void deliver_events(uv_loop_t *loop)
     lp->batch_len = 0;
 }
 
+/* The condition ah_run_until (and ah_await) waits for, while it runs: once it holds, no poll
+ * moves the clock any further, so the verb returns at the instant the condition became true. */
+static ah_pred_fn run_pred;
+static void *run_pred_ctx;
+
 /* The poll phase. `timeout` as libuv computes it (ms, -1 = forever). Instead of blocking, the
  * clock jumps to the earlier of the timeout and the next event, but never past `limit_ns`.
  * Returns 0, or 1 when it would have blocked forever (nothing in the sim can wake it). */
@@ -326,7 +331,7 @@ static int poll_phase(uv_loop_t *loop, int timeout, uint64_t limit_ns)
     uint64_t now = sim->clock.now_ns, wake, target;
     const ah_fc_node *n;
 
-    if (timeout != 0) {
+    if (timeout != 0 && !(sim->in_verb && run_pred != NULL && run_pred(run_pred_ctx))) {
         wake = UINT64_MAX;
         if (timeout > 0) {
             wake = (loop->time + (uint64_t)timeout) * AH__NS_PER_MS;
@@ -424,8 +429,6 @@ static int iterate(uv_loop_t *loop, uv_run_mode mode, uint64_t limit_ns)
     timeout = 0;
     if ((mode == UV_RUN_ONCE && can_sleep) || mode == UV_RUN_DEFAULT)
         timeout = backend_timeout(loop);
-    if (timeout != 0 && sim->in_verb && sim->until_pred != NULL && sim->until_pred(sim->until_ctx))
-        timeout = 0;
     if (poll_phase(loop, timeout, limit_ns))
         return 1;
     for (i = 0; i < 8 && !ah__list_empty(&lp->pending); i++)
@@ -588,7 +591,7 @@ static void verb_enter(ah_sim *sim, const char *verb)
     if (sim->in_verb)
         ah__fail(sim, "%s called while another sim verb is running", verb);
     sim->in_verb = 1;
-    sim->until_pred = NULL;
+    run_pred = NULL; /* a verb cut short by a failure may have left its own */
 }
 
 static void verb_leave(ah_sim *sim)
@@ -600,7 +603,6 @@ static void verb_leave(ah_sim *sim)
     for (q = sim->loops.next; q != &sim->loops; q = q->next)
         update_time(ah__container_of(q, ah__loop, link)->loop);
     sim->in_verb = 0;
-    sim->until_pred = NULL;
 }
 
 /* One round: one iteration of each loop that has anything to do, waiting in poll no later than
@@ -694,9 +696,9 @@ static void run_until(ah_sim *sim, const char *verb, const char *waits, ah_pred_
     uint64_t next;
 
     verb_enter(sim, verb);
-    sim->until_pred = pred;
-    sim->until_ctx = ctx;
     ah__tasks_drain(sim);
+    run_pred = pred;
+    run_pred_ctx = ctx;
     for (;;) {
         if (pred != NULL && pred(ctx))
             break;
@@ -715,6 +717,7 @@ static void run_until(ah_sim *sim, const char *verb, const char *waits, ah_pred_
         ah__clock_set(sim, next);
         check_time_limit(sim);
     }
+    run_pred = NULL;
     verb_leave(sim);
 }
 
