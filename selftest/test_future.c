@@ -584,6 +584,31 @@ static void await_deadlock_lists_open_handles(void **state)
     ah_assert_passes(NULL, await_with_an_idle_async_handle, (void *)1);
 }
 
+/* ah_await follows libuv's alive rule: an unreferenced timer does not keep it waiting. */
+static void await_an_unreferenced_timer(ah_sim *sim, void *ctx)
+{
+    ah_future *f = ah_future_new(sim);
+
+    uv_timer_init(uv_default_loop(), &ptimer);
+    ptimer.data = f;
+    uv_timer_start(&ptimer, fulfil_later, 10, 0);
+    uv_unref((uv_handle_t *)&ptimer);
+    if (ctx != NULL)
+        ah_advance(sim, 10); /* the verb that runs unreferenced timers */
+    assert_int_equal(ah_await_value(sim, f), 5);
+    ah_assert_now_ms(sim, 10);
+    uv_close((uv_handle_t *)&ptimer, close_cb);
+    ah_run_until_idle(sim);
+}
+
+static void await_does_not_wait_for_unreferenced_timers(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, await_an_unreferenced_timer, NULL, "deadlock: ah_await");
+    ah_assert_fails_with(NULL, await_an_unreferenced_timer, NULL, "active, unreferenced");
+    ah_assert_passes(NULL, await_an_unreferenced_timer, (void *)1);
+}
+
 static void assert_pending_of_a_settled(ah_sim *sim, void *ctx)
 {
     ah_future *f = ah_future_new(sim);
@@ -699,6 +724,7 @@ int main(void)
         ah_unit_test(await_value_fails_on_a_rejection),
         ah_unit_test(await_from_a_callback_is_refused),
         ah_unit_test(await_deadlock_lists_open_handles),
+        ah_unit_test(await_does_not_wait_for_unreferenced_timers),
         ah_unit_test(pending_and_settled_assertions_fail_with_the_site),
         ah_unit_test(continuations_run_in_the_order_they_were_chained),
         ah_unit_test(never_awaited_future_is_reported),
