@@ -9,7 +9,8 @@
 enum { COMB_ALL, COMB_ALL_SETTLED, COMB_ANY, COMB_RACE, COMB_TIMEOUT };
 
 typedef struct ah__comb {
-    ah__list link; /* futs->combs */
+    ah__list link;  /* futs->combs */
+    ah__list armed; /* futs->armed while its deadline is scheduled (COMB_TIMEOUT) */
     int kind;
     ah_future *out;
     ah_future **in;
@@ -36,6 +37,7 @@ struct ah__futures {
     ah__list all;
     ah__list conts;
     ah__list combs;
+    ah__list armed; /* ah_with_timeout deadlines scheduled, for ah__futures_ref_timeouts */
     uint64_t next_id;
     int awaiting;
     int timeouts_refd;
@@ -63,6 +65,7 @@ ah__futures *ah__futures_get(ah_sim *sim)
     ah__list_init(&fs->all);
     ah__list_init(&fs->conts);
     ah__list_init(&fs->combs);
+    ah__list_init(&fs->armed);
     memset(&ext, 0, sizeof(ext));
     ext.key = &futures_key;
     ext.state = fs;
@@ -282,12 +285,18 @@ void ah_future_detach(ah_future *f) { f->consumed |= AH__FUT_DETACHED; }
 
 /* ---- combinators ---- */
 
+static void disarm(ah__comb *cb)
+{
+    ah__event_cancel(&cb->ev);
+    ah__list_remove(&cb->armed);
+}
+
 static void comb_propagate_cancel(ah__comb *cb)
 {
     size_t i;
 
     if (cb->kind == COMB_TIMEOUT)
-        ah__event_cancel(&cb->ev);
+        disarm(cb);
     for (i = 0; i < cb->n; i++)
         if (cb->in[i]->state == AH_FUTURE_PENDING)
             ah_future_cancel(cb->in[i]);
@@ -371,7 +380,7 @@ static void comb_input_settled(ah_future *in, void *ctx)
         cancel_others(cb, i);
         break;
     case COMB_TIMEOUT:
-        ah__event_cancel(&cb->ev);
+        disarm(cb);
         copy_outcome(out, in);
         break;
     }
@@ -396,6 +405,7 @@ static ah__comb *comb_make(ah_sim *sim, int kind, const char *name, ah_future *c
     }
     cb->out = future_make(sim, name, file, line);
     cb->out->comb = cb;
+    ah__list_init(&cb->armed);
     ah__list_insert_tail(&fs->combs, &cb->link);
     for (i = 0; i < n; i++) {
         cb->in[i]->consumed |= AH__FUT_COMBINED;
@@ -444,6 +454,7 @@ static void timeout_fire(ah__event *ev)
     ah__comb *cb = ah__container_of(ev, ah__comb, ev);
     ah_sim *sim = cb->out->sim;
 
+    ah__list_remove(&cb->armed);
     /* A callback of its own, so the continuations it queues run right after it. */
     ah__cb_enter(sim, NULL, "ah_with_timeout deadline");
     if (cb->out->state == AH_FUTURE_PENDING) {
@@ -470,8 +481,10 @@ ah_future *ah__with_timeout(ah_sim *sim, ah_future *f, uint64_t ms, const char *
     cb->ev.flags = fs->timeouts_refd ? AH__EV_REF : 0;
     ah__future_note(cb->out, due, "ah_with_timeout(%llu ms) of the future created at %s",
                     (unsigned long long)ms, ah__future_site(f, s, sizeof(s)));
-    if (f->state == AH_FUTURE_PENDING)
+    if (f->state == AH_FUTURE_PENDING) {
         ah__event_schedule(ah_sim_loop(sim), &cb->ev, due);
+        ah__list_insert_tail(&fs->armed, &cb->armed);
+    }
     return cb->out;
 }
 
@@ -483,8 +496,8 @@ void ah__futures_ref_timeouts(ah_sim *sim, int ref)
     ah__list *q;
 
     fs->timeouts_refd = ref;
-    for (q = fs->combs.next; q != &fs->combs; q = q->next) {
-        ah__comb *cb = ah__container_of(q, ah__comb, link);
+    for (q = fs->armed.next; q != &fs->armed; q = q->next) {
+        ah__comb *cb = ah__container_of(q, ah__comb, armed);
         ah__event *ev = &cb->ev;
         int live = ev->loop != NULL && ah__lp(ev->loop) != NULL &&
                    (ah__event_scheduled(ev) || ev->batch_index != 0);
@@ -540,6 +553,13 @@ void ah_resolve_status_cb(void *obj, int status, const void *value, void *data)
     if (data == NULL)
         ah__fail(ah__sim(), "ah_resolve_status_cb: data is NULL, expected the ah_future to settle");
     ah_future_settle(data, status, (intptr_t)value);
+}
+
+void ah__adapter_settle(void *data, int status, intptr_t value, const char *adapter)
+{
+    if (data == NULL)
+        ah__fail(ah__sim(), "%s: data is NULL, expected the ah_future to settle", adapter);
+    ah_future_settle(data, status, value);
 }
 
 /* ---- reports ---- */

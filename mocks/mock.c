@@ -29,6 +29,7 @@ struct ah_outcome {
     int line;
     struct mock_call *call; /* manual: the call that took it */
     int manual_settled;
+    uint64_t scripted_ns;
 };
 
 enum { CALL_WAITING, CALL_SCHEDULED, CALL_DONE, CALL_CANCELLED };
@@ -178,6 +179,7 @@ static ah_outcome *will(const char *function, ah_future_state kind, int manual, 
     o->scripted = count;
     o->file = file;
     o->line = line;
+    o->scripted_ns = sim->clock.now_ns;
     ah__list_insert_tail(&o->fn->outcomes, &o->link);
     ah__list_insert_tail(&m->outcomes, &o->all);
     return o;
@@ -424,8 +426,9 @@ static void mocks_check(ah_sim *sim, void *state, ah__buf *b)
         outcome_str(o, b);
         if (o->scripted > 1)
             ah__buf_printf(b, " (%d of its %d calls never came)", o->count, o->scripted);
-        ah__buf_printf(b, "; %s was called %u time%s\n", o->fn->name, o->fn->calls,
-                       o->fn->calls == 1 ? "" : "s");
+        ah__buf_printf(b, " at +%llu ms; %s was called %u time%s\n",
+                       (unsigned long long)rel_ms(m->sim, o->scripted_ns), o->fn->name,
+                       o->fn->calls, o->fn->calls == 1 ? "" : "s");
     }
 }
 

@@ -317,6 +317,11 @@ static void deliver_events(uv_loop_t *loop)
     lp->batch_len = 0;
 }
 
+/* The condition ah_run_until (and ah_await) waits for, while it runs: once it holds, no poll
+ * moves the clock any further, so the verb returns at the instant the condition became true. */
+static ah_pred_fn run_pred;
+static void *run_pred_ctx;
+
 /* The poll phase. `timeout` as libuv computes it (ms, -1 = forever). Instead of blocking, the
  * clock jumps to the earlier of the timeout and the next event, but never past `limit_ns`.
  * Returns 0, or 1 when it would have blocked forever (nothing in the sim can wake it). */
@@ -327,7 +332,7 @@ static int poll_phase(uv_loop_t *loop, int timeout, uint64_t limit_ns)
     uint64_t now = sim->clock.now_ns, wake, target;
     const ah_fc_node *n;
 
-    if (timeout != 0) {
+    if (timeout != 0 && !(sim->in_verb && run_pred != NULL && run_pred(run_pred_ctx))) {
         wake = UINT64_MAX;
         if (timeout > 0) {
             wake = (loop->time + (uint64_t)timeout) * AH__NS_PER_MS;
@@ -489,45 +494,49 @@ int uv_run(uv_loop_t *loop, uv_run_mode mode)
 
 /* ---- sleeping: time passes, the loop does not run ---- */
 
-static void blocking_call(ah_sim *sim, const char *call, uint64_t ms)
+/* `arg` is the call's own argument, for the report; the clock moves by `ns`. */
+static void blocking_call(ah_sim *sim, const char *call, uint64_t arg, uint64_t ns, ah__site site)
 {
-    char b[320];
+    char b[320], st[160];
 
     if (sim->in_callback > 0) {
+        ah__site_str(&site, st, sizeof(st));
         if (sim->current_hrec != NULL)
             ah__buf_printf(&sim->slow,
-                           "  - blocking call %s(%llu) inside %s of %s at virtual time +%llu ms: "
-                           "it blocks the loop thread\n",
-                           call, (unsigned long long)ms, sim->current_what,
+                           "  - blocking call %s(%llu) in %s, inside %s of %s at virtual time "
+                           "+%llu ms: it blocks the loop thread\n",
+                           call, (unsigned long long)arg, st, sim->current_what,
                            ah__handle_str(sim->current_hrec, b, sizeof(b)),
                            (unsigned long long)ah_now_ms(sim));
         else
             ah__buf_printf(&sim->slow,
-                           "  - blocking call %s(%llu) inside a %s at virtual time +%llu ms: it "
-                           "blocks the loop thread\n",
-                           call, (unsigned long long)ms, sim->current_what,
+                           "  - blocking call %s(%llu) in %s, inside a %s at virtual time +%llu "
+                           "ms: it blocks the loop thread\n",
+                           call, (unsigned long long)arg, st, sim->current_what,
                            (unsigned long long)ah_now_ms(sim));
     }
-    ah__clock_set(sim, sim->clock.now_ns + ms * AH__NS_PER_MS);
+    ah__clock_set(sim, sim->clock.now_ns + ns);
 }
 
 void uv_sleep(unsigned int msec)
 {
-    (void)AH__CALLER("uv_sleep");
-    blocking_call(ah__sim(), "uv_sleep", msec);
+    ah__site site = AH__CALLER("uv_sleep");
+    blocking_call(ah__sim(), "uv_sleep", msec, (uint64_t)msec * AH__NS_PER_MS, site);
 }
 
 /* sleep(3) and usleep(3) in a test linked with the harness advance the virtual clock too, and
  * are reported when a callback calls them. */
 unsigned int sleep(unsigned int seconds)
 {
-    blocking_call(ah__sim(), "sleep", (uint64_t)seconds * 1000);
+    ah__site site = AH__CALLER("sleep");
+    blocking_call(ah__sim(), "sleep", seconds, (uint64_t)seconds * 1000 * AH__NS_PER_MS, site);
     return 0;
 }
 
 int usleep(useconds_t usec)
 {
-    blocking_call(ah__sim(), "usleep", usec / 1000);
+    ah__site site = AH__CALLER("usleep");
+    blocking_call(ah__sim(), "usleep", usec, (uint64_t)usec * 1000, site);
     return 0;
 }
 
@@ -585,6 +594,7 @@ static void verb_enter(ah_sim *sim, const char *verb)
     if (sim->in_verb)
         ah__fail(sim, "%s called while another sim verb is running", verb);
     sim->in_verb = 1;
+    run_pred = NULL; /* a verb cut short by a failure may have left its own */
 }
 
 static void verb_leave(ah_sim *sim)
@@ -694,6 +704,8 @@ static void run_until(ah_sim *sim, const char *verb, const char *waits, ah_pred_
 
     verb_enter(sim, verb);
     ah__tasks_drain(sim);
+    run_pred = pred;
+    run_pred_ctx = ctx;
     for (;;) {
         if (pred != NULL && pred(ctx))
             break;
@@ -712,6 +724,7 @@ static void run_until(ah_sim *sim, const char *verb, const char *waits, ah_pred_
         ah__clock_set(sim, next);
         check_time_limit(sim);
     }
+    run_pred = NULL;
     verb_leave(sim);
 }
 

@@ -123,8 +123,22 @@ void ah_shutdown_cb(uv_shutdown_t *req, int status);
 void ah_after_work_cb(uv_work_t *req, int status);
 /* `void cb(T *obj, int status, V value, void *data)` with the future as `data`: status < 0
  * rejects, else fulfils with (intptr_t)value. Cast it to the client's callback type when its
- * shape is exactly that (pointer or integer arguments). */
+ * shape is exactly that with pointer arguments; for an integer value gcc's -Wcast-function-type
+ * refuses the cast: use AH_FUTURE_ADAPTER below. */
 void ah_resolve_status_cb(void *obj, int status, const void *value, void *data);
+/* Defines `static void name(obj_type obj, int status, value_type value, void *data)`, an adapter
+ * of exactly the client's callback type that settles the future passed as `data` (status < 0
+ * rejects, else fulfils with (intptr_t)value). Use it where casting ah_resolve_status_cb would be
+ * refused by -Wcast-function-type (an integer value) or is not exactly the shape:
+ *     AH_FUTURE_ADAPTER(lookup_settles, lookup *, intptr_t)
+ *     lookup_start(loop, &l, 2000, lookup_settles, f);                                       */
+#define AH_FUTURE_ADAPTER(name, obj_type, value_type)                                             \
+    static void name(obj_type obj, int status, value_type value, void *data)                      \
+    {                                                                                             \
+        (void)obj;                                                                                \
+        ah__adapter_settle(data, status, (intptr_t)value, #name);                                 \
+    }
+void ah__adapter_settle(void *data, int status, intptr_t value, const char *adapter);
 /* Settles `f` from a status and a value, as the adapters do: status < 0 rejects, else fulfils. */
 int ah_future_settle(ah_future *f, int status, intptr_t value);
 
