@@ -728,6 +728,30 @@ static void failing_exploration_writes_its_trace(void **state)
     ah_explore_result_free(&r);
 }
 
+/* cmocka's own assertions inside a captured run become failures of that run (not a jump out of
+ * the explorer), with their message. */
+static void cmocka_assert_body(ah_sim *sim, void *ctx)
+{
+    (void)sim;
+    (void)ctx;
+    assert_int_equal(1 + 1, 3);
+}
+
+static void cmocka_assertions_are_captured(void **state)
+{
+    ah_explore_opts o = quiet(AH_STRATEGY_RANDOM, 3);
+    ah_explore_result r;
+
+    (void)state;
+    ah_assert_fails_with(NULL, cmocka_assert_body, NULL, "0x2 != 0x3");
+    ah_assert_fails_with(NULL, cmocka_assert_body, NULL, "cmocka assertion failed at");
+    o.no_trace_file = 1;
+    assert_int_equal(ah_explore_run(&o, cmocka_assert_body, NULL, &r), 1);
+    assert_non_null(strstr(r.message, "explore FAILED"));
+    assert_non_null(strstr(r.message, "0x2 != 0x3"));
+    ah_explore_result_free(&r);
+}
+
 /* ---- the cmocka wrapper: a whole test function explored ---- */
 
 static void explored_test(void **state)
@@ -754,6 +778,7 @@ int main(void)
         cmocka_unit_test(mock_error_fault_sweep),
         cmocka_unit_test(trace_text_and_json),
         cmocka_unit_test(failing_exploration_writes_its_trace),
+        cmocka_unit_test(cmocka_assertions_are_captured),
         ah_explore_test(explored_test),
     };
     return ah_run_tests(tests);
