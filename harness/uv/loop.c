@@ -309,6 +309,7 @@ static void deliver_events(uv_loop_t *loop)
         ev->batch_index = 0;
         if (ev->flags & AH__EV_REF)
             lp->ref_events--;
+        lp->sim->events_fired++;
         ev->fire(ev);
     }
     lp->batch_len = 0;
@@ -599,6 +600,7 @@ static int round_of_loops(ah_sim *sim, uint64_t limit_ns, int alive_only, ah_pre
                           void *ctx, int *satisfied)
 {
     uint64_t before_cb = sim->callbacks, before_ns = sim->clock.now_ns;
+    uint64_t before_ev = sim->events_fired;
     ah__list *q, *next;
     uint64_t lim;
     int nloops = 0;
@@ -630,7 +632,10 @@ static int round_of_loops(ah_sim *sim, uint64_t limit_ns, int alive_only, ah_pre
         }
     }
     (void)nloops;
-    return sim->callbacks != before_cb || sim->clock.now_ns != before_ns;
+    /* An event that ran no callback (bytes reaching a scripted peer) is progress too: it may
+     * have scheduled more for this instant. */
+    return sim->callbacks != before_cb || sim->clock.now_ns != before_ns ||
+           sim->events_fired != before_ev;
 }
 
 uint64_t ah_run_ready(ah_sim *sim)
