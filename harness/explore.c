@@ -988,8 +988,8 @@ void ah_explore_result_free(ah_explore_result *res)
     res->message = NULL;
 }
 
-void ah__explore(const ah_explore_opts *opts, ah_body_fn body, void *ctx, const char *file,
-                 int line)
+void ah__explore_at(const char *file, int line, const ah_explore_opts *opts, ah_body_fn body,
+                    void *ctx)
 {
     ah_explore_result res;
 
@@ -1018,6 +1018,6 @@ void ah__explore_trampoline(void **state)
 
     memset(&o, 0, sizeof(o));
     o.name = outer->test->name;
-    ah__explore(&o, explore_test_body, (void *)outer->test, outer->test->name, 0);
+    ah__explore_at(outer->test->name, 0, &o, explore_test_body, (void *)outer->test);
     outer->body_done = 1;
 }

@@ -135,8 +135,8 @@ void ah_sweep_result_free(ah_sweep_result *res)
     res->message = NULL;
 }
 
-void ah__sweep(const ah_sweep_opts *opts, ah_body_fn body, ah_fault fault, void *ctx,
-               const char *file, int line)
+void ah__sweep_at(const char *file, int line, const ah_sweep_opts *opts, ah_body_fn body,
+                  ah_fault fault, void *ctx)
 {
     ah_sweep_result res;
 
@@ -146,4 +146,10 @@ void ah__sweep(const ah_sweep_opts *opts, ah_body_fn body, ah_fault fault, void 
         _fail(file, line);
     }
     ah_sweep_result_free(&res);
+}
+
+void ah__sweep_cancel_at(const char *file, int line, const ah_sweep_opts *opts, ah_body_fn body,
+                         ah_inject_fn cancel, void *ctx)
+{
+    ah__sweep_at(file, line, opts, body, (ah_fault){"cancel", cancel, 0}, ctx);
 }

@@ -761,6 +761,18 @@ static void cmocka_assertions_are_captured(void **state)
     ah_explore_result_free(&r);
 }
 
+/* The failing forms used in tests: ah_explore, ah_sweep_cancel and ah_sweep_fault (correct twins). */
+static void the_test_macros(void **state)
+{
+    ah_explore_opts o = quiet(AH_STRATEGY_PCT, 50);
+
+    (void)state;
+    ah_explore(&o, two_replies, &(two_opts){0, 5, 0});
+    sweep_req.planted = 0;
+    ah_sweep_cancel(NULL, request_body, req_cancel, &sweep_req);
+    ah_sweep_fault(NULL, request_body, AH_FAULT_NET_RESET, &sweep_req);
+}
+
 /* ---- the cmocka wrapper: a whole test function explored ---- */
 
 static void explored_test(void **state)
@@ -788,6 +800,7 @@ int main(void)
         cmocka_unit_test(trace_text_and_json),
         cmocka_unit_test(failing_exploration_writes_its_trace),
         cmocka_unit_test(cmocka_assertions_are_captured),
+        cmocka_unit_test(the_test_macros),
         ah_explore_test(explored_test),
     };
     return ah_run_tests(tests);

@@ -74,9 +74,9 @@ void ah_explore_result_free(ah_explore_result *res);
 /* Runs body under many schedules; the first failure fails the current cmocka test with one banner
  * line (seed, strategy, test name, replay command), the failure, the shrunk schedule and the
  * trace file. `opts` may be NULL. */
-#define ah_explore(opts, body, ctx) ah__explore((opts), (body), (ctx), __FILE__, __LINE__)
-void ah__explore(const ah_explore_opts *opts, ah_body_fn body, void *ctx, const char *file,
-                 int line);
+#define ah_explore(...) ah__explore_at(__FILE__, __LINE__, __VA_ARGS__) /* (opts, body, ctx) */
+void ah__explore_at(const char *file, int line, const ah_explore_opts *opts, ah_body_fn body,
+                    void *ctx);
 
 /* A cmocka test whose function f(void **state) is explored: *state is each schedule's fresh sim.
  * Use it in the table given to ah_run_tests, like ah_unit_test. */
@@ -128,14 +128,16 @@ typedef struct ah_sweep_result {
 int ah_sweep_run(const ah_sweep_opts *opts, ah_body_fn body, ah_fault fault, void *ctx,
                  ah_sweep_result *res);
 void ah_sweep_result_free(ah_sweep_result *res);
-/* The same, failing the current test on the first failure. */
-#define ah_sweep_fault(opts, body, fault, ctx)                                                    \
-    ah__sweep((opts), (body), (fault), (ctx), __FILE__, __LINE__)
-/* Cancellation sweep: cancel(sim, ctx, 0) is the test's own cancel (kv_cancel, uv_close...). */
-#define ah_sweep_cancel(opts, body, cancel, ctx)                                                  \
-    ah__sweep((opts), (body), (ah_fault){"cancel", (cancel), 0}, (ctx), __FILE__, __LINE__)
-void ah__sweep(const ah_sweep_opts *opts, ah_body_fn body, ah_fault fault, void *ctx,
-               const char *file, int line);
+/* The same, failing the current test on the first failure: ah_sweep_fault(opts, body, fault,
+ * ctx). (Variadic so that compound literals with commas pass as arguments.) */
+#define ah_sweep_fault(...) ah__sweep_at(__FILE__, __LINE__, __VA_ARGS__)
+/* Cancellation sweep, ah_sweep_cancel(opts, body, cancel, ctx): cancel(sim, ctx, 0) is the
+ * test's own cancel (kv_cancel, uv_close...). */
+#define ah_sweep_cancel(...) ah__sweep_cancel_at(__FILE__, __LINE__, __VA_ARGS__)
+void ah__sweep_at(const char *file, int line, const ah_sweep_opts *opts, ah_body_fn body,
+                  ah_fault fault, void *ctx);
+void ah__sweep_cancel_at(const char *file, int line, const ah_sweep_opts *opts, ah_body_fn body,
+                         ah_inject_fn cancel, void *ctx);
 
 /* The next mocked call fails with `err` (a libuv error code). Mocked functions consult
  * ah_mock_injected_error first; the sweep fault below injects it at step k. */
