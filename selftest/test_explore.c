@@ -720,6 +720,32 @@ static void trace_text_and_json(void **state)
     fclose(f);
 }
 
+/* ah_trace_record (what AH_TRACE does for every ah_unit_test) writes the file when the sim is
+ * freed; a run's trace hash is the same with and without recording. */
+static void trace_recorded_at_free(void **state)
+{
+    ah_sim *sim = ah_sim_new(&(ah_sim_opts){.name = "recorded"});
+    ah_sim *plain;
+    uint64_t h1;
+    FILE *f;
+
+    (void)state;
+    remove("trace-rec.json");
+    ah_trace_record(sim, "trace-rec.json");
+    two_replies(sim, &(two_opts){0, 5, 0});
+    h1 = ah_trace_hash(sim);
+    ah_sim_free(sim);
+    f = fopen("trace-rec.json", "r");
+    assert_non_null(f);
+    fclose(f);
+    if (system("command -v python3 >/dev/null 2>&1") == 0)
+        assert_int_equal(system("python3 -m json.tool trace-rec.json >/dev/null"), 0);
+    plain = ah_sim_new(&(ah_sim_opts){.name = "recorded"});
+    two_replies(plain, &(two_opts){0, 5, 0});
+    assert_int_equal(ah_trace_hash(plain), h1);
+    ah_sim_free(plain);
+}
+
 static void failing_exploration_writes_its_trace(void **state)
 {
     two_opts bug = {1, 5, 0};
@@ -798,6 +824,7 @@ int main(void)
         cmocka_unit_test(sweeps_inject_at_every_step),
         cmocka_unit_test(mock_error_fault_sweep),
         cmocka_unit_test(trace_text_and_json),
+        cmocka_unit_test(trace_recorded_at_free),
         cmocka_unit_test(failing_exploration_writes_its_trace),
         cmocka_unit_test(cmocka_assertions_are_captured),
         cmocka_unit_test(the_test_macros),
