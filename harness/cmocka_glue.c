@@ -15,6 +15,12 @@ int ah__setup(void **state)
     sim->test = info;
     snprintf(sim->replay_hint, sizeof(sim->replay_hint), "replay: AH_SEED=%llu %.150s --test %.80s",
              (unsigned long long)sim->opts.seed, ah__program_name(), info->name);
+    {
+        /* AH_TRACE=path: record every test's timeline (the last test run writes the file). */
+        const char *trace = getenv("AH_TRACE");
+        if (trace != NULL && *trace != '\0')
+            ah_trace_record(sim, trace);
+    }
     *state = sim;
     return 0;
 }

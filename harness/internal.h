@@ -176,8 +176,10 @@ int ah__choose_chance(ah_sim *sim, uint64_t num, uint64_t den, const char *what)
 void ah__trace_note(ah_sim *sim, const char *track, const char *what);
 /* The same for a handle's callback (track = handle type and id; no pointers, so it replays). */
 void ah__trace_cb(ah_sim *sim, const struct ah__hrec *r, const char *what);
-/* The same, from a handle's track key (ah__trace_key), as dispatch calls it. */
-void ah__trace_step(ah_sim *sim, uint64_t track_key, const char *what);
+/* The same, from a handle's track key (ah__trace_key, kept in the handle) as dispatch calls it;
+ * `r` is read only when a trace is being recorded. */
+void ah__trace_dispatch(ah_sim *sim, uint64_t track_key, const struct ah__hrec *r,
+                        const char *what);
 static inline uint64_t ah__trace_key(uv_handle_type type, uint32_t id)
 {
     return (uint64_t)type << 32 | id;

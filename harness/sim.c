@@ -546,5 +546,6 @@ int ah__choose_chance(ah_sim *sim, uint64_t num, uint64_t den, const char *what)
         return 0;
     if (num >= den)
         return 1;
-    return ah__choose(sim, den, what) < num;
+    /* choice 0 (the explorer's default) is "no fault": a shrunk schedule has fewer faults */
+    return ah__choose(sim, den, what) >= den - num;
 }

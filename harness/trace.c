@@ -1,39 +1,90 @@
-/* The timeline of a sim: a hash of every step for the determinism check. */
+/* The timeline of a sim: a hash of every step for the determinism check and replay, and, when
+ * recording, the list of steps itself (written as text or Chrome trace-event JSON). */
 #include "internal.h"
+#include "trace.h"
 
 #include <stdio.h>
 #include <string.h>
 
-/* FNV-1a over a NUL-terminated string: the names hashed here are short literals. */
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define FNV_PRIME 0x100000001b3ULL
 
-    while (*s != '\0')
-        h = (h ^ (unsigned char)*s++) * 0x100000001b3ULL;
-    return h;
+static uint64_t hash_str(uint64_t h, const char *s)
+{
+    for (; *s != '\0'; s++)
+        h = (h ^ (unsigned char)*s) * FNV_PRIME;
+    return (h ^ 0xff) * FNV_PRIME; /* terminator: "ab"+"c" differs from "a"+"bc" */
 }
 
-/* splitmix64's finaliser, inlined here: it runs three times per dispatched callback. */
-static inline uint64_t mix(uint64_t x)
+/* splitmix64's finaliser, inlined: it runs three times per dispatched callback. */
+static inline uint64_t hash_u64(uint64_t h, uint64_t x)
 {
+    x ^= h;
     x += 0x9e3779b97f4a7c15ULL;
     x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
     x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
     return x ^ (x >> 31);
 }
 
-/* One step of the timeline hash. Only values that replay are mixed in (virtual time, handle
- * type and per-type id, names by content), never pointers. */
-static void hash_step(ah_sim *sim, uint64_t track, uint64_t what)
-{
-    uint64_t h = sim->trace_hash;
+/* ---- recording ---- */
 
-    h = mix(h ^ sim->clock.now_ns);
-    h = mix(h ^ track);
-    h = mix(h ^ what);
+static uint32_t intern(ah__trace *t, const char *s)
+{
+    uint64_t h = hash_str(FNV_OFFSET, s);
+    size_t i, n;
+
+    if (t->nstr * 2 >= t->slots_cap) {
+        size_t cap = t->slots_cap ? t->slots_cap * 2 : 64;
+        uint32_t *slots = ah__malloc(cap * sizeof(*slots));
+        memset(slots, 0xff, cap * sizeof(*slots));
+        for (n = 0; n < t->nstr; n++) {
+            uint64_t hh = hash_str(FNV_OFFSET, t->strs[n]);
+            for (i = hh & (cap - 1); slots[i] != UINT32_MAX; i = (i + 1) & (cap - 1))
+                ;
+            slots[i] = (uint32_t)n;
+        }
+        ah__free(t->slots);
+        t->slots = slots;
+        t->slots_cap = cap;
+    }
+    for (i = h & (t->slots_cap - 1); t->slots[i] != UINT32_MAX; i = (i + 1) & (t->slots_cap - 1))
+        if (strcmp(t->strs[t->slots[i]], s) == 0)
+            return t->slots[i];
+    if (t->nstr == t->strs_cap) {
+        t->strs_cap = t->strs_cap ? t->strs_cap * 2 : 32;
+        t->strs = ah__realloc(t->strs, t->strs_cap * sizeof(*t->strs));
+    }
+    t->strs[t->nstr] = ah__strdup(s);
+    t->slots[i] = (uint32_t)t->nstr;
+    return (uint32_t)t->nstr++;
+}
+
+static void record(ah_sim *sim, const char *track, const char *what)
+{
+    ah__trace *t = sim->trace;
+    ah__trace_ev *e;
+
+    if (t->nev == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 256;
+        t->ev = ah__realloc(t->ev, t->cap * sizeof(*t->ev));
+    }
+    e = &t->ev[t->nev++];
+    e->t_ns = sim->clock.now_ns - sim->clock.epoch_ns;
+    e->track = intern(t, track);
+    e->what = intern(t, what);
+}
+
+void ah__trace_note(ah_sim *sim, const char *track, const char *what)
+{
+    uint64_t h = sim->trace_hash ? sim->trace_hash : FNV_OFFSET;
+
+    h = hash_u64(h, sim->clock.now_ns);
+    h = hash_str(h, track);
+    h = hash_str(h, what);
     sim->trace_hash = h;
     sim->trace_events++;
+    if (sim->trace != NULL)
+        record(sim, track, what);
 }
 
 /* The hash of a callback name, cached by address: dispatch passes the same literals again and
@@ -42,22 +93,187 @@ static uint64_t what_hash(ah_sim *sim, const char *what)
 {
     if (what != sim->trace_what_ptr) {
         sim->trace_what_ptr = what;
-        sim->trace_what_hash = hash_str(what);
+        sim->trace_what_hash = hash_str(FNV_OFFSET, what);
     }
     return sim->trace_what_hash;
 }
 
-void ah__trace_note(ah_sim *sim, const char *track, const char *what)
+void ah__trace_dispatch(ah_sim *sim, uint64_t track_key, const ah__hrec *r, const char *what)
 {
-    hash_step(sim, hash_str(track), hash_str(what));
-}
+    uint64_t h = sim->trace_hash ? sim->trace_hash : FNV_OFFSET;
 
-void ah__trace_step(ah_sim *sim, uint64_t track_key, const char *what)
-{
-    hash_step(sim, track_key, what_hash(sim, what));
+    /* No formatting here: the track is hashed as (type, id), the text made only when recording. */
+    h = hash_u64(h, sim->clock.now_ns);
+    h = hash_u64(h, track_key);
+    h = hash_u64(h, what_hash(sim, what));
+    sim->trace_hash = h;
+    sim->trace_events++;
+    if (sim->trace != NULL) {
+        char track[96];
+        if (r == NULL)
+            snprintf(track, sizeof(track), "sim");
+        else if (r->label[0] != '\0')
+            snprintf(track, sizeof(track), "%s #%u [%s]", ah__handle_type_name(r->type),
+                     (unsigned)r->id, r->label);
+        else
+            snprintf(track, sizeof(track), "%s #%u", ah__handle_type_name(r->type),
+                     (unsigned)r->id);
+        record(sim, track, what);
+    }
 }
 
 void ah__trace_cb(ah_sim *sim, const ah__hrec *r, const char *what)
 {
-    ah__trace_step(sim, r != NULL ? ah__trace_key(r->type, r->id) : 0, what);
+    ah__trace_dispatch(sim, r != NULL ? ah__trace_key(r->type, r->id) : UINT64_MAX, r, what);
+}
+
+uint64_t ah_trace_hash(const ah_sim *sim) { return sim->trace_hash; }
+
+void ah__trace_free(ah__trace *t)
+{
+    size_t i;
+
+    if (t == NULL)
+        return;
+    for (i = 0; i < t->nstr; i++)
+        ah__free(t->strs[i]);
+    ah__free(t->strs);
+    ah__free(t->slots);
+    ah__free(t->ev);
+    ah__free(t->path);
+    ah__free(t);
+}
+
+static const char trace_key = 0;
+
+static void trace_destroy(ah_sim *sim, void *state)
+{
+    (void)state;
+    if (sim->trace == NULL)
+        return;
+    if (sim->trace->path != NULL) {
+        size_t n = strlen(sim->trace->path);
+        if (n >= 5 && strcmp(sim->trace->path + n - 5, ".json") == 0)
+            ah__trace_write_json(sim->trace, sim->name, sim->trace->path);
+        else
+            ah__trace_write_text(sim->trace, sim->trace->path);
+    }
+    ah__trace_free(sim->trace);
+    sim->trace = NULL;
+}
+
+void ah__trace_start(ah_sim *sim)
+{
+    if (sim->trace != NULL)
+        return;
+    sim->trace = ah__calloc(1, sizeof(*sim->trace));
+    if (ah__ext_get(sim, &trace_key) == NULL)
+        ah__ext_add(sim, &(ah__ext){.key = &trace_key, .state = sim, .destroy = trace_destroy});
+}
+
+ah__trace *ah__trace_take(ah_sim *sim)
+{
+    ah__trace *t = sim->trace;
+    sim->trace = NULL;
+    return t;
+}
+
+void ah_trace_record(ah_sim *sim, const char *path)
+{
+    ah__trace_start(sim);
+    ah__free(sim->trace->path);
+    sim->trace->path = path != NULL ? ah__strdup(path) : NULL;
+}
+
+/* ---- output ---- */
+
+void ah__trace_event_str(const ah__trace *t, size_t i, char *buf, size_t n)
+{
+    const ah__trace_ev *e = &t->ev[i];
+    snprintf(buf, n, "#%zu +%llu.%06llu ms %s: %s", i + 1,
+             (unsigned long long)(e->t_ns / AH__NS_PER_MS),
+             (unsigned long long)(e->t_ns % AH__NS_PER_MS), t->strs[e->track], t->strs[e->what]);
+}
+
+int ah__trace_write_text(const ah__trace *t, const char *path)
+{
+    FILE *f = fopen(path, "w");
+    char line[512];
+    size_t i;
+
+    if (f == NULL)
+        return -1;
+    for (i = 0; i < t->nev; i++) {
+        ah__trace_event_str(t, i, line, sizeof(line));
+        fprintf(f, "%s\n", line);
+    }
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20 || c >= 0x7f)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+int ah__trace_write_json(const ah__trace *t, const char *process, const char *path)
+{
+    FILE *f = fopen(path, "w");
+    unsigned char *seen;
+    size_t i;
+    int first = 1;
+
+    if (f == NULL)
+        return -1;
+    seen = ah__calloc(t->nstr ? t->nstr : 1, 1);
+    fprintf(f, "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n");
+    fprintf(f, "{\"ph\":\"M\",\"pid\":1,\"tid\":0,\"name\":\"process_name\",\"args\":{\"name\":");
+    json_str(f, process);
+    fprintf(f, "}}");
+    first = 0;
+    /* One track (a thread in the trace-event model) per handle or connection. */
+    for (i = 0; i < t->nev; i++) {
+        uint32_t tr = t->ev[i].track;
+        if (seen[tr])
+            continue;
+        seen[tr] = 1;
+        fprintf(f, ",\n{\"ph\":\"M\",\"pid\":1,\"tid\":%u,\"name\":\"thread_name\",\"args\":{\"name\":",
+                tr + 1);
+        json_str(f, t->strs[tr]);
+        fprintf(f, "}}");
+    }
+    for (i = 0; i < t->nev; i++) {
+        const ah__trace_ev *e = &t->ev[i];
+        fprintf(f, "%s\n{\"ph\":\"i\",\"s\":\"t\",\"pid\":1,\"tid\":%u,\"ts\":%llu.%03llu,\"name\":",
+                first ? "" : ",", e->track + 1, (unsigned long long)(e->t_ns / 1000),
+                (unsigned long long)(e->t_ns % 1000));
+        json_str(f, t->strs[e->what]);
+        fprintf(f, ",\"args\":{\"step\":%zu}}", i + 1);
+    }
+    fprintf(f, "\n]}\n");
+    ah__free(seen);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+int ah_trace_write_text(ah_sim *sim, const char *path)
+{
+    if (sim->trace == NULL)
+        return -1;
+    return ah__trace_write_text(sim->trace, path);
+}
+
+int ah_trace_write_json(ah_sim *sim, const char *path)
+{
+    if (sim->trace == NULL)
+        return -1;
+    return ah__trace_write_json(sim->trace, sim->name, path);
 }

@@ -399,7 +399,7 @@ void ah__cb_enter(ah_sim *sim, const uv_handle_t *h, const char *what)
     sim->current_what = what;
     sim->last_hrec = r;
     sim->last_what = what;
-    ah__trace_step(sim, h ? (uint64_t)(uintptr_t)h->u.reserved[2] : 0, what);
+    ah__trace_dispatch(sim, h ? (uint64_t)(uintptr_t)h->u.reserved[2] : UINT64_MAX, r, what);
     sim->in_callback++;
     sim->cb_start_ms = coarse_ms();
 }

@@ -1,0 +1,74 @@
+/* cmocka assertions inside a captured run (an explored schedule, a sweep step, ah_capture_failure).
+ *
+ * A failed assert_* prints its message with cm_print_error and then calls _fail, which longjmps
+ * to cmocka's test runner: out of the explorer, with no banner and no replay command. The harness
+ * defines both symbols (libcmocka calls them through its PLT, so the test program's definitions
+ * win): while the current sim captures failures, the message is kept and _fail becomes a harness
+ * failure of that sim; otherwise both forward to cmocka's own. */
+#define _GNU_SOURCE 1 /* RTLD_NEXT */
+#include "internal.h"
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+
+static char pending[1024]; /* what cm_print_error said since the last _fail */
+static size_t pending_len;
+
+static int capturing(void)
+{
+    ah_sim *sim = ah_sim_current();
+    return sim != NULL && sim->capture != NULL;
+}
+
+void cm_print_error(const char *const format, ...) __attribute__((format(printf, 1, 2)));
+void cm_print_error(const char *const format, ...)
+{
+    va_list ap;
+    char buf[1024];
+    int n;
+
+    va_start(ap, format);
+    n = vsnprintf(buf, sizeof(buf), format, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if (capturing()) {
+        pending_len += (size_t)snprintf(pending + pending_len, sizeof(pending) - pending_len, "%s",
+                                        buf);
+        if (pending_len >= sizeof(pending))
+            pending_len = sizeof(pending) - 1;
+        return;
+    }
+    {
+        void (*real)(const char *, ...) =
+            (void (*)(const char *, ...))dlsym(RTLD_NEXT, "cm_print_error");
+        if (real != NULL)
+            real("%s", buf);
+        else
+            fprintf(stderr, "%s", buf);
+    }
+}
+
+void _fail(const char *const file, const int line)
+{
+    if (capturing()) {
+        char msg[1200];
+        size_t n = pending_len;
+
+        while (n > 0 && (pending[n - 1] == '\n' || pending[n - 1] == ' '))
+            n--;
+        snprintf(msg, sizeof(msg), "%.*s%scmocka assertion failed at %s:%d", (int)n, pending,
+                 n ? "\n  " : "", file, line);
+        pending_len = 0;
+        pending[0] = '\0';
+        ah__fail(ah_sim_current(), "%s", msg);
+    }
+    pending_len = 0;
+    {
+        void (*real)(const char *, int) = (void (*)(const char *, int))dlsym(RTLD_NEXT, "_fail");
+        if (real != NULL)
+            real(file, line);
+    }
+    abort();
+}

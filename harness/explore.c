@@ -1,0 +1,1023 @@
+/* The explorer: runs a body under many schedules (random, PCT, bounded exhaustive, replay of a
+ * choice list), a fresh sim each; the determinism self-check; shrinking of a failing schedule;
+ * the one-line failure banner with its replay command; ah_sometimes; the cmocka wrapper.
+ *
+ * A schedule is the list of values the sim's open choices took (sim->chooser answers every
+ * ah__choose). Value 0 is the default everywhere: the earliest-scheduled event of a same-instant
+ * batch, the low end of a jitter range, a fault not firing. So a schedule is written as its
+ * non-default choices, "index:value,...", and shrinking means driving values back to 0. */
+#include "internal.h"
+#include "trace.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+typedef struct rec {
+    uint64_t n, c;
+    const char *what;
+} rec;
+
+typedef struct prio {
+    const void *owner;
+    uint64_t prio;
+} prio;
+
+typedef struct sometimes {
+    char *name;
+    char site[160];
+    uint64_t hits;
+} sometimes;
+
+enum { MODE_DEFAULT, MODE_RANDOM, MODE_PCT, MODE_FIXED };
+
+typedef struct explorer {
+    ah_explore_opts o;
+    char name[128];
+    ah_body_fn body;
+    void *ctx;
+    int strategy;
+
+    /* the current run */
+    int mode;
+    ah_fc_oracle rng;
+    rec *recs;
+    size_t nrec, caprec;
+    uint64_t *fixed; /* MODE_FIXED: values by choice index; beyond: 0 */
+    size_t nfixed, capfixed;
+    const void **cand; /* the flows a same-instant choice picks among (for PCT) */
+    /* PCT */
+    uint64_t pct_steps; /* choices of the default schedule: change points fall in [0, steps) */
+    uint64_t cps[16];
+    unsigned ncps;
+    prio *prios;
+    size_t nprio, capprio;
+
+    sometimes *st;
+    size_t nst, capst;
+    uint64_t runs;
+} explorer;
+
+static explorer *active; /* the exploration running now, for ah_sometimes */
+
+/* ---- small utilities ---- */
+
+static uint64_t env_num(const char *name, int *set)
+{
+    const char *v = getenv(name);
+    char *end;
+    unsigned long long x;
+
+    *set = 0;
+    if (v == NULL || *v == '\0')
+        return 0;
+    x = strtoull(v, &end, 0);
+    if (*end != '\0') {
+        fprintf(stderr, "asyncharness: ignoring %s=%s (not a number)\n", name, v);
+        return 0;
+    }
+    *set = 1;
+    return x;
+}
+
+static int under_valgrind(void)
+{
+    const char *v = getenv("AH_UNDER_VALGRIND");
+    return v != NULL && strcmp(v, "1") == 0;
+}
+
+static const char *strategy_name(int s)
+{
+    switch (s) {
+    case AH_STRATEGY_PCT: return "pct";
+    case AH_STRATEGY_EXHAUSTIVE: return "exhaustive";
+    case AH_STRATEGY_REPLAY: return "replay";
+    default: return "random";
+    }
+}
+
+static void push_rec(explorer *ex, uint64_t n, uint64_t c, const char *what)
+{
+    if (ex->nrec == ex->caprec) {
+        ex->caprec = ex->caprec ? ex->caprec * 2 : 64;
+        ex->recs = ah__realloc(ex->recs, ex->caprec * sizeof(*ex->recs));
+    }
+    ex->recs[ex->nrec].n = n;
+    ex->recs[ex->nrec].c = c;
+    ex->recs[ex->nrec].what = what;
+    ex->nrec++;
+}
+
+static void set_fixed(explorer *ex, const uint64_t *v, size_t n)
+{
+    if (n > ex->capfixed) {
+        ex->capfixed = n * 2;
+        ex->fixed = ah__realloc(ex->fixed, ex->capfixed * sizeof(*ex->fixed));
+    }
+    if (n > 0)
+        memmove(ex->fixed, v, n * sizeof(*v));
+    ex->nfixed = n;
+}
+
+/* Parses "3:1,7:2" (or "-" for none) into a dense vector. Returns its length, or -1. */
+static long parse_choices(const char *s, uint64_t **out)
+{
+    uint64_t *v = NULL;
+    size_t len = 0, cap = 0;
+    char *end;
+
+    *out = NULL;
+    if (s == NULL || strcmp(s, "-") == 0 || *s == '\0')
+        return 0;
+    while (*s != '\0') {
+        unsigned long long i = strtoull(s, &end, 10), c;
+        if (end == s || *end != ':')
+            goto bad;
+        s = end + 1;
+        c = strtoull(s, &end, 10);
+        if (end == s || (*end != ',' && *end != '\0') || i > 10000000)
+            goto bad;
+        s = *end == ',' ? end + 1 : end;
+        if (i + 1 > cap) {
+            size_t ncap = (size_t)(i + 1) * 2;
+            v = ah__realloc(v, ncap * sizeof(*v));
+            memset(v + cap, 0, (ncap - cap) * sizeof(*v));
+            cap = ncap;
+        }
+        v[i] = c;
+        if (i + 1 > len)
+            len = (size_t)i + 1;
+    }
+    *out = v;
+    return (long)len;
+bad:
+    ah__free(v);
+    return -1;
+}
+
+/* The non-default choices of recs, as "3:1,7:2" ("-" when none). Returns how many. */
+static size_t format_choices(const rec *recs, size_t n, char *buf, size_t cap)
+{
+    size_t i, k = 0, len = 0;
+
+    buf[0] = '\0';
+    for (i = 0; i < n; i++) {
+        if (recs[i].c == 0)
+            continue;
+        if (len + 48 < cap)
+            len += (size_t)snprintf(buf + len, cap - len, "%s%zu:%llu", k ? "," : "", i,
+                                    (unsigned long long)recs[i].c);
+        k++;
+    }
+    if (k == 0)
+        snprintf(buf, cap, "-");
+    return k;
+}
+
+static size_t count_nondefault(const rec *recs, size_t n)
+{
+    size_t i, k = 0;
+    for (i = 0; i < n; i++)
+        k += recs[i].c != 0;
+    return k;
+}
+
+/* ---- the chooser and the same-instant order ---- */
+
+static uint64_t pct_prio(explorer *ex, const void *owner)
+{
+    size_t i;
+
+    for (i = 0; i < ex->nprio; i++)
+        if (ex->prios[i].owner == owner)
+            return ex->prios[i].prio;
+    if (ex->nprio == ex->capprio) {
+        ex->capprio = ex->capprio ? ex->capprio * 2 : 16;
+        ex->prios = ah__realloc(ex->prios, ex->capprio * sizeof(*ex->prios));
+    }
+    ex->prios[ex->nprio].owner = owner;
+    /* initial priorities are above every change-point priority (< 16) */
+    ex->prios[ex->nprio].prio = 16 + ah_fc_oracle_below(&ex->rng, 1u << 30);
+    return ex->prios[ex->nprio++].prio;
+}
+
+static void pct_set(explorer *ex, const void *owner, uint64_t p)
+{
+    size_t i;
+    for (i = 0; i < ex->nprio; i++)
+        if (ex->prios[i].owner == owner)
+            ex->prios[i].prio = p;
+}
+
+static size_t pct_max(explorer *ex, uint64_t n)
+{
+    uint64_t bp = 0, p, i;
+    size_t best = 0;
+
+    for (i = 0; i < n; i++) {
+        p = pct_prio(ex, ex->cand[i]);
+        if (i == 0 || p > bp) {
+            bp = p;
+            best = (size_t)i;
+        }
+    }
+    return best;
+}
+
+/* PCT: the flow with the highest priority goes first; at a change point the flow about to go
+ * first drops below every other (priority ncps - j, under the initial ones). */
+static uint64_t pct_pick(explorer *ex, uint64_t n, uint64_t idx)
+{
+    size_t best = pct_max(ex, n);
+    unsigned j;
+
+    for (j = 0; j < ex->ncps; j++)
+        if (ex->cps[j] == idx) {
+            pct_set(ex, ex->cand[best], ex->ncps - j);
+            best = pct_max(ex, n);
+        }
+    return best;
+}
+
+static uint64_t ex_choose(ah_sim *sim, uint64_t n, const char *what)
+{
+    explorer *ex = sim->chooser_ctx;
+    uint64_t idx = ex->nrec, c = 0;
+
+    switch (ex->mode) {
+    case MODE_DEFAULT:
+        c = 0;
+        break;
+    case MODE_FIXED:
+        c = idx < ex->nfixed ? ex->fixed[idx] : 0;
+        break;
+    case MODE_RANDOM:
+        c = ah_fc_oracle_below(&ex->rng, n);
+        break;
+    case MODE_PCT:
+        c = ex->cand != NULL ? pct_pick(ex, n, idx) : ah_fc_oracle_below(&ex->rng, n);
+        break;
+    }
+    if (c >= n)
+        c = n - 1;
+    push_rec(ex, n, c, what);
+    return c;
+}
+
+/* Orders a batch of events that fell due at one instant: at each position, one of the flows
+ * (event owners) with events left is chosen, and its earliest event goes next. Events of one
+ * flow keep their order (bytes of one stream never overtake each other). Choice 0 everywhere
+ * keeps the scheduling order. Timers, phases and close order never come here. */
+static void ex_order_batch(ah_sim *sim, ah__event **evs, size_t n)
+{
+    explorer *ex = sim->chooser_ctx;
+    size_t heads_s[32], *heads = n <= 32 ? heads_s : ah__malloc(n * sizeof(*heads));
+    const void *own_s[32], **own = n <= 32 ? own_s : ah__malloc(n * sizeof(*own));
+    size_t i, j, m, k;
+
+    for (i = 0; i + 1 < n; i++) {
+        k = 0;
+        for (j = i; j < n; j++) {
+            const void *o = evs[j]->owner != NULL ? evs[j]->owner : (const void *)evs[j];
+            for (m = 0; m < k; m++)
+                if (own[m] == o)
+                    break;
+            if (m == k) {
+                own[k] = o;
+                heads[k++] = j;
+            }
+        }
+        if (k <= 1)
+            break;
+        ex->cand = own;
+        m = (size_t)ah__choose(sim, k, "same-instant order");
+        ex->cand = NULL;
+        if (heads[m] != i) {
+            ah__event *e = evs[heads[m]];
+            memmove(evs + i + 1, evs + i, (heads[m] - i) * sizeof(*evs));
+            evs[i] = e;
+        }
+    }
+    for (i = 0; i < n; i++)
+        evs[i]->batch_index = i + 1;
+    if (heads != heads_s)
+        ah__free(heads);
+    if (own != own_s)
+        ah__free((void *)own);
+}
+
+/* ---- one run ---- */
+
+typedef struct run_out {
+    int failed;
+    char *msg;
+    uint64_t hash;
+    uint64_t callbacks;
+    ah__trace *trace;
+} run_out;
+
+static void run_out_free(run_out *r)
+{
+    ah__free(r->msg);
+    ah__trace_free(r->trace);
+    memset(r, 0, sizeof(*r));
+}
+
+static void run_one(explorer *ex, uint64_t seed, int record, const char *replay_cmd, run_out *out)
+{
+    ah__capture cap = {.msg = NULL};
+    ah_sim_opts so = ex->o.sim;
+    ah_sim *volatile sim;
+    char *report;
+
+    memset(out, 0, sizeof(*out));
+    ex->nrec = 0;
+    ex->nprio = 0;
+    ex->cand = NULL;
+    ah_fc_oracle_seed(&ex->rng, seed);
+    if (ex->mode == MODE_PCT) {
+        unsigned d = ex->o.pct_depth, j;
+        ex->ncps = d > 1 ? d - 1 : 0;
+        for (j = 0; j < ex->ncps; j++)
+            ex->cps[j] = ah_fc_oracle_below(&ex->rng, ex->pct_steps ? ex->pct_steps : 1);
+    }
+    so.seed = seed ? seed : 1;
+    so.name = ex->name;
+    sim = ah_sim_new(&so);
+    sim->capture = &cap;
+    sim->chooser = ex_choose;
+    sim->chooser_ctx = ex;
+    sim->order_batch = ex_order_batch;
+    if (replay_cmd != NULL)
+        snprintf(sim->replay_hint, sizeof(sim->replay_hint), "replay: %s", replay_cmd);
+    if (record)
+        ah__trace_start(sim);
+    ex->runs++;
+    if (setjmp(cap.jb) == 0) {
+        ex->body(sim, ex->ctx);
+        ah__tasks_drain(sim);
+        sim->body_done = 1;
+        report = ah_sim_check(sim);
+        if (report != NULL)
+            cap.msg = report;
+    }
+    out->failed = cap.msg != NULL;
+    out->msg = cap.msg;
+    out->hash = sim->trace_hash;
+    out->callbacks = sim->callbacks;
+    if (record)
+        out->trace = ah__trace_take(sim);
+    ah_sim_free(sim);
+}
+
+/* ---- the determinism check ---- */
+
+static int same_event(const ah__trace *a, size_t i, const ah__trace *b, size_t j)
+{
+    return a->ev[i].t_ns == b->ev[j].t_ns &&
+           strcmp(a->strs[a->ev[i].track], b->strs[b->ev[j].track]) == 0 &&
+           strcmp(a->strs[a->ev[i].what], b->strs[b->ev[j].what]) == 0;
+}
+
+/* Appends where two recorded runs of one seed part. */
+static void divergence(ah__buf *b, const ah__trace *a, const ah__trace *c)
+{
+    size_t i, n = a->nev < c->nev ? a->nev : c->nev;
+    char l1[400], l2[400];
+
+    for (i = 0; i < n && same_event(a, i, c, i); i++)
+        ;
+    if (i > 0) {
+        ah__trace_event_str(a, i - 1, l1, sizeof(l1));
+        ah__buf_printf(b, "\n  last common event:  %s", l1);
+    }
+    if (i < a->nev)
+        ah__trace_event_str(a, i, l1, sizeof(l1));
+    else
+        snprintf(l1, sizeof(l1), "(the run ended after %zu events)", a->nev);
+    if (i < c->nev)
+        ah__trace_event_str(c, i, l2, sizeof(l2));
+    else
+        snprintf(l2, sizeof(l2), "(the run ended after %zu events)", c->nev);
+    ah__buf_printf(b, "\n  first diverging event #%zu:\n    first run:  %s\n    second run: %s", i + 1,
+                   l1, l2);
+}
+
+static const char *nondet_causes =
+    "\n  Something outside the sim decides: typical causes are reading the real clock (time, "
+    "clock_gettime, gettimeofday), rand()/random(), ordering by pointer value, or static state "
+    "left over from the first run.";
+
+static char *determinism_report(const char *name, uint64_t seed, const run_out *a,
+                                const run_out *b)
+{
+    ah__buf buf = {0};
+
+    ah__buf_printf(&buf,
+                   "nondeterminism: %s run twice with seed %llu gave different timelines "
+                   "(trace hash 0x%016llx, then 0x%016llx)",
+                   name, (unsigned long long)seed, (unsigned long long)a->hash,
+                   (unsigned long long)b->hash);
+    if (a->trace != NULL && b->trace != NULL)
+        divergence(&buf, a->trace, b->trace);
+    ah__buf_printf(&buf, "%s", nondet_causes);
+    return ah__buf_take(&buf);
+}
+
+char *ah_check_determinism(const ah_sim_opts *opts, ah_body_fn body, void *ctx)
+{
+    explorer ex;
+    run_out a, b;
+    char *msg = NULL;
+    uint64_t seed;
+
+    memset(&ex, 0, sizeof(ex));
+    if (opts != NULL)
+        ex.o.sim = *opts;
+    snprintf(ex.name, sizeof(ex.name), "%s",
+             opts != NULL && opts->name ? opts->name
+                                        : (ah_sim_current() ? ah_sim_current()->name : "sim"));
+    ex.body = body;
+    ex.ctx = ctx;
+    ex.mode = MODE_RANDOM;
+    seed = opts != NULL && opts->seed ? opts->seed : 1;
+    run_one(&ex, seed, 1, NULL, &a);
+    run_one(&ex, seed, 1, NULL, &b);
+    if (a.hash != b.hash || a.failed != b.failed)
+        msg = determinism_report(ex.name, seed, &a, &b);
+    run_out_free(&a);
+    run_out_free(&b);
+    ah__free(ex.recs);
+    return msg;
+}
+
+/* ---- ah_sometimes ---- */
+
+int ah__sometimes(int cond, const char *name, const char *file, int line)
+{
+    explorer *ex = active;
+    size_t i;
+    const char *base;
+
+    if (ex == NULL)
+        return cond;
+    for (i = 0; i < ex->nst; i++)
+        if (strcmp(ex->st[i].name, name) == 0)
+            break;
+    if (i == ex->nst) {
+        if (ex->nst == ex->capst) {
+            ex->capst = ex->capst ? ex->capst * 2 : 8;
+            ex->st = ah__realloc(ex->st, ex->capst * sizeof(*ex->st));
+        }
+        ex->st[i].name = ah__strdup(name);
+        base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+        snprintf(ex->st[i].site, sizeof(ex->st[i].site), "%s:%d", base, line);
+        ex->st[i].hits = 0;
+        ex->nst++;
+    }
+    if (cond)
+        ex->st[i].hits++;
+    return cond;
+}
+
+/* ---- configuration ---- */
+
+static void configure(explorer *ex, const ah_explore_opts *opts)
+{
+    int set, sched_set = 0;
+    uint64_t v;
+    const char *s;
+
+    if (opts != NULL)
+        ex->o = *opts;
+    if (ex->o.name != NULL)
+        snprintf(ex->name, sizeof(ex->name), "%s", ex->o.name);
+    else
+        snprintf(ex->name, sizeof(ex->name), "%s",
+                 ah_sim_current() ? ah_sim_current()->name : "explore");
+    if (!ex->o.ignore_env) {
+        s = getenv("AH_STRATEGY");
+        if (s != NULL && *s != '\0') {
+            if (strcmp(s, "random") == 0)
+                ex->o.strategy = AH_STRATEGY_RANDOM;
+            else if (strcmp(s, "pct") == 0)
+                ex->o.strategy = AH_STRATEGY_PCT;
+            else if (strcmp(s, "exhaustive") == 0)
+                ex->o.strategy = AH_STRATEGY_EXHAUSTIVE;
+            else if (strcmp(s, "replay") == 0)
+                ex->o.strategy = AH_STRATEGY_REPLAY;
+            else
+                fprintf(stderr, "asyncharness: ignoring AH_STRATEGY=%s (random, pct, exhaustive "
+                                "or replay)\n", s);
+        }
+        if ((s = getenv("AH_REPLAY")) != NULL && *s != '\0') {
+            ex->o.replay = s;
+            ex->o.strategy = AH_STRATEGY_REPLAY;
+        }
+        v = env_num("AH_SEED", &set);
+        if (set) {
+            ex->o.seed_start = v;
+            ex->o.schedules = 1;
+        }
+        v = env_num("AH_SEED_START", &set);
+        if (set)
+            ex->o.seed_start = v;
+        v = env_num("AH_SEED_COUNT", &set);
+        if (set)
+            ex->o.schedules = v, sched_set = 1;
+        v = env_num("AH_SCHEDULES", &set);
+        if (set)
+            ex->o.schedules = v, sched_set = 1;
+        v = env_num("AH_PCT_DEPTH", &set);
+        if (set)
+            ex->o.pct_depth = (unsigned)v;
+        if (ex->o.trace_path == NULL && (s = getenv("AH_TRACE")) != NULL && *s != '\0')
+            ex->o.trace_path = s;
+    }
+    if (ex->o.strategy == AH_STRATEGY_DEFAULT)
+        ex->o.strategy = AH_STRATEGY_RANDOM;
+    if (ex->o.schedules == 0)
+        ex->o.schedules = 100;
+    if (ex->o.seed_start == 0 && ex->o.strategy != AH_STRATEGY_EXHAUSTIVE)
+        ex->o.seed_start = 1;
+    if (ex->o.pct_depth == 0)
+        ex->o.pct_depth = 3;
+    if (ex->o.pct_depth > 16)
+        ex->o.pct_depth = 16;
+    if (ex->o.shrink_runs == 0)
+        ex->o.shrink_runs = 200;
+    if (under_valgrind()) {
+        /* Valgrind is ~50x slower: a tenth of the schedules unless the count was asked for. */
+        if (!sched_set)
+            ex->o.schedules = (ex->o.schedules + 9) / 10;
+        ex->o.shrink_runs = (ex->o.shrink_runs + 3) / 4;
+    }
+    if (ex->o.strategy == AH_STRATEGY_REPLAY)
+        ex->o.schedules = 1;
+    ex->strategy = ex->o.strategy;
+}
+
+static void replay_command(explorer *ex, uint64_t seed, const char *choices, char *buf, size_t n)
+{
+    const char *prog = ah__program_name();
+
+    if (choices != NULL)
+        snprintf(buf, n, "AH_STRATEGY=replay AH_REPLAY=%.300s %.150s --test %.120s", choices, prog,
+                 ex->name);
+    else if (ex->strategy == AH_STRATEGY_PCT)
+        snprintf(buf, n, "AH_SEED=%llu AH_STRATEGY=pct AH_PCT_DEPTH=%u %.150s --test %.120s",
+                 (unsigned long long)seed, ex->o.pct_depth, prog, ex->name);
+    else
+        snprintf(buf, n, "AH_SEED=%llu AH_STRATEGY=random %.150s --test %.120s", (unsigned long long)seed,
+                 prog, ex->name);
+}
+
+/* ---- shrinking ---- */
+
+static void vec_of(const rec *recs, size_t n, uint64_t **v, size_t *len)
+{
+    size_t i;
+
+    while (n > 0 && recs[n - 1].c == 0)
+        n--;
+    *v = ah__malloc((n ? n : 1) * sizeof(**v));
+    for (i = 0; i < n; i++)
+        (*v)[i] = recs[i].c;
+    *len = n;
+}
+
+/* A schedule is simpler than another with fewer non-default choices, then smaller values. */
+static int simpler(const uint64_t *a, size_t na, const uint64_t *b, size_t nb)
+{
+    size_t i, ka = 0, kb = 0;
+    uint64_t sa = 0, sb = 0;
+
+    for (i = 0; i < na; i++)
+        ka += a[i] != 0, sa += a[i];
+    for (i = 0; i < nb; i++)
+        kb += b[i] != 0, sb += b[i];
+    return ka < kb || (ka == kb && sa < sb);
+}
+
+/* Runs the choice list `cand`; when it still fails and its run is simpler than *best, the run's
+ * own choices become *best (and its outcome *best_out). Returns whether it was taken. */
+static int try_shrink(explorer *ex, const uint64_t *cand, size_t len, uint64_t **best,
+                      size_t *best_len, run_out *best_out, uint64_t *runs)
+{
+    run_out r;
+    uint64_t *v;
+    size_t vlen;
+
+    ex->mode = MODE_FIXED;
+    set_fixed(ex, cand, len);
+    run_one(ex, 1, 0, NULL, &r);
+    (*runs)++;
+    if (!r.failed) {
+        run_out_free(&r);
+        return 0;
+    }
+    vec_of(ex->recs, ex->nrec, &v, &vlen);
+    if (!simpler(v, vlen, *best, *best_len)) {
+        ah__free(v);
+        run_out_free(&r);
+        return 0;
+    }
+    ah__free(*best);
+    *best = v;
+    *best_len = vlen;
+    run_out_free(best_out);
+    *best_out = r;
+    return 1;
+}
+
+/* Delta debugging over the non-default choices: drop chunks of them (halving the chunk size),
+ * then lower each remaining value, while the schedule still fails. */
+static void shrink(explorer *ex, uint64_t **best, size_t *best_len, run_out *best_out,
+                   uint64_t *runs)
+{
+    uint64_t budget = ex->o.shrink_runs, *cand = NULL;
+    size_t *nd = NULL, nnd, chunk, start, i;
+
+    for (;;) {
+        nnd = 0;
+        ah__free(nd);
+        nd = ah__malloc((*best_len ? *best_len : 1) * sizeof(*nd));
+        for (i = 0; i < *best_len; i++)
+            if ((*best)[i] != 0)
+                nd[nnd++] = i;
+        if (nnd == 0)
+            break;
+        chunk = nnd;
+        {
+            int progress = 0;
+            while (chunk >= 1 && !progress && *runs < budget) {
+                for (start = 0; start < nnd && *runs < budget; start += chunk) {
+                    ah__free(cand);
+                    cand = ah__malloc(*best_len * sizeof(*cand));
+                    memcpy(cand, *best, *best_len * sizeof(*cand));
+                    for (i = start; i < start + chunk && i < nnd; i++)
+                        cand[nd[i]] = 0;
+                    if (try_shrink(ex, cand, *best_len, best, best_len, best_out, runs)) {
+                        progress = 1;
+                        break;
+                    }
+                }
+                if (!progress)
+                    chunk /= 2;
+            }
+            if (progress)
+                continue;
+        }
+        /* No choice can go: lower the values, halving toward 0, then by one. */
+        {
+            int progress = 0;
+            for (i = 0; i < nnd && *runs < budget && !progress; i++) {
+                uint64_t v = (*best)[nd[i]], tries[2];
+                int t;
+                if (v <= 1)
+                    continue;
+                tries[0] = v / 2;
+                tries[1] = v - 1;
+                for (t = 0; t < 2 && !progress; t++) {
+                    ah__free(cand);
+                    cand = ah__malloc(*best_len * sizeof(*cand));
+                    memcpy(cand, *best, *best_len * sizeof(*cand));
+                    cand[nd[i]] = tries[t];
+                    progress = try_shrink(ex, cand, *best_len, best, best_len, best_out, runs);
+                }
+            }
+            if (!progress)
+                break;
+        }
+    }
+    ah__free(cand);
+    ah__free(nd);
+}
+
+/* ---- the exploration ---- */
+
+/* Exhaustive: the next schedule after the run in ex->recs, depth first. Returns 0 when the tree
+ * is done. */
+static int next_exhaustive(explorer *ex)
+{
+    size_t i = ex->nrec, j;
+
+    while (i > 0 && ex->recs[i - 1].c + 1 >= ex->recs[i - 1].n)
+        i--;
+    if (i == 0)
+        return 0;
+    if (i > ex->capfixed) {
+        ex->capfixed = i * 2;
+        ex->fixed = ah__realloc(ex->fixed, ex->capfixed * sizeof(*ex->fixed));
+    }
+    for (j = 0; j + 1 < i; j++)
+        ex->fixed[j] = ex->recs[j].c;
+    ex->fixed[i - 1] = ex->recs[i - 1].c + 1;
+    ex->nfixed = i;
+    return 1;
+}
+
+static void trace_base(explorer *ex, char *buf, size_t n)
+{
+    size_t len, i;
+
+    if (ex->o.trace_path != NULL) {
+        snprintf(buf, n, "%s", ex->o.trace_path);
+        len = strlen(buf);
+        if (len > 5 && strcmp(buf + len - 5, ".json") == 0)
+            buf[len - 5] = '\0';
+        else if (len > 4 && strcmp(buf + len - 4, ".txt") == 0)
+            buf[len - 4] = '\0';
+        return;
+    }
+    snprintf(buf, n, "ah-trace-%s", ex->name);
+    for (i = 0; buf[i] != '\0'; i++)
+        if (!((buf[i] >= 'a' && buf[i] <= 'z') || (buf[i] >= 'A' && buf[i] <= 'Z') ||
+              (buf[i] >= '0' && buf[i] <= '9') || buf[i] == '-' || buf[i] == '_' || buf[i] == '.'))
+            buf[i] = '_';
+}
+
+static void explorer_free(explorer *ex)
+{
+    size_t i;
+
+    for (i = 0; i < ex->nst; i++)
+        ah__free(ex->st[i].name);
+    ah__free(ex->st);
+    ah__free(ex->recs);
+    ah__free(ex->fixed);
+    ah__free(ex->prios);
+}
+
+/* Reports a failing schedule: shrinks it, writes the trace of the shortest, builds the banner. */
+static void report_failure(explorer *ex, ah_explore_result *res, uint64_t index, uint64_t seed,
+                           run_out *fail, const char *cmd)
+{
+    ah__buf b = {0};
+    uint64_t *best = NULL, runs = 0;
+    size_t best_len = 0;
+    run_out shortest, traced;
+    char choices[512], shrunk_cmd[768], base[400];
+    char *first_line, *nl;
+
+    res->failed = 1;
+    res->failing_schedule = index;
+    res->seed = seed;
+    res->trace_hash = fail->hash;
+    snprintf(res->replay, sizeof(res->replay), "%s", cmd);
+    res->nondefault_before = count_nondefault(ex->recs, ex->nrec);
+    vec_of(ex->recs, ex->nrec, &best, &best_len);
+    memset(&shortest, 0, sizeof(shortest));
+    shortest.failed = 1;
+    shortest.msg = ah__strdup(fail->msg);
+    shortest.hash = fail->hash;
+    if (!ex->o.no_shrink && res->nondefault_before > 0)
+        shrink(ex, &best, &best_len, &shortest, &runs);
+    res->shrink_runs = runs;
+
+    /* Replay the shortest once more, recording its trace (and proving it replays). */
+    ex->mode = MODE_FIXED;
+    set_fixed(ex, best, best_len);
+    {
+        rec *tmp = ah__malloc((best_len ? best_len : 1) * sizeof(*tmp));
+        size_t i;
+        for (i = 0; i < best_len; i++)
+            tmp[i].c = best[i], tmp[i].n = best[i] + 1, tmp[i].what = NULL;
+        res->nondefault_after = format_choices(tmp, best_len, choices, sizeof(choices));
+        ah__free(tmp);
+    }
+    snprintf(res->shrunk_choices, sizeof(res->shrunk_choices), "%s", choices);
+    replay_command(ex, 0, choices, shrunk_cmd, sizeof(shrunk_cmd));
+    run_one(ex, 1, 1, shrunk_cmd, &traced);
+    res->shrunk_hash = traced.hash;
+
+    first_line = ah__strdup(fail->msg);
+    ah__buf_printf(&b,
+                   "asyncharness: explore FAILED: test %s, schedule %llu of %llu, strategy %s",
+                   ex->name, (unsigned long long)index, (unsigned long long)ex->o.schedules,
+                   strategy_name(ex->strategy));
+    if (ex->strategy == AH_STRATEGY_PCT)
+        ah__buf_printf(&b, " (depth %u)", ex->o.pct_depth);
+    ah__buf_printf(&b, ", seed %llu, trace hash 0x%016llx; replay: %s\n", (unsigned long long)seed,
+                   (unsigned long long)fail->hash, cmd);
+    ah__buf_printf(&b, "%s\n", fail->msg);
+    ah__buf_printf(&b,
+                   "  shrunk: %zu non-default choice(s) (from %zu) after %llu run(s); replay the "
+                   "shortest: %s (trace hash 0x%016llx)\n",
+                   res->nondefault_after, res->nondefault_before, (unsigned long long)runs,
+                   shrunk_cmd, (unsigned long long)traced.hash);
+    if (traced.failed && traced.msg != NULL) {
+        nl = strchr(traced.msg, '\n');
+        ah__buf_printf(&b, "  the shortest fails with: %.*s\n",
+                       (int)(nl ? (size_t)(nl - traced.msg) : strlen(traced.msg)), traced.msg);
+    } else {
+        ah__buf_printf(&b, "  (the shortest schedule passed when replayed: the test is not "
+                           "deterministic; run ah_check_determinism)\n");
+    }
+    if (!ex->o.no_trace_file && traced.trace != NULL) {
+        char p1[420], p2[420];
+        trace_base(ex, base, sizeof(base));
+        snprintf(p1, sizeof(p1), "%s.txt", base);
+        snprintf(p2, sizeof(p2), "%s.json", base);
+        if (ah__trace_write_text(traced.trace, p1) == 0 &&
+            ah__trace_write_json(traced.trace, ex->name, p2) == 0) {
+            ah__buf_printf(&b, "  trace of the shortest failing schedule: %s, %s (Perfetto)\n", p1,
+                           p2);
+            snprintf(res->trace_file, sizeof(res->trace_file), "%s", p2);
+        } else {
+            ah__buf_printf(&b, "  could not write the trace to %s.{txt,json}\n", base);
+        }
+    }
+    res->message = ah__buf_take(&b);
+    ah__free(first_line);
+    ah__free(best);
+    run_out_free(&shortest);
+    run_out_free(&traced);
+}
+
+int ah_explore_run(const ah_explore_opts *opts, ah_body_fn body, void *ctx,
+                   ah_explore_result *res_out)
+{
+    explorer ex;
+    ah_explore_result res_local, *res = res_out != NULL ? res_out : &res_local;
+    explorer *saved = active;
+    uint64_t s, seed;
+    run_out r;
+    char cmd[640];
+    int done = 0;
+
+    memset(&ex, 0, sizeof(ex));
+    memset(res, 0, sizeof(*res));
+    configure(&ex, opts);
+    ex.body = body;
+    ex.ctx = ctx;
+    res->strategy = (ah_strategy)ex.strategy;
+    active = &ex;
+
+    if (ex.strategy == AH_STRATEGY_PCT) {
+        /* The default schedule's length places the change points (a function of the test alone,
+         * so a seed replays). */
+        ex.mode = MODE_DEFAULT;
+        run_one(&ex, 1, 0, NULL, &r);
+        ex.pct_steps = ex.nrec ? ex.nrec : 1;
+        if (r.failed) {
+            replay_command(&ex, 0, "-", cmd, sizeof(cmd));
+            report_failure(&ex, res, 0, 0, &r, cmd);
+            done = 1;
+        }
+        run_out_free(&r);
+    }
+    if (ex.strategy == AH_STRATEGY_REPLAY) {
+        uint64_t *v;
+        long n = parse_choices(ex.o.replay, &v);
+        if (n < 0) {
+            ah__buf b = {0};
+            ah__buf_printf(&b, "asyncharness: AH_REPLAY=%s is not a choice list "
+                               "(\"index:value,...\", or \"-\")", ex.o.replay ? ex.o.replay : "");
+            res->failed = 1;
+            res->message = ah__buf_take(&b);
+            done = 1;
+        } else {
+            set_fixed(&ex, v, (size_t)n);
+            ah__free(v);
+        }
+    }
+
+    for (s = 0; !done && s < ex.o.schedules; s++) {
+        int check = s == 0 && !ex.o.no_determinism_check;
+
+        seed = ex.strategy == AH_STRATEGY_EXHAUSTIVE ? s : ex.o.seed_start + s;
+        switch (ex.strategy) {
+        case AH_STRATEGY_PCT: ex.mode = MODE_PCT; break;
+        case AH_STRATEGY_EXHAUSTIVE:
+        case AH_STRATEGY_REPLAY: ex.mode = MODE_FIXED; break;
+        default: ex.mode = MODE_RANDOM; break;
+        }
+        if (ex.strategy == AH_STRATEGY_EXHAUSTIVE || ex.strategy == AH_STRATEGY_REPLAY) {
+            /* the command is the choice list, known once the run made its choices */
+            replay_command(&ex, seed, NULL, cmd, sizeof(cmd));
+            run_one(&ex, seed, check, NULL, &r);
+            {
+                char choices[512];
+                format_choices(ex.recs, ex.nrec, choices, sizeof(choices));
+                replay_command(&ex, seed, choices, cmd, sizeof(cmd));
+            }
+        } else {
+            replay_command(&ex, seed, NULL, cmd, sizeof(cmd));
+            run_one(&ex, seed, check, cmd, &r);
+        }
+        res->schedules_run++;
+        if (check && !r.failed) {
+            /* The determinism self-check: the same schedule again must give the same timeline. */
+            run_out again;
+            rec *keep = ah__malloc((ex.nrec ? ex.nrec : 1) * sizeof(*keep));
+            size_t nkeep = ex.nrec;
+            memcpy(keep, ex.recs, nkeep * sizeof(*keep));
+            if (ex.mode == MODE_FIXED)
+                set_fixed(&ex, ex.fixed, ex.nfixed);
+            run_one(&ex, seed, 1, NULL, &again);
+            if (again.hash != r.hash || again.failed) {
+                ah__buf b = {0};
+                char *rep = determinism_report(ex.name, seed, &r, &again);
+                ah__buf_printf(&b,
+                               "asyncharness: explore FAILED: test %s, determinism self-check of "
+                               "schedule 1 (strategy %s, seed %llu); replay: %s\n%s\n",
+                               ex.name, strategy_name(ex.strategy), (unsigned long long)seed, cmd,
+                               rep);
+                ah__free(rep);
+                res->failed = 1;
+                res->failing_schedule = 1;
+                res->seed = seed;
+                res->trace_hash = r.hash;
+                snprintf(res->replay, sizeof(res->replay), "%s", cmd);
+                res->message = ah__buf_take(&b);
+                run_out_free(&again);
+                ah__free(keep);
+                run_out_free(&r);
+                break;
+            }
+            run_out_free(&again);
+            memcpy(ex.recs, keep, nkeep * sizeof(*keep));
+            ex.nrec = nkeep;
+            ah__free(keep);
+        }
+        if (r.failed) {
+            report_failure(&ex, res, s + 1, seed, &r, cmd);
+            run_out_free(&r);
+            break;
+        }
+        run_out_free(&r);
+        if (ex.strategy == AH_STRATEGY_EXHAUSTIVE && !next_exhaustive(&ex)) {
+            res->exhausted = 1;
+            break;
+        }
+    }
+    if (!res->failed) {
+        /* Every ah_sometimes must have held in some schedule. */
+        ah__buf b = {0};
+        size_t i;
+        for (i = 0; i < ex.nst; i++)
+            if (ex.st[i].hits == 0)
+                ah__buf_printf(&b, "\n  - ah_sometimes(\"%s\") at %s was never true", ex.st[i].name,
+                               ex.st[i].site);
+        if (b.len != 0) {
+            ah__buf m = {0};
+            char *body_s = ah__buf_take(&b);
+            ah__buf_printf(&m,
+                           "asyncharness: explore FAILED: test %s, %llu schedule(s) of strategy %s "
+                           "from seed %llu passed, but a path was never reached:%s\n",
+                           ex.name, (unsigned long long)res->schedules_run,
+                           strategy_name(ex.strategy), (unsigned long long)ex.o.seed_start,
+                           body_s);
+            ah__free(body_s);
+            res->failed = 1;
+            res->message = ah__buf_take(&m);
+        }
+    }
+    active = saved;
+    explorer_free(&ex);
+    return res->failed;
+}
+
+void ah_explore_result_free(ah_explore_result *res)
+{
+    if (res == NULL)
+        return;
+    ah__free(res->message);
+    res->message = NULL;
+}
+
+void ah__explore_at(const char *file, int line, const ah_explore_opts *opts, ah_body_fn body,
+                    void *ctx)
+{
+    ah_explore_result res;
+
+    if (ah_explore_run(opts, body, ctx, &res)) {
+        print_error("%s\n", res.message);
+        ah_explore_result_free(&res);
+        _fail(file, line);
+    }
+    ah_explore_result_free(&res);
+}
+
+/* ---- the cmocka wrapper ---- */
+
+static void explore_test_body(ah_sim *sim, void *ctx)
+{
+    const struct ah__test_info *info = ctx;
+    void *state = sim;
+
+    info->fn(&state);
+}
+
+void ah__explore_trampoline(void **state)
+{
+    ah_sim *outer = *state;
+    ah_explore_opts o;
+
+    memset(&o, 0, sizeof(o));
+    o.name = outer->test->name;
+    ah__explore_at(outer->test->name, 0, &o, explore_test_body, (void *)outer->test);
+    outer->body_done = 1;
+}

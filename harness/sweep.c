@@ -1,0 +1,155 @@
+/* Sweeps: run a scenario once to count its steps (dispatched callbacks), then once per step k,
+ * injecting a cancellation or a fault right after the k-th callback; every run must pass its
+ * teardown checks (so every ah_expect_once callback fired exactly once). */
+#include "internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+typedef struct sweep_ctx {
+    ah_fault fault;
+    void *ctx;
+    uint64_t step; /* inject after this callback; 0 = never */
+    int injected;
+    char where[480]; /* the callback it was injected after */
+} sweep_ctx;
+
+static void after_cb(ah_sim *sim, void *p)
+{
+    sweep_ctx *sc = p;
+    char h[320];
+
+    if (sc->injected || sc->step == 0 || sim->in_callback > 0 || sim->callbacks < sc->step)
+        return;
+    sc->injected = 1;
+    if (sim->current_hrec != NULL)
+        snprintf(sc->where, sizeof(sc->where), "%s of %s at +%llu ms", sim->current_what,
+                 ah__handle_str(sim->current_hrec, h, sizeof(h)), (unsigned long long)ah_now_ms(sim));
+    else
+        snprintf(sc->where, sizeof(sc->where), "a %s at +%llu ms",
+                 sim->current_what ? sim->current_what : "callback",
+                 (unsigned long long)ah_now_ms(sim));
+    sc->fault.inject(sim, sc->ctx, sc->fault.arg);
+}
+
+/* One run; returns the failure message (malloc'd) or NULL; *steps gets the callbacks run. */
+static char *sweep_one(const ah_sim_opts *so, ah_body_fn body, sweep_ctx *sc, const char *hint,
+                       uint64_t *steps)
+{
+    ah__capture cap = {.msg = NULL};
+    ah_sim *volatile sim = ah_sim_new(so);
+    char *report;
+
+    sim->capture = &cap;
+    if (hint != NULL)
+        snprintf(sim->replay_hint, sizeof(sim->replay_hint), "replay: %s", hint);
+    ah__after_callback_add(sim, after_cb, sc);
+    if (setjmp(cap.jb) == 0) {
+        body(sim, sc->ctx);
+        ah__tasks_drain(sim);
+        sim->body_done = 1;
+        report = ah_sim_check(sim);
+        if (report != NULL)
+            cap.msg = report;
+    }
+    *steps = sim->callbacks;
+    ah_sim_free(sim);
+    return cap.msg;
+}
+
+int ah_sweep_run(const ah_sweep_opts *opts, ah_body_fn body, ah_fault fault, void *ctx,
+                 ah_sweep_result *res_out)
+{
+    ah_sweep_result local, *res = res_out != NULL ? res_out : &local;
+    ah_sweep_opts o;
+    ah_sim_opts so;
+    sweep_ctx sc;
+    char name[128], hint[400];
+    uint64_t k, steps = 0, n, stride = 1;
+    char *msg;
+    const char *v;
+
+    memset(res, 0, sizeof(*res));
+    memset(&o, 0, sizeof(o));
+    if (opts != NULL)
+        o = *opts;
+    snprintf(name, sizeof(name), "%s",
+             o.name ? o.name : ah_sim_current() ? ah_sim_current()->name : "sweep");
+    if (!o.ignore_env && (v = getenv("AH_SWEEP_STEP")) != NULL && *v != '\0')
+        o.only_step = strtoull(v, NULL, 10);
+    so = o.sim;
+    so.name = name;
+
+    memset(&sc, 0, sizeof(sc));
+    sc.fault = fault;
+    sc.ctx = ctx;
+    msg = sweep_one(&so, body, &sc, NULL, &steps);
+    if (msg != NULL) {
+        ah__buf b = {0};
+        ah__buf_printf(&b, "asyncharness: sweep FAILED: test %s fails without any %s injected:\n%s",
+                       name, fault.name, msg);
+        ah__free(msg);
+        res->failed = 1;
+        res->message = ah__buf_take(&b);
+        return 1;
+    }
+    res->steps = steps;
+    v = getenv("AH_UNDER_VALGRIND");
+    if (v != NULL && strcmp(v, "1") == 0 && steps > 40)
+        stride = (steps + 39) / 40; /* at most ~40 runs under Valgrind */
+    for (k = 1; k <= steps; k += stride) {
+        if (o.only_step != 0 && k != o.only_step)
+            continue;
+        memset(&sc, 0, sizeof(sc));
+        sc.fault = fault;
+        sc.ctx = ctx;
+        sc.step = k;
+        snprintf(hint, sizeof(hint), "AH_SWEEP_STEP=%llu %.200s --test %.100s",
+                 (unsigned long long)k, ah__program_name(), name);
+        msg = sweep_one(&so, body, &sc, hint, &n);
+        res->runs++;
+        if (msg != NULL) {
+            ah__buf b = {0};
+            ah__buf_printf(&b,
+                           "asyncharness: sweep FAILED: test %s, %s injected after step %llu of "
+                           "%llu (after %s); replay: %s\n%s",
+                           name, fault.name, (unsigned long long)k, (unsigned long long)steps,
+                           sc.injected ? sc.where : "(never reached)", hint, msg);
+            ah__free(msg);
+            res->failed = 1;
+            res->failed_step = k;
+            res->message = ah__buf_take(&b);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void ah_sweep_result_free(ah_sweep_result *res)
+{
+    if (res == NULL)
+        return;
+    ah__free(res->message);
+    res->message = NULL;
+}
+
+void ah__sweep_at(const char *file, int line, const ah_sweep_opts *opts, ah_body_fn body,
+                  ah_fault fault, void *ctx)
+{
+    ah_sweep_result res;
+
+    if (ah_sweep_run(opts, body, fault, ctx, &res)) {
+        print_error("%s\n", res.message);
+        ah_sweep_result_free(&res);
+        _fail(file, line);
+    }
+    ah_sweep_result_free(&res);
+}
+
+void ah__sweep_cancel_at(const char *file, int line, const ah_sweep_opts *opts, ah_body_fn body,
+                         ah_inject_fn cancel, void *ctx)
+{
+    ah__sweep_at(file, line, opts, body, (ah_fault){"cancel", cancel, 0}, ctx);
+}

@@ -1,0 +1,44 @@
+#!/bin/sh
+# The explorer's command line end to end (CTest explore_replay_cli): the planted program fails
+# with ONE banner line; the replay command it prints, run as printed, fails again with the same
+# trace hash; so does the shrunk schedule's command; AH_TRACE writes a JSON trace that parses.
+set -eu
+BIN=$1
+DIR=$(mktemp -d)
+trap 'rm -rf "$DIR"' EXIT
+cd "$DIR"
+
+fail() { echo "replay.sh: $*"; echo "--- stderr:"; cat "$DIR/err" 2>/dev/null || true; exit 1; }
+
+if AH_SCHEDULES=1000 AH_TRACE="$DIR/shortest" "$BIN" >out 2>err; then fail "the planted race was not found"; fi
+n=$(grep -c "explore FAILED" err || true)
+[ "$n" = 1 ] || fail "expected one banner line, got $n"
+banner=$(grep "explore FAILED" err)
+echo "banner: $banner"
+hash=$(echo "$banner" | sed -n 's/.*trace hash \(0x[0-9a-f]*\);.*/\1/p')
+cmd=$(echo "$banner" | sed -n 's/.*; replay: //p')
+[ -n "$hash" ] && [ -n "$cmd" ] || fail "no hash or replay command in the banner"
+echo "$cmd" | grep -q -- "--test replies_in_order" || fail "the command does not name the test"
+
+# 1. the seed replays the same timeline
+if env $cmd >out2 2>err2; then fail "replay passed: $cmd"; fi
+hash2=$(grep "explore FAILED" err2 | sed -n 's/.*trace hash \(0x[0-9a-f]*\);.*/\1/p')
+[ "$hash" = "$hash2" ] || fail "replay gave trace hash $hash2, expected $hash"
+grep -q "schedule 1 of 1," err2 || fail "the replay ran more than the one schedule"
+echo "seed replay: same trace hash $hash2"
+
+# 2. the shrunk schedule replays with the hash printed beside it
+line=$(grep "replay the shortest: " err)
+scmd=$(echo "$line" | sed -n 's/.*replay the shortest: \(.*\) (trace hash .*/\1/p')
+shash=$(echo "$line" | sed -n 's/.*(trace hash \(0x[0-9a-f]*\)).*/\1/p')
+if env $scmd >out3 2>err3; then fail "shrunk replay passed: $scmd"; fi
+shash2=$(grep "explore FAILED" err3 | sed -n 's/.*trace hash \(0x[0-9a-f]*\);.*/\1/p')
+[ "$shash" = "$shash2" ] || fail "shrunk replay gave $shash2, expected $shash"
+echo "shrunk replay ($scmd): same trace hash $shash2"
+
+# 3. the trace of the shortest failing schedule
+[ -s "$DIR/shortest.txt" ] || fail "no text trace written"
+if command -v python3 >/dev/null 2>&1; then
+    python3 -m json.tool "$DIR/shortest.json" >/dev/null || fail "the JSON trace does not parse"
+fi
+echo "trace: $(wc -l <"$DIR/shortest.txt") steps, JSON parses"
