@@ -276,6 +276,10 @@ void ah__event_cancel(ah__event *ev)
         lp->ref_events--;
 }
 
+/* Events delivered so far, by every loop: a delivery is progress even when it runs no user
+ * callback (a thread-pool job starting, say), so the run verbs must not call it a deadlock. */
+static uint64_t events_delivered;
+
 /* Delivers every event due by now. The batch is taken first, as epoll_wait returns a set:
  * events that fall due while it is delivered wait for the next poll. */
 static void deliver_events(uv_loop_t *loop)
@@ -309,10 +313,16 @@ static void deliver_events(uv_loop_t *loop)
         ev->batch_index = 0;
         if (ev->flags & AH__EV_REF)
             lp->ref_events--;
+        events_delivered++;
         ev->fire(ev);
     }
     lp->batch_len = 0;
 }
+
+/* The condition ah_run_until (and ah_await) waits for, while it runs: once it holds, no poll
+ * moves the clock any further, so the verb returns at the instant the condition became true. */
+static ah_pred_fn run_pred;
+static void *run_pred_ctx;
 
 /* The poll phase. `timeout` as libuv computes it (ms, -1 = forever). Instead of blocking, the
  * clock jumps to the earlier of the timeout and the next event, but never past `limit_ns`.
@@ -324,7 +334,7 @@ static int poll_phase(uv_loop_t *loop, int timeout, uint64_t limit_ns)
     uint64_t now = sim->clock.now_ns, wake, target;
     const ah_fc_node *n;
 
-    if (timeout != 0) {
+    if (timeout != 0 && !(sim->in_verb && run_pred != NULL && run_pred(run_pred_ctx))) {
         wake = UINT64_MAX;
         if (timeout > 0) {
             wake = (loop->time + (uint64_t)timeout) * AH__NS_PER_MS;
@@ -580,6 +590,7 @@ static void verb_enter(ah_sim *sim, const char *verb)
     if (sim->in_verb)
         ah__fail(sim, "%s called while another sim verb is running", verb);
     sim->in_verb = 1;
+    run_pred = NULL; /* a verb cut short by a failure may have left its own */
 }
 
 static void verb_leave(ah_sim *sim)
@@ -599,6 +610,7 @@ static int round_of_loops(ah_sim *sim, uint64_t limit_ns, int alive_only, ah_pre
                           void *ctx, int *satisfied)
 {
     uint64_t before_cb = sim->callbacks, before_ns = sim->clock.now_ns;
+    uint64_t before_ev = events_delivered;
     ah__list *q, *next;
     uint64_t lim;
     int nloops = 0;
@@ -630,7 +642,8 @@ static int round_of_loops(ah_sim *sim, uint64_t limit_ns, int alive_only, ah_pre
         }
     }
     (void)nloops;
-    return sim->callbacks != before_cb || sim->clock.now_ns != before_ns;
+    return sim->callbacks != before_cb || sim->clock.now_ns != before_ns ||
+           events_delivered != before_ev;
 }
 
 uint64_t ah_run_ready(ah_sim *sim)
@@ -684,6 +697,8 @@ static void run_until(ah_sim *sim, const char *verb, ah_pred_fn pred, void *ctx)
 
     verb_enter(sim, verb);
     ah__tasks_drain(sim);
+    run_pred = pred;
+    run_pred_ctx = ctx;
     for (;;) {
         if (pred != NULL && pred(ctx))
             break;
@@ -702,6 +717,7 @@ static void run_until(ah_sim *sim, const char *verb, ah_pred_fn pred, void *ctx)
         ah__clock_set(sim, next);
         check_time_limit(sim);
     }
+    run_pred = NULL;
     verb_leave(sim);
 }
 
