@@ -32,12 +32,29 @@ char *ah_sim_check(ah_sim *sim)
                        (unsigned long long)((r->close_ns - sim->clock.epoch_ns) / AH__NS_PER_MS));
         problems++;
     }
-    for (q = sim->reqs.next; q != &sim->reqs; q = q->next) {
-        ah__rrec *r = ah__container_of(q, ah__rrec, link);
-        ah__buf_printf(&b, "  - request still in flight: %s (%p) started in %s at +%llu ms\n",
-                       r->what, r->req, ah__site_str(&r->site, s, sizeof(s)),
-                       (unsigned long long)((r->start_ns - sim->clock.epoch_ns) / AH__NS_PER_MS));
-        problems++;
+    {
+        /* Requests in flight and what the extensions still have pending (mock deliveries,
+         * futures), together: "the test ended with 2 operations pending". */
+        ah__buf ops = {0};
+        unsigned nops = 0;
+
+        for (q = sim->reqs.next; q != &sim->reqs; q = q->next) {
+            ah__rrec *r = ah__container_of(q, ah__rrec, link);
+            ah__buf_printf(&ops, "    - request %s (%p) still in flight, started in %s at +%llu ms\n",
+                           r->what, r->req, ah__site_str(&r->site, s, sizeof(s)),
+                           (unsigned long long)((r->start_ns - sim->clock.epoch_ns) /
+                                                AH__NS_PER_MS));
+            nops++;
+        }
+        for (i = 0; i < sim->n_ext; i++)
+            if (sim->ext[i].ops != NULL)
+                sim->ext[i].ops(sim, sim->ext[i].state, &ops, &nops);
+        if (nops > 0) {
+            ah__buf_printf(&b, "  - the test ended with %u operation%s pending:\n%s", nops,
+                           nops == 1 ? "" : "s", ops.s);
+            problems++;
+        }
+        ah__buf_free(&ops);
     }
     for (q = sim->loops.next; q != &sim->loops; q = q->next) {
         ah__loop *lp = ah__container_of(q, ah__loop, link);

@@ -226,6 +226,10 @@ typedef struct ah__ext {
     /* Deadlock report: appends what is pending. */
     void (*pending)(ah_sim *sim, void *state, ah__buf *report);
     void (*destroy)(ah_sim *sim, void *state);
+    /* Teardown: operations still pending (one line each, prefixed "    - "), adding their
+     * number to *n; check.c reports them together as "the test ended with N operations
+     * pending". May be NULL. */
+    void (*ops)(ah_sim *sim, void *state, ah__buf *report, unsigned *n);
 } ah__ext;
 #define AH__MAX_EXT 16
 /* The state registered under `key`, or NULL. */

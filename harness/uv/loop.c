@@ -690,7 +690,8 @@ void ah_advance(ah_sim *sim, uint64_t ms)
     verb_leave(sim);
 }
 
-static void run_until(ah_sim *sim, const char *verb, ah_pred_fn pred, void *ctx)
+static void run_until(ah_sim *sim, const char *verb, const char *waits, ah_pred_fn pred,
+                      void *ctx)
 {
     int sat = 0;
     uint64_t next;
@@ -712,7 +713,7 @@ static void run_until(ah_sim *sim, const char *verb, ah_pred_fn pred, void *ctx)
             if (pred == NULL)
                 break;
             sim->in_verb = 0;
-            deadlock(sim, "the test waits for a condition");
+            deadlock(sim, waits);
         }
         ah__clock_set(sim, next);
         check_time_limit(sim);
@@ -724,19 +725,20 @@ static void run_until(ah_sim *sim, const char *verb, ah_pred_fn pred, void *ctx)
 uint64_t ah_run_until_idle(ah_sim *sim)
 {
     uint64_t start = sim->clock.now_ns;
-    run_until(sim, "ah_run_until_idle", NULL, NULL);
+    run_until(sim, "ah_run_until_idle", NULL, NULL, NULL);
     return (sim->clock.now_ns - start) / AH__NS_PER_MS;
 }
 
 void ah_run_until(ah_sim *sim, ah_pred_fn pred, void *ctx)
 {
-    run_until(sim, "ah_run_until", pred, ctx);
+    run_until(sim, "ah_run_until", "the test waits for a condition", pred, ctx);
 }
 
-/* Exposed for futures: run until pred, with the caller's own deadlock wording. */
+/* Exposed for futures: run until pred, with the caller's own deadlock wording (`verb` is what
+ * waits: "ah_await (t.c:20) waits for the future created at t.c:12"). */
 void ah__run_until_pred(ah_sim *sim, const char *verb, ah_pred_fn pred, void *ctx)
 {
-    run_until(sim, verb, pred, ctx);
+    run_until(sim, verb, verb, pred, ctx);
 }
 
 /* ---- reports ---- */
