@@ -270,6 +270,7 @@ struct ah_sim {
 
     /* callback accounting */
     uint64_t callbacks;            /* total dispatched */
+    uint64_t events_fired;         /* events delivered (progress even when no callback ran) */
     uint64_t callbacks_at_instant; /* since the clock last moved: the runaway guard */
     uint64_t iterations_at_instant;
     uint64_t instant_ns;

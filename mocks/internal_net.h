@@ -15,6 +15,9 @@
 #include <sys/socket.h>
 
 #define AH__ADDR_MAX 72
+/* Bytes one direction of a connection holds, sent and not yet read (in flight plus the
+ * receiver's queue): the kernel's send and receive buffers. A writer beyond it waits. */
+#define AH__FLOW_WINDOW (4u * 1024 * 1024)
 
 /* Stream flag bits in handle->flags (the type-specific range internal.h leaves free). */
 enum {
@@ -299,6 +302,8 @@ void ah__sock_connect_pending(ah__sock *s, int status);
 void ah__sock_backlog_add(ah__sock *s, ah__conn *c);
 void ah__sock_hooks_install(void);
 int ah__sock_reading(const ah__sock *s);
+/* The flow `s` sends on has room again (the receiver read), or a reset came: queued writes go on. */
+void ah__sock_writable(ah__sock *s);
 
 /* peer.c */
 /* A connection reached the scripted peer's address. */

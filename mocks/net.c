@@ -453,6 +453,10 @@ size_t ah__flow_readable(const ah__flow *f, int chunked)
 
 void ah__flow_consume(ah__flow *f, size_t n)
 {
+    ah__sock *sender = f->conn->end[f->from].sock;
+
+    if (n > 0 && sender != NULL && f->wr - f->rd >= AH__FLOW_WINDOW)
+        ah__sock_writable(sender); /* the window opens again */
     f->rd += n;
     flow_gc(f);
     if (f->rd == f->wr) {

@@ -272,15 +272,21 @@ static void fail_gone(ah__pconn *pc, const ah__step *st, const char *how)
     ah__fail(sim, "%s", ah__buf_keep(sim, &b));
 }
 
-static void fail_after_end(ah__pconn *pc, const unsigned char *data, size_t avail)
+static void fail_after_end(ah__pconn *pc, const unsigned char *data, size_t avail,
+                           const ah__step *next)
 {
     ah_sim *sim = sim_of(pc->peer);
     ah__buf b = {0};
 
-    fail_header(&b, pc, pc->script == NULL ? "unexpected bytes" : "unexpected bytes after the script ended");
+    fail_header(&b, pc, pc->script == NULL || next != NULL ? "unexpected bytes"
+                                                          : "unexpected bytes after the script ended");
     ah__buf_printf(&b, "\n  received: ");
     show_bytes(&b, data, avail);
-    if (pc->script == NULL)
+    if (next != NULL) {
+        ah__buf_printf(&b, "\n  (the script's next step is ");
+        describe_step(&b, next);
+        ah__buf_printf(&b, "; add ah_peer_expect for these bytes before it)");
+    } else if (pc->script == NULL)
         ah__buf_printf(&b, "\n  (the peer has no script for connection #%u: ah_peer_next_connection "
                            "scripts one more connection, ah_peer_repeat reuses the last script)",
                        pc->index);
@@ -378,6 +384,8 @@ static void pconn_advance(ah__pconn *pc)
             break;
         case AH__STEP_CLOSE:
         case AH__STEP_RESET:
+            if (avail > 0)
+                fail_after_end(pc, data, avail, st); /* bytes the script did not expect */
             ah__trace_note(sim, c->label, st->kind == AH__STEP_CLOSE ? "peer: close" : "peer: reset");
             pc->closed = pc->finished = 1;
             pc->step++;
@@ -398,7 +406,7 @@ static void pconn_advance(ah__pconn *pc)
         return;
     }
     if (avail > 0)
-        fail_after_end(pc, f->buf + (f->rd - f->base), avail);
+        fail_after_end(pc, f->buf + (f->rd - f->base), avail, NULL);
     if ((f->fin_arrived || c->end[1].reset) && !pc->closed) {
         /* The script is done and the client went away: the server closes too. */
         pc->closed = pc->finished = 1;

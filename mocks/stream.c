@@ -138,7 +138,11 @@ static void sync_reset(ah__sock *s)
 {
     if (s->conn != NULL && s->conn->end[s->side].reset && !s->reset_noted) {
         s->reset_noted = 1;
-        s->pending_error = UV_ECONNRESET;
+        /* Linux's tcp_reset: a socket that had the peer's FIN and not yet sent its own
+         * (CLOSE_WAIT) reports EPIPE; any other, ECONNRESET (found by net_write_after_eof). */
+        s->pending_error = in_flow(s)->fin_arrived && !s->conn->flow[s->side].fin_sent
+                               ? UV_EPIPE
+                               : UV_ECONNRESET;
     }
 }
 
@@ -246,6 +250,8 @@ static void read_ready(ah__sock *s)
 void ah__sock_incoming(ah__sock *s)
 {
     sync_reset(s);
+    if (s->conn != NULL && s->conn->end[s->side].reset)
+        ah__sock_writable(s); /* POLLERR: queued writes fail now */
     if (ah__sock_reading(s))
         read_ready(s);
 }
@@ -377,6 +383,10 @@ static ssize_t sock_send(ah__sock *s, const uv_buf_t *bufs, unsigned nbufs, int 
         ah__trace_note(s->net->sim, c->label, "write fails (ah_net_write_error)");
         return err;
     }
+    if (c->flow[s->side].wr - c->flow[s->side].rd >= AH__FLOW_WINDOW)
+        return UV_EAGAIN; /* the kernel's buffers are full: the receiver does not read */
+    if (limit > AH__FLOW_WINDOW - (c->flow[s->side].wr - c->flow[s->side].rd))
+        limit = (size_t)(AH__FLOW_WINDOW - (c->flow[s->side].wr - c->flow[s->side].rd));
     if (is_try && c->route->short_write_on) {
         if (c->route->short_write == 0)
             return UV_EAGAIN;
@@ -427,6 +437,19 @@ static void write_req_finish(ah__sock *s, uv_write_t *req)
     io_feed(s);
 }
 
+static int window_full(const ah__sock *s)
+{
+    const ah__flow *f = s->conn != NULL ? &s->conn->flow[s->side] : NULL;
+    return f != NULL && f->wr - f->rd >= AH__FLOW_WINDOW && !s->conn->end[s->side].reset;
+}
+
+void ah__sock_writable(ah__sock *s)
+{
+    if (s->stream != NULL && !closing(s->stream) &&
+        !ah__list_empty(ah__qlist(s->stream->write_queue)))
+        schedule_now(s, &s->wr_ev);
+}
+
 /* libuv's uv__write: one request per call. */
 static void do_write(ah__sock *s)
 {
@@ -445,11 +468,12 @@ static void do_write(ah__sock *s)
             write_req_finish(s, req);
             return;
         }
-        schedule_now(s, &s->wr_ev);
-        return;
+        n = UV_EAGAIN;
     }
     if (n == UV_EAGAIN) {
-        schedule_now(s, &s->wr_ev);
+        /* POLLOUT comes when the receiver reads (ah__sock_writable), not before. */
+        if (!window_full(s))
+            schedule_now(s, &s->wr_ev);
         return;
     }
     req->error = (int)n;

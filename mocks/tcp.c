@@ -87,11 +87,13 @@ int uv_tcp_bind(uv_tcp_t *tcp, const struct sockaddr *addr, unsigned int flags)
         return UV_EINVAL;
     ah__addr_from_sockaddr(addr, &a);
     if (a.port == 0) {
+        /* Port 0: the kernel picks an ephemeral port (re-parse from a copy, not in place). */
+        struct sockaddr_storage ss = a.sa;
         if (addr->sa_family == AF_INET)
-            ((struct sockaddr_in *)&a.sa)->sin_port = htons((uint16_t)ah__net_ephemeral_port(s->net));
+            ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)ah__net_ephemeral_port(s->net));
         else
-            ((struct sockaddr_in6 *)&a.sa)->sin6_port = htons((uint16_t)ah__net_ephemeral_port(s->net));
-        ah__addr_from_sockaddr((struct sockaddr *)&a.sa, &a);
+            ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)ah__net_ephemeral_port(s->net));
+        ah__addr_from_sockaddr((struct sockaddr *)&ss, &a);
     }
     ah__sock_give_fd(s);
     s->local = a;
