@@ -30,7 +30,9 @@
  * A kv_reply belongs to the client and lives only during the callback, so the adapter copies it
  * and gives the copy to the sim (ah_future_fulfil_owned frees it with the sim). A failed command
  * rejects the future with its UV_E* status. A second call for the same command is a bug in the
- * client: the future is already settled, and the adapter fails the test. */
+ * client: the future is already settled, and the adapter fails the test. (A future the test
+ * cancelled, e.g. by ah_with_timeout, is settled too; the command's own late callback is then
+ * expected and ignored.) */
 static kv_reply *reply_copy(const kv_reply *r)
 {
     kv_reply *c = calloc(1, sizeof(*c));
@@ -69,9 +71,23 @@ static void kv_future_cb(kv_req *req, int status, const kv_reply *reply, void *d
         rc = ah_future_reject(f, status);
     else
         rc = ah_future_fulfil_owned(f, reply_copy(reply), reply_free);
-    if (rc == UV_EALREADY)
+    if (rc == UV_EALREADY && ah_future_state_of(f) != AH_FUTURE_CANCELLED)
         ah_fail(ah_future_sim(f), "kv_cb called a second time for one command (status %s)",
                 status < 0 ? uv_err_name(status) : "0");
+}
+
+/* Cancelling the future cancels the command: ah_future_on_cancel runs this once, as a
+ * continuation, and kv_cancel makes the client call back with UV_ECANCELED. */
+static void cancel_command(ah_future *f, void *req)
+{
+    (void)f;
+    assert_int_equal(kv_cancel(req), 0);
+}
+
+static kv_req *cancel_with(ah_future *f, kv_req *req)
+{
+    ah_future_on_cancel(f, cancel_command, req);
+    return req;
 }
 
 /* Awaits a command's future and returns the copy of its reply (fails the test if it failed). */
@@ -398,6 +414,51 @@ static void cancelled_command_reply_is_discarded(void **state)
     ah_assert_now_ms(sim, 10);
     assert_int_equal(stats_of(c).late_replies, 1);
     client_close(sim, c);
+}
+
+/* A deadline set by the test, not the client: ah_with_timeout rejects at exactly +250 ms and
+ * cancels the command's future, whose on_cancel hook calls kv_cancel. GET k's reply, at +300 ms,
+ * is then discarded as a late reply (which proves kv_cancel ran), and GET b is unaffected. */
+struct seen {
+    int calls, status;
+};
+
+static void seen_cb(kv_req *req, int status, const kv_reply *reply, void *data)
+{
+    struct seen *s = data;
+
+    (void)req;
+    (void)reply;
+    s->calls++;
+    s->status = status;
+}
+
+static void deadline_set_by_the_test_cancels_the_command(void **state)
+{
+    ah_sim *sim = *state;
+    ah_peer *srv = ah_net_listen(sim, SERVER);
+    ah_peer_expect(srv, GET_K GET_B);
+    ah_peer_reply_after(srv, 300, "$1\r\nK\r\n");
+    ah_peer_stall(srv);
+
+    kv_client *c = client_new(&(kv_opts){.timeout_ms = 30000});
+    ah_future *r = ah_future_new(sim);
+    cancel_with(r, kv_get(c, "k", kv_future_cb, r));
+    struct seen other = {0};
+    kv_get(c, "b", seen_cb, &other);
+
+    assert_int_equal(ah_await_error(sim, ah_with_timeout(sim, r, 250)), UV_ETIMEDOUT);
+    ah_assert_now_ms(sim, 250);
+    assert_int_equal(ah_future_state_of(r), AH_FUTURE_CANCELLED);
+    ah_advance(sim, 50);
+    kv_stats st = stats_of(c);
+    assert_int_equal(st.late_replies, 1); /* K, for the cancelled GET k */
+    assert_int_equal(st.in_flight, 1);    /* GET b is still waiting */
+    assert_int_equal(st.timeouts, 0);
+    assert_int_equal(other.calls, 0);
+    client_close(sim, c);
+    assert_int_equal(other.calls, 1);
+    assert_int_equal(other.status, UV_ECANCELED);
 }
 
 /* A whole 30 s timeout is simulated without a real wait. */
@@ -817,9 +878,10 @@ static void pipeline_of_many_commands_is_matched_in_order(void **state)
         assert_non_null(kv_incr(c, key, kv_future_cb, f[i]));
     }
     assert_int_equal(stats_of(c).queued, PIPELINE);
-    for (i = 0; i < PIPELINE; i++)
-        assert_integer(sim, await_reply(sim, f[i]), i / 10 + 1);
+    assert_int_equal(ah_await_value(sim, ah_all(sim, f, PIPELINE)), PIPELINE);
     ah_assert_now_ms(sim, 2);
+    for (i = 0; i < PIPELINE; i++)
+        assert_integer(sim, (const kv_reply *)ah_future_value(f[i]), i / 10 + 1);
     assert_int_equal(stats_of(c).replies, PIPELINE);
     client_close(sim, c);
 }
@@ -840,6 +902,7 @@ int main(void)
         ah_unit_test(time_queued_before_the_connection_counts),
         ah_unit_test(late_reply_after_timeout_keeps_pipeline_aligned),
         ah_unit_test(cancelled_command_reply_is_discarded),
+        ah_unit_test(deadline_set_by_the_test_cancels_the_command),
         ah_unit_test(thirty_second_timeout_takes_no_wall_time),
         ah_unit_test(dns_failure_fails_queued_commands),
         ah_unit_test(connect_refused_fails_queued_commands),
