@@ -46,10 +46,13 @@ rc=$?
 grep -E '^\[  FAILED  \] [a-z]' "$out" | sort -u | sed 's/^/   /'
 # The failure as the harness reported it: the message, then [virtual time, seed, test] and the
 # assertion's file and line.
-awk -v msg="$CAUGHT_MSG" '
+awk -v msg="$CAUGHT_MSG" -v root="$(pwd)" '
     index($0, msg) { on = 1 }
     on && /replay: / { next }
-    on && /LINE/ { sub(/.*--- /, ""); sub(/: error.*/, ""); print "     at " $0; exit }
+    on && /LINE/ {
+        sub(/.*--- /, ""); sub(/: error.*/, ""); sub(root "/", "")
+        print "     at " $0; exit
+    }
     on { print "   " $0 }' "$out"
 grep '^asyncharness: ' "$out" | sed 's/^/   /'
 if [ $rc -eq 0 ] || ! grep -qF "$CAUGHT_MSG" "$out" ||
