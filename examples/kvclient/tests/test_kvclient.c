@@ -65,7 +65,7 @@ static void kv_future_cb(kv_req *req, int status, const kv_reply *reply, void *d
 
     (void)req;
     if ((status < 0) != (reply == NULL))
-        ah_fail(ah_future_sim(f), "kv_cb: status %s with a %s reply", uv_err_name(status),
+        ah_fail(ah_future_sim(f), "kv_cb: status %d with a %s reply", status,
                 reply == NULL ? "NULL" : "non-NULL");
     if (status < 0)
         rc = ah_future_reject(f, status);
