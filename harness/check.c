@@ -40,7 +40,7 @@ char *ah_sim_check(ah_sim *sim)
 
         for (q = sim->reqs.next; q != &sim->reqs; q = q->next) {
             ah__rrec *r = ah__container_of(q, ah__rrec, link);
-            ah__buf_printf(&ops, "    - request %s (%p) still in flight, started in %s at +%llu ms\n",
+            ah__buf_printf(&ops, "    - request still in flight: %s (%p) started in %s at +%llu ms\n",
                            r->what, r->req, ah__site_str(&r->site, s, sizeof(s)),
                            (unsigned long long)((r->start_ns - sim->clock.epoch_ns) /
                                                 AH__NS_PER_MS));

@@ -609,7 +609,7 @@ static void futures_ops(ah_sim *sim, void *state, ah__buf *b, unsigned *n)
     for (q = fs->all.next; q != &fs->all; q = q->next) {
         ah_future *f = ah__container_of(q, ah_future, link);
         if (f->state != AH_FUTURE_PENDING || f->consumed == AH__FUT_UNCONSUMED ||
-            (f->consumed & AH__FUT_DETACHED))
+            (f->consumed & AH__FUT_DETACHED) || f->producer_reports)
             continue;
         ah__buf_printf(b, "    - ");
         describe(f, b);

@@ -229,7 +229,9 @@ static int backend_timeout(const uv_loop_t *loop)
 {
     const ah__loop *lp = ah__lp(loop);
 
-    if (loop->stop_flag == 0 && (loop->active_handles > 0 || loop->active_reqs.count > 0) &&
+    /* A referenced event (a mock's completion, bytes in flight) is waited for as a request is. */
+    if (loop->stop_flag == 0 &&
+        (loop->active_handles > 0 || loop->active_reqs.count > 0 || lp->ref_events > 0) &&
         ah__list_empty(&lp->pending) && ah__list_empty(&lp->idle) && lp->closing == NULL)
         return next_timeout(loop);
     return 0;
@@ -492,45 +494,49 @@ int uv_run(uv_loop_t *loop, uv_run_mode mode)
 
 /* ---- sleeping: time passes, the loop does not run ---- */
 
-static void blocking_call(ah_sim *sim, const char *call, uint64_t ms)
+/* `arg` is the call's own argument, for the report; the clock moves by `ns`. */
+static void blocking_call(ah_sim *sim, const char *call, uint64_t arg, uint64_t ns, ah__site site)
 {
-    char b[320];
+    char b[320], st[160];
 
     if (sim->in_callback > 0) {
+        ah__site_str(&site, st, sizeof(st));
         if (sim->current_hrec != NULL)
             ah__buf_printf(&sim->slow,
-                           "  - blocking call %s(%llu) inside %s of %s at virtual time +%llu ms: "
-                           "it blocks the loop thread\n",
-                           call, (unsigned long long)ms, sim->current_what,
+                           "  - blocking call %s(%llu) in %s, inside %s of %s at virtual time "
+                           "+%llu ms: it blocks the loop thread\n",
+                           call, (unsigned long long)arg, st, sim->current_what,
                            ah__handle_str(sim->current_hrec, b, sizeof(b)),
                            (unsigned long long)ah_now_ms(sim));
         else
             ah__buf_printf(&sim->slow,
-                           "  - blocking call %s(%llu) inside a %s at virtual time +%llu ms: it "
-                           "blocks the loop thread\n",
-                           call, (unsigned long long)ms, sim->current_what,
+                           "  - blocking call %s(%llu) in %s, inside a %s at virtual time +%llu "
+                           "ms: it blocks the loop thread\n",
+                           call, (unsigned long long)arg, st, sim->current_what,
                            (unsigned long long)ah_now_ms(sim));
     }
-    ah__clock_set(sim, sim->clock.now_ns + ms * AH__NS_PER_MS);
+    ah__clock_set(sim, sim->clock.now_ns + ns);
 }
 
 void uv_sleep(unsigned int msec)
 {
-    (void)AH__CALLER("uv_sleep");
-    blocking_call(ah__sim(), "uv_sleep", msec);
+    ah__site site = AH__CALLER("uv_sleep");
+    blocking_call(ah__sim(), "uv_sleep", msec, (uint64_t)msec * AH__NS_PER_MS, site);
 }
 
 /* sleep(3) and usleep(3) in a test linked with the harness advance the virtual clock too, and
  * are reported when a callback calls them. */
 unsigned int sleep(unsigned int seconds)
 {
-    blocking_call(ah__sim(), "sleep", (uint64_t)seconds * 1000);
+    ah__site site = AH__CALLER("sleep");
+    blocking_call(ah__sim(), "sleep", seconds, (uint64_t)seconds * 1000 * AH__NS_PER_MS, site);
     return 0;
 }
 
 int usleep(useconds_t usec)
 {
-    blocking_call(ah__sim(), "usleep", usec / 1000);
+    ah__site site = AH__CALLER("usleep");
+    blocking_call(ah__sim(), "usleep", usec, (uint64_t)usec * 1000, site);
     return 0;
 }
 
