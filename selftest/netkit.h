@@ -15,8 +15,8 @@
 
 static char netlog[4096];
 
-static void netlog_add(const char *fmt, ...) __attribute__((format(printf, 1, 2), unused));
-static void netlog_add(const char *fmt, ...)
+static __attribute__((unused)) void netlog_add(const char *fmt, ...) __attribute__((format(printf, 1, 2), unused));
+static __attribute__((unused)) void netlog_add(const char *fmt, ...)
 {
     va_list ap;
     size_t n = strlen(netlog);
@@ -56,13 +56,13 @@ typedef struct tclient {
     const char *send_on_connect;
 } tclient;
 
-static void tc_on_close(uv_handle_t *h)
+static __attribute__((unused)) void tc_on_close(uv_handle_t *h)
 {
     ((tclient *)h->data)->closed = 1;
     netlog_add("close");
 }
 
-static void tc_alloc(uv_handle_t *h, size_t size, uv_buf_t *buf)
+static __attribute__((unused)) void tc_alloc(uv_handle_t *h, size_t size, uv_buf_t *buf)
 {
     tclient *c = h->data;
     size_t room = sizeof(c->in) - c->got;
@@ -73,7 +73,7 @@ static void tc_alloc(uv_handle_t *h, size_t size, uv_buf_t *buf)
     *buf = uv_buf_init(c->in + c->got, (unsigned)room);
 }
 
-static void tc_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+static __attribute__((unused)) void tc_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     tclient *c = s->data;
 
@@ -89,28 +89,29 @@ static void tc_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
 }
 
-static void tc_written(uv_write_t *req, int status)
+static __attribute__((unused)) void tc_written(uv_write_t *req, int status)
 {
     (void)req;
     netlog_add("write %s", rc_str(status));
 }
 
 /* Queues a write of `text` (static storage) on the client. */
-static int tc_write(tclient *c, const char *text)
+static __attribute__((unused)) int tc_write(tclient *c, const char *text)
 {
     uv_buf_t b = uv_buf_init((char *)text, (unsigned)strlen(text));
     assert_true(c->nw < 8);
     return uv_write(&c->wreq[c->nw++], (uv_stream_t *)&c->tcp, &b, 1, tc_written);
 }
 
-static void tc_connected(uv_connect_t *req, int status)
+static __attribute__((unused)) void tc_connected(uv_connect_t *req, int status)
 {
     tclient *c = req->handle->data;
 
     c->connect_status = status;
     netlog_add("connect %s", rc_str(status));
     if (status < 0) {
-        uv_close((uv_handle_t *)&c->tcp, tc_on_close);
+        if (!uv_is_closing((uv_handle_t *)&c->tcp))
+            uv_close((uv_handle_t *)&c->tcp, tc_on_close);
         return;
     }
     if (c->read_on_connect)
@@ -120,7 +121,7 @@ static void tc_connected(uv_connect_t *req, int status)
 }
 
 /* Starts a connect of `c` to "ip:port"; reads from the start and closes at EOF or error. */
-static void tc_connect(tclient *c, const char *ip, int port, const char *send)
+static __attribute__((unused)) void tc_connect(tclient *c, const char *ip, int port, const char *send)
 {
     struct sockaddr_in a;
 
@@ -134,7 +135,7 @@ static void tc_connect(tclient *c, const char *ip, int port, const char *send)
     assert_int_equal(uv_tcp_connect(&c->creq, &c->tcp, (const struct sockaddr *)&a, tc_connected), 0);
 }
 
-static void tc_close(tclient *c)
+static __attribute__((unused)) void tc_close(tclient *c)
 {
     if (!uv_is_closing((uv_handle_t *)&c->tcp))
         uv_close((uv_handle_t *)&c->tcp, tc_on_close);
