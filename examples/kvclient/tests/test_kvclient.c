@@ -846,6 +846,83 @@ static void close_with_commands_in_flight_cancels_each_once(void **state)
         assert_int_equal(order[i], i);
 }
 
+/* Replies A and B arrive in one read, so both outcomes are decided before A's callback runs:
+ * cancelling B from there is too late (UV_EALREADY) and B still gets its reply. */
+struct late_cancel {
+    ah_future *a;
+    kv_req *b;
+    int rc;
+};
+
+static void cancel_neighbour_cb(kv_req *req, int status, const kv_reply *reply, void *data)
+{
+    struct late_cancel *lc = data;
+
+    kv_future_cb(req, status, reply, lc->a);
+    lc->rc = kv_cancel(lc->b);
+}
+
+static void cancel_after_the_reply_arrived_is_too_late(void **state)
+{
+    ah_sim *sim = *state;
+    ah_peer *srv = ah_net_listen(sim, SERVER);
+    ah_peer_expect(srv, GET_A GET_B);
+    ah_peer_reply(srv, "$1\r\nA\r\n$1\r\nB\r\n");
+
+    kv_client *c = client_new(NULL);
+    ah_future *b = ah_future_new(sim);
+    struct late_cancel lc = {ah_future_new(sim), NULL, 0};
+    kv_get(c, "a", cancel_neighbour_cb, &lc);
+    lc.b = kv_get(c, "b", kv_future_cb, b);
+
+    assert_bulk(sim, await_reply(sim, lc.a), "A");
+    assert_int_equal(lc.rc, UV_EALREADY);
+    assert_bulk(sim, await_reply(sim, b), "B");
+    client_close(sim, c);
+}
+
+/* A callback may issue and close: from GET a's callback the test issues GET c and closes the
+ * client. GET b (on the wire) and GET c (issued on the closing client) fail with UV_ECANCELED,
+ * each once, and the client finishes closing once every callback has run. */
+struct reentry {
+    kv_client *c;
+    ah_future *a, *next;
+    int closed;
+};
+
+static void issue_and_close_cb(kv_req *req, int status, const kv_reply *reply, void *data)
+{
+    struct reentry *r = data;
+
+    kv_future_cb(req, status, reply, r->a);
+    assert_non_null(kv_get(r->c, "c", kv_future_cb, r->next));
+    kv_close(r->c, on_closed, &r->closed);
+    kv_close(r->c, on_closed, &r->closed); /* a second close is ignored */
+    assert_int_equal(r->closed, 0);
+}
+
+static void close_from_inside_a_callback(void **state)
+{
+    ah_sim *sim = *state;
+    ah_peer *srv = ah_net_listen(sim, SERVER);
+    ah_peer_expect(srv, GET_A GET_B);
+    ah_peer_reply_after(srv, 4, "$1\r\nA\r\n");
+    ah_peer_stall(srv);
+
+    kv_client *c = client_new(NULL);
+    ah_future *b = ah_future_new(sim);
+    struct reentry r = {c, ah_future_new(sim), ah_future_new(sim), 0};
+    kv_get(c, "a", issue_and_close_cb, &r);
+    kv_get(c, "b", kv_future_cb, b);
+
+    assert_bulk(sim, await_reply(sim, r.a), "A");
+    assert_int_equal(ah_await_error(sim, b), UV_ECANCELED);
+    assert_int_equal(ah_await_error(sim, r.next), UV_ECANCELED);
+    ah_assert_now_ms(sim, 4);
+    ah_run_until_idle(sim);
+    assert_int_equal(r.closed, 1);
+}
+
 /* ---- pipelining ---- */
 
 /* 1,000 INCRs issued at once go out in one write and their replies, which arrive in one
@@ -916,6 +993,8 @@ int main(void)
         ah_unit_test(idle_client_reconnects_on_the_next_command),
         ah_unit_test(cancel_queued_command_is_never_sent),
         ah_unit_test(close_with_commands_in_flight_cancels_each_once),
+        ah_unit_test(cancel_after_the_reply_arrived_is_too_late),
+        ah_unit_test(close_from_inside_a_callback),
         ah_unit_test(pipeline_of_many_commands_is_matched_in_order),
     };
 
