@@ -542,6 +542,13 @@ void ah_resolve_status_cb(void *obj, int status, const void *value, void *data)
     ah_future_settle(data, status, (intptr_t)value);
 }
 
+void ah__adapter_settle(void *data, int status, intptr_t value, const char *adapter)
+{
+    if (data == NULL)
+        ah__fail(ah__sim(), "%s: data is NULL, expected the ah_future to settle", adapter);
+    ah_future_settle(data, status, value);
+}
+
 /* ---- reports ---- */
 
 static void describe(const ah_future *f, ah__buf *b)

@@ -395,6 +395,28 @@ static void with_timeout_does_not_keep_uv_run_alive(void **state)
     assert_int_equal(uv_loop_alive(uv_default_loop()), 0);
 }
 
+/* The poll of the iteration that settled the future does not wait for the next timer. */
+static void await_stops_at_the_instant_the_future_settles(void **state)
+{
+    ah_sim *sim = *state;
+    uv_timer_t t1, t2;
+    ah_future *f = ah_future_new(sim);
+
+    uv_timer_init(uv_default_loop(), &t1);
+    uv_timer_init(uv_default_loop(), &t2);
+    t1.data = f;
+    uv_timer_start(&t1, fulfil_in_timer, 10, 0);
+    uv_timer_start(&t2, noop_timer, 50, 0);
+    order[0] = '\0';
+    assert_int_equal(ah_await_value(sim, f), 1);
+    ah_assert_now_ms(sim, 10);
+    assert_true(uv_is_active((uv_handle_t *)&t2));
+    uv_close((uv_handle_t *)&t1, close_cb);
+    uv_close((uv_handle_t *)&t2, close_cb);
+    ah_run_until_idle(sim);
+    ah_assert_now_ms(sim, 10);
+}
+
 /* ---- adapters ---- */
 
 static void work(uv_work_t *req) { (void)req; }
@@ -593,6 +615,7 @@ int main(void)
         ah_unit_test(with_timeout_rejects_at_exactly_now_plus_ms),
         ah_unit_test(with_timeout_settles_as_the_future_when_in_time),
         ah_unit_test(with_timeout_does_not_keep_uv_run_alive),
+        ah_unit_test(await_stops_at_the_instant_the_future_settles),
         ah_unit_test(after_work_adapter_settles),
         ah_unit_test(await_does_not_jump_past_thread_pool_work),
         ah_unit_test(resolve_status_adapter_settles),

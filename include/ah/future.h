@@ -125,6 +125,19 @@ void ah_after_work_cb(uv_work_t *req, int status);
  * rejects, else fulfils with (intptr_t)value. Cast it to the client's callback type when its
  * shape is exactly that (pointer or integer arguments). */
 void ah_resolve_status_cb(void *obj, int status, const void *value, void *data);
+/* Defines `static void name(obj_type obj, int status, value_type value, void *data)`, an adapter
+ * of exactly the client's callback type that settles the future passed as `data` (status < 0
+ * rejects, else fulfils with (intptr_t)value). Use it where casting ah_resolve_status_cb would be
+ * refused by -Wcast-function-type (an integer value) or is not exactly the shape:
+ *     AH_FUTURE_ADAPTER(lookup_settles, lookup *, intptr_t)
+ *     lookup_start(loop, &l, 2000, lookup_settles, f);                                       */
+#define AH_FUTURE_ADAPTER(name, obj_type, value_type)                                             \
+    static void name(obj_type obj, int status, value_type value, void *data)                      \
+    {                                                                                             \
+        (void)obj;                                                                                \
+        ah__adapter_settle(data, status, (intptr_t)value, #name);                                 \
+    }
+void ah__adapter_settle(void *data, int status, intptr_t value, const char *adapter);
 /* Settles `f` from a status and a value, as the adapters do: status < 0 rejects, else fulfils. */
 int ah_future_settle(ah_future *f, int status, intptr_t value);
 
