@@ -654,6 +654,47 @@ static void replies_split_into_one_byte_chunks(void **state)
     client_close(sim, c);
 }
 
+/* Segments of a random size in [1, 7] bytes, drawn from the sim's seeded oracle: any seed must
+ * give the same replies (AH_SEED=n replays one). */
+static void replies_in_random_chunks(void **state)
+{
+    ah_sim *sim = *state;
+    ah_net_chunking_random(sim, SERVER, 7);
+    ah_peer *srv = ah_net_listen(sim, SERVER);
+    ah_peer_expect(srv, GET_A INCR_N GET_B);
+    ah_peer_reply(srv, "$26\r\nabcdefghijklmnopqrstuvwxyz\r\n:-7\r\n+QUEUED\r\n");
+
+    kv_client *c = client_new(NULL);
+    ah_future *a = ah_future_new(sim), *n = ah_future_new(sim), *b = ah_future_new(sim);
+    kv_get(c, "a", kv_future_cb, a);
+    kv_incr(c, "n", kv_future_cb, n);
+    kv_get(c, "b", kv_future_cb, b);
+
+    assert_bulk(sim, await_reply(sim, a), "abcdefghijklmnopqrstuvwxyz");
+    assert_integer(sim, await_reply(sim, n), -7);
+    assert_status(sim, await_reply(sim, b), "QUEUED");
+    client_close(sim, c);
+}
+
+/* 5 ms each way: the connect takes a round trip (10 ms), then PING goes out and PONG comes
+ * back (10 ms more). */
+static void latency_adds_up_to_the_exact_round_trips(void **state)
+{
+    ah_sim *sim = *state;
+    ah_net_latency(sim, SERVER, 5, 5);
+    ah_peer *srv = ah_net_listen(sim, SERVER);
+    ah_peer_expect(srv, PING);
+    ah_peer_reply(srv, "+PONG\r\n");
+
+    kv_client *c = client_new(NULL);
+    ah_future *pong = ah_future_new(sim);
+    kv_ping(c, kv_future_cb, pong);
+
+    assert_status(sim, await_reply(sim, pong), "PONG");
+    ah_assert_now_ms(sim, 20);
+    client_close(sim, c);
+}
+
 /* ---- reconnect backoff ---- */
 
 /* A seeded jitter source for the client (a 32-bit LCG), and the delays kvclient.h promises:
@@ -988,6 +1029,8 @@ int main(void)
         ah_unit_test(server_close_fails_in_flight_with_eof),
         ah_unit_test(garbage_reply_fails_with_eproto),
         ah_unit_test(replies_split_into_one_byte_chunks),
+        ah_unit_test(replies_in_random_chunks),
+        ah_unit_test(latency_adds_up_to_the_exact_round_trips),
         ah_unit_test(reconnect_backoff_schedule_to_the_millisecond),
         ah_unit_test(default_backoff_delays_are_the_documented_ones),
         ah_unit_test(idle_client_reconnects_on_the_next_command),
