@@ -56,7 +56,10 @@ static kv_reply *reply_copy(const kv_reply *r)
     return c;
 }
 
-static void reply_free(void *reply) { kv_reply_free(reply); }
+static void reply_free(void *reply)
+{
+    kv_reply_free(reply);
+}
 
 static void kv_future_cb(kv_req *req, int status, const kv_reply *reply, void *data)
 {
@@ -98,12 +101,24 @@ static kv_req *cancel_with(ah_future *f, kv_req *req)
 static const char *reply_str(const kv_reply *r, char *buf, size_t n)
 {
     switch (r->type) {
-    case KV_REPLY_STRING: snprintf(buf, n, "the bulk string \"%s\"", r->str); break;
-    case KV_REPLY_STATUS: snprintf(buf, n, "the status \"%s\"", r->str); break;
-    case KV_REPLY_ERROR: snprintf(buf, n, "the error \"%s\"", r->str); break;
-    case KV_REPLY_INTEGER: snprintf(buf, n, "the integer %lld", r->integer); break;
-    case KV_REPLY_NIL: snprintf(buf, n, "nil"); break;
-    default: snprintf(buf, n, "an array of %zu", r->elements); break;
+    case KV_REPLY_STRING:
+        snprintf(buf, n, "the bulk string \"%s\"", r->str);
+        break;
+    case KV_REPLY_STATUS:
+        snprintf(buf, n, "the status \"%s\"", r->str);
+        break;
+    case KV_REPLY_ERROR:
+        snprintf(buf, n, "the error \"%s\"", r->str);
+        break;
+    case KV_REPLY_INTEGER:
+        snprintf(buf, n, "the integer %lld", r->integer);
+        break;
+    case KV_REPLY_NIL:
+        snprintf(buf, n, "nil");
+        break;
+    default:
+        snprintf(buf, n, "an array of %zu", r->elements);
+        break;
     }
     return buf;
 }
@@ -121,10 +136,12 @@ static void check_reply(ah_sim *sim, const kv_reply *r, int type, const char *st
                 reply_str(r, got, sizeof(got)));
 }
 #define assert_bulk(sim, r, s) check_reply((sim), (r), KV_REPLY_STRING, (s), 0, __FILE__, __LINE__)
-#define assert_status(sim, r, s) check_reply((sim), (r), KV_REPLY_STATUS, (s), 0, __FILE__, __LINE__)
-#define assert_error_reply(sim, r, s)                                                             \
+#define assert_status(sim, r, s)                                                                   \
+    check_reply((sim), (r), KV_REPLY_STATUS, (s), 0, __FILE__, __LINE__)
+#define assert_error_reply(sim, r, s)                                                              \
     check_reply((sim), (r), KV_REPLY_ERROR, (s), 0, __FILE__, __LINE__)
-#define assert_integer(sim, r, n) check_reply((sim), (r), KV_REPLY_INTEGER, NULL, (n), __FILE__, __LINE__)
+#define assert_integer(sim, r, n)                                                                  \
+    check_reply((sim), (r), KV_REPLY_INTEGER, NULL, (n), __FILE__, __LINE__)
 #define assert_nil(sim, r) check_reply((sim), (r), KV_REPLY_NIL, NULL, 0, __FILE__, __LINE__)
 
 /* ---- the client's life in a test ---- */
@@ -528,9 +545,8 @@ static void connect_timeout_fails_at_its_instant(void **state)
     ah_net_listen(sim, SERVER);
     ah_net_connect_timeout(sim, SERVER);
 
-    kv_client *c = client_new(&(kv_opts){.connect_timeout_ms = 500,
-                                         .timeout_ms = KV_NO_TIMEOUT,
-                                         .max_retries = KV_NO_RETRIES});
+    kv_client *c = client_new(&(kv_opts){
+        .connect_timeout_ms = 500, .timeout_ms = KV_NO_TIMEOUT, .max_retries = KV_NO_RETRIES});
     ah_future *r = ah_future_new(sim);
     kv_ping(c, kv_future_cb, r);
 
@@ -546,7 +562,10 @@ static void connect_timeout_fails_at_its_instant(void **state)
  * (85 ms with the default jitter) and the next command goes over connection #2. (Were the reset
  * to arrive with the reply, libuv would report UV_EOF: its POLLHUP shortcut after a partial read,
  * which the fake network reproduces.) */
-static int accepted_two(void *srv) { return ah_peer_accept_count(srv) == 2; }
+static int accepted_two(void *srv)
+{
+    return ah_peer_accept_count(srv) == 2;
+}
 
 static void server_reset_mid_pipeline(void **state)
 {
