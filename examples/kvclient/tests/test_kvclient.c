@@ -805,6 +805,39 @@ static void default_backoff_delays_are_the_documented_ones(void **state)
     client_close(sim, c);
 }
 
+/* A successful connect resets the count: after each reset the next delay is again a first
+ * delay (base backoff_initial_ms), not the doubled second one. */
+static int accepted_three(void *srv)
+{
+    return ah_peer_accept_count(srv) == 3;
+}
+
+static void successful_connect_resets_the_backoff(void **state)
+{
+    ah_sim *sim = *state;
+    uint32_t client_rng = 7, test_rng = 7;
+    kv_opts o = {.rand_fn = lcg, .rand_ctx = &client_rng};
+    ah_peer *srv = ah_net_listen(sim, SERVER);
+    ah_peer_delay(srv, 1);
+    ah_peer_reset(srv);
+    ah_peer_next_connection(srv);
+    ah_peer_delay(srv, 1);
+    ah_peer_reset(srv);
+    ah_peer_next_connection(srv);
+    ah_peer_stall(srv);
+
+    kv_client *c = client_new(&o);
+    o.backoff_initial_ms = KV_DEFAULT_BACKOFF_INITIAL_MS;
+    o.backoff_max_ms = KV_DEFAULT_BACKOFF_MAX_MS;
+    uint64_t d1 = expected_delay_ms(&o, 1, &test_rng), d2 = expected_delay_ms(&o, 1, &test_rng);
+    ah_run_until(sim, accepted_two, srv);
+    ah_assert_now_ms(sim, 1 + d1);
+    ah_run_until(sim, accepted_three, srv);
+    ah_assert_now_ms(sim, 1 + d1 + 1 + d2); /* k = 1 again: the connect in between succeeded */
+    assert_int_equal(stats_of(c).connects, 3);
+    client_close(sim, c);
+}
+
 /* After the retries are used up the client goes idle; the next command starts a fresh series,
  * which succeeds once the server is there. */
 static void idle_client_reconnects_on_the_next_command(void **state)
@@ -1052,6 +1085,7 @@ int main(void)
         ah_unit_test(latency_adds_up_to_the_exact_round_trips),
         ah_unit_test(reconnect_backoff_schedule_to_the_millisecond),
         ah_unit_test(default_backoff_delays_are_the_documented_ones),
+        ah_unit_test(successful_connect_resets_the_backoff),
         ah_unit_test(idle_client_reconnects_on_the_next_command),
         ah_unit_test(cancel_queued_command_is_never_sent),
         ah_unit_test(close_with_commands_in_flight_cancels_each_once),
