@@ -556,6 +556,82 @@ static void await_from_a_callback_is_refused(void **state)
     ah_assert_fails_with(NULL, await_from_a_callback, NULL, "called from inside a loop callback");
 }
 
+/* A referenced handle that nothing can wake (an async handle never sent) does not hide the
+ * deadlock: the report names it beside the future. */
+static uv_async_t pasync;
+static void async_settles(uv_async_t *a) { ah_future_fulfil(a->data, 1); }
+
+static void await_with_an_idle_async_handle(ah_sim *sim, void *ctx)
+{
+    ah_future *f = ah_future_new(sim);
+
+    uv_async_init(uv_default_loop(), &pasync, async_settles);
+    pasync.data = f;
+    if (ctx != NULL)
+        uv_async_send(&pasync);
+    ah_await(sim, f);
+    uv_close((uv_handle_t *)&pasync, close_cb);
+    ah_run_until_idle(sim);
+}
+
+static void await_deadlock_lists_open_handles(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, await_with_an_idle_async_handle, NULL,
+                         "- uv_async_t #1 (");
+    ah_assert_fails_with(NULL, await_with_an_idle_async_handle, NULL,
+                         "initialised in await_with_an_idle_async_handle (test_future.c:");
+    ah_assert_passes(NULL, await_with_an_idle_async_handle, (void *)1);
+}
+
+static void assert_pending_of_a_settled(ah_sim *sim, void *ctx)
+{
+    ah_future *f = ah_future_new(sim);
+
+    ah_future_detach(f);
+    if (ctx == NULL)
+        ah_future_reject(f, UV_ENOTCONN);
+    ah_assert_pending(f);
+    ah_future_fulfil(f, 2);
+    ah_assert_settled(f);
+}
+
+static void assert_settled_of_a_pending(ah_sim *sim, void *ctx)
+{
+    ah_future *f = ah_future_new(sim);
+
+    (void)ctx;
+    ah_future_detach(f);
+    ah_assert_settled(f);
+}
+
+static void pending_and_settled_assertions_fail_with_the_site(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, assert_pending_of_a_settled, NULL,
+                         "ah_assert_pending (test_future.c:");
+    ah_assert_fails_with(NULL, assert_pending_of_a_settled, NULL,
+                         "is rejected with ENOTCONN at +0 ms, expected pending");
+    ah_assert_passes(NULL, assert_pending_of_a_settled, (void *)1);
+    ah_assert_fails_with(NULL, assert_settled_of_a_pending, NULL,
+                         "the future created at test_future.c:");
+    ah_assert_fails_with(NULL, assert_settled_of_a_pending, NULL, "is still pending at +0 ms");
+}
+
+static void continuations_run_in_the_order_they_were_chained(void **state)
+{
+    ah_sim *sim = *state;
+    ah_future *f = ah_future_new(sim);
+
+    order[0] = '\0';
+    ah_future_then(f, on_settled, "a");
+    ah_future_then(f, on_settled, "b");
+    ah_future_then(f, on_settled, "c");
+    ah_future_fulfil(f, 0);
+    ah_run_ready(sim);
+    assert_string_equal(order, "abc");
+}
+
 /* The never-awaited check: the C counterpart of "coroutine was never awaited". */
 static void forget_a_future(ah_sim *sim, void *ctx)
 {
@@ -622,6 +698,9 @@ int main(void)
         ah_unit_test(await_deadlock_names_the_future_and_the_await),
         ah_unit_test(await_value_fails_on_a_rejection),
         ah_unit_test(await_from_a_callback_is_refused),
+        ah_unit_test(await_deadlock_lists_open_handles),
+        ah_unit_test(pending_and_settled_assertions_fail_with_the_site),
+        ah_unit_test(continuations_run_in_the_order_they_were_chained),
         ah_unit_test(never_awaited_future_is_reported),
         ah_unit_test(pending_future_at_the_end_is_reported),
     };

@@ -123,7 +123,8 @@ void ah_shutdown_cb(uv_shutdown_t *req, int status);
 void ah_after_work_cb(uv_work_t *req, int status);
 /* `void cb(T *obj, int status, V value, void *data)` with the future as `data`: status < 0
  * rejects, else fulfils with (intptr_t)value. Cast it to the client's callback type when its
- * shape is exactly that (pointer or integer arguments). */
+ * shape is exactly that with pointer arguments; for an integer value gcc's -Wcast-function-type
+ * refuses the cast: use AH_FUTURE_ADAPTER below. */
 void ah_resolve_status_cb(void *obj, int status, const void *value, void *data);
 /* Defines `static void name(obj_type obj, int status, value_type value, void *data)`, an adapter
  * of exactly the client's callback type that settles the future passed as `data` (status < 0

@@ -63,7 +63,8 @@ ah_outcome *ah__will_manual(const char *function, const char *file, int line);
 int ah_outcome_resolve(ah_outcome *o, intptr_t value);
 int ah_outcome_reject(ah_outcome *o, int err);
 
-/* Inside the mocked function: takes the next outcome of the calling function (__func__) and
+/* Inside the mocked function: takes the next outcome of the calling function (__func__; a
+ * leading "__wrap_" is ignored, so ah_will_*(f) scripts the mock __wrap_f of cmocka's --wrap) and
  * returns a future that settles on its schedule. The future is consumed by whoever awaits or
  * chains it; the harness does not count it as never awaited if the caller detaches it. */
 #define ah_mock_async() ah__mock_async(__func__, __FILE__, __LINE__)
