@@ -11,7 +11,7 @@ static uv_write_t wreq;
 static uv_shutdown_t sreq;
 static char sbuf[65536], cbuf[65536];
 static size_t client_got, server_got;
-static const char msg[] = "hello world";
+static const char msg[] __attribute__((used)) = "hello world";
 
 static void alloc_s(uv_handle_t *h, size_t size, uv_buf_t *buf)
 {
