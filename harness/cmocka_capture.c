@@ -25,29 +25,38 @@ void cm_print_error(const char *const format, ...) __attribute__((format(printf,
 void cm_print_error(const char *const format, ...)
 {
     va_list ap;
-    char buf[1024];
-    int n;
+    ah__buf b = {0};
 
     va_start(ap, format);
-    n = vsnprintf(buf, sizeof(buf), format, ap);
+    ah__buf_vprintf(&b, format, ap);
     va_end(ap);
-    if (n < 0)
+    if (b.s == NULL)
         return;
     if (capturing()) {
         pending_len += (size_t)snprintf(pending + pending_len, sizeof(pending) - pending_len, "%s",
-                                        buf);
+                                        b.s);
         if (pending_len >= sizeof(pending))
             pending_len = sizeof(pending) - 1;
+        ah__buf_free(&b);
         return;
     }
     {
+        /* cmocka's own formats into 1024 bytes: hand it the text in pieces, so a long report (a
+         * deadlock listing, an exploration banner) is not cut off. */
         void (*real)(const char *, ...) =
             (void (*)(const char *, ...))dlsym(RTLD_NEXT, "cm_print_error");
-        if (real != NULL)
-            real("%s", buf);
-        else
-            fprintf(stderr, "%s", buf);
+        size_t off = 0;
+
+        while (off < b.len) {
+            size_t n = b.len - off < 900 ? b.len - off : 900;
+            if (real != NULL)
+                real("%.*s", (int)n, b.s + off);
+            else
+                fprintf(stderr, "%.*s", (int)n, b.s + off);
+            off += n;
+        }
     }
+    ah__buf_free(&b);
 }
 
 void _fail(const char *const file, const int line)
@@ -71,4 +80,19 @@ void _fail(const char *const file, const int line)
             real(file, line);
     }
     abort();
+}
+
+/* cmocka prints a failed test's accumulated message through vprint_error, which formats into
+ * 1024 bytes: an exploration banner or a deadlock report would be cut off. This one has no
+ * limit. */
+void vprint_error(const char *const format, va_list args) __attribute__((format(printf, 1, 0)));
+void vprint_error(const char *const format, va_list args)
+{
+    ah__buf b = {0};
+
+    ah__buf_vprintf(&b, format, args);
+    if (b.s != NULL)
+        fputs(b.s, stderr);
+    fflush(stderr);
+    ah__buf_free(&b);
 }

@@ -405,6 +405,44 @@ static void late_reply_after_timeout_keeps_pipeline_aligned(void **state)
     assert_int_equal(st.late_replies, 1);
 }
 
+/* The race behind the planted bug, left to the explorer: replies take 20-60 ms each way, drawn
+ * per segment from the sim's oracle, against a 100 ms timeout, so whether a's reply beats its
+ * deadline depends on the schedule. Whatever the schedule, b must get B or time out, never A. A
+ * plain ah_unit_test sees one schedule; ah_explore_test runs AH_SCHEDULES of them (default 100)
+ * and, for a failure, prints the seed and the command that replays it. */
+static void pipeline_under_jitter_never_hands_a_reply_to_the_wrong_command(void **state)
+{
+    ah_sim *sim = *state;
+    ah_peer *srv = ah_net_listen(sim, SERVER);
+    ah_peer_expect(srv, PING);
+    ah_peer_reply(srv, "+PONG\r\n");
+    ah_peer_expect(srv, GET_A);
+    ah_peer_reply(srv, "$1\r\nA\r\n");
+    ah_peer_expect(srv, GET_B);
+    ah_peer_reply(srv, "$1\r\nB\r\n");
+
+    kv_client *c = client_new(&(kv_opts){.timeout_ms = 100});
+    ah_future *p = ah_future_new(sim), *a = ah_future_new(sim), *b = ah_future_new(sim);
+    kv_ping(c, kv_future_cb, p);
+    assert_status(sim, await_reply(sim, p), "PONG"); /* connected, before any latency */
+
+    ah_net_latency(sim, SERVER, 20, 60);
+    kv_get(c, "a", kv_future_cb, a);
+    int a_state = ah_await(sim, a);
+    ah_sometimes(a_state == AH_FUTURE_REJECTED, "a timed out, its reply still on the way");
+    ah_sometimes(a_state == AH_FUTURE_FULFILLED, "a answered in time");
+    kv_get(c, "b", kv_future_cb, b);
+    int b_state = ah_await(sim, b);
+    const kv_reply *rb = b_state == AH_FUTURE_FULFILLED ? ah_future_ptr(b) : NULL;
+    client_close(sim, c); /* before the checks, so that a failing check leaves nothing behind */
+    if (a_state == AH_FUTURE_REJECTED)
+        assert_int_equal(ah_future_error(a), UV_ETIMEDOUT);
+    if (rb != NULL)
+        assert_bulk(sim, rb, "B");
+    else
+        assert_int_equal(ah_future_error(b), UV_ETIMEDOUT);
+}
+
 /* The same with kv_cancel instead of a timeout: the reply of a cancelled command that was sent is
  * read and dropped. */
 static void cancelled_command_reply_is_discarded(void **state)
@@ -1071,6 +1109,7 @@ int main(void)
         ah_unit_test(command_times_out_at_its_exact_instant),
         ah_unit_test(time_queued_before_the_connection_counts),
         ah_unit_test(late_reply_after_timeout_keeps_pipeline_aligned),
+        ah_explore_test(pipeline_under_jitter_never_hands_a_reply_to_the_wrong_command),
         ah_unit_test(cancelled_command_reply_is_discarded),
         ah_unit_test(deadline_set_by_the_test_cancels_the_command),
         ah_unit_test(thirty_second_timeout_takes_no_wall_time),
