@@ -49,6 +49,7 @@ typedef struct mock_call {
     const char *file;
     int line;
     uint64_t call_ns;
+    char what[80]; /* "mock db_query completion", for traces and slow-callback reports */
 } mock_call;
 
 typedef struct mocks {
@@ -213,7 +214,7 @@ static void call_fire(ah__event *ev)
     }
     c->state = CALL_DONE;
     c->fn->completions++;
-    ah__cb_enter(sim, NULL, "mock completion");
+    ah__cb_enter(sim, NULL, c->what);
     if (c->f != NULL)
         ah_future_settle(c->f, c->status, c->value);
     else
@@ -227,7 +228,7 @@ static void call_schedule(ah_sim *sim, mock_call *c, int status, intptr_t value,
     c->value = value;
     c->state = CALL_SCHEDULED;
     c->ev.fire = call_fire;
-    c->ev.what = "mock completion";
+    c->ev.what = c->what;
     c->ev.site = (ah__site){c->file, c->line, c->fn->name, NULL};
     c->ev.flags = AH__EV_REF;
     ah__event_schedule(ah_sim_loop(sim), &c->ev, due_ns);
@@ -279,6 +280,7 @@ static mock_call *take(const char *function, ah_future *f, ah_mock_cb cb, void *
     c->line = line;
     c->call_ns = sim->clock.now_ns;
     c->state = CALL_WAITING;
+    snprintf(c->what, sizeof(c->what), "mock %.50s completion", fn->name);
     ah__list_insert_tail(&m->calls, &c->link);
     if (f != NULL) {
         ah__buf b = {0};

@@ -75,11 +75,30 @@ static void slow_continuation_body(ah_sim *sim, void *ctx)
     ah_run_until_idle(sim);
 }
 
+static void slow_mock_callback(int status, intptr_t value, void *data)
+{
+    (void)status;
+    (void)value;
+    burn(data != NULL ? 0 : 120);
+}
+
+static void take_outcome(void *data) { ah_mock_async_cb(slow_mock_callback, data); }
+
+static void slow_mock_callback_body(ah_sim *sim, void *ctx)
+{
+    ah_will_resolve(take_outcome, 1, 40);
+    take_outcome(ctx);
+    ah_run_until_idle(sim);
+}
+
 static void blocking_continuation_is_reported(void **state)
 {
     (void)state;
     ah_assert_fails_with(&slow_opts, slow_continuation_body, NULL,
                          "slow callback: a continuation blocked the loop");
+    ah_assert_fails_with(&slow_opts, slow_mock_callback_body, NULL,
+                         "slow callback: a mock take_outcome completion blocked the loop for");
+    ah_assert_passes(&slow_opts, slow_mock_callback_body, (void *)1);
 }
 
 static void sleepy_timer_cb(uv_timer_t *t)

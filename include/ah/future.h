@@ -78,7 +78,10 @@ void ah_future_detach(ah_future *f);
  *   rejected with the last error when every input failed.
  * ah_race: settles as the first input to settle does (the others are cancelled).
  * ah_with_timeout: settles as `f` if it settles within `ms` of virtual time; else rejected with
- *   UV_ETIMEDOUT at exactly now + ms and `f` is cancelled. */
+ *   UV_ETIMEDOUT at exactly now + ms and `f` is cancelled. The deadline keeps no loop alive
+ *   except while ah_await waits (docs/decisions.md).
+ * With n == 0, ah_all and ah_all_settled fulfil with 0; ah_any and ah_race reject with
+ * UV_EINVAL. */
 #define ah_all(sim, fs, n) ah__all((sim), (fs), (n), __FILE__, __LINE__)
 #define ah_all_settled(sim, fs, n) ah__all_settled((sim), (fs), (n), __FILE__, __LINE__)
 #define ah_any(sim, fs, n) ah__any((sim), (fs), (n), __FILE__, __LINE__)
