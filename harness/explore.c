@@ -793,14 +793,22 @@ static void report_failure(explorer *ex, ah_explore_result *res, uint64_t index,
     res->shrunk_hash = traced.hash;
 
     first_line = ah__strdup(fail->msg);
-    ah__buf_printf(&b,
-                   "asyncharness: explore FAILED: test %s, schedule %llu of %llu, strategy %s",
-                   ex->name, (unsigned long long)index, (unsigned long long)ex->o.schedules,
-                   strategy_name(ex->strategy));
+    if (index == 0) /* PCT's first run, every choice at its default */
+        ah__buf_printf(&b,
+                       "asyncharness: explore FAILED: test %s, the default schedule (every choice "
+                       "0, run first by strategy %s)",
+                       ex->name, strategy_name(ex->strategy));
+    else
+        ah__buf_printf(&b,
+                       "asyncharness: explore FAILED: test %s, schedule %llu of %llu, strategy %s",
+                       ex->name, (unsigned long long)index, (unsigned long long)ex->o.schedules,
+                       strategy_name(ex->strategy));
     if (ex->strategy == AH_STRATEGY_PCT)
         ah__buf_printf(&b, " (depth %u)", ex->o.pct_depth);
-    ah__buf_printf(&b, ", seed %llu, trace hash 0x%016llx; replay: %s\n", (unsigned long long)seed,
-                   (unsigned long long)fail->hash, cmd);
+    if (index != 0 && ex->strategy != AH_STRATEGY_EXHAUSTIVE && ex->strategy != AH_STRATEGY_REPLAY)
+        ah__buf_printf(&b, ", seed %llu", (unsigned long long)seed);
+    ah__buf_printf(&b, ", trace hash 0x%016llx; replay: %s\n", (unsigned long long)fail->hash,
+                   cmd);
     ah__buf_printf(&b, "%s\n", fail->msg);
     ah__buf_printf(&b,
                    "  shrunk: %zu non-default choice(s) (from %zu) after %llu run(s); replay the "
