@@ -759,7 +759,7 @@ static void report_failure(explorer *ex, ah_explore_result *res, uint64_t index,
     size_t best_len = 0;
     run_out shortest, traced;
     char choices[512], shrunk_cmd[768], base[400];
-    char *first_line, *nl;
+    char *nl;
 
     res->failed = 1;
     res->failing_schedule = index;
@@ -792,7 +792,6 @@ static void report_failure(explorer *ex, ah_explore_result *res, uint64_t index,
     run_one(ex, 1, 1, shrunk_cmd, &traced);
     res->shrunk_hash = traced.hash;
 
-    first_line = ah__strdup(fail->msg);
     if (index == 0) /* PCT's first run, every choice at its default */
         ah__buf_printf(&b,
                        "asyncharness: explore FAILED: test %s, the default schedule (every choice "
@@ -838,7 +837,6 @@ static void report_failure(explorer *ex, ah_explore_result *res, uint64_t index,
         }
     }
     res->message = ah__buf_take(&b);
-    ah__free(first_line);
     ah__free(best);
     run_out_free(&shortest);
     run_out_free(&traced);
@@ -985,6 +983,11 @@ int ah_explore_run(const ah_explore_opts *opts, ah_body_fn body, void *ctx,
     }
     active = saved;
     explorer_free(&ex);
+    if (res_out == NULL) {
+        int failed = res->failed;
+        ah_explore_result_free(res);
+        return failed;
+    }
     return res->failed;
 }
 

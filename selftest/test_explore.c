@@ -797,6 +797,12 @@ static void the_test_macros(void **state)
     sweep_req.planted = 0;
     ah_sweep_cancel(NULL, request_body, req_cancel, &sweep_req);
     ah_sweep_fault(NULL, request_body, AH_FAULT_NET_RESET, &sweep_req);
+    /* the result may be NULL: only the verdict (and nothing leaks under Valgrind) */
+    o.no_trace_file = 1;
+    assert_int_equal(ah_explore_run(&o, two_replies, &(two_opts){1, 5, 0}, NULL), 1);
+    sweep_req.planted = 1;
+    assert_int_equal(ah_sweep_run(NULL, request_body, AH_FAULT_NET_RESET, &sweep_req, NULL), 1);
+    sweep_req.planted = 0;
 }
 
 /* ---- the cmocka wrapper: a whole test function explored ---- */
