@@ -759,7 +759,7 @@ static void report_failure(explorer *ex, ah_explore_result *res, uint64_t index,
     size_t best_len = 0;
     run_out shortest, traced;
     char choices[512], shrunk_cmd[768], base[400];
-    char *first_line, *nl;
+    char *nl;
 
     res->failed = 1;
     res->failing_schedule = index;
@@ -792,15 +792,22 @@ static void report_failure(explorer *ex, ah_explore_result *res, uint64_t index,
     run_one(ex, 1, 1, shrunk_cmd, &traced);
     res->shrunk_hash = traced.hash;
 
-    first_line = ah__strdup(fail->msg);
-    ah__buf_printf(&b,
-                   "asyncharness: explore FAILED: test %s, schedule %llu of %llu, strategy %s",
-                   ex->name, (unsigned long long)index, (unsigned long long)ex->o.schedules,
-                   strategy_name(ex->strategy));
+    if (index == 0) /* PCT's first run, every choice at its default */
+        ah__buf_printf(&b,
+                       "asyncharness: explore FAILED: test %s, the default schedule (every choice "
+                       "0, run first by strategy %s)",
+                       ex->name, strategy_name(ex->strategy));
+    else
+        ah__buf_printf(&b,
+                       "asyncharness: explore FAILED: test %s, schedule %llu of %llu, strategy %s",
+                       ex->name, (unsigned long long)index, (unsigned long long)ex->o.schedules,
+                       strategy_name(ex->strategy));
     if (ex->strategy == AH_STRATEGY_PCT)
         ah__buf_printf(&b, " (depth %u)", ex->o.pct_depth);
-    ah__buf_printf(&b, ", seed %llu, trace hash 0x%016llx; replay: %s\n", (unsigned long long)seed,
-                   (unsigned long long)fail->hash, cmd);
+    if (index != 0 && ex->strategy != AH_STRATEGY_EXHAUSTIVE && ex->strategy != AH_STRATEGY_REPLAY)
+        ah__buf_printf(&b, ", seed %llu", (unsigned long long)seed);
+    ah__buf_printf(&b, ", trace hash 0x%016llx; replay: %s\n", (unsigned long long)fail->hash,
+                   cmd);
     ah__buf_printf(&b, "%s\n", fail->msg);
     ah__buf_printf(&b,
                    "  shrunk: %zu non-default choice(s) (from %zu) after %llu run(s); replay the "
@@ -830,7 +837,6 @@ static void report_failure(explorer *ex, ah_explore_result *res, uint64_t index,
         }
     }
     res->message = ah__buf_take(&b);
-    ah__free(first_line);
     ah__free(best);
     run_out_free(&shortest);
     run_out_free(&traced);
@@ -977,6 +983,11 @@ int ah_explore_run(const ah_explore_opts *opts, ah_body_fn body, void *ctx,
     }
     active = saved;
     explorer_free(&ex);
+    if (res_out == NULL) {
+        int failed = res->failed;
+        ah_explore_result_free(res);
+        return failed;
+    }
     return res->failed;
 }
 

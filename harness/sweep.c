@@ -59,10 +59,9 @@ static char *sweep_one(const ah_sim_opts *so, ah_body_fn body, sweep_ctx *sc, co
     return cap.msg;
 }
 
-int ah_sweep_run(const ah_sweep_opts *opts, ah_body_fn body, ah_fault fault, void *ctx,
-                 ah_sweep_result *res_out)
+static int sweep_run(const ah_sweep_opts *opts, ah_body_fn body, ah_fault fault, void *ctx,
+                     ah_sweep_result *res)
 {
-    ah_sweep_result local, *res = res_out != NULL ? res_out : &local;
     ah_sweep_opts o;
     ah_sim_opts so;
     sweep_ctx sc;
@@ -125,6 +124,19 @@ int ah_sweep_run(const ah_sweep_opts *opts, ah_body_fn body, ah_fault fault, voi
         }
     }
     return 0;
+}
+
+int ah_sweep_run(const ah_sweep_opts *opts, ah_body_fn body, ah_fault fault, void *ctx,
+                 ah_sweep_result *res_out)
+{
+    ah_sweep_result local;
+    int failed;
+
+    if (res_out != NULL)
+        return sweep_run(opts, body, fault, ctx, res_out);
+    failed = sweep_run(opts, body, fault, ctx, &local);
+    ah_sweep_result_free(&local);
+    return failed;
 }
 
 void ah_sweep_result_free(ah_sweep_result *res)

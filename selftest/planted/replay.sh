@@ -36,6 +36,24 @@ shash2=$(grep "explore FAILED" err3 | sed -n 's/.*trace hash \(0x[0-9a-f]*\);.*/
 [ "$shash" = "$shash2" ] || fail "shrunk replay gave $shash2, expected $shash"
 echo "shrunk replay ($scmd): same trace hash $shash2"
 
+# 2b. the same for PCT: its seed replays in a new process (priorities and change points are a
+# function of the seed and the test, never of pointer values)
+if AH_STRATEGY=pct AH_PCT_DEPTH=2 AH_SCHEDULES=1000 "$BIN" >out4 2>err4; then fail "pct did not find the race"; fi
+pbanner=$(grep "explore FAILED" err4)
+phash=$(echo "$pbanner" | sed -n 's/.*trace hash \(0x[0-9a-f]*\);.*/\1/p')
+pcmd=$(echo "$pbanner" | sed -n 's/.*; replay: //p')
+echo "$pcmd" | grep -q "AH_STRATEGY=pct AH_PCT_DEPTH=2" || fail "the pct replay command lacks its strategy: $pcmd"
+if env $pcmd >out5 2>err5; then fail "pct replay passed: $pcmd"; fi
+phash2=$(grep "explore FAILED" err5 | sed -n 's/.*trace hash \(0x[0-9a-f]*\);.*/\1/p')
+[ "$phash" = "$phash2" ] || fail "pct replay gave $phash2, expected $phash"
+echo "pct replay ($pcmd): same trace hash $phash2"
+
+# 2c. a CI job's share of the seeds: AH_SEED_START/AH_SEED_COUNT
+if AH_SEED_START=1 AH_SEED_COUNT=3 "$BIN" >out6 2>err6; then fail "the seed range did not find the race"; fi
+grep -q "schedule 1 of 3, strategy random, seed 1, trace hash $hash;" err6 ||
+    fail "AH_SEED_START/AH_SEED_COUNT: $(grep 'explore FAILED' err6)"
+echo "seed range: schedule 1 of 3, seed 1, same trace hash"
+
 # 3. the trace of the shortest failing schedule
 [ -s "$DIR/shortest.txt" ] || fail "no text trace written"
 if command -v python3 >/dev/null 2>&1; then
