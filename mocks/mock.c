@@ -295,6 +295,15 @@ static mock_call *take(const char *function, ah_future *f, ah_mock_cb cb, void *
         f->producer_reports = 1;
         ah_future_on_cancel(f, call_cancelled, c);
     }
+    {
+        /* A sweep's "error from the next mocked call" (ah_inject_mock_error): this call takes
+         * its outcome as scripted, but fails with the injected error after its delay. */
+        int injected = ah_mock_injected_error(sim);
+        if (injected != 0) {
+            call_schedule(sim, c, injected, 0, sim->clock.now_ns + o->delay_ms * AH__NS_PER_MS);
+            return c;
+        }
+    }
     if (o->manual) {
         o->call = c;
     } else if (o->kind == AH_FUTURE_FULFILLED) {
