@@ -247,6 +247,8 @@ typedef struct ah__net {
 } ah__net;
 
 /* net.c */
+/* Fails the test when `req` is still in flight: libuv would corrupt its queues on reuse. */
+void ah__req_require_idle(const void *req, const char *fn, ah__site site);
 ah__net *ah__net_get(ah_sim *sim);  /* created on first use */
 ah__net *ah__net_find(ah_sim *sim); /* NULL when the sim never used the network */
 /* The loop a connection's own events (peer timers, replies to closed ends) run on. */

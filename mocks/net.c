@@ -682,6 +682,21 @@ refused:
     }
 }
 
+void ah__req_require_idle(const void *req, const char *fn, ah__site site)
+{
+    ah__rrec *r = ah__req_rec((const uv_req_t *)req);
+    char here[160], first[160];
+
+    if (r == NULL)
+        return;
+    ah__fail(ah__sim(),
+             "%s in %s with a request (%p) still in flight: %s started it in %s at +%llu ms and "
+             "its callback has not run yet (reusing it corrupts libuv's queues)",
+             fn, ah__site_str(&site, here, sizeof(here)), req, r->what,
+             ah__site_str(&r->site, first, sizeof(first)),
+             (unsigned long long)((r->start_ns - ah__sim()->clock.epoch_ns) / AH__NS_PER_MS));
+}
+
 /* ---- the public API ---- */
 
 ah__route *ah__test_route(ah_sim *sim, const char *fn, const char *addr)

@@ -582,7 +582,8 @@ static int write_begin(uv_write_t *req, uv_stream_t *st, const uv_buf_t bufs[], 
         ah__fail(s->net->sim, "%s: called with a NULL request", fn);
     err = check_before_write(s, nbufs, send_handle, fn);
     if (err < 0)
-        return err;
+        return err; /* libuv returns these before it touches the request */
+    ah__req_require_idle(req, fn, site);
     empty = st->write_queue_size == 0;
     ah__req_begin(st->loop, (uv_req_t *)req, UV_WRITE, fn, site);
     req->cb = cb;
@@ -652,6 +653,7 @@ int uv_shutdown(uv_shutdown_t *req, uv_stream_t *st, uv_shutdown_cb cb)
         return UV_ENOTCONN;
     if (req == NULL)
         ah__fail(s->net->sim, "uv_shutdown: called with a NULL request");
+    ah__req_require_idle(req, "uv_shutdown", site);
     ah__req_begin(st->loop, (uv_req_t *)req, UV_SHUTDOWN, "uv_shutdown", site);
     req->handle = st;
     req->cb = cb;
@@ -670,6 +672,7 @@ void ah__stream_connect_begin(ah__sock *s, uv_connect_t *req, uv_connect_cb cb, 
     uv_stream_t *st = s->stream;
     const char *what = st->type == UV_TCP ? "uv_tcp_connect" : "uv_pipe_connect";
 
+    ah__req_require_idle(req, what, site);
     ah__req_begin(st->loop, (uv_req_t *)req, UV_CONNECT, what, site);
     req->cb = cb;
     req->handle = st;
