@@ -684,9 +684,20 @@ refused:
 
 void ah__req_require_idle(const void *req, const char *fn, ah__site site)
 {
-    ah__rrec *r = ah__req_rec((const uv_req_t *)req);
+    ah_sim *sim = ah__sim();
+    ah__rrec *r = NULL;
     char here[160], first[160];
+    ah__list *q;
+    int n = 0;
 
+    /* The request's own fields may be uninitialised (libuv never reads them before it starts a
+     * request), so look it up among the sim's requests in flight, newest first; beyond the
+     * newest 1024 the check gives up rather than cost time. */
+    for (q = sim->reqs.prev; q != &sim->reqs && n < 1024; q = q->prev, n++)
+        if (ah__container_of(q, ah__rrec, link)->req == req) {
+            r = ah__container_of(q, ah__rrec, link);
+            break;
+        }
     if (r == NULL)
         return;
     ah__fail(ah__sim(),
