@@ -247,13 +247,23 @@ static void read_ready(ah__sock *s)
         schedule_now(s, &s->rd_ev);
 }
 
+static void stream_io_out(ah__sock *s);
+
 void ah__sock_incoming(ah__sock *s)
 {
+    int reset;
+
     sync_reset(s);
-    if (s->conn != NULL && s->conn->end[s->side].reset)
-        ah__sock_writable(s); /* POLLERR: queued writes fail now */
+    reset = s->conn != NULL && s->conn->end[s->side].reset;
     if (ah__sock_reading(s))
         read_ready(s);
+    /* uv__stream_io: after the read, POLLERR in the same event makes queued writes fail now
+     * (found by net_write_reset_unread). */
+    if (reset && s->stream != NULL && !closing(s->stream) &&
+        !ah__list_empty(ah__qlist(s->stream->write_queue))) {
+        ah__event_cancel(&s->wr_ev);
+        stream_io_out(s);
+    }
 }
 
 static void rd_fire(ah__event *ev)
