@@ -313,6 +313,8 @@ void ah__peer_accept(ah_peer *p, ah__conn *c);
 /* Bytes, EOF or a reset reached the peer end of `c`. */
 void ah__peer_incoming(ah__pconn *pc);
 void ah__peer_abort(ah__pconn *pc);
+/* The client's end of the peer's connection closed: the peer's timers stop holding the sim. */
+void ah__peer_client_gone(ah__pconn *pc);
 void ah__peer_check(ah__net *net, ah__buf *b);
 void ah__peer_pending(ah__net *net, ah__buf *b);
 void ah__peer_free_all(ah__net *net);

@@ -559,6 +559,8 @@ void ah__end_close(ah__conn *c, int side, int rst)
     e->closed = 1;
     e->sock = NULL;
     e->pc = NULL;
+    if (side == 0 && c->end[1].pc != NULL)
+        ah__peer_client_gone(c->end[1].pc);
     /* Linux resets instead of closing when unread bytes are left in the receive queue. */
     if (!e->reset) {
         if (rst || in->arr > in->rd)
