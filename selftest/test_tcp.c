@@ -481,6 +481,53 @@ static void wildcard_listener_takes_connects_to_any_local_address(void **state)
     srv_close_all(sim);
 }
 
+static uv_tcp_t c6;
+static uv_connect_t c6req;
+
+static void on_c6(uv_connect_t *req, int status)
+{
+    (void)req;
+    netlog_add("v6 connect %s", rc_str(status));
+}
+
+static void ipv6_any_listener_takes_both_families_unless_v6_only(void **state)
+{
+    ah_sim *sim = *state;
+    struct sockaddr_in6 any6, lo6;
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    char ip[64];
+
+    uv_ip6_addr("::", 7004, &any6);
+    uv_ip6_addr("::1", 7004, &lo6);
+    netlog[0] = '\0';
+    nsconns = 0;
+    uv_tcp_init(uv_default_loop(), &srv);
+    assert_int_equal(uv_tcp_bind(&srv, (const struct sockaddr *)&any6, 0), 0);
+    assert_int_equal(uv_listen((uv_stream_t *)&srv, 16, srv_connection), 0);
+    uv_tcp_init(uv_default_loop(), &c6);
+    assert_int_equal(uv_tcp_connect(&c6req, &c6, (const struct sockaddr *)&lo6, on_c6), 0);
+    tc_connect(&cl, "127.0.0.1", 7004, NULL);
+    ah_run_until_idle(sim);
+    assert_log("0 server connection 0|0 v6 connect 0|0 server connection 0|0 connect 0");
+    assert_int_equal(uv_tcp_getsockname(&c6, (struct sockaddr *)&ss, &len), 0);
+    assert_int_equal(ss.ss_family, AF_INET6);
+    uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
+    assert_string_equal(ip, "::1");
+    uv_close((uv_handle_t *)&c6, NULL);
+    srv_close_all(sim);
+
+    netlog[0] = '\0';
+    nsconns = 0;
+    uv_tcp_init(uv_default_loop(), &srv);
+    assert_int_equal(uv_tcp_bind(&srv, (const struct sockaddr *)&any6, UV_TCP_IPV6ONLY), 0);
+    assert_int_equal(uv_listen((uv_stream_t *)&srv, 16, srv_connection), 0);
+    tc_connect(&cl, "127.0.0.1", 7004, NULL);
+    ah_run_until_idle(sim);
+    assert_log("0 connect ECONNREFUSED|0 close");
+    srv_close_all(sim);
+}
+
 static void read_start_before_connect(ah_sim *sim, void *ctx)
 {
     static uv_tcp_t t;
@@ -540,6 +587,7 @@ int main(void)
         ah_unit_test(listen_on_a_port_in_use_is_eaddrinuse),
         ah_unit_test(clients_are_accepted_in_turn_and_accept_without_one_is_eagain),
         ah_unit_test(wildcard_listener_takes_connects_to_any_local_address),
+        ah_unit_test(ipv6_any_listener_takes_both_families_unless_v6_only),
         ah_unit_test(stream_calls_on_a_closed_handle_fail_naming_it),
         ah_unit_test(a_request_reused_in_flight_fails_naming_both_sites),
     };
