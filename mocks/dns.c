@@ -276,6 +276,7 @@ int uv_getaddrinfo(uv_loop_t *loop, uv_getaddrinfo_t *req, uv_getaddrinfo_cb cb,
     if ((hostname != NULL && strlen(hostname) >= sizeof(job->host)) ||
         (service != NULL && strlen(service) >= sizeof(job->service)))
         return UV_EINVAL;
+    ah__req_require_idle(req, "uv_getaddrinfo", site);
     ah__req_begin(loop, (uv_req_t *)req, UV_GETADDRINFO, "uv_getaddrinfo", site);
     req->loop = loop;
     req->cb = cb;
@@ -369,6 +370,7 @@ int uv_getnameinfo(uv_loop_t *loop, uv_getnameinfo_t *req, uv_getnameinfo_cb cb,
 
     if (req == NULL || addr == NULL)
         return UV_EINVAL;
+    ah__req_require_idle(req, "uv_getnameinfo", site);
     if (addr->sa_family == AF_INET)
         memcpy(&req->storage, addr, sizeof(struct sockaddr_in));
     else if (addr->sa_family == AF_INET6)

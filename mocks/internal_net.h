@@ -247,6 +247,8 @@ typedef struct ah__net {
 } ah__net;
 
 /* net.c */
+/* Fails the test when `req` is still in flight: libuv would corrupt its queues on reuse. */
+void ah__req_require_idle(const void *req, const char *fn, ah__site site);
 ah__net *ah__net_get(ah_sim *sim);  /* created on first use */
 ah__net *ah__net_find(ah_sim *sim); /* NULL when the sim never used the network */
 /* The loop a connection's own events (peer timers, replies to closed ends) run on. */
@@ -311,6 +313,8 @@ void ah__peer_accept(ah_peer *p, ah__conn *c);
 /* Bytes, EOF or a reset reached the peer end of `c`. */
 void ah__peer_incoming(ah__pconn *pc);
 void ah__peer_abort(ah__pconn *pc);
+/* The client's end of the peer's connection closed: the peer's timers stop holding the sim. */
+void ah__peer_client_gone(ah__pconn *pc);
 void ah__peer_check(ah__net *net, ah__buf *b);
 void ah__peer_pending(ah__net *net, ah__buf *b);
 void ah__peer_free_all(ah__net *net);

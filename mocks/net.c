@@ -559,6 +559,8 @@ void ah__end_close(ah__conn *c, int side, int rst)
     e->closed = 1;
     e->sock = NULL;
     e->pc = NULL;
+    if (side == 0 && c->end[1].pc != NULL)
+        ah__peer_client_gone(c->end[1].pc);
     /* Linux resets instead of closing when unread bytes are left in the receive queue. */
     if (!e->reset) {
         if (rst || in->arr > in->rd)
@@ -680,6 +682,32 @@ refused:
         else
             ah__sock_connect_result(s, UV_ECONNREFUSED, now + (l1 + l2) * AH__NS_PER_MS);
     }
+}
+
+void ah__req_require_idle(const void *req, const char *fn, ah__site site)
+{
+    ah_sim *sim = ah__sim();
+    ah__rrec *r = NULL;
+    char here[160], first[160];
+    ah__list *q;
+    int n = 0;
+
+    /* The request's own fields may be uninitialised (libuv never reads them before it starts a
+     * request), so look it up among the sim's requests in flight, newest first; beyond the
+     * newest 1024 the check gives up rather than cost time. */
+    for (q = sim->reqs.prev; q != &sim->reqs && n < 1024; q = q->prev, n++)
+        if (ah__container_of(q, ah__rrec, link)->req == req) {
+            r = ah__container_of(q, ah__rrec, link);
+            break;
+        }
+    if (r == NULL)
+        return;
+    ah__fail(ah__sim(),
+             "%s in %s with a request (%p) still in flight: %s started it in %s at +%llu ms and "
+             "its callback has not run yet (reusing it corrupts libuv's queues)",
+             fn, ah__site_str(&site, here, sizeof(here)), req, r->what,
+             ah__site_str(&r->site, first, sizeof(first)),
+             (unsigned long long)((r->start_ns - ah__sim()->clock.epoch_ns) / AH__NS_PER_MS));
 }
 
 /* ---- the public API ---- */

@@ -327,7 +327,9 @@ static int step_wait(ah__pconn *pc, uint64_t ms)
     pc->waiting = 1;
     pc->timer.fire = pc_timer;
     pc->timer.what = "scripted peer delay";
-    pc->timer.flags = AH__EV_REF;
+    /* A server's timer keeps the sim running only while the client is there to see its
+     * effect: a late reply to a client that gave up does not hold the test's clock. */
+    pc->timer.flags = pc->conn->end[0].closed ? 0 : AH__EV_REF;
     ah__event_schedule(loop, &pc->timer, sim_of(pc->peer)->clock.now_ns + ms * AH__NS_PER_MS);
     return 0;
 }
@@ -449,6 +451,17 @@ void ah__peer_incoming(ah__pconn *pc)
     pconn_advance(pc);
 }
 
+void ah__peer_client_gone(ah__pconn *pc)
+{
+    if (ah__event_scheduled(&pc->timer) && (pc->timer.flags & AH__EV_REF)) {
+        uint64_t due = pc->timer.node.due;
+        uv_loop_t *loop = pc->timer.loop;
+        ah__event_cancel(&pc->timer);
+        pc->timer.flags = 0;
+        ah__event_schedule(loop, &pc->timer, due);
+    }
+}
+
 void ah__peer_abort(ah__pconn *pc)
 {
     pc->aborted = 1;
@@ -459,7 +472,18 @@ void ah__peer_abort(ah__pconn *pc)
 
 static int pc_unfinished(const ah__pconn *pc)
 {
-    return !pc->aborted && !pc->stalled && pc->script != NULL && pc->step < pc->script->n;
+    size_t i;
+
+    if (pc->aborted || pc->stalled || pc->script == NULL || pc->step >= pc->script->n)
+        return 0;
+    if (!pc->conn->end[0].closed)
+        return 1;
+    /* The client went away: what is left is the peer's own replies and closing, unless the
+     * script still expects bytes the client never sent. */
+    for (i = pc->step; i < pc->script->n; i++)
+        if (pc->script->steps[i].kind == AH__STEP_EXPECT)
+            return 1;
+    return 0;
 }
 
 void ah__peer_check(ah__net *net, ah__buf *b)

@@ -247,13 +247,23 @@ static void read_ready(ah__sock *s)
         schedule_now(s, &s->rd_ev);
 }
 
+static void stream_io_out(ah__sock *s);
+
 void ah__sock_incoming(ah__sock *s)
 {
+    int reset;
+
     sync_reset(s);
-    if (s->conn != NULL && s->conn->end[s->side].reset)
-        ah__sock_writable(s); /* POLLERR: queued writes fail now */
+    reset = s->conn != NULL && s->conn->end[s->side].reset;
     if (ah__sock_reading(s))
         read_ready(s);
+    /* uv__stream_io: after the read, POLLERR in the same event makes queued writes fail now
+     * (found by net_write_reset_unread). */
+    if (reset && s->stream != NULL && !closing(s->stream) &&
+        !ah__list_empty(ah__qlist(s->stream->write_queue))) {
+        ah__event_cancel(&s->wr_ev);
+        stream_io_out(s);
+    }
 }
 
 static void rd_fire(ah__event *ev)
@@ -582,7 +592,8 @@ static int write_begin(uv_write_t *req, uv_stream_t *st, const uv_buf_t bufs[], 
         ah__fail(s->net->sim, "%s: called with a NULL request", fn);
     err = check_before_write(s, nbufs, send_handle, fn);
     if (err < 0)
-        return err;
+        return err; /* libuv returns these before it touches the request */
+    ah__req_require_idle(req, fn, site);
     empty = st->write_queue_size == 0;
     ah__req_begin(st->loop, (uv_req_t *)req, UV_WRITE, fn, site);
     req->cb = cb;
@@ -652,6 +663,7 @@ int uv_shutdown(uv_shutdown_t *req, uv_stream_t *st, uv_shutdown_cb cb)
         return UV_ENOTCONN;
     if (req == NULL)
         ah__fail(s->net->sim, "uv_shutdown: called with a NULL request");
+    ah__req_require_idle(req, "uv_shutdown", site);
     ah__req_begin(st->loop, (uv_req_t *)req, UV_SHUTDOWN, "uv_shutdown", site);
     req->handle = st;
     req->cb = cb;
@@ -670,6 +682,7 @@ void ah__stream_connect_begin(ah__sock *s, uv_connect_t *req, uv_connect_cb cb, 
     uv_stream_t *st = s->stream;
     const char *what = st->type == UV_TCP ? "uv_tcp_connect" : "uv_pipe_connect";
 
+    ah__req_require_idle(req, what, site);
     ah__req_begin(st->loop, (uv_req_t *)req, UV_CONNECT, what, site);
     req->cb = cb;
     req->handle = st;
@@ -700,6 +713,8 @@ static void conn_detach(ah__sock *s)
     c->end[s->side].sock = NULL;
     if (!c->end[s->side].closed) {
         c->end[s->side].closed = 1;
+        if (s->side == 0 && c->end[1].pc != NULL)
+            ah__peer_client_gone(c->end[1].pc);
         if (!c->flow[s->side].rst_sent && !c->end[s->side].reset)
             ah__flow_send_rst(c, s->side, 0);
     }

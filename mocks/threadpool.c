@@ -229,6 +229,7 @@ int uv_queue_work(uv_loop_t *loop, uv_work_t *req, uv_work_cb work_cb,
         return UV_EINVAL;
     if (req == NULL)
         ah__fail(sim, "uv_queue_work: called with a NULL request");
+    ah__req_require_idle(req, "uv_queue_work", site);
     ah__req_begin(loop, (uv_req_t *)req, UV_WORK, "uv_queue_work", site);
     req->loop = loop;
     req->work_cb = work_cb;

@@ -84,7 +84,7 @@ static __attribute__((unused)) void tc_read(uv_stream_t *s, ssize_t nread, const
     } else if (nread < 0) {
         c->read_error = (int)nread;
         netlog_add("read %s", uv_err_name((int)nread));
-        if (c->close_on_eof)
+        if (c->close_on_eof && nread != UV_ENOBUFS)
             uv_close((uv_handle_t *)s, tc_on_close);
     }
 }

@@ -127,6 +127,42 @@ static void unlisten_refuses_later_connects(void **state)
     assert_log("0 connect ECONNREFUSED|0 close");
 }
 
+static uv_timer_t give_up;
+
+static void on_give_up(uv_timer_t *t)
+{
+    netlog_add("give up");
+    tc_close(&cl);
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+static void late_reply_after_the_client_gave_up(ah_sim *sim, void *ctx)
+{
+    ah_peer *p = ah_net_listen(sim, "127.0.0.1:6379");
+
+    ah_peer_expect(p, "GET\r\n");
+    ah_peer_reply_after(p, 10000, "late");
+    if (ctx == NULL)
+        ah_peer_expect(p, "QUIT\r\n"); /* the client never sends it */
+    ah_peer_close(p);
+    netlog[0] = '\0';
+    tc_connect(&cl, "127.0.0.1", 6379, "GET\r\n");
+    uv_timer_init(uv_default_loop(), &give_up);
+    uv_timer_start(&give_up, on_give_up, 5000, 0);
+    ah_run_until_idle(sim);
+    /* the peer's pending reply does not keep the clock running */
+    ah_assert_now_ms(sim, 5000);
+    assert_log("0 connect 0|0 write 0|5000 give up|5000 close");
+}
+
+static void a_late_reply_to_a_client_that_gave_up_is_not_waited_for(void **state)
+{
+    (void)state;
+    ah_assert_passes(NULL, late_reply_after_the_client_gave_up, (void *)1);
+    ah_assert_fails_with(NULL, late_reply_after_the_client_gave_up, NULL,
+                         "did not finish its script; next step: ah_peer_reply after 10000 ms");
+}
+
 /* ---- planted bugs ---- */
 
 static void client_sends(ah_sim *sim, const char *expect, const char *send)
@@ -283,6 +319,7 @@ int main(void)
         ah_unit_test(peer_repeat_serves_every_further_connection),
         ah_unit_test(peer_stall_takes_bytes_and_never_answers),
         ah_unit_test(unlisten_refuses_later_connects),
+        ah_unit_test(a_late_reply_to_a_client_that_gave_up_is_not_waited_for),
         ah_unit_test(unexpected_bytes_show_expected_and_received_escaped),
         ah_unit_test(bytes_after_the_script_ended_are_reported),
         ah_unit_test(unused_script_fails_at_teardown),

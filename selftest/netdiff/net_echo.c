@@ -11,7 +11,7 @@ static uv_write_t wreq;
 static uv_shutdown_t sreq;
 static char sbuf[65536], cbuf[65536];
 static size_t client_got, server_got;
-static const char msg[] __attribute__((used)) = "hello world";
+#define MSG "hello world"
 
 static void alloc_s(uv_handle_t *h, size_t size, uv_buf_t *buf)
 {
@@ -41,7 +41,7 @@ static void server_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         memcpy(out.base, buf->base, (size_t)nread);
         P("~server read %d", (int)nread);
         server_got += (size_t)nread;
-        if (server_got == sizeof(msg) - 1)
+        if (server_got == sizeof(MSG) - 1)
             P("server got all %d bytes", (int)server_got);
         V("~server echo", uv_write(req, s, &out, 1, on_echo_written));
         return;
@@ -77,7 +77,7 @@ static void client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (nread > 0) {
         P("~client read %d", (int)nread);
         client_got += (size_t)nread;
-        if (client_got == sizeof(msg) - 1) {
+        if (client_got == sizeof(MSG) - 1) {
             P("client got back \"%.*s\"", (int)client_got, cbuf);
             V("client shutdown", uv_shutdown(&sreq, s, on_shutdown));
             V("client shutdown again", uv_shutdown(&sreq, s, on_shutdown));
