@@ -326,10 +326,8 @@ static void run_out_free(run_out *r)
 
 static void run_one(explorer *ex, uint64_t seed, int record, const char *replay_cmd, run_out *out)
 {
-    ah__capture cap = {.msg = NULL};
     ah_sim_opts so = ex->o.sim;
-    ah_sim *volatile sim;
-    char *report;
+    ah_sim *sim;
 
     memset(out, 0, sizeof(*out));
     ex->nrec = 0;
@@ -345,7 +343,6 @@ static void run_one(explorer *ex, uint64_t seed, int record, const char *replay_
     so.seed = seed ? seed : 1;
     so.name = ex->name;
     sim = ah_sim_new(&so);
-    sim->capture = &cap;
     sim->chooser = ex_choose;
     sim->chooser_ctx = ex;
     sim->order_batch = ex_order_batch;
@@ -354,16 +351,8 @@ static void run_one(explorer *ex, uint64_t seed, int record, const char *replay_
     if (record)
         ah__trace_start(sim);
     ex->runs++;
-    if (setjmp(cap.jb) == 0) {
-        ex->body(sim, ex->ctx);
-        ah__tasks_drain(sim);
-        sim->body_done = 1;
-        report = ah_sim_check(sim);
-        if (report != NULL)
-            cap.msg = report;
-    }
-    out->failed = cap.msg != NULL;
-    out->msg = cap.msg;
+    out->msg = ah__run_captured(sim, ex->body, ex->ctx);
+    out->failed = out->msg != NULL;
     out->hash = sim->trace_hash;
     out->callbacks = sim->callbacks;
     if (record)

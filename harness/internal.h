@@ -342,6 +342,10 @@ ah_sim *ah__loop_sim(const uv_loop_t *loop, const char *fn);
 void ah__fail(ah_sim *sim, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
 void ah__failv(ah_sim *sim, const char *file, int line, const char *fmt, va_list ap)
     __attribute__((noreturn));
+/* Runs body(sim, ctx), then the teardown checks, with failures captured instead of failing the
+ * test: returns the first failure's message (malloc'd) or NULL. The sim is left for the caller
+ * to read and free. */
+char *ah__run_captured(ah_sim *sim, ah_body_fn body, void *ctx);
 /* A libuv function the harness does not simulate was called. */
 void ah__not_simulated(const char *fn) __attribute__((noreturn));
 

@@ -463,10 +463,9 @@ void ah__assert_now_ms(ah_sim *sim, uint64_t ms, const char *file, int line)
 
 /* ---- capture ---- */
 
-char *ah_capture_failure(const ah_sim_opts *opts, ah_body_fn body, void *ctx)
+char *ah__run_captured(ah_sim *sim, ah_body_fn body, void *ctx)
 {
     ah__capture cap = {.msg = NULL};
-    ah_sim *volatile sim = ah_sim_new(opts);
     char *report;
 
     sim->capture = &cap;
@@ -478,8 +477,17 @@ char *ah_capture_failure(const ah_sim_opts *opts, ah_body_fn body, void *ctx)
         if (report != NULL)
             cap.msg = report;
     }
-    ah_sim_free(sim);
+    sim->capture = NULL;
     return cap.msg;
+}
+
+char *ah_capture_failure(const ah_sim_opts *opts, ah_body_fn body, void *ctx)
+{
+    ah_sim *sim = ah_sim_new(opts);
+    char *msg = ah__run_captured(sim, body, ctx);
+
+    ah_sim_free(sim);
+    return msg;
 }
 
 void ah__assert_fails_with(const ah_sim_opts *opts, ah_body_fn body, void *ctx, const char *needle,

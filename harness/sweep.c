@@ -38,25 +38,16 @@ static void after_cb(ah_sim *sim, void *p)
 static char *sweep_one(const ah_sim_opts *so, ah_body_fn body, sweep_ctx *sc, const char *hint,
                        uint64_t *steps)
 {
-    ah__capture cap = {.msg = NULL};
-    ah_sim *volatile sim = ah_sim_new(so);
-    char *report;
+    ah_sim *sim = ah_sim_new(so);
+    char *msg;
 
-    sim->capture = &cap;
     if (hint != NULL)
-        snprintf(sim->replay_hint, sizeof(sim->replay_hint), "replay: %s", hint);
+        snprintf(sim->replay_hint, sizeof(sim->replay_hint), "replay: %.300s", hint);
     ah__after_callback_add(sim, after_cb, sc);
-    if (setjmp(cap.jb) == 0) {
-        body(sim, sc->ctx);
-        ah__tasks_drain(sim);
-        sim->body_done = 1;
-        report = ah_sim_check(sim);
-        if (report != NULL)
-            cap.msg = report;
-    }
+    msg = ah__run_captured(sim, body, sc->ctx);
     *steps = sim->callbacks;
     ah_sim_free(sim);
-    return cap.msg;
+    return msg;
 }
 
 static int sweep_run(const ah_sweep_opts *opts, ah_body_fn body, ah_fault fault, void *ctx,
