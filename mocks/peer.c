@@ -49,6 +49,12 @@ static void describe_step(ah__buf *b, const ah__step *st)
     ah__buf_printf(b, " (in %s)", ah__site_str(&st->site, s, sizeof(s)));
 }
 
+ah_peer *ah__peer_mark(ah_peer *p, const char *file, int line, const char *func, const char *fn)
+{
+    ah__site_mark(file, line, func, fn);
+    return p;
+}
+
 static ah_peer *peer_arg(ah_peer *p, const char *fn)
 {
     if (p == NULL)

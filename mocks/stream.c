@@ -564,11 +564,17 @@ static void stream_io_out(ah__sock *s)
     if (st == NULL || closing(st))
         return;
     if (st->connect_req != NULL) {
-        /* uv__stream_connect: a delayed error is reported now; otherwise still connecting. */
+        /* uv__stream_connect: a delayed error is reported now; otherwise getsockopt(SO_ERROR)
+         * says whether the handshake is done: when its outcome is due, the connect completes
+         * here, from the pending queue (found by net_shutdown_while_connecting). */
         if (st->delayed_error != 0) {
             int err = st->delayed_error;
             st->delayed_error = 0;
             connect_complete(s, err);
+        } else if (ah__event_scheduled(&s->conn_ev) &&
+                   s->conn_ev.node.due <= s->net->sim->clock.now_ns) {
+            ah__event_cancel(&s->conn_ev);
+            connect_complete(s, s->connect_status);
         }
         return;
     }

@@ -350,6 +350,40 @@ static void partition_leaves_other_addresses_alone(void **state)
     assert_log("0 connect 0|0 write 0|0 read 1|0 read EOF|0 close");
 }
 
+static int got_reply(void *ctx)
+{
+    (void)ctx;
+    return cl.got > 0;
+}
+
+static void wait_for_a_reply(ah_sim *sim, void *ctx)
+{
+    serve(sim, "127.0.0.1:6379", "a", "b");
+    if (ctx == (void *)1)
+        ah_net_connect_timeout(sim, "127.0.0.1:6379");
+    tc_connect(&cl, "127.0.0.1", 6379, ctx == (void *)2 ? NULL : "a");
+    if (ctx == (void *)2) {
+        ah_run_until_idle(sim);
+        ah_net_hold(sim, "127.0.0.1:6379");
+        assert_int_equal(tc_write(&cl, "a"), 0);
+    }
+    ah_run_until(sim, got_reply, NULL);
+    tc_close(&cl);
+    ah_run_until_idle(sim);
+}
+
+static void deadlock_report_names_what_the_network_holds(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, wait_for_a_reply, (void *)1,
+                         "a connect to 127.0.0.1:6379 never completes (ah_net_connect_timeout)");
+    ah_assert_fails_with(NULL, wait_for_a_reply, (void *)2,
+                         "1 bytes from the client held in flight (ah_net_hold)");
+    ah_assert_fails_with(NULL, wait_for_a_reply, (void *)2,
+                         "waits for the client to send \"a\"");
+    ah_assert_passes(NULL, wait_for_a_reply, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -372,6 +406,7 @@ int main(void)
         ah_unit_test(hold_keeps_bytes_in_flight_until_release),
         ah_unit_test(partition_stalls_connects_and_bytes_until_healed),
         ah_unit_test(partition_leaves_other_addresses_alone),
+        ah_unit_test(deadlock_report_names_what_the_network_holds),
     };
     return ah_run_tests(tests);
 }

@@ -278,6 +278,21 @@ static void script_of_a_peer_never_reached_fails_at_teardown(void **state)
     ah_assert_passes(NULL, never_connects, (void *)1);
 }
 
+static void nested_script(ah_sim *sim, void *ctx)
+{
+    (void)ctx;
+    ah_peer_expect(ah_net_listen(sim, "127.0.0.1:6379"), "hi");
+}
+
+static void a_nested_call_records_both_sites(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, nested_script, NULL,
+                         "(declared in nested_script (test_peer.c:284)) was never used");
+    ah_assert_fails_with(NULL, nested_script, NULL,
+                         "ah_peer_expect \"hi\" (in nested_script (test_peer.c:284))");
+}
+
 static void step_after_close(ah_sim *sim, void *ctx)
 {
     ah_peer *p = ah_net_listen(sim, "127.0.0.1:6379");
@@ -326,6 +341,7 @@ int main(void)
         ah_unit_test(unfinished_script_fails_at_teardown),
         ah_unit_test(script_of_a_peer_never_reached_fails_at_teardown),
         ah_unit_test(steps_after_the_end_of_a_script_are_refused),
+        ah_unit_test(a_nested_call_records_both_sites),
         ah_unit_test(listening_twice_on_an_address_fails),
     };
     return ah_run_tests(tests);

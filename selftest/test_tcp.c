@@ -528,6 +528,31 @@ static void ipv6_any_listener_takes_both_families_unless_v6_only(void **state)
     srv_close_all(sim);
 }
 
+static uv_loop_t loop_b;
+
+static void a_server_on_another_loop_serves_a_client_of_the_default_loop(void **state)
+{
+    ah_sim *sim = *state;
+    struct sockaddr_in a = addr_of("127.0.0.1", 7005);
+
+    netlog[0] = '\0';
+    nsconns = 0;
+    srv_got = 0;
+    srv_reads = 1;
+    assert_int_equal(uv_loop_init(&loop_b), 0);
+    uv_tcp_init(&loop_b, &srv);
+    assert_int_equal(uv_tcp_bind(&srv, (const struct sockaddr *)&a, 0), 0);
+    assert_int_equal(uv_listen((uv_stream_t *)&srv, 16, srv_connection), 0);
+    ah_net_latency(sim, "127.0.0.1:7005", 3, 3);
+    tc_connect(&cl, "127.0.0.1", 7005, "ping");
+    ah_run_until_idle(sim);
+    assert_int_equal(srv_got, 4);
+    assert_log("3 server connection 0|6 connect 0|6 write 0");
+    assert_ptr_equal(sconns[0].loop, &loop_b);
+    srv_close_all(sim);
+    assert_int_equal(uv_loop_close(&loop_b), 0);
+}
+
 static void read_start_before_connect(ah_sim *sim, void *ctx)
 {
     static uv_tcp_t t;
@@ -588,6 +613,7 @@ int main(void)
         ah_unit_test(clients_are_accepted_in_turn_and_accept_without_one_is_eagain),
         ah_unit_test(wildcard_listener_takes_connects_to_any_local_address),
         ah_unit_test(ipv6_any_listener_takes_both_families_unless_v6_only),
+        ah_unit_test(a_server_on_another_loop_serves_a_client_of_the_default_loop),
         ah_unit_test(stream_calls_on_a_closed_handle_fail_naming_it),
         ah_unit_test(a_request_reused_in_flight_fails_naming_both_sites),
     };

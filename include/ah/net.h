@@ -131,23 +131,29 @@ void ah_threadpool_size(ah_sim *sim, unsigned threads);
 extern "C" {
 #endif
 void ah__site_mark(const char *file, int line, const char *func, const char *fn);
+/* Marks the site of the ah_peer_* call about to run, after its peer argument was evaluated (so
+ * ah_peer_stall(ah_net_listen(...)) records both sites). Returns p. */
+ah_peer *ah__peer_mark(ah_peer *p, const char *file, int line, const char *func, const char *fn);
 #ifdef __cplusplus
 }
 #endif
 #define AH__NET_SITE(fn, ...) (ah__site_mark(__FILE__, __LINE__, __func__, #fn), fn(__VA_ARGS__))
+#define AH__PEER_SITE(fn, p) fn(ah__peer_mark((p), __FILE__, __LINE__, __func__, #fn))
+#define AH__PEER_SITE_ARGS(fn, p, ...)                                                            \
+    fn(ah__peer_mark((p), __FILE__, __LINE__, __func__, #fn), __VA_ARGS__)
 #define ah_net_listen(...) AH__NET_SITE(ah_net_listen, __VA_ARGS__)
-#define ah_peer_expect(...) AH__NET_SITE(ah_peer_expect, __VA_ARGS__)
-#define ah_peer_expect_n(...) AH__NET_SITE(ah_peer_expect_n, __VA_ARGS__)
-#define ah_peer_expect_eof(...) AH__NET_SITE(ah_peer_expect_eof, __VA_ARGS__)
-#define ah_peer_reply(...) AH__NET_SITE(ah_peer_reply, __VA_ARGS__)
-#define ah_peer_reply_n(...) AH__NET_SITE(ah_peer_reply_n, __VA_ARGS__)
-#define ah_peer_reply_after(...) AH__NET_SITE(ah_peer_reply_after, __VA_ARGS__)
-#define ah_peer_reply_after_n(...) AH__NET_SITE(ah_peer_reply_after_n, __VA_ARGS__)
-#define ah_peer_delay(...) AH__NET_SITE(ah_peer_delay, __VA_ARGS__)
-#define ah_peer_close(...) AH__NET_SITE(ah_peer_close, __VA_ARGS__)
-#define ah_peer_reset(...) AH__NET_SITE(ah_peer_reset, __VA_ARGS__)
-#define ah_peer_stall(...) AH__NET_SITE(ah_peer_stall, __VA_ARGS__)
-#define ah_peer_next_connection(...) AH__NET_SITE(ah_peer_next_connection, __VA_ARGS__)
+#define ah_peer_expect(p, ...) AH__PEER_SITE_ARGS(ah_peer_expect, p, __VA_ARGS__)
+#define ah_peer_expect_n(p, ...) AH__PEER_SITE_ARGS(ah_peer_expect_n, p, __VA_ARGS__)
+#define ah_peer_expect_eof(p) AH__PEER_SITE(ah_peer_expect_eof, p)
+#define ah_peer_reply(p, ...) AH__PEER_SITE_ARGS(ah_peer_reply, p, __VA_ARGS__)
+#define ah_peer_reply_n(p, ...) AH__PEER_SITE_ARGS(ah_peer_reply_n, p, __VA_ARGS__)
+#define ah_peer_reply_after(p, ...) AH__PEER_SITE_ARGS(ah_peer_reply_after, p, __VA_ARGS__)
+#define ah_peer_reply_after_n(p, ...) AH__PEER_SITE_ARGS(ah_peer_reply_after_n, p, __VA_ARGS__)
+#define ah_peer_delay(p, ...) AH__PEER_SITE_ARGS(ah_peer_delay, p, __VA_ARGS__)
+#define ah_peer_close(p) AH__PEER_SITE(ah_peer_close, p)
+#define ah_peer_reset(p) AH__PEER_SITE(ah_peer_reset, p)
+#define ah_peer_stall(p) AH__PEER_SITE(ah_peer_stall, p)
+#define ah_peer_next_connection(p) AH__PEER_SITE(ah_peer_next_connection, p)
 #endif
 
 #endif
