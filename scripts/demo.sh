@@ -82,14 +82,15 @@ echo "   $RACE_TEST: replies take 20-60 ms each"
 echo "   way against a 100 ms timeout, drawn per segment from the sim's seeded oracle, so whether a"
 echo "   late reply meets the next command depends on the schedule. The explorer runs many"
 echo "   schedules, each on a fresh sim, and names the first that fails and how to replay it."
-(cd "$(dirname "$SUITE")" && AH_SCHEDULES=200 "./$(basename "$SUITE")" --test "$RACE_TEST") >"$out" 2>&1
+AH_SCHEDULES=200 "$SUITE" --test "$RACE_TEST" >"$out" 2>&1
 if [ $? -ne 0 ]; then
     cat "$out"
     echo "demo: FAILED: the correct client failed an explored schedule"
     exit 1
 fi
 echo "   correct client: 200 schedules explored, none fails"
-(cd "$(dirname "$PLANTED")" && AH_SCHEDULES=200 "./$(basename "$PLANTED")" --test "$RACE_TEST") >"$out" 2>&1
+# The trace of the shortest failing schedule goes next to the binaries, not into the source tree.
+AH_TRACE="$BUILD/ah-trace-race" AH_SCHEDULES=200 "$PLANTED" --test "$RACE_TEST" >"$out" 2>&1
 banner=$(grep '^asyncharness: explore FAILED' "$out" | head -n 1)
 if [ -z "$banner" ] || ! grep -qF "$CAUGHT_MSG" "$out"; then
     cat "$out"
@@ -101,7 +102,7 @@ echo "$banner" | sed 's/; replay: /\n     replay: /; s/^asyncharness: /     /' |
 grep -E '^kvclient: |^  shrunk: |^  trace of the shortest' "$out" | sed 's/^ */     /' | head -n 3
 race_replay=$(echo "$banner" | sed 's/.*; replay: //')
 hash=$(echo "$banner" | sed 's/.*trace hash \(0x[0-9a-f]*\).*/\1/')
-(cd "$(dirname "$PLANTED")" && AH_SCHEDULES=1 env $race_replay) >"$out" 2>&1
+AH_TRACE="$BUILD/ah-trace-race-replay" env $race_replay >"$out" 2>&1
 if grep -qF "$CAUGHT_MSG" "$out" && grep -q "trace hash $hash" "$out"; then
     echo "   replayed just now: the same failure, the same trace hash ($hash)"
 else
