@@ -23,12 +23,6 @@ done
 echo "== bench_timers spread (harness only: real libuv would sleep N ms)"
 "$BUILD/bench/bench_timers_sim" 100000 spread
 
-for b in "$BUILD"/bench/bench_*_sim; do
-    name=$(basename "$b" _sim)
-    [ "$name" = bench_timers ] && continue
-    echo "== $name"
-    if [ -x "$BUILD/bench/${name}_real" ]; then
-        "$BUILD/bench/${name}_real"
-    fi
-    "$b"
-done
+echo "== bench_explore: schedules explored per second on a kvclient pipeline (goal 5,000/s)"
+"$BUILD/bench/bench_explore" 20000 8
+"$BUILD/bench/bench_explore" 5000 64
