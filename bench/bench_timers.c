@@ -158,7 +158,6 @@ int main(int argc, char **argv)
     size_t i;
     int k;
 
-
 #ifdef BENCH_SIM
     /* A burst fires every timer at one virtual instant, on purpose: lift the runaway guard
      * (100,000 callbacks without the clock moving) above what the benchmark does. Read when the
@@ -208,9 +207,9 @@ int main(int argc, char **argv)
     }
     printf("impl=%s mode=%s n=%zu span_ms=%llu reps=%d ns_per_timer=%.1f start_ns=%.1f run_ns=%.1f "
            "init_ns=%.1f allocs_per_start=%.3f allocs_init=%llu allocs_run=%llu\n",
-           IMPL, spread ? "spread" : "burst", n, (unsigned long long)span, reps, best.start_ns + best.run_ns, best.start_ns,
-           best.run_ns, best.init_ns, (double)max_allocs_start / (double)n, best.allocs_init,
-           best.allocs_run);
+           IMPL, spread ? "spread" : "burst", n, (unsigned long long)span, reps,
+           best.start_ns + best.run_ns, best.start_ns, best.run_ns, best.init_ns,
+           (double)max_allocs_start / (double)n, best.allocs_init, best.allocs_run);
     free(t);
     free(timeouts);
     return uv_loop_close(loop) == 0 ? 0 : 1;

@@ -74,7 +74,7 @@ typedef struct ah_fc_tnode {
 #define AH_FC_WHEEL_LEVELS 11 /* 11 * 6 bits >= 64 */
 
 typedef struct ah_fc_wheel {
-    uint64_t base;  /* no queued key is below it */
+    uint64_t base; /* no queued key is below it */
     uint64_t next_seq;
     size_t count;
     uint64_t used[AH_FC_WHEEL_LEVELS]; /* bit s: slot s of the level has nodes */

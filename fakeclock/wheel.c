@@ -188,8 +188,8 @@ ah_fc_tnode *ah_fc_wheel_min(ah_fc_wheel *w)
          * so every node of the slot files strictly lower, and it moves the base no further than
          * it must, so fewer later inserts fall below it. */
         shift = (l + 1) * AH_FC_WHEEL_BITS;
-        w->base = (shift >= 64 ? 0 : w->base >> shift << shift) |
-                  (uint64_t)s << (l * AH_FC_WHEEL_BITS);
+        w->base = (shift >= 64 ? 0 : w->base >> shift << shift) | (uint64_t)s
+                                                                      << (l * AH_FC_WHEEL_BITS);
         for (; n != NULL; n = next) {
             next = n->next;
             file(w, n);

@@ -34,7 +34,7 @@ typedef struct race_state {
     once *on;
     size_t non, capon;
     int hook_added;
-    int mock_error;      /* injected for the next mocked call, 0 = none */
+    int mock_error;       /* injected for the next mocked call, 0 = none */
     uint64_t mock_errors; /* consumed so far */
 } race_state;
 
@@ -82,10 +82,9 @@ static race_state *state_of(ah_sim *sim)
 
     if (rs == NULL) {
         rs = ah__calloc(1, sizeof(*rs));
-        ah__ext_add(sim, &(ah__ext){.key = &race_key,
-                                    .state = rs,
-                                    .check = race_check,
-                                    .destroy = race_destroy});
+        ah__ext_add(
+            sim, &(ah__ext){
+                     .key = &race_key, .state = rs, .check = race_check, .destroy = race_destroy});
     }
     return rs;
 }
@@ -263,10 +262,7 @@ unsigned ah_fired_count(ah_sim *sim, const char *name)
 
 /* ---- the injected error of the next mocked call ---- */
 
-void ah_inject_mock_error(ah_sim *sim, int err)
-{
-    state_of(sim)->mock_error = err;
-}
+void ah_inject_mock_error(ah_sim *sim, int err) { state_of(sim)->mock_error = err; }
 
 int ah_mock_injected_error(ah_sim *sim)
 {

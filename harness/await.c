@@ -21,8 +21,9 @@ ah_future_state ah__await(ah_sim *sim, ah_future *f, const char *file, int line)
     if (sim == NULL)
         sim = f->sim;
     if (f->sim != sim)
-        ah__fail_at(sim, file, line, "ah_await (%s:%d): the future created at %s belongs to another "
-                                     "sim",
+        ah__fail_at(sim, file, line,
+                    "ah_await (%s:%d): the future created at %s belongs to another "
+                    "sim",
                     base_name(file), line, ah__future_site(f, s, sizeof(s)));
     if (sim->in_callback > 0)
         ah__fail_at(sim, file, line,
@@ -31,8 +32,8 @@ ah_future_state ah__await(ah_sim *sim, ah_future *f, const char *file, int line)
                     "ah_future_then instead)",
                     base_name(file), line, sim->current_what ? sim->current_what : "?");
     f->consumed |= AH__FUT_AWAITED;
-    snprintf(what, sizeof(what), "ah_await (%s:%d) waits for the %s created at %s",
-             base_name(file), line, strcmp(f->kind, "future") == 0 ? "future" : f->kind,
+    snprintf(what, sizeof(what), "ah_await (%s:%d) waits for the %s created at %s", base_name(file),
+             line, strcmp(f->kind, "future") == 0 ? "future" : f->kind,
              ah__future_site(f, s, sizeof(s)));
     ah__futures_await_mark(sim, f, file, line);
     ah__futures_ref_timeouts(sim, 1);

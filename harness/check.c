@@ -26,8 +26,9 @@ char *ah_sim_check(ah_sim *sim)
         ah__hrec *r = ah__container_of(q, ah__hrec, link);
         if (r->state != AH__H_CLOSING)
             continue;
-        ah__buf_printf(&b, "  - close callback never ran: %s, uv_close called in %s at +%llu ms "
-                           "(run the loop after uv_close)\n",
+        ah__buf_printf(&b,
+                       "  - close callback never ran: %s, uv_close called in %s at +%llu ms "
+                       "(run the loop after uv_close)\n",
                        ah__handle_str(r, h, sizeof(h)), ah__site_str(&r->close_site, s, sizeof(s)),
                        (unsigned long long)((r->close_ns - sim->clock.epoch_ns) / AH__NS_PER_MS));
         problems++;
@@ -40,10 +41,10 @@ char *ah_sim_check(ah_sim *sim)
 
         for (q = sim->reqs.next; q != &sim->reqs; q = q->next) {
             ah__rrec *r = ah__container_of(q, ah__rrec, link);
-            ah__buf_printf(&ops, "    - request still in flight: %s (%p) started in %s at +%llu ms\n",
-                           r->what, r->req, ah__site_str(&r->site, s, sizeof(s)),
-                           (unsigned long long)((r->start_ns - sim->clock.epoch_ns) /
-                                                AH__NS_PER_MS));
+            ah__buf_printf(
+                &ops, "    - request still in flight: %s (%p) started in %s at +%llu ms\n", r->what,
+                r->req, ah__site_str(&r->site, s, sizeof(s)),
+                (unsigned long long)((r->start_ns - sim->clock.epoch_ns) / AH__NS_PER_MS));
             nops++;
         }
         for (i = 0; i < sim->n_ext; i++)

@@ -33,8 +33,8 @@ void cm_print_error(const char *const format, ...)
     if (b.s == NULL)
         return;
     if (capturing()) {
-        pending_len += (size_t)snprintf(pending + pending_len, sizeof(pending) - pending_len, "%s",
-                                        b.s);
+        pending_len +=
+            (size_t)snprintf(pending + pending_len, sizeof(pending) - pending_len, "%s", b.s);
         if (pending_len >= sizeof(pending))
             pending_len = sizeof(pending) - 1;
         ah__buf_free(&b);

@@ -90,10 +90,14 @@ static int under_valgrind(void)
 static const char *strategy_name(int s)
 {
     switch (s) {
-    case AH_STRATEGY_PCT: return "pct";
-    case AH_STRATEGY_EXHAUSTIVE: return "exhaustive";
-    case AH_STRATEGY_REPLAY: return "replay";
-    default: return "random";
+    case AH_STRATEGY_PCT:
+        return "pct";
+    case AH_STRATEGY_EXHAUSTIVE:
+        return "exhaustive";
+    case AH_STRATEGY_REPLAY:
+        return "replay";
+    default:
+        return "random";
     }
 }
 
@@ -389,8 +393,8 @@ static void divergence(ah__buf *b, const ah__trace *a, const ah__trace *c)
         ah__trace_event_str(c, i, l2, sizeof(l2));
     else
         snprintf(l2, sizeof(l2), "(the run ended after %zu events)", c->nev);
-    ah__buf_printf(b, "\n  first diverging event #%zu:\n    first run:  %s\n    second run: %s", i + 1,
-                   l1, l2);
+    ah__buf_printf(b, "\n  first diverging event #%zu:\n    first run:  %s\n    second run: %s",
+                   i + 1, l1, l2);
 }
 
 static const char *nondet_causes =
@@ -398,8 +402,7 @@ static const char *nondet_causes =
     "clock_gettime, gettimeofday), rand()/random(), ordering by pointer value, or static state "
     "left over from the first run.";
 
-static char *determinism_report(const char *name, uint64_t seed, const run_out *a,
-                                const run_out *b)
+static char *determinism_report(const char *name, uint64_t seed, const run_out *a, const run_out *b)
 {
     ah__buf buf = {0};
 
@@ -497,8 +500,10 @@ static void configure(explorer *ex, const ah_explore_opts *opts)
             else if (strcmp(s, "replay") == 0)
                 ex->o.strategy = AH_STRATEGY_REPLAY;
             else
-                fprintf(stderr, "asyncharness: ignoring AH_STRATEGY=%s (random, pct, exhaustive "
-                                "or replay)\n", s);
+                fprintf(stderr,
+                        "asyncharness: ignoring AH_STRATEGY=%s (random, pct, exhaustive "
+                        "or replay)\n",
+                        s);
         }
         if ((s = getenv("AH_REPLAY")) != NULL && *s != '\0') {
             ex->o.replay = s;
@@ -558,8 +563,8 @@ static void replay_command(explorer *ex, uint64_t seed, const char *choices, cha
         snprintf(buf, n, "AH_SEED=%llu AH_STRATEGY=pct AH_PCT_DEPTH=%u %.150s --test %.120s",
                  (unsigned long long)seed, ex->o.pct_depth, prog, ex->name);
     else
-        snprintf(buf, n, "AH_SEED=%llu AH_STRATEGY=random %.150s --test %.120s", (unsigned long long)seed,
-                 prog, ex->name);
+        snprintf(buf, n, "AH_SEED=%llu AH_STRATEGY=random %.150s --test %.120s",
+                 (unsigned long long)seed, prog, ex->name);
 }
 
 /* ---- shrinking ---- */
@@ -795,8 +800,7 @@ static void report_failure(explorer *ex, ah_explore_result *res, uint64_t index,
         ah__buf_printf(&b, " (depth %u)", ex->o.pct_depth);
     if (index != 0 && ex->strategy != AH_STRATEGY_EXHAUSTIVE && ex->strategy != AH_STRATEGY_REPLAY)
         ah__buf_printf(&b, ", seed %llu", (unsigned long long)seed);
-    ah__buf_printf(&b, ", trace hash 0x%016llx; replay: %s\n", (unsigned long long)fail->hash,
-                   cmd);
+    ah__buf_printf(&b, ", trace hash 0x%016llx; replay: %s\n", (unsigned long long)fail->hash, cmd);
     ah__buf_printf(&b, "%s\n", fail->msg);
     ah__buf_printf(&b,
                    "  shrunk: %zu non-default choice(s) (from %zu) after %llu run(s); replay the "
@@ -868,8 +872,10 @@ int ah_explore_run(const ah_explore_opts *opts, ah_body_fn body, void *ctx,
         long n = parse_choices(ex.o.replay, &v);
         if (n < 0) {
             ah__buf b = {0};
-            ah__buf_printf(&b, "asyncharness: AH_REPLAY=%s is not a choice list "
-                               "(\"index:value,...\", or \"-\")", ex.o.replay ? ex.o.replay : "");
+            ah__buf_printf(&b,
+                           "asyncharness: AH_REPLAY=%s is not a choice list "
+                           "(\"index:value,...\", or \"-\")",
+                           ex.o.replay ? ex.o.replay : "");
             res->failed = 1;
             res->message = ah__buf_take(&b);
             done = 1;
@@ -884,10 +890,16 @@ int ah_explore_run(const ah_explore_opts *opts, ah_body_fn body, void *ctx,
 
         seed = ex.strategy == AH_STRATEGY_EXHAUSTIVE ? s : ex.o.seed_start + s;
         switch (ex.strategy) {
-        case AH_STRATEGY_PCT: ex.mode = MODE_PCT; break;
+        case AH_STRATEGY_PCT:
+            ex.mode = MODE_PCT;
+            break;
         case AH_STRATEGY_EXHAUSTIVE:
-        case AH_STRATEGY_REPLAY: ex.mode = MODE_FIXED; break;
-        default: ex.mode = MODE_RANDOM; break;
+        case AH_STRATEGY_REPLAY:
+            ex.mode = MODE_FIXED;
+            break;
+        default:
+            ex.mode = MODE_RANDOM;
+            break;
         }
         if (ex.strategy == AH_STRATEGY_EXHAUSTIVE || ex.strategy == AH_STRATEGY_REPLAY) {
             /* the command is the choice list, known once the run made its choices */
@@ -963,8 +975,7 @@ int ah_explore_run(const ah_explore_opts *opts, ah_body_fn body, void *ctx,
                            "asyncharness: explore FAILED: test %s, %llu schedule(s) of strategy %s "
                            "from seed %llu passed, but a path was never reached:%s\n",
                            ex.name, (unsigned long long)res->schedules_run,
-                           strategy_name(ex.strategy), (unsigned long long)ex.o.seed_start,
-                           body_s);
+                           strategy_name(ex.strategy), (unsigned long long)ex.o.seed_start, body_s);
             ah__free(body_s);
             res->failed = 1;
             res->message = ah__buf_take(&m);

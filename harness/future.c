@@ -386,8 +386,8 @@ static void comb_input_settled(ah_future *in, void *ctx)
     }
 }
 
-static ah__comb *comb_make(ah_sim *sim, int kind, const char *name, ah_future *const *in,
-                           size_t n, const char *file, int line)
+static ah__comb *comb_make(ah_sim *sim, int kind, const char *name, ah_future *const *in, size_t n,
+                           const char *file, int line)
 {
     ah__futures *fs = ah__futures_get(sim);
     ah__comb *cb = ah__calloc(1, sizeof(*cb));
@@ -568,10 +568,9 @@ static void describe(const ah_future *f, ah__buf *b)
 {
     char s[64], st[96];
 
-    ah__buf_printf(b, "%s created at %s (+%llu ms)",
-                   strcmp(f->kind, "future") == 0 ? "future" : f->kind,
-                   ah__future_site(f, s, sizeof(s)),
-                   (unsigned long long)rel_ms(f->sim, f->created_ns));
+    ah__buf_printf(
+        b, "%s created at %s (+%llu ms)", strcmp(f->kind, "future") == 0 ? "future" : f->kind,
+        ah__future_site(f, s, sizeof(s)), (unsigned long long)rel_ms(f->sim, f->created_ns));
     ah__buf_printf(b, ", %s", ah__future_state_str(f, st, sizeof(st)));
     if (f->note[0] != '\0')
         ah__buf_printf(b, " [%s]", f->note);

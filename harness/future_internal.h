@@ -34,7 +34,7 @@ struct ah_future {
     struct ah__comb *comb; /* when this future is a combinator's result */
     /* What produces it, for reports (a mock sets "mock db_query, scripted at t.c:40"). */
     char note[160];
-    uint64_t due_ns; /* when it is expected to settle, 0 unknown, UINT64_MAX never */
+    uint64_t due_ns;      /* when it is expected to settle, 0 unknown, UINT64_MAX never */
     int producer_reports; /* its producer (a mock) reports it pending at teardown itself */
 };
 

@@ -145,7 +145,8 @@ void ah__req_begin(uv_loop_t *loop, uv_req_t *req, uv_req_type type, const char 
 void ah__req_end(uv_req_t *req);
 ah__rrec *ah__req_rec(const uv_req_t *req); /* NULL when not in flight */
 
-/* ---- events: things that become ready at a virtual time and are delivered in the poll phase ---- */
+/* ---- events: things that become ready at a virtual time and are delivered in the poll phase ----
+ */
 enum { AH__EV_REF = 0x1 /* keeps the loop alive while scheduled */ };
 typedef struct ah__event {
     ah_fc_node node; /* key: due time in ns */
@@ -217,8 +218,8 @@ typedef struct ah__loop {
     uint64_t ref_events;  /* scheduled events with AH__EV_REF */
     ah__event **batch;    /* events being delivered by the current poll (NULL = cancelled) */
     size_t batch_len, batch_cap;
-    ah__event async_ev;   /* scheduled while some async handle is pending */
-    int running;          /* inside uv_run or a sim verb: uv_run may not be re-entered */
+    ah__event async_ev; /* scheduled while some async handle is pending */
+    int running;        /* inside uv_run or a sim verb: uv_run may not be re-entered */
     int is_default;
     ah__site init_site;
 } ah__loop;
@@ -274,7 +275,7 @@ struct ah_sim {
     int default_loop_open;
     ah__list loops;
 
-    ah__list handles; /* ah__hrec, every handle ever initialised, init order */
+    ah__list handles;  /* ah__hrec, every handle ever initialised, init order */
     void *hrec_blocks; /* slabs of ah__hrec; the first word links them */
     size_t hrec_free;  /* records left in the newest slab */
     uint32_t next_handle_id[UV_HANDLE_TYPE_MAX + 1];
@@ -324,8 +325,8 @@ struct ah_sim {
     const char *trace_what_ptr; /* cache of the last callback name's hash (trace.c) */
     uint64_t trace_what_hash;
     struct ah__trace *trace; /* NULL unless recording */
-    int strict_loops; /* report loops never closed at teardown */
-    char *kept[4]; /* reports handed to ah__fail (ah__buf_keep) */
+    int strict_loops;        /* report loops never closed at teardown */
+    char *kept[4];           /* reports handed to ah__fail (ah__buf_keep) */
     int n_kept;
     int failed;
     int body_done;
@@ -368,11 +369,11 @@ static inline int ah__is_closing(const uv_handle_t *h)
 /* Callback dispatch: every call into user code from the loop goes between these two. */
 void ah__cb_enter(ah_sim *sim, const uv_handle_t *h, const char *what);
 void ah__cb_leave(ah_sim *sim);
-#define AH__DISPATCH(sim, h, what, call)                                                          \
-    do {                                                                                          \
-        ah__cb_enter((sim), (const uv_handle_t *)(h), (what));                                    \
-        call;                                                                                     \
-        ah__cb_leave((sim));                                                                      \
+#define AH__DISPATCH(sim, h, what, call)                                                           \
+    do {                                                                                           \
+        ah__cb_enter((sim), (const uv_handle_t *)(h), (what));                                     \
+        call;                                                                                      \
+        ah__cb_leave((sim));                                                                       \
     } while (0)
 
 /* Moves the sim clock (never backwards); resets the runaway count when it moves. */

@@ -187,8 +187,9 @@ const char *ah__site_str(const ah__site *s, char *buf, size_t n)
         snprintf(buf, n, "%s (%s:%d)", s->func ? s->func : "?", base_name(s->file), s->line);
     } else if (s->ret != NULL && dladdr(s->ret, &info) && info.dli_fname != NULL) {
         snprintf(buf, n, "%s+0x%lx in %s", info.dli_sname ? info.dli_sname : "?",
-                 info.dli_sname ? (unsigned long)((const char *)s->ret - (const char *)info.dli_saddr)
-                                : (unsigned long)((const char *)s->ret - (const char *)info.dli_fbase),
+                 info.dli_sname
+                     ? (unsigned long)((const char *)s->ret - (const char *)info.dli_saddr)
+                     : (unsigned long)((const char *)s->ret - (const char *)info.dli_fbase),
                  base_name(info.dli_fname));
     } else if (s->ret != NULL) {
         snprintf(buf, n, "%p", s->ret);
@@ -326,7 +327,10 @@ ah_sim *ah__sim(void)
 uint64_t ah_sim_seed(const ah_sim *sim) { return sim->opts.seed; }
 const char *ah_sim_name(const ah_sim *sim) { return sim->name; }
 uint64_t ah_now_ns(const ah_sim *sim) { return ah_fc_clock_elapsed_ns(&sim->clock); }
-uint64_t ah_now_ms(const ah_sim *sim) { return ah_fc_clock_elapsed_ns(&sim->clock) / AH__NS_PER_MS; }
+uint64_t ah_now_ms(const ah_sim *sim)
+{
+    return ah_fc_clock_elapsed_ns(&sim->clock) / AH__NS_PER_MS;
+}
 
 void ah__clock_set(ah_sim *sim, uint64_t to_ns)
 {
@@ -456,7 +460,8 @@ void ah__assert_now_ms(ah_sim *sim, uint64_t ms, const char *file, int line)
     uint64_t ns = ah_now_ns(sim);
 
     if (now != ms || ns % AH__NS_PER_MS != 0)
-        ah__fail_at(sim, file, line, "ah_assert_now_ms: virtual time is +%llu.%06llu ms, expected +%llu ms",
+        ah__fail_at(sim, file, line,
+                    "ah_assert_now_ms: virtual time is +%llu.%06llu ms, expected +%llu ms",
                     (unsigned long long)now, (unsigned long long)(ns % AH__NS_PER_MS),
                     (unsigned long long)ms);
 }

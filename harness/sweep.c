@@ -26,7 +26,8 @@ static void after_cb(ah_sim *sim, void *p)
     sc->injected = 1;
     if (sim->current_hrec != NULL)
         snprintf(sc->where, sizeof(sc->where), "%s of %s at +%llu ms", sim->current_what,
-                 ah__handle_str(sim->current_hrec, h, sizeof(h)), (unsigned long long)ah_now_ms(sim));
+                 ah__handle_str(sim->current_hrec, h, sizeof(h)),
+                 (unsigned long long)ah_now_ms(sim));
     else
         snprintf(sc->where, sizeof(sc->where), "a %s at +%llu ms",
                  sim->current_what ? sim->current_what : "callback",
@@ -66,7 +67,9 @@ static int sweep_run(const ah_sweep_opts *opts, ah_body_fn body, ah_fault fault,
     if (opts != NULL)
         o = *opts;
     snprintf(name, sizeof(name), "%s",
-             o.name ? o.name : ah_sim_current() ? ah_sim_current()->name : "sweep");
+             o.name             ? o.name
+             : ah_sim_current() ? ah_sim_current()->name
+                                : "sweep");
     if (!o.ignore_env && (v = getenv("AH_SWEEP_STEP")) != NULL && *v != '\0')
         o.only_step = strtoull(v, NULL, 10);
     so = o.sim;

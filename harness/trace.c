@@ -246,14 +246,16 @@ int ah__trace_write_json(const ah__trace *t, const char *process, const char *pa
         if (seen[tr])
             continue;
         seen[tr] = 1;
-        fprintf(f, ",\n{\"ph\":\"M\",\"pid\":1,\"tid\":%u,\"name\":\"thread_name\",\"args\":{\"name\":",
-                tr + 1);
+        fprintf(
+            f, ",\n{\"ph\":\"M\",\"pid\":1,\"tid\":%u,\"name\":\"thread_name\",\"args\":{\"name\":",
+            tr + 1);
         json_str(f, t->strs[tr]);
         fprintf(f, "}}");
     }
     for (i = 0; i < t->nev; i++) {
         const ah__trace_ev *e = &t->ev[i];
-        fprintf(f, "%s\n{\"ph\":\"i\",\"s\":\"t\",\"pid\":1,\"tid\":%u,\"ts\":%llu.%03llu,\"name\":",
+        fprintf(f,
+                "%s\n{\"ph\":\"i\",\"s\":\"t\",\"pid\":1,\"tid\":%u,\"ts\":%llu.%03llu,\"name\":",
                 first ? "" : ",", e->track + 1, (unsigned long long)(e->t_ns / 1000),
                 (unsigned long long)(e->t_ns % 1000));
         json_str(f, t->strs[e->what]);

@@ -205,13 +205,14 @@ static int resolve(ah__net *net, const char *host, const char *service,
         socklen_t len;
         if (family != AF_UNSPEC && addrs[i].ss_family != family)
             continue;
-        len = addrs[i].ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+        len = addrs[i].ss_family == AF_INET ? sizeof(struct sockaddr_in)
+                                            : sizeof(struct sockaddr_in6);
         for (j = 0; j < ntypes; j++) {
             struct addrinfo *ai = ah__calloc(1, sizeof(*ai) + sizeof(struct sockaddr_storage));
             ai->ai_flags = flags;
             ai->ai_family = addrs[i].ss_family;
             ai->ai_socktype = types[j];
-            ai->ai_protocol = protocol != 0 ? protocol
+            ai->ai_protocol = protocol != 0             ? protocol
                               : types[j] == SOCK_STREAM ? IPPROTO_TCP
                               : types[j] == SOCK_DGRAM  ? IPPROTO_UDP
                                                         : 0;
@@ -426,7 +427,8 @@ void ah__dns_done(uv_req_t *req, int kind, int status)
             service = r->service;
         }
         if (r->getnameinfo_cb != NULL)
-            AH__DISPATCH(sim, NULL, "getnameinfo_cb", r->getnameinfo_cb(r, r->retcode, host, service));
+            AH__DISPATCH(sim, NULL, "getnameinfo_cb",
+                         r->getnameinfo_cb(r, r->retcode, host, service));
     }
 }
 
@@ -477,8 +479,9 @@ void ah__dns_check(ah__net *net, ah__buf *b)
 
     for (q = net->addrinfos.next; q != &net->addrinfos; q = q->next) {
         ah__ai_rec *r = ah__container_of(q, ah__ai_rec, link);
-        ah__buf_printf(b, "  - the result of uv_getaddrinfo(\"%s\") started in %s at +%llu ms was "
-                          "never freed with uv_freeaddrinfo\n",
+        ah__buf_printf(b,
+                       "  - the result of uv_getaddrinfo(\"%s\") started in %s at +%llu ms was "
+                       "never freed with uv_freeaddrinfo\n",
                        r->name, ah__site_str(&r->site, s, sizeof(s)),
                        (unsigned long long)((r->at_ns - net->sim->clock.epoch_ns) / AH__NS_PER_MS));
     }

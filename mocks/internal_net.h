@@ -73,23 +73,23 @@ struct ah__pconn;
 struct ah__route;
 
 typedef struct ah__end {
-    struct ah__sock *sock;   /* a user stream, or NULL */
-    struct ah__pconn *pc;    /* a scripted peer's connection, or NULL */
-    int closed;              /* the end's socket is gone: data to it is answered with a reset */
-    int reset;               /* the end received a reset */
+    struct ah__sock *sock; /* a user stream, or NULL */
+    struct ah__pconn *pc;  /* a scripted peer's connection, or NULL */
+    int closed;            /* the end's socket is gone: data to it is answered with a reset */
+    int reset;             /* the end received a reset */
     ah__addr addr;
 } ah__end;
 
 typedef struct ah__conn {
     ah__list link; /* net->conns */
     uint32_t id;
-    int kind; /* UV_TCP or UV_NAMED_PIPE */
+    int kind;                /* UV_TCP or UV_NAMED_PIPE */
     struct ah__route *route; /* the server address: its faults */
     uv_loop_t *loop;         /* the connecting side's loop (the peer's events run there) */
     char label[2 * AH__ADDR_MAX + 16]; /* "tcp 127.0.0.1:50001 -> 127.0.0.1:6379" */
-    ah__end end[2]; /* 0: the connecting side, 1: the accepting side */
-    ah__flow flow[2]; /* flow[i]: sent by end i */
-    ah__event accept_ev; /* the connection reaches the listener */
+    ah__end end[2];                    /* 0: the connecting side, 1: the accepting side */
+    ah__flow flow[2];                  /* flow[i]: sent by end i */
+    ah__event accept_ev;               /* the connection reaches the listener */
     int has_lat;
     uint64_t lat_min, lat_max;
     ah__list backlog_link; /* in a listener's backlog */
@@ -98,7 +98,7 @@ typedef struct ah__conn {
 
 /* The sim's state of one uv_tcp_t / uv_pipe_t, reached through stream->queued_fds. */
 typedef struct ah__sock {
-    ah__list link; /* net->socks */
+    ah__list link;       /* net->socks */
     uv_stream_t *stream; /* NULL once closed */
     uv_loop_t *loop;
     struct ah__net *net;
@@ -106,8 +106,8 @@ typedef struct ah__sock {
     ah__addr local, remote;
     int bound;
     struct ah__route *bound_route; /* pipe path or listening address it holds */
-    ah__list backlog;          /* ah__conn waiting for the user's accept */
-    struct ah__conn *accepted; /* taken by a connection_cb, waiting for uv_accept */
+    ah__list backlog;              /* ah__conn waiting for the user's accept */
+    struct ah__conn *accepted;     /* taken by a connection_cb, waiting for uv_accept */
     int in_server_io;
     struct ah__conn *conn;
     int side;
@@ -122,8 +122,8 @@ typedef struct ah__sock {
     int stalled;
     int pending_error; /* a reset not yet reported by a read or a write */
     int reset_noted;
-    int write_broken;  /* later writes fail with UV_EPIPE */
-    int close_reset;   /* uv_tcp_close_reset */
+    int write_broken; /* later writes fail with UV_EPIPE */
+    int close_reset;  /* uv_tcp_close_reset */
     int nodelay, keepalive, single_accept;
     unsigned keepalive_delay;
 } ah__sock;
@@ -132,9 +132,9 @@ typedef struct ah__sock {
 typedef struct ah__route {
     ah__list link;
     ah__addr addr;
-    struct ah_peer *peer;     /* scripted listener */
+    struct ah_peer *peer;      /* scripted listener */
     struct ah__sock *listener; /* user listener */
-    struct ah__sock *bound;   /* a pipe bound to this path (not yet listening) */
+    struct ah__sock *bound;    /* a pipe bound to this path (not yet listening) */
     int refuse, connect_timeout, held;
     int has_lat;
     uint64_t lat_min, lat_max;
@@ -184,7 +184,7 @@ struct ah_peer {
     int listening;
     ah__list scripts;
     ah__script *next_script; /* for the next accepted connection, or NULL */
-    ah__list conns; /* ah__pconn */
+    ah__list conns;          /* ah__pconn */
     unsigned accepted;
     ah__site site;
 };
@@ -304,7 +304,8 @@ void ah__sock_connect_pending(ah__sock *s, int status);
 void ah__sock_backlog_add(ah__sock *s, ah__conn *c);
 void ah__sock_hooks_install(void);
 int ah__sock_reading(const ah__sock *s);
-/* The flow `s` sends on has room again (the receiver read), or a reset came: queued writes go on. */
+/* The flow `s` sends on has room again (the receiver read), or a reset came: queued writes go on.
+ */
 void ah__sock_writable(ah__sock *s);
 
 /* peer.c */

@@ -39,7 +39,7 @@ typedef struct mock_call {
     ah__event ev;
     mock_fn *fn;
     ah_outcome *o;
-    ah_future *f; /* ah_mock_async */
+    ah_future *f;  /* ah_mock_async */
     ah_mock_cb cb; /* ah_mock_async_cb */
     void *data;
     int status;
@@ -81,9 +81,12 @@ static const char *will_name(const ah_outcome *o)
     if (o->manual)
         return "ah_will_manual";
     switch (o->kind) {
-    case AH_FUTURE_FULFILLED: return o->scripted > 1 || o->scripted < 0 ? "ah_will_resolve_count" : "ah_will_resolve";
-    case AH_FUTURE_REJECTED: return o->scripted > 1 || o->scripted < 0 ? "ah_will_reject_count" : "ah_will_reject";
-    default: return "ah_will_hang";
+    case AH_FUTURE_FULFILLED:
+        return o->scripted > 1 || o->scripted < 0 ? "ah_will_resolve_count" : "ah_will_resolve";
+    case AH_FUTURE_REJECTED:
+        return o->scripted > 1 || o->scripted < 0 ? "ah_will_reject_count" : "ah_will_reject";
+    default:
+        return "ah_will_hang";
     }
 }
 
@@ -163,12 +166,14 @@ static ah_outcome *will(const char *function, ah_future_state kind, int manual, 
     ah_outcome *o;
 
     if (count == 0 || count < AH_ALWAYS)
-        ah__fail_at(sim, file, line, "%s:%d: scripting %s with count %d: the count must be >= 1 "
-                                     "or AH_ALWAYS",
+        ah__fail_at(sim, file, line,
+                    "%s:%d: scripting %s with count %d: the count must be >= 1 "
+                    "or AH_ALWAYS",
                     base_name(file), line, plain_name(function), count);
     if (kind == AH_FUTURE_REJECTED && value >= 0)
-        ah__fail_at(sim, file, line, "%s:%d: ah_will_reject(%s, %lld, ...): the error must be a "
-                                     "libuv error code (< 0)",
+        ah__fail_at(sim, file, line,
+                    "%s:%d: ah_will_reject(%s, %lld, ...): the error must be a "
+                    "libuv error code (< 0)",
                     base_name(file), line, plain_name(function), (long long)value);
     o = ah__calloc(1, sizeof(*o));
     o->fn = fn_find(m, function, 1);
@@ -290,8 +295,7 @@ static mock_call *take(const char *function, ah_future *f, ah_mock_cb cb, void *
         s = ah__buf_take(&b);
         snprintf(note, sizeof(note), "%s", s);
         ah__free(s);
-        ah__future_note(f, o->kind == AH_FUTURE_PENDING && !o->manual ? UINT64_MAX : 0, "%s",
-                        note);
+        ah__future_note(f, o->kind == AH_FUTURE_PENDING && !o->manual ? UINT64_MAX : 0, "%s", note);
         f->producer_reports = 1;
         ah_future_on_cancel(f, call_cancelled, c);
     }

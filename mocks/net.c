@@ -149,8 +149,9 @@ static void addr_of_test(ah_sim *sim, const char *fn, const char *s, ah__addr *a
     if (ah__addr_parse(s, 1, a) == 0)
         return;
     if ((*s >= '0' && *s <= '9') || *s == '[')
-        ah__fail(sim, "%s: \"%s\" is not an address (write \"127.0.0.1:6379\", \"[::1]:80\" or a "
-                      "pipe path)",
+        ah__fail(sim,
+                 "%s: \"%s\" is not an address (write \"127.0.0.1:6379\", \"[::1]:80\" or a "
+                 "pipe path)",
                  fn, s);
     if (ah__addr_parse(s, 0, a) != 0)
         ah__fail(sim, "%s: \"%s\" is not a pipe path the sim can hold", fn, s);
@@ -271,7 +272,8 @@ static int partitioned(ah__net *net, const ah__addr *x, const ah__addr *y)
     ah__list *q;
     for (q = net->parts.next; q != &net->parts; q = q->next) {
         ah__partition *p = ah__container_of(q, ah__partition, link);
-        if ((pat_match(p->a, x) && pat_match(p->b, y)) || (pat_match(p->a, y) && pat_match(p->b, x)))
+        if ((pat_match(p->a, x) && pat_match(p->b, y)) ||
+            (pat_match(p->a, y) && pat_match(p->b, x)))
             return 1;
     }
     return 0;
@@ -398,10 +400,11 @@ void ah__flow_send(ah__conn *c, int from, const void *data, size_t n)
         if (r->chunk != 0 && piece > r->chunk)
             piece = r->chunk;
         else if (r->chunk_random != 0)
-            piece = (size_t)ah__choose_range(sim, 1, piece < r->chunk_random ? piece : r->chunk_random,
-                                             "net chunk size");
+            piece = (size_t)ah__choose_range(
+                sim, 1, piece < r->chunk_random ? piece : r->chunk_random, "net chunk size");
         off += piece;
-        flow_push_seg(f, f->wr + off, AH__SEG_DATA, sim->clock.now_ns + ah__conn_latency(c) * AH__NS_PER_MS);
+        flow_push_seg(f, f->wr + off, AH__SEG_DATA,
+                      sim->clock.now_ns + ah__conn_latency(c) * AH__NS_PER_MS);
     }
     f->wr += n;
     ah__flow_arm(f);
@@ -447,7 +450,7 @@ size_t ah__flow_readable(const ah__flow *f, int chunked)
     for (i = f->seg_head; i < f->seg_arr; i++)
         if (f->segs[i].kind == AH__SEG_DATA && f->segs[i].end > f->rd)
             return (size_t)(f->segs[i].end - f->rd) < avail ? (size_t)(f->segs[i].end - f->rd)
-                                                             : avail;
+                                                            : avail;
     return avail;
 }
 
@@ -738,8 +741,9 @@ void ah_net_unlisten(ah_sim *sim, const char *addr)
     if (r->peer != NULL)
         r->peer->listening = 0;
     if (r->listener != NULL)
-        ah__fail(sim, "ah_net_unlisten(\"%s\"): a uv_listen of the code under test listens there; "
-                      "close its handle instead",
+        ah__fail(sim,
+                 "ah_net_unlisten(\"%s\"): a uv_listen of the code under test listens there; "
+                 "close its handle instead",
                  addr);
 }
 

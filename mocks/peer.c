@@ -23,13 +23,20 @@ static void show_bytes(ah__buf *b, const void *data, size_t n)
 static const char *step_name(int kind)
 {
     switch (kind) {
-    case AH__STEP_EXPECT: return "ah_peer_expect";
-    case AH__STEP_EXPECT_EOF: return "ah_peer_expect_eof";
-    case AH__STEP_REPLY: return "ah_peer_reply";
-    case AH__STEP_DELAY: return "ah_peer_delay";
-    case AH__STEP_CLOSE: return "ah_peer_close";
-    case AH__STEP_RESET: return "ah_peer_reset";
-    default: return "ah_peer_stall";
+    case AH__STEP_EXPECT:
+        return "ah_peer_expect";
+    case AH__STEP_EXPECT_EOF:
+        return "ah_peer_expect_eof";
+    case AH__STEP_REPLY:
+        return "ah_peer_reply";
+    case AH__STEP_DELAY:
+        return "ah_peer_delay";
+    case AH__STEP_CLOSE:
+        return "ah_peer_close";
+    case AH__STEP_RESET:
+        return "ah_peer_reset";
+    default:
+        return "ah_peer_stall";
     }
 }
 
@@ -99,8 +106,8 @@ ah_peer *ah_net_listen(ah_sim *sim, const char *addr)
     return p;
 }
 
-static void add_step(ah_peer *p, int kind, const void *bytes, size_t n, uint64_t ms,
-                     ah__site site, const char *fn)
+static void add_step(ah_peer *p, int kind, const void *bytes, size_t n, uint64_t ms, ah__site site,
+                     const char *fn)
 {
     ah__script *sc = last_script(p);
     ah__step *st;
@@ -284,8 +291,9 @@ static void fail_after_end(ah__pconn *pc, const unsigned char *data, size_t avai
     ah_sim *sim = sim_of(pc->peer);
     ah__buf b = {0};
 
-    fail_header(&b, pc, pc->script == NULL || next != NULL ? "unexpected bytes"
-                                                          : "unexpected bytes after the script ended");
+    fail_header(&b, pc,
+                pc->script == NULL || next != NULL ? "unexpected bytes"
+                                                   : "unexpected bytes after the script ended");
     ah__buf_printf(&b, "\n  received: ");
     show_bytes(&b, data, avail);
     if (next != NULL) {
@@ -293,8 +301,9 @@ static void fail_after_end(ah__pconn *pc, const unsigned char *data, size_t avai
         describe_step(&b, next);
         ah__buf_printf(&b, "; add ah_peer_expect for these bytes before it)");
     } else if (pc->script == NULL)
-        ah__buf_printf(&b, "\n  (the peer has no script for connection #%u: ah_peer_next_connection "
-                           "scripts one more connection, ah_peer_repeat reuses the last script)",
+        ah__buf_printf(&b,
+                       "\n  (the peer has no script for connection #%u: ah_peer_next_connection "
+                       "scripts one more connection, ah_peer_repeat reuses the last script)",
                        pc->index);
     else if (pc->script->n == 0)
         ah__buf_printf(&b, "\n  (the script is empty: add ah_peer_expect for these bytes, or "
@@ -394,7 +403,8 @@ static void pconn_advance(ah__pconn *pc)
         case AH__STEP_RESET:
             if (avail > 0)
                 fail_after_end(pc, data, avail, st); /* bytes the script did not expect */
-            ah__trace_note(sim, c->label, st->kind == AH__STEP_CLOSE ? "peer: close" : "peer: reset");
+            ah__trace_note(sim, c->label,
+                           st->kind == AH__STEP_CLOSE ? "peer: close" : "peer: reset");
             pc->closed = pc->finished = 1;
             pc->step++;
             ah__end_close(c, 1, st->kind == AH__STEP_RESET);
@@ -505,8 +515,9 @@ void ah__peer_check(ah__net *net, ah__buf *b)
             if (!pc_unfinished(pc))
                 continue;
             st = &pc->script->steps[pc->step];
-            ah__buf_printf(b, "  - scripted peer %s: connection #%u (%s) did not finish its script; "
-                              "next step: ",
+            ah__buf_printf(b,
+                           "  - scripted peer %s: connection #%u (%s) did not finish its script; "
+                           "next step: ",
                            p->route->addr.str, pc->index, pc->conn->label);
             describe_step(b, st);
             if (st->kind == AH__STEP_EXPECT && pc->pos > 0) {
@@ -522,9 +533,10 @@ void ah__peer_check(ah__net *net, ah__buf *b)
             k++;
             if (sc->used > 0 || sc->n == 0)
                 continue;
-            ah__buf_printf(b, "  - scripted peer %s: the script for connection #%u (declared in "
-                              "%s) was never used: only %u connection(s) were accepted; it starts "
-                              "with ",
+            ah__buf_printf(b,
+                           "  - scripted peer %s: the script for connection #%u (declared in "
+                           "%s) was never used: only %u connection(s) were accepted; it starts "
+                           "with ",
                            p->route->addr.str, k, ah__site_str(&sc->site, s, sizeof(s)),
                            p->accepted);
             describe_step(b, &sc->steps[0]);
@@ -563,8 +575,8 @@ void ah__peer_pending(ah__net *net, ah__buf *b)
         }
         if (p->listening && p->next_script != NULL && p->next_script->n > 0 &&
             p->next_script->used == 0)
-            ah__buf_printf(b, "  - scripted peer %s waits for connection #%u\n",
-                           p->route->addr.str, p->accepted + 1);
+            ah__buf_printf(b, "  - scripted peer %s waits for connection #%u\n", p->route->addr.str,
+                           p->accepted + 1);
     }
 }
 

@@ -65,7 +65,8 @@ void uv_pipe_connect(uv_connect_t *req, uv_pipe_t *handle, const char *name, uv_
     ah__handle_require_open((uv_handle_t *)handle, "uv_pipe_connect");
     s = ah__sock_of((uv_stream_t *)handle, "uv_pipe_connect");
     if (req == NULL || name == NULL)
-        ah__fail(s->net->sim, "uv_pipe_connect: called with a NULL %s", req == NULL ? "request" : "name");
+        ah__fail(s->net->sim, "uv_pipe_connect: called with a NULL %s",
+                 req == NULL ? "request" : "name");
     if (handle->connect_req != NULL)
         ah__fail(s->net->sim, "uv_pipe_connect on a pipe that is already connecting (libuv would "
                               "lose the first request)");

@@ -115,7 +115,10 @@ static ah__flow *in_flow(const ah__sock *s)
     return s->conn != NULL ? &s->conn->flow[1 - s->side] : NULL;
 }
 
-static int chunked(const ah__sock *s) { return s->conn != NULL && ah__route_chunked(s->conn->route); }
+static int chunked(const ah__sock *s)
+{
+    return s->conn != NULL && ah__route_chunked(s->conn->route);
+}
 
 static void io_feed(ah__sock *s)
 {
@@ -140,9 +143,8 @@ static void sync_reset(ah__sock *s)
         s->reset_noted = 1;
         /* Linux's tcp_reset: a socket that had the peer's FIN and not yet sent its own
          * (CLOSE_WAIT) reports EPIPE; any other, ECONNRESET (found by net_write_after_eof). */
-        s->pending_error = in_flow(s)->fin_arrived && !s->conn->flow[s->side].fin_sent
-                               ? UV_EPIPE
-                               : UV_ECONNRESET;
+        s->pending_error =
+            in_flow(s)->fin_arrived && !s->conn->flow[s->side].fin_sent ? UV_EPIPE : UV_ECONNRESET;
     }
 }
 
@@ -345,8 +347,7 @@ static size_t bufs_total(const uv_buf_t *b, unsigned n)
     return t;
 }
 
-static int check_before_write(ah__sock *s, unsigned nbufs, uv_stream_t *send_handle,
-                              const char *fn)
+static int check_before_write(ah__sock *s, unsigned nbufs, uv_stream_t *send_handle, const char *fn)
 {
     uv_stream_t *st = s->stream;
     char b[320];
@@ -864,14 +865,16 @@ int uv_accept(uv_stream_t *server, uv_stream_t *client)
         return UV_EINVAL;
     cs = ah__sock_of(client, "uv_accept");
     if (server->loop != client->loop)
-        ah__fail(sim, "uv_accept: the client %s is on another loop than the server (libuv asserts "
-                      "on this)",
+        ah__fail(sim,
+                 "uv_accept: the client %s is on another loop than the server (libuv asserts "
+                 "on this)",
                  ah__handle_str(client->u.reserved[0], b, sizeof(b)));
     if (ss->accepted == NULL)
         return UV_EAGAIN;
     c = ss->accepted;
     if ((c->kind == UV_TCP) != (client->type == UV_TCP))
-        ah__fail(sim, "uv_accept: a %s connection accepted into %s", c->kind == UV_TCP ? "tcp" : "pipe",
+        ah__fail(sim, "uv_accept: a %s connection accepted into %s",
+                 c->kind == UV_TCP ? "tcp" : "pipe",
                  ah__handle_str(client->u.reserved[0], b, sizeof(b)));
     if (closing(client))
         ah__fail(sim, "uv_accept into %s, which is closing",

@@ -92,7 +92,8 @@ int uv_tcp_bind(uv_tcp_t *tcp, const struct sockaddr *addr, unsigned int flags)
         if (addr->sa_family == AF_INET)
             ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)ah__net_ephemeral_port(s->net));
         else
-            ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)ah__net_ephemeral_port(s->net));
+            ((struct sockaddr_in6 *)&ss)->sin6_port =
+                htons((uint16_t)ah__net_ephemeral_port(s->net));
         ah__addr_from_sockaddr((struct sockaddr *)&ss, &a);
     }
     ah__sock_give_fd(s);
@@ -133,8 +134,7 @@ int ah__tcp_listen(ah__sock *s, int backlog, uv_connection_cb cb)
     return ah__sock_listen(s, ah__route_get(s->net, &s->local), cb);
 }
 
-int uv_tcp_connect(uv_connect_t *req, uv_tcp_t *tcp, const struct sockaddr *addr,
-                   uv_connect_cb cb)
+int uv_tcp_connect(uv_connect_t *req, uv_tcp_t *tcp, const struct sockaddr *addr, uv_connect_cb cb)
 {
     ah__site site = AH__CALLER("uv_tcp_connect");
     ah__sock *s;
@@ -143,7 +143,8 @@ int uv_tcp_connect(uv_connect_t *req, uv_tcp_t *tcp, const struct sockaddr *addr
     if (tcp->type != UV_TCP)
         return UV_EINVAL;
     if (addr == NULL || req == NULL)
-        ah__fail(ah__sim(), "uv_tcp_connect: called with a NULL %s", req == NULL ? "request" : "address");
+        ah__fail(ah__sim(), "uv_tcp_connect: called with a NULL %s",
+                 req == NULL ? "request" : "address");
     if (addr->sa_family != AF_INET && addr->sa_family != AF_INET6)
         return UV_EINVAL;
     ah__handle_require_open((uv_handle_t *)tcp, "uv_tcp_connect");

@@ -15,17 +15,22 @@
 
 static const char *kind_name(int kind)
 {
-    return kind == AH__JOB_WORK ? "uv_queue_work" : kind == AH__JOB_GETADDRINFO ? "uv_getaddrinfo"
-                                                                                : "uv_getnameinfo";
+    return kind == AH__JOB_WORK          ? "uv_queue_work"
+           : kind == AH__JOB_GETADDRINFO ? "uv_getaddrinfo"
+                                         : "uv_getnameinfo";
 }
 
 static struct uv__work *work_of(uv_req_t *req)
 {
     switch (req->type) {
-    case UV_WORK: return &((uv_work_t *)req)->work_req;
-    case UV_GETADDRINFO: return &((uv_getaddrinfo_t *)req)->work_req;
-    case UV_GETNAMEINFO: return &((uv_getnameinfo_t *)req)->work_req;
-    default: return NULL;
+    case UV_WORK:
+        return &((uv_work_t *)req)->work_req;
+    case UV_GETADDRINFO:
+        return &((uv_getaddrinfo_t *)req)->work_req;
+    case UV_GETNAMEINFO:
+        return &((uv_getnameinfo_t *)req)->work_req;
+    default:
+        return NULL;
     }
 }
 
@@ -234,7 +239,8 @@ int uv_queue_work(uv_loop_t *loop, uv_work_t *req, uv_work_cb work_cb,
     req->loop = loop;
     req->work_cb = work_cb;
     req->after_work_cb = after_work_cb;
-    ah__job_submit(net, loop, (uv_req_t *)req, AH__JOB_WORK, duration_of(net, work_cb, &site), site);
+    ah__job_submit(net, loop, (uv_req_t *)req, AH__JOB_WORK, duration_of(net, work_cb, &site),
+                   site);
     return 0;
 }
 

@@ -1,12 +1,26 @@
 #!/bin/sh
-# `make check`: every test through CTest (unit, planted-bug, differential, the example client's
-# suite and its run against a real redis-server), then a Valgrind memcheck pass over every test
-# binary, then the whole tree compiled with clang. Fails on the first red step.
+# `make check`: the formatting check (.clang-format), then every test through CTest (unit,
+# planted-bug, differential, the example client's suite and its run against a real redis-server),
+# then a Valgrind memcheck pass over every test binary, then the whole tree compiled with clang.
+# Fails on the first red step.
 set -eu
 BUILD=${1:-build}
 JOBS=$(nproc 2>/dev/null || echo 2)
 cd "$(dirname "$0")/.."
 t0=$(date +%s)
+
+echo "== clang-format (.clang-format)"
+if command -v clang-format >/dev/null 2>&1; then
+    # shellcheck disable=SC2046
+    if ! clang-format --dry-run -Werror $(git ls-files '*.c' '*.h' 2>/dev/null) 2>"$BUILD-format.log"; then
+        head -n 40 "$BUILD-format.log"
+        echo "formatting differs from .clang-format: run 'make format'"
+        exit 1
+    fi
+    echo "formatted"
+else
+    echo "clang-format not installed: skipped (scripts/deps.sh installs it as root)"
+fi
 
 echo "== ctest ($BUILD)"
 ctest --test-dir "$BUILD" --output-on-failure -j "$JOBS" --timeout 300

@@ -15,7 +15,8 @@
 
 static char netlog[4096];
 
-static __attribute__((unused)) void netlog_add(const char *fmt, ...) __attribute__((format(printf, 1, 2), unused));
+static __attribute__((unused)) void netlog_add(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), unused));
 static __attribute__((unused)) void netlog_add(const char *fmt, ...)
 {
     va_list ap;
@@ -121,7 +122,8 @@ static __attribute__((unused)) void tc_connected(uv_connect_t *req, int status)
 }
 
 /* Starts a connect of `c` to "ip:port"; reads from the start and closes at EOF or error. */
-static __attribute__((unused)) void tc_connect(tclient *c, const char *ip, int port, const char *send)
+static __attribute__((unused)) void tc_connect(tclient *c, const char *ip, int port,
+                                               const char *send)
 {
     struct sockaddr_in a;
 
@@ -132,7 +134,8 @@ static __attribute__((unused)) void tc_connect(tclient *c, const char *ip, int p
     uv_tcp_init(uv_default_loop(), &c->tcp);
     c->tcp.data = c;
     uv_ip4_addr(ip, port, &a);
-    assert_int_equal(uv_tcp_connect(&c->creq, &c->tcp, (const struct sockaddr *)&a, tc_connected), 0);
+    assert_int_equal(uv_tcp_connect(&c->creq, &c->tcp, (const struct sockaddr *)&a, tc_connected),
+                     0);
 }
 
 static __attribute__((unused)) void tc_close(tclient *c)

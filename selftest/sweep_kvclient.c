@@ -344,7 +344,8 @@ static void kvclient_timeout_sweep(void **state)
     memset(&o, 0, sizeof(o));
     o.name = "kvclient_timeout_sweep";
     o.ignore_env = 1;
-    failed = ah_sweep_run(&o, kv_body, (ah_fault){"80 ms network stall", stall_network, 80}, NULL, &r);
+    failed =
+        ah_sweep_run(&o, kv_body, (ah_fault){"80 ms network stall", stall_network, 80}, NULL, &r);
 #ifdef KV_PLANTED_BUG
     assert_int_equal(failed, 1);
     fprintf(stderr, "planted kvclient bug caught:\n%s\n", r.message);
@@ -385,10 +386,8 @@ int main(void)
     return ah_run_tests(planted);
 #endif
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(kvclient_cancel_sweep),
-        cmocka_unit_test(kvclient_close_sweep),
-        cmocka_unit_test(kvclient_reset_sweep),
-        cmocka_unit_test(kvclient_timeout_sweep),
+        cmocka_unit_test(kvclient_cancel_sweep), cmocka_unit_test(kvclient_close_sweep),
+        cmocka_unit_test(kvclient_reset_sweep),  cmocka_unit_test(kvclient_timeout_sweep),
         cmocka_unit_test(kvclient_explored),
     };
     return ah_run_tests(tests);

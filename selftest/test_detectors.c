@@ -152,10 +152,7 @@ static void uv_sleep_in_a_callback_is_reported(void **state)
 
 static ah_future *db_get(void) { return ah_mock_async(); }
 
-static void slow_then_stop(uv_timer_t *t)
-{
-    burn(t->data != NULL ? 0 : 120);
-}
+static void slow_then_stop(uv_timer_t *t) { burn(t->data != NULL ? 0 : 120); }
 
 static uv_timer_t left_open;
 
@@ -186,15 +183,15 @@ static void everything_wrong(ah_sim *sim, void *ctx)
 static void all_teardown_problems_are_reported_together(void **state)
 {
     (void)state;
-    ah_assert_fails_with(&slow_opts, everything_wrong, NULL,
-                         "handle not closed: uv_timer_t #1");
+    ah_assert_fails_with(&slow_opts, everything_wrong, NULL, "handle not closed: uv_timer_t #1");
     ah_assert_fails_with(&slow_opts, everything_wrong, NULL,
                          "never awaited: future created at test_detectors.c:");
     ah_assert_fails_with(&slow_opts, everything_wrong, NULL,
                          "the test ended with 1 operation pending:\n    - mock db_get call #1");
-    ah_assert_fails_with(&slow_opts, everything_wrong, NULL,
-                         "outcome never used: ah_will_reject(db_get, ECONNRESET, 10 ms) scripted at "
-                         "test_detectors.c:");
+    ah_assert_fails_with(
+        &slow_opts, everything_wrong, NULL,
+        "outcome never used: ah_will_reject(db_get, ECONNRESET, 10 ms) scripted at "
+        "test_detectors.c:");
     ah_assert_fails_with(&slow_opts, everything_wrong, NULL,
                          "slow callback: timer_cb of uv_timer_t #1");
     ah_assert_passes(&slow_opts, everything_wrong, (void *)1);

@@ -17,12 +17,13 @@ static void describe(const struct addrinfo *ai)
 
     answer[0] = '\0';
     for (; ai != NULL; ai = ai->ai_next) {
-        const void *src = ai->ai_family == AF_INET
-                              ? (const void *)&((const struct sockaddr_in *)ai->ai_addr)->sin_addr
-                              : (const void *)&((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
-        int port = ntohs(ai->ai_family == AF_INET
-                             ? ((const struct sockaddr_in *)ai->ai_addr)->sin_port
-                             : ((const struct sockaddr_in6 *)ai->ai_addr)->sin6_port);
+        const void *src =
+            ai->ai_family == AF_INET
+                ? (const void *)&((const struct sockaddr_in *)ai->ai_addr)->sin_addr
+                : (const void *)&((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
+        int port =
+            ntohs(ai->ai_family == AF_INET ? ((const struct sockaddr_in *)ai->ai_addr)->sin_port
+                                           : ((const struct sockaddr_in6 *)ai->ai_addr)->sin6_port);
         inet_ntop(ai->ai_family, src, ip, sizeof(ip));
         n = strlen(answer);
         snprintf(answer + n, sizeof(answer) - n, "%s%s/%d/%d", n ? " " : "", ip, port,
@@ -151,7 +152,8 @@ static void getnameinfo_answers_from_the_table(void **state)
     ah_run_until_idle(sim);
     assert_log("7 getnameinfo 0 db.local 6379|7 getnameinfo EAI_NONAME - -|"
                "7 getnameinfo 0 10.9.9.9 80");
-    assert_int_equal(uv_getnameinfo(uv_default_loop(), &gni, NULL, (const struct sockaddr *)&a, 0), 0);
+    assert_int_equal(uv_getnameinfo(uv_default_loop(), &gni, NULL, (const struct sockaddr *)&a, 0),
+                     0);
     assert_string_equal(gni.host, "10.9.9.9");
     assert_string_equal(gni.service, "http");
 }

@@ -455,8 +455,9 @@ static void invariant_checked_after_every_callback(void **state)
 {
     (void)state;
     planted = 1;
-    ah_assert_fails_with(NULL, invariant_body, NULL,
-                         "invariant \"balance never negative\" broken after timer_cb of uv_timer_t #1");
+    ah_assert_fails_with(
+        NULL, invariant_body, NULL,
+        "invariant \"balance never negative\" broken after timer_cb of uv_timer_t #1");
     planted = 0;
     ah_assert_passes(NULL, invariant_body, NULL);
 }
@@ -635,15 +636,15 @@ static void sweeps_inject_at_every_step(void **state)
     so.name = "sweeps_inject_at_every_step";
     /* cancellation */
     sweep_req.planted = 0;
-    assert_int_equal(ah_sweep_run(&so, request_body, (ah_fault){"cancel", req_cancel, 0},
-                                  &sweep_req, &res), 0);
+    assert_int_equal(
+        ah_sweep_run(&so, request_body, (ah_fault){"cancel", req_cancel, 0}, &sweep_req, &res), 0);
     fprintf(stderr, "cancel sweep: %llu steps, %llu runs\n", (unsigned long long)res.steps,
             (unsigned long long)res.runs);
     assert_true(res.steps >= 3);
     assert_int_equal(res.runs, res.steps);
     sweep_req.planted = 1;
-    assert_int_equal(ah_sweep_run(&so, request_body, (ah_fault){"cancel", req_cancel, 0},
-                                  &sweep_req, &res), 1);
+    assert_int_equal(
+        ah_sweep_run(&so, request_body, (ah_fault){"cancel", req_cancel, 0}, &sweep_req, &res), 1);
     fprintf(stderr, "%s\n", res.message);
     assert_non_null(strstr(res.message, "cancel injected after step 1 of"));
     assert_non_null(strstr(res.message, "callback \"request cb\" never fired"));
@@ -708,7 +709,8 @@ static void mock_body(ah_sim *sim, void *ctx)
     if (mock_status < 0 && planted == 0)
         assert_int_equal(ah_fired_count(sim, "fallback cb"), 1);
     if (mock_status < 0 && planted)
-        ah_fail(sim, "planted: the failed fetch (%s) was taken for a success", uv_err_name(mock_status));
+        ah_fail(sim, "planted: the failed fetch (%s) was taken for a success",
+                uv_err_name(mock_status));
 }
 
 static void mock_error_fault_sweep(void **state)
@@ -720,9 +722,11 @@ static void mock_error_fault_sweep(void **state)
     memset(&so, 0, sizeof(so));
     so.ignore_env = 1;
     planted = 0;
-    assert_int_equal(ah_sweep_run(&so, mock_body, AH_FAULT_MOCK_ERROR(UV_ECONNREFUSED), NULL, &res), 0);
+    assert_int_equal(ah_sweep_run(&so, mock_body, AH_FAULT_MOCK_ERROR(UV_ECONNREFUSED), NULL, &res),
+                     0);
     planted = 1;
-    assert_int_equal(ah_sweep_run(&so, mock_body, AH_FAULT_MOCK_ERROR(UV_ECONNREFUSED), NULL, &res), 1);
+    assert_int_equal(ah_sweep_run(&so, mock_body, AH_FAULT_MOCK_ERROR(UV_ECONNREFUSED), NULL, &res),
+                     1);
     fprintf(stderr, "%s\n", res.message);
     assert_non_null(strstr(res.message, "mock error injected after step"));
     assert_non_null(strstr(res.message, "planted: the failed fetch (ECONNREFUSED)"));
@@ -839,7 +843,8 @@ static void cmocka_assertions_are_captured(void **state)
     ah_explore_result_free(&r);
 }
 
-/* The failing forms used in tests: ah_explore, ah_sweep_cancel and ah_sweep_fault (correct twins). */
+/* The failing forms used in tests: ah_explore, ah_sweep_cancel and ah_sweep_fault (correct twins).
+ */
 static void the_test_macros(void **state)
 {
     ah_explore_opts o = quiet(AH_STRATEGY_PCT, 50);
@@ -859,10 +864,7 @@ static void the_test_macros(void **state)
 
 /* ---- the cmocka wrapper: a whole test function explored ---- */
 
-static void explored_test(void **state)
-{
-    two_replies(*state, &(two_opts){0, 5, 0});
-}
+static void explored_test(void **state) { two_replies(*state, &(two_opts){0, 5, 0}); }
 
 int main(void)
 {

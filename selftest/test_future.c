@@ -512,7 +512,8 @@ static void await_a_future_nobody_settles(ah_sim *sim, void *ctx)
 static void await_deadlock_names_the_future_and_the_await(void **state)
 {
     (void)state;
-    ah_assert_fails_with(NULL, await_a_future_nobody_settles, NULL, "deadlock: ah_await (test_future.c:");
+    ah_assert_fails_with(NULL, await_a_future_nobody_settles, NULL,
+                         "deadlock: ah_await (test_future.c:");
     ah_assert_fails_with(NULL, await_a_future_nobody_settles, NULL,
                          "waits for the future created at test_future.c:");
     ah_assert_fails_with(NULL, await_a_future_nobody_settles, NULL, "uv_timer_t #1");
@@ -577,8 +578,7 @@ static void await_with_an_idle_async_handle(ah_sim *sim, void *ctx)
 static void await_deadlock_lists_open_handles(void **state)
 {
     (void)state;
-    ah_assert_fails_with(NULL, await_with_an_idle_async_handle, NULL,
-                         "- uv_async_t #1 (");
+    ah_assert_fails_with(NULL, await_with_an_idle_async_handle, NULL, "- uv_async_t #1 (");
     ah_assert_fails_with(NULL, await_with_an_idle_async_handle, NULL,
                          "initialised in await_with_an_idle_async_handle (test_future.c:");
     ah_assert_passes(NULL, await_with_an_idle_async_handle, (void *)1);
@@ -674,7 +674,8 @@ static void forget_a_future(ah_sim *sim, void *ctx)
 static void never_awaited_future_is_reported(void **state)
 {
     (void)state;
-    ah_assert_fails_with(NULL, forget_a_future, NULL, "never awaited: future created at test_future.c:");
+    ah_assert_fails_with(NULL, forget_a_future, NULL,
+                         "never awaited: future created at test_future.c:");
     ah_assert_fails_with(NULL, forget_a_future, NULL, "fulfilled with 1 at +0 ms");
     ah_assert_fails_with(NULL, forget_a_future, NULL, "rejected with EPIPE at +0 ms");
     ah_assert_passes(NULL, forget_a_future, (void *)1);
@@ -695,8 +696,9 @@ static void pending_future_at_the_end_is_reported(void **state)
 {
     (void)state;
     order[0] = '\0';
-    ah_assert_fails_with(NULL, chain_and_leave_pending, NULL,
-                         "the test ended with 1 operation pending:\n    - future created at test_future.c:");
+    ah_assert_fails_with(
+        NULL, chain_and_leave_pending, NULL,
+        "the test ended with 1 operation pending:\n    - future created at test_future.c:");
     ah_assert_passes(NULL, chain_and_leave_pending, (void *)1);
 }
 

@@ -14,7 +14,11 @@ static uv_idle_t idle;
 static uv_timer_t timer;
 static int calls;
 
-static void idle_forever(uv_idle_t *h) { (void)h; calls++; }
+static void idle_forever(uv_idle_t *h)
+{
+    (void)h;
+    calls++;
+}
 
 static void idle_ten_times(uv_idle_t *h)
 {
@@ -69,7 +73,11 @@ static void time_limit_names_the_repeating_timer(void **state)
 }
 
 static int flag;
-static int flag_set(void *ctx) { (void)ctx; return flag; }
+static int flag_set(void *ctx)
+{
+    (void)ctx;
+    return flag;
+}
 static void set_flag(uv_timer_t *t) { flag = uv_handle_get_data((uv_handle_t *)t) != NULL; }
 static void close_cb(uv_handle_t *h) { (void)h; }
 

@@ -1,7 +1,7 @@
 /* Async mocks: scripted outcomes on the virtual schedule, both shapes (a future, or the user's
  * callback from the loop), count variants, hang and manual outcomes, calls and completions
- * counted, cmocka's expect_* and check_expected alongside, and the detectors: unexpected call, unused
- * outcome, delivery still pending at the end. */
+ * counted, cmocka's expect_* and check_expected alongside, and the detectors: unexpected call,
+ * unused outcome, delivery still pending at the end. */
 #include <ah/ah.h>
 
 #include <stdarg.h>
@@ -239,7 +239,8 @@ static void call_without_outcome(ah_sim *sim, void *ctx)
 static void unexpected_call_fails_naming_the_function(void **state)
 {
     (void)state;
-    ah_assert_fails_with(NULL, call_without_outcome, NULL, "unexpected call: kv_ping (mock at test_mock.c:");
+    ah_assert_fails_with(NULL, call_without_outcome, NULL,
+                         "unexpected call: kv_ping (mock at test_mock.c:");
     ah_assert_fails_with(NULL, call_without_outcome, NULL, "(call #2)");
     ah_assert_passes(NULL, call_without_outcome, (void *)1);
 }

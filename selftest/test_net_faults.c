@@ -379,8 +379,7 @@ static void deadlock_report_names_what_the_network_holds(void **state)
                          "a connect to 127.0.0.1:6379 never completes (ah_net_connect_timeout)");
     ah_assert_fails_with(NULL, wait_for_a_reply, (void *)2,
                          "1 bytes from the client held in flight (ah_net_hold)");
-    ah_assert_fails_with(NULL, wait_for_a_reply, (void *)2,
-                         "waits for the client to send \"a\"");
+    ah_assert_fails_with(NULL, wait_for_a_reply, (void *)2, "waits for the client to send \"a\"");
     ah_assert_passes(NULL, wait_for_a_reply, NULL);
 }
 

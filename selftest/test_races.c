@@ -58,8 +58,7 @@ static void lc_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         n = (ssize_t)(sizeof(c->in) - c->nin);
     memcpy(c->in + c->nin, buf->base, (size_t)n);
     c->nin += (size_t)n;
-    while (!uv_is_closing((uv_handle_t *)&c->tcp) &&
-           (nl = memchr(c->in, '\n', c->nin)) != NULL) {
+    while (!uv_is_closing((uv_handle_t *)&c->tcp) && (nl = memchr(c->in, '\n', c->nin)) != NULL) {
         size_t len = (size_t)(nl - c->in);
         snprintf(line, sizeof(line), "%.*s", (int)len, c->in);
         memmove(c->in, nl + 1, c->nin - len - 1);
@@ -91,7 +90,8 @@ static void lc_start(lc *c, const char *name, int port, lc_connect_fn on_connect
     uv_tcp_init(uv_default_loop(), &c->tcp);
     c->tcp.data = c;
     uv_ip4_addr("127.0.0.1", port, &a);
-    assert_int_equal(uv_tcp_connect(&c->creq, &c->tcp, (const struct sockaddr *)&a, lc_connected), 0);
+    assert_int_equal(uv_tcp_connect(&c->creq, &c->tcp, (const struct sockaddr *)&a, lc_connected),
+                     0);
 }
 
 static void lc_send(lc *c, const char *s, uv_write_cb cb)
@@ -219,7 +219,7 @@ static void rat_timeout(uv_timer_t *t)
 {
     (void)t;
     ah_fired(ah_sim_current(), "a cb"); /* a fails with ETIMEDOUT */
-    rat.head++;                          /* a leaves the queue... */
+    rat.head++;                         /* a leaves the queue... */
     if (!bug)
         rat.skip++; /* ...but its reply may still come: the fix keeps a placeholder */
     rat_send("b", "GET b\n");
@@ -544,10 +544,8 @@ static void race_lost_wakeup(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(race_check_then_act),
-        cmocka_unit_test(race_reply_after_timeout),
-        cmocka_unit_test(race_double_callback),
-        cmocka_unit_test(race_use_after_close),
+        cmocka_unit_test(race_check_then_act),  cmocka_unit_test(race_reply_after_timeout),
+        cmocka_unit_test(race_double_callback), cmocka_unit_test(race_use_after_close),
         cmocka_unit_test(race_lost_wakeup),
     };
     return ah_run_tests(tests);

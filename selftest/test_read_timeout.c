@@ -54,7 +54,8 @@ static void rt_start(void)
     rc.c.tcp.data = &rc.c;
     uv_timer_init(uv_default_loop(), &rc.timer);
     uv_ip4_addr("127.0.0.1", 6379, &a);
-    assert_int_equal(uv_tcp_connect(&rc.c.creq, &rc.c.tcp, (const struct sockaddr *)&a, rt_connected), 0);
+    assert_int_equal(
+        uv_tcp_connect(&rc.c.creq, &rc.c.tcp, (const struct sockaddr *)&a, rt_connected), 0);
 }
 
 static int timed_out(void *ctx)
@@ -74,7 +75,7 @@ static void read_timeout_fires_at_the_exact_instant_under_a_stall(void **state)
     rt_start();
     ah_run_until(sim, timed_out, NULL);
     ah_assert_now_ms(sim, 20 + 5000); /* connected after a round trip, then exactly 5 s */
-    ah_run_until_idle(sim); /* the client's FIN reaches the stalled peer 10 ms later */
+    ah_run_until_idle(sim);           /* the client's FIN reaches the stalled peer 10 ms later */
     ah_assert_now_ms(sim, 5030);
     assert_log("20 connected|20 write 0|5020 read timeout|5020 close");
 }

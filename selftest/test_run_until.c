@@ -16,20 +16,11 @@ static void set_flag(uv_timer_t *t)
     fired = 1;
 }
 
-static void nothing(uv_timer_t *t)
-{
-    (void)t;
-}
+static void nothing(uv_timer_t *t) { (void)t; }
 
-static int flag_set(void *ctx)
-{
-    return *(int *)ctx;
-}
+static int flag_set(void *ctx) { return *(int *)ctx; }
 
-static void on_close(uv_handle_t *h)
-{
-    (void)h;
-}
+static void on_close(uv_handle_t *h) { (void)h; }
 
 /* A timer at +100 ms makes the condition true; the next one is due at +300 ms. The poll after
  * the first must not jump the clock to +300 before the condition is checked. */

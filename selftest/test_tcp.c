@@ -144,7 +144,8 @@ static void echo_server_and_client_talk_in_the_sim(void **state)
     start_echo_server(loop, "127.0.0.1", 7000);
     uv_tcp_init(loop, &client);
     client.data = "client";
-    assert_int_equal(uv_tcp_connect(&connect_req, &client, (const struct sockaddr *)&a, on_connect), 0);
+    assert_int_equal(uv_tcp_connect(&connect_req, &client, (const struct sockaddr *)&a, on_connect),
+                     0);
     assert_int_equal(uv_run(loop, UV_RUN_DEFAULT), 0);
     assert_string_equal(log_buf, "server connection 0|client connect 0|client write_cb 0|"
                                  "server read hello|server write_cb 0|client read hello|"
@@ -152,7 +153,6 @@ static void echo_server_and_client_talk_in_the_sim(void **state)
     assert_string_equal(client_in, "hello");
     ah_assert_now_ms(sim, 0);
 }
-
 
 /* ---- a second server, for the tests below: accepts up to 4 connections, reads them when
  * `srv_reads`, and logs through netkit's log ---- */
@@ -340,7 +340,8 @@ static void write2_with_a_handle_fails_clearly_body(ah_sim *sim, void *ctx)
     uv_pipe_connect(&pc, &ipc, "/tmp/ipc.sock", NULL);
     ah_run_until_idle(sim);
     assert_int_equal(uv_write2(&w3, (uv_stream_t *)&ipc, &b, 1,
-                               ctx == NULL ? (uv_stream_t *)&cl.tcp : NULL, NULL), 0);
+                               ctx == NULL ? (uv_stream_t *)&cl.tcp : NULL, NULL),
+                     0);
     uv_close((uv_handle_t *)&ipc, NULL);
     srv_close_all(sim);
 }
@@ -587,8 +588,7 @@ static void reuse_write_request(ah_sim *sim, void *ctx)
 static void a_request_reused_in_flight_fails_naming_both_sites(void **state)
 {
     (void)state;
-    ah_assert_fails_with(NULL, reuse_write_request, NULL,
-                         "uv_write in tc_write (netkit.h:");
+    ah_assert_fails_with(NULL, reuse_write_request, NULL, "uv_write in tc_write (netkit.h:");
     ah_assert_fails_with(NULL, reuse_write_request, NULL,
                          "still in flight: uv_write started it in tc_write (netkit.h:");
     ah_assert_passes(NULL, reuse_write_request, (void *)1);

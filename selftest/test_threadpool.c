@@ -178,10 +178,7 @@ static void work_alone_keeps_uv_run_going_until_it_is_done(void **state)
     ah_assert_now_ms(sim, 250);
 }
 
-static void bad_pool_size(ah_sim *sim, void *ctx)
-{
-    ah_threadpool_size(sim, ctx != NULL ? 8 : 0);
-}
+static void bad_pool_size(ah_sim *sim, void *ctx) { ah_threadpool_size(sim, ctx != NULL ? 8 : 0); }
 
 static void a_pool_without_threads_is_refused(void **state)
 {

@@ -8,10 +8,7 @@
 static uint64_t fired_at[8];
 static int nfired;
 
-static void on_timeout(uv_timer_t *t)
-{
-    fired_at[nfired++] = uv_now(t->loop);
-}
+static void on_timeout(uv_timer_t *t) { fired_at[nfired++] = uv_now(t->loop); }
 
 static void on_hourly(uv_timer_t *t)
 {

@@ -12,15 +12,9 @@ struct link {
 
 #define container_of(ptr, type, field) ((type *)((char *)(ptr)-offsetof(type, field)))
 
-static void link_init(struct link *l)
-{
-    l->prev = l->next = l;
-}
+static void link_init(struct link *l) { l->prev = l->next = l; }
 
-static int link_empty(const struct link *l)
-{
-    return l->next == l;
-}
+static int link_empty(const struct link *l) { return l->next == l; }
 
 static void link_remove(struct link *l)
 {

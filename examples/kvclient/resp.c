@@ -59,10 +59,7 @@ int kv_resp_encode(int argc, const char **argv, const size_t *argvlen, char **ou
     return 0;
 }
 
-void kv_parser_init(kv_parser *p)
-{
-    memset(p, 0, sizeof(*p));
-}
+void kv_parser_init(kv_parser *p) { memset(p, 0, sizeof(*p)); }
 
 int kv_parser_feed(kv_parser *p, const char *data, size_t len)
 {

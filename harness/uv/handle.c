@@ -94,8 +94,8 @@ const char *ah__handle_str(const ah__hrec *r, char *buf, size_t n)
     char site[160];
 
     if (r->label[0] != '\0')
-        snprintf(buf, n, "%s #%u [%s] (%p) initialised in %s", ah__handle_type_name(r->type),
-                 r->id, r->label, r->handle, ah__site_str(&r->init_site, site, sizeof(site)));
+        snprintf(buf, n, "%s #%u [%s] (%p) initialised in %s", ah__handle_type_name(r->type), r->id,
+                 r->label, r->handle, ah__site_str(&r->init_site, site, sizeof(site)));
     else
         snprintf(buf, n, "%s #%u (%p) initialised in %s", ah__handle_type_name(r->type), r->id,
                  r->handle, ah__site_str(&r->init_site, site, sizeof(site)));
@@ -109,8 +109,7 @@ void ah__handle_require_open(const uv_handle_t *h, const char *fn)
 
     if (ah__is_closing(h))
         ah__fail(ah__sim(), "%s on %s, which is %s (uv_close called in %s)", fn,
-                 ah__handle_str(r, b, sizeof(b)),
-                 (h->flags & AH__HF_CLOSED) ? "closed" : "closing",
+                 ah__handle_str(r, b, sizeof(b)), (h->flags & AH__HF_CLOSED) ? "closed" : "closing",
                  ah__site_str(&r->close_site, (char[160]){0}, 160));
 }
 
@@ -284,8 +283,8 @@ void uv_walk(uv_loop_t *loop, uv_walk_cb walk_cb, void *arg)
 size_t uv_handle_size(uv_handle_type type)
 {
     switch (type) {
-#define X(uc, lc)                                                                                 \
-    case UV_##uc:                                                                                 \
+#define X(uc, lc)                                                                                  \
+    case UV_##uc:                                                                                  \
         return sizeof(uv_##lc##_t);
         UV_HANDLE_TYPE_MAP(X)
 #undef X
@@ -297,8 +296,8 @@ size_t uv_handle_size(uv_handle_type type)
 size_t uv_req_size(uv_req_type type)
 {
     switch (type) {
-#define X(uc, lc)                                                                                 \
-    case UV_##uc:                                                                                 \
+#define X(uc, lc)                                                                                  \
+    case UV_##uc:                                                                                  \
         return sizeof(uv_##lc##_t);
         UV_REQ_TYPE_MAP(X)
 #undef X
@@ -386,8 +385,8 @@ void ah__cb_enter(ah_sim *sim, const uv_handle_t *h, const char *what)
             ah__fail(sim,
                      "runaway loop: %llu callbacks at virtual time +%llu ms without the clock "
                      "moving; the last was %s of %s, last started in %s",
-                     (unsigned long long)sim->callbacks_at_instant, (unsigned long long)ah_now_ms(sim),
-                     what, ah__handle_str(r, b, sizeof(b)),
+                     (unsigned long long)sim->callbacks_at_instant,
+                     (unsigned long long)ah_now_ms(sim), what, ah__handle_str(r, b, sizeof(b)),
                      ah__site_str(&r->start_site, s, sizeof(s)));
         ah__fail(sim,
                  "runaway loop: %llu callbacks at virtual time +%llu ms without the clock moving; "
@@ -418,8 +417,7 @@ void ah__cb_leave(ah_sim *sim)
                            "  - slow callback: %s of %s blocked the loop for %llu ms of real time "
                            "(threshold %llu ms) at virtual time +%llu ms\n",
                            sim->current_what, ah__handle_str(sim->current_hrec, b, sizeof(b)),
-                           (unsigned long long)took,
-                           (unsigned long long)sim->opts.slow_callback_ms,
+                           (unsigned long long)took, (unsigned long long)sim->opts.slow_callback_ms,
                            (unsigned long long)ah_now_ms(sim));
         else
             ah__buf_printf(&sim->slow,

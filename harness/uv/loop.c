@@ -22,8 +22,9 @@ ah_sim *ah__loop_sim(const uv_loop_t *loop, const char *fn)
     lp = ah__lp(loop);
     sim = ah__sim();
     if (lp == NULL || lp->loop != loop || lp->sim != sim)
-        ah__fail(sim, "%s: loop %p was never initialised in this sim (uv_loop_init or "
-                      "uv_default_loop), or it was closed",
+        ah__fail(sim,
+                 "%s: loop %p was never initialised in this sim (uv_loop_init or "
+                 "uv_default_loop), or it was closed",
                  fn, (const void *)loop);
     return sim;
 }
@@ -588,8 +589,9 @@ static int loop_ready(const uv_loop_t *loop)
 static void verb_enter(ah_sim *sim, const char *verb)
 {
     if (sim->in_callback > 0)
-        ah__fail(sim, "%s called from inside a loop callback (%s); test verbs drive the loop and "
-                      "may only be called from the test body",
+        ah__fail(sim,
+                 "%s called from inside a loop callback (%s); test verbs drive the loop and "
+                 "may only be called from the test body",
                  verb, sim->current_what ? sim->current_what : "?");
     if (sim->in_verb)
         ah__fail(sim, "%s called while another sim verb is running", verb);
@@ -696,8 +698,7 @@ void ah_advance(ah_sim *sim, uint64_t ms)
     verb_leave(sim);
 }
 
-static void run_until(ah_sim *sim, const char *verb, const char *waits, ah_pred_fn pred,
-                      void *ctx)
+static void run_until(ah_sim *sim, const char *verb, const char *waits, ah_pred_fn pred, void *ctx)
 {
     int sat = 0;
     uint64_t next;
@@ -761,7 +762,9 @@ void ah__report_pending(ah_sim *sim, ah__buf *b)
         if (r->state == AH__H_CLOSED)
             continue;
         ah__buf_printf(b, "  - %s: %s%s%s", ah__handle_str(r, h, sizeof(h)),
-                       r->state == AH__H_CLOSING ? "closing" : ah__is_active(hd) ? "active" : "inactive",
+                       r->state == AH__H_CLOSING ? "closing"
+                       : ah__is_active(hd)       ? "active"
+                                                 : "inactive",
                        r->state == AH__H_OPEN && ah__is_active(hd) && !(hd->flags & AH__HF_REF)
                            ? ", unreferenced"
                            : "",

@@ -5,40 +5,40 @@
  * callback runs in the next iteration. */
 #include "../internal.h"
 
-#define LOOP_WATCHER(name, type)                                                                  \
-    int uv_##name##_init(uv_loop_t *loop, uv_##name##_t *handle)                                  \
-    {                                                                                             \
-        ah__site site = AH__CALLER("uv_" #name "_init");                                          \
-        ah__handle_init(loop, (uv_handle_t *)handle, type, site);                                 \
-        handle->name##_cb = NULL;                                                                 \
-        return 0;                                                                                 \
-    }                                                                                             \
-                                                                                                  \
-    int uv_##name##_start(uv_##name##_t *handle, uv_##name##_cb cb)                               \
-    {                                                                                             \
-        ah__site site = AH__CALLER("uv_" #name "_start");                                         \
-        ah__hrec *r = ah__handle_rec((uv_handle_t *)handle, "uv_" #name "_start");                \
-        if (ah__is_active((uv_handle_t *)handle))                                                 \
-            return 0;                                                                             \
-        if (cb == NULL)                                                                           \
-            return UV_EINVAL;                                                                     \
-        if (ah__is_closing((uv_handle_t *)handle))                                                \
-            ah__handle_require_open((uv_handle_t *)handle, "uv_" #name "_start");                 \
-        r->start_site = site;                                                                     \
-        ah__list_insert_head(&ah__lp(handle->loop)->name, ah__qlist(handle->queue));              \
-        handle->name##_cb = cb;                                                                   \
-        ah__handle_start((uv_handle_t *)handle);                                                  \
-        return 0;                                                                                 \
-    }                                                                                             \
-                                                                                                  \
-    int uv_##name##_stop(uv_##name##_t *handle)                                                   \
-    {                                                                                             \
-        ah__handle_rec((uv_handle_t *)handle, "uv_" #name "_stop");                               \
-        if (!ah__is_active((uv_handle_t *)handle))                                                \
-            return 0;                                                                             \
-        ah__list_remove(ah__qlist(handle->queue));                                                \
-        ah__handle_stop((uv_handle_t *)handle);                                                   \
-        return 0;                                                                                 \
+#define LOOP_WATCHER(name, type)                                                                   \
+    int uv_##name##_init(uv_loop_t *loop, uv_##name##_t *handle)                                   \
+    {                                                                                              \
+        ah__site site = AH__CALLER("uv_" #name "_init");                                           \
+        ah__handle_init(loop, (uv_handle_t *)handle, type, site);                                  \
+        handle->name##_cb = NULL;                                                                  \
+        return 0;                                                                                  \
+    }                                                                                              \
+                                                                                                   \
+    int uv_##name##_start(uv_##name##_t *handle, uv_##name##_cb cb)                                \
+    {                                                                                              \
+        ah__site site = AH__CALLER("uv_" #name "_start");                                          \
+        ah__hrec *r = ah__handle_rec((uv_handle_t *)handle, "uv_" #name "_start");                 \
+        if (ah__is_active((uv_handle_t *)handle))                                                  \
+            return 0;                                                                              \
+        if (cb == NULL)                                                                            \
+            return UV_EINVAL;                                                                      \
+        if (ah__is_closing((uv_handle_t *)handle))                                                 \
+            ah__handle_require_open((uv_handle_t *)handle, "uv_" #name "_start");                  \
+        r->start_site = site;                                                                      \
+        ah__list_insert_head(&ah__lp(handle->loop)->name, ah__qlist(handle->queue));               \
+        handle->name##_cb = cb;                                                                    \
+        ah__handle_start((uv_handle_t *)handle);                                                   \
+        return 0;                                                                                  \
+    }                                                                                              \
+                                                                                                   \
+    int uv_##name##_stop(uv_##name##_t *handle)                                                    \
+    {                                                                                              \
+        ah__handle_rec((uv_handle_t *)handle, "uv_" #name "_stop");                                \
+        if (!ah__is_active((uv_handle_t *)handle))                                                 \
+            return 0;                                                                              \
+        ah__list_remove(ah__qlist(handle->queue));                                                 \
+        ah__handle_stop((uv_handle_t *)handle);                                                    \
+        return 0;                                                                                  \
     }
 
 LOOP_WATCHER(idle, UV_IDLE)
@@ -79,10 +79,7 @@ void ah__loop_watchers_run(uv_loop_t *loop, ah__list *q, int type)
 
 /* ---- async ---- */
 
-static void async_fire(ah__event *ev)
-{
-    ah__async_poll(ev->loop);
-}
+static void async_fire(ah__event *ev) { ah__async_poll(ev->loop); }
 
 int uv_async_init(uv_loop_t *loop, uv_async_t *handle, uv_async_cb async_cb)
 {

@@ -15,7 +15,8 @@ _Static_assert(offsetof(uv_timer_t, timeout) - offsetof(uv_timer_t, heap_node) =
 _Static_assert(offsetof(uv_timer_t, repeat) - offsetof(uv_timer_t, heap_node) ==
                    offsetof(ah_fc_tnode, seq),
                "ah_fc_node.seq must overlay uv_timer_t.repeat");
-_Static_assert(sizeof(ah_fc_tnode) <= offsetof(uv_timer_t, start_id) - offsetof(uv_timer_t, heap_node),
+_Static_assert(sizeof(ah_fc_tnode) <=
+                   offsetof(uv_timer_t, start_id) - offsetof(uv_timer_t, heap_node),
                "ah_fc_tnode must fit before start_id");
 
 #define NODE(t) ((ah_fc_tnode *)(void *)(t)->heap_node)

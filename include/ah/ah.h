@@ -22,11 +22,11 @@ typedef struct ah_sim ah_sim;
 
 /* Settings of a sim. Zero fields take the defaults (or the environment's AH_* knobs). */
 typedef struct ah_sim_opts {
-    uint64_t seed;               /* the oracle's seed; default AH_SEED or 1 */
-    uint64_t runaway_limit;      /* callbacks at one virtual instant; default 100000 */
-    uint64_t time_limit_ms;      /* virtual time a sim may reach; default 7 days */
-    uint64_t slow_callback_ms;   /* real time a callback may block the loop; default 100 */
-    const char *name;            /* the test's name, for reports; default "sim" */
+    uint64_t seed;             /* the oracle's seed; default AH_SEED or 1 */
+    uint64_t runaway_limit;    /* callbacks at one virtual instant; default 100000 */
+    uint64_t time_limit_ms;    /* virtual time a sim may reach; default 7 days */
+    uint64_t slow_callback_ms; /* real time a callback may block the loop; default 100 */
+    const char *name;          /* the test's name, for reports; default "sim" */
 } ah_sim_opts;
 
 /* Creates a sim with its own clock, default loop and oracle, and makes it the current sim (the
@@ -79,12 +79,12 @@ char *ah_capture_failure(const ah_sim_opts *opts, ah_body_fn body, void *ctx);
 
 /* Fails the current test unless body fails with a message containing `needle`; on success the
  * message is printed so the test log shows what the detector said. */
-#define ah_assert_fails_with(opts, body, ctx, needle)                                             \
+#define ah_assert_fails_with(opts, body, ctx, needle)                                              \
     ah__assert_fails_with((opts), (body), (ctx), (needle), #body, __FILE__, __LINE__)
 void ah__assert_fails_with(const ah_sim_opts *opts, ah_body_fn body, void *ctx, const char *needle,
                            const char *body_name, const char *file, int line);
 /* Fails the current test if body fails (the correct twin of a planted bug). */
-#define ah_assert_passes(opts, body, ctx)                                                         \
+#define ah_assert_passes(opts, body, ctx)                                                          \
     ah__assert_passes((opts), (body), (ctx), #body, __FILE__, __LINE__)
 void ah__assert_passes(const ah_sim_opts *opts, ah_body_fn body, void *ctx, const char *body_name,
                        const char *file, int line);
@@ -104,13 +104,11 @@ struct ah__test_info {
 int ah__setup(void **state);
 int ah__teardown(void **state);
 void ah__trampoline(void **state);
-#define ah_unit_test(f)                                                                           \
-    {                                                                                             \
-        #f, ah__trampoline, ah__setup, ah__teardown,                                              \
-            (void *)&(struct ah__test_info){#f, f}                                                \
+#define ah_unit_test(f)                                                                            \
+    {                                                                                              \
+#f, ah__trampoline, ah__setup, ah__teardown, (void *)&(struct ah__test_info) { #f, f }     \
     }
-#define ah_run_tests(tests)                                                                       \
-    ah__run_tests((tests), sizeof(tests) / sizeof((tests)[0]), __FILE__)
+#define ah_run_tests(tests) ah__run_tests((tests), sizeof(tests) / sizeof((tests)[0]), __FILE__)
 int ah__run_tests(const struct CMUnitTest *tests, size_t count, const char *file);
 
 #ifdef __cplusplus

@@ -31,20 +31,20 @@ typedef enum ah_strategy {
 } ah_strategy;
 
 typedef struct ah_explore_opts {
-    const char *name;     /* the test's name in reports; default the current sim's name */
-    ah_strategy strategy; /* default AH_STRATEGY (random|pct|exhaustive|replay), else random */
-    uint64_t schedules;   /* default AH_SCHEDULES (or AH_SEED_COUNT), else 100 */
-    uint64_t seed_start;  /* the first schedule's seed; default AH_SEED_START, else 1 */
-    unsigned pct_depth;   /* PCT's depth d; default AH_PCT_DEPTH, else 3 */
-    const char *replay;   /* a choice list "index:value,..." (AH_REPLAY) */
-    uint64_t shrink_runs; /* the shrinker's budget of runs; default 200 */
-    int no_shrink;        /* report the failing schedule as found */
+    const char *name;         /* the test's name in reports; default the current sim's name */
+    ah_strategy strategy;     /* default AH_STRATEGY (random|pct|exhaustive|replay), else random */
+    uint64_t schedules;       /* default AH_SCHEDULES (or AH_SEED_COUNT), else 100 */
+    uint64_t seed_start;      /* the first schedule's seed; default AH_SEED_START, else 1 */
+    unsigned pct_depth;       /* PCT's depth d; default AH_PCT_DEPTH, else 3 */
+    const char *replay;       /* a choice list "index:value,..." (AH_REPLAY) */
+    uint64_t shrink_runs;     /* the shrinker's budget of runs; default 200 */
+    int no_shrink;            /* report the failing schedule as found */
     int no_determinism_check; /* skip running the first schedule twice */
-    int ignore_env;       /* the AH_* knobs above do not apply (the harness's own tests) */
-    const char *trace_path; /* where a failure's trace goes (.txt and .json are appended);
-                             * default AH_TRACE, else "ah-trace-<name>" in the working directory */
-    int no_trace_file;    /* write no trace file on failure */
-    ah_sim_opts sim;      /* settings of each schedule's sim (its seed is the schedule's) */
+    int ignore_env;           /* the AH_* knobs above do not apply (the harness's own tests) */
+    const char *trace_path;   /* where a failure's trace goes (.txt and .json are appended);
+                               * default AH_TRACE, else "ah-trace-<name>" in the working directory */
+    int no_trace_file;        /* write no trace file on failure */
+    ah_sim_opts sim;          /* settings of each schedule's sim (its seed is the schedule's) */
 } ah_explore_opts;
 
 typedef struct ah_explore_result {
@@ -53,22 +53,21 @@ typedef struct ah_explore_result {
     uint64_t failing_schedule; /* 1-based index of the first failing schedule, 0 if none */
     uint64_t seed;             /* its seed (exhaustive: its index) */
     ah_strategy strategy;
-    uint64_t trace_hash;       /* trace hash of the failing schedule */
-    size_t nondefault_before;  /* non-default choices of the failing schedule */
-    size_t nondefault_after;   /* ... of the shortest one the shrinker found */
-    uint64_t shrink_runs;      /* runs the shrinker made */
-    uint64_t shrunk_hash;      /* trace hash of the shortest failing schedule */
-    int exhausted;             /* exhaustive: the whole tree was enumerated */
-    char *message;             /* banner and failure message (malloc'd), NULL if it passed */
-    char replay[640];          /* the command that replays the failing schedule */
-    char shrunk_choices[512];  /* AH_REPLAY value of the shortest failing schedule */
-    char trace_file[512];      /* the .json trace written for the shortest failing schedule */
+    uint64_t trace_hash;      /* trace hash of the failing schedule */
+    size_t nondefault_before; /* non-default choices of the failing schedule */
+    size_t nondefault_after;  /* ... of the shortest one the shrinker found */
+    uint64_t shrink_runs;     /* runs the shrinker made */
+    uint64_t shrunk_hash;     /* trace hash of the shortest failing schedule */
+    int exhausted;            /* exhaustive: the whole tree was enumerated */
+    char *message;            /* banner and failure message (malloc'd), NULL if it passed */
+    char replay[640];         /* the command that replays the failing schedule */
+    char shrunk_choices[512]; /* AH_REPLAY value of the shortest failing schedule */
+    char trace_file[512];     /* the .json trace written for the shortest failing schedule */
 } ah_explore_result;
 
 /* Runs body under many schedules, a fresh sim each, and fills `res` (may be NULL). Returns 1 when
  * a schedule failed (after shrinking it and writing its trace), else 0. Prints nothing. */
-int ah_explore_run(const ah_explore_opts *opts, ah_body_fn body, void *ctx,
-                   ah_explore_result *res);
+int ah_explore_run(const ah_explore_opts *opts, ah_body_fn body, void *ctx, ah_explore_result *res);
 void ah_explore_result_free(ah_explore_result *res);
 
 /* Runs body under many schedules; the first failure fails the current cmocka test with one banner
@@ -84,10 +83,12 @@ struct ah__test_info;
 void ah__explore_trampoline(void **state);
 int ah__setup(void **state);
 int ah__teardown(void **state);
-#define ah_explore_test(f)                                                                        \
-    {                                                                                             \
-        #f, ah__explore_trampoline, ah__setup, ah__teardown,                                      \
-            (void *)&(struct ah__test_info){#f, f}                                                \
+#define ah_explore_test(f)                                                                         \
+    {                                                                                              \
+#f, ah__explore_trampoline, ah__setup, ah__teardown, (void *)&(struct ah__test_info)       \
+        {                                                                                          \
+#f, f                                                                                  \
+        }                                                                                          \
     }
 
 /* Runs body twice on the same seed (and `opts`) and compares the timelines. Returns NULL when
@@ -108,7 +109,7 @@ typedef struct ah_fault {
 } ah_fault;
 
 typedef struct ah_sweep_opts {
-    const char *name; /* the test's name in reports; default the current sim's name */
+    const char *name;   /* the test's name in reports; default the current sim's name */
     uint64_t only_step; /* run only this step (AH_SWEEP_STEP); 0 = all */
     int ignore_env;
     ah_sim_opts sim;

@@ -88,8 +88,7 @@ void ah_future_detach(ah_future *f);
 #define ah_race(sim, fs, n) ah__race((sim), (fs), (n), __FILE__, __LINE__)
 #define ah_with_timeout(sim, f, ms) ah__with_timeout((sim), (f), (ms), __FILE__, __LINE__)
 ah_future *ah__all(ah_sim *sim, ah_future *const *fs, size_t n, const char *file, int line);
-ah_future *ah__all_settled(ah_sim *sim, ah_future *const *fs, size_t n, const char *file,
-                           int line);
+ah_future *ah__all_settled(ah_sim *sim, ah_future *const *fs, size_t n, const char *file, int line);
 ah_future *ah__any(ah_sim *sim, ah_future *const *fs, size_t n, const char *file, int line);
 ah_future *ah__race(ah_sim *sim, ah_future *const *fs, size_t n, const char *file, int line);
 ah_future *ah__with_timeout(ah_sim *sim, ah_future *f, uint64_t ms, const char *file, int line);
@@ -135,11 +134,11 @@ void ah_resolve_status_cb(void *obj, int status, const void *value, void *data);
  * refused by -Wcast-function-type (an integer value) or is not exactly the shape:
  *     AH_FUTURE_ADAPTER(lookup_settles, lookup *, intptr_t)
  *     lookup_start(loop, &l, 2000, lookup_settles, f);                                       */
-#define AH_FUTURE_ADAPTER(name, obj_type, value_type)                                             \
-    static void name(obj_type obj, int status, value_type value, void *data)                      \
-    {                                                                                             \
-        (void)obj;                                                                                \
-        ah__adapter_settle(data, status, (intptr_t)value, #name);                                 \
+#define AH_FUTURE_ADAPTER(name, obj_type, value_type)                                              \
+    static void name(obj_type obj, int status, value_type value, void *data)                       \
+    {                                                                                              \
+        (void)obj;                                                                                 \
+        ah__adapter_settle(data, status, (intptr_t)value, #name);                                  \
     }
 void ah__adapter_settle(void *data, int status, intptr_t value, const char *adapter);
 /* Settles `f` from a status and a value, as the adapters do: status < 0 rejects, else fulfils. */

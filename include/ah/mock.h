@@ -7,7 +7,8 @@
  *     static void db_query(const char *sql, db_cb cb, void *data)     // the mock
  *     {
  *         check_expected(sql);                                         // cmocka's own checks
- *         ah_mock_async_cb(db_done, cb_box(cb, data));                 // or: return ah_mock_async()
+ *         ah_mock_async_cb(db_done, cb_box(cb, data));                 // or: return
+ * ah_mock_async()
  *     }
  *     ...
  *     expect_string(db_query, sql, "SELECT 1");
@@ -38,16 +39,16 @@ typedef struct ah_outcome ah_outcome;
 #define AH_ALWAYS (-1)
 
 /* The next call(s) of `function` succeed with `value` after `delay_ms` of virtual time. */
-#define ah_will_resolve(function, value, delay_ms)                                                \
+#define ah_will_resolve(function, value, delay_ms)                                                 \
     ah__will(#function, AH_FUTURE_FULFILLED, (intptr_t)(value), (delay_ms), 1, __FILE__, __LINE__)
-#define ah_will_resolve_count(function, value, delay_ms, count)                                   \
-    ah__will(#function, AH_FUTURE_FULFILLED, (intptr_t)(value), (delay_ms), (count), __FILE__,    \
+#define ah_will_resolve_count(function, value, delay_ms, count)                                    \
+    ah__will(#function, AH_FUTURE_FULFILLED, (intptr_t)(value), (delay_ms), (count), __FILE__,     \
              __LINE__)
 /* ... fail with libuv error `err` (< 0) after `delay_ms`. */
-#define ah_will_reject(function, err, delay_ms)                                                   \
+#define ah_will_reject(function, err, delay_ms)                                                    \
     ah__will(#function, AH_FUTURE_REJECTED, (intptr_t)(err), (delay_ms), 1, __FILE__, __LINE__)
-#define ah_will_reject_count(function, err, delay_ms, count)                                      \
-    ah__will(#function, AH_FUTURE_REJECTED, (intptr_t)(err), (delay_ms), (count), __FILE__,      \
+#define ah_will_reject_count(function, err, delay_ms, count)                                       \
+    ah__will(#function, AH_FUTURE_REJECTED, (intptr_t)(err), (delay_ms), (count), __FILE__,        \
              __LINE__)
 /* ... never complete (a hung dependency): the caller's own timeout must act. */
 #define ah_will_hang(function) ah__will(#function, AH_FUTURE_PENDING, 0, 0, 1, __FILE__, __LINE__)
@@ -55,8 +56,8 @@ typedef struct ah_outcome ah_outcome;
  * ah_outcome_reject (from the test body, at the current virtual instant). */
 #define ah_will_manual(function) ah__will_manual(#function, __FILE__, __LINE__)
 
-ah_outcome *ah__will(const char *function, ah_future_state kind, intptr_t value,
-                     uint64_t delay_ms, int count, const char *file, int line);
+ah_outcome *ah__will(const char *function, ah_future_state kind, intptr_t value, uint64_t delay_ms,
+                     int count, const char *file, int line);
 ah_outcome *ah__will_manual(const char *function, const char *file, int line);
 /* Settles a manual outcome's pending call (UV_EINVAL if the outcome is not manual, UV_EALREADY
  * if settled, UV_ENOENT if no call has taken it yet). */
@@ -75,8 +76,7 @@ ah_future *ah__mock_async(const char *function, const char *file, int line);
  * Each call is exactly once, never inside the mocked function. */
 typedef void (*ah_mock_cb)(int status, intptr_t value, void *data);
 #define ah_mock_async_cb(cb, data) ah__mock_async_cb(__func__, (cb), (data), __FILE__, __LINE__)
-void ah__mock_async_cb(const char *function, ah_mock_cb cb, void *data, const char *file,
-                       int line);
+void ah__mock_async_cb(const char *function, ah_mock_cb cb, void *data, const char *file, int line);
 
 /* How often `function` was called, and how many of its calls have completed (settled and
  * delivered), in the current sim. */

@@ -139,7 +139,7 @@ ah_peer *ah__peer_mark(ah_peer *p, const char *file, int line, const char *func,
 #endif
 #define AH__NET_SITE(fn, ...) (ah__site_mark(__FILE__, __LINE__, __func__, #fn), fn(__VA_ARGS__))
 #define AH__PEER_SITE(fn, p) fn(ah__peer_mark((p), __FILE__, __LINE__, __func__, #fn))
-#define AH__PEER_SITE_ARGS(fn, p, ...)                                                            \
+#define AH__PEER_SITE_ARGS(fn, p, ...)                                                             \
     fn(ah__peer_mark((p), __FILE__, __LINE__, __func__, #fn), __VA_ARGS__)
 #define ah_net_listen(...) AH__NET_SITE(ah_net_listen, __VA_ARGS__)
 #define ah_peer_expect(p, ...) AH__PEER_SITE_ARGS(ah_peer_expect, p, __VA_ARGS__)

@@ -12,19 +12,14 @@ static uv_async_t a;
 static void show(const char *what, const void *h)
 {
     char line[96];
-    snprintf(line, sizeof(line), "%s active=%d closing", what, uv_is_active((const uv_handle_t *)h));
+    snprintf(line, sizeof(line), "%s active=%d closing", what,
+             uv_is_active((const uv_handle_t *)h));
     V(line, uv_is_closing((const uv_handle_t *)h));
 }
 
-static void on_close(uv_handle_t *h)
-{
-    show((const char *)h->data, h);
-}
+static void on_close(uv_handle_t *h) { show((const char *)h->data, h); }
 
-static void on_once(uv_timer_t *h)
-{
-    show("once in its callback", h);
-}
+static void on_once(uv_timer_t *h) { show("once in its callback", h); }
 
 static void on_rep(uv_timer_t *h)
 {

@@ -11,10 +11,7 @@ static void on_async(uv_async_t *h)
         uv_close((uv_handle_t *)h, NULL);
 }
 
-static void on_close(uv_handle_t *h)
-{
-    T("close a", 0, uv_is_active(h));
-}
+static void on_close(uv_handle_t *h) { T("close a", 0, uv_is_active(h)); }
 
 int main(void)
 {

@@ -10,10 +10,7 @@ static uv_idle_t i;
 static void noop_timer(uv_timer_t *h) { (void)h; }
 static void noop_idle(uv_idle_t *h) { (void)h; }
 
-static void on_close(uv_handle_t *h)
-{
-    V("alive in close_cb", uv_loop_alive(h->loop));
-}
+static void on_close(uv_handle_t *h) { V("alive in close_cb", uv_loop_alive(h->loop)); }
 
 int main(void)
 {

@@ -1,5 +1,5 @@
-/* uv_loop_configure: UV_LOOP_BLOCK_SIGNAL accepts only SIGPROF (else UV_EINVAL), UV_METRICS_IDLE_TIME
- * is accepted, any other option is UV_ENOSYS. */
+/* uv_loop_configure: UV_LOOP_BLOCK_SIGNAL accepts only SIGPROF (else UV_EINVAL),
+ * UV_METRICS_IDLE_TIME is accepted, any other option is UV_ENOSYS. */
 #include "trace.h"
 
 #include <signal.h>

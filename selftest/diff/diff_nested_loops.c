@@ -6,10 +6,7 @@
 static uv_loop_t inner;
 static uv_timer_t a, b, x, y;
 
-static void on_y(uv_timer_t *h)
-{
-    TL(h->loop, "inner timer y", 60, 0);
-}
+static void on_y(uv_timer_t *h) { TL(h->loop, "inner timer y", 60, 0); }
 
 static void on_x(uv_timer_t *h)
 {

@@ -26,10 +26,7 @@ static void on_r(uv_timer_t *h)
         uv_timer_start(&b, on_b, 5, 0); /* the only referenced handle: due before r again */
 }
 
-static void on_close(uv_handle_t *h)
-{
-    V("has_ref in close_cb", uv_has_ref(h));
-}
+static void on_close(uv_handle_t *h) { V("has_ref in close_cb", uv_has_ref(h)); }
 
 int main(void)
 {

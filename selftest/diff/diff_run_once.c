@@ -6,10 +6,7 @@ static uv_timer_t a, b;
 static uv_idle_t idle;
 static int nidle;
 
-static void on_timer(uv_timer_t *h)
-{
-    T((const char *)h->data, h == &a ? 10 : 60, 0);
-}
+static void on_timer(uv_timer_t *h) { T((const char *)h->data, h == &a ? 10 : 60, 0); }
 
 static void on_idle(uv_idle_t *h)
 {
@@ -17,10 +14,7 @@ static void on_idle(uv_idle_t *h)
     nidle++;
 }
 
-static void on_close(uv_handle_t *h)
-{
-    T("close_cb", 60, uv_is_closing(h));
-}
+static void on_close(uv_handle_t *h) { T("close_cb", 60, uv_is_closing(h)); }
 
 int main(void)
 {

@@ -33,15 +33,9 @@ static void second_idle(uv_idle_t *h)
     uv_idle_stop(h);
 }
 
-static void on_prepare(uv_prepare_t *h)
-{
-    uv_prepare_stop(h);
-}
+static void on_prepare(uv_prepare_t *h) { uv_prepare_stop(h); }
 
-static void on_check(uv_check_t *h)
-{
-    uv_check_stop(h);
-}
+static void on_check(uv_check_t *h) { uv_check_stop(h); }
 
 int main(void)
 {

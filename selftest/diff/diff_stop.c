@@ -7,10 +7,7 @@ static uv_timer_t a, b;
 static uv_check_t chk;
 static int na, iter;
 
-static void on_close(uv_handle_t *h)
-{
-    T((const char *)h->data, 60, 0);
-}
+static void on_close(uv_handle_t *h) { T((const char *)h->data, 60, 0); }
 
 static void on_a(uv_timer_t *h)
 {

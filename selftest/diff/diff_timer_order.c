@@ -3,7 +3,8 @@
 #include "trace.h"
 
 static uv_timer_t t[6];
-static const char *const names[6] = {"timer z", "timer c", "timer a", "timer b", "timer d", "timer e"};
+static const char *const names[6] = {"timer z", "timer c", "timer a",
+                                     "timer b", "timer d", "timer e"};
 static const uint64_t dues[6] = {0, 10, 10, 10, 5, 10};
 
 static void on_timer(uv_timer_t *h)

@@ -14,16 +14,13 @@ static void walk_cb(uv_handle_t *h, void *arg)
     int *count = arg;
     char line[96];
 
-    snprintf(line, sizeof(line), "walk %s %s type=%s closing=%d active=%d",
-             (const char *)h->data, uv_handle_type_name(uv_handle_get_type(h)),
-             uv_handle_type_name(h->type), uv_is_closing(h), uv_is_active(h));
+    snprintf(line, sizeof(line), "walk %s %s type=%s closing=%d active=%d", (const char *)h->data,
+             uv_handle_type_name(uv_handle_get_type(h)), uv_handle_type_name(h->type),
+             uv_is_closing(h), uv_is_active(h));
     V(line, (*count)++);
 }
 
-static void on_close(uv_handle_t *h)
-{
-    T((const char *)h->data, 0, 0);
-}
+static void on_close(uv_handle_t *h) { T((const char *)h->data, 0, 0); }
 
 static void close_walk_cb(uv_handle_t *h, void *arg)
 {

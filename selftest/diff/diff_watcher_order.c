@@ -17,10 +17,7 @@ static void on_idle(uv_idle_t *h)
         V("stop i1 from i3", uv_idle_stop(&i1));
 }
 
-static void on_prepare(uv_prepare_t *h)
-{
-    T((const char *)h->data, 0, iter);
-}
+static void on_prepare(uv_prepare_t *h) { T((const char *)h->data, 0, iter); }
 
 static void on_check(uv_check_t *h)
 {

@@ -31,12 +31,23 @@ static inline void trace_rc(long long rc)
     const char *name = NULL;
 
     switch (rc) {
-    case UV_EINVAL: name = "EINVAL"; break;
-    case UV_EBUSY: name = "EBUSY"; break;
-    case UV_EALREADY: name = "EALREADY"; break;
-    case UV_ENOSYS: name = "ENOSYS"; break;
-    case UV_ENOTSUP: name = "ENOTSUP"; break;
-    default: break;
+    case UV_EINVAL:
+        name = "EINVAL";
+        break;
+    case UV_EBUSY:
+        name = "EBUSY";
+        break;
+    case UV_EALREADY:
+        name = "EALREADY";
+        break;
+    case UV_ENOSYS:
+        name = "ENOSYS";
+        break;
+    case UV_ENOTSUP:
+        name = "ENOTSUP";
+        break;
+    default:
+        break;
     }
     if (name != NULL)
         printf(" rc=%s\n", name);

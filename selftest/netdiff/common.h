@@ -52,7 +52,8 @@ static int connect_pair(void (*on_ready)(void))
     V("server listen", uv_listen((uv_stream_t *)&server, 16, pair_on_connection));
     uv_ip4_addr("127.0.0.1", bound_port(&server), &a);
     uv_tcp_init(loop, &client);
-    V("client connect", uv_tcp_connect(&creq, &client, (const struct sockaddr *)&a, pair_on_connect));
+    V("client connect",
+      uv_tcp_connect(&creq, &client, (const struct sockaddr *)&a, pair_on_connect));
     V("run", uv_run(loop, UV_RUN_DEFAULT));
     return scenario_end(loop);
 }

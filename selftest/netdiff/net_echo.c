@@ -127,7 +127,8 @@ int main(void)
     V("client is_readable before connect", uv_is_readable((uv_stream_t *)&client));
     uv_ip4_addr("127.0.0.1", port, &a);
     V("client connect", uv_tcp_connect(&creq, &client, (const struct sockaddr *)&a, on_connect));
-    V("client connect again", uv_tcp_connect(&creq, &client, (const struct sockaddr *)&a, on_connect));
+    V("client connect again",
+      uv_tcp_connect(&creq, &client, (const struct sockaddr *)&a, on_connect));
     V("run", uv_run(loop, UV_RUN_DEFAULT));
     return scenario_end(loop);
 }

@@ -36,10 +36,7 @@ static void client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     uv_close((uv_handle_t *)s, on_close);
 }
 
-static void server_closed(uv_handle_t *h)
-{
-    on_close(h);
-}
+static void server_closed(uv_handle_t *h) { on_close(h); }
 
 static void ready(void)
 {

@@ -56,10 +56,7 @@ static kv_reply *reply_copy(const kv_reply *r)
     return c;
 }
 
-static void reply_free(void *reply)
-{
-    kv_reply_free(reply);
-}
+static void reply_free(void *reply) { kv_reply_free(reply); }
 
 static void kv_future_cb(kv_req *req, int status, const kv_reply *reply, void *data)
 {
@@ -600,10 +597,7 @@ static void connect_timeout_fails_at_its_instant(void **state)
  * (85 ms with the default jitter) and the next command goes over connection #2. (Were the reset
  * to arrive with the reply, libuv would report UV_EOF: its POLLHUP shortcut after a partial read,
  * which the fake network reproduces.) */
-static int accepted_two(void *srv)
-{
-    return ah_peer_accept_count(srv) == 2;
-}
+static int accepted_two(void *srv) { return ah_peer_accept_count(srv) == 2; }
 
 static void server_reset_mid_pipeline(void **state)
 {
@@ -845,10 +839,7 @@ static void default_backoff_delays_are_the_documented_ones(void **state)
 
 /* A successful connect resets the count: after each reset the next delay is again a first
  * delay (base backoff_initial_ms), not the doubled second one. */
-static int accepted_three(void *srv)
-{
-    return ah_peer_accept_count(srv) == 3;
-}
+static int accepted_three(void *srv) { return ah_peer_accept_count(srv) == 3; }
 
 static void successful_connect_resets_the_backoff(void **state)
 {
