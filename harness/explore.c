@@ -1029,6 +1029,7 @@ void ah__explore_trampoline(void **state)
 
     memset(&o, 0, sizeof(o));
     o.name = outer->test->name;
-    ah__explore_at(outer->test->name, 0, &o, explore_test_body, (void *)outer->test);
+    ah__explore_at(outer->test->file, outer->test->line, &o, explore_test_body,
+                   (void *)outer->test);
     outer->body_done = 1;
 }

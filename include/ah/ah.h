@@ -100,14 +100,18 @@ typedef void (*ah_test_fn)(void **state);
 struct ah__test_info {
     const char *name;
     ah_test_fn fn;
+    const char *file; /* where the test was registered, for failures not tied to an assertion */
+    int line;
 };
 int ah__setup(void **state);
 int ah__teardown(void **state);
 void ah__trampoline(void **state);
-#define ah_unit_test(f)                                                                            \
-    {                                                                                              \
-#f, ah__trampoline, ah__setup, ah__teardown, (void *)&(struct ah__test_info) { #f, f }     \
-    }
+/* clang-format cannot lay out a stringized name at the start of a line: */
+/* clang-format off */
+#define ah_unit_test(f) \
+    {#f, ah__trampoline, ah__setup, ah__teardown, \
+     (void *)&(struct ah__test_info){#f, f, __FILE__, __LINE__}}
+/* clang-format on */
 #define ah_run_tests(tests) ah__run_tests((tests), sizeof(tests) / sizeof((tests)[0]), __FILE__)
 int ah__run_tests(const struct CMUnitTest *tests, size_t count, const char *file);
 
