@@ -1,6 +1,6 @@
 /* Timer benchmark, built twice: bench_timers_real on libuv, bench_timers_sim on the harness.
  *
- *   bench_timers N [burst|spread]
+ *   bench_timers N [burst|spread|tick]
  *
  * Starts N timers whose timeouts are a seeded random permutation of 0..N-1 ms and runs the loop
  * until every one has fired, checking that they fire in timeout order. Prints one line of
@@ -12,6 +12,10 @@
  *         libuv can run N = 1e6 in well under a second. This is the comparison.
  * spread  the timers count from now: real libuv would sleep N ms; the harness jumps its virtual
  *         clock from one due time to the next, one loop iteration per timer. Harness only.
+ *
+ * tick    N timers wait 30 s or more (idle timeouts of a busy server), and the loop meanwhile
+ *         starts a 0 ms timer and runs once (uv_run NOWAIT), 2,000 times: the cost of a timer
+ *         shorter than every pending one, the case a timing wheel can get wrong. Both builds.
  *
  * Allocations are counted by wrapping malloc/calloc/realloc in this program, per phase:
  * init (uv_timer_init), start (uv_timer_start: must be 0), run (uv_run).
@@ -145,6 +149,37 @@ static int one_rep(uv_loop_t *loop, uv_timer_t *t, const uint64_t *timeouts, siz
     return 0;
 }
 
+static void on_tick(uv_timer_t *h) { fired += h != NULL; }
+
+/* tick mode: ns per start + fire of a 0 ms timer while n long timers wait. */
+static int tick_mode(uv_loop_t *loop, size_t n)
+{
+    enum { TICKS = 2000 };
+    uv_timer_t *t = calloc(n, sizeof(*t)), s;
+    uint64_t t0, t1;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        uv_timer_init(loop, &t[i]);
+        uv_timer_start(&t[i], on_tick, 30000 + i % 1000, 0);
+    }
+    uv_timer_init(loop, &s);
+    uv_run(loop, UV_RUN_NOWAIT);
+    fired = 0;
+    t0 = now_ns();
+    for (i = 0; i < TICKS; i++) {
+        uv_timer_start(&s, on_tick, 0, 0);
+        uv_run(loop, UV_RUN_NOWAIT);
+    }
+    t1 = now_ns();
+    printf("impl=%s mode=tick n=%zu ticks=%d ns_per_tick=%.1f fired=%llu\n", IMPL, n, TICKS,
+           (double)(t1 - t0) / TICKS, (unsigned long long)fired);
+    uv_close((uv_handle_t *)&s, NULL);
+    close_all(loop, t, n);
+    free(t);
+    return fired == TICKS ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     size_t n = argc > 1 ? (size_t)strtoull(argv[1], NULL, 0) : 1000;
@@ -165,8 +200,10 @@ int main(int argc, char **argv)
     setenv("AH_RUNAWAY_LIMIT", "4000000000", 0);
 #endif
     loop = uv_default_loop();
+    if (n > 0 && argc > 2 && strcmp(argv[2], "tick") == 0)
+        return tick_mode(loop, n) || uv_loop_close(loop) != 0;
     if (n == 0) {
-        fprintf(stderr, "usage: %s N [burst|spread] (N >= 1)\n", argv[0]);
+        fprintf(stderr, "usage: %s N [burst|spread|tick] (N >= 1)\n", argv[0]);
         return 2;
     }
 #ifndef BENCH_SIM

@@ -44,6 +44,8 @@ typedef struct ah_fc_queue {
 void ah_fc_queue_init(ah_fc_queue *q);
 /* Inserts `node` with key (due, next sequence number). O(1). `node` must not be queued. */
 void ah_fc_queue_insert(ah_fc_queue *q, ah_fc_node *node, uint64_t due);
+/* The same with a sequence number the caller assigns (a structure that shares one order). */
+void ah_fc_queue_insert_seq(ah_fc_queue *q, ah_fc_node *node, uint64_t due, uint64_t seq);
 /* Removes a queued node. Amortised O(log n). */
 void ah_fc_queue_remove(ah_fc_queue *q, ah_fc_node *node);
 /* Removes and returns the node with the smallest key, or NULL. Amortised O(log n). */
@@ -60,45 +62,42 @@ static inline int ah_fc_key_less(const ah_fc_node *a, const ah_fc_node *b)
 /* A hierarchical timing wheel for keys that mostly move forward (libuv timers, in ms): the same
  * (due, seq) order as ah_fc_queue, but insert is O(1) and each node cascades at most a few
  * times on its way to the front, so a million timers cost a few cache misses each instead of a
- * heap walk. The node is as large as ah_fc_node (it overlays the same 40 bytes of a timer). */
-typedef struct ah_fc_tnode {
-    struct ah_fc_tnode *next, *prev; /* in its slot's list */
-    uint32_t slot;                   /* level * 64 + slot + 1; 0 when not queued */
-    uint32_t unused;
-    uint64_t due;
-    uint64_t seq;
-} ah_fc_tnode;
-
+ * heap walk. Its nodes are ah_fc_node (the 40 bytes a timer lends). A key below the wheel's base
+ * (a timer shorter than every pending one, once the wheel has moved toward them) goes to a small
+ * pairing heap beside it instead: every such key is smaller than every key in the wheel. */
 #define AH_FC_WHEEL_BITS 6
 #define AH_FC_WHEEL_SLOTS (1 << AH_FC_WHEEL_BITS)
 #define AH_FC_WHEEL_LEVELS 11 /* 11 * 6 bits >= 64 */
 
 typedef struct ah_fc_wheel {
-    uint64_t base; /* no queued key is below it */
+    uint64_t base; /* every key in the slots is >= base; every key in `low` is < base */
     uint64_t next_seq;
-    size_t count;
+    size_t count; /* nodes in the slots and in `low` */
+    ah_fc_queue low;
     uint64_t used[AH_FC_WHEEL_LEVELS]; /* bit s: slot s of the level has nodes */
     uint64_t unsorted;                 /* bit s: level 0 slot s may be out of seq order */
     /* Slot lists; only those whose `used` bit is set are meaningful, so the table need not be
      * cleared. */
     struct {
-        ah_fc_tnode *head, *tail;
+        ah_fc_node *head, *tail;
     } slots[AH_FC_WHEEL_LEVELS][AH_FC_WHEEL_SLOTS];
 } ah_fc_wheel;
 
 void ah_fc_wheel_init(ah_fc_wheel *w);
-/* Inserts `node` with key (due, next sequence number). `floor` (<= due) is the caller's "now",
- * below which it inserts no key: an empty wheel starts from it. O(1), except that a key below
- * the wheel's base while nodes are queued re-files every node (O(n); timers do it only when a
- * short timer starts after the wheel has moved toward a long one). */
-void ah_fc_wheel_insert(ah_fc_wheel *w, ah_fc_tnode *node, uint64_t due, uint64_t floor);
-/* Removes a queued node. O(1). */
-void ah_fc_wheel_remove(ah_fc_wheel *w, ah_fc_tnode *node);
+/* Inserts `node` (zeroed, or removed) with key (due, next sequence number). `floor` (<= due) is
+ * the caller's "now", below which it inserts no key: an empty wheel starts from it. O(1) into the
+ * slots; O(log n) into the low heap for a key below the base. */
+void ah_fc_wheel_insert(ah_fc_wheel *w, ah_fc_node *node, uint64_t due, uint64_t floor);
+/* Removes a queued node. O(1) from the slots, amortised O(log n) from the low heap. */
+void ah_fc_wheel_remove(ah_fc_wheel *w, ah_fc_node *node);
 /* The node with the smallest (due, seq), or NULL. Not const: it may cascade nodes toward the
  * front, which changes no key and no order. */
-ah_fc_tnode *ah_fc_wheel_min(ah_fc_wheel *w);
-static inline int ah_fc_wheel_empty(const ah_fc_wheel *w) { return w->count == 0; }
-static inline int ah_fc_tnode_queued(const ah_fc_tnode *node) { return node->slot != 0; }
+ah_fc_node *ah_fc_wheel_min(ah_fc_wheel *w);
+/* Whether `node` is queued in a wheel (its slots or its low heap). */
+static inline int ah_fc_wheel_queued(const ah_fc_node *node)
+{
+    return ((uintptr_t)node->child & 1) != 0 || node->prev != NULL;
+}
 
 /* The seeded choice oracle: every open choice of a run goes through it, so a seed replays a run.
  * xoshiro256** seeded through splitmix64 (both public domain, Blackman and Vigna). It also keeps

@@ -71,8 +71,13 @@ static ah_fc_node *merge_siblings(ah_fc_node *first)
 
 void ah_fc_queue_insert(ah_fc_queue *q, ah_fc_node *node, uint64_t due)
 {
+    ah_fc_queue_insert_seq(q, node, due, q->next_seq++);
+}
+
+void ah_fc_queue_insert_seq(ah_fc_queue *q, ah_fc_node *node, uint64_t due, uint64_t seq)
+{
     node->due = due;
-    node->seq = q->next_seq++;
+    node->seq = seq;
     node->child = node->next = NULL;
     node->prev = NULL;
     if (q->root == NULL) {

@@ -7,12 +7,28 @@
  * slot's lower bound and its nodes are re-filed relative to it, each one strictly lower.
  * A level-0 slot holds a single key, so only seq orders it: appends keep it in seq order unless
  * a cascade brings an older node in after a newer one, which marks the slot for a sort before
- * its next use. */
+ * its next use.
+ *
+ * The base only rises (to the lower bound of the slot a query cascades), so a key inserted later
+ * may fall below it: a timer shorter than every pending one. Such keys go to `low`, a pairing
+ * heap. They are below the base and every slotted key is at or above it, so the minimum is the
+ * heap's when it has any, and the base never has to come down (which would mean re-filing every
+ * node).
+ *
+ * A slotted node keeps its slot in `child`, tagged with the low bit (a heap node's `child` is a
+ * pointer or NULL, never odd); `next` and `prev` link its slot's list. */
 #include "fakeclock.h"
 
 #include <assert.h>
 
 #define LEVEL_MASK (AH_FC_WHEEL_SLOTS - 1)
+
+static inline uintptr_t tag_of(unsigned slot_index) { return (uintptr_t)slot_index << 1 | 1; }
+static inline int slotted(const ah_fc_node *n) { return ((uintptr_t)n->child & 1) != 0; }
+static inline unsigned slot_index_of(const ah_fc_node *n)
+{
+    return (unsigned)((uintptr_t)n->child >> 1);
+}
 
 void ah_fc_wheel_init(ah_fc_wheel *w)
 {
@@ -22,6 +38,7 @@ void ah_fc_wheel_init(ah_fc_wheel *w)
     w->next_seq = 0;
     w->count = 0;
     w->unsorted = 0;
+    ah_fc_queue_init(&w->low);
     for (l = 0; l < AH_FC_WHEEL_LEVELS; l++)
         w->used[l] = 0;
 }
@@ -33,12 +50,12 @@ static int level_of(uint64_t base, uint64_t due)
 }
 
 /* Appends an unqueued node to the slot its key belongs to, relative to w->base (due >= base). */
-static void file(ah_fc_wheel *w, ah_fc_tnode *n)
+static void file(ah_fc_wheel *w, ah_fc_node *n)
 {
     int l = level_of(w->base, n->due);
     unsigned s = (unsigned)(n->due >> (l * AH_FC_WHEEL_BITS)) & LEVEL_MASK;
 
-    n->slot = (uint32_t)(l * AH_FC_WHEEL_SLOTS + s + 1);
+    n->child = (ah_fc_node *)tag_of((unsigned)l * AH_FC_WHEEL_SLOTS + s);
     n->next = NULL;
     if (w->used[l] & (1ULL << s)) {
         n->prev = w->slots[l][s].tail;
@@ -54,9 +71,9 @@ static void file(ah_fc_wheel *w, ah_fc_tnode *n)
 }
 
 /* Detaches the whole list of slot (l, s) and returns its head. */
-static ah_fc_tnode *take_slot(ah_fc_wheel *w, int l, unsigned s)
+static ah_fc_node *take_slot(ah_fc_wheel *w, int l, unsigned s)
 {
-    ah_fc_tnode *h = w->slots[l][s].head;
+    ah_fc_node *h = w->slots[l][s].head;
 
     w->used[l] &= ~(1ULL << s);
     if (l == 0)
@@ -64,47 +81,37 @@ static ah_fc_tnode *take_slot(ah_fc_wheel *w, int l, unsigned s)
     return h;
 }
 
-/* Re-files every queued node relative to a new, lower base (a key below the old base). */
-static void rebuild(ah_fc_wheel *w, uint64_t new_base)
+void ah_fc_wheel_insert(ah_fc_wheel *w, ah_fc_node *node, uint64_t due, uint64_t floor)
 {
-    ah_fc_tnode *all = NULL, *n, *next;
+    uint64_t seq = w->next_seq++;
+
+    assert(!ah_fc_wheel_queued(node));
+    w->count++;
+    if (w->count == 1)
+        w->base = floor < due ? floor : due;
+    if (due < w->base) {
+        ah_fc_queue_insert_seq(&w->low, node, due, seq);
+        return;
+    }
+    node->due = due;
+    node->seq = seq;
+    file(w, node);
+}
+
+void ah_fc_wheel_remove(ah_fc_wheel *w, ah_fc_node *node)
+{
+    unsigned i, s;
     int l;
 
-    for (l = 0; l < AH_FC_WHEEL_LEVELS; l++)
-        while (w->used[l] != 0) {
-            for (n = take_slot(w, l, (unsigned)__builtin_ctzll(w->used[l])); n; n = next) {
-                next = n->next;
-                n->next = all;
-                all = n;
-            }
-        }
-    w->base = new_base;
-    for (n = all; n != NULL; n = next) {
-        next = n->next;
-        file(w, n);
+    assert(ah_fc_wheel_queued(node));
+    w->count--;
+    if (!slotted(node)) {
+        ah_fc_queue_remove(&w->low, node);
+        return;
     }
-}
-
-void ah_fc_wheel_insert(ah_fc_wheel *w, ah_fc_tnode *node, uint64_t due, uint64_t floor)
-{
-    assert(!ah_fc_tnode_queued(node));
-    node->due = due;
-    node->seq = w->next_seq++;
-    if (w->count == 0)
-        w->base = floor < due ? floor : due;
-    else if (due < w->base)
-        rebuild(w, due);
-    file(w, node);
-    w->count++;
-}
-
-void ah_fc_wheel_remove(ah_fc_wheel *w, ah_fc_tnode *node)
-{
-    unsigned i = node->slot - 1;
-    int l = (int)(i / AH_FC_WHEEL_SLOTS);
-    unsigned s = i % AH_FC_WHEEL_SLOTS;
-
-    assert(ah_fc_tnode_queued(node));
+    i = slot_index_of(node);
+    l = (int)(i / AH_FC_WHEEL_SLOTS);
+    s = i % AH_FC_WHEEL_SLOTS;
     if (node->prev != NULL)
         node->prev->next = node->next;
     else
@@ -118,16 +125,14 @@ void ah_fc_wheel_remove(ah_fc_wheel *w, ah_fc_tnode *node)
         if (l == 0)
             w->unsorted &= ~(1ULL << s);
     }
-    node->next = node->prev = NULL;
-    node->slot = 0;
-    w->count--;
+    node->child = node->next = node->prev = NULL;
 }
 
 /* Sorts a NULL-terminated list by seq (merge sort, stable; linear on an already sorted list's
  * runs is not needed: this runs only on slots a cascade disordered). */
-static ah_fc_tnode *sort_by_seq(ah_fc_tnode *h, size_t n)
+static ah_fc_node *sort_by_seq(ah_fc_node *h, size_t n)
 {
-    ah_fc_tnode *a, *b, **tail, *out;
+    ah_fc_node *a, *b, **tail, *out;
     size_t i, half;
 
     if (n < 2)
@@ -157,7 +162,7 @@ static ah_fc_tnode *sort_by_seq(ah_fc_tnode *h, size_t n)
 
 static void sort_slot(ah_fc_wheel *w, unsigned s)
 {
-    ah_fc_tnode *n, *prev = NULL;
+    ah_fc_node *n, *prev = NULL;
     size_t count = 0;
 
     for (n = w->slots[0][s].head; n != NULL; n = n->next)
@@ -171,12 +176,14 @@ static void sort_slot(ah_fc_wheel *w, unsigned s)
     w->unsorted &= ~(1ULL << s);
 }
 
-ah_fc_tnode *ah_fc_wheel_min(ah_fc_wheel *w)
+ah_fc_node *ah_fc_wheel_min(ah_fc_wheel *w)
 {
-    ah_fc_tnode *n, *next;
+    ah_fc_node *n, *next;
     unsigned s;
     int l, shift;
 
+    if (!ah_fc_queue_empty(&w->low))
+        return ah_fc_queue_min(&w->low);
     if (w->count == 0)
         return NULL;
     while (w->used[0] == 0) {

@@ -227,7 +227,7 @@ typedef struct ah__loop {
 static inline ah__loop *ah__lp(const uv_loop_t *loop) { return (ah__loop *)loop->internal_fields; }
 /* The loop's earliest timer, or NULL. Finding it may cascade the wheel, which changes no order,
  * so it is allowed on a const loop. */
-static inline const ah_fc_tnode *ah__timer_min(const uv_loop_t *loop)
+static inline const ah_fc_node *ah__timer_min(const uv_loop_t *loop)
 {
     return ah_fc_wheel_min(&ah__lp(loop)->timers);
 }

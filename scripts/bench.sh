@@ -20,6 +20,13 @@ for n in 1000 100000 1000000; do
         "$(awk -v a="$h" -v b="$r" 'BEGIN { printf "%.2f", a / b }')" \
         "$(field allocs_per_start "$sim")"
 done
+echo "== bench_timers tick: a 0 ms timer started and fired while N long timers wait, ns per tick"
+printf '%10s %12s %12s %8s\n' N real_ns harness_ns ratio
+for n in 100 10000 100000; do
+    r=$(field ns_per_tick "$("$BUILD/bench/bench_timers_real" "$n" tick)")
+    h=$(field ns_per_tick "$("$BUILD/bench/bench_timers_sim" "$n" tick)")
+    printf '%10s %12s %12s %8s\n' "$n" "$r" "$h" "$(awk -v a="$h" -v b="$r" 'BEGIN { printf "%.2f", a / b }')"
+done
 echo "== bench_timers spread (harness only: real libuv would sleep N ms)"
 "$BUILD/bench/bench_timers_sim" 100000 spread
 

@@ -95,8 +95,8 @@ static void queue_reinsert_after_pop(void **state)
 }
 
 typedef struct titem {
-    ah_fc_tnode tnode;
-    ah_fc_node node;
+    ah_fc_node tnode; /* in the wheel */
+    ah_fc_node node;  /* in the reference heap */
 } titem;
 #define ah__container_of_titem_t(p) ((titem *)((char *)(p)-offsetof(titem, tnode)))
 #define ah__container_of_titem_n(p) ((titem *)((char *)(p)-offsetof(titem, node)))
@@ -122,13 +122,13 @@ static void wheel_agrees_with_the_heap(void **state)
         ah_fc_wheel_init(w);
         ah_fc_queue_init(&q);
         for (i = 0; i < N; i++) {
-            it[i].tnode.slot = 0;
+            it[i].tnode.child = it[i].tnode.next = it[i].tnode.prev = NULL;
             it[i].node.prev = it[i].node.next = it[i].node.child = NULL;
         }
         for (ops = 0; ops < 20000; ops++) {
             uint64_t r = ah_fc_oracle_below(&o, 100);
             i = (int)ah_fc_oracle_below(&o, N);
-            if (r < 45 && !ah_fc_tnode_queued(&it[i].tnode)) {
+            if (r < 45 && !ah_fc_wheel_queued(&it[i].tnode)) {
                 uint64_t kind = ah_fc_oracle_below(&o, 10), due;
                 if (kind < 5)
                     due = now + ah_fc_oracle_below(&o, 64);
@@ -140,11 +140,11 @@ static void wheel_agrees_with_the_heap(void **state)
                     due = now > 100 ? now - ah_fc_oracle_below(&o, 100) : now;
                 ah_fc_wheel_insert(w, &it[i].tnode, due, now < due ? now : due);
                 ah_fc_queue_insert(&q, &it[i].node, due);
-            } else if (r < 65 && ah_fc_tnode_queued(&it[i].tnode)) {
+            } else if (r < 65 && ah_fc_wheel_queued(&it[i].tnode)) {
                 ah_fc_wheel_remove(w, &it[i].tnode);
                 ah_fc_queue_remove(&q, &it[i].node);
             } else {
-                ah_fc_tnode *a = ah_fc_wheel_min(w);
+                ah_fc_node *a = ah_fc_wheel_min(w);
                 ah_fc_node *b = ah_fc_queue_min(&q);
                 if (a == NULL) {
                     assert_null(b);

@@ -215,7 +215,7 @@ uint64_t uv_hrtime(void) { return ah__sim()->clock.now_ns; }
 
 static int next_timeout(const uv_loop_t *loop)
 {
-    const ah_fc_tnode *n = ah__timer_min(loop);
+    const ah_fc_node *n = ah__timer_min(loop);
     uint64_t diff;
 
     if (n == NULL)
@@ -548,7 +548,7 @@ int usleep(useconds_t usec)
 static uint64_t next_due_ns(ah_sim *sim, int alive_only)
 {
     uint64_t best = UINT64_MAX, t;
-    const ah_fc_tnode *tn;
+    const ah_fc_node *tn;
     const ah_fc_node *n;
     ah__list *q;
 
@@ -571,7 +571,7 @@ static uint64_t next_due_ns(ah_sim *sim, int alive_only)
 static int loop_ready(const uv_loop_t *loop)
 {
     const ah__loop *lp = ah__lp(loop);
-    const ah_fc_tnode *tn;
+    const ah_fc_node *tn;
     const ah_fc_node *n;
     uint64_t now = lp->sim->clock.now_ns;
 

@@ -10,16 +10,16 @@
 #include <assert.h>
 
 _Static_assert(offsetof(uv_timer_t, timeout) - offsetof(uv_timer_t, heap_node) ==
-                   offsetof(ah_fc_tnode, due),
+                   offsetof(ah_fc_node, due),
                "ah_fc_node.due must overlay uv_timer_t.timeout");
 _Static_assert(offsetof(uv_timer_t, repeat) - offsetof(uv_timer_t, heap_node) ==
-                   offsetof(ah_fc_tnode, seq),
+                   offsetof(ah_fc_node, seq),
                "ah_fc_node.seq must overlay uv_timer_t.repeat");
-_Static_assert(sizeof(ah_fc_tnode) <=
+_Static_assert(sizeof(ah_fc_node) <=
                    offsetof(uv_timer_t, start_id) - offsetof(uv_timer_t, heap_node),
-               "ah_fc_tnode must fit before start_id");
+               "ah_fc_node must fit before start_id");
 
-#define NODE(t) ((ah_fc_tnode *)(void *)(t)->heap_node)
+#define NODE(t) ((ah_fc_node *)(void *)(t)->heap_node)
 #define REPEAT(t) ((t)->start_id)
 
 int uv_timer_init(uv_loop_t *loop, uv_timer_t *handle)
@@ -28,8 +28,7 @@ int uv_timer_init(uv_loop_t *loop, uv_timer_t *handle)
 
     ah__handle_init(loop, (uv_handle_t *)handle, UV_TIMER, site);
     handle->timer_cb = NULL;
-    NODE(handle)->next = NODE(handle)->prev = NULL;
-    NODE(handle)->slot = 0;
+    NODE(handle)->child = NODE(handle)->next = NODE(handle)->prev = NULL;
     handle->timeout = 0;
     REPEAT(handle) = 0;
     return 0;
@@ -104,7 +103,7 @@ uint64_t uv_timer_get_due_in(const uv_timer_t *handle)
 void ah__timer_run(uv_loop_t *loop)
 {
     ah__loop *lp = ah__lp(loop);
-    ah_fc_tnode *n;
+    ah_fc_node *n;
     uv_timer_t *t;
 
     for (;;) {
