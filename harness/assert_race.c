@@ -89,12 +89,6 @@ static race_state *state_of(ah_sim *sim)
     return rs;
 }
 
-static const char *base_name(const char *path)
-{
-    const char *s = strrchr(path, '/');
-    return s ? s + 1 : path;
-}
-
 /* "read_cb of uv_tcp_t #2 [...] (0x..) initialised in main (t.c:3)", or "the test body". */
 static const char *flow_str(ah_sim *sim, int in_cb, const ah__hrec *r, const char *what, char *buf,
                             size_t n)
@@ -116,7 +110,7 @@ static void where_str(ah_sim *sim, const char *file, int line, char *buf, size_t
     char flow[400];
 
     flow_str(sim, sim->in_callback > 0, sim->current_hrec, sim->current_what, flow, sizeof(flow));
-    snprintf(buf, n, "%s at %s:%d at +%llu ms (step %llu)", flow, base_name(file), line,
+    snprintf(buf, n, "%s at %s:%d at +%llu ms (step %llu)", flow, ah__base_name(file), line,
              (unsigned long long)ah_now_ms(sim), (unsigned long long)sim->callbacks);
 }
 
@@ -227,7 +221,7 @@ void ah__expect_once(ah_sim *sim, const char *name, const char *file, int line)
     once *o = once_get(state_of(sim), name);
 
     o->declared = 1;
-    snprintf(o->decl_site, sizeof(o->decl_site), "%s:%d", base_name(file), line);
+    snprintf(o->decl_site, sizeof(o->decl_site), "%s:%d", ah__base_name(file), line);
 }
 
 void ah__fired(ah_sim *sim, const char *name, const char *file, int line)

@@ -4,12 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *base_name(const char *path)
-{
-    const char *s = path ? strrchr(path, '/') : NULL;
-    return s ? s + 1 : path ? path : "?";
-}
-
 static int is_settled(void *ctx) { return ((ah_future *)ctx)->state != AH_FUTURE_PENDING; }
 
 ah_future_state ah__await(ah_sim *sim, ah_future *f, const char *file, int line)
@@ -17,23 +11,24 @@ ah_future_state ah__await(ah_sim *sim, ah_future *f, const char *file, int line)
     char what[256], s[64];
 
     if (f == NULL)
-        ah__fail_at(sim, file, line, "ah_await (%s:%d): the future is NULL", base_name(file), line);
+        ah__fail_at(sim, file, line, "ah_await (%s:%d): the future is NULL", ah__base_name(file),
+                    line);
     if (sim == NULL)
         sim = f->sim;
     if (f->sim != sim)
         ah__fail_at(sim, file, line,
                     "ah_await (%s:%d): the future created at %s belongs to another "
                     "sim",
-                    base_name(file), line, ah__future_site(f, s, sizeof(s)));
+                    ah__base_name(file), line, ah__future_site(f, s, sizeof(s)));
     if (sim->in_callback > 0)
         ah__fail_at(sim, file, line,
                     "ah_await (%s:%d) called from inside a loop callback (%s); it drives the loop "
                     "and may only be called from the test body (chain the future with "
                     "ah_future_then instead)",
-                    base_name(file), line, sim->current_what ? sim->current_what : "?");
+                    ah__base_name(file), line, sim->current_what ? sim->current_what : "?");
     f->consumed |= AH__FUT_AWAITED;
-    snprintf(what, sizeof(what), "ah_await (%s:%d) waits for the %s created at %s", base_name(file),
-             line, strcmp(f->kind, "future") == 0 ? "future" : f->kind,
+    snprintf(what, sizeof(what), "ah_await (%s:%d) waits for the %s created at %s",
+             ah__base_name(file), line, strcmp(f->kind, "future") == 0 ? "future" : f->kind,
              ah__future_site(f, s, sizeof(s)));
     ah__futures_await_mark(sim, f, file, line);
     ah__futures_ref_timeouts(sim, 1);
@@ -50,7 +45,7 @@ intptr_t ah__await_value(ah_sim *sim, ah_future *f, const char *file, int line)
     if (ah__await(sim, f, file, line) != AH_FUTURE_FULFILLED)
         ah__fail_at(f->sim, file, line,
                     "ah_await_value (%s:%d): the future created at %s was %s, not fulfilled",
-                    base_name(file), line, ah__future_site(f, s, sizeof(s)),
+                    ah__base_name(file), line, ah__future_site(f, s, sizeof(s)),
                     ah__future_state_str(f, st, sizeof(st)));
     return f->value;
 }
@@ -62,7 +57,7 @@ int ah__await_error(ah_sim *sim, ah_future *f, const char *file, int line)
     if (ah__await(sim, f, file, line) == AH_FUTURE_FULFILLED)
         ah__fail_at(f->sim, file, line,
                     "ah_await_error (%s:%d): the future created at %s was %s, expected an error",
-                    base_name(file), line, ah__future_site(f, s, sizeof(s)),
+                    ah__base_name(file), line, ah__future_site(f, s, sizeof(s)),
                     ah__future_state_str(f, st, sizeof(st)));
     return f->err;
 }
@@ -74,7 +69,7 @@ void ah__assert_pending(const ah_future *f, const char *file, int line)
     if (f->state != AH_FUTURE_PENDING)
         ah__fail_at(f->sim, file, line,
                     "ah_assert_pending (%s:%d): the future created at %s is %s, expected pending",
-                    base_name(file), line, ah__future_site(f, s, sizeof(s)),
+                    ah__base_name(file), line, ah__future_site(f, s, sizeof(s)),
                     ah__future_state_str(f, st, sizeof(st)));
 }
 
@@ -86,6 +81,6 @@ void ah__assert_settled(const ah_future *f, const char *file, int line)
         ah__fail_at(f->sim, file, line,
                     "ah_assert_settled (%s:%d): the future created at %s is still pending at "
                     "+%llu ms",
-                    base_name(file), line, ah__future_site(f, s, sizeof(s)),
+                    ah__base_name(file), line, ah__future_site(f, s, sizeof(s)),
                     (unsigned long long)ah_now_ms(f->sim));
 }

@@ -81,12 +81,6 @@ static uint64_t env_num(const char *name, int *set)
     return x;
 }
 
-static int under_valgrind(void)
-{
-    const char *v = getenv("AH_UNDER_VALGRIND");
-    return v != NULL && strcmp(v, "1") == 0;
-}
-
 static const char *strategy_name(int s)
 {
     switch (s) {
@@ -450,7 +444,6 @@ int ah__sometimes(int cond, const char *name, const char *file, int line)
 {
     explorer *ex = active;
     size_t i;
-    const char *base;
 
     if (ex == NULL)
         return cond;
@@ -463,8 +456,7 @@ int ah__sometimes(int cond, const char *name, const char *file, int line)
             ex->st = ah__realloc(ex->st, ex->capst * sizeof(*ex->st));
         }
         ex->st[i].name = ah__strdup(name);
-        base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
-        snprintf(ex->st[i].site, sizeof(ex->st[i].site), "%s:%d", base, line);
+        snprintf(ex->st[i].site, sizeof(ex->st[i].site), "%s:%d", ah__base_name(file), line);
         ex->st[i].hits = 0;
         ex->nst++;
     }
@@ -541,7 +533,7 @@ static void configure(explorer *ex, const ah_explore_opts *opts)
         ex->o.pct_depth = 16;
     if (ex->o.shrink_runs == 0)
         ex->o.shrink_runs = 200;
-    if (under_valgrind()) {
+    if (ah__under_valgrind()) {
         /* Valgrind is ~50x slower: a tenth of the schedules unless the count was asked for. */
         if (!sched_set)
             ex->o.schedules = (ex->o.schedules + 9) / 10;

@@ -77,26 +77,15 @@ ah__futures *ah__futures_get(ah_sim *sim)
     return fs;
 }
 
-static const char *base_name(const char *path)
-{
-    const char *s = strrchr(path, '/');
-    return s ? s + 1 : path;
-}
-
 const char *ah__future_site(const ah_future *f, char *buf, size_t n)
 {
-    snprintf(buf, n, "%s:%d", f->file ? base_name(f->file) : "?", f->line);
+    snprintf(buf, n, "%s:%d", f->file ? ah__base_name(f->file) : "?", f->line);
     return buf;
-}
-
-static uint64_t rel_ms(const ah_sim *sim, uint64_t ns)
-{
-    return (ns - sim->clock.epoch_ns) / AH__NS_PER_MS;
 }
 
 const char *ah__future_state_str(const ah_future *f, char *buf, size_t n)
 {
-    unsigned long long at = (unsigned long long)rel_ms(f->sim, f->settled_ns);
+    unsigned long long at = (unsigned long long)ah__rel_ms(f->sim, f->settled_ns);
 
     switch (f->state) {
     case AH_FUTURE_PENDING:
@@ -399,7 +388,7 @@ static ah__comb *comb_make(ah_sim *sim, int kind, const char *name, ah_future *c
     cb->in = ah__calloc(n ? n : 1, sizeof(*cb->in));
     for (i = 0; i < n; i++) {
         if (in[i] == NULL || in[i]->sim != sim)
-            ah__fail(sim, "%s (%s:%d): input %zu is %s", name, base_name(file), line, i,
+            ah__fail(sim, "%s (%s:%d): input %zu is %s", name, ah__base_name(file), line, i,
                      in[i] == NULL ? "NULL" : "a future of another sim");
         cb->in[i] = in[i];
     }
@@ -570,7 +559,7 @@ static void describe(const ah_future *f, ah__buf *b)
 
     ah__buf_printf(
         b, "%s created at %s (+%llu ms)", strcmp(f->kind, "future") == 0 ? "future" : f->kind,
-        ah__future_site(f, s, sizeof(s)), (unsigned long long)rel_ms(f->sim, f->created_ns));
+        ah__future_site(f, s, sizeof(s)), (unsigned long long)ah__rel_ms(f->sim, f->created_ns));
     ah__buf_printf(b, ", %s", ah__future_state_str(f, st, sizeof(st)));
     if (f->note[0] != '\0')
         ah__buf_printf(b, " [%s]", f->note);
@@ -578,7 +567,8 @@ static void describe(const ah_future *f, ah__buf *b)
         if (f->due_ns == UINT64_MAX)
             ah__buf_printf(b, ", never due");
         else if (f->due_ns != 0)
-            ah__buf_printf(b, ", due at +%llu ms", (unsigned long long)rel_ms(f->sim, f->due_ns));
+            ah__buf_printf(b, ", due at +%llu ms",
+                           (unsigned long long)ah__rel_ms(f->sim, f->due_ns));
     }
 }
 
@@ -596,7 +586,7 @@ static void futures_pending(ah_sim *sim, void *state, ah__buf *b)
         describe(f, b);
         if (fs->awaiting && f == fs->awaited)
             ah__buf_printf(b, ", awaited by ah_await at %s:%d",
-                           fs->await_file ? base_name(fs->await_file) : "?", fs->await_line);
+                           fs->await_file ? ah__base_name(fs->await_file) : "?", fs->await_line);
         ah__buf_printf(b, "\n");
     }
 }

@@ -94,6 +94,12 @@ typedef struct ah__site {
 /* The site of the current call of `fn`: the one ah/sites.h marked, else the return address. */
 ah__site ah__site_take(const char *fn, const void *ret);
 #define AH__CALLER(fn) ah__site_take((fn), __builtin_return_address(0))
+/* The file name of a path ("t.c" for "/src/t.c"); "?" for NULL. */
+const char *ah__base_name(const char *path);
+/* A virtual instant in ms since the sim started. */
+uint64_t ah__rel_ms(const ah_sim *sim, uint64_t ns);
+/* Whether the run is under Valgrind (AH_UNDER_VALGRIND=1): explorations and sweeps scale down. */
+int ah__under_valgrind(void);
 /* "kv_connect (kvclient.c:120)" or "0x4011a6 in ./test". Returns buf. */
 const char *ah__site_str(const ah__site *s, char *buf, size_t n);
 
@@ -369,6 +375,9 @@ static inline int ah__is_closing(const uv_handle_t *h)
 /* Callback dispatch: every call into user code from the loop goes between these two. */
 void ah__cb_enter(ah_sim *sim, const uv_handle_t *h, const char *what);
 void ah__cb_leave(ah_sim *sim);
+/* Restarts the running callback's slow-callback clock (work that ran "on a pool thread" inside
+ * it does not count as blocking the loop). */
+void ah__cb_restart_clock(ah_sim *sim);
 #define AH__DISPATCH(sim, h, what, call)                                                           \
     do {                                                                                           \
         ah__cb_enter((sim), (const uv_handle_t *)(h), (what));                                     \

@@ -173,10 +173,21 @@ ah__site ah__site_take(const char *fn, const void *ret)
     return s;
 }
 
-static const char *base_name(const char *path)
+const char *ah__base_name(const char *path)
 {
-    const char *s = strrchr(path, '/');
-    return s ? s + 1 : path;
+    const char *s = path ? strrchr(path, '/') : NULL;
+    return s ? s + 1 : path ? path : "?";
+}
+
+uint64_t ah__rel_ms(const ah_sim *sim, uint64_t ns)
+{
+    return (ns - sim->clock.epoch_ns) / AH__NS_PER_MS;
+}
+
+int ah__under_valgrind(void)
+{
+    const char *v = getenv("AH_UNDER_VALGRIND");
+    return v != NULL && strcmp(v, "1") == 0;
 }
 
 const char *ah__site_str(const ah__site *s, char *buf, size_t n)
@@ -184,13 +195,13 @@ const char *ah__site_str(const ah__site *s, char *buf, size_t n)
     Dl_info info;
 
     if (s->file != NULL) {
-        snprintf(buf, n, "%s (%s:%d)", s->func ? s->func : "?", base_name(s->file), s->line);
+        snprintf(buf, n, "%s (%s:%d)", s->func ? s->func : "?", ah__base_name(s->file), s->line);
     } else if (s->ret != NULL && dladdr(s->ret, &info) && info.dli_fname != NULL) {
         snprintf(buf, n, "%s+0x%lx in %s", info.dli_sname ? info.dli_sname : "?",
                  info.dli_sname
                      ? (unsigned long)((const char *)s->ret - (const char *)info.dli_saddr)
                      : (unsigned long)((const char *)s->ret - (const char *)info.dli_fbase),
-                 base_name(info.dli_fname));
+                 ah__base_name(info.dli_fname));
     } else if (s->ret != NULL) {
         snprintf(buf, n, "%p", s->ret);
     } else {

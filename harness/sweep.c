@@ -89,8 +89,7 @@ static int sweep_run(const ah_sweep_opts *opts, ah_body_fn body, ah_fault fault,
         return 1;
     }
     res->steps = steps;
-    v = getenv("AH_UNDER_VALGRIND");
-    if (v != NULL && strcmp(v, "1") == 0 && steps > 40)
+    if (ah__under_valgrind() && steps > 40)
         stride = (steps + 39) / 40; /* at most ~40 runs under Valgrind */
     for (k = 1; k <= steps; k += stride) {
         if (o.only_step != 0 && k != o.only_step)

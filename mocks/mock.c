@@ -59,21 +59,10 @@ typedef struct mocks {
 
 static const int mocks_key;
 
-static const char *base_name(const char *path)
-{
-    const char *s = path ? strrchr(path, '/') : NULL;
-    return s ? s + 1 : path ? path : "?";
-}
-
 /* cmocka's --wrap gives the mock the name __wrap_f; the test may script either name. */
 static const char *plain_name(const char *name)
 {
     return strncmp(name, "__wrap_", 7) == 0 ? name + 7 : name;
-}
-
-static uint64_t rel_ms(const ah_sim *sim, uint64_t ns)
-{
-    return (ns - sim->clock.epoch_ns) / AH__NS_PER_MS;
 }
 
 static const char *will_name(const ah_outcome *o)
@@ -101,7 +90,7 @@ static void outcome_str(const ah_outcome *o, ah__buf *b)
     else
         ah__buf_printf(b, "%s(%s, %s, %llu ms)", will_name(o), o->fn->name,
                        uv_err_name((int)o->value), (unsigned long long)o->delay_ms);
-    ah__buf_printf(b, " scripted at %s:%d", base_name(o->file), o->line);
+    ah__buf_printf(b, " scripted at %s:%d", ah__base_name(o->file), o->line);
 }
 
 static void mocks_check(ah_sim *sim, void *state, ah__buf *b);
@@ -169,12 +158,12 @@ static ah_outcome *will(const char *function, ah_future_state kind, int manual, 
         ah__fail_at(sim, file, line,
                     "%s:%d: scripting %s with count %d: the count must be >= 1 "
                     "or AH_ALWAYS",
-                    base_name(file), line, plain_name(function), count);
+                    ah__base_name(file), line, plain_name(function), count);
     if (kind == AH_FUTURE_REJECTED && value >= 0)
         ah__fail_at(sim, file, line,
                     "%s:%d: ah_will_reject(%s, %lld, ...): the error must be a "
                     "libuv error code (< 0)",
-                    base_name(file), line, plain_name(function), (long long)value);
+                    ah__base_name(file), line, plain_name(function), (long long)value);
     o = ah__calloc(1, sizeof(*o));
     o->fn = fn_find(m, function, 1);
     o->kind = kind;
@@ -196,7 +185,7 @@ ah_outcome *ah__will(const char *function, ah_future_state kind, intptr_t value,
 {
     if (kind == AH_FUTURE_CANCELLED)
         ah__fail_at(ah__sim(), file, line, "%s:%d: a scripted outcome cannot be a cancellation",
-                    base_name(file), line);
+                    ah__base_name(file), line);
     return will(function, kind, 0, value, delay_ms, count, file, line);
 }
 
@@ -267,8 +256,8 @@ static mock_call *take(const char *function, ah_future *f, ah_mock_cb cb, void *
                     "no outcome left to take; script one in the test body with "
                     "ah_will_resolve(%s, value, delay_ms), ah_will_reject, ah_will_hang or "
                     "ah_will_manual",
-                    fn->name, base_name(file), line, (unsigned long long)ah_now_ms(sim), fn->calls,
-                    fn->name);
+                    fn->name, ah__base_name(file), line, (unsigned long long)ah_now_ms(sim),
+                    fn->calls, fn->name);
     o = ah__container_of(fn->outcomes.next, ah_outcome, link);
     o->used++;
     if (o->count != AH_ALWAYS && --o->count == 0) {
@@ -331,7 +320,7 @@ void ah__mock_async_cb(const char *function, ah_mock_cb cb, void *data, const ch
 {
     if (cb == NULL)
         ah__fail_at(ah__sim(), file, line, "ah_mock_async_cb (%s:%d) in %s: the callback is NULL",
-                    base_name(file), line, plain_name(function));
+                    ah__base_name(file), line, plain_name(function));
     take(function, NULL, cb, data, file, line);
 }
 
@@ -382,11 +371,12 @@ unsigned ah__mock_completions(const char *function)
 static void call_str(const mocks *m, const mock_call *c, ah__buf *b)
 {
     ah__buf_printf(b, "mock %s call #%u (at %s:%d, +%llu ms) taking ", c->fn->name, c->seq,
-                   base_name(c->file), c->line, (unsigned long long)rel_ms(m->sim, c->call_ns));
+                   ah__base_name(c->file), c->line,
+                   (unsigned long long)ah__rel_ms(m->sim, c->call_ns));
     outcome_str(c->o, b);
     if (c->state == CALL_SCHEDULED)
         ah__buf_printf(b, ": completion due at +%llu ms",
-                       (unsigned long long)rel_ms(m->sim, c->ev.node.due));
+                       (unsigned long long)ah__rel_ms(m->sim, c->ev.node.due));
     else if (c->o->manual)
         ah__buf_printf(b, ": waits for ah_outcome_resolve/ah_outcome_reject");
     else
@@ -442,7 +432,7 @@ static void mocks_check(ah_sim *sim, void *state, ah__buf *b)
         if (o->scripted > 1)
             ah__buf_printf(b, " (%d of its %d calls never came)", o->count, o->scripted);
         ah__buf_printf(b, " at +%llu ms; %s was called %u time%s\n",
-                       (unsigned long long)rel_ms(m->sim, o->scripted_ns), o->fn->name,
+                       (unsigned long long)ah__rel_ms(m->sim, o->scripted_ns), o->fn->name,
                        o->fn->calls, o->fn->calls == 1 ? "" : "s");
     }
 }

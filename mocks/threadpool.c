@@ -79,13 +79,6 @@ ah__job *ah__job_submit(ah__net *net, uv_loop_t *loop, uv_req_t *req, int kind,
     return job;
 }
 
-static uint64_t coarse_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void job_finish(ah__net *net, ah__job *job)
 {
     uv_req_t *req = job->req;
@@ -122,7 +115,7 @@ static void job_fire(ah__event *ev)
             w = (uv_work_t *)job->req;
             ah__cb_enter(sim, NULL, "work_cb");
             w->work_cb(w);
-            sim->cb_start_ms = coarse_ms();
+            ah__cb_restart_clock(sim);
             ah__cb_leave(sim);
         } else {
             ah__dns_start(job);
@@ -199,12 +192,6 @@ int uv_cancel(uv_req_t *req)
 
 /* ---- uv_queue_work ---- */
 
-static const char *base_name(const char *path)
-{
-    const char *s = strrchr(path, '/');
-    return s ? s + 1 : path;
-}
-
 static uint64_t duration_of(ah__net *net, uv_work_cb cb, const ah__site *site)
 {
     ah__list *q;
@@ -212,7 +199,7 @@ static uint64_t duration_of(ah__net *net, uv_work_cb cb, const ah__site *site)
     for (q = net->durations.next; q != &net->durations; q = q->next) {
         ah__duration_rule *r = ah__container_of(q, ah__duration_rule, link);
         if (r->file[0] != '\0' && site->file != NULL && r->line == site->line &&
-            strcmp(base_name(r->file), base_name(site->file)) == 0)
+            strcmp(ah__base_name(r->file), ah__base_name(site->file)) == 0)
             return r->ms;
     }
     for (q = net->durations.next; q != &net->durations; q = q->next) {

@@ -403,6 +403,8 @@ void ah__cb_enter(ah_sim *sim, const uv_handle_t *h, const char *what)
     sim->cb_start_ms = coarse_ms();
 }
 
+void ah__cb_restart_clock(ah_sim *sim) { sim->cb_start_ms = coarse_ms(); }
+
 void ah__cb_leave(ah_sim *sim)
 {
     uint64_t took = coarse_ms() - sim->cb_start_ms;
