@@ -10,7 +10,7 @@ enum { COMB_ALL, COMB_ALL_SETTLED, COMB_ANY, COMB_RACE, COMB_TIMEOUT };
 
 typedef struct ah__comb {
     ah__list link;  /* futs->combs */
-    ah__list armed; /* futs->armed while its deadline is scheduled (COMB_TIMEOUT) */
+    ah__list armed; /* futs->armed while its deadline is scheduled (only COMB_TIMEOUT is) */
     int kind;
     ah_future *out;
     ah_future **in;
@@ -39,7 +39,6 @@ struct ah__futures {
     ah__list combs;
     ah__list armed; /* ah_with_timeout deadlines scheduled, for ah__futures_ref_timeouts */
     uint64_t next_id;
-    int awaiting;
     int timeouts_refd;
     ah_future *awaited;
     const char *await_file;
@@ -491,8 +490,6 @@ void ah__futures_ref_timeouts(ah_sim *sim, int ref)
         int live = ev->loop != NULL && ah__lp(ev->loop) != NULL &&
                    (ah__event_scheduled(ev) || ev->batch_index != 0);
 
-        if (cb->kind != COMB_TIMEOUT)
-            continue;
         if (ref && !(ev->flags & AH__EV_REF)) {
             ev->flags |= AH__EV_REF;
             if (live)
@@ -509,16 +506,9 @@ void ah__futures_await_mark(ah_sim *sim, ah_future *f, const char *file, int lin
 {
     ah__futures *fs = ah__futures_get(sim);
 
-    fs->awaiting = f != NULL;
     fs->awaited = f;
     fs->await_file = file;
     fs->await_line = line;
-}
-
-int ah__futures_awaiting(ah_sim *sim)
-{
-    ah__futures *fs = ah__ext_get(sim, &futures_key);
-    return fs != NULL && fs->awaiting;
 }
 
 /* ---- adapters ---- */
@@ -584,7 +574,7 @@ static void futures_pending(ah_sim *sim, void *state, ah__buf *b)
             continue;
         ah__buf_printf(b, "  - ");
         describe(f, b);
-        if (fs->awaiting && f == fs->awaited)
+        if (f == fs->awaited)
             ah__buf_printf(b, ", awaited by ah_await at %s:%d",
                            fs->await_file ? ah__base_name(fs->await_file) : "?", fs->await_line);
         ah__buf_printf(b, "\n");

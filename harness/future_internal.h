@@ -52,7 +52,6 @@ const char *ah__future_state_str(const ah_future *f, char *buf, size_t n);
 
 /* await.c: during ah_await, timeouts keep the default loop alive (decisions.md). */
 void ah__futures_ref_timeouts(ah_sim *sim, int ref);
-int ah__futures_awaiting(ah_sim *sim);
 /* Records the future ah_await waits for (NULL when it returns), for the deadlock report. */
 void ah__futures_await_mark(ah_sim *sim, ah_future *f, const char *file, int line);
 

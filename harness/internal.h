@@ -181,10 +181,9 @@ int ah__choose_chance(ah_sim *sim, uint64_t num, uint64_t den, const char *what)
 /* Records one step: `track` is what it happened on ("uv_timer_t #1", "tcp 127.0.0.1:6379"),
  * `what` what happened. Feeds the trace hash always, the text/JSON trace when recording. */
 void ah__trace_note(ah_sim *sim, const char *track, const char *what);
-/* The same for a handle's callback (track = handle type and id; no pointers, so it replays). */
-void ah__trace_cb(ah_sim *sim, const struct ah__hrec *r, const char *what);
-/* The same, from a handle's track key (ah__trace_key, kept in the handle) as dispatch calls it;
- * `r` is read only when a trace is being recorded. */
+/* The same for a handle's callback, as dispatch records it: the track is the handle's type and
+ * id (ah__trace_key, kept in the handle; no pointers, so it replays), and `r` is read only when
+ * a trace is being recorded. */
 void ah__trace_dispatch(ah_sim *sim, uint64_t track_key, const struct ah__hrec *r,
                         const char *what);
 static inline uint64_t ah__trace_key(uv_handle_type type, uint32_t id)
@@ -303,6 +302,10 @@ struct ah_sim {
     int draining;
     uint64_t cb_start_ms;
     int in_verb;
+    /* The condition ah_run_until (and ah_await) waits for, while it runs: once it holds, no
+     * poll moves the clock any further, so the verb returns at the instant it became true. */
+    ah_pred_fn run_pred;
+    void *run_pred_ctx;
     uint64_t slow_reported;
     ah__buf slow; /* slow callbacks and blocking calls, reported at teardown */
 

@@ -122,11 +122,6 @@ void ah__trace_dispatch(ah_sim *sim, uint64_t track_key, const ah__hrec *r, cons
     }
 }
 
-void ah__trace_cb(ah_sim *sim, const ah__hrec *r, const char *what)
-{
-    ah__trace_dispatch(sim, r != NULL ? ah__trace_key(r->type, r->id) : UINT64_MAX, r, what);
-}
-
 uint64_t ah_trace_hash(const ah_sim *sim) { return sim->trace_hash; }
 
 void ah__trace_free(ah__trace *t)

@@ -257,7 +257,6 @@ uv_loop_t *ah__conn_loop(ah__conn *c);
 int ah__addr_parse(const char *s, int ip, ah__addr *a);
 void ah__addr_from_sockaddr(const struct sockaddr *sa, ah__addr *a);
 ah__route *ah__route_get(ah__net *net, const ah__addr *a);
-ah__route *ah__route_find(ah__net *net, const char *str);
 int ah__route_listens(const ah__route *r);
 /* The listener (user sock or peer route) a connect to `a` reaches, or NULL. */
 ah__route *ah__route_listening(ah__net *net, const ah__addr *a);

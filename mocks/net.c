@@ -188,43 +188,6 @@ uint32_t ah__net_ephemeral_port(ah__net *net)
 
 /* ---- routes ---- */
 
-static int same_kind(const ah__addr *a, const ah__addr *b)
-{
-    return (a->family == AF_UNIX) == (b->family == AF_UNIX);
-}
-
-ah__route *ah__route_find(ah__net *net, const char *str)
-{
-    ah__list *q;
-    for (q = net->routes.next; q != &net->routes; q = q->next) {
-        ah__route *r = ah__container_of(q, ah__route, link);
-        if (strcmp(r->addr.str, str) == 0)
-            return r;
-    }
-    return NULL;
-}
-
-ah__route *ah__route_get(ah__net *net, const ah__addr *a)
-{
-    ah__list *q;
-    ah__route *r;
-
-    for (q = net->routes.next; q != &net->routes; q = q->next) {
-        r = ah__container_of(q, ah__route, link);
-        if (strcmp(r->addr.str, a->str) == 0 && same_kind(&r->addr, a))
-            return r;
-    }
-    r = ah__calloc(1, sizeof(*r));
-    r->addr = *a;
-    ah__list_insert_tail(&net->routes, &r->link);
-    return r;
-}
-
-int ah__route_listens(const ah__route *r)
-{
-    return (r->peer != NULL && r->peer->listening) || r->listener != NULL;
-}
-
 static ah__route *route_lookup(ah__net *net, const char *str, int pipe)
 {
     ah__list *q;
@@ -234,6 +197,23 @@ static ah__route *route_lookup(ah__net *net, const char *str, int pipe)
             return r;
     }
     return NULL;
+}
+
+ah__route *ah__route_get(ah__net *net, const ah__addr *a)
+{
+    ah__route *r = route_lookup(net, a->str, a->family == AF_UNIX);
+
+    if (r != NULL)
+        return r;
+    r = ah__calloc(1, sizeof(*r));
+    r->addr = *a;
+    ah__list_insert_tail(&net->routes, &r->link);
+    return r;
+}
+
+int ah__route_listens(const ah__route *r)
+{
+    return (r->peer != NULL && r->peer->listening) || r->listener != NULL;
 }
 
 ah__route *ah__route_listening(ah__net *net, const ah__addr *a)

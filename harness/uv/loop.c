@@ -318,11 +318,6 @@ static void deliver_events(uv_loop_t *loop)
     lp->batch_len = 0;
 }
 
-/* The condition ah_run_until (and ah_await) waits for, while it runs: once it holds, no poll
- * moves the clock any further, so the verb returns at the instant the condition became true. */
-static ah_pred_fn run_pred;
-static void *run_pred_ctx;
-
 /* The poll phase. `timeout` as libuv computes it (ms, -1 = forever). Instead of blocking, the
  * clock jumps to the earlier of the timeout and the next event, but never past `limit_ns`.
  * Returns 0, or 1 when it would have blocked forever (nothing in the sim can wake it). */
@@ -333,7 +328,8 @@ static int poll_phase(uv_loop_t *loop, int timeout, uint64_t limit_ns)
     uint64_t now = sim->clock.now_ns, wake, target;
     const ah_fc_node *n;
 
-    if (timeout != 0 && !(sim->in_verb && run_pred != NULL && run_pred(run_pred_ctx))) {
+    if (timeout != 0 &&
+        !(sim->in_verb && sim->run_pred != NULL && sim->run_pred(sim->run_pred_ctx))) {
         wake = UINT64_MAX;
         if (timeout > 0) {
             wake = (loop->time + (uint64_t)timeout) * AH__NS_PER_MS;
@@ -596,7 +592,6 @@ static void verb_enter(ah_sim *sim, const char *verb)
     if (sim->in_verb)
         ah__fail(sim, "%s called while another sim verb is running", verb);
     sim->in_verb = 1;
-    run_pred = NULL; /* a verb cut short by a failure may have left its own */
 }
 
 static void verb_leave(ah_sim *sim)
@@ -705,8 +700,8 @@ static void run_until(ah_sim *sim, const char *verb, const char *waits, ah_pred_
 
     verb_enter(sim, verb);
     ah__tasks_drain(sim);
-    run_pred = pred;
-    run_pred_ctx = ctx;
+    sim->run_pred = pred;
+    sim->run_pred_ctx = ctx;
     for (;;) {
         if (pred != NULL && pred(ctx))
             break;
@@ -725,7 +720,7 @@ static void run_until(ah_sim *sim, const char *verb, const char *waits, ah_pred_
         ah__clock_set(sim, next);
         check_time_limit(sim);
     }
-    run_pred = NULL;
+    sim->run_pred = NULL;
     verb_leave(sim);
 }
 
