@@ -3,6 +3,7 @@
 # with ONE banner line; the replay command it prints, run as printed, fails again with the same
 # trace hash; so does the shrunk schedule's command; AH_TRACE writes a JSON trace that parses.
 set -eu
+unset AH_JOBS AH_SHARD # the expectations below are those of one unsharded process
 BIN=$1
 DIR=$(mktemp -d)
 trap 'rm -rf "$DIR"' EXIT
