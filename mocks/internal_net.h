@@ -244,6 +244,8 @@ typedef struct ah__net {
     ah__list dns, addrinfos;
     ah__list jobs_wait, jobs_live, jobs_free, durations;
     unsigned pool_size, pool_busy;
+    char (*locals)[AH__ADDR_MAX]; /* ah_net_local_address */
+    size_t n_locals;
 } ah__net;
 
 /* net.c */
@@ -283,6 +285,10 @@ void ah__net_connect(ah__sock *s);
 /* The route of a test's address string, failing the test on a malformed one. */
 ah__route *ah__test_route(ah_sim *sim, const char *fn, const char *addr);
 uint32_t ah__net_ephemeral_port(ah__net *net);
+/* Whether the host part of `a` is an address of the simulated host: loopback, the wildcard, the
+ * host's own 10.0.0.1 and fd00::1 (ah__local_for), or one declared with ah_net_local_address.
+ * Binding anything else fails with UV_EADDRNOTAVAIL, as on a real host. */
+int ah__addr_local(ah_sim *sim, const ah__addr *a);
 void ah__local_for(const ah__addr *server, uint32_t port, ah__addr *out);
 
 /* stream.c */

@@ -178,6 +178,34 @@ void ah__local_for(const ah__addr *server, uint32_t port, ah__addr *out)
     ah__addr_parse(s, 1, out);
 }
 
+int ah__addr_local(ah_sim *sim, const ah__addr *a)
+{
+    ah__net *net = ah__net_find(sim);
+    size_t i;
+
+    if (a->family == AF_UNIX || addr_is_loopback(a) || strcmp(a->host, "0.0.0.0") == 0 ||
+        strcmp(a->host, "::") == 0 || strcmp(a->host, "10.0.0.1") == 0 ||
+        strcmp(a->host, "fd00::1") == 0)
+        return 1;
+    for (i = 0; net != NULL && i < net->n_locals; i++)
+        if (strcmp(net->locals[i], a->host) == 0)
+            return 1;
+    return 0;
+}
+
+void ah_net_local_address(ah_sim *sim, const char *host)
+{
+    ah__net *net = ah__net_get(sim);
+    char s[AH__ADDR_MAX + 8];
+    ah__addr a;
+
+    snprintf(s, sizeof(s), strchr(host ? host : "", ':') ? "[%s]:0" : "%s:0", host ? host : "");
+    if (host == NULL || ah__addr_parse(s, 1, &a) != 0)
+        ah__fail(sim, "ah_net_local_address: \"%s\" is not an IP address", host ? host : "(null)");
+    net->locals = ah__realloc(net->locals, (net->n_locals + 1) * sizeof(*net->locals));
+    snprintf(net->locals[net->n_locals++], AH__ADDR_MAX, "%s", a.host);
+}
+
 uint32_t ah__net_ephemeral_port(ah__net *net)
 {
     uint32_t p = net->next_port++;
@@ -974,5 +1002,6 @@ static void net_destroy(ah_sim *sim, void *state)
         ah__list_remove(q);
         ah__free(ah__container_of(q, ah__partition, link));
     }
+    ah__free(net->locals);
     ah__free(net);
 }

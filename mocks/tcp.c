@@ -86,6 +86,12 @@ int uv_tcp_bind(uv_tcp_t *tcp, const struct sockaddr *addr, unsigned int flags)
         (tcp->io_watcher.fd != -1 && s->local.family != 0 && s->local.family != addr->sa_family))
         return UV_EINVAL;
     ah__addr_from_sockaddr(addr, &a);
+    if (!ah__addr_local(s->net->sim, &a)) {
+        ah__sock_give_fd(s); /* libuv made the socket before bind(2) failed */
+        if (s->local.family == 0)
+            any_addr(a.family, 0, &s->local);
+        return UV_EADDRNOTAVAIL;
+    }
     if (a.port == 0) {
         /* Port 0: the kernel picks an ephemeral port (re-parse from a copy, not in place). */
         struct sockaddr_storage ss = a.sa;
