@@ -26,7 +26,8 @@ typedef struct dgram_rule {
 } dgram_rule;
 
 typedef struct dgram_msg {
-    ah__list link; /* ep->inflight, by (due, seq) */
+    ah__list link;     /* ep->inflight, by (due, seq) */
+    ah__list all_link; /* dg->msgs: freed with the sim, whichever of owner and network goes first */
     uint64_t due_ns, seq;
     ah__addr from;
     size_t n;
@@ -37,6 +38,7 @@ typedef struct ah__dgram {
     ah_sim *sim;
     ah__list eps;   /* bound endpoints */
     ah__list rules; /* dgram_rule */
+    ah__list msgs;  /* every dgram_msg in flight */
     uint32_t next_port;
     uint64_t seq;
     uint64_t sent, delivered, lost, duplicated, truncated, overflowed;
@@ -56,6 +58,7 @@ struct ah__dgram *ah__dgram_get(ah_sim *sim)
     dg->sim = sim;
     ah__list_init(&dg->eps);
     ah__list_init(&dg->rules);
+    ah__list_init(&dg->msgs);
     dg->next_port = 40001; /* apart from the TCP ports (50001...) so traces read easily */
     memset(&ext, 0, sizeof(ext));
     ext.key = &dgram_key;
@@ -188,14 +191,27 @@ int ah__dgram_bind(ah__dgram_ep *ep, const ah__addr *addr)
     return 0;
 }
 
+static dgram_msg *msg_alloc(ah__dgram *dg, size_t n)
+{
+    dgram_msg *m = ah__calloc(1, sizeof(*m) + (n ? n : 1));
+
+    ah__list_insert_tail(&dg->msgs, &m->all_link);
+    m->seq = ++dg->seq;
+    return m;
+}
+
+static void msg_free(dgram_msg *m)
+{
+    ah__list_remove(&m->link);
+    ah__list_remove(&m->all_link);
+    ah__free(m);
+}
+
 static void inflight_clear(ah__dgram_ep *ep)
 {
     ah__event_cancel(&ep->arrive_ev);
-    while (!ah__list_empty(&ep->inflight)) {
-        ah__list *q = ep->inflight.next;
-        ah__list_remove(q);
-        ah__free(ah__container_of(q, dgram_msg, link));
-    }
+    while (!ah__list_empty(&ep->inflight))
+        msg_free(ah__container_of(ep->inflight.next, dgram_msg, link));
 }
 
 void ah__dgram_unbind(ah__dgram_ep *ep)
@@ -300,7 +316,8 @@ static dgram_rule *rule_for(ah__dgram *dg, const ah__addr *to)
 
     for (q = dg->rules.next; q != &dg->rules; q = q->next) {
         dgram_rule *r = ah__container_of(q, dgram_rule, link);
-        if (!pat_match(r->pat, to))
+        if (!pat_match(r->pat, to) ||
+            !(r->has_lat || r->loss_pct || r->dup_pct || r->reorder_ms || r->mtu || r->drop_next))
             continue;
         rank = strcmp(r->pat, to->str) == 0 ? 3 : strcmp(r->pat, to->host) == 0 ? 2 : 1;
         if (rank > best_rank) {
@@ -345,6 +362,7 @@ static void arrive(ah__event *ev)
         if (m->due_ns > now)
             break;
         ah__list_remove(&m->link);
+        ah__list_init(&m->link);
         if (m->n == (size_t)-1) {
             /* An ICMP port unreachable for a connected socket. */
             ep->pending_error = UV_ECONNREFUSED;
@@ -355,7 +373,7 @@ static void arrive(ah__event *ev)
             dg->delivered++;
             ep->recv(ep, &m->from, m->data, m->n);
         }
-        ah__free(m);
+        msg_free(m);
         any = 1;
         if (!ep->bound)
             return; /* the hook closed the endpoint */
@@ -380,13 +398,12 @@ static void enqueue(ah__dgram_ep *ep, dgram_msg *m)
 static dgram_msg *msg_new(ah__dgram *dg, const ah__addr *from, const uv_buf_t bufs[],
                           unsigned nbufs, size_t n)
 {
-    dgram_msg *m = ah__malloc(sizeof(*m) + (n ? n : 1));
+    dgram_msg *m = msg_alloc(dg, n);
     size_t off = 0;
     unsigned i;
 
     m->from = *from;
     m->n = n;
-    m->seq = ++dg->seq;
     for (i = 0; i < nbufs && off < n; i++) {
         size_t k = bufs[i].len < n - off ? bufs[i].len : n - off;
         memcpy(m->data + off, bufs[i].base, k);
@@ -472,8 +489,7 @@ static int member_of(const ah__dgram_ep *rx, const ah__addr *to, const ah__addr 
     return 0;
 }
 
-ssize_t ah__dgram_send(ah__dgram_ep *ep, const ah__addr *to, const uv_buf_t bufs[],
-                       unsigned nbufs)
+ssize_t ah__dgram_send(ah__dgram_ep *ep, const ah__addr *to, const uv_buf_t bufs[], unsigned nbufs)
 {
     ah__dgram *dg = ep->dg;
     ah__addr from, dest;
@@ -533,9 +549,8 @@ ssize_t ah__dgram_send(ah__dgram_ep *ep, const ah__addr *to, const uv_buf_t bufs
         if (ep->connected && ah__addr_local(dg->sim, &dest)) {
             /* The local stack answers with ICMP port unreachable: the connected socket's next
              * operation fails with ECONNREFUSED. */
-            dgram_msg *m = ah__calloc(1, sizeof(*m) + 1);
+            dgram_msg *m = msg_alloc(dg, 0);
             m->n = (size_t)-1;
-            m->seq = ++dg->seq;
             m->due_ns = dg->sim->clock.now_ns;
             enqueue(ep, m);
         }
@@ -649,7 +664,8 @@ static void dgram_pending(ah_sim *sim, void *state, ah__buf *b)
     for (q = dg->rules.next; q != &dg->rules; q = q->next) {
         dgram_rule *r = ah__container_of(q, dgram_rule, link);
         if (r->lost > 0)
-            ah__buf_printf(b, "  - %llu datagram(s) to %s were lost (ah_udp_loss/ah_udp_drop_next)\n",
+            ah__buf_printf(b,
+                           "  - %llu datagram(s) to %s were lost (ah_udp_loss/ah_udp_drop_next)\n",
                            (unsigned long long)r->lost, r->pat);
     }
 }
@@ -659,22 +675,12 @@ static void dgram_destroy(ah_sim *sim, void *state)
     ah__dgram *dg = state;
 
     (void)sim;
-    /* The loops may be gone already: free what is in flight without touching their queues. */
-    while (!ah__list_empty(&dg->eps)) {
-        ah__dgram_ep *ep = ah__container_of(dg->eps.next, ah__dgram_ep, link);
-        while (!ah__list_empty(&ep->inflight)) {
-            ah__list *q = ep->inflight.next;
-            ah__list_remove(q);
-            ah__free(ah__container_of(q, dgram_msg, link));
-        }
-        while (!ah__list_empty(&ep->groups)) {
-            ah__list *q = ep->groups.next;
-            ah__list_remove(q);
-            ah__free(ah__container_of(q, ah__dgram_group, link));
-        }
-        ah__list_remove(&ep->link);
-        ep->bound = 0;
-        ep->dg = NULL;
+    /* Endpoints live in their owners' memory, which may be gone already (the owners' state is
+     * destroyed in either order): only the network's own memory is freed here. */
+    while (!ah__list_empty(&dg->msgs)) {
+        ah__list *q = dg->msgs.next;
+        ah__list_remove(q);
+        ah__free(ah__container_of(q, dgram_msg, all_link));
     }
     while (!ah__list_empty(&dg->rules)) {
         ah__list *q = dg->rules.next;
@@ -682,4 +688,15 @@ static void dgram_destroy(ah_sim *sim, void *state)
         ah__free(ah__container_of(q, dgram_rule, link));
     }
     ah__free(dg);
+}
+
+void ah__dgram_ep_forget(ah__dgram_ep *ep)
+{
+    while (!ah__list_empty(&ep->groups)) {
+        ah__list *q = ep->groups.next;
+        ah__list_remove(q);
+        ah__free(ah__container_of(q, ah__dgram_group, link));
+    }
+    ep->bound = 0;
+    ep->dg = NULL;
 }

@@ -27,8 +27,8 @@ typedef void (*ah__dgram_ready_fn)(struct ah__dgram_ep *ep);
 
 typedef struct ah__dgram_group {
     ah__list link;
-    ah__addr group;  /* port 0 */
-    ah__addr source; /* family 0: any source */
+    ah__addr group;           /* port 0 */
+    ah__addr source;          /* family 0: any source */
     char iface[AH__ADDR_MAX]; /* the interface address given, "" for the default */
 } ah__dgram_group;
 
@@ -65,6 +65,9 @@ void ah__dgram_ep_init(ah_sim *sim, ah__dgram_ep *ep, uv_loop_t *loop);
 int ah__dgram_bind(ah__dgram_ep *ep, const ah__addr *addr);
 /* Unbinds `ep`: datagrams on their way to it are dropped. Safe on an unbound endpoint. */
 void ah__dgram_unbind(ah__dgram_ep *ep);
+/* At the sim's end: frees what the endpoint holds in its own memory (groups) without touching
+ * the network, which may be gone already (its in-flight datagrams are freed with it). */
+void ah__dgram_ep_forget(ah__dgram_ep *ep);
 /* Connects `ep` to `peer` (binding it at the wildcard first when needed); its local address
  * becomes the one the route to `peer` uses. NULL disconnects. */
 int ah__dgram_connect(ah__dgram_ep *ep, const ah__addr *peer);
@@ -74,8 +77,7 @@ void ah__dgram_local_name(const ah__dgram_ep *ep, ah__addr *out);
 /* Sends `n` bytes (the iovecs concatenated) from `ep` to `to` (NULL: its peer). Returns n or a
  * negative error (UV_EMSGSIZE, UV_EACCES for a broadcast without SO_BROADCAST,
  * UV_EAFNOSUPPORT, UV_ECONNREFUSED reported by an earlier ICMP). */
-ssize_t ah__dgram_send(ah__dgram_ep *ep, const ah__addr *to, const uv_buf_t bufs[],
-                       unsigned nbufs);
+ssize_t ah__dgram_send(ah__dgram_ep *ep, const ah__addr *to, const uv_buf_t bufs[], unsigned nbufs);
 /* Joins or leaves a multicast group (`source` may be NULL) on interface `iface` (NULL: the
  * default one); a membership is known by all three, as the kernel's. Returns 0, UV_EINVAL (not
  * a multicast address), UV_EADDRINUSE (joined twice), UV_EADDRNOTAVAIL (not joined). */

@@ -34,7 +34,7 @@ typedef struct ah__udp {
     ah__dgram_ep ep;
     ah__list link; /* udps->all */
     uv_udp_t *h;
-    int family; /* of the socket; 0 while libuv has none (fd -1) */
+    int family;   /* of the socket; 0 while libuv has none (fd -1) */
     ah__list rxq; /* the kernel's receive queue */
     size_t rx_bytes;
     ah__pending io_pend; /* uv__io_feed: completed sends */
@@ -64,6 +64,7 @@ static void udp_destroy(ah_sim *sim, void *state)
             ah__list_remove(q);
             ah__free(ah__container_of(q, udp_rx, link));
         }
+        ah__dgram_ep_forget(&u->ep);
         ah__free(u);
     }
     ah__free(st);
@@ -85,8 +86,6 @@ static udp_state *state_get(ah_sim *sim)
     ext.key = &udp_key;
     ext.state = st;
     ext.destroy = udp_destroy;
-    /* Registered before the datagram network, so that it is destroyed after it (the network
-     * unlinks the endpoints that live in this state's memory). */
     ah__ext_add(sim, &ext);
     ah__dgram_get(sim);
     ah__close_hooks[UV_UDP] = udp_close;
@@ -249,8 +248,7 @@ static void read_loop(ah__udp *u)
     ah__event_cancel(&u->rd_ev);
     do {
         uv_buf_t buf = uv_buf_init(NULL, 0);
-        AH__DISPATCH(sim, h, "alloc_cb",
-                     h->alloc_cb((uv_handle_t *)h, UDP_DGRAM_MAXSIZE, &buf));
+        AH__DISPATCH(sim, h, "alloc_cb", h->alloc_cb((uv_handle_t *)h, UDP_DGRAM_MAXSIZE, &buf));
         if (buf.base == NULL || buf.len == 0) {
             AH__DISPATCH(sim, h, "recv_cb", h->recv_cb(h, UV_ENOBUFS, &buf, NULL, 0));
             break;
@@ -589,8 +587,7 @@ static void run_completed(ah__udp *u)
         req->bufs = NULL;
         if (req->send_cb == NULL)
             continue;
-        AH__DISPATCH(sim, h, "send_cb",
-                     req->send_cb(req, req->status >= 0 ? 0 : (int)req->status));
+        AH__DISPATCH(sim, h, "send_cb", req->send_cb(req, req->status >= 0 ? 0 : (int)req->status));
     }
     if (ah__list_empty(ah__qlist(h->write_queue))) {
         pollout_stop(u);
@@ -806,8 +803,8 @@ static int membership(uv_udp_t *handle, const char *fn, const char *multicast_ad
 
     if (parse_ip(multicast_addr, &group) != 0)
         return UV_EINVAL;
-    if (source_addr != NULL && (parse_ip(source_addr, &source) != 0 ||
-                                source.family != group.family))
+    if (source_addr != NULL &&
+        (parse_ip(source_addr, &source) != 0 || source.family != group.family))
         return UV_EINVAL;
     if ((err = deferred_bind(u, group.family, UV_UDP_REUSEADDR)) != 0)
         return err;
@@ -824,8 +821,8 @@ static int membership(uv_udp_t *handle, const char *fn, const char *multicast_ad
                                 interface_addr != NULL ? iface.host : NULL, m == UV_JOIN_GROUP);
 }
 
-int uv_udp_set_membership(uv_udp_t *handle, const char *multicast_addr,
-                          const char *interface_addr, uv_membership membership_)
+int uv_udp_set_membership(uv_udp_t *handle, const char *multicast_addr, const char *interface_addr,
+                          uv_membership membership_)
 {
     return membership(handle, "uv_udp_set_membership", multicast_addr, interface_addr, NULL,
                       membership_);

@@ -70,17 +70,19 @@ int main(void)
     V("client connect again", uv_udp_connect(&client, (struct sockaddr *)&ss));
     plen = sizeof(peer);
     V("client getpeername", uv_udp_getpeername(&client, (struct sockaddr *)&peer, &plen));
-    V("client getpeername same port", ((struct sockaddr_in *)&peer)->sin_port ==
-                                          ((struct sockaddr_in *)&ss)->sin_port);
+    V("client getpeername same port",
+      ((struct sockaddr_in *)&peer)->sin_port == ((struct sockaddr_in *)&ss)->sin_port);
     plen = sizeof(peer);
     V("client getsockname", uv_udp_getsockname(&client, (struct sockaddr *)&peer, &plen));
     V("client getsockname is loopback",
       ((struct sockaddr_in *)&peer)->sin_addr.s_addr == htonl(0x7f000001));
     V("server connect to client", uv_udp_connect(&server, (struct sockaddr *)&peer));
-    V("client send with address", uv_udp_send(&req, &client, &b, 1, (struct sockaddr *)&ss, on_sent));
+    V("client send with address",
+      uv_udp_send(&req, &client, &b, 1, (struct sockaddr *)&ss, on_sent));
     V("client try_send with address", uv_udp_try_send(&client, &b, 1, (struct sockaddr *)&ss));
     V("client send", uv_udp_send(&req, &client, &b, 1, NULL, on_sent));
-    V("other send to the server", uv_udp_send(&req2, &other, &o, 1, (struct sockaddr *)&ss, on_sent));
+    V("other send to the server",
+      uv_udp_send(&req2, &other, &o, 1, (struct sockaddr *)&ss, on_sent));
     V("server recv_start", uv_udp_recv_start(&server, on_alloc, on_recv));
 
     /* a port nobody holds: bind, read the port, close */

@@ -51,7 +51,9 @@ static void on_client_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 
 static void on_sent(uv_udp_send_t *req, int status)
 {
-    V(req == &sreq[0] ? "client send_cb 0" : req == &sreq[1] ? "client send_cb 1" : "client send_cb 2",
+    V(req == &sreq[0]   ? "client send_cb 0"
+      : req == &sreq[1] ? "client send_cb 1"
+                        : "client send_cb 2",
       status);
     V("client send_queue_count", (long long)uv_udp_get_send_queue_count(req->handle));
 }

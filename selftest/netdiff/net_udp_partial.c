@@ -55,7 +55,8 @@ int main(void)
     {
         struct sockaddr_storage mine;
         int mlen = sizeof(mine);
-        V("client getsockname unbound", uv_udp_getsockname(&client, (struct sockaddr *)&mine, &mlen));
+        V("client getsockname unbound",
+          uv_udp_getsockname(&client, (struct sockaddr *)&mine, &mlen));
         V("client getsockname port", ntohs(((struct sockaddr_in *)&mine)->sin_port));
     }
     V("try_send big", uv_udp_try_send(&client, &big, 1, (struct sockaddr *)&ss));
