@@ -294,6 +294,8 @@ struct ah_sim {
     uint64_t callbacks_at_instant; /* since the clock last moved: the runaway guard */
     uint64_t iterations_at_instant;
     uint64_t instant_ns;
+    uint64_t clock_read_ns;       /* the clock value the last uv_hrtime/uv_update_time read */
+    uint32_t clock_reads;         /* how many reads in a row returned it (harness/uv/busy.c) */
     const ah__hrec *current_hrec; /* the handle whose callback runs now, or NULL */
     const ah__hrec *last_hrec;    /* the handle of the last callback dispatched, for reports */
     const char *last_what;
@@ -390,6 +392,13 @@ void ah__cb_restart_clock(ah_sim *sim);
 
 /* Moves the sim clock (never backwards); resets the runaway count when it moves. */
 void ah__clock_set(ah_sim *sim, uint64_t to_ns);
+/* The earliest due time in ns of any timer or event of the sim, UINT64_MAX when none. */
+uint64_t ah__next_due_ns(ah_sim *sim);
+/* Busy loops (harness/uv/busy.c): a poll that does not block charges its cost (never past
+ * limit_ns); a clock read (uv_hrtime, uv_update_time, the libc clocks) that sees the same value
+ * too many times in a row moves the clock. */
+void ah__busy_iteration(uv_loop_t *loop, uint64_t limit_ns);
+void ah__clock_read(ah_sim *sim);
 
 /* Loop phases, for the timer and close code. */
 void ah__timer_run(uv_loop_t *loop);

@@ -252,8 +252,8 @@ static char last[4][64];
 static size_t last_n[4];
 static unsigned last_flags[4];
 
-static void count_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
-                       const struct sockaddr *addr, unsigned flags)
+static void count_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
+                       unsigned flags)
 {
     int i = (int)(intptr_t)h->data;
 
@@ -386,10 +386,10 @@ static void broadcast_and_multicast_stay_inside_the_sim(void **state)
     rx_start(&h[1], 1, "0.0.0.0", 7200, UV_UDP_REUSEADDR);
     assert_int_equal(uv_udp_init(uv_default_loop(), &h[2]), 0);
     /* broadcast: both wildcard sockets on the port */
-    assert_int_equal(uv_udp_bind(&h[2], (const struct sockaddr *)&(struct sockaddr_in){
-                                            .sin_family = AF_INET},
-                                 0),
-                     0);
+    assert_int_equal(
+        uv_udp_bind(&h[2], (const struct sockaddr *)&(struct sockaddr_in){.sin_family = AF_INET},
+                    0),
+        0);
     uv_ip4_addr("255.255.255.255", 7200, &g);
     assert_int_equal(uv_udp_try_send(&h[2], &b, 1, (const struct sockaddr *)&g), UV_EACCES);
     assert_int_equal(uv_udp_set_broadcast(&h[2], 1), 0);
