@@ -211,7 +211,9 @@ static void sock_read(ah__sock *s)
             }
             continue;
         }
-        if (s->pending_error != 0) {
+        /* Linux's tcp_recvmsg: once the peer's FIN arrived a read returns 0 even when a reset
+         * came after it; its error stays for the next write (net_read_after_peer_reset). */
+        if (s->pending_error != 0 && !f->fin_arrived) {
             err = s->pending_error;
             s->pending_error = 0;
             s->write_broken = 1;
