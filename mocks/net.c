@@ -4,6 +4,9 @@
 #include "internal_net.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -205,6 +208,22 @@ void ah_net_local_address(ah_sim *sim, const char *host)
     net->locals = ah__realloc(net->locals, (net->n_locals + 1) * sizeof(*net->locals));
     snprintf(net->locals[net->n_locals++], AH__ADDR_MAX, "%s", a.host);
 }
+
+int ah__net_out_of_fds(ah__net *net)
+{
+    int fd;
+
+    if (net->out_of_fds)
+        return 1;
+    /* The sim's sockets hold no real descriptors, so a real probe answers for the limit. */
+    fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == EMFILE || errno == ENFILE;
+    close(fd);
+    return 0;
+}
+
+void ah_net_out_of_descriptors(ah_sim *sim, int on) { ah__net_get(sim)->out_of_fds = on != 0; }
 
 uint32_t ah__net_ephemeral_port(ah__net *net)
 {

@@ -28,7 +28,10 @@ static void server_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 static void on_written(uv_write_t *req, int status)
 {
-    P("%s write_cb %s", req == &cw ? "client" : req == &w1 ? "server first" : "server second",
+    P("%s write_cb %s",
+      req == &cw   ? "client"
+      : req == &w1 ? "server first"
+                   : "server second",
       rc_name(status));
 }
 
