@@ -358,8 +358,10 @@ void ah__failv(ah_sim *sim, const char *file, int line, const char *fmt, va_list
  * test: returns the first failure's message (malloc'd) or NULL. The sim is left for the caller
  * to read and free. */
 char *ah__run_captured(ah_sim *sim, ah_body_fn body, void *ctx);
-/* A libuv function the harness does not simulate was called. */
+/* A libuv function the harness does not simulate was called; `ret` is the stub's return address
+ * (the call site when ah/sites.h did not mark it). */
 void ah__not_simulated(const char *fn) __attribute__((noreturn));
+void ah__not_simulated_at(const char *fn, const void *ret) __attribute__((noreturn));
 
 /* Handle plumbing used by every handle type. */
 void ah__handle_init(uv_loop_t *loop, uv_handle_t *h, uv_handle_type type, ah__site site);

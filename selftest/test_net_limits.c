@@ -69,7 +69,8 @@ static void a_connection_to_a_null_callback_is_reported(void **state)
     ah_assert_fails_with(NULL, null_callback_body, NULL,
                          "which listens with a NULL connection callback (uv_listen in "
                          "listen_at (test_net_limits.c:");
-    ah_assert_fails_with(NULL, null_callback_body, NULL, "uv_tcp_t #1 [tcp listening on 127.0.0.1:7000]");
+    ah_assert_fails_with(NULL, null_callback_body, NULL,
+                         "uv_tcp_t #1 [tcp listening on 127.0.0.1:7000]");
     ah_assert_passes(NULL, null_callback_body, (void *)1);
 }
 
