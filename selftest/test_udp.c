@@ -453,6 +453,7 @@ static void recvmmsg_with_a_small_buffer_body(ah_sim *sim, void *ctx)
     uv_udp_init_ex(uv_default_loop(), &rx, AF_INET | UV_UDP_RECVMMSG);
     uv_udp_init(uv_default_loop(), &tx);
     uv_udp_bind(&rx, (const struct sockaddr *)&a, 0);
+    rx.data = (void *)(intptr_t)0;
     uv_udp_recv_start(&rx, alloc_cb, count_recv); /* 65536 bytes: one chunk, fine */
     send_to(&tx, "127.0.0.1", 7400, "x", 1);
     ah_run_until_idle(sim);
@@ -478,6 +479,7 @@ static void recvmmsg_with_a_tiny_buffer_body(ah_sim *sim, void *ctx)
     uv_udp_init_ex(uv_default_loop(), &rx, AF_INET | UV_UDP_RECVMMSG);
     uv_udp_init(uv_default_loop(), &tx);
     uv_udp_bind(&rx, (const struct sockaddr *)&a, 0);
+    rx.data = (void *)(intptr_t)0;
     uv_udp_recv_start(&rx, tiny_alloc, count_recv);
     send_to(&tx, "127.0.0.1", 7400, "x", 1);
     ah_run_until_idle(sim);
