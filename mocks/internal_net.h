@@ -244,6 +244,9 @@ typedef struct ah__net {
     ah__list dns, addrinfos;
     ah__list jobs_wait, jobs_live, jobs_free, durations;
     unsigned pool_size, pool_busy;
+    char (*locals)[AH__ADDR_MAX]; /* ah_net_local_address */
+    int out_of_fds;               /* ah_net_out_of_descriptors */
+    size_t n_locals;
 } ah__net;
 
 /* net.c */
@@ -283,6 +286,13 @@ void ah__net_connect(ah__sock *s);
 /* The route of a test's address string, failing the test on a malformed one. */
 ah__route *ah__test_route(ah_sim *sim, const char *fn, const char *addr);
 uint32_t ah__net_ephemeral_port(ah__net *net);
+/* Whether the host part of `a` is an address of the simulated host: loopback, the wildcard, the
+ * host's own 10.0.0.1 and fd00::1 (ah__local_for), or one declared with ah_net_local_address.
+ * Binding anything else fails with UV_EADDRNOTAVAIL, as on a real host. */
+int ah__addr_local(ah_sim *sim, const ah__addr *a);
+/* Whether the process is out of descriptors: ah_net_out_of_descriptors, or the real
+ * RLIMIT_NOFILE leaves no descriptor free (a test that lowers it with setrlimit). */
+int ah__net_out_of_fds(ah__net *net);
 void ah__local_for(const ah__addr *server, uint32_t port, ah__addr *out);
 
 /* stream.c */

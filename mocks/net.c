@@ -4,6 +4,9 @@
 #include "internal_net.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -177,6 +180,50 @@ void ah__local_for(const ah__addr *server, uint32_t port, ah__addr *out)
         snprintf(s, sizeof(s), "%s:%u", lo ? "127.0.0.1" : "10.0.0.1", (unsigned)port);
     ah__addr_parse(s, 1, out);
 }
+
+int ah__addr_local(ah_sim *sim, const ah__addr *a)
+{
+    ah__net *net = ah__net_find(sim);
+    size_t i;
+
+    if (a->family == AF_UNIX || addr_is_loopback(a) || strcmp(a->host, "0.0.0.0") == 0 ||
+        strcmp(a->host, "::") == 0 || strcmp(a->host, "10.0.0.1") == 0 ||
+        strcmp(a->host, "fd00::1") == 0)
+        return 1;
+    for (i = 0; net != NULL && i < net->n_locals; i++)
+        if (strcmp(net->locals[i], a->host) == 0)
+            return 1;
+    return 0;
+}
+
+void ah_net_local_address(ah_sim *sim, const char *host)
+{
+    ah__net *net = ah__net_get(sim);
+    char s[AH__ADDR_MAX + 8];
+    ah__addr a;
+
+    snprintf(s, sizeof(s), strchr(host ? host : "", ':') ? "[%s]:0" : "%s:0", host ? host : "");
+    if (host == NULL || ah__addr_parse(s, 1, &a) != 0)
+        ah__fail(sim, "ah_net_local_address: \"%s\" is not an IP address", host ? host : "(null)");
+    net->locals = ah__realloc(net->locals, (net->n_locals + 1) * sizeof(*net->locals));
+    snprintf(net->locals[net->n_locals++], AH__ADDR_MAX, "%s", a.host);
+}
+
+int ah__net_out_of_fds(ah__net *net)
+{
+    int fd;
+
+    if (net->out_of_fds)
+        return 1;
+    /* The sim's sockets hold no real descriptors, so a real probe answers for the limit. */
+    fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == EMFILE || errno == ENFILE;
+    close(fd);
+    return 0;
+}
+
+void ah_net_out_of_descriptors(ah_sim *sim, int on) { ah__net_get(sim)->out_of_fds = on != 0; }
 
 uint32_t ah__net_ephemeral_port(ah__net *net)
 {
@@ -974,5 +1021,6 @@ static void net_destroy(ah_sim *sim, void *state)
         ah__list_remove(q);
         ah__free(ah__container_of(q, ah__partition, link));
     }
+    ah__free(net->locals);
     ah__free(net);
 }
