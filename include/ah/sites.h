@@ -57,6 +57,11 @@ void ah__site_mark(const char *file, int line, const char *func, const char *fn)
 #define uv_queue_work(...) AH__SITE(uv_queue_work, __VA_ARGS__)
 #define uv_cancel(...) AH__SITE(uv_cancel, __VA_ARGS__)
 #define uv_sleep(...) AH__SITE(uv_sleep, __VA_ARGS__)
+#define uv_poll_init(...) AH__SITE(uv_poll_init, __VA_ARGS__)
+#define uv_poll_init_socket(...) AH__SITE(uv_poll_init_socket, __VA_ARGS__)
+#define uv_poll_start(...) AH__SITE(uv_poll_start, __VA_ARGS__)
+#define uv_tcp_open(...) AH__SITE(uv_tcp_open, __VA_ARGS__)
+#define uv_pipe_open(...) AH__SITE(uv_pipe_open, __VA_ARGS__)
 #endif
 
 #endif
