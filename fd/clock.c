@@ -9,7 +9,10 @@
 #include <string.h>
 #include <sys/time.h>
 
-int ah_real_clock_gettime(clockid_t id, struct timespec *ts) { return ah__real_clock_gettime(id, ts); }
+int ah_real_clock_gettime(clockid_t id, struct timespec *ts)
+{
+    return ah__real_clock_gettime(id, ts);
+}
 
 void ah_wall_clock_set(ah_sim *sim, int64_t unix_seconds)
 {

@@ -93,7 +93,7 @@ int ah__fd_block(ah__fsock *fs, const char *call, int (*pred)(void *ctx), void *
 
 /* socket.c */
 short ah__fd_revents(ah__fsock *fs); /* what poll(2) would report now, every POLL* bit */
-void ah__fd_changed(ah__fsock *fs); /* readiness may have changed: wake uv_poll watchers */
+void ah__fd_changed(ah__fsock *fs);  /* readiness may have changed: wake uv_poll watchers */
 void ah__fd_sock_close(ah__fsock *fs);
 uv_loop_t *ah__fd_loop(ah__fsock *fs);
 

@@ -319,8 +319,8 @@ static int poll_fake(ah__fsock *fs, struct pollfd *fds, nfds_t n, uint64_t timeo
     w.ready = 0;
     if (any_ready(&w) || timeout_ns == 0)
         return w.ready;
-    ah__fd_block(fs, call, any_ready, &w,
-                 timeout_ns == UINT64_MAX ? UINT64_MAX : now + timeout_ns, site);
+    ah__fd_block(fs, call, any_ready, &w, timeout_ns == UINT64_MAX ? UINT64_MAX : now + timeout_ns,
+                 site);
     return poll_now(fds, n);
 }
 
@@ -384,7 +384,8 @@ int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
     if (ah_sim_current() != NULL && nfds > 0 && nfds <= FD_SETSIZE)
         for (fd = 0; fd < nfds; fd++) {
             int want = (rd && FD_ISSET(fd, rd) ? POLLIN : 0) |
-                       (wr && FD_ISSET(fd, wr) ? POLLOUT : 0) | (ex && FD_ISSET(fd, ex) ? POLLPRI : 0);
+                       (wr && FD_ISSET(fd, wr) ? POLLOUT : 0) |
+                       (ex && FD_ISSET(fd, ex) ? POLLPRI : 0);
             if (want == 0)
                 continue;
             if ((f = ah__fd_get(fd)) != NULL && fs == NULL)

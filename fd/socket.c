@@ -44,9 +44,8 @@ static void stream_owned(ah__fsock *fs, const char *call, ah__site site) __attri
 static void stream_owned(ah__fsock *fs, const char *call, ah__site site)
 {
     char where[160], h[320];
-    const ah__hrec *r = fs->stream != NULL && fs->stream->stream != NULL
-                            ? fs->stream->stream->u.reserved[0]
-                            : NULL;
+    const ah__hrec *r =
+        fs->stream != NULL && fs->stream->stream != NULL ? fs->stream->stream->u.reserved[0] : NULL;
 
     ah__fail(fs->sim,
              "%s(%d) in %s: the descriptor is the socket of %s; reading, writing or closing it "
@@ -150,7 +149,8 @@ short ah__fd_revents(ah__fsock *fs)
         m |= POLLERR;
     if (fs->state == AH__FS_CONNECTING)
         return m;
-    if (fs->state == AH__FS_NEW || fs->state == AH__FS_DONE || (rcv_shutdown(fs) && snd_shutdown(fs)))
+    if (fs->state == AH__FS_NEW || fs->state == AH__FS_DONE ||
+        (rcv_shutdown(fs) && snd_shutdown(fs)))
         m |= POLLHUP;
     if (rcv_shutdown(fs))
         m |= POLLIN | POLLRDNORM | POLLRDHUP;
@@ -265,7 +265,10 @@ static void addr_out(const ah__fsock *fs, const ah__addr *a, struct sockaddr *sa
 
 /* ---- socket, socketpair, close ---- */
 
-static int fake_domain(int domain) { return domain == AF_INET || domain == AF_INET6 || domain == AF_UNIX; }
+static int fake_domain(int domain)
+{
+    return domain == AF_INET || domain == AF_INET6 || domain == AF_UNIX;
+}
 
 int socket(int domain, int type, int protocol)
 {
@@ -749,10 +752,10 @@ ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
     return recv(fd, buf, n, flags);
 }
 
-ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
-                       struct sockaddr *addr, socklen_t *alen);
-ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
-                       struct sockaddr *addr, socklen_t *alen)
+ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags, struct sockaddr *addr,
+                       socklen_t *alen);
+ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags, struct sockaddr *addr,
+                       socklen_t *alen)
 {
     AH__REAL(__recvfrom_chk);
     if (ah__fd_get(fd) == NULL)

@@ -34,7 +34,7 @@ static int stream_fd(uv_stream_t *st, const char *fn)
     if ((fs = ah__fd_new(s->net->sim, AH__FK_STREAM, AH__CALLER(fn))) == NULL)
         return fd;
     fs->stream = s;
-    fs->domain = st->type == UV_NAMED_PIPE ? AF_UNIX
+    fs->domain = st->type == UV_NAMED_PIPE     ? AF_UNIX
                  : s->local.family == AF_INET6 ? AF_INET6
                                                : AF_INET;
     fs->type = SOCK_STREAM;
