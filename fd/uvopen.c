@@ -128,7 +128,7 @@ static int stream_open(uv_stream_t *st, int fd, const char *fn, ah__site site)
                  fn, fd, ah__site_str(&site, where, sizeof(where)));
     }
     if (fs->kind == AH__FK_STREAM)
-        return UV_EEXIST;
+        return fs->stream == s ? 0 : UV_EEXIST; /* uv__stream_open takes its own fd again */
     if (st->io_watcher.fd != -1 && st->io_watcher.fd != fd)
         return UV_EBUSY;
     if (fs->state == AH__FS_CONNECTING || fs->state == AH__FS_LISTENING)
