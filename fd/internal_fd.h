@@ -52,7 +52,7 @@ typedef struct ah__fsock {
     ah__event conn_ev;
     ah__route *lst_route;
     ah__list backlog; /* ah__conn by backlog_link */
-    int blocked;      /* a blocking call of the code under test waits on it */
+    int catching_up;  /* arrivals pulled by a call: watchers are told in the next poll */
     int nodelay, keepalive, keepidle, reuseaddr, sndbuf, rcvbuf;
     ah__list polls; /* ah__fpoll watching it */
     ah__site site;

@@ -50,7 +50,7 @@ static int fpoll_live(const ah__fpoll *p)
 
 static void fpoll_schedule(ah__fpoll *p)
 {
-    if (ah__event_scheduled(&p->ev) || p->ev.batch_index != 0)
+    if (p->fs == NULL || ah__event_scheduled(&p->ev) || p->ev.batch_index != 0)
         return;
     p->ev.flags = 0; /* the active handle keeps its loop alive, as libuv's does */
     ah__event_schedule(p->handle->loop, &p->ev, p->fs->sim->clock.now_ns);
@@ -96,7 +96,7 @@ void ah__fpoll_notify(ah__fpoll *p)
     sim = p->fs->sim;
     /* Readiness that arrives in this loop's poll is reported by the same epoll_wait; otherwise
      * (a change made by a callback, or on another loop) in the loop's next poll. */
-    if (ah__lp(p->handle->loop)->batch_len != 0 && sim->in_callback == 0 &&
+    if (ah__lp(p->handle->loop)->batch_len != 0 && sim->in_callback == 0 && !p->fs->catching_up &&
         !ah__event_scheduled(&p->ev) && p->ev.batch_index == 0)
         fpoll_io(p);
     else

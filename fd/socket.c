@@ -84,9 +84,29 @@ static void rearm(ah__fsock *fs)
     }
 }
 
+static void conn_fire(ah__event *ev);
+
+/* What the kernel has by now arrives whether or not a loop polls: the handshake's outcome and
+ * the bytes, FIN or reset due. */
+static void catch_up(ah__fsock *fs)
+{
+    if (fs->catching_up)
+        return;
+    fs->catching_up = 1;
+    if (ah__event_scheduled(&fs->conn_ev) && fs->conn_ev.batch_index == 0 &&
+        fs->conn_ev.node.due <= fs->sim->clock.now_ns) {
+        ah__event_cancel(&fs->conn_ev);
+        conn_fire(&fs->conn_ev);
+    }
+    if (fs->conn != NULL)
+        ah__flow_deliver_due(&fs->conn->flow[1 - fs->side]);
+    fs->catching_up = 0;
+}
+
 /* A reset that arrived becomes the socket's error, as Linux's tcp_reset sets sk_err. */
 static void sync_reset(ah__fsock *fs)
 {
+    catch_up(fs);
     if (fs->conn == NULL || !fs->conn->end[fs->side].reset || fs->reset_noted)
         return;
     fs->reset_noted = 1;

@@ -542,6 +542,15 @@ static void flow_arrive(ah__event *ev)
     ah__flow_arm(f);
 }
 
+void ah__flow_deliver_due(ah__flow *f)
+{
+    if (ah__event_scheduled(&f->ev) && f->ev.batch_index == 0 &&
+        f->ev.node.due <= ah__sim()->clock.now_ns) {
+        ah__event_cancel(&f->ev);
+        flow_arrive(&f->ev);
+    }
+}
+
 void ah__end_close(ah__conn *c, int side, int rst)
 {
     ah__end *e = &c->end[side];

@@ -66,10 +66,7 @@ static void got(redisAsyncContext *ac, void *r, void *privdata)
     free(op);
 }
 
-static void get(rw_op *op)
-{
-    redisAsyncCommand(op->c->replica, got, op, "GET %s", op->key);
-}
+static void get(rw_op *op) { redisAsyncCommand(op->c->replica, got, op, "GET %s", op->key); }
 
 #ifndef RW_PLANTED_BUG
 static void set_done(redisAsyncContext *ac, void *r, void *privdata)

@@ -22,16 +22,21 @@ static uv_tcp_t probe;
 static uv_poll_t poller;
 static int fd;
 
-
 /* "what rc" for a libc call: the value, or the errno's name. */
 static inline void errno_line(const char *what, long long r)
 {
     static const struct {
         int e;
         const char *name;
-    } names[] = {{EINPROGRESS, "EINPROGRESS"}, {EAGAIN, "EAGAIN"},       {ECONNREFUSED, "ECONNREFUSED"},
-                 {ECONNRESET, "ECONNRESET"},   {EPIPE, "EPIPE"},         {ENOTCONN, "ENOTCONN"},
-                 {EBADF, "EBADF"},             {EISCONN, "EISCONN"},     {EALREADY, "EALREADY"},
+    } names[] = {{EINPROGRESS, "EINPROGRESS"},
+                 {EAGAIN, "EAGAIN"},
+                 {ECONNREFUSED, "ECONNREFUSED"},
+                 {ECONNRESET, "ECONNRESET"},
+                 {EPIPE, "EPIPE"},
+                 {ENOTCONN, "ENOTCONN"},
+                 {EBADF, "EBADF"},
+                 {EISCONN, "EISCONN"},
+                 {EALREADY, "EALREADY"},
                  {EINVAL, "EINVAL"}};
     size_t i;
     int e = errno;

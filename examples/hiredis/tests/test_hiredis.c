@@ -230,7 +230,6 @@ static redisAsyncContext *connect_client(void)
     return ac;
 }
 
-
 /* ---- against the plain-libuv server in the sim ---- */
 
 static void ping_set_get_against_a_libuv_server(void **state)
@@ -246,7 +245,8 @@ static void ping_set_get_against_a_libuv_server(void **state)
     redisAsyncCommand(ac, on_reply, "GET", "GET %s", "greeting");
     redisAsyncCommand(ac, on_reply, "GET missing", "GET %s", "missing");
     ah_run_until_idle(sim);
-    assert_string_equal(log_, "0 connect ok|0 PING: PONG|0 SET: OK|0 GET: hello|0 GET missing: nil");
+    assert_string_equal(log_,
+                        "0 connect ok|0 PING: PONG|0 SET: OK|0 GET: hello|0 GET missing: nil");
     redisAsyncDisconnect(ac);
     server_stop();
     ah_run_until_idle(sim);
@@ -300,8 +300,7 @@ static void ping_set_get_against_a_scripted_peer(void **state)
     ah_run_until_idle(sim);
     redisAsyncDisconnect(ac);
     ah_run_until_idle(sim);
-    assert_string_equal(log_,
-                        "0 connect ok|0 PING: PONG|0 SET: OK|0 GET: v|0 disconnect ok");
+    assert_string_equal(log_, "0 connect ok|0 PING: PONG|0 SET: OK|0 GET: v|0 disconnect ok");
 }
 
 /* A server that answers 250 ms late: the reply lands at exactly +250 ms of virtual time. */
