@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "../fakeclock/fakeclock.h"
 
@@ -391,6 +392,10 @@ void ah__cb_restart_clock(ah_sim *sim);
         call;                                                                                      \
         ah__cb_leave((sim));                                                                       \
     } while (0)
+
+/* The C library's clock_gettime, for the harness's own measures of real time: the fd/ layer
+ * interposes clock_gettime with the virtual clock while a sim runs. */
+int ah__real_clock_gettime(clockid_t id, struct timespec *ts);
 
 /* Moves the sim clock (never backwards); resets the runaway count when it moves. */
 void ah__clock_set(ah_sim *sim, uint64_t to_ns);

@@ -10,6 +10,15 @@
 #include <cmocka.h>
 
 static ah_sim *current_sim;
+
+int ah__real_clock_gettime(clockid_t id, struct timespec *ts)
+{
+    static int (*real)(clockid_t, struct timespec *);
+
+    if (real == NULL)
+        *(void **)&real = dlsym(RTLD_NEXT, "clock_gettime");
+    return real(id, ts);
+}
 static ah_sim *implicit_sim;
 static uint64_t sim_counter;
 

@@ -77,6 +77,8 @@ ah__sock *ah__sock_of(const uv_stream_t *st, const char *fn)
     return s;
 }
 
+void (*ah__stream_fd_close_hook)(ah__sock *s, int fd);
+
 /* libuv gives a stream a socket (an fd) at bind, connect, listen or accept; the sim marks it. */
 void ah__sock_give_fd(ah__sock *s)
 {
@@ -938,6 +940,8 @@ static void stream_close(uv_handle_t *h)
     ah__event_cancel(&s->lst_ev);
     ah__handle_stop(h);
     st->flags &= ~(AH__SF_READABLE | AH__SF_WRITABLE);
+    if (st->io_watcher.fd != -1 && ah__stream_fd_close_hook != NULL)
+        ah__stream_fd_close_hook(s, st->io_watcher.fd);
     st->io_watcher.fd = -1;
     if (s->stalled) {
         ah__list_remove(&s->stalled_link);
