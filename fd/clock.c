@@ -47,6 +47,10 @@ int clock_gettime(clockid_t id, struct timespec *ts)
     default:
         return ah__real_clock_gettime(id, ts); /* CPU-time clocks, CLOCK_TAI, ... */
     }
+    /* A spin on the clock makes progress (docs/loop-and-time.md, "Busy loops"). */
+    ah__clock_read(sim);
+    ns = id == CLOCK_REALTIME || id == CLOCK_REALTIME_COARSE ? wall_ns(sim)
+                                                             : (int64_t)sim->clock.now_ns;
     ts->tv_sec = (time_t)(ns / 1000000000LL);
     ts->tv_nsec = (long)(ns % 1000000000LL);
     return 0;
@@ -62,6 +66,7 @@ int gettimeofday(struct timeval *restrict tv, void *restrict tz)
         return real_gettimeofday(tv, tz);
     if (tz != NULL)
         memset(tz, 0, sizeof(struct timezone));
+    ah__clock_read(sim);
     ns = wall_ns(sim);
     tv->tv_sec = (time_t)(ns / 1000000000LL);
     tv->tv_usec = (suseconds_t)(ns % 1000000000LL / 1000);

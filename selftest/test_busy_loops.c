@@ -5,6 +5,7 @@
 #include <ah/ah.h>
 
 #include <cmocka.h>
+#include <time.h>
 
 static uv_idle_t idle;
 static uv_timer_t timer, late;
@@ -52,6 +53,18 @@ static void spin_on_hrtime_until_ten_ms(void **state)
     ah_assert_now_ms(sim, 10);
     /* one microsecond per 16 reads of the same value */
     assert_true(reads >= 10000 * 15 && reads <= 10000 * 16);
+}
+
+static void spin_on_clock_gettime_until_five_ms(void **state)
+{
+    ah_sim *sim = *state;
+    struct timespec a, b;
+
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    do
+        clock_gettime(CLOCK_MONOTONIC, &b);
+    while ((b.tv_sec - a.tv_sec) * 1000000000LL + (b.tv_nsec - a.tv_nsec) < 5000000LL);
+    ah_assert_now_ms(sim, 5);
 }
 
 static void on_late(uv_timer_t *t)
@@ -134,6 +147,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         ah_unit_test(idle_handle_runs_while_a_timer_waits),
         ah_unit_test(spin_on_hrtime_until_ten_ms),
+        ah_unit_test(spin_on_clock_gettime_until_five_ms),
         ah_unit_test(spin_on_update_time_in_a_callback_delays_other_timers),
         ah_unit_test(nowait_polling_loop_reaches_its_timer),
         ah_unit_test(a_spin_waiting_for_nothing_is_still_a_runaway),
