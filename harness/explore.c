@@ -398,9 +398,9 @@ static void divergence(ah__buf *b, const ah__trace *a, const ah__trace *c)
 }
 
 static const char *nondet_causes =
-    "\n  Something outside the sim decides: typical causes are reading the real clock (time, "
-    "clock_gettime, gettimeofday), rand()/random(), ordering by pointer value, or static state "
-    "left over from the first run.";
+    "\n  Something outside the sim decides: typical causes are reading the real clock (CPU-time "
+    "clocks, a raw syscall, ah_real_clock_gettime), rand()/random(), ordering by pointer value, "
+    "or static state left over from the first run.";
 
 static char *determinism_report(const char *name, uint64_t seed, const run_out *a, const run_out *b)
 {

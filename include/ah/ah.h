@@ -121,9 +121,11 @@ int ah__run_tests(const struct CMUnitTest *tests, size_t count, const char *file
 #endif
 
 #include <ah/explore.h>
+#include <ah/fd.h>
 #include <ah/future.h>
 #include <ah/mock.h>
 #include <ah/net.h>
+#include <ah/udp.h>
 #include <ah/sites.h>
 
 #endif
