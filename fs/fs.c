@@ -43,44 +43,19 @@ static void *real_sym(const char *name)
 
 static const char *const op_names[] = {
 #define N(t, s) [UV_FS_##t + 1] = s
-    N(UNKNOWN, "uv_fs_*"),
-    N(CUSTOM, "uv_fs_custom"),
-    N(OPEN, "uv_fs_open"),
-    N(CLOSE, "uv_fs_close"),
-    N(READ, "uv_fs_read"),
-    N(WRITE, "uv_fs_write"),
-    N(SENDFILE, "uv_fs_sendfile"),
-    N(STAT, "uv_fs_stat"),
-    N(LSTAT, "uv_fs_lstat"),
-    N(FSTAT, "uv_fs_fstat"),
-    N(FTRUNCATE, "uv_fs_ftruncate"),
-    N(UTIME, "uv_fs_utime"),
-    N(FUTIME, "uv_fs_futime"),
-    N(ACCESS, "uv_fs_access"),
-    N(CHMOD, "uv_fs_chmod"),
-    N(FCHMOD, "uv_fs_fchmod"),
-    N(FSYNC, "uv_fs_fsync"),
-    N(FDATASYNC, "uv_fs_fdatasync"),
-    N(UNLINK, "uv_fs_unlink"),
-    N(RMDIR, "uv_fs_rmdir"),
-    N(MKDIR, "uv_fs_mkdir"),
-    N(MKDTEMP, "uv_fs_mkdtemp"),
-    N(RENAME, "uv_fs_rename"),
-    N(SCANDIR, "uv_fs_scandir"),
-    N(LINK, "uv_fs_link"),
-    N(SYMLINK, "uv_fs_symlink"),
-    N(READLINK, "uv_fs_readlink"),
-    N(CHOWN, "uv_fs_chown"),
-    N(FCHOWN, "uv_fs_fchown"),
-    N(REALPATH, "uv_fs_realpath"),
-    N(COPYFILE, "uv_fs_copyfile"),
-    N(LCHOWN, "uv_fs_lchown"),
-    N(OPENDIR, "uv_fs_opendir"),
-    N(READDIR, "uv_fs_readdir"),
-    N(CLOSEDIR, "uv_fs_closedir"),
-    N(STATFS, "uv_fs_statfs"),
-    N(MKSTEMP, "uv_fs_mkstemp"),
-    N(LUTIME, "uv_fs_lutime"),
+    N(UNKNOWN, "uv_fs_*"),         N(CUSTOM, "uv_fs_custom"),       N(OPEN, "uv_fs_open"),
+    N(CLOSE, "uv_fs_close"),       N(READ, "uv_fs_read"),           N(WRITE, "uv_fs_write"),
+    N(SENDFILE, "uv_fs_sendfile"), N(STAT, "uv_fs_stat"),           N(LSTAT, "uv_fs_lstat"),
+    N(FSTAT, "uv_fs_fstat"),       N(FTRUNCATE, "uv_fs_ftruncate"), N(UTIME, "uv_fs_utime"),
+    N(FUTIME, "uv_fs_futime"),     N(ACCESS, "uv_fs_access"),       N(CHMOD, "uv_fs_chmod"),
+    N(FCHMOD, "uv_fs_fchmod"),     N(FSYNC, "uv_fs_fsync"),         N(FDATASYNC, "uv_fs_fdatasync"),
+    N(UNLINK, "uv_fs_unlink"),     N(RMDIR, "uv_fs_rmdir"),         N(MKDIR, "uv_fs_mkdir"),
+    N(MKDTEMP, "uv_fs_mkdtemp"),   N(RENAME, "uv_fs_rename"),       N(SCANDIR, "uv_fs_scandir"),
+    N(LINK, "uv_fs_link"),         N(SYMLINK, "uv_fs_symlink"),     N(READLINK, "uv_fs_readlink"),
+    N(CHOWN, "uv_fs_chown"),       N(FCHOWN, "uv_fs_fchown"),       N(REALPATH, "uv_fs_realpath"),
+    N(COPYFILE, "uv_fs_copyfile"), N(LCHOWN, "uv_fs_lchown"),       N(OPENDIR, "uv_fs_opendir"),
+    N(READDIR, "uv_fs_readdir"),   N(CLOSEDIR, "uv_fs_closedir"),   N(STATFS, "uv_fs_statfs"),
+    N(MKSTEMP, "uv_fs_mkstemp"),   N(LUTIME, "uv_fs_lutime"),
 #undef N
 };
 
@@ -820,8 +795,8 @@ int uv_fs_unlink(uv_loop_t *loop, uv_fs_t *req, const char *path, uv_fs_cb cb)
 {
     OP(UNLINK, .path = path);
 }
-int uv_fs_copyfile(uv_loop_t *loop, uv_fs_t *req, const char *path, const char *new_path,
-                   int flags, uv_fs_cb cb)
+int uv_fs_copyfile(uv_loop_t *loop, uv_fs_t *req, const char *path, const char *new_path, int flags,
+                   uv_fs_cb cb)
 {
     OP(COPYFILE, .path = path, .new_path = new_path, .flags = flags);
 }
@@ -873,8 +848,7 @@ int uv_fs_statfs(uv_loop_t *loop, uv_fs_t *req, const char *path, uv_fs_cb cb)
 {
     OP(STATFS, .path = path);
 }
-int uv_fs_rename(uv_loop_t *loop, uv_fs_t *req, const char *path, const char *new_path,
-                 uv_fs_cb cb)
+int uv_fs_rename(uv_loop_t *loop, uv_fs_t *req, const char *path, const char *new_path, uv_fs_cb cb)
 {
     OP(RENAME, .path = path, .new_path = new_path);
 }
@@ -926,8 +900,8 @@ int uv_fs_link(uv_loop_t *loop, uv_fs_t *req, const char *path, const char *new_
 {
     OP(LINK, .path = path, .new_path = new_path);
 }
-int uv_fs_symlink(uv_loop_t *loop, uv_fs_t *req, const char *path, const char *new_path,
-                  int flags, uv_fs_cb cb)
+int uv_fs_symlink(uv_loop_t *loop, uv_fs_t *req, const char *path, const char *new_path, int flags,
+                  uv_fs_cb cb)
 {
     OP(SYMLINK, .path = path, .new_path = new_path, .flags = flags);
 }

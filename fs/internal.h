@@ -71,7 +71,7 @@ struct ah__memfs;
 
 typedef struct ah__fs {
     ah_sim *sim;
-    struct ah__memfs *mem; /* NULL: passthrough */
+    struct ah__memfs *mem;                 /* NULL: passthrough */
     uint64_t latency_ms[UV_FS_LUTIME + 2]; /* [op + 1]; [0]: every op */
     ah__list rules;
     ah__list leaks;   /* ah__fsleak */

@@ -93,10 +93,7 @@ static mnode *node_new(struct ah__memfs *m, mode_t mode)
     return n;
 }
 
-static void node_touch(struct ah__memfs *m, mnode *n)
-{
-    n->mtim = n->ctim = now_ts(m);
-}
+static void node_touch(struct ah__memfs *m, mnode *n) { n->mtim = n->ctim = now_ts(m); }
 
 static int ent_find(const mnode *dir, const char *name, size_t len)
 {
@@ -408,8 +405,8 @@ static ssize_t op_open(struct ah__memfs *m, const ah__fsop *o, const char *path)
     walk w;
     mnode *n;
     int acc = o->flags & O_ACCMODE;
-    int r = resolve(m, path, !(o->flags & O_NOFOLLOW) && !((o->flags & O_CREAT) &&
-                                                           (o->flags & O_EXCL)), &w);
+    int r = resolve(m, path,
+                    !(o->flags & O_NOFOLLOW) && !((o->flags & O_CREAT) && (o->flags & O_EXCL)), &w);
 
     if (r < 0)
         return r;

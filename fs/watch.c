@@ -32,7 +32,7 @@ typedef struct fswatch {
 } fswatch;
 
 typedef struct pctx {
-    ah__list link; /* fs->polls */
+    ah__list link;        /* fs->polls */
     uv_fs_poll_t *parent; /* NULL once stopped: the context finishes on its own */
     ssize_t busy_polling;
     unsigned interval;

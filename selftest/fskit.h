@@ -50,7 +50,8 @@ static void fsroot_make(ah_sim *sim, int memory)
         assert_int_equal(uv_fs_mkdir(uv_default_loop(), &req, fsroot, 0755, NULL), 0);
         uv_fs_req_cleanup(&req);
     } else {
-        snprintf(fsroot, sizeof(fsroot), "%s/ahfs.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+        snprintf(fsroot, sizeof(fsroot), "%s/ahfs.XXXXXX",
+                 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
         assert_non_null(mkdtemp(fsroot));
     }
 }
