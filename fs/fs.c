@@ -116,6 +116,12 @@ static void fs_destroy(ah_sim *sim, void *state)
         ah__free(f->path);
         ah__free(f);
     }
+    while (!ah__list_empty(&fs->asyncs)) {
+        ah__fsasync *a = ah__container_of(fs->asyncs.next, ah__fsasync, link);
+        ah__list_remove(&a->link);
+        ah__free(a->bufs_copy);
+        ah__free(a);
+    }
     ah__watch_free_all(fs);
     if (fs->mem != NULL)
         ah__memfs_free(fs->mem);
@@ -138,6 +144,7 @@ ah__fs *ah__fs_get(ah_sim *sim)
     ah__list_init(&fs->realfds);
     ah__list_init(&fs->watchers);
     ah__list_init(&fs->polls);
+    ah__list_init(&fs->asyncs);
     memset(&ext, 0, sizeof(ext));
     ext.key = &fs_key;
     ext.state = fs;
@@ -660,6 +667,7 @@ static void job_done(uv_req_t *r, int status)
     const char *fn = a->op.fn;
 
     req->reserved[2] = NULL;
+    ah__list_remove(&a->link);
     ah__free(a->bufs_copy);
     ah__free(a);
     if (status == UV_ECANCELED)
@@ -737,6 +745,8 @@ static int start(uv_loop_t *loop, uv_fs_t *req, uv_fs_cb cb, ah__fsop *o, ah__si
     req->nbufs = o->nbufs;
 
     if (cb == NULL) {
+        /* not in flight: what uv_fs_req_cleanup's in-flight check reads */
+        req->reserved[0] = req->reserved[1] = req->reserved[2] = NULL;
         run_op(fs, loop, req, o);
         completed(fs, req, o->fn, site);
         return (int)req->result;
@@ -761,6 +771,7 @@ static int start(uv_loop_t *loop, uv_fs_t *req, uv_fs_cb cb, ah__fsop *o, ah__si
         a->op.bufs = a->bufs_copy;
     }
     req->reserved[2] = a;
+    ah__list_insert_tail(&fs->asyncs, &a->link);
     ah__req_begin(loop, (uv_req_t *)req, UV_FS, o->fn, site);
     ah__pool_submit(loop, (uv_req_t *)req, o->fn, job_run, job_done, duration_of(fs, o), site);
     return 0;

@@ -34,6 +34,7 @@ typedef struct ah__fsop {
 
 /* An asynchronous request's own copy of its arguments, behind req->reserved[2]. */
 typedef struct ah__fsasync {
+    ah__list link; /* fs->asyncs: freed with the sim if the job never completes */
     ah__fsop op;
     uv_buf_t *bufs_copy;
     char *tpl_copy; /* mkdtemp/mkstemp: the template libuv's own call copies again */
@@ -78,6 +79,7 @@ typedef struct ah__fs {
     ah__list realfds; /* ah__fsfd */
     ah__list watchers;
     ah__list polls;
+    ah__list asyncs;
     uint64_t capacity;
     int has_capacity;
 } ah__fs;
