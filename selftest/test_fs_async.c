@@ -116,7 +116,10 @@ static uv_fs_t c1, c2, c3;
 
 static void on_c(uv_fs_t *req)
 {
-    logf_("c%d %s", req == &c1 ? 1 : req == &c2 ? 2 : 3,
+    logf_("c%d %s",
+          req == &c1   ? 1
+          : req == &c2 ? 2
+                       : 3,
           req->result < 0 ? uv_err_name((int)req->result) : "ok");
     uv_fs_req_cleanup(req);
 }
@@ -132,7 +135,7 @@ static void cancel_before_and_after_start(ah_sim *sim, int memory)
     uv_fs_stat(L, &c2, fsroot, on_c);
     uv_fs_mkdir(L, &c3, P("never"), 0755, on_c);
     assert_int_equal(uv_cancel((uv_req_t *)&c3), 0); /* queued: cancelled */
-    ah_advance(sim, 1);                                 /* c1 runs on the only thread */
+    ah_advance(sim, 1);                              /* c1 runs on the only thread */
     assert_int_equal(uv_cancel((uv_req_t *)&c1), UV_EBUSY);
     assert_int_equal(uv_cancel((uv_req_t *)&c2), 0);
     ah_run_until_idle(sim);
@@ -238,16 +241,14 @@ static void file_left_open_body(ah_sim *sim, void *ctx)
 static void teardown_reports(void **state)
 {
     (void)state;
-    ah_assert_fails_with(NULL, in_flight_body, NULL,
-                         "request still in flight: uv_fs_stat");
+    ah_assert_fails_with(NULL, in_flight_body, NULL, "request still in flight: uv_fs_stat");
     free((void *)leak_req.path); /* its callback never came: nobody will clean it */
     leak_req.path = NULL;
     ah_assert_fails_with(NULL, async_path_not_cleaned_body, NULL,
                          "of uv_fs_stat started in async_path_not_cleaned_body (test_fs_async.c:");
     uv_fs_req_cleanup(&leak_req);
     ah_assert_passes(NULL, async_path_not_cleaned_body, (void *)1);
-    ah_assert_fails_with(NULL, cleanup_in_flight_body, NULL,
-                         "uv_fs_req_cleanup on a uv_fs_t");
+    ah_assert_fails_with(NULL, cleanup_in_flight_body, NULL, "uv_fs_req_cleanup on a uv_fs_t");
     uv_fs_req_cleanup(&leak_req);
     ah_assert_fails_with(NULL, results_not_cleaned_body, NULL,
                          "of uv_fs_scandir started in results_not_cleaned_body (test_fs_async.c:");
