@@ -446,12 +446,12 @@ static void untrack_real_fd(ah__fs *fs, int fd)
     }
 }
 
-static void notify_path(ah__fs *fs, const char *path, int events)
+static void notify_path(ah__fs *fs, const char *path, int events, int kind)
 {
     char abs[AH__FS_PATH_MAX];
 
     abs_path(fs, path, abs, sizeof(abs));
-    ah__fs_notify(fs, abs, events);
+    ah__fs_notify(fs, abs, events, kind);
 }
 
 static void run_op(ah__fs *fs, uv_loop_t *loop, uv_fs_t *req, const ah__fsop *o)
@@ -494,9 +494,9 @@ static void run_op(ah__fs *fs, uv_loop_t *loop, uv_fs_t *req, const ah__fsop *o)
         if (!mem)
             track_real_fd(fs, (int)req->result, abs);
         if ((o->flags & O_CREAT) && !existed)
-            ah__fs_notify(fs, abs, UV_RENAME);
+            ah__fs_notify(fs, abs, UV_RENAME, o->type);
         else if ((o->flags & O_TRUNC) && (o->flags & O_ACCMODE) != O_RDONLY)
-            ah__fs_notify(fs, abs, UV_CHANGE);
+            ah__fs_notify(fs, abs, UV_CHANGE, o->type);
         break;
     case UV_FS_CLOSE:
         if (!mem)
@@ -508,28 +508,28 @@ static void run_op(ah__fs *fs, uv_loop_t *loop, uv_fs_t *req, const ah__fsop *o)
     case UV_FS_FCHMOD:
     case UV_FS_FCHOWN:
         if (has_path && (o->type != UV_FS_WRITE || req->result > 0))
-            ah__fs_notify(fs, abs, UV_CHANGE);
+            ah__fs_notify(fs, abs, UV_CHANGE, o->type);
         break;
     case UV_FS_SENDFILE:
         if (req->result > 0 && fd_path(fs, o->file) != NULL)
-            ah__fs_notify(fs, fd_path(fs, o->file), UV_CHANGE);
+            ah__fs_notify(fs, fd_path(fs, o->file), UV_CHANGE, o->type);
         break;
     case UV_FS_UTIME:
     case UV_FS_LUTIME:
     case UV_FS_CHMOD:
     case UV_FS_CHOWN:
     case UV_FS_LCHOWN:
-        ah__fs_notify(fs, abs, UV_CHANGE);
+        ah__fs_notify(fs, abs, UV_CHANGE, o->type);
         break;
     case UV_FS_UNLINK:
     case UV_FS_RMDIR:
     case UV_FS_MKDIR:
-        ah__fs_notify(fs, abs, UV_RENAME);
+        ah__fs_notify(fs, abs, UV_RENAME, o->type);
         break;
     case UV_FS_MKDTEMP:
     case UV_FS_MKSTEMP:
         if (req->path != NULL)
-            notify_path(fs, req->path, UV_RENAME);
+            notify_path(fs, req->path, UV_RENAME, o->type);
         if (o->type == UV_FS_MKSTEMP && !mem && req->path != NULL) {
             char p[AH__FS_PATH_MAX];
             abs_path(fs, req->path, p, sizeof(p));
@@ -537,15 +537,15 @@ static void run_op(ah__fs *fs, uv_loop_t *loop, uv_fs_t *req, const ah__fsop *o)
         }
         break;
     case UV_FS_RENAME:
-        ah__fs_notify(fs, abs, UV_RENAME);
-        notify_path(fs, o->new_path, UV_RENAME);
+        ah__fs_notify(fs, abs, UV_RENAME, o->type);
+        notify_path(fs, o->new_path, UV_RENAME, o->type + AH__FS_KIND_TO);
         break;
     case UV_FS_LINK:
     case UV_FS_SYMLINK:
-        notify_path(fs, o->new_path, UV_RENAME);
+        notify_path(fs, o->new_path, UV_RENAME, o->type);
         break;
     case UV_FS_COPYFILE:
-        notify_path(fs, o->new_path, existed ? UV_CHANGE : UV_RENAME);
+        notify_path(fs, o->new_path, existed ? UV_CHANGE : UV_RENAME, o->type);
         break;
     default:
         break;

@@ -110,8 +110,10 @@ ssize_t ah__memfs_get(struct ah__memfs *m, const char *path, void *buf, size_t c
 uint64_t ah__memfs_used(const struct ah__memfs *m);
 
 /* watch.c: what a successful operation changed, for uv_fs_event watchers. `events` is UV_RENAME
- * or UV_CHANGE; `abs_path` the entry that changed. */
-void ah__fs_notify(ah__fs *fs, const char *abs_path, int events);
+ * or UV_CHANGE; `abs_path` the entry that changed; `kind` tells inotify's event kinds apart (the
+ * operation's uv_fs_type; a rename's target adds AH__FS_KIND_TO): equal consecutive ones merge. */
+#define AH__FS_KIND_TO 1000
+void ah__fs_notify(ah__fs *fs, const char *abs_path, int events, int kind);
 void ah__watch_check(ah__fs *fs, ah__buf *b);
 void ah__watch_hooks_install(void);
 void ah__watch_free_all(ah__fs *fs);

@@ -20,6 +20,7 @@
 typedef struct fswatch_ev {
     char *name;
     int events;
+    int kind; /* what inotify would have seen (the operation): equal ones merge */
 } fswatch_ev;
 
 typedef struct fswatch {
@@ -77,9 +78,10 @@ static void watch_fire(ah__event *ev)
     }
 }
 
-static void watch_queue(fswatch *w, const char *name, int events)
+static void watch_queue(fswatch *w, const char *name, int events, int kind)
 {
-    if (w->n > 0 && w->q[w->n - 1].events == events && strcmp(w->q[w->n - 1].name, name) == 0)
+    if (w->n > 0 && w->q[w->n - 1].kind == kind && w->q[w->n - 1].events == events &&
+        strcmp(w->q[w->n - 1].name, name) == 0)
         return; /* inotify merges an event equal to the last one not yet read */
     if (w->n == w->cap) {
         w->cap = w->cap ? w->cap * 2 : 4;
@@ -87,12 +89,13 @@ static void watch_queue(fswatch *w, const char *name, int events)
     }
     w->q[w->n].name = ah__strdup(name);
     w->q[w->n].events = events;
+    w->q[w->n].kind = kind;
     w->n++;
     if (!ah__event_scheduled(&w->ev))
         ah__event_schedule(w->handle->loop, &w->ev, ah__sim()->clock.now_ns);
 }
 
-void ah__fs_notify(ah__fs *fs, const char *abs, int events)
+void ah__fs_notify(ah__fs *fs, const char *abs, int events, int kind)
 {
     const char *base = strrchr(abs, '/');
     size_t dirlen = base != NULL ? (size_t)(base - abs) : 0;
@@ -106,7 +109,7 @@ void ah__fs_notify(ah__fs *fs, const char *abs, int events)
         if (strcmp(w->abs, abs) == 0 ||
             (strlen(w->abs) == (dirlen ? dirlen : 1) &&
              strncmp(w->abs, dirlen ? abs : "/", dirlen ? dirlen : 1) == 0))
-            watch_queue(w, base, events);
+            watch_queue(w, base, events, kind);
     }
 }
 
