@@ -65,14 +65,16 @@ static void events_for_changes_through_uv_fs(ah_sim *sim, int memory)
     uv_fs_unlink(L, &req, P("g"), NULL);
     uv_fs_req_cleanup(&req);
     ah_run_until_idle(sim);
-    assert_string_equal(log_, "0 rename f 0|5 change f 0|25 rename f 0|25 rename g 0|25 rename g 0|");
+    assert_string_equal(log_,
+                        "0 rename f 0|5 change f 0|25 rename f 0|25 rename g 0|25 rename g 0|");
 
     /* stopped: nothing more */
     assert_int_equal(uv_fs_event_stop(&ev), 0);
     uv_fs_mkdir(L, &req, P("d"), 0755, NULL);
     uv_fs_req_cleanup(&req);
     ah_run_until_idle(sim);
-    assert_string_equal(log_, "0 rename f 0|5 change f 0|25 rename f 0|25 rename g 0|25 rename g 0|");
+    assert_string_equal(log_,
+                        "0 rename f 0|5 change f 0|25 rename f 0|25 rename g 0|25 rename g 0|");
     uv_close((uv_handle_t *)&ev, NULL);
     ah_run_until_idle(sim);
     fsroot_remove(sim);
