@@ -545,7 +545,10 @@ static void run_op(ah__fs *fs, uv_loop_t *loop, uv_fs_t *req, const ah__fsop *o)
         notify_path(fs, o->new_path, UV_RENAME, o->type);
         break;
     case UV_FS_COPYFILE:
-        notify_path(fs, o->new_path, existed ? UV_CHANGE : UV_RENAME, o->type);
+        /* In passthrough, libuv's copyfile made its own uv_fs_open/sendfile calls, which
+         * reached this file and reported themselves. */
+        if (mem)
+            notify_path(fs, o->new_path, existed ? UV_CHANGE : UV_RENAME, o->type);
         break;
     default:
         break;

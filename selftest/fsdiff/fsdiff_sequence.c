@@ -40,11 +40,14 @@ static void show(uv_fs_t *r)
     printf("step %d %s result=%s", step, uv_fs_get_type(r) == UV_FS_OPEN ? "open" : "op",
            r->result >= 0 && uv_fs_get_type(r) == UV_FS_OPEN ? "fd" : res(r->result));
     printf(" type=%d ptr=%s", (int)r->fs_type,
-           r->ptr == NULL ? "null" : r->ptr == &r->statbuf ? "statbuf" : "alloc");
+           r->ptr == NULL          ? "null"
+           : r->ptr == &r->statbuf ? "statbuf"
+                                   : "alloc");
     if (r->path != NULL && r->fs_type == UV_FS_MKDTEMP) /* the random part differs */
         printf(" path=(%zu chars)", strlen(r->path));
     else if (r->path != NULL)
-        printf(" path=%s", strncmp(r->path, root, strlen(root)) == 0 ? r->path + strlen(root) : r->path);
+        printf(" path=%s",
+               strncmp(r->path, root, strlen(root)) == 0 ? r->path + strlen(root) : r->path);
     printf("\n");
 }
 
