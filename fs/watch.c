@@ -50,7 +50,10 @@ static const uv_stat_t zero_statbuf;
 
 /* ---- uv_fs_event ---- */
 
-static fswatch *watch_of(const uv_fs_event_t *h) { return h->watchers[0]; }
+/* The watcher's record lives in the first pointer of the handle's `watchers` field: void *[2] up
+ * to libuv 1.45, a struct uv__queue (two pointers) after. */
+static void **watch_slot(uv_fs_event_t *h) { return (void **)(void *)&h->watchers; }
+static fswatch *watch_of(uv_fs_event_t *h) { return *watch_slot(h); }
 
 static void watch_clear(fswatch *w)
 {
@@ -122,8 +125,7 @@ int uv_fs_event_init(uv_loop_t *loop, uv_fs_event_t *handle)
     ah__handle_init(loop, (uv_handle_t *)handle, UV_FS_EVENT, site);
     handle->path = NULL;
     handle->cb = NULL;
-    handle->watchers[0] = NULL;
-    handle->watchers[1] = NULL;
+    memset(&handle->watchers, 0, sizeof(handle->watchers));
     handle->wd = -1;
     return 0;
 }
@@ -162,7 +164,7 @@ int uv_fs_event_start(uv_fs_event_t *handle, uv_fs_event_cb cb, const char *path
     w->ev.site = site;
     w->ev.owner = handle;
     ah__list_insert_tail(&fs->watchers, &w->link);
-    handle->watchers[0] = w;
+    *watch_slot(handle) = w;
     handle->wd = 1;
     handle->path = strdup(path); /* libuv's copy; uv_fs_event_getpath reads it */
     handle->cb = cb;
@@ -193,7 +195,7 @@ int uv_fs_event_stop(uv_fs_event_t *handle)
     w = watch_of(handle);
     if (w != NULL)
         watch_free(w, 1);
-    handle->watchers[0] = NULL;
+    *watch_slot(handle) = NULL;
     handle->wd = -1;
     free(handle->path);
     handle->path = NULL;
@@ -315,6 +317,8 @@ int uv_fs_poll_start(uv_fs_poll_t *handle, uv_fs_poll_cb cb, const char *path,
     if (ah__is_active((uv_handle_t *)handle))
         return 0;
     ah__handle_require_open((uv_handle_t *)handle, "uv_fs_poll_start");
+    if (path == NULL)
+        ah__fail(ah__sim(), "uv_fs_poll_start: called with a NULL path (libuv crashes on this)");
     c = ah__calloc(1, sizeof(*c));
     c->loop = handle->loop;
     c->poll_cb = cb;

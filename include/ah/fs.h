@@ -29,8 +29,9 @@ void ah_fs_memory(ah_sim *sim);
 /* 1 when the sim's file system is the in-memory one, else 0 (passthrough). */
 int ah_fs_is_memory(ah_sim *sim);
 
-/* Every asynchronous operation of type `op` (UV_FS_UNKNOWN: every type) takes `ms` of virtual
- * time on its pool thread before its callback runs (both modes; default 0). */
+/* Every asynchronous operation of type `op` takes `ms` of virtual time on its pool thread before
+ * its callback runs (both modes; default 0). UV_FS_UNKNOWN sets a latency every type adds to its
+ * own. */
 void ah_fs_latency(ah_sim *sim, uv_fs_type op, uint64_t ms);
 /* Operations on `path` or below it (for descriptor operations: the path the file was opened
  * with) take `ms` of virtual time, on top of ah_fs_latency (a slow disk or a slow mount). */
