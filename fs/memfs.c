@@ -134,10 +134,8 @@ static void ent_remove(struct ah__memfs *m, mnode *dir, int i)
     memmove(&dir->ents[i], &dir->ents[i + 1], (dir->nents - (size_t)i - 1) * sizeof(ment));
     dir->nents--;
     n->nlink--;
-    if (S_ISDIR(n->mode)) {
-        dir->nlink--;
-        n->nlink = 0;
-    }
+    if (S_ISDIR(n->mode))
+        dir->nlink--; /* the child's ".." */
     n->ctim = now_ts(m);
     node_touch(m, dir);
 }
@@ -395,6 +393,8 @@ static int create(struct ah__memfs *m, walk *w, mode_t mode, mnode **out)
     if (w->parent->nlink == 0)
         return UV_ENOENT; /* a removed directory */
     n = node_new(m, mode);
+    if (S_ISDIR(mode))
+        n->nlink = 1; /* its "." */
     ent_add(m, w->parent, w->leaf, n);
     *out = n;
     return 0;
@@ -558,7 +558,7 @@ static ssize_t op_rename(struct ah__memfs *m, const char *from, const char *to)
 {
     walk a, b;
     mnode *n, *old;
-    int r, ia, ib;
+    int r;
 
     if ((r = resolve(m, from, 0, &a)) < 0)
         return r;
@@ -584,13 +584,14 @@ static ssize_t op_rename(struct ah__memfs *m, const char *from, const char *to)
     }
     if (!S_ISDIR(n->mode) && b.slash)
         return UV_ENOTDIR;
-    if (old != NULL)
+    if (old != NULL) {
         ent_remove(m, b.parent, ent_find(b.parent, b.leaf, strlen(b.leaf)));
-    ia = ent_find(a.parent, a.leaf, strlen(a.leaf));
-    ent_remove(m, a.parent, ia);
+        if (S_ISDIR(old->mode))
+            old->nlink = 0;
+    }
+    ent_remove(m, a.parent, ent_find(a.parent, a.leaf, strlen(a.leaf)));
     ent_add(m, b.parent, b.leaf, n);
     n->ctim = now_ts(m);
-    (void)ib;
     return 0;
 }
 
@@ -616,6 +617,8 @@ static ssize_t op_unlink_rmdir(struct ah__memfs *m, const char *path, int dir)
         return UV_EISDIR;
     }
     ent_remove(m, w.parent, ent_find(w.parent, w.leaf, strlen(w.leaf)));
+    if (dir)
+        w.node->nlink = 0; /* its "." goes with it */
     return 0;
 }
 
