@@ -38,7 +38,7 @@ static void show(const char *what, int r)
     do {                                                                                           \
         uv_fs_t req;                                                                               \
         int r_ = (call);                                                                           \
-        show(what, r_);                                                            \
+        show(what, r_);                                                                            \
         uv_fs_req_cleanup(&req);                                                                   \
     } while (0)
 
@@ -98,15 +98,19 @@ int main(void)
     DO("open d rdwr", FD(uv_fs_open(loop, &req, P("d"), O_RDWR, 0, NULL)));
     DO("open d creat", FD(uv_fs_open(loop, &req, P("d"), O_RDONLY | O_CREAT, 0644, NULL)));
     DO("open f directory", FD(uv_fs_open(loop, &req, P("f"), O_RDONLY | O_DIRECTORY, 0, NULL)));
-    DO("open none/x creat", FD(uv_fs_open(loop, &req, P("none/x"), O_WRONLY | O_CREAT, 0644, NULL)));
+    DO("open none/x creat",
+       FD(uv_fs_open(loop, &req, P("none/x"), O_WRONLY | O_CREAT, 0644, NULL)));
     DO("open new/ creat", FD(uv_fs_open(loop, &req, P("new/"), O_WRONLY | O_CREAT, 0644, NULL)));
     fd2 = open_fd(P("f"), O_WRONLY | O_TRUNC);
     DO("size after trunc", size_of(P("f")));
     DO("write at 4", (b = uv_buf_init("ab", 2), uv_fs_write(loop, &req, fd2, &b, 1, 4, NULL)));
     DO("size with hole", size_of(P("f")));
-    DO("read through wronly", (b = uv_buf_init(buf, sizeof(buf)), uv_fs_read(loop, &req, fd2, &b, 1, 0, NULL)));
-    DO("read at 0", (b = uv_buf_init(buf, sizeof(buf)), uv_fs_read(loop, &req, fd, &b, 1, 0, NULL)));
-    DO("read at 100", (b = uv_buf_init(buf, sizeof(buf)), uv_fs_read(loop, &req, fd, &b, 1, 100, NULL)));
+    DO("read through wronly",
+       (b = uv_buf_init(buf, sizeof(buf)), uv_fs_read(loop, &req, fd2, &b, 1, 0, NULL)));
+    DO("read at 0",
+       (b = uv_buf_init(buf, sizeof(buf)), uv_fs_read(loop, &req, fd, &b, 1, 0, NULL)));
+    DO("read at 100",
+       (b = uv_buf_init(buf, sizeof(buf)), uv_fs_read(loop, &req, fd, &b, 1, 100, NULL)));
     DO("fdatasync", uv_fs_fdatasync(loop, &req, fd, NULL));
     DO("ftruncate 3", uv_fs_ftruncate(loop, &req, fd, 3, NULL));
     DO("ftruncate -1", uv_fs_ftruncate(loop, &req, fd, -1, NULL));
@@ -158,7 +162,9 @@ int main(void)
     DO("opendir none", uv_fs_opendir(loop, &req, P("none"), NULL));
     DO("mkstemp in none", FD(uv_fs_mkstemp(loop, &req, P("none/tXXXXXX"), NULL)));
     DO("realpath ..", (uv_fs_realpath(loop, &req, P("d/.."), NULL) == 0 &&
-                       strcmp(strrchr(req.ptr, '/'), strrchr(root, '/')) == 0) ? 0 : -1);
+                       strcmp(strrchr(req.ptr, '/'), strrchr(root, '/')) == 0)
+                          ? 0
+                          : -1);
 
     /* tidy up */
     {
