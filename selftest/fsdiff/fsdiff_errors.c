@@ -43,7 +43,7 @@ static void show(const char *what, int r)
     } while (0)
 
 /* A descriptor's number differs between systems: 0 stands for "a descriptor". */
-#define FD(x) ((x) >= 0 ? 0 : (x))
+static int FD(int r) { return r >= 0 ? 0 : r; }
 
 static int open_fd(const char *path, int flags)
 {
