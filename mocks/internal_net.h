@@ -9,6 +9,7 @@
 #define AH_MOCKS_INTERNAL_NET_H
 
 #include "../harness/internal.h"
+#include "pool.h"
 
 #include <netinet/in.h>
 #include <netdb.h>
@@ -232,7 +233,7 @@ typedef struct ah__dns_entry {
 } ah__dns_entry;
 
 /* ---- thread pool ---- */
-enum { AH__JOB_WORK, AH__JOB_GETADDRINFO, AH__JOB_GETNAMEINFO };
+enum { AH__JOB_WORK, AH__JOB_GETADDRINFO, AH__JOB_GETNAMEINFO, AH__JOB_FN };
 enum { AH__JOB_QUEUED, AH__JOB_STARTING, AH__JOB_RUNNING, AH__JOB_DONE };
 typedef struct ah__job {
     ah__list link; /* net->jobs_wait, jobs_live or jobs_free */
@@ -246,6 +247,10 @@ typedef struct ah__job {
     char host[256], service[64];
     int has_host, has_service, has_hints;
     struct addrinfo hints;
+    /* AH__JOB_FN (mocks/pool.h): what runs on a worker, and what completes on the loop */
+    ah__job_run_fn run;
+    ah__job_done_fn done;
+    const char *what;
 } ah__job;
 
 typedef struct ah__duration_rule {

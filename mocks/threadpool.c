@@ -13,9 +13,12 @@
 #include <string.h>
 #include <time.h>
 
-static const char *kind_name(int kind)
+static const char *job_name(const ah__job *job)
 {
-    return kind == AH__JOB_WORK          ? "uv_queue_work"
+    int kind = job->kind;
+
+    return kind == AH__JOB_FN            ? job->what
+           : kind == AH__JOB_WORK        ? "uv_queue_work"
            : kind == AH__JOB_GETADDRINFO ? "uv_getaddrinfo"
                                          : "uv_getnameinfo";
 }
@@ -29,6 +32,8 @@ static struct uv__work *work_of(uv_req_t *req)
         return &((uv_getaddrinfo_t *)req)->work_req;
     case UV_GETNAMEINFO:
         return &((uv_getnameinfo_t *)req)->work_req;
+    case UV_FS:
+        return &((uv_fs_t *)req)->work_req;
     default:
         return NULL;
     }
@@ -69,7 +74,7 @@ ah__job *ah__job_submit(ah__net *net, uv_loop_t *loop, uv_req_t *req, int kind,
     job->duration_ms = duration_ms;
     job->site = site;
     job->ev.fire = job_fire;
-    job->ev.what = kind_name(kind);
+    job->ev.what = job_name(job);
     job->ev.site = site;
     job->ev.owner = req;
     work_of(req)->wq[0] = job;
@@ -83,6 +88,7 @@ static void job_finish(ah__net *net, ah__job *job)
 {
     uv_req_t *req = job->req;
     int kind = job->kind, status = job->status;
+    ah__job_done_fn done = job->done;
     uv_work_t *w;
 
     ah__list_remove(&job->link);
@@ -93,6 +99,8 @@ static void job_finish(ah__net *net, ah__job *job)
         w = (uv_work_t *)req;
         if (w->after_work_cb != NULL)
             AH__DISPATCH(net->sim, NULL, "after_work_cb", w->after_work_cb(w, status));
+    } else if (kind == AH__JOB_FN) {
+        done(req, status);
     } else {
         ah__dns_done(req, kind, status);
     }
@@ -108,13 +116,18 @@ static void job_fire(ah__event *ev)
     switch (job->state) {
     case AH__JOB_STARTING:
         job->state = AH__JOB_RUNNING;
-        ah__trace_note(sim, kind_name(job->kind), "job starts");
+        ah__trace_note(sim, job_name(job), "job starts");
         if (job->kind == AH__JOB_WORK) {
             /* The work runs on the loop thread here, but in real life on a pool thread: its real
              * CPU time does not count as blocking the loop. */
             w = (uv_work_t *)job->req;
             ah__cb_enter(sim, NULL, "work_cb");
             w->work_cb(w);
+            ah__cb_restart_clock(sim);
+            ah__cb_leave(sim);
+        } else if (job->kind == AH__JOB_FN) {
+            ah__cb_enter(sim, NULL, job->what);
+            job->run(job->req);
             ah__cb_restart_clock(sim);
             ah__cb_leave(sim);
         } else {
@@ -160,9 +173,8 @@ int uv_cancel(uv_req_t *req)
     case UV_WORK:
     case UV_GETADDRINFO:
     case UV_GETNAMEINFO:
-        break;
     case UV_FS:
-        ah__fail(sim, "uv_cancel on a uv_fs_t: the file system is not simulated");
+        break;
     case UV_RANDOM:
         ah__fail(sim, "uv_cancel on a uv_random_t: uv_random is not simulated");
     default:
@@ -185,9 +197,22 @@ int uv_cancel(uv_req_t *req)
     /* As libuv: the after-callback comes through the loop's wake-up, in the next poll. */
     job->state = AH__JOB_DONE;
     job->status = UV_ECANCELED;
-    ah__trace_note(sim, kind_name(job->kind), "job cancelled");
+    ah__trace_note(sim, job_name(job), "job cancelled");
     ah__event_schedule(job->loop, &job->ev, sim->clock.now_ns);
     return 0;
+}
+
+void ah__pool_submit(uv_loop_t *loop, uv_req_t *req, const char *what, ah__job_run_fn run,
+                     ah__job_done_fn done, uint64_t duration_ms, ah__site site)
+{
+    ah__net *net = ah__net_get(ah__loop_sim(loop, what));
+    ah__job *job;
+
+    job = ah__job_submit(net, loop, req, AH__JOB_FN, duration_ms, site);
+    job->run = run;
+    job->done = done;
+    job->what = what;
+    job->ev.what = what;
 }
 
 /* ---- uv_queue_work ---- */
@@ -275,14 +300,13 @@ void ah__pool_pending(ah__net *net, ah__buf *b)
     for (q = net->jobs_wait.next; q != &net->jobs_wait; q = q->next) {
         ah__job *job = ah__container_of(q, ah__job, link);
         ah__buf_printf(b, "  - %s from %s waits for a thread-pool thread (all %u busy)\n",
-                       kind_name(job->kind), ah__site_str(&job->site, s, sizeof(s)),
-                       net->pool_size);
+                       job_name(job), ah__site_str(&job->site, s, sizeof(s)), net->pool_size);
     }
     for (q = net->jobs_live.next; q != &net->jobs_live; q = q->next) {
         ah__job *job = ah__container_of(q, ah__job, link);
         if (job->state == AH__JOB_RUNNING && ah__event_scheduled(&job->ev))
             ah__buf_printf(b, "  - %s from %s runs on the thread pool until +%llu ms\n",
-                           kind_name(job->kind), ah__site_str(&job->site, s, sizeof(s)),
+                           job_name(job), ah__site_str(&job->site, s, sizeof(s)),
                            (unsigned long long)((job->ev.node.due - net->sim->clock.epoch_ns) /
                                                 AH__NS_PER_MS));
     }

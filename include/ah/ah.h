@@ -122,6 +122,7 @@ int ah__run_tests(const struct CMUnitTest *tests, size_t count, const char *file
 
 #include <ah/explore.h>
 #include <ah/fd.h>
+#include <ah/fs.h>
 #include <ah/future.h>
 #include <ah/mock.h>
 #include <ah/net.h>

@@ -1,0 +1,121 @@
+/* Internals of the file-system layer (fs/fs.c, memfs.c, watch.c). Nothing here is public API.
+ *
+ * fs/ sits above mocks/: it reaches the thread pool only through mocks/pool.h. Every uv_fs_*
+ * call becomes an ah__fsop (its arguments) that runs either at once (NULL callback) or as a pool
+ * job; running it means the real libuv's synchronous call (passthrough) or memfs.c (memory). */
+#ifndef AH_FS_INTERNAL_H
+#define AH_FS_INTERNAL_H
+
+#include "../harness/internal.h"
+#include "../mocks/pool.h"
+
+#include <ah/fs.h>
+
+#define AH__FS_FD_BASE 10000
+#define AH__FS_PATH_MAX 4096
+
+/* The arguments of one uv_fs_* call. */
+typedef struct ah__fsop {
+    uv_fs_type type;
+    const char *fn; /* "uv_fs_open" */
+    const char *path, *new_path;
+    uv_file file, in_fd;
+    int flags, mode;
+    const uv_buf_t *bufs;
+    unsigned nbufs;
+    int64_t off;
+    size_t len;
+    uv_uid_t uid;
+    uv_gid_t gid;
+    double atime, mtime;
+    uv_dir_t *dir;
+    ah__site site; /* the call site in the code under test */
+} ah__fsop;
+
+/* An asynchronous request's own copy of its arguments, behind req->reserved[2]. */
+typedef struct ah__fsasync {
+    ah__list link; /* fs->asyncs: freed with the sim if the job never completes */
+    ah__fsop op;
+    uv_buf_t *bufs_copy;
+    char *tpl_copy; /* mkdtemp/mkstemp: the template libuv's own call copies again */
+    uint64_t extra_ms;
+} ah__fsasync;
+
+/* A completed uv_fs_t that still holds memory only uv_fs_req_cleanup frees. */
+typedef struct ah__fsleak {
+    ah__list link;
+    const uv_fs_t *req;
+    const char *fn;
+    ah__site site;
+    uint64_t done_ns;
+} ah__fsleak;
+
+typedef struct ah__fsrule {
+    ah__list link;
+    int kind; /* AH__FSR_* */
+    uv_fs_type op;
+    char *path; /* NULL: any */
+    int err;
+    unsigned times; /* 0: forever */
+    uint64_t n;     /* ms or bytes */
+} ah__fsrule;
+enum { AH__FSR_FAIL, AH__FSR_SLOW, AH__FSR_SHORT };
+
+/* A descriptor opened through uv_fs_open in passthrough mode, for fs events on fd operations. */
+typedef struct ah__fsfd {
+    ah__list link;
+    int fd;
+    char *path;
+} ah__fsfd;
+
+struct ah__memfs;
+
+typedef struct ah__fs {
+    ah_sim *sim;
+    struct ah__memfs *mem;                 /* NULL: passthrough */
+    uint64_t latency_ms[UV_FS_LUTIME + 2]; /* [op + 1]; [0]: every op */
+    ah__list rules;
+    ah__list leaks;   /* ah__fsleak */
+    ah__list realfds; /* ah__fsfd */
+    ah__list watchers;
+    ah__list polls;
+    ah__list asyncs;
+    uint64_t capacity;
+    int has_capacity;
+} ah__fs;
+
+/* fs.c */
+ah__fs *ah__fs_get(ah_sim *sim);
+ah__fs *ah__fs_find(ah_sim *sim);
+/* Makes `path` absolute and lexically clean ("/a/./b/../c" -> "/a/c") against `cwd`. */
+void ah__fs_normalize(const char *cwd, const char *path, char *out, size_t n);
+/* The first rule of `kind` matching op and path (consumed when counted), or NULL. */
+ah__fsrule *ah__fs_rule(ah__fs *fs, int kind, uv_fs_type op, const char *abs_path);
+const char *ah__fs_op_name(uv_fs_type t);
+
+/* memfs.c */
+struct ah__memfs *ah__memfs_new(ah_sim *sim);
+void ah__memfs_free(struct ah__memfs *m);
+/* Runs op on the memory file system, setting req's result/ptr/statbuf/path as libuv does. */
+void ah__memfs_run(ah__fs *fs, uv_fs_t *req, const ah__fsop *op);
+int ah__memfs_owns_fd(const struct ah__memfs *m, uv_file fd);
+int ah__memfs_owns_dir(const struct ah__memfs *m, const uv_dir_t *dir);
+/* The path a memory descriptor was opened with, or NULL. */
+const char *ah__memfs_fd_path(const struct ah__memfs *m, uv_file fd);
+void ah__memfs_crash(struct ah__memfs *m);
+void ah__memfs_check(struct ah__memfs *m, ah__buf *b);
+int ah__memfs_put(struct ah__memfs *m, const char *path, const void *data, size_t n);
+ssize_t ah__memfs_get(struct ah__memfs *m, const char *path, void *buf, size_t cap);
+/* The bytes files hold now (for the capacity limit). */
+uint64_t ah__memfs_used(const struct ah__memfs *m);
+
+/* watch.c: what a successful operation changed, for uv_fs_event watchers. `events` is UV_RENAME
+ * or UV_CHANGE; `abs_path` the entry that changed; `kind` tells inotify's event kinds apart (the
+ * operation's uv_fs_type; a rename's target adds AH__FS_KIND_TO): equal consecutive ones merge. */
+#define AH__FS_KIND_TO 1000
+void ah__fs_notify(ah__fs *fs, const char *abs_path, int events, int kind);
+void ah__watch_check(ah__fs *fs, ah__buf *b);
+void ah__watch_hooks_install(void);
+void ah__watch_free_all(ah__fs *fs);
+
+#endif
