@@ -8,6 +8,9 @@ set(_ah_install_targets ah_fakeclock ah_harness_core ah_unsimulated ah_harness)
 if(TARGET ah_mocks)
   list(APPEND _ah_install_targets ah_mocks)
 endif()
+if(TARGET ah_proc)
+  list(APPEND _ah_install_targets ah_proc)
+endif()
 install(TARGETS ${_ah_install_targets} EXPORT asyncharness-targets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(EXPORT asyncharness-targets NAMESPACE asyncharness::

@@ -78,6 +78,10 @@ typedef struct ah__end {
     int closed;            /* the end's socket is gone: data to it is answered with a reset */
     int reset;             /* the end received a reset */
     ah__addr addr;
+    /* Neither a user stream nor a scripted peer (a child process's end of its stdio pipe):
+     * told when bytes, EOF or a reset reached it. */
+    void (*ext_incoming)(struct ah__conn *c, void *ctx);
+    void *ext_ctx;
 } ah__end;
 
 typedef struct ah__conn {
@@ -318,6 +322,12 @@ void ah__peer_client_gone(ah__pconn *pc);
 void ah__peer_check(ah__net *net, ah__buf *b);
 void ah__peer_pending(ah__net *net, ah__buf *b);
 void ah__peer_free_all(ah__net *net);
+
+/* pipe.c: opens `p` (a uv_pipe_t not yet opened) as one end of a new connected pair, as libuv's
+ * uv_spawn does with the parent's end of a socketpair; end 1 is left to the caller (proc/), which
+ * sets its ext_incoming. `readable`/`writable` as the stream's flags; `label` names it. Returns
+ * the connection, or NULL when the pipe already has a descriptor (UV_EINVAL for the caller). */
+ah__conn *ah__pipe_open_pair(uv_pipe_t *p, int readable, int writable, const char *label);
 
 /* tcp.c, pipe.c: the type-specific half of uv_listen. */
 int ah__tcp_listen(ah__sock *s, int backlog, uv_connection_cb cb);

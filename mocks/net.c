@@ -528,6 +528,8 @@ static void flow_arrive(ah__event *ev)
         ah__sock_incoming(e->sock);
     } else if (e->pc != NULL) {
         ah__peer_incoming(e->pc);
+    } else if (e->ext_incoming != NULL) {
+        e->ext_incoming(c, e->ext_ctx);
     }
     ah__flow_arm(f);
 }
@@ -542,6 +544,7 @@ void ah__end_close(ah__conn *c, int side, int rst)
     e->closed = 1;
     e->sock = NULL;
     e->pc = NULL;
+    e->ext_incoming = NULL;
     if (side == 0 && c->end[1].pc != NULL)
         ah__peer_client_gone(c->end[1].pc);
     /* Linux resets instead of closing when unread bytes are left in the receive queue. */

@@ -184,8 +184,10 @@ static void sock_read(ah__sock *s)
         return;
     sync_reset(s);
     /* epoll reports POLLHUP once both directions are shut: the peer's FIN arrived and ours went
-     * out, or a reset arrived. */
-    hup = (f->fin_arrived && (st->flags & AH__SF_SHUT)) || s->conn->end[s->side].reset;
+     * out, or a reset arrived. A unix socket whose peer closed (not only shut down) is shut both
+     * ways at once (Linux's unix_release_sock): a child's stdout pipe after its exit. */
+    hup = (f->fin_arrived && (st->flags & AH__SF_SHUT)) || s->conn->end[s->side].reset ||
+          (f->fin_arrived && st->type == UV_NAMED_PIPE && s->conn->end[1 - s->side].closed);
     st->flags &= ~AH__SF_READ_PARTIAL;
     while (st->read_cb != NULL && (st->flags & AH__SF_READING) && count-- > 0) {
         buf = uv_buf_init(NULL, 0);

@@ -57,6 +57,14 @@ void ah__site_mark(const char *file, int line, const char *func, const char *fn)
 #define uv_queue_work(...) AH__SITE(uv_queue_work, __VA_ARGS__)
 #define uv_cancel(...) AH__SITE(uv_cancel, __VA_ARGS__)
 #define uv_sleep(...) AH__SITE(uv_sleep, __VA_ARGS__)
+#define uv_spawn(...) AH__SITE(uv_spawn, __VA_ARGS__)
+#define uv_process_kill(...) AH__SITE(uv_process_kill, __VA_ARGS__)
+#define uv_kill(...) AH__SITE(uv_kill, __VA_ARGS__)
+#define uv_signal_init(...) AH__SITE(uv_signal_init, __VA_ARGS__)
+#define uv_signal_start(...) AH__SITE(uv_signal_start, __VA_ARGS__)
+#define uv_signal_start_oneshot(...) AH__SITE(uv_signal_start_oneshot, __VA_ARGS__)
+#define uv_tty_init(...) AH__SITE(uv_tty_init, __VA_ARGS__)
+#define uv_random(...) AH__SITE(uv_random, __VA_ARGS__)
 #endif
 
 #endif
