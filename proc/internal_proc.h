@@ -14,6 +14,8 @@
 #define AH__NSIG 65 /* signals 1..64, as kill(2) accepts on Linux */
 /* Fake pids of scripted children: above Linux's largest pid_max (2^22), so never a real one. */
 #define AH__FAKE_PID_BASE 5000000
+/* A real child still running is looked at again after this much virtual time. */
+#define AH__REAL_CHECK_MS 1000
 
 /* uv_signal_t flag (type-specific bit of handle->flags): started with uv_signal_start_oneshot.
  * As libuv 1.44's UV_SIGNAL_ONE_SHOT it is never cleared once set. */
@@ -61,19 +63,19 @@ struct ah_program {
 enum { AH__PROC_RUNNING, AH__PROC_EXITED, AH__PROC_REAPED };
 
 typedef struct ah__pstdio {
-    int flags;           /* the container's flags */
-    ah__conn *conn;      /* UV_CREATE_PIPE: the fake pair; end 0 is the user's pipe */
-    int fd;              /* UV_INHERIT_FD / _STREAM: the descriptor, else -1 */
-    int real_fd;         /* real child: the parent's end of the socketpair, or -1 */
-    int real_wr_closed;  /* real child: its input was shut down (the parent's EOF forwarded) */
-    unsigned char *out;  /* real child: what it wrote, delivered at the exit */
+    int flags;          /* the container's flags */
+    ah__conn *conn;     /* UV_CREATE_PIPE: the fake pair; end 0 is the user's pipe */
+    int fd;             /* UV_INHERIT_FD / _STREAM: the descriptor, else -1 */
+    int real_fd;        /* real child: the parent's end of the socketpair, or -1 */
+    int real_wr_closed; /* real child: its input was shut down (the parent's EOF forwarded) */
+    unsigned char *out; /* real child: what it wrote, delivered at the exit */
     size_t out_len, out_cap;
     int out_eof;
 } ah__pstdio;
 
 typedef struct ah__proc {
-    ah__list link;       /* state->procs, every child ever spawned */
-    ah__list loop_link;  /* ploop->procs while its handle is open and it was not reaped */
+    ah__list link;      /* state->procs, every child ever spawned */
+    ah__list loop_link; /* ploop->procs while its handle is open and it was not reaped */
     struct ah__pstate *st;
     uv_process_t *handle; /* NULL once the handle closed */
     uv_loop_t *loop;
@@ -91,12 +93,14 @@ typedef struct ah__proc {
     size_t step;
     ah__event ev; /* the next step (scripted) or the reap of a real child */
     int waiting_eof;
+    int chld_sent; /* its SIGCHLD was caught */
     /* real */
     int real;
     int real_pid;
-    int real_reaped;   /* the harness waitpid'ed it */
+    int real_reaped; /* the harness waitpid'ed it */
     int real_status;
-    int stdin_gated;   /* the reap waits for the parent to close the child's input */
+    int stdin_gated;         /* the reap waits for the parent to close the child's input */
+    uint64_t real_waited_ms; /* real time the harness waited for it so far */
 } ah__proc;
 
 typedef struct ah__pstate {
@@ -106,8 +110,8 @@ typedef struct ah__pstate {
     ah__list scripts;
     int next_fake_pid;
     uint64_t real_ms;         /* virtual run time of a real child (ah_proc_real_ms) */
-    uint64_t real_timeout_ms; /* real time a real child may take */
-    uint64_t grace_ms;        /* real time a child with an open input gets before it is gated */
+    uint64_t real_timeout_ms; /* real time the harness waits for a real child, in all */
+    uint64_t grace_ms;        /* real time one look at a real child waits for its exit */
     /* signals */
     ah__list sigs; /* started uv_signal_t, through their tree_entry */
     ah__sigmsg *msgs;

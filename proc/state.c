@@ -68,8 +68,8 @@ ah__pstate *ah__pstate_get(ah_sim *sim)
     ah__list_init(&st->sigs);
     ah__list_init(&st->random_jobs);
     st->real_ms = 1;
-    st->real_timeout_ms = 10000;
-    st->grace_ms = 200;
+    st->real_timeout_ms = 30000;
+    st->grace_ms = 250;
     st->random_state = ah_sim_seed(sim) ^ 0x9e3779b97f4a7c15ULL;
     memset(&ext, 0, sizeof(ext));
     ext.key = &pstate_key;

@@ -99,7 +99,8 @@ static void scripted_program_prints_and_exits_in_virtual_time(void **state)
     assert_true(uv_is_active((uv_handle_t *)&proc));
     assert_int_equal(uv_read_start((uv_stream_t *)&out, alloc_cb, read_cb), 0);
     ah_run_until_idle(sim);
-    assert_string_equal(log_buf, "out[on branch main\n]@0 out[clean]@250 out:EOF@250 exit(3,0)@250 ");
+    assert_string_equal(log_buf,
+                        "out[on branch main\n]@0 out[clean]@250 out:EOF@250 exit(3,0)@250 ");
     ah_assert_now_ms(sim, 250);
 }
 

@@ -24,7 +24,10 @@ static void logf_(const char *fmt, ...)
 static uv_signal_t sig[4];
 static uv_timer_t timer;
 
-static void on_sig(uv_signal_t *h, int signum) { logf_("h%d:%d@%llu ", (int)(h - sig), signum, (unsigned long long)ah_now_ms(ah_sim_current())); }
+static void on_sig(uv_signal_t *h, int signum)
+{
+    logf_("h%d:%d@%llu ", (int)(h - sig), signum, (unsigned long long)ah_now_ms(ah_sim_current()));
+}
 
 static void close_all(void)
 {
@@ -161,7 +164,8 @@ static void unwatched_signal_fails_naming_the_sender(void **state)
 {
     (void)state;
     ah_assert_fails_with(NULL, unwatched_body, NULL, "no uv_signal_t watches it");
-    ah_assert_fails_with(NULL, unwatched_body, NULL, "by uv_kill in unwatched_body (test_signal.c:");
+    ah_assert_fails_with(NULL, unwatched_body, NULL,
+                         "by uv_kill in unwatched_body (test_signal.c:");
     ah_assert_passes(NULL, unwatched_body, (void *)1);
 }
 
