@@ -15,6 +15,7 @@
  * its exit waits until the parent closes its stdin (docs/processes.md). */
 #include "internal_proc.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -27,6 +28,31 @@
 #include <unistd.h>
 
 extern char **environ;
+
+/* The real libc calls on the real child's descriptors: another room may interpose these names
+ * for its fake descriptors (link-time definitions in the executable); RTLD_NEXT skips them. */
+static struct {
+    int (*socketpair)(int, int, int, int[2]);
+    int (*close)(int);
+    ssize_t (*recv)(int, void *, size_t, int);
+    ssize_t (*send)(int, const void *, size_t, int);
+    int (*poll)(struct pollfd *, nfds_t, int);
+    ssize_t (*read)(int, void *, size_t);
+    int (*shutdown)(int, int);
+} libc;
+
+static void libc_resolve(void)
+{
+    if (libc.close != NULL)
+        return;
+    *(void **)&libc.socketpair = dlsym(RTLD_NEXT, "socketpair");
+    *(void **)&libc.recv = dlsym(RTLD_NEXT, "recv");
+    *(void **)&libc.send = dlsym(RTLD_NEXT, "send");
+    *(void **)&libc.poll = dlsym(RTLD_NEXT, "poll");
+    *(void **)&libc.read = dlsym(RTLD_NEXT, "read");
+    *(void **)&libc.shutdown = dlsym(RTLD_NEXT, "shutdown");
+    *(void **)&libc.close = dlsym(RTLD_NEXT, "close");
+}
 
 static void proc_ev_fire(ah__event *ev);
 
@@ -312,7 +338,7 @@ static int feed_stdin(ah__proc *pr, ah__pstdio *io)
         return 1;
     f = &io->conn->flow[0];
     while ((n = (size_t)(f->arr - f->rd)) > 0) {
-        w = send(io->real_fd, f->buf + (f->rd - f->base), n, MSG_DONTWAIT | MSG_NOSIGNAL);
+        w = libc.send(io->real_fd, f->buf + (f->rd - f->base), n, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (w <= 0)
             break;
         if (io == &pr->stdio[0] && !(io->flags & UV_WRITABLE_PIPE)) {
@@ -323,7 +349,7 @@ static int feed_stdin(ah__proc *pr, ah__pstdio *io)
         ah__flow_consume(f, (size_t)w);
     }
     if (f->arr == f->rd && (f->fin_arrived || f->rst_arrived || io->conn->end[0].closed)) {
-        shutdown(io->real_fd, SHUT_WR);
+        libc.shutdown(io->real_fd, SHUT_WR);
         io->real_wr_closed = 1;
         return 1;
     }
@@ -377,13 +403,13 @@ static int real_wait(ah__proc *pr, uint64_t limit_ms)
         }
         if (mono_ms() - start >= limit_ms && !pr->real_reaped)
             return 0;
-        r = poll(pf, (nfds_t)np, pr->real_reaped ? 50 : 10);
+        r = libc.poll(pf, (nfds_t)np, pr->real_reaped ? 50 : 10);
         if (r == 0 && pr->real_reaped)
             return 1;
         for (i = 0; i < np; i++) {
             ah__pstdio *io = &pr->stdio[idx[i]];
             if (pf[i].revents & (POLLIN | POLLHUP | POLLERR)) {
-                n = recv(io->real_fd, buf, sizeof(buf), MSG_DONTWAIT);
+                n = libc.recv(io->real_fd, buf, sizeof(buf), MSG_DONTWAIT);
                 if (n > 0)
                     out_append(io, buf, (size_t)n);
                 else if (n == 0 || (errno != EAGAIN && errno != EINTR))
@@ -438,7 +464,7 @@ static void real_reap(ah__proc *pr)
         if (io->flags & UV_WRITABLE_PIPE)
             io->out_len = 0;
         if (io->real_fd >= 0) {
-            close(io->real_fd);
+            libc.close(io->real_fd);
             io->real_fd = -1;
         }
     }
@@ -550,16 +576,16 @@ static int real_spawn(const uv_process_options_t *o, int *fds, int n, int *pid_o
         child_fail(ep[1], -errno);
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    close(ep[1]);
+    libc.close(ep[1]);
     if (pid < 0) {
         err = -errno;
-        close(ep[0]);
+        libc.close(ep[0]);
         return err;
     }
     do
-        r = read(ep[0], &err, sizeof(err));
+        r = libc.read(ep[0], &err, sizeof(err));
     while (r < 0 && errno == EINTR);
-    close(ep[0]);
+    libc.close(ep[0]);
     if (r == 0) {
         *pid_out = pid;
         return 0;
@@ -638,6 +664,7 @@ int uv_spawn(uv_loop_t *loop, uv_process_t *process, const uv_process_options_t 
     int child_fds[64];
     char note[320];
 
+    libc_resolve();
     if (process == NULL || o == NULL || o->file == NULL)
         ah__fail(sim, "uv_spawn: called with a NULL %s (libuv asserts on this)",
                  process == NULL ? "process"
@@ -707,7 +734,7 @@ int uv_spawn(uv_loop_t *loop, uv_process_t *process, const uv_process_options_t 
             const uv_stdio_container_t *c = &o->stdio[i];
             int sp[2];
             if (c->flags & UV_CREATE_PIPE) {
-                if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0) {
+                if (libc.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0) {
                     err = -errno;
                     break;
                 }
@@ -729,12 +756,12 @@ int uv_spawn(uv_loop_t *loop, uv_process_t *process, const uv_process_options_t 
             err = real_spawn(o, child_fds, n, &pr->real_pid);
         for (i = 0; i < o->stdio_count; i++)
             if (o->stdio[i].flags & UV_CREATE_PIPE && child_fds[i] >= 0)
-                close(child_fds[i]);
+                libc.close(child_fds[i]);
         for (i = 0; i < n; i++) {
             if (err == 0)
                 pr->stdio[i].real_fd = real_fds[i];
             else if (real_fds[i] >= 0)
-                close(real_fds[i]);
+                libc.close(real_fds[i]);
         }
         if (err == 0) {
             pr->real = 1;
@@ -956,7 +983,7 @@ void ah__proc_free_all(ah__pstate *st)
         }
         for (i = 0; i < pr->nstdio; i++) {
             if (pr->stdio[i].real_fd >= 0)
-                close(pr->stdio[i].real_fd);
+                libc.close(pr->stdio[i].real_fd);
             ah__free(pr->stdio[i].out);
         }
         ah__free(pr->stdio);

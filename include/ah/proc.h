@@ -48,6 +48,12 @@ void ah_proc_real_ms(ah_sim *sim, uint64_t ms);
 /* Signals. Injects `signum` into the own process at the current instant, as kill(getpid()) from
  * outside would: every uv_signal_t watching it gets it at the next poll. */
 void ah_signal_raise(ah_sim *sim, int signum);
+#if !defined(AH_NO_SITES) && !defined(AH_BUILDING_HARNESS)
+void ah__site_mark(const char *file, int line, const char *func, const char *fn);
+#define ah_signal_raise(sim, signum)                                                               \
+    (ah__site_mark(__FILE__, __LINE__, __func__, "ah_signal_raise"),                               \
+     ah_signal_raise((sim), (signum)))
+#endif
 /* Real signals of number `signum` sent from outside the process reach the sim's handles: while a
  * uv_signal_t watches it, a real handler is installed; a signal caught is delivered at the next
  * poll. Off by default. */
