@@ -19,6 +19,8 @@ static void random_cb(uv_random_t *req, int status, void *buf, size_t len)
     V("random_cb", status);
     V("  same request and buffer", req == &rreq && buf == bytes);
     V("  length", (long long)len);
+    uv_close((uv_handle_t *)&tty_r, on_close);
+    uv_close((uv_handle_t *)&tty_w, on_close);
 }
 
 int main(void)
@@ -55,8 +57,6 @@ int main(void)
     V("random sync", uv_random(NULL, NULL, bytes, sizeof(bytes), 0, NULL));
     V("random async", uv_random(loop, &rreq, bytes, sizeof(bytes), 0, random_cb));
     V("alive with the request", uv_loop_alive(loop));
-    uv_close((uv_handle_t *)&tty_r, on_close);
-    uv_close((uv_handle_t *)&tty_w, on_close);
     V("run", uv_run(loop, UV_RUN_DEFAULT));
     V("loop_fork", uv_loop_fork(loop));
     V("os_getpid", uv_os_getpid() == getpid());
