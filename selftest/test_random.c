@@ -52,8 +52,7 @@ static void async_random_completes_at_the_next_poll(void **state)
     ah_run_until_idle(sim);
     assert_int_equal(done, 1);
     ah_assert_now_ms(sim, 0);
-    assert_int_equal(uv_random(uv_default_loop(), &req, buf, sizeof(buf), 3, random_cb),
-                     UV_EINVAL);
+    assert_int_equal(uv_random(uv_default_loop(), &req, buf, sizeof(buf), 3, random_cb), UV_EINVAL);
 }
 
 static void helpers_pass_through(void **state)
