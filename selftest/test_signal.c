@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <setjmp.h>
 #include <cmocka.h>
@@ -205,6 +206,32 @@ static void ignored_by_default_or_by_the_program(void **state)
     ah_run_until_idle(sim);
 }
 
+/* A real signal from outside (here the kill system call itself, which the harness does not
+ * interpose) reaches the handle only with passthrough. */
+static void passthrough_delivers_real_signals(void **state)
+{
+    ah_sim *sim = *state;
+    uv_loop_t *loop = uv_default_loop();
+    struct sigaction before, during;
+
+    log_buf[0] = '\0';
+    memset(sig, 0, sizeof(sig));
+    sigaction(SIGUSR2, NULL, &before);
+    ah_signal_passthrough(sim, SIGUSR2);
+    uv_signal_init(loop, &sig[0]);
+    uv_signal_start(&sig[0], on_sig, SIGUSR2);
+    sigaction(SIGUSR2, NULL, &during);
+    assert_ptr_not_equal(during.sa_handler, before.sa_handler);
+    syscall(SYS_kill, getpid(), SIGUSR2);
+    uv_run(loop, UV_RUN_NOWAIT); /* the poll notices it */
+    uv_run(loop, UV_RUN_NOWAIT); /* the next one dispatches it */
+    assert_string_equal(log_buf, "h0:12@0 ");
+    close_all();
+    ah_run_until_idle(sim);
+    sigaction(SIGUSR2, NULL, &during);
+    assert_ptr_equal(during.sa_handler, before.sa_handler); /* restored */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -215,6 +242,7 @@ int main(void)
         ah_unit_test(unwatched_signal_fails_naming_the_sender),
         ah_unit_test(second_signal_after_oneshot_takes_the_default_action),
         ah_unit_test(ignored_by_default_or_by_the_program),
+        ah_unit_test(passthrough_delivers_real_signals),
     };
     return ah_run_tests(tests);
 }
