@@ -112,6 +112,7 @@ typedef struct ah__pstate {
     uint64_t real_ms;         /* virtual run time of a real child (ah_proc_real_ms) */
     uint64_t real_timeout_ms; /* real time the harness waits for a real child, in all */
     uint64_t grace_ms;        /* real time one look at a real child waits for its exit */
+    int exit_race;            /* ah_proc_exit_race: the oracle places SIGCHLD */
     /* signals */
     ah__list sigs; /* started uv_signal_t, through their tree_entry */
     ah__sigmsg *msgs;

@@ -139,6 +139,8 @@ void ah_proc_spawn_error(ah_sim *sim, const char *file, int err)
 
 void ah_proc_real_ms(ah_sim *sim, uint64_t ms) { ah__pstate_get(sim)->real_ms = ms; }
 
+void ah_proc_exit_race(ah_sim *sim, int on) { ah__pstate_get(sim)->exit_race = on != 0; }
+
 /* ---- the child's end of its pipes ---- */
 
 static ah__pstdio *stdio_of(ah__proc *pr, int fd)
@@ -230,6 +232,12 @@ static void proc_exited(ah__proc *pr, int status, int signum)
      * that sees the pipes' EOF usually returns before SIGCHLD reaches the signal pipe, so the
      * signal is caught one poll later (proc_ev_fire). */
     (void)site;
+    if (st->exit_race && ah__choose(st->sim, 2, "SIGCHLD in the poll of the child's EOF") == 1) {
+        /* the other order real life allows: the signal reaches the pipe before the poll */
+        pr->chld_sent = 1;
+        ah__sig_catch(st, SIGCHLD, "a child's exit", pr->site);
+        return;
+    }
     pr->ev.flags = 0;
     ah__event_schedule(pr->loop, &pr->ev, st->sim->clock.now_ns);
 }

@@ -271,6 +271,53 @@ static void sigchld_reaches_user_handles_too(void **state)
     assert_string_equal(log_buf, "SIGCHLD(17) exit(0,0)@5 ");
 }
 
+static void pipe_closed(uv_handle_t *h)
+{
+    (void)h;
+    logf_("pipe closed ");
+}
+
+static void read_close_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    (void)buf;
+    if (n < 0)
+        uv_close((uv_handle_t *)s, pipe_closed);
+}
+
+static void race_body(ah_sim *sim, void *ctx)
+{
+    ah_program *p = ah_proc_script(sim, "echo");
+    char *args[] = {"echo", NULL};
+
+    (void)ctx;
+    ah_proc_exit_race(sim, 1);
+    ah_proc_write(p, 1, "x");
+    setup("echo", args, 1);
+    uv_spawn(uv_default_loop(), &proc, &opts);
+    uv_read_start((uv_stream_t *)&out, alloc_cb, read_close_cb);
+    ah_run_until_idle(sim);
+}
+
+/* Both orders of the exit and the pipe's close callback are reachable through the oracle. */
+static void exit_race_is_a_choice_of_the_oracle(void **state)
+{
+    int seen_before = 0, seen_after = 0;
+    uint64_t seed;
+
+    (void)state;
+    for (seed = 1; seed <= 16; seed++) {
+        ah_sim_opts o = {.seed = seed};
+        char *msg = ah_capture_failure(&o, race_body, NULL);
+        assert_null(msg);
+        if (strncmp(log_buf, "pipe closed", 11) == 0)
+            seen_before++;
+        else
+            seen_after++;
+    }
+    assert_true(seen_before > 0);
+    assert_true(seen_after > 0);
+}
+
 /* ---- planted bugs ---- */
 
 static void noop_exit(uv_process_t *p, int64_t s, int t) { (void)p, (void)s, (void)t; }
@@ -360,6 +407,7 @@ int main(void)
         ah_unit_test(process_kill_ends_a_hanging_child),
         ah_unit_test(real_sleep_killed),
         ah_unit_test(sigchld_reaches_user_handles_too),
+        ah_unit_test(exit_race_is_a_choice_of_the_oracle),
         ah_unit_test(planted_client_forgets_the_exit),
         ah_unit_test(planted_client_never_closes_the_process_handle),
         ah_unit_test(planted_client_never_gets_the_exit),

@@ -45,6 +45,11 @@ const char *ah_proc_stdin_of(ah_sim *sim, const char *file, size_t *n);
  * needs it). */
 void ah_proc_real_ms(ah_sim *sim, uint64_t ms);
 
+/* A child's SIGCHLD usually reaches the parent one poll after its pipes' EOF; with `on`, the
+ * oracle (ah_explore) also tries the other order real life allows: exit_cb in the same poll as
+ * the EOF, before the pipe's close callback. Off by default. */
+void ah_proc_exit_race(ah_sim *sim, int on);
+
 /* Signals. Injects `signum` into the own process at the current instant, as kill(getpid()) from
  * outside would: every uv_signal_t watching it gets it at the next poll. */
 void ah_signal_raise(ah_sim *sim, int signum);
