@@ -591,11 +591,17 @@ static void io_pend_run(ah__pending *p) { stream_io_out(ah__container_of(p, ah__
 
 static void wr_fire(ah__event *ev) { stream_io_out(ah__container_of(ev, ah__sock, wr_ev)); }
 
+ah__tty_write_fn ah__tty_write_hook;
+
 static int write_begin(uv_write_t *req, uv_stream_t *st, const uv_buf_t bufs[], unsigned nbufs,
                        uv_stream_t *send_handle, uv_write_cb cb, const char *fn, ah__site site)
 {
-    ah__sock *s = ah__sock_of(st, fn);
+    ah__sock *s;
     int empty, err;
+
+    if (st != NULL && st->type == UV_TTY && ah__tty_write_hook != NULL && send_handle == NULL)
+        return ah__tty_write_hook(req, st, bufs, nbufs, cb, fn, site);
+    s = ah__sock_of(st, fn);
 
     if (req == NULL)
         ah__fail(s->net->sim, "%s: called with a NULL request", fn);
@@ -644,8 +650,12 @@ int uv_write2(uv_write_t *req, uv_stream_t *st, const uv_buf_t bufs[], unsigned 
 int uv_try_write2(uv_stream_t *st, const uv_buf_t bufs[], unsigned int nbufs,
                   uv_stream_t *send_handle)
 {
-    ah__sock *s = ah__sock_of(st, "uv_try_write");
+    ah__sock *s;
     int err;
+
+    if (st != NULL && st->type == UV_TTY && ah__tty_write_hook != NULL && send_handle == NULL)
+        return ah__tty_write_hook(NULL, st, bufs, nbufs, NULL, "uv_try_write", (ah__site){0});
+    s = ah__sock_of(st, "uv_try_write");
 
     if (st->connect_req != NULL || st->write_queue_size != 0)
         return UV_EAGAIN;

@@ -124,6 +124,7 @@ typedef struct ah__pstate {
     struct sigaction saved[AH__NSIG];
     uint64_t random_state;
     ah__list random_jobs; /* uv_random requests in flight */
+    ah__list ttys;        /* per-tty state (misc.c) */
 } ah__pstate;
 
 /* The room's state of the sim, created on first use (registers the hooks). */
@@ -157,5 +158,7 @@ void ah__proc_free_all(ah__pstate *st);
 /* misc.c */
 void ah__tty_close(uv_handle_t *h);
 void ah__random_free_all(ah__pstate *st);
+void ah__tty_hooks_install(void);
+void ah__tty_free_all(ah__pstate *st);
 
 #endif

@@ -13,6 +13,8 @@
 
 /* ---- ttys ---- */
 
+static void *tty_state_new(ah__pstate *ps, uv_stream_t *st);
+
 /* uv_tty_reset_mode restores the first tty whose mode was changed, as libuv does. */
 static struct termios orig_termios;
 static int orig_termios_fd = -1;
@@ -49,7 +51,7 @@ int uv_tty_init(uv_loop_t *loop, uv_tty_t *tty, int fd, int unused)
     st->accepted_fd = -1;
     st->delayed_error = 0;
     st->write_queue_size = 0;
-    st->queued_fds = NULL;
+    st->queued_fds = tty_state_new(ah__pstate_get(sim), st);
     memset(&st->io_watcher, 0, sizeof(st->io_watcher));
     st->io_watcher.fd = fd;
     ah__list_init(ah__qlist(st->write_queue));
@@ -139,11 +141,146 @@ int uv_tty_get_winsize(uv_tty_t *tty, int *width, int *height)
     return 0;
 }
 
+/* Per-tty state (in the stream's queued_fds, as streams keep theirs): the pending-queue entry
+ * that runs completed writes' callbacks, as libuv's uv__io_feed. */
+typedef struct tty_state {
+    ah__list link; /* pstate->ttys: freed with the sim if never closed */
+    ah__pending pend;
+    uv_stream_t *st;
+} tty_state;
+
+static void tty_callbacks(uv_stream_t *st, int closing)
+{
+    ah_sim *sim = ah__lp(st->loop)->sim;
+    ah__list *q = ah__qlist(st->write_completed_queue);
+    uv_write_t *req;
+
+    (void)closing;
+    while (!ah__list_empty(q)) {
+        req = ah__container_of((void *)q->next, uv_write_t, queue);
+        ah__list_remove(ah__qlist(req->queue));
+        ah__req_end((uv_req_t *)req);
+        if (req->cb != NULL)
+            AH__DISPATCH(sim, st, "write_cb", req->cb(req, req->error));
+    }
+}
+
+static void tty_pend_run(ah__pending *p)
+{
+    tty_state *ts = ah__container_of(p, tty_state, pend);
+    tty_callbacks(ts->st, 0);
+}
+
+static void *tty_state_new(ah__pstate *ps, uv_stream_t *st)
+{
+    tty_state *ts = ah__calloc(1, sizeof(*ts));
+
+    ts->st = st;
+    ts->pend.run = tty_pend_run;
+    ah__list_init(&ts->pend.link);
+    ah__list_insert_tail(&ps->ttys, &ts->link);
+    return ts;
+}
+
+/* write(2) of every buffer to the real descriptor, waiting while it would block (libuv's tty
+ * writes are blocking ones). Returns the bytes written or a UV_ error. */
+static ssize_t tty_write_all(int fd, const uv_buf_t *bufs, unsigned nbufs)
+{
+    size_t total = 0, off;
+    unsigned i;
+    ssize_t w;
+
+    for (i = 0; i < nbufs; i++)
+        for (off = 0; off < bufs[i].len;) {
+            w = write(fd, bufs[i].base + off, bufs[i].len - off);
+            if (w < 0 && (errno == EINTR || errno == EAGAIN))
+                continue;
+            if (w < 0)
+                return total > 0 ? (ssize_t)total : -errno;
+            off += (size_t)w;
+            total += (size_t)w;
+        }
+    return (ssize_t)total;
+}
+
+static int tty_write(uv_write_t *req, uv_stream_t *st, const uv_buf_t bufs[], unsigned nbufs,
+                     uv_write_cb cb, const char *fn, ah__site site)
+{
+    ah__hrec *r = ah__handle_rec((uv_handle_t *)st, fn);
+    ah_sim *sim = ah__lp(st->loop)->sim;
+    tty_state *ts = st->queued_fds;
+    ssize_t n;
+    char b[320];
+
+    if (nbufs == 0)
+        ah__fail(sim, "%s on %s with nbufs == 0 (libuv asserts on this)", fn,
+                 ah__handle_str(r, b, sizeof(b)));
+    if (st->io_watcher.fd < 0)
+        return UV_EBADF;
+    if (!(st->flags & AH__SF_WRITABLE))
+        return UV_EPIPE;
+    n = tty_write_all(st->io_watcher.fd, bufs, nbufs);
+    if (req == NULL)
+        return (int)n;
+    ah__req_require_idle(req, fn, site);
+    ah__req_begin(st->loop, (uv_req_t *)req, UV_WRITE, fn, site);
+    req->cb = cb;
+    req->handle = st;
+    req->send_handle = NULL;
+    req->bufs = NULL;
+    req->nbufs = nbufs;
+    req->write_index = nbufs;
+    req->error = n < 0 ? (int)n : 0;
+    ah__list_init(ah__qlist(req->queue));
+    ah__list_insert_tail(ah__qlist(st->write_completed_queue), ah__qlist(req->queue));
+    if (ah__list_empty(&ts->pend.link))
+        ah__pending_add(st->loop, &ts->pend);
+    return 0;
+}
+
 void ah__tty_close(uv_handle_t *h)
 {
+    tty_state *ts = ((uv_stream_t *)h)->queued_fds;
+
     h->flags &= ~(unsigned)(AH__SF_READABLE | AH__SF_WRITABLE);
     ah__handle_stop(h);
     ((uv_stream_t *)h)->io_watcher.fd = -1;
+    if (ts != NULL) {
+        ah__pending_remove(&ts->pend);
+        ah__list_init(&ts->pend.link);
+    }
+}
+
+/* The closing phase, before close_cb: writes already done get their callbacks (uv__stream_destroy
+ * runs uv__write_callbacks). */
+static void tty_destroy(uv_handle_t *h)
+{
+    uv_stream_t *st = (uv_stream_t *)h;
+    tty_state *ts = st->queued_fds;
+
+    tty_callbacks(st, 1);
+    if (ts != NULL) {
+        ah__list_remove(&ts->link);
+        ah__free(ts);
+    }
+    st->queued_fds = NULL;
+}
+
+void ah__tty_hooks_install(void)
+{
+    ah__tty_write_hook = tty_write;
+    ah__finish_close_hooks[UV_TTY] = tty_destroy;
+}
+
+void ah__tty_free_all(ah__pstate *st)
+{
+    while (!ah__list_empty(&st->ttys)) {
+        tty_state *ts = ah__container_of(st->ttys.next, tty_state, link);
+        ah__list_remove(&ts->link);
+        if (ts->st != NULL && ts->st->queued_fds == ts)
+            ts->st->queued_fds = NULL;
+        ah__free(ts);
+    }
 }
 
 /* ---- uv_random ---- */

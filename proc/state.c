@@ -33,6 +33,7 @@ static void st_destroy(ah_sim *sim, void *state)
     (void)sim;
     ah__proc_free_all(st);
     ah__random_free_all(st);
+    ah__tty_free_all(st);
     ah__sig_restore_all(st);
     while (!ah__list_empty(&st->loops)) {
         q = st->loops.next;
@@ -49,6 +50,7 @@ static void hooks_install(void)
     ah__close_hooks[UV_SIGNAL] = ah__sig_close;
     ah__close_hooks[UV_PROCESS] = ah__proc_close;
     ah__close_hooks[UV_TTY] = ah__tty_close;
+    ah__tty_hooks_install();
 }
 
 ah__pstate *ah__pstate_find(ah_sim *sim) { return sim ? ah__ext_get(sim, &pstate_key) : NULL; }
@@ -67,6 +69,7 @@ ah__pstate *ah__pstate_get(ah_sim *sim)
     ah__list_init(&st->scripts);
     ah__list_init(&st->sigs);
     ah__list_init(&st->random_jobs);
+    ah__list_init(&st->ttys);
     st->real_ms = 1;
     st->real_timeout_ms = 30000;
     st->grace_ms = 250;

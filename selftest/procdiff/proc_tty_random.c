@@ -8,11 +8,18 @@
 #include <unistd.h>
 
 static uv_loop_t *loop;
-static uv_tty_t tty_r, tty_w, tty_f;
+static uv_tty_t tty_r, tty_w, tty_f, tty_x;
 static uv_random_t rreq;
 static unsigned char bytes[64];
 
 static void on_close(uv_handle_t *h) { P("close %s", (const char *)h->data); }
+
+static uv_write_t wreq, wreq2;
+
+static void write_cb(uv_write_t *req, int status)
+{
+    V(req == &wreq ? "write_cb" : "write_cb of the closed tty", status);
+}
 
 static void random_cb(uv_random_t *req, int status, void *buf, size_t len)
 {
@@ -52,6 +59,21 @@ int main(void)
     V("tty_init bad fd", uv_tty_init(loop, &tty_f, -1, 0));
     close(file);
 
+    {
+        uv_buf_t b[2] = {uv_buf_init("he", 2), uv_buf_init("llo", 3)};
+        char got[16];
+        ssize_t n;
+        V("write to the tty", uv_write(&wreq, (uv_stream_t *)&tty_w, b, 2, write_cb));
+        V("try_write to the tty", uv_try_write((uv_stream_t *)&tty_w, b, 1));
+        V("write to the read end", uv_write(&wreq2, (uv_stream_t *)&tty_r, b, 1, write_cb));
+        tty_x.data = "second tty on the write end";
+        V("tty_init second", uv_tty_init(loop, &tty_x, fds[1], 0));
+        V("write then close", uv_write(&wreq2, (uv_stream_t *)&tty_x, b + 1, 1, write_cb));
+        uv_close((uv_handle_t *)&tty_x, on_close);
+        n = read(fds[0], got, sizeof(got));
+        P("the pipe got \"%.*s\"", (int)(n > 0 ? n : 0), got);
+        V("run the writes", uv_run(loop, UV_RUN_DEFAULT));
+    }
     V("random too big", uv_random(loop, &rreq, bytes, 0x80000000u, 0, random_cb));
     V("random flags", uv_random(loop, &rreq, bytes, sizeof(bytes), 1, random_cb));
     V("random sync", uv_random(NULL, NULL, bytes, sizeof(bytes), 0, NULL));
