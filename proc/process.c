@@ -171,11 +171,6 @@ static int stdin_take(ah__proc *pr, ah__pstdio *io, unsigned char **buf, size_t 
     return f->fin_arrived || f->rst_arrived || io->conn->end[0].closed;
 }
 
-typedef struct stdin_log {
-    unsigned char *buf;
-    size_t len;
-} stdin_log;
-
 static void child_incoming(ah__conn *c, void *ctx)
 {
     ah__proc *pr = ctx;
@@ -206,7 +201,6 @@ static void proc_exited(ah__proc *pr, int status, int signum)
 {
     ah__pstate *st = pr->st;
     char note[320];
-    ah__site site = pr->site;
     int i;
 
     if (pr->state != AH__PROC_RUNNING)
@@ -214,8 +208,8 @@ static void proc_exited(ah__proc *pr, int status, int signum)
     ah__event_cancel(&pr->ev);
     for (i = 0; i < pr->nstdio; i++)
         if (pr->stdio[i].conn != NULL && !pr->stdio[i].conn->end[1].closed) {
-            if (i == 0)
-                stdin_take(pr, &pr->stdio[0], NULL, NULL);
+            if (i == 0 && !pr->real) /* a script reads all its input */
+                stdin_take(pr, &pr->stdio[0], &pr->stdio[0].out, &pr->stdio[0].out_len);
             ah__end_close(pr->stdio[i].conn, 1, 0);
         }
     pr->state = AH__PROC_EXITED;
@@ -231,7 +225,6 @@ static void proc_exited(ah__proc *pr, int status, int signum)
     /* The kernel closes the child's descriptors before it signals the parent: the parent's poll
      * that sees the pipes' EOF usually returns before SIGCHLD reaches the signal pipe, so the
      * signal is caught one poll later (proc_ev_fire). */
-    (void)site;
     if (st->exit_race && ah__choose(st->sim, 2, "SIGCHLD in the poll of the child's EOF") == 1) {
         /* the other order real life allows: the signal reaches the pipe before the poll */
         pr->chld_sent = 1;
