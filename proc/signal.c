@@ -244,7 +244,9 @@ static void default_action(ah__pstate *st, int signum, const char *what, ah__sit
              was_reset ? "only oneshot uv_signal_t handles watched it and the first one took the "
                          "handler (libuv installs it with SA_RESETHAND)"
                        : "no uv_signal_t watches it",
-             signum == SIGTSTP || signum == SIGTTIN || signum == SIGTTOU ? "stop" : "terminate");
+             signum == SIGSTOP || signum == SIGTSTP || signum == SIGTTIN || signum == SIGTTOU
+                 ? "stop"
+                 : "terminate");
 }
 
 void ah__sig_catch(ah__pstate *st, int signum, const char *what, ah__site site)
