@@ -131,6 +131,47 @@ static void scripted_spawn_error(void **state)
     ah_run_until_idle(sim);
 }
 
+static void stdio_errors_before_anything_runs(void **state)
+{
+    ah_sim *sim = *state;
+    ah_program *p = ah_proc_script(sim, "x");
+    char *args[] = {"x", NULL};
+    uv_tcp_t tcp;
+
+    ah_proc_exit(p, 0);
+    setup("x", args, 0);
+    uv_tcp_init(uv_default_loop(), &tcp);
+    stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    stdio[1].data.stream = (uv_stream_t *)&tcp; /* not a uv_pipe_t */
+    assert_int_equal(uv_spawn(uv_default_loop(), &proc, &opts), UV_EINVAL);
+    uv_close((uv_handle_t *)&proc, NULL);
+    ah_run_until_idle(sim); /* the handle may be initialised again once closed */
+    stdio[1].flags = UV_INHERIT_FD;
+    stdio[1].data.fd = -1;
+    assert_int_equal(uv_spawn(uv_default_loop(), &proc, &opts), UV_EINVAL);
+    uv_close((uv_handle_t *)&proc, NULL);
+    uv_close((uv_handle_t *)&tcp, NULL);
+    ah_run_until_idle(sim);
+    stdio[1].flags = UV_IGNORE;
+    assert_int_equal(uv_spawn(uv_default_loop(), &proc, &opts), 0);
+    ah_run_until_idle(sim);
+    assert_string_equal(log_buf, "exit(0,0)@0 ");
+}
+
+static void null_file_body(ah_sim *sim, void *ctx)
+{
+    char *args[] = {"x", NULL};
+    (void)sim, (void)ctx;
+    setup(NULL, args, 0);
+    uv_spawn(uv_default_loop(), &proc, &opts);
+}
+
+static void spawn_without_a_file_fails_the_test(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, null_file_body, NULL, "uv_spawn: called with a NULL options.file");
+}
+
 static void real_echo_output_then_eof_then_exit(void **state)
 {
     ah_sim *sim = *state;
@@ -400,6 +441,8 @@ int main(void)
         ah_unit_test(scripted_program_prints_and_exits_in_virtual_time),
         ah_unit_test(missing_program_fails_synchronously_with_enoent),
         ah_unit_test(scripted_spawn_error),
+        ah_unit_test(stdio_errors_before_anything_runs),
+        ah_unit_test(spawn_without_a_file_fails_the_test),
         ah_unit_test(real_echo_output_then_eof_then_exit),
         ah_unit_test(real_sh_exit_status),
         ah_unit_test(real_cat_waits_for_its_stdin),
