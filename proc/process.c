@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -171,13 +172,14 @@ static int stdin_take(ah__proc *pr, ah__pstdio *io, unsigned char **buf, size_t 
     return f->fin_arrived || f->rst_arrived || io->conn->end[0].closed;
 }
 
-static void child_incoming(ah__conn *c, void *ctx)
+/* Bytes, EOF or a reset reached the child's end of one of its pipes. */
+static void child_incoming(void *ctx)
 {
     ah__proc *pr = ctx;
     ah__pstdio *io = stdio_of(pr, 0);
+    ah__conn *c;
 
-    (void)c;
-    if (pr->state != AH__PROC_RUNNING || io == NULL || io->conn != c)
+    if (pr->state != AH__PROC_RUNNING || io == NULL || (c = io->conn) == NULL)
         return;
     if (!pr->real) {
         int eof = stdin_take(pr, io, &io->out, &io->out_len);
@@ -194,6 +196,14 @@ static void child_incoming(ah__conn *c, void *ctx)
         }
     }
 }
+
+static void child_writable(void *ctx) { (void)ctx; }
+static int child_waiting(void *ctx) { return (void)ctx, 0; }
+static uv_loop_t *child_loop(void *ctx) { return ((ah__proc *)ctx)->loop; }
+
+/* The child's end of its pipes, as an end of a higher layer of the fake network. */
+static const ah__end_ops child_end_ops = {child_incoming, child_writable, child_waiting,
+                                          child_loop};
 
 /* ---- exit and reaping ---- */
 
@@ -311,7 +321,7 @@ static void script_run(ah__proc *pr)
 static uint64_t mono_ms(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ah__real_clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
@@ -492,11 +502,15 @@ static void proc_ev_fire(ah__event *ev)
         script_run(pr);
 }
 
+/* In the forked child only system calls: another room's interposed libc descriptor calls (close,
+ * dup2, fcntl, write) must not run between fork and exec. */
 static void child_fail(int fd, int err)
 {
-    (void)!write(fd, &err, sizeof(err));
+    (void)!syscall(SYS_write, fd, &err, sizeof(err));
     _exit(127);
 }
+
+static int child_fcntl(int fd, int cmd, long arg) { return (int)syscall(SYS_fcntl, fd, cmd, arg); }
 
 /* fork and exec, as libuv's uv__spawn_and_init_child_fork / uv__process_child_init do it: the
  * parent learns an exec failure through a close-on-exec pipe. `fds[i]` is what the child gets as
@@ -531,7 +545,7 @@ static int real_spawn(const uv_process_options_t *o, int *fds, int n, int *pid_o
         /* Move low sources out of the way first, so that swapping 1 and 2 works. */
         for (i = 0; i < n; i++)
             if (fds[i] >= 0 && fds[i] < i) {
-                fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, n);
+                fds[i] = child_fcntl(fds[i], F_DUPFD_CLOEXEC, n);
                 if (fds[i] < 0)
                     child_fail(ep[1], -errno);
             }
@@ -540,25 +554,25 @@ static int real_spawn(const uv_process_options_t *o, int *fds, int n, int *pid_o
             if (fd < 0) {
                 if (i > 2)
                     continue;
-                close(i);
-                fd = open("/dev/null", i == 0 ? O_RDONLY : O_RDWR);
+                syscall(SYS_close, i);
+                fd = (int)syscall(SYS_openat, AT_FDCWD, "/dev/null", i == 0 ? O_RDONLY : O_RDWR);
                 if (fd < 0)
                     child_fail(ep[1], -errno);
                 if (fd != i) {
-                    dup2(fd, i);
-                    close(fd);
+                    syscall(SYS_dup3, fd, i, 0);
+                    syscall(SYS_close, fd);
                 }
                 continue;
             }
             if (fd == i) {
-                int fl = fcntl(fd, F_GETFD);
-                fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC);
-            } else if (dup2(fd, i) < 0) {
+                int fl = child_fcntl(fd, F_GETFD, 0);
+                child_fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC);
+            } else if (syscall(SYS_dup3, fd, i, 0) < 0) {
                 child_fail(ep[1], -errno);
             }
             if (i <= 2) {
-                int fl = fcntl(i, F_GETFL);
-                fcntl(i, F_SETFL, fl & ~O_NONBLOCK);
+                int fl = child_fcntl(i, F_GETFL, 0);
+                child_fcntl(i, F_SETFL, fl & ~O_NONBLOCK);
             }
         }
         if (o->cwd != NULL && chdir(o->cwd) != 0)
@@ -643,8 +657,8 @@ static void open_pipes(ah__proc *pr, const uv_process_options_t *o)
                                (c->flags & UV_READABLE_PIPE) != 0, label);
         if (io->conn == NULL)
             continue;
-        io->conn->end[1].ext_incoming = child_incoming;
-        io->conn->end[1].ext_ctx = pr;
+        io->conn->end[1].ops = &child_end_ops;
+        io->conn->end[1].ctx = pr;
         if (pr->state != AH__PROC_RUNNING || pr->pid == 0)
             ah__end_close(io->conn, 1, 0); /* no child holds the other end */
     }

@@ -65,6 +65,13 @@ void ah__site_mark(const char *file, int line, const char *func, const char *fn)
 #define uv_signal_start_oneshot(...) AH__SITE(uv_signal_start_oneshot, __VA_ARGS__)
 #define uv_tty_init(...) AH__SITE(uv_tty_init, __VA_ARGS__)
 #define uv_random(...) AH__SITE(uv_random, __VA_ARGS__)
+#define uv_udp_init(...) AH__SITE(uv_udp_init, __VA_ARGS__)
+#define uv_udp_init_ex(...) AH__SITE(uv_udp_init_ex, __VA_ARGS__)
+#define uv_udp_send(...) AH__SITE(uv_udp_send, __VA_ARGS__)
+#define uv_udp_recv_start(...) AH__SITE(uv_udp_recv_start, __VA_ARGS__)
+/* Every other function that takes a loop, handle or request (generated from uv.h): a function
+ * the harness does not simulate fails naming the file and line of its call. */
+#include <ah/sites_uv.h>
 #endif
 
 #endif
