@@ -420,6 +420,10 @@ typedef void (*ah__close_fn)(uv_handle_t *h);
 extern ah__close_fn ah__close_hooks[UV_HANDLE_TYPE_MAX];
 extern ah__close_fn ah__finish_close_hooks[UV_HANDLE_TYPE_MAX];
 
+/* Called at the end of every poll phase, after the batch of events (proc/ registers it): libuv
+ * 1.44 dispatches the signals read from its signal pipe after every other I/O of the poll. */
+extern void (*ah__poll_end_hook)(uv_loop_t *loop);
+
 /* Runs the sim like ah_run_until; `verb` names the caller in diagnostics. */
 void ah__run_until_pred(ah_sim *sim, const char *verb, ah_pred_fn pred, void *ctx);
 

@@ -364,6 +364,18 @@ void ah__peer_check(ah__net *net, ah__buf *b);
 void ah__peer_pending(ah__net *net, ah__buf *b);
 void ah__peer_free_all(ah__net *net);
 
+/* pipe.c: opens `p` (a uv_pipe_t not yet opened) as one end of a new connected pair, as libuv's
+ * uv_spawn does with the parent's end of a socketpair; end 1 is left to the caller (proc/), which
+ * sets its ops and ctx. `readable`/`writable` as the stream's flags; `label` names it. Returns
+ * the connection, or NULL when the pipe already has a descriptor (UV_EINVAL for the caller). */
+ah__conn *ah__pipe_open_pair(uv_pipe_t *p, int readable, int writable, const char *label);
+
+/* stream.c: writes to a uv_tty_t (a real descriptor) go to the room that owns ttys (proc/):
+ * uv_write (req != NULL) and uv_try_write (req == NULL). NULL: not simulated. */
+typedef int (*ah__tty_write_fn)(uv_write_t *req, uv_stream_t *st, const uv_buf_t bufs[],
+                                unsigned nbufs, uv_write_cb cb, const char *fn, ah__site site);
+extern ah__tty_write_fn ah__tty_write_hook;
+
 /* tcp.c, pipe.c: the type-specific half of uv_listen. */
 int ah__tcp_listen(ah__sock *s, int backlog, uv_connection_cb cb);
 int ah__pipe_listen(ah__sock *s, int backlog, uv_connection_cb cb);

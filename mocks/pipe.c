@@ -4,6 +4,7 @@
  * successful connect through the next poll. IPC (passing handles) is not simulated. */
 #include "internal_net.h"
 
+#include <stdio.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -180,4 +181,34 @@ uv_handle_type uv_pipe_pending_type(uv_pipe_t *handle)
 {
     ah__sock_of((uv_stream_t *)handle, "uv_pipe_pending_type");
     return UV_UNKNOWN_HANDLE;
+}
+
+ah__conn *ah__pipe_open_pair(uv_pipe_t *p, int readable, int writable, const char *label)
+{
+    ah__sock *s = ah__sock_of((uv_stream_t *)p, "uv_spawn");
+    ah__route *route;
+    ah__conn *c;
+    ah__addr a;
+
+    if (p->io_watcher.fd != -1 || s->conn != NULL)
+        return NULL;
+    /* A socketpair has no address: the route (its faults: chunking, latency) is keyed by the
+     * label, which no user path can take ("<...>"). */
+    if (ah__addr_parse(label, 0, &a) != 0)
+        ah__addr_parse("<pipe>", 0, &a);
+    route = ah__route_get(s->net, &a);
+    memset(&s->local, 0, sizeof(s->local));
+    s->local.family = AF_UNIX;
+    s->remote = s->local; /* unnamed, as a socketpair's ends */
+    c = ah__conn_new(s->net, UV_NAMED_PIPE, route, p->loop, &s->local, &a);
+    snprintf(c->label, sizeof(c->label), "%s", label);
+    ah__sock_give_fd(s);
+    if (readable)
+        p->flags |= AH__SF_READABLE;
+    if (writable)
+        p->flags |= AH__SF_WRITABLE;
+    ah__sock_attach(s, c, 0);
+    snprintf(((ah__hrec *)p->u.reserved[0])->label, sizeof(((ah__hrec *)p->u.reserved[0])->label),
+             "%s", label);
+    return c;
 }

@@ -186,8 +186,10 @@ static void sock_read(ah__sock *s)
         return;
     sync_reset(s);
     /* epoll reports POLLHUP once both directions are shut: the peer's FIN arrived and ours went
-     * out, or a reset arrived. */
-    hup = (f->fin_arrived && (st->flags & AH__SF_SHUT)) || s->conn->end[s->side].reset;
+     * out, or a reset arrived. A unix socket whose peer closed (not only shut down) is shut both
+     * ways at once (Linux's unix_release_sock): a child's stdout pipe after its exit. */
+    hup = (f->fin_arrived && (st->flags & AH__SF_SHUT)) || s->conn->end[s->side].reset ||
+          (f->fin_arrived && st->type == UV_NAMED_PIPE && s->conn->end[1 - s->side].closed);
     st->flags &= ~AH__SF_READ_PARTIAL;
     while (st->read_cb != NULL && (st->flags & AH__SF_READING) && count-- > 0) {
         buf = uv_buf_init(NULL, 0);
@@ -593,11 +595,17 @@ static void io_pend_run(ah__pending *p) { stream_io_out(ah__container_of(p, ah__
 
 static void wr_fire(ah__event *ev) { stream_io_out(ah__container_of(ev, ah__sock, wr_ev)); }
 
+ah__tty_write_fn ah__tty_write_hook;
+
 static int write_begin(uv_write_t *req, uv_stream_t *st, const uv_buf_t bufs[], unsigned nbufs,
                        uv_stream_t *send_handle, uv_write_cb cb, const char *fn, ah__site site)
 {
-    ah__sock *s = ah__sock_of(st, fn);
+    ah__sock *s;
     int empty, err;
+
+    if (st != NULL && st->type == UV_TTY && ah__tty_write_hook != NULL && send_handle == NULL)
+        return ah__tty_write_hook(req, st, bufs, nbufs, cb, fn, site);
+    s = ah__sock_of(st, fn);
 
     if (req == NULL)
         ah__fail(s->net->sim, "%s: called with a NULL request", fn);
@@ -646,8 +654,12 @@ int uv_write2(uv_write_t *req, uv_stream_t *st, const uv_buf_t bufs[], unsigned 
 int uv_try_write2(uv_stream_t *st, const uv_buf_t bufs[], unsigned int nbufs,
                   uv_stream_t *send_handle)
 {
-    ah__sock *s = ah__sock_of(st, "uv_try_write");
+    ah__sock *s;
     int err;
+
+    if (st != NULL && st->type == UV_TTY && ah__tty_write_hook != NULL && send_handle == NULL)
+        return ah__tty_write_hook(NULL, st, bufs, nbufs, NULL, "uv_try_write", (ah__site){0});
+    s = ah__sock_of(st, "uv_try_write");
 
     if (st->connect_req != NULL || st->write_queue_size != 0)
         return UV_EAGAIN;

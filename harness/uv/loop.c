@@ -253,6 +253,8 @@ int uv_backend_timeout(const uv_loop_t *loop)
 
 /* ---- events ---- */
 
+void (*ah__poll_end_hook)(uv_loop_t *loop);
+
 void ah__event_schedule(uv_loop_t *loop, ah__event *ev, uint64_t due_ns)
 {
     ah__loop *lp = ah__lp(loop);
@@ -355,6 +357,8 @@ static int poll_phase(uv_loop_t *loop, int timeout, uint64_t limit_ns)
     watchers_queued_set(loop, 0);
     update_time(loop); /* libuv updates the time when epoll_wait returns */
     deliver_events(loop);
+    if (ah__poll_end_hook != NULL)
+        ah__poll_end_hook(loop);
     return 0;
 }
 

@@ -126,6 +126,7 @@ int ah__run_tests(const struct CMUnitTest *tests, size_t count, const char *file
 #include <ah/future.h>
 #include <ah/mock.h>
 #include <ah/net.h>
+#include <ah/proc.h>
 #include <ah/udp.h>
 #include <ah/sites.h>
 
