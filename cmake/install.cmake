@@ -4,7 +4,7 @@ include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 install(DIRECTORY include/ah DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-set(_ah_install_targets ah_fakeclock ah_harness_core ah_unsimulated ah_harness)
+set(_ah_install_targets ah_fakeclock ah_harness_core ah_threads ah_unsimulated ah_harness)
 if(TARGET ah_mocks)
   list(APPEND _ah_install_targets ah_mocks)
 endif()

@@ -1,5 +1,5 @@
 /* Internals of the fake network, DNS and thread pool (mocks/net*.c, stream.c, tcp.c, pipe.c,
- * peer.c, dns.c, threadpool.c). Nothing here is public API.
+ * peer.c, dns.c). Nothing here is public API. The thread pool is threads/pool.h.
  *
  * The model: a connection (ah__conn) has two ends, each a user stream (ah__sock, the sim's state
  * of a uv_tcp_t or uv_pipe_t) or a scripted peer connection (ah__pconn). Each direction is a flow
@@ -212,38 +212,11 @@ typedef struct ah__dns_entry {
     int fail;
 } ah__dns_entry;
 
-/* ---- thread pool ---- */
-enum { AH__JOB_WORK, AH__JOB_GETADDRINFO, AH__JOB_GETNAMEINFO };
-enum { AH__JOB_QUEUED, AH__JOB_STARTING, AH__JOB_RUNNING, AH__JOB_DONE };
-typedef struct ah__job {
-    ah__list link; /* net->jobs_wait, jobs_live or jobs_free */
-    ah__event ev;
-    uv_req_t *req;
-    uv_loop_t *loop;
-    int kind, state, status;
-    uint64_t duration_ms;
-    ah__site site;
-    /* uv_getaddrinfo's arguments, copied as libuv does (here in the sim's memory) */
-    char host[256], service[64];
-    int has_host, has_service, has_hints;
-    struct addrinfo hints;
-} ah__job;
-
-typedef struct ah__duration_rule {
-    ah__list link;
-    uv_work_cb cb;
-    char file[128]; /* empty: a rule for `cb` */
-    int line;
-    uint64_t ms;
-} ah__duration_rule;
-
 typedef struct ah__net {
     ah_sim *sim;
     ah__list routes, socks, conns, peers, parts, stalled;
     uint32_t next_port, next_conn_id, next_sock_id;
     ah__list dns, addrinfos;
-    ah__list jobs_wait, jobs_live, jobs_free, durations;
-    unsigned pool_size, pool_busy;
 } ah__net;
 
 /* net.c */
@@ -325,16 +298,8 @@ int ah__pipe_listen(ah__sock *s, int backlog, uv_connection_cb cb);
 /* stream.c: a connect request begins (tcp.c, pipe.c). */
 void ah__stream_connect_begin(ah__sock *s, uv_connect_t *req, uv_connect_cb cb, ah__site site);
 
-/* dns.c: the lookup runs when its job starts; the callback when the job is done. */
-void ah__dns_start(ah__job *job);
-void ah__dns_done(uv_req_t *req, int kind, int status);
+/* dns.c */
 void ah__dns_check(ah__net *net, ah__buf *b);
 void ah__dns_free_all(ah__net *net);
-
-/* threadpool.c */
-ah__job *ah__job_submit(ah__net *net, uv_loop_t *loop, uv_req_t *req, int kind,
-                        uint64_t duration_ms, ah__site site);
-void ah__pool_pending(ah__net *net, ah__buf *b);
-void ah__pool_free_all(ah__net *net);
 
 #endif
