@@ -87,7 +87,8 @@ typedef struct ah__sched {
     /* sync objects: open addressing on the address */
     ah__sobj **slots;
     size_t nslots, nobjs;
-    const char *failure; /* a failure on another thread, for the test's thread to raise */
+    const char *failure;  /* a failure on another thread, for the test's thread to raise */
+    int whole_sim_report; /* the failure being raised is about every thread (a deadlock) */
     uint64_t switches_at_instant, instant_ns;
     void *pool; /* threads/pool.c */
     void (*pool_destroy)(struct ah__sched *s);
@@ -116,7 +117,11 @@ ah__thr *ah__thr_create(ah__sched *s, void *(*start)(void *), void *arg, const c
 /* The thread record of an OS thread started in this sim, or NULL. */
 ah__thr *ah__thr_find(ah__sched *s, pthread_t os);
 /* Fails the test (from any thread) with a report; never returns. */
-void ah__sched_fail(ah__sched *s, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
+void ah__sched_fail(ah__sched *s, const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 2, 3)));
+/* The same for a report about the whole sim (a deadlock): not prefixed with the thread. */
+void ah__sched_report(ah__sched *s, const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 2, 3)));
 /* "thread 2 (uv_thread_create in main (t.c:20))" */
 const char *ah__thr_str(const ah__thr *t, char *buf, size_t n);
 

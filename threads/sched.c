@@ -47,10 +47,7 @@ void *ah__real(const char *name)
 
 /* ---- the baton ---- */
 
-static void futex_wait(int *w)
-{
-    syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
-}
+static void futex_wait(int *w) { syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0); }
 
 static void futex_wake(int *w) { syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0); }
 
@@ -198,8 +195,7 @@ static void describe_wait(ah__sched *s, const ah__thr *t, ah__buf *b)
     default:
         ah__buf_printf(b, "blocked in %s(%s)", t->wait_fn, ah__sobj_str(o, ob, sizeof(ob)));
         if ((o->kind == AH__O_MUTEX || o->kind == AH__O_RWLOCK) && o->owner != NULL)
-            ah__buf_printf(b, ", held by %s since %s",
-                           ah__thr_str(o->owner, hb, sizeof(hb)),
+            ah__buf_printf(b, ", held by %s since %s", ah__thr_str(o->owner, hb, sizeof(hb)),
                            ah__site_str(&o->lock_site, st, sizeof(st)));
         else if (o->kind == AH__O_RWLOCK && o->count > 0)
             ah__buf_printf(b, ", held for reading by %u thread(s)", o->count);
@@ -217,13 +213,18 @@ static void list_threads(ah__sched *s, ah__buf *b)
     ah__list *q;
     char tb[256];
 
+    int first = 1;
+
     for (q = s->threads.next; q != &s->threads; q = q->next) {
         ah__thr *t = ah__container_of(q, ah__thr, link);
         if (t->state == AH__T_DONE)
             continue;
-        ah__buf_printf(b, "  - %s: ", ah__thr_str(t, tb, sizeof(tb)));
-        describe_wait(s, t, b);
-        ah__buf_printf(b, "\n");
+        ah__buf_printf(b, "%s  - %s: ", first ? "" : "\n", ah__thr_str(t, tb, sizeof(tb)));
+        first = 0;
+        if (t == s->running && t->state == AH__T_RUNNABLE)
+            ah__buf_printf(b, "running");
+        else
+            describe_wait(s, t, b);
     }
 }
 
@@ -261,6 +262,14 @@ void ah__sched_fail(ah__sched *s, const char *fmt, ...)
     ah__failv(s->sim, NULL, 0, fmt, ap); /* off the test's thread, ah__failv moves it there */
 }
 
+void ah__sched_report(ah__sched *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    s->whole_sim_report = 1;
+    ah__failv(s->sim, NULL, 0, fmt, ap);
+}
+
 static void deadlock(ah__sched *s, ah__thr *self) __attribute__((noreturn));
 static void deadlock(ah__sched *s, ah__thr *self)
 {
@@ -270,12 +279,12 @@ static void deadlock(ah__sched *s, ah__thr *self)
     (void)self;
     list_threads(s, &b);
     msg = ah__buf_keep(s->sim, &b);
-    ah__sched_fail(s, "deadlock: every simulated thread is blocked and nothing is due:\n%s", msg);
+    ah__sched_report(s, "deadlock: every simulated thread is blocked and nothing is due:\n%s", msg);
 }
 
 /* ---- choosing the next thread ---- */
 
-static size_t runnable(ah__sched *s, ah__thr *self)
+static size_t runnable(ah__sched *s, ah__thr *self, int prefer_self)
 {
     ah__list *q;
     size_t n = 0;
@@ -291,7 +300,7 @@ static size_t runnable(ah__sched *s, ah__thr *self)
         s->cand[n++] = t;
     }
     /* The running thread first: choice 0 lets it go on (no preemption). */
-    if (self != NULL && self->state == AH__T_RUNNABLE) {
+    if (prefer_self && self != NULL && self->state == AH__T_RUNNABLE) {
         size_t i;
         for (i = 0; i < n && s->cand[i] != self; i++)
             ;
@@ -358,11 +367,12 @@ static void check_runaway(ah__sched *s)
     if (++s->switches_at_instant > sim->opts.runaway_limit * 10) {
         ah__buf b = {0};
         list_threads(s, &b);
-        ah__sched_fail(s,
-                       "runaway threads: %llu thread switches at virtual time +%llu ms without the "
-                       "clock moving (a thread polling in a loop: trylock, sched_yield?):\n%s",
-                       (unsigned long long)s->switches_at_instant,
-                       (unsigned long long)ah_now_ms(sim), ah__buf_keep(sim, &b));
+        ah__sched_report(
+            s,
+            "runaway threads: %llu thread switches at virtual time +%llu ms without the "
+            "clock moving (a thread polling in a loop: trylock, sched_yield?):\n%s",
+            (unsigned long long)s->switches_at_instant, (unsigned long long)ah_now_ms(sim),
+            ah__buf_keep(sim, &b));
     }
 }
 
@@ -371,10 +381,12 @@ static void schedule(ah__sched *s, ah__thr *self, int leaving)
 {
     size_t n, c;
     ah__thr *pick;
+    /* Choice 0 lets a running thread go on; threads the clock woke go in creation order. */
+    int prefer_self = self->state == AH__T_RUNNABLE;
 
     check_runaway(s);
     for (;;) {
-        n = runnable(s, self);
+        n = runnable(s, self, prefer_self);
         if (n > 0)
             break;
         if (advance_time(s))
@@ -406,7 +418,11 @@ static void schedule(ah__sched *s, ah__thr *self, int leaving)
         }
         deadlock(s, self);
     }
-    c = n == 1 ? 0 : ah__choose_among(s->sim, n, (const void *const *)s->cand, "which thread runs");
+    /* Outside ah_explore the schedule is the default one (decisions.md): a test's expected
+     * order must not change with AH_SEED. The explorer decides every switch. */
+    c = n == 1 || s->sim->chooser == NULL
+            ? 0
+            : ah__choose_among(s->sim, n, (const void *const *)s->cand, "which thread runs");
     pick = s->cand[c];
     if (pick == self)
         return;
@@ -524,7 +540,10 @@ static void hook_fail(ah_sim *sim, const char *msg)
     ah__buf b = {0};
     char tb[256];
 
-    ah__buf_printf(&b, "on %s: %s", ah__thr_str(self, tb, sizeof(tb)), msg);
+    if (s->whole_sim_report) /* a deadlock is no one thread's failure */
+        ah__buf_printf(&b, "%s", msg);
+    else
+        ah__buf_printf(&b, "on %s: %s", ah__thr_str(self, tb, sizeof(tb)), msg);
     fail_elsewhere(s, self, ah__buf_keep(sim, &b));
 }
 
@@ -726,8 +745,10 @@ static void sched_pending(ah_sim *sim, void *state, ah__buf *b)
 {
     ah__sched *s = state;
     (void)sim;
-    if (s->sim->threads_live > 0)
+    if (s->sim->threads_live > 0) {
         list_threads(s, b);
+        ah__buf_printf(b, "\n");
+    }
     if (s->pool_pending != NULL)
         s->pool_pending(s, b);
 }
@@ -911,6 +932,13 @@ uint64_t ah__deadline_abs(ah_sim *sim, clockid_t clock, const struct timespec *a
     clock_gettime(clock, &now);
     d = ((int64_t)abstime->tv_sec - (int64_t)now.tv_sec) * 1000000000LL +
         ((int64_t)abstime->tv_nsec - (int64_t)now.tv_nsec);
+    /* With the real clock, the microseconds between the caller's reading and this one are not
+     * virtual time: a deadline within 50 us of a whole millisecond is that millisecond. */
+    {
+        int64_t ms = (d + 500000) / 1000000 * 1000000;
+        if (d > 0 && d - ms < 50000 && ms - d < 50000)
+            d = ms;
+    }
     if (d <= 0)
         return sim->clock.now_ns;
     return sim->clock.now_ns + (uint64_t)d;

@@ -21,10 +21,9 @@
 
 static ah__site here(const char *fn, const void *ret) { return ah__site_take(fn, ret); }
 
-static void misuse(ah__sched *s, const char *fn, const ah__sobj *o, const char *what,
-                   ah__site site) __attribute__((noreturn));
-static void misuse(ah__sched *s, const char *fn, const ah__sobj *o, const char *what,
-                   ah__site site)
+static void misuse(ah__sched *s, const char *fn, const ah__sobj *o, const char *what, ah__site site)
+    __attribute__((noreturn));
+static void misuse(ah__sched *s, const char *fn, const ah__sobj *o, const char *what, ah__site site)
 {
     char ob[96], st[160];
     ah__sched_fail(s, "%s(%s) in %s: %s", fn, ah__sobj_str(o, ob, sizeof(ob)),
@@ -82,14 +81,14 @@ static void check_cycle(ah__sched *s, ah__thr *self, ah__sobj *o, const char *fn
                        ah__site_str(&t->wait_site, st, sizeof(st)),
                        w->owner == self ? "the first thread" : "the next");
     }
-    ah__sched_fail(s,
-                   "lock-order deadlock: threads wait for each other's locks in a cycle:\n%s"
-                   "  (take the locks in one order everywhere)",
-                   ah__buf_keep(s->sim, &b));
+    ah__sched_report(s,
+                     "lock-order deadlock: threads wait for each other's locks in a cycle:\n%s"
+                     "  (take the locks in one order everywhere)",
+                     ah__buf_keep(s->sim, &b));
 }
 
-static int mtx_lock(ah__sched *s, ah__thr *self, pthread_mutex_t *m, const char *fn,
-                    ah__site site, uint64_t deadline, int try)
+static int mtx_lock(ah__sched *s, ah__thr *self, pthread_mutex_t *m, const char *fn, ah__site site,
+                    uint64_t deadline, int try)
 {
     ah__sobj *o = mutex_obj(s, m);
 
@@ -132,8 +131,7 @@ static int mtx_unlock(ah__sched *s, ah__thr *self, pthread_mutex_t *m, const cha
         if (o->mtype == PTHREAD_MUTEX_ERRORCHECK || o->mtype == PTHREAD_MUTEX_RECURSIVE)
             return EPERM;
         misuse(s, fn, o,
-               o->owner == NULL ? "the mutex is not locked"
-                                : "the mutex is held by another thread",
+               o->owner == NULL ? "the mutex is not locked" : "the mutex is held by another thread",
                site);
     }
     if (--o->count > 0)
@@ -281,8 +279,7 @@ void uv_mutex_unlock(uv_mutex_t *m)
         return;
     }
     if (mtx_unlock(s, self, m, "uv_mutex_unlock", site) != 0)
-        misuse(s, "uv_mutex_unlock", mutex_obj(s, m), "the mutex is not held by this thread",
-               site);
+        misuse(s, "uv_mutex_unlock", mutex_obj(s, m), "the mutex is not held by this thread", site);
 }
 
 /* ---- rwlocks (readers may enter while a writer waits, as glibc's default) ---- */
@@ -445,7 +442,7 @@ static void cond_signal(ah__sched *s, void *c, int all)
     if (n == 0)
         return;
     /* which waiter a signal wakes is open (POSIX: at least one) */
-    k = (size_t)ah__choose(s->sim, n, "which waiter a signal wakes");
+    k = s->sim->chooser == NULL ? 0 : (size_t)ah__choose(s->sim, n, "which waiter a signal wakes");
     for (q = o->waiters.next; k > 0; q = q->next, k--)
         ;
     ah__sched_wake(ah__container_of(q, ah__thr, wait_link));
@@ -869,8 +866,8 @@ void uv_once(uv_once_t *guard, void (*callback)(void))
 
 /* ---- threads ---- */
 
-static int create(pthread_t *tid, size_t stack, void *(*start)(void *), void *arg,
-                  const char *fn, ah__site site, int detached, void (*uv_entry)(void *))
+static int create(pthread_t *tid, size_t stack, void *(*start)(void *), void *arg, const char *fn,
+                  ah__site site, int detached, void (*uv_entry)(void *))
 {
     ah__thr *self;
     ah__sched *s = ah__sched_get(&self, 1);
@@ -901,8 +898,8 @@ int pthread_create(pthread_t *tid, const pthread_attr_t *attr, void *(*start)(vo
         pthread_attr_getstacksize(attr, &stack);
         pthread_attr_getdetachstate(attr, &detach);
     }
-    return create(tid, stack, start, arg, "pthread_create", site,
-                  detach == PTHREAD_CREATE_DETACHED, NULL);
+    return create(tid, stack, start, arg, "pthread_create", site, detach == PTHREAD_CREATE_DETACHED,
+                  NULL);
 }
 
 static int join(ah__sched *s, ah__thr *self, pthread_t tid, void **ret, const char *fn,
