@@ -131,6 +131,8 @@ ah__sobj *ah__sobj_find(ah__sched *s, const void *addr);
 void ah__sobj_forget(ah__sched *s, const void *addr);
 const char *ah__sobj_str(const ah__sobj *o, char *buf, size_t n);
 
+/* While on, this OS thread's calls go to the C library (the scheduler calling it itself). */
+void ah__passthrough(int on);
 /* The C library's own function `name` (dlsym RTLD_NEXT), for calls that are not simulated. */
 void *ah__real(const char *name);
 #define AH__REAL(fn) ((__typeof__(&fn))ah__real(#fn))

@@ -920,7 +920,9 @@ static int join(ah__sched *s, ah__thr *self, pthread_t tid, void **ret, const ch
     }
     if (ret != NULL)
         *ret = t->ret;
+    ah__passthrough(1);
     AH__REAL(pthread_join)(t->os, NULL);
+    ah__passthrough(0);
     t->joined = 1;
     return 0;
 }
