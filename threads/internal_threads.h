@@ -135,7 +135,13 @@ const char *ah__sobj_str(const ah__sobj *o, char *buf, size_t n);
 void ah__passthrough(int on);
 /* The C library's own function `name` (dlsym RTLD_NEXT), for calls that are not simulated. */
 void *ah__real(const char *name);
-#define AH__REAL(fn) ((__typeof__(&fn))ah__real(#fn))
+#define AH__REAL(fn)                                                                               \
+    (__extension__({                                                                               \
+        static __typeof__(&fn) real_;                                                              \
+        if (real_ == NULL)                                                                         \
+            real_ = (__typeof__(&fn))ah__real(#fn);                                                \
+        real_;                                                                                     \
+    }))
 
 /* The virtual deadline for an absolute time on `clock` (CLOCK_REALTIME or CLOCK_MONOTONIC). */
 uint64_t ah__deadline_abs(ah_sim *sim, clockid_t clock, const struct timespec *abstime);

@@ -33,6 +33,15 @@
 /* The futex word itself is accessed atomically; Helgrind checks only plain accesses. */
 #define BATON_INIT(t) VALGRIND_HG_DISABLE_CHECKING(&(t)->turn, sizeof((t)->turn))
 
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define AH__TSAN 1
+#endif
+#endif
+#ifndef AH__TSAN
+#define AH__TSAN 0
+#endif
+
 static __thread ah__thr *tls_self;
 static __thread uint64_t tls_gen;
 /* Set while the scheduler itself calls the C library's thread functions: a tool that wraps them
@@ -46,7 +55,19 @@ void ah__passthrough(int on) { tls_passthrough += on ? 1 : -1; }
 
 void *ah__real(const char *name)
 {
-    void *p = dlsym(RTLD_NEXT, name);
+    void *p = NULL;
+
+#if defined(__SANITIZE_THREAD__) || AH__TSAN || defined(AH_TSAN_RUNTIME)
+    {
+        /* Under TSan, its interceptor (which our definitions replace) is the C library's door:
+         * it must see threads start and locks taken. */
+        char n[96];
+        snprintf(n, sizeof(n), "__interceptor_%s", name);
+        p = dlsym(RTLD_DEFAULT, n);
+    }
+#endif
+    if (p == NULL)
+        p = dlsym(RTLD_NEXT, name);
     if (p == NULL) {
         fprintf(stderr, "asyncharness: the C library has no %s\n", name);
         abort();
@@ -60,9 +81,20 @@ static void futex_wait(int *w) { syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, 0, NU
 
 static void futex_wake(int *w) { syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0); }
 
+#ifdef AH_TSAN_RUNTIME
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#define TSAN_RELEASE(p) __tsan_release(p)
+#define TSAN_ACQUIRE(p) __tsan_acquire(p)
+#else
+#define TSAN_RELEASE(p) ((void)(p))
+#define TSAN_ACQUIRE(p) ((void)(p))
+#endif
+
 static void give(ah__thr *to)
 {
     ANNOTATE_HAPPENS_BEFORE(&to->turn);
+    TSAN_RELEASE(&to->turn);
     __atomic_store_n(&to->turn, 1, __ATOMIC_RELEASE);
     futex_wake(&to->turn);
 }
@@ -73,6 +105,7 @@ static void await_turn(ah__thr *self)
         futex_wait(&self->turn);
     __atomic_store_n(&self->turn, 0, __ATOMIC_RELAXED);
     ANNOTATE_HAPPENS_AFTER(&self->turn);
+    TSAN_ACQUIRE(&self->turn);
 }
 
 static uint64_t coarse_ms(void)
