@@ -33,3 +33,11 @@ echo "== bench_timers spread (harness only: real libuv would sleep N ms)"
 echo "== bench_explore: schedules explored per second on a kvclient pipeline (goal 5,000/s)"
 "$BUILD/bench/bench_explore" 20000 8
 "$BUILD/bench/bench_explore" 5000 64
+
+echo "== bench_threads: a switch between two threads (mutex + cond ping-pong), ns per switch (goal: within 2x)"
+r=$(field ns_per_switch "$("$BUILD/bench/bench_threads_real" pingpong 100000)")
+h=$(field ns_per_switch "$("$BUILD/bench/bench_threads_sim" pingpong 100000)")
+printf '%12s %12s %8s\n' real_ns harness_ns ratio
+printf '%12s %12s %8s\n' "$r" "$h" "$(awk -v a="$h" -v b="$r" 'BEGIN { printf "%.2f", a / b }')"
+echo "== bench_threads explore: schedules per second of a two-thread test (goal 10,000/s)"
+"$BUILD/bench/bench_threads_sim" explore 5000
