@@ -270,6 +270,16 @@ static int gai_work(ah__net *net, gai_args *job, uv_getaddrinfo_t *req)
 static void dns_work(ah__job *job);
 static void dns_done(ah__job *job, int status);
 
+int ah__dns_resolve_now(ah__net *net, const char *host, const char *service,
+                        const struct addrinfo *hints, struct addrinfo **res, ah__site site)
+{
+    int err = resolve(net, host, service, hints, res);
+
+    if (*res != NULL)
+        record_result(net, *res, host != NULL ? host : "(null)", site);
+    return err;
+}
+
 static uint64_t latency_of(ah__net *net, const char *host)
 {
     ah__dns_entry *e = host != NULL ? entry_find(net, host) : NULL;
