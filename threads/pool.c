@@ -279,12 +279,21 @@ static void work_done(ah__job *job, int status)
         AH__DISPATCH(sim, NULL, "after_work_cb", w->after_work_cb(w, status));
 }
 
-/* Fails the test when `req` is still in flight: libuv would corrupt its queues on reuse. */
+/* Fails the test when `req` is still in flight: libuv would corrupt its queues on reuse. The
+ * request's own fields may be uninitialised (libuv reads none before it starts a request), so it
+ * is looked up among the sim's requests in flight, newest first (at most 1024). */
 static void require_idle(ah_sim *sim, const void *req, ah__site site)
 {
-    ah__rrec *r = ah__req_rec(req);
+    ah__rrec *r = NULL;
+    ah__list *q;
     char s1[160], s2[160];
+    int n = 0;
 
+    for (q = sim->reqs.prev; q != &sim->reqs && n < 1024; q = q->prev, n++)
+        if (ah__container_of(q, ah__rrec, link)->req == req) {
+            r = ah__container_of(q, ah__rrec, link);
+            break;
+        }
     if (r != NULL)
         ah__fail(sim,
                  "uv_queue_work in %s: request %p is still in flight (%s started in %s); a "
