@@ -642,9 +642,9 @@ static uint64_t duration_of(ah__fs *fs, const ah__fsop *o)
     return ms;
 }
 
-static void job_run(uv_req_t *r)
+static void job_run(ah__job *job)
 {
-    uv_fs_t *req = (uv_fs_t *)r;
+    uv_fs_t *req = (uv_fs_t *)job->req;
     ah__fsasync *a = req->reserved[2];
     ah__fs *fs = ah__fs_get(ah__sim());
     uv_fs_cb cb = req->cb;
@@ -660,9 +660,9 @@ static void job_run(uv_req_t *r)
     }
 }
 
-static void job_done(uv_req_t *r, int status)
+static void job_done(ah__job *job, int status)
 {
-    uv_fs_t *req = (uv_fs_t *)r;
+    uv_fs_t *req = (uv_fs_t *)job->req;
     ah__fsasync *a = req->reserved[2];
     ah_sim *sim = ah__sim();
     ah__fs *fs = ah__fs_get(sim);
@@ -776,7 +776,7 @@ static int start(uv_loop_t *loop, uv_fs_t *req, uv_fs_cb cb, ah__fsop *o, ah__si
     req->reserved[2] = a;
     ah__list_insert_tail(&fs->asyncs, &a->link);
     ah__req_begin(loop, (uv_req_t *)req, UV_FS, o->fn, site);
-    ah__pool_submit(loop, (uv_req_t *)req, o->fn, job_run, job_done, duration_of(fs, o), site);
+    ah__job_submit(loop, (uv_req_t *)req, o->fn, job_run, job_done, duration_of(fs, o), site);
     return 0;
 }
 

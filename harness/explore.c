@@ -260,7 +260,13 @@ static uint64_t ex_choose(ah_sim *sim, uint64_t n, const char *what)
         c = ah_fc_oracle_below(&ex->rng, n);
         break;
     case MODE_PCT:
-        c = ex->cand != NULL ? pct_pick(ex, n, idx) : ah_fc_oracle_below(&ex->rng, n);
+        if (ex->cand == NULL && sim->choose_owners != NULL) {
+            ex->cand = (const void **)sim->choose_owners;
+            c = pct_pick(ex, n, idx);
+            ex->cand = NULL;
+        } else {
+            c = ex->cand != NULL ? pct_pick(ex, n, idx) : ah_fc_oracle_below(&ex->rng, n);
+        }
         break;
     }
     if (c >= n)

@@ -6,6 +6,7 @@
 
 #include <ah/ah.h>
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -173,6 +174,9 @@ static inline int ah__event_scheduled(const ah__event *ev) { return ah_fc_node_q
 /* ---- choices: the one door for every decision real life leaves open ---- */
 /* An index in [0, n) (n >= 1; with n == 1 no choice is recorded). */
 uint64_t ah__choose(ah_sim *sim, uint64_t n, const char *what);
+/* The same, where the n options are the `owners` (threads, flows): PCT keeps a priority per owner.
+ */
+uint64_t ah__choose_among(ah_sim *sim, uint64_t n, const void *const *owners, const char *what);
 /* A value in [lo, hi], inclusive (jitter). */
 uint64_t ah__choose_range(ah_sim *sim, uint64_t lo, uint64_t hi, const char *what);
 /* True with probability num/den (an optional fault). */
@@ -263,6 +267,30 @@ void ah__ext_add(ah_sim *sim, const ah__ext *ext);
 typedef void (*ah__after_cb_fn)(ah_sim *sim, void *ctx);
 void ah__after_callback_add(ah_sim *sim, ah__after_cb_fn fn, void *ctx);
 
+/* ---- simulated threads: threads/ registers these hooks (harness never includes threads/) ----
+ * They are called only while sim->threads_live > 0 (threads the code under test started are
+ * alive); without threads the harness behaves as if they did not exist. */
+typedef struct ah__thread_hooks {
+    /* The calling thread lets virtual time pass until due_ns (UINT64_MAX: until woken), waiting
+     * in `loop`'s poll (NULL: a test verb waiting for the sim); the other simulated threads run
+     * meanwhile, and the clock moves only when every thread is blocked. Returns 0 when the time
+     * came or a uv_async_send woke it, 1 when nothing can ever wake it (due_ns == UINT64_MAX and
+     * every other thread is durably blocked). */
+    int (*wait_until)(ah_sim *sim, uv_loop_t *loop, uint64_t due_ns);
+    /* uv_async_send to `loop` from another thread: wake the thread waiting in its poll. */
+    void (*wake_loop)(ah_sim *sim, uv_loop_t *loop);
+    /* Whether the caller is a simulated thread other than the test's own. */
+    int (*off_main)(ah_sim *sim);
+    /* A failure (`msg`, banner included) on a thread other than the test's: the test's thread
+     * fails with it; never returns. */
+    void (*raise_elsewhere)(ah_sim *sim, const char *msg);
+} ah__thread_hooks;
+extern ah__thread_hooks ah__threads_hooks;
+/* Lets time pass to `due_ns` (threads run meanwhile when there are any). See wait_until. */
+int ah__time_pass(ah_sim *sim, uv_loop_t *loop, uint64_t due_ns);
+/* Fails with a message already carrying its banner (a failure moved from another thread). */
+void ah__fail_msg(ah_sim *sim, const char *msg) __attribute__((noreturn));
+
 /* ---- the sim ---- */
 typedef struct ah__capture {
     jmp_buf jb;
@@ -343,6 +371,13 @@ struct ah_sim {
     int failed;
     int body_done;
     const struct ah__test_info *test;
+    /* threads/: its scheduler (NULL until the code under test uses threads or locks), the
+     * number of simulated threads alive besides the test's own, the thread that made the sim,
+     * and the options a chooser is picking among (ah__choose_among). */
+    struct ah__sched *sched;
+    int threads_live;
+    pthread_t owner;
+    const void *const *choose_owners;
 };
 
 /* The current sim; with none, a process-wide implicit sim is created (so a plain program linked

@@ -150,7 +150,8 @@ void ah__buf_free(ah__buf *b)
 
 /* ---- call sites ---- */
 
-static struct {
+/* Per OS thread: a thread the sim does not schedule must not lend its mark to another. */
+static __thread struct {
     const char *file;
     int line;
     const char *func;
@@ -263,6 +264,7 @@ ah_sim *ah_sim_new(const ah_sim_opts *opts)
     ah__list_init(&sim->reqs);
     ah__list_init(&sim->reqs_free);
     ah__list_init(&sim->tasks);
+    sim->owner = pthread_self();
 
     sim->prev_current = current_sim;
     current_sim = sim;
@@ -431,14 +433,48 @@ static void banner(ah_sim *sim, ah__buf *b)
         ah__buf_printf(b, "\n  %s", sim->replay_hint);
 }
 
+ah__thread_hooks ah__threads_hooks;
+
+static void fail_with(ah_sim *sim, const char *file, int line, ah__buf b) __attribute__((noreturn));
+
 void ah__failv(ah_sim *sim, const char *file, int line, const char *fmt, va_list ap)
 {
     ah__buf b = {0};
-    char *msg;
 
     ah__buf_vprintf(&b, fmt, ap);
     if (sim != NULL) {
         banner(sim, &b);
+        /* On a thread the test started, the test's own thread fails with it. */
+        if (sim->threads_live > 0 && ah__threads_hooks.off_main != NULL &&
+            ah__threads_hooks.off_main(sim))
+            ah__threads_hooks.raise_elsewhere(sim, ah__buf_keep(sim, &b));
+    }
+    fail_with(sim, file, line, b);
+}
+
+void ah__fail_msg(ah_sim *sim, const char *msg)
+{
+    ah__buf b = {0};
+    ah__buf_printf(&b, "%s", msg);
+    fail_with(sim, NULL, 0, b);
+}
+
+int ah__time_pass(ah_sim *sim, uv_loop_t *loop, uint64_t due_ns)
+{
+    if (sim->threads_live > 0 && ah__threads_hooks.wait_until != NULL)
+        return ah__threads_hooks.wait_until(sim, loop, due_ns);
+    if (due_ns == UINT64_MAX)
+        return 1;
+    if (due_ns > sim->clock.now_ns)
+        ah__clock_set(sim, due_ns);
+    return 0;
+}
+
+static void fail_with(ah_sim *sim, const char *file, int line, ah__buf b)
+{
+    char *msg;
+
+    if (sim != NULL) {
         sim->failed = 1;
         if (sim->capture != NULL) {
             sim->capture->msg = ah__buf_take(&b);
@@ -576,6 +612,16 @@ uint64_t ah__choose(ah_sim *sim, uint64_t n, const char *what)
     else
         c = ah_fc_oracle_below(&sim->oracle, n);
     return c < n ? c : n - 1;
+}
+
+uint64_t ah__choose_among(ah_sim *sim, uint64_t n, const void *const *owners, const char *what)
+{
+    uint64_t c;
+
+    sim->choose_owners = owners;
+    c = ah__choose(sim, n, what);
+    sim->choose_owners = NULL;
+    return c;
 }
 
 uint64_t ah__choose_range(ah_sim *sim, uint64_t lo, uint64_t hi, const char *what)

@@ -7,6 +7,7 @@
  * never freed is reported at teardown. */
 #define _GNU_SOURCE 1 /* RTLD_NEXT */
 #include "internal_net.h"
+#include "../threads/pool.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -243,7 +244,16 @@ static void free_chain(struct addrinfo *ai)
     }
 }
 
-static int gai_work(ah__net *net, ah__job *job, uv_getaddrinfo_t *req)
+/* uv_getaddrinfo's arguments, copied as libuv does (here in the job's own memory). */
+typedef struct gai_args {
+    char host[256], service[64];
+    int has_host, has_service, has_hints;
+    struct addrinfo hints;
+    ah__site site;
+} gai_args;
+_Static_assert(sizeof(gai_args) <= sizeof(((ah__job *)0)->data), "gai_args fits a job's data");
+
+static int gai_work(ah__net *net, gai_args *job, uv_getaddrinfo_t *req)
 {
     struct addrinfo *res = NULL;
     int err;
@@ -256,6 +266,9 @@ static int gai_work(ah__net *net, ah__job *job, uv_getaddrinfo_t *req)
         record_result(net, res, job->has_host ? job->host : "(null)", job->site);
     return err;
 }
+
+static void dns_work(ah__job *job);
+static void dns_done(ah__job *job, int status);
 
 int ah__dns_resolve_now(ah__net *net, const char *host, const char *service,
                         const struct addrinfo *hints, struct addrinfo **res, ah__site site)
@@ -279,7 +292,8 @@ int uv_getaddrinfo(uv_loop_t *loop, uv_getaddrinfo_t *req, uv_getaddrinfo_cb cb,
     ah__site site = AH__CALLER("uv_getaddrinfo");
     ah_sim *sim = ah__loop_sim(loop, "uv_getaddrinfo");
     ah__net *net = ah__net_get(sim);
-    ah__job *job, sync_job;
+    gai_args *job, sync_job;
+    ah__job *pj;
 
     memset(&sync_job, 0, sizeof(sync_job));
     if (req == NULL || (hostname == NULL && service == NULL))
@@ -296,11 +310,13 @@ int uv_getaddrinfo(uv_loop_t *loop, uv_getaddrinfo_t *req, uv_getaddrinfo_cb cb,
     req->service = NULL;
     req->hostname = NULL;
     req->retcode = 0;
-    if (cb != NULL)
-        job = ah__job_submit(net, loop, (uv_req_t *)req, AH__JOB_GETADDRINFO,
-                             latency_of(net, hostname), site);
-    else
+    if (cb != NULL) {
+        pj = ah__job_submit(loop, (uv_req_t *)req, "uv_getaddrinfo", dns_work, dns_done,
+                            latency_of(net, hostname), site);
+        job = (gai_args *)(void *)pj->data.bytes;
+    } else {
         job = &sync_job;
+    }
     job->site = site;
     if ((job->has_host = hostname != NULL))
         snprintf(job->host, sizeof(job->host), "%s", hostname);
@@ -377,8 +393,6 @@ int uv_getnameinfo(uv_loop_t *loop, uv_getnameinfo_t *req, uv_getnameinfo_cb cb,
     ah_sim *sim = ah__loop_sim(loop, "uv_getnameinfo");
     ah__net *net = ah__net_get(sim);
     const char *name;
-    ah__job *job;
-
     if (req == NULL || addr == NULL)
         return UV_EINVAL;
     ah__req_require_idle(req, "uv_getnameinfo", site);
@@ -399,29 +413,31 @@ int uv_getnameinfo(uv_loop_t *loop, uv_getnameinfo_t *req, uv_getnameinfo_cb cb,
         return req->retcode;
     }
     name = name_of_addr(net, addr);
-    job = ah__job_submit(net, loop, (uv_req_t *)req, AH__JOB_GETNAMEINFO,
-                         name != NULL ? latency_of(net, name) : 0, site);
-    (void)job;
+    ah__job_submit(loop, (uv_req_t *)req, "uv_getnameinfo", dns_work, dns_done,
+                   name != NULL ? latency_of(net, name) : 0, site);
     return 0;
 }
 
 /* ---- completion, from the thread pool ---- */
 
-void ah__dns_start(ah__job *job)
+/* On a pool worker: the lookup itself. */
+static void dns_work(ah__job *job)
 {
     ah__net *net = ah__net_get(ah__sim());
 
-    if (job->kind == AH__JOB_GETADDRINFO)
-        gai_work(net, job, (uv_getaddrinfo_t *)job->req);
+    if (job->req->type == UV_GETADDRINFO)
+        gai_work(net, (gai_args *)(void *)job->data.bytes, (uv_getaddrinfo_t *)job->req);
     else
         gni_work(net, (uv_getnameinfo_t *)job->req);
 }
 
-void ah__dns_done(uv_req_t *req, int kind, int status)
+/* On the loop: the callback. */
+static void dns_done(ah__job *job, int status)
 {
     ah_sim *sim = ah__sim();
+    uv_req_t *req = job->req;
 
-    if (kind == AH__JOB_GETADDRINFO) {
+    if (req->type == UV_GETADDRINFO) {
         uv_getaddrinfo_t *r = (uv_getaddrinfo_t *)req;
         if (status == UV_ECANCELED)
             r->retcode = UV_EAI_CANCELED;

@@ -1,5 +1,5 @@
 /* Internals of the fake network, DNS and thread pool (mocks/net*.c, stream.c, tcp.c, pipe.c,
- * peer.c, dns.c, threadpool.c). Nothing here is public API.
+ * peer.c, dns.c). Nothing here is public API. The thread pool is threads/pool.h.
  *
  * The model: a connection (ah__conn) has two ends, each a user stream (ah__sock, the sim's state
  * of a uv_tcp_t or uv_pipe_t) or a scripted peer connection (ah__pconn). Each direction is a flow
@@ -9,7 +9,6 @@
 #define AH_MOCKS_INTERNAL_NET_H
 
 #include "../harness/internal.h"
-#include "pool.h"
 
 #include <netinet/in.h>
 #include <netdb.h>
@@ -232,42 +231,11 @@ typedef struct ah__dns_entry {
     int fail;
 } ah__dns_entry;
 
-/* ---- thread pool ---- */
-enum { AH__JOB_WORK, AH__JOB_GETADDRINFO, AH__JOB_GETNAMEINFO, AH__JOB_FN };
-enum { AH__JOB_QUEUED, AH__JOB_STARTING, AH__JOB_RUNNING, AH__JOB_DONE };
-typedef struct ah__job {
-    ah__list link; /* net->jobs_wait, jobs_live or jobs_free */
-    ah__event ev;
-    uv_req_t *req;
-    uv_loop_t *loop;
-    int kind, state, status;
-    uint64_t duration_ms;
-    ah__site site;
-    /* uv_getaddrinfo's arguments, copied as libuv does (here in the sim's memory) */
-    char host[256], service[64];
-    int has_host, has_service, has_hints;
-    struct addrinfo hints;
-    /* AH__JOB_FN (mocks/pool.h): what runs on a worker, and what completes on the loop */
-    ah__job_run_fn run;
-    ah__job_done_fn done;
-    const char *what;
-} ah__job;
-
-typedef struct ah__duration_rule {
-    ah__list link;
-    uv_work_cb cb;
-    char file[128]; /* empty: a rule for `cb` */
-    int line;
-    uint64_t ms;
-} ah__duration_rule;
-
 typedef struct ah__net {
     ah_sim *sim;
     ah__list routes, socks, conns, peers, parts, stalled;
     uint32_t next_port, next_conn_id, next_sock_id;
     ah__list dns, addrinfos;
-    ah__list jobs_wait, jobs_live, jobs_free, durations;
-    unsigned pool_size, pool_busy;
     char (*locals)[AH__ADDR_MAX]; /* ah_net_local_address */
     int out_of_fds;               /* ah_net_out_of_descriptors */
     size_t n_locals;
@@ -386,16 +354,7 @@ void ah__stream_connect_begin(ah__sock *s, uv_connect_t *req, uv_connect_cb cb, 
  * UV_EAI_* code; the result is recorded and freed by freeaddrinfo. */
 int ah__dns_resolve_now(ah__net *net, const char *host, const char *service,
                         const struct addrinfo *hints, struct addrinfo **res, ah__site site);
-/* dns.c: the lookup runs when its job starts; the callback when the job is done. */
-void ah__dns_start(ah__job *job);
-void ah__dns_done(uv_req_t *req, int kind, int status);
 void ah__dns_check(ah__net *net, ah__buf *b);
 void ah__dns_free_all(ah__net *net);
-
-/* threadpool.c */
-ah__job *ah__job_submit(ah__net *net, uv_loop_t *loop, uv_req_t *req, int kind,
-                        uint64_t duration_ms, ah__site site);
-void ah__pool_pending(ah__net *net, ah__buf *b);
-void ah__pool_free_all(ah__net *net);
 
 #endif

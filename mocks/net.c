@@ -21,7 +21,6 @@ ah__net *ah__net_find(ah_sim *sim) { return sim != NULL ? ah__ext_get(sim, &net_
 ah__net *ah__net_get(ah_sim *sim)
 {
     ah__net *net = ah__ext_get(sim, &net_key);
-    const char *env;
     ah__ext ext;
 
     if (net != NULL)
@@ -36,15 +35,7 @@ ah__net *ah__net_get(ah_sim *sim)
     ah__list_init(&net->stalled);
     ah__list_init(&net->dns);
     ah__list_init(&net->addrinfos);
-    ah__list_init(&net->jobs_wait);
-    ah__list_init(&net->jobs_live);
-    ah__list_init(&net->jobs_free);
-    ah__list_init(&net->durations);
     net->next_port = 50001;
-    /* As libuv: UV_THREADPOOL_SIZE threads, 4 by default, at most 1024. */
-    net->pool_size = 4;
-    if ((env = getenv("UV_THREADPOOL_SIZE")) != NULL && atoi(env) > 0)
-        net->pool_size = atoi(env) > 1024 ? 1024 : (unsigned)atoi(env);
     memset(&ext, 0, sizeof(ext));
     ext.key = &net_key;
     ext.state = net;
@@ -1050,7 +1041,6 @@ static void net_pending(ah_sim *sim, void *state, ah__buf *b)
         }
     }
     ah__peer_pending(net, b);
-    ah__pool_pending(net, b);
     (void)sim;
 }
 
@@ -1063,7 +1053,6 @@ static void net_destroy(ah_sim *sim, void *state)
     (void)sim;
     ah__peer_free_all(net);
     ah__dns_free_all(net);
-    ah__pool_free_all(net);
     while (!ah__list_empty(&net->conns)) {
         ah__conn *c = ah__container_of(net->conns.next, ah__conn, link);
         ah__list_remove(&c->link);

@@ -37,3 +37,11 @@ echo "== bench_explore with AH_JOBS worker processes: 1 and 2 jobs, same schedul
 for jobs in 1 2; do
     "$BUILD/bench/bench_explore" 40000 8 "$jobs"
 done
+
+echo "== bench_threads: a switch between two threads (mutex + cond ping-pong), ns per switch (goal: within 2x)"
+r=$(field ns_per_switch "$("$BUILD/bench/bench_threads_real" pingpong 100000)")
+h=$(field ns_per_switch "$("$BUILD/bench/bench_threads_sim" pingpong 100000)")
+printf '%12s %12s %8s\n' real_ns harness_ns ratio
+printf '%12s %12s %8s\n' "$r" "$h" "$(awk -v a="$h" -v b="$r" 'BEGIN { printf "%.2f", a / b }')"
+echo "== bench_threads explore: schedules per second of a two-thread test (goal 10,000/s)"
+"$BUILD/bench/bench_threads_sim" explore 5000

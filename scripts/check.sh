@@ -31,6 +31,21 @@ AH_SLOW_CALLBACK_MS="${AH_SLOW_CALLBACK_MS:-1000}" ctest --test-dir "$BUILD" --o
 echo "== valgrind memcheck"
 sh scripts/valgrind.sh "$BUILD"
 
+echo "== helgrind (threads selftests)"
+# The harness's own threading (the baton between simulated threads) must be clean under Helgrind.
+for t in selftest/test_threads selftest/planted/test_planted_threads; do
+    [ -x "$BUILD/$t" ] || continue
+    rc=0
+    (cd "$(dirname "$BUILD/$t")" && AH_SLOW_CALLBACK_MS=5000 valgrind -q --tool=helgrind \
+        --error-exitcode=98 "./$(basename "$t")") >"$BUILD-helgrind.log" 2>&1 || rc=$?
+    if [ "$rc" -eq 98 ] || { [ "$rc" -ne 0 ] && [ "$t" = selftest/test_threads ]; }; then
+        tail -n 60 "$BUILD-helgrind.log"
+        echo "helgrind: $t failed (exit $rc)"
+        exit 1
+    fi
+done
+echo "helgrind clean"
+
 echo "== clang -Wall -Wextra -Werror"
 if command -v clang >/dev/null 2>&1; then
     cmake -S . -B "$BUILD-clang" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

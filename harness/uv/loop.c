@@ -10,7 +10,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 ah_sim *ah__loop_sim(const uv_loop_t *loop, const char *fn)
 {
@@ -345,12 +344,12 @@ static int poll_phase(uv_loop_t *loop, int timeout, uint64_t limit_ns)
         }
         n = ah_fc_queue_min(&lp->events);
         target = n != NULL && n->due < wake ? n->due : wake;
-        if (target == UINT64_MAX && limit_ns == UINT64_MAX)
-            return 1;
         if (target > limit_ns)
             target = limit_ns;
-        if (target > now)
-            ah__clock_set(sim, target);
+        /* Other simulated threads run while the loop waits here; a uv_async_send from one of
+         * them ends the wait early (threads/). */
+        if ((target > now || sim->threads_live > 0) && ah__time_pass(sim, loop, target))
+            return 1;
     } else {
         ah__busy_iteration(loop, limit_ns);
     }
@@ -498,54 +497,6 @@ int uv_run(uv_loop_t *loop, uv_run_mode mode)
         loop->stop_flag = 0;
     lp->running = 0;
     return r;
-}
-
-/* ---- sleeping: time passes, the loop does not run ---- */
-
-/* `arg` is the call's own argument, for the report; the clock moves by `ns`. */
-static void blocking_call(ah_sim *sim, const char *call, uint64_t arg, uint64_t ns, ah__site site)
-{
-    char b[320], st[160];
-
-    if (sim->in_callback > 0) {
-        ah__site_str(&site, st, sizeof(st));
-        if (sim->current_hrec != NULL)
-            ah__buf_printf(&sim->slow,
-                           "  - blocking call %s(%llu) in %s, inside %s of %s at virtual time "
-                           "+%llu ms: it blocks the loop thread\n",
-                           call, (unsigned long long)arg, st, sim->current_what,
-                           ah__handle_str(sim->current_hrec, b, sizeof(b)),
-                           (unsigned long long)ah_now_ms(sim));
-        else
-            ah__buf_printf(&sim->slow,
-                           "  - blocking call %s(%llu) in %s, inside a %s at virtual time +%llu "
-                           "ms: it blocks the loop thread\n",
-                           call, (unsigned long long)arg, st, sim->current_what,
-                           (unsigned long long)ah_now_ms(sim));
-    }
-    ah__clock_set(sim, sim->clock.now_ns + ns);
-}
-
-void uv_sleep(unsigned int msec)
-{
-    ah__site site = AH__CALLER("uv_sleep");
-    blocking_call(ah__sim(), "uv_sleep", msec, (uint64_t)msec * AH__NS_PER_MS, site);
-}
-
-/* sleep(3) and usleep(3) in a test linked with the harness advance the virtual clock too, and
- * are reported when a callback calls them. */
-unsigned int sleep(unsigned int seconds)
-{
-    ah__site site = AH__CALLER("sleep");
-    blocking_call(ah__sim(), "sleep", seconds, (uint64_t)seconds * 1000 * AH__NS_PER_MS, site);
-    return 0;
-}
-
-int usleep(useconds_t usec)
-{
-    ah__site site = AH__CALLER("usleep");
-    blocking_call(ah__sim(), "usleep", usec, (uint64_t)usec * 1000, site);
-    return 0;
 }
 
 /* ---- test verbs ---- */
@@ -700,7 +651,7 @@ void ah_advance(ah_sim *sim, uint64_t ms)
         }
         if (next <= sim->clock.now_ns)
             break; /* due now but no loop would run it */
-        ah__clock_set(sim, next);
+        ah__time_pass(sim, NULL, next);
         check_time_limit(sim);
     }
     verb_leave(sim);
@@ -725,12 +676,15 @@ static void run_until(ah_sim *sim, const char *verb, const char *waits, ah_pred_
         }
         next = next_due_ns(sim, 1);
         if (next == UINT64_MAX || next <= sim->clock.now_ns) {
+            /* Threads still running may yet send to a loop: wait for them first. */
+            if (sim->threads_live > 0 && ah__time_pass(sim, NULL, UINT64_MAX) == 0)
+                continue;
             if (pred == NULL)
                 break;
             sim->in_verb = 0;
             deadlock(sim, waits);
         }
-        ah__clock_set(sim, next);
+        ah__time_pass(sim, NULL, next);
         check_time_limit(sim);
     }
     sim->run_pred = NULL;

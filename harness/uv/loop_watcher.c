@@ -116,6 +116,8 @@ int uv_async_send(uv_async_t *handle)
         lp->async_ev.flags = 0;
         ah__event_schedule(handle->loop, &lp->async_ev, lp->sim->clock.now_ns);
     }
+    if (lp->sim->threads_live > 0)
+        ah__threads_hooks.wake_loop(lp->sim, handle->loop);
     return 0;
 }
 

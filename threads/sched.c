@@ -1,0 +1,994 @@
+/* The baton scheduler: the threads the code under test starts are real OS threads, but only one
+ * of them runs at a time. The running thread keeps the baton until it reaches a switch point (a
+ * synchronisation call, a sleep, thread start and exit); there the oracle (ah__choose_among)
+ * picks which runnable thread goes next, and the baton is handed over. Virtual time moves only
+ * when every thread is blocked: to the earliest deadline (a sleep, a timed wait, a loop's poll
+ * timeout). All blocked with nothing due is a deadlock, reported naming every thread.
+ *
+ * The handover is a futex word per thread, written with release and read with acquire, so every
+ * step of one thread happens before the next thread's (TSan sees the atomics; Helgrind sees the
+ * ANNOTATE_HAPPENS_* client requests). */
+#define _GNU_SOURCE 1
+#include "internal_threads.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <linux/futex.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__has_include)
+#if __has_include(<valgrind/helgrind.h>)
+#include <valgrind/helgrind.h>
+#endif
+#endif
+#ifndef ANNOTATE_HAPPENS_BEFORE
+#define ANNOTATE_HAPPENS_BEFORE(obj) ((void)(obj))
+#define ANNOTATE_HAPPENS_AFTER(obj) ((void)(obj))
+#define VALGRIND_HG_DISABLE_CHECKING(p, n) ((void)(p), (void)(n))
+#endif
+/* The futex word itself is accessed atomically; Helgrind checks only plain accesses. */
+#define BATON_INIT(t) VALGRIND_HG_DISABLE_CHECKING(&(t)->turn, sizeof((t)->turn))
+
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define AH__TSAN 1
+#endif
+#endif
+#ifndef AH__TSAN
+#define AH__TSAN 0
+#endif
+
+static __thread ah__thr *tls_self;
+static __thread uint64_t tls_gen;
+/* Set while the scheduler itself calls the C library's thread functions: a tool that wraps them
+ * (Helgrind's pthread_create waits for the child with a semaphore) must reach the C library, not
+ * the simulation. */
+static __thread int tls_passthrough;
+static uint64_t sched_gen;
+static const int sched_key;
+
+void ah__passthrough(int on) { tls_passthrough += on ? 1 : -1; }
+
+void *ah__real(const char *name)
+{
+    void *p = NULL;
+
+#if defined(__SANITIZE_THREAD__) || AH__TSAN || defined(AH_TSAN_RUNTIME)
+    {
+        /* Under TSan, its interceptor (which our definitions replace) is the C library's door:
+         * it must see threads start and locks taken. */
+        char n[96];
+        snprintf(n, sizeof(n), "__interceptor_%s", name);
+        p = dlsym(RTLD_DEFAULT, n);
+    }
+#endif
+    if (p == NULL)
+        p = dlsym(RTLD_NEXT, name);
+    if (p == NULL) {
+        fprintf(stderr, "asyncharness: the C library has no %s\n", name);
+        abort();
+    }
+    return p;
+}
+
+/* ---- the baton ---- */
+
+static void futex_wait(int *w) { syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0); }
+
+static void futex_wake(int *w) { syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0); }
+
+#ifdef AH_TSAN_RUNTIME
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#define TSAN_RELEASE(p) __tsan_release(p)
+#define TSAN_ACQUIRE(p) __tsan_acquire(p)
+#else
+#define TSAN_RELEASE(p) ((void)(p))
+#define TSAN_ACQUIRE(p) ((void)(p))
+#endif
+
+static void give(ah__thr *to)
+{
+    ANNOTATE_HAPPENS_BEFORE(&to->turn);
+    TSAN_RELEASE(&to->turn);
+    __atomic_store_n(&to->turn, 1, __ATOMIC_RELEASE);
+    futex_wake(&to->turn);
+}
+
+static void await_turn(ah__thr *self)
+{
+    while (__atomic_load_n(&self->turn, __ATOMIC_ACQUIRE) == 0)
+        futex_wait(&self->turn);
+    __atomic_store_n(&self->turn, 0, __ATOMIC_RELAXED);
+    ANNOTATE_HAPPENS_AFTER(&self->turn);
+    TSAN_ACQUIRE(&self->turn);
+}
+
+static uint64_t coarse_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The sim's per-thread callback context goes with the baton. */
+static void ctx_save(ah__sched *s, ah__thr *t)
+{
+    ah_sim *sim = s->sim;
+    t->in_callback = sim->in_callback;
+    t->current_hrec = sim->current_hrec;
+    t->current_what = sim->current_what;
+    t->cb_start_ms = coarse_ms() - sim->cb_start_ms; /* time already spent in the callback */
+}
+
+static void ctx_restore(ah__sched *s, ah__thr *t)
+{
+    ah_sim *sim = s->sim;
+    sim->in_callback = t->in_callback;
+    sim->current_hrec = t->current_hrec;
+    sim->current_what = t->current_what;
+    sim->cb_start_ms = coarse_ms() - t->cb_start_ms; /* the time others ran does not count */
+}
+
+static void trace(ah__sched *s, const ah__thr *t, const char *what)
+{
+    char track[32];
+    snprintf(track, sizeof(track), "thread %u", (unsigned)t->id);
+    ah__trace_note(s->sim, track, what);
+}
+
+static void raise_pending(ah__sched *s, ah__thr *self)
+{
+    if (self == s->main && s->failure != NULL) {
+        const char *msg = s->failure;
+        s->failure = NULL;
+        ah__fail_msg(s->sim, msg);
+    }
+}
+
+static void die(ah__thr *self) __attribute__((noreturn));
+static void die(ah__thr *self) { longjmp(self->exit_jb, 1); }
+
+/* Hands the baton from self to `to` and waits until self has it again. */
+static void switch_to(ah__sched *s, ah__thr *self, ah__thr *to)
+{
+    ctx_save(s, self);
+    s->running = to;
+    give(to);
+    await_turn(self);
+    if (self->killing)
+        die(self);
+    ctx_restore(s, self);
+    raise_pending(s, self);
+}
+
+/* ---- names and reports ---- */
+
+const char *ah__thr_str(const ah__thr *t, char *buf, size_t n)
+{
+    char st[160];
+
+    if (t->id == 0)
+        snprintf(buf, n, "thread 0 (the test's thread)");
+    else if (t->pool_worker)
+        snprintf(buf, n, "thread %u (thread-pool worker)", (unsigned)t->id);
+    else
+        snprintf(buf, n, "thread %u (%s in %s)", (unsigned)t->id, t->create_fn,
+                 ah__site_str(&t->create_site, st, sizeof(st)));
+    return buf;
+}
+
+static const char *obj_kind_name(int kind)
+{
+    switch (kind) {
+    case AH__O_MUTEX:
+        return "mutex";
+    case AH__O_RWLOCK:
+        return "rwlock";
+    case AH__O_COND:
+        return "cond";
+    case AH__O_SEM:
+        return "semaphore";
+    case AH__O_BARRIER:
+        return "barrier";
+    default:
+        return "once";
+    }
+}
+
+const char *ah__sobj_str(const ah__sobj *o, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s #%u (%p)", obj_kind_name(o->kind), (unsigned)o->id, o->addr);
+    return buf;
+}
+
+static void describe_wait(ah__sched *s, const ah__thr *t, ah__buf *b)
+{
+    char st[160], ob[96], hb[128];
+    const ah__sobj *o = t->wait_obj;
+
+    (void)s;
+    if (t->state == AH__T_RUNNABLE) {
+        ah__buf_printf(b, "runnable");
+        return;
+    }
+    if (t->state == AH__T_DONE) {
+        ah__buf_printf(b, "finished");
+        return;
+    }
+    switch (t->wait_kind) {
+    case AH__W_JOIN:
+        ah__buf_printf(b, "blocked in %s joining %s", t->wait_fn,
+                       ah__thr_str(t->wait_obj, hb, sizeof(hb)));
+        break;
+    case AH__W_SLEEP:
+        ah__buf_printf(b, "sleeping in %s", t->wait_fn);
+        break;
+    case AH__W_TIME:
+        ah__buf_printf(b, "waiting in %s", t->wait_loop ? "uv_run's poll" : "a test verb");
+        break;
+    case AH__W_POOL:
+        ah__buf_printf(b, "idle, waiting for work");
+        break;
+    default:
+        ah__buf_printf(b, "blocked in %s(%s)", t->wait_fn, ah__sobj_str(o, ob, sizeof(ob)));
+        if ((o->kind == AH__O_MUTEX || o->kind == AH__O_RWLOCK) && o->owner != NULL)
+            ah__buf_printf(b, ", held by %s since %s", ah__thr_str(o->owner, hb, sizeof(hb)),
+                           ah__site_str(&o->lock_site, st, sizeof(st)));
+        else if (o->kind == AH__O_RWLOCK && o->count > 0)
+            ah__buf_printf(b, ", held for reading by %u thread(s)", o->count);
+        break;
+    }
+    if (t->wait_kind != AH__W_POOL && t->wait_kind != AH__W_TIME)
+        ah__buf_printf(b, " at %s", ah__site_str(&t->wait_site, st, sizeof(st)));
+    if (t->deadline_ns != UINT64_MAX)
+        ah__buf_printf(b, " until +%llu ms",
+                       (unsigned long long)ah__rel_ms(s->sim, t->deadline_ns));
+}
+
+static void list_threads(ah__sched *s, ah__buf *b)
+{
+    ah__list *q;
+    char tb[256];
+
+    int first = 1;
+
+    for (q = s->threads.next; q != &s->threads; q = q->next) {
+        ah__thr *t = ah__container_of(q, ah__thr, link);
+        if (t->state == AH__T_DONE)
+            continue;
+        ah__buf_printf(b, "%s  - %s: ", first ? "" : "\n", ah__thr_str(t, tb, sizeof(tb)));
+        first = 0;
+        if (t == s->running && t->state == AH__T_RUNNABLE)
+            ah__buf_printf(b, "running");
+        else
+            describe_wait(s, t, b);
+    }
+}
+
+static ah__thr *off_main_self(ah__sched *s)
+{
+    ah__thr *self = tls_gen == s->gen ? tls_self : NULL;
+    return self != NULL && self != s->main ? self : NULL;
+}
+
+/* A failure to raise on the test's thread: stop the calling thread, hand the baton to the test's
+ * thread, which raises it. */
+static void fail_elsewhere(ah__sched *s, ah__thr *self, const char *msg)
+{
+    ah__thr *m = s->main;
+
+    s->failure = msg;
+    self->failed = 1;
+    if (m->state == AH__T_BLOCKED) {
+        if (m->wait_link.next != NULL && m->wait_link.next != &m->wait_link)
+            ah__list_remove(&m->wait_link);
+        m->state = AH__T_RUNNABLE;
+    }
+    self->state = AH__T_DONE;
+    s->sim->threads_live--;
+    ctx_save(s, self);
+    s->running = m;
+    give(m);
+    die(self);
+}
+
+void ah__sched_fail(ah__sched *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    ah__failv(s->sim, NULL, 0, fmt, ap); /* off the test's thread, ah__failv moves it there */
+}
+
+void ah__sched_report(ah__sched *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    s->whole_sim_report = 1;
+    ah__failv(s->sim, NULL, 0, fmt, ap);
+}
+
+static void deadlock(ah__sched *s, ah__thr *self) __attribute__((noreturn));
+static void deadlock(ah__sched *s, ah__thr *self)
+{
+    ah__buf b = {0};
+    const char *msg;
+
+    (void)self;
+    list_threads(s, &b);
+    msg = ah__buf_keep(s->sim, &b);
+    ah__sched_report(s, "deadlock: every simulated thread is blocked and nothing is due:\n%s", msg);
+}
+
+/* ---- choosing the next thread ---- */
+
+static size_t runnable(ah__sched *s, ah__thr *self, int prefer_self)
+{
+    ah__list *q;
+    size_t n = 0;
+
+    for (q = s->threads.next; q != &s->threads; q = q->next) {
+        ah__thr *t = ah__container_of(q, ah__thr, link);
+        if (t->state != AH__T_RUNNABLE)
+            continue;
+        if (n + 1 > s->cand_cap) {
+            s->cand_cap = s->cand_cap ? s->cand_cap * 2 : 16;
+            s->cand = ah__realloc(s->cand, s->cand_cap * sizeof(*s->cand));
+        }
+        s->cand[n++] = t;
+    }
+    /* The running thread first: choice 0 lets it go on (no preemption). */
+    if (prefer_self && self != NULL && self->state == AH__T_RUNNABLE) {
+        size_t i;
+        for (i = 0; i < n && s->cand[i] != self; i++)
+            ;
+        if (i < n) {
+            memmove(s->cand + 1, s->cand, i * sizeof(*s->cand));
+            s->cand[0] = self;
+        }
+    }
+    return n;
+}
+
+/* Every thread is blocked: move the clock to the earliest deadline and wake who is due. Returns
+ * 0 when none has a deadline. */
+static int advance_time(ah__sched *s)
+{
+    ah__list *q;
+    uint64_t best = UINT64_MAX;
+    ah_sim *sim = s->sim;
+
+    for (q = s->threads.next; q != &s->threads; q = q->next) {
+        ah__thr *t = ah__container_of(q, ah__thr, link);
+        if (t->state == AH__T_BLOCKED && t->deadline_ns < best)
+            best = t->deadline_ns;
+    }
+    if (best == UINT64_MAX)
+        return 0;
+    if (best > sim->clock.now_ns)
+        ah__clock_set(sim, best);
+    for (q = s->threads.next; q != &s->threads; q = q->next) {
+        ah__thr *t = ah__container_of(q, ah__thr, link);
+        if (t->state == AH__T_BLOCKED && t->deadline_ns <= sim->clock.now_ns) {
+            ah__sched_wake(t);
+            t->timed_out = 1;
+        }
+    }
+    return 1;
+}
+
+/* Nothing can run and nothing is due: a thread waiting for time with no deadline (a poll that
+ * would block forever, a verb) is told so; else it is a deadlock. */
+static int wake_nothing_due(ah__sched *s)
+{
+    ah__list *q;
+
+    for (q = s->threads.next; q != &s->threads; q = q->next) {
+        ah__thr *t = ah__container_of(q, ah__thr, link);
+        if (t->state == AH__T_BLOCKED && t->wait_kind == AH__W_TIME) {
+            ah__sched_wake(t);
+            t->nothing_due = 1;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void check_runaway(ah__sched *s)
+{
+    ah_sim *sim = s->sim;
+
+    if (sim->clock.now_ns != s->instant_ns) {
+        s->instant_ns = sim->clock.now_ns;
+        s->switches_at_instant = 0;
+    }
+    if (++s->switches_at_instant > sim->opts.runaway_limit * 10) {
+        ah__buf b = {0};
+        list_threads(s, &b);
+        ah__sched_report(
+            s,
+            "runaway threads: %llu thread switches at virtual time +%llu ms without the "
+            "clock moving (a thread polling in a loop: trylock, sched_yield?):\n%s",
+            (unsigned long long)s->switches_at_instant, (unsigned long long)ah_now_ms(sim),
+            ah__buf_keep(sim, &b));
+    }
+}
+
+/* The heart: picks the next thread to run. `leaving`: self has finished and will not wait. */
+static void schedule(ah__sched *s, ah__thr *self, int leaving)
+{
+    size_t n, c;
+    ah__thr *pick;
+    /* Choice 0 lets a running thread go on; threads the clock woke go in creation order. */
+    int prefer_self = self->state == AH__T_RUNNABLE;
+
+    check_runaway(s);
+    for (;;) {
+        n = runnable(s, self, prefer_self);
+        if (n > 0)
+            break;
+        if (advance_time(s))
+            continue;
+        if (wake_nothing_due(s))
+            continue;
+        if (leaving) {
+            /* The last thread ends with everyone else blocked: the test's thread reports. */
+            ah__buf b = {0};
+            list_threads(s, &b);
+            s->failure = ah__buf_keep(s->sim, &b);
+            {
+                ah__buf m = {0};
+                ah__buf_printf(&m,
+                               "deadlock: every simulated thread is blocked and nothing is "
+                               "due:\n%s",
+                               s->failure);
+                s->failure = ah__buf_keep(s->sim, &m);
+            }
+            {
+                ah__thr *mn = s->main;
+                if (mn->wait_link.next != NULL && mn->wait_link.next != &mn->wait_link)
+                    ah__list_remove(&mn->wait_link);
+                mn->state = AH__T_RUNNABLE;
+                s->running = mn;
+                give(mn);
+            }
+            return;
+        }
+        deadlock(s, self);
+    }
+    /* Outside ah_explore the schedule is the default one (decisions.md): a test's expected
+     * order must not change with AH_SEED. The explorer decides every switch. */
+    c = n == 1 || s->sim->chooser == NULL
+            ? 0
+            : ah__choose_among(s->sim, n, (const void *const *)s->cand, "which thread runs");
+    pick = s->cand[c];
+    if (pick == self)
+        return;
+    if (pick != s->running || leaving) {
+        char w[64];
+        snprintf(w, sizeof(w), "runs");
+        trace(s, pick, w);
+    }
+    if (leaving) {
+        s->running = pick;
+        give(pick);
+        return;
+    }
+    switch_to(s, self, pick);
+}
+
+void ah__sched_yield(ah__sched *s, ah__thr *self)
+{
+    if (s->sim->threads_live == 0 && self == s->main)
+        return; /* alone: nothing to choose */
+    schedule(s, self, 0);
+}
+
+void ah__sched_wake(ah__thr *t)
+{
+    if (t->state != AH__T_BLOCKED)
+        return;
+    if (t->wait_link.next != NULL && t->wait_link.next != &t->wait_link)
+        ah__list_remove(&t->wait_link);
+    t->state = AH__T_RUNNABLE;
+}
+
+void ah__sched_wake_all(ah__sobj *o)
+{
+    while (!ah__list_empty(&o->waiters))
+        ah__sched_wake(ah__container_of(o->waiters.next, ah__thr, wait_link));
+}
+
+int ah__sched_block(ah__sched *s, ah__thr *self, int kind, const void *obj, const char *fn,
+                    ah__site site, uint64_t deadline_ns)
+{
+    char w[96];
+
+    self->state = AH__T_BLOCKED;
+    self->wait_kind = kind;
+    self->wait_obj = obj;
+    self->wait_fn = fn;
+    self->wait_site = site;
+    self->deadline_ns = deadline_ns;
+    self->timed_out = 0;
+    self->nothing_due = 0;
+    if (self->wait_link.next == NULL)
+        ah__list_init(&self->wait_link);
+    if (kind != AH__W_TIME && kind != AH__W_POOL) {
+        snprintf(w, sizeof(w), "blocks in %s", fn);
+        trace(s, self, w);
+    }
+    schedule(s, self, 0);
+    self->wait_kind = AH__W_NONE;
+    return self->timed_out;
+}
+
+/* ---- the harness's hooks ---- */
+
+static int hook_wait_until(ah_sim *sim, uv_loop_t *loop, uint64_t due_ns)
+{
+    ah__thr *self;
+    ah__sched *s = ah__sched_get(&self, 0);
+
+    if (s == NULL || s->sim != sim) {
+        if (due_ns == UINT64_MAX)
+            return 1;
+        if (due_ns > sim->clock.now_ns)
+            ah__clock_set(sim, due_ns);
+        return 0;
+    }
+    if (due_ns <= sim->clock.now_ns) {
+        /* Nothing to wait for, but the others may run (a poll is a switch point). */
+        ah__sched_yield(s, self);
+        return 0;
+    }
+    self->wait_loop = loop;
+    ah__sched_block(s, self, AH__W_TIME, NULL, loop ? "uv_run" : "a test verb", (ah__site){0},
+                    due_ns);
+    self->wait_loop = NULL;
+    return self->nothing_due;
+}
+
+static void hook_wake_loop(ah_sim *sim, uv_loop_t *loop)
+{
+    ah__thr *self;
+    ah__sched *s = ah__sched_get(&self, 0);
+    ah__list *q;
+
+    if (s == NULL || s->sim != sim)
+        return;
+    for (q = s->threads.next; q != &s->threads; q = q->next) {
+        ah__thr *t = ah__container_of(q, ah__thr, link);
+        if (t->state == AH__T_BLOCKED && t->wait_kind == AH__W_TIME &&
+            (t->wait_loop == loop || t->wait_loop == NULL))
+            ah__sched_wake(t);
+    }
+    ah__sched_yield(s, self); /* uv_async_send is a switch point */
+}
+
+static int hook_off_main(ah_sim *sim)
+{
+    return sim->sched != NULL && off_main_self(sim->sched) != NULL;
+}
+
+static void hook_fail(ah_sim *sim, const char *msg)
+{
+    ah__sched *s = sim->sched;
+    ah__thr *self = off_main_self(s);
+    ah__buf b = {0};
+    char tb[256];
+
+    if (s->whole_sim_report) /* a deadlock is no one thread's failure */
+        ah__buf_printf(&b, "%s", msg);
+    else
+        ah__buf_printf(&b, "on %s: %s", ah__thr_str(self, tb, sizeof(tb)), msg);
+    fail_elsewhere(s, self, ah__buf_keep(sim, &b));
+}
+
+__attribute__((constructor)) static void install_hooks(void)
+{
+    ah__threads_hooks.wait_until = hook_wait_until;
+    ah__threads_hooks.wake_loop = hook_wake_loop;
+    ah__threads_hooks.off_main = hook_off_main;
+    ah__threads_hooks.raise_elsewhere = hook_fail;
+}
+
+/* ---- threads ---- */
+
+static void key_destructors(ah__thr *t);
+
+static void thread_exit(ah__sched *s, ah__thr *self)
+{
+    if (self->joiner != NULL)
+        ah__sched_wake(self->joiner);
+    self->state = AH__T_DONE;
+    s->sim->threads_live--;
+    trace(s, self, "exits");
+    ctx_save(s, self);
+    schedule(s, self, 1);
+}
+
+static void *trampoline(void *arg)
+{
+    ah__thr *self = arg;
+    ah__sched *s = self->sched;
+    void *ret;
+
+    tls_self = self;
+    tls_gen = s->gen;
+    await_turn(self);
+    if (self->killing)
+        return NULL;
+    ctx_restore(s, self);
+    s->sim->in_callback = 0;
+    s->sim->current_hrec = NULL;
+    trace(s, self, "starts");
+    if (setjmp(self->exit_jb) == 0) {
+        if (self->uv_entry != NULL) {
+            self->uv_entry(self->arg);
+            ret = NULL;
+        } else {
+            ret = self->start(self->arg);
+        }
+        self->ret = ret;
+        key_destructors(self);
+        thread_exit(s, self);
+    }
+    /* killed, failed or pthread_exit'ed: a pthread_exit leaves like a return */
+    if (!self->killing && !self->failed && self->state != AH__T_DONE) {
+        key_destructors(self);
+        thread_exit(s, self);
+    }
+    tls_self = NULL;
+    tls_gen = 0;
+    return NULL;
+}
+
+ah__thr *ah__thr_create(ah__sched *s, void *(*start)(void *), void *arg, const char *fn,
+                        ah__site site, size_t stack_size, int *err)
+{
+    ah__thr *t = ah__calloc(1, sizeof(*t));
+    pthread_attr_t attr;
+    int (*real_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *) =
+        AH__REAL(pthread_create);
+
+    t->sched = s;
+    t->id = s->next_id++;
+    t->state = AH__T_RUNNABLE;
+    t->start = start;
+    t->arg = arg;
+    t->create_fn = fn;
+    t->create_site = site;
+    t->deadline_ns = UINT64_MAX;
+    ah__list_init(&t->wait_link);
+    BATON_INIT(t);
+    pthread_attr_init(&attr);
+    if (stack_size != 0)
+        pthread_attr_setstacksize(&attr, stack_size);
+    tls_passthrough++;
+    *err = real_create(&t->os, &attr, trampoline, t);
+    tls_passthrough--;
+    pthread_attr_destroy(&attr);
+    if (*err != 0) {
+        ah__free(t);
+        return NULL;
+    }
+    t->os_started = 1;
+    ah__list_insert_tail(&s->threads, &t->link);
+    s->sim->threads_live++;
+    return t;
+}
+
+ah__thr *ah__thr_find(ah__sched *s, pthread_t os)
+{
+    ah__list *q;
+
+    for (q = s->threads.next; q != &s->threads; q = q->next) {
+        ah__thr *t = ah__container_of(q, ah__thr, link);
+        if (t->os_started && !t->joined && pthread_equal(t->os, os))
+            return t;
+    }
+    return NULL;
+}
+
+/* ---- pthread keys: real, but their destructors run before the baton is passed on ---- */
+
+#define AH__MAX_KEYS 128
+static struct {
+    pthread_key_t key;
+    void (*dtor)(void *);
+    int used;
+} keys[AH__MAX_KEYS];
+
+static void key_destructors(ah__thr *t)
+{
+    int round, i, any;
+
+    (void)t;
+    for (round = 0; round < PTHREAD_DESTRUCTOR_ITERATIONS; round++) {
+        any = 0;
+        for (i = 0; i < AH__MAX_KEYS; i++) {
+            void *v;
+            if (!keys[i].used || keys[i].dtor == NULL)
+                continue;
+            v = pthread_getspecific(keys[i].key);
+            if (v == NULL)
+                continue;
+            pthread_setspecific(keys[i].key, NULL);
+            keys[i].dtor(v);
+            any = 1;
+        }
+        if (!any)
+            break;
+    }
+}
+
+int pthread_key_create(pthread_key_t *key, void (*dtor)(void *))
+{
+    int (*real)(pthread_key_t *, void (*)(void *)) = AH__REAL(pthread_key_create);
+    int err, i;
+
+    /* The C library runs destructors when the OS thread ends, after the baton moved on: a
+     * simulated thread runs them itself before it passes the baton (key_destructors), leaving
+     * nothing for the C library to run. */
+    err = real(key, dtor);
+    if (err != 0)
+        return err;
+    for (i = 0; i < AH__MAX_KEYS && keys[i].used; i++)
+        ;
+    if (i < AH__MAX_KEYS) {
+        keys[i].key = *key;
+        keys[i].dtor = dtor;
+        keys[i].used = 1;
+    }
+    return 0;
+}
+
+int pthread_key_delete(pthread_key_t key)
+{
+    int (*real)(pthread_key_t) = AH__REAL(pthread_key_delete);
+    int i;
+
+    for (i = 0; i < AH__MAX_KEYS; i++)
+        if (keys[i].used && keys[i].key == key)
+            keys[i].used = 0;
+    return real(key);
+}
+
+/* ---- the scheduler's lifetime ---- */
+
+static void sched_check(ah_sim *sim, void *state, ah__buf *b)
+{
+    ah__sched *s = state;
+    ah__list *q;
+    char tb[256];
+
+    (void)sim;
+    for (q = s->threads.next; q != &s->threads; q = q->next) {
+        ah__thr *t = ah__container_of(q, ah__thr, link);
+        if (t == s->main || t->pool_worker || t->failed)
+            continue;
+        if (t->state != AH__T_DONE) {
+            ah__buf_printf(b, "  - %s is still running at the end of the test: ",
+                           ah__thr_str(t, tb, sizeof(tb)));
+            describe_wait(s, t, b);
+            ah__buf_printf(b, "\n");
+        } else if (!t->joined && !t->detached) {
+            ah__buf_printf(b,
+                           "  - %s finished but was never joined (uv_thread_join / "
+                           "pthread_join) nor detached\n",
+                           ah__thr_str(t, tb, sizeof(tb)));
+        }
+    }
+}
+
+static void sched_pending(ah_sim *sim, void *state, ah__buf *b)
+{
+    ah__sched *s = state;
+    (void)sim;
+    if (s->sim->threads_live > 0) {
+        list_threads(s, b);
+        ah__buf_printf(b, "\n");
+    }
+    if (s->pool_pending != NULL)
+        s->pool_pending(s, b);
+}
+
+static void sched_destroy(ah_sim *sim, void *state)
+{
+    ah__sched *s = state;
+    int (*real_join)(pthread_t, void **) = AH__REAL(pthread_join);
+    ah__list *q;
+    size_t i;
+
+    (void)sim;
+    if (s->pool_destroy != NULL)
+        s->pool_destroy(s);
+    /* Threads still alive (the test failed, or never joined them) are stopped: each is woken to
+     * leave through its own start frame, and the OS thread is joined. */
+    for (q = s->threads.next; q != &s->threads; q = q->next) {
+        ah__thr *t = ah__container_of(q, ah__thr, link);
+        if (t == s->main || !t->os_started)
+            continue;
+        if (t->state != AH__T_DONE) {
+            t->killing = 1;
+            give(t);
+        }
+        if (!t->joined) {
+            tls_passthrough++;
+            real_join(t->os, NULL);
+            tls_passthrough--;
+        }
+    }
+    while (!ah__list_empty(&s->threads)) {
+        ah__thr *t = ah__container_of(s->threads.next, ah__thr, link);
+        ah__list_remove(&t->link);
+        ah__free(t);
+    }
+    for (i = 0; i < s->nslots; i++)
+        ah__free(s->slots[i]);
+    ah__free(s->slots);
+    ah__free(s->cand);
+    sim->sched = NULL;
+    sim->threads_live = 0;
+    ah__free(s);
+}
+
+ah__sched *ah__sched_get(ah__thr **self, int create)
+{
+    ah_sim *sim = ah_sim_current();
+    ah__sched *s;
+    ah__ext ext;
+
+    if (sim == NULL || tls_passthrough)
+        return NULL;
+    s = sim->sched;
+    if (s != NULL && tls_gen == s->gen) {
+        *self = tls_self;
+        return s;
+    }
+    if (!pthread_equal(pthread_self(), sim->owner))
+        return NULL; /* a thread the sim did not start */
+    if (s == NULL) {
+        if (!create)
+            return NULL;
+        s = ah__calloc(1, sizeof(*s));
+        s->sim = sim;
+        s->gen = ++sched_gen;
+        ah__list_init(&s->threads);
+        s->main = ah__calloc(1, sizeof(*s->main));
+        s->main->sched = s;
+        s->main->id = 0;
+        s->main->os = pthread_self();
+        s->main->state = AH__T_RUNNABLE;
+        s->main->deadline_ns = UINT64_MAX;
+        ah__list_init(&s->main->wait_link);
+        BATON_INIT(s->main);
+        s->next_id = 1;
+        ah__list_insert_tail(&s->threads, &s->main->link);
+        s->running = s->main;
+        memset(&ext, 0, sizeof(ext));
+        ext.key = &sched_key;
+        ext.state = s;
+        ext.check = sched_check;
+        ext.pending = sched_pending;
+        ext.destroy = sched_destroy;
+        ah__ext_add(sim, &ext);
+        sim->sched = s;
+    }
+    tls_self = s->main;
+    tls_gen = s->gen;
+    *self = s->main;
+    return s;
+}
+
+/* ---- the object table ---- */
+
+static size_t slot_of(const ah__sched *s, const void *addr)
+{
+    uint64_t h = ah_fc_mix64((uint64_t)(uintptr_t)addr);
+    return (size_t)h & (s->nslots - 1);
+}
+
+ah__sobj *ah__sobj_find(ah__sched *s, const void *addr)
+{
+    size_t i;
+
+    if (s->nslots == 0)
+        return NULL;
+    for (i = slot_of(s, addr); s->slots[i] != NULL; i = (i + 1) & (s->nslots - 1))
+        if (s->slots[i]->addr == addr)
+            return s->slots[i];
+    return NULL;
+}
+
+static void grow(ah__sched *s)
+{
+    ah__sobj **old = s->slots;
+    size_t n = s->nslots, i, j;
+
+    s->nslots = n ? n * 2 : 64;
+    s->slots = ah__calloc(s->nslots, sizeof(*s->slots));
+    for (i = 0; i < n; i++)
+        if (old[i] != NULL) {
+            for (j = slot_of(s, old[i]->addr); s->slots[j] != NULL; j = (j + 1) & (s->nslots - 1))
+                ;
+            s->slots[j] = old[i];
+        }
+    ah__free(old);
+}
+
+ah__sobj *ah__sobj_get(ah__sched *s, const void *addr, int kind)
+{
+    ah__sobj *o = ah__sobj_find(s, addr);
+    size_t i;
+
+    if (o != NULL) {
+        if (o->kind == kind)
+            return o;
+        /* the memory now holds another kind of object (freed and reused without destroy) */
+        ah__sobj_forget(s, addr);
+    }
+    if ((s->nobjs + 1) * 2 > s->nslots)
+        grow(s);
+    o = ah__calloc(1, sizeof(*o));
+    o->addr = addr;
+    o->kind = kind;
+    o->id = ++s->next_obj_id[kind];
+    ah__list_init(&o->waiters);
+    for (i = slot_of(s, addr); s->slots[i] != NULL; i = (i + 1) & (s->nslots - 1))
+        ;
+    s->slots[i] = o;
+    s->nobjs++;
+    return o;
+}
+
+void ah__sobj_forget(ah__sched *s, const void *addr)
+{
+    size_t i, j;
+    ah__sobj *o;
+
+    if (s->nslots == 0)
+        return;
+    for (i = slot_of(s, addr); s->slots[i] != NULL; i = (i + 1) & (s->nslots - 1))
+        if (s->slots[i]->addr == addr)
+            break;
+    if (s->slots[i] == NULL)
+        return;
+    ah__free(s->slots[i]);
+    s->slots[i] = NULL;
+    s->nobjs--;
+    /* re-insert the rest of the cluster */
+    for (j = (i + 1) & (s->nslots - 1); s->slots[j] != NULL; j = (j + 1) & (s->nslots - 1)) {
+        size_t k;
+        o = s->slots[j];
+        s->slots[j] = NULL;
+        for (k = slot_of(s, o->addr); s->slots[k] != NULL; k = (k + 1) & (s->nslots - 1))
+            ;
+        s->slots[k] = o;
+    }
+}
+
+uint64_t ah__deadline_abs(ah_sim *sim, clockid_t clock, const struct timespec *abstime)
+{
+    struct timespec now;
+    int64_t d;
+
+    clock_gettime(clock, &now);
+    d = ((int64_t)abstime->tv_sec - (int64_t)now.tv_sec) * 1000000000LL +
+        ((int64_t)abstime->tv_nsec - (int64_t)now.tv_nsec);
+    /* With the real clock, the microseconds between the caller's reading and this one are not
+     * virtual time: a deadline within 50 us of a whole millisecond is that millisecond. */
+    {
+        int64_t ms = (d + 500000) / 1000000 * 1000000;
+        if (d > 0 && d - ms < 50000 && ms - d < 50000)
+            d = ms;
+    }
+    if (d <= 0)
+        return sim->clock.now_ns;
+    return sim->clock.now_ns + (uint64_t)d;
+}
