@@ -1,8 +1,9 @@
 /* Internals of the file-system layer (fs/fs.c, memfs.c, watch.c). Nothing here is public API.
  *
- * fs/ sits above mocks/: it reaches the thread pool through threads/pool.h (via mocks/pool.h). Every uv_fs_*
- * call becomes an ah__fsop (its arguments) that runs either at once (NULL callback) or as a pool
- * job; running it means the real libuv's synchronous call (passthrough) or memfs.c (memory). */
+ * fs/ sits above mocks/: it reaches the thread pool through threads/pool.h (via mocks/pool.h).
+ * Every uv_fs_* call becomes an ah__fsop (its arguments) that runs either at once (NULL callback)
+ * or as a pool job; running it means the real libuv's synchronous call (passthrough) or memfs.c
+ * (memory). */
 #ifndef AH_FS_INTERNAL_H
 #define AH_FS_INTERNAL_H
 

@@ -279,6 +279,10 @@ typedef struct ah__thread_hooks {
     int (*wait_until)(ah_sim *sim, uv_loop_t *loop, uint64_t due_ns);
     /* uv_async_send to `loop` from another thread: wake the thread waiting in its poll. */
     void (*wake_loop)(ah_sim *sim, uv_loop_t *loop);
+    /* An event due at `due_ns` was scheduled on `loop` by another thread (a pool job's side
+     * effect, as an inotify event while a write runs): a thread waiting in that loop's poll past
+     * due_ns wakes to deliver it. Not a switch point. */
+    void (*event_added)(ah_sim *sim, uv_loop_t *loop, uint64_t due_ns);
     /* Whether the caller is a simulated thread other than the test's own. */
     int (*off_main)(ah_sim *sim);
     /* A failure (`msg`, banner included) on a thread other than the test's: the test's thread

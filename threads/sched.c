@@ -570,6 +570,22 @@ static void hook_wake_loop(ah_sim *sim, uv_loop_t *loop)
     ah__sched_yield(s, self); /* uv_async_send is a switch point */
 }
 
+static void hook_event_added(ah_sim *sim, uv_loop_t *loop, uint64_t due_ns)
+{
+    ah__thr *self;
+    ah__sched *s = ah__sched_get(&self, 0);
+    ah__list *q;
+
+    if (s == NULL || s->sim != sim)
+        return;
+    for (q = s->threads.next; q != &s->threads; q = q->next) {
+        ah__thr *t = ah__container_of(q, ah__thr, link);
+        if (t != self && t->state == AH__T_BLOCKED && t->wait_kind == AH__W_TIME &&
+            t->wait_loop == loop && t->deadline_ns > due_ns)
+            ah__sched_wake(t);
+    }
+}
+
 static int hook_off_main(ah_sim *sim)
 {
     return sim->sched != NULL && off_main_self(sim->sched) != NULL;
@@ -593,6 +609,7 @@ __attribute__((constructor)) static void install_hooks(void)
 {
     ah__threads_hooks.wait_until = hook_wait_until;
     ah__threads_hooks.wake_loop = hook_wake_loop;
+    ah__threads_hooks.event_added = hook_event_added;
     ah__threads_hooks.off_main = hook_off_main;
     ah__threads_hooks.raise_elsewhere = hook_fail;
 }

@@ -264,6 +264,8 @@ void ah__event_schedule(uv_loop_t *loop, ah__event *ev, uint64_t due_ns)
     ah_fc_queue_insert(&lp->events, &ev->node, due_ns);
     if (ev->flags & AH__EV_REF)
         lp->ref_events++;
+    if (lp->sim->threads_live > 0 && ah__threads_hooks.event_added != NULL)
+        ah__threads_hooks.event_added(lp->sim, loop, due_ns);
 }
 
 void ah__event_cancel(ah__event *ev)
