@@ -912,7 +912,8 @@ int ah_explore_run(const ah_explore_opts *opts, ah_body_fn body, void *ctx,
             run_out again;
             rec *keep = ah__malloc((ex.nrec ? ex.nrec : 1) * sizeof(*keep));
             size_t nkeep = ex.nrec;
-            memcpy(keep, ex.recs, nkeep * sizeof(*keep));
+            if (nkeep > 0) /* no choices were made: ex.recs may still be NULL */
+                memcpy(keep, ex.recs, nkeep * sizeof(*keep));
             if (ex.mode == MODE_FIXED)
                 set_fixed(&ex, ex.fixed, ex.nfixed);
             run_one(&ex, seed, 1, NULL, &again);
@@ -937,7 +938,8 @@ int ah_explore_run(const ah_explore_opts *opts, ah_body_fn body, void *ctx,
                 break;
             }
             run_out_free(&again);
-            memcpy(ex.recs, keep, nkeep * sizeof(*keep));
+            if (nkeep > 0)
+                memcpy(ex.recs, keep, nkeep * sizeof(*keep));
             ex.nrec = nkeep;
             ah__free(keep);
         }
