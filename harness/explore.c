@@ -836,7 +836,7 @@ int ah_explore_run(const ah_explore_opts *opts, ah_body_fn body, void *ctx,
     uint64_t s, seed;
     run_out r;
     char cmd[640];
-    int done = 0;
+    int done = 0, print_hashes;
 
     memset(&ex, 0, sizeof(ex));
     memset(res, 0, sizeof(*res));
@@ -877,6 +877,7 @@ int ah_explore_run(const ah_explore_opts *opts, ah_body_fn body, void *ctx,
         }
     }
 
+    print_hashes = !ex.o.ignore_env && getenv("AH_PRINT_HASHES") != NULL;
     for (s = 0; !done && s < ex.o.schedules; s++) {
         int check = s == 0 && !ex.o.no_determinism_check;
 
@@ -907,6 +908,11 @@ int ah_explore_run(const ah_explore_opts *opts, ah_body_fn body, void *ctx,
             run_one(&ex, seed, check, cmd, &r);
         }
         res->schedules_run++;
+        if (print_hashes)
+            /* one line per schedule for the determinism soak (scripts/soak.sh) */
+            fprintf(stderr, "asyncharness: schedule %s %s seed %llu trace hash 0x%016llx%s\n",
+                    ex.name, strategy_name(ex.strategy), (unsigned long long)seed,
+                    (unsigned long long)r.hash, r.failed ? " failed" : "");
         if (check && !r.failed) {
             /* The determinism self-check: the same schedule again must give the same timeline. */
             run_out again;
