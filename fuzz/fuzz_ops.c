@@ -32,8 +32,11 @@ void ops_undiagnosed(const char *what)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     /* Small limits keep every input short: a runaway or a long virtual run ends in a diagnostic. */
-    ah_sim_opts opts = {.seed = 1, .runaway_limit = 5000, .time_limit_ms = 3600 * 1000,
-                        .slow_callback_ms = 60000, .name = "fuzz_ops"};
+    ah_sim_opts opts = {.seed = 1,
+                        .runaway_limit = 5000,
+                        .time_limit_ms = 3600 * 1000,
+                        .slow_callback_ms = 60000,
+                        .name = "fuzz_ops"};
     char *msg;
 
     if (size > 2048)

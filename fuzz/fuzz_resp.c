@@ -98,8 +98,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* An error found in the whole stream is found after the same replies when split, and a
      * stream without an error gives exactly the same replies either way. */
     if (rc_a != rc_b || a.len != b.len || (a.len > 0 && memcmp(a.s, b.s, a.len) != 0)) {
-        fprintf(stderr, "fuzz_resp: whole and split parses differ: rc %d vs %d\n  whole: %.*s\n"
-                        "  split: %.*s\n",
+        fprintf(stderr,
+                "fuzz_resp: whole and split parses differ: rc %d vs %d\n  whole: %.*s\n"
+                "  split: %.*s\n",
                 rc_a, rc_b, (int)(a.len > 400 ? 400 : a.len), a.s ? a.s : "",
                 (int)(b.len > 400 ? 400 : b.len), b.s ? b.s : "");
         abort();

@@ -344,8 +344,7 @@ static void op_query(int s, unsigned arg)
     case 4:
         if (kind_of(s) == K_TIMER) {
             uv_timer_set_repeat(&hs[s].t, ((arg >> 3) & 3) * 10);
-            tr("timer_repeat timer%d %llu\n", s,
-               (unsigned long long)uv_timer_get_repeat(&hs[s].t));
+            tr("timer_repeat timer%d %llu\n", s, (unsigned long long)uv_timer_get_repeat(&hs[s].t));
         }
         break;
     case 5:

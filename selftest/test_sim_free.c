@@ -40,10 +40,28 @@ static void fail_with_everything_queued(ah_sim *sim, void *ctx)
     ah_fail(sim, "planted: the test fails with a connection and a mock completion queued");
 }
 
+/* The same with a future's timeout registered first and a scripted peer's reply delay pending. */
+static void fail_with_peer_delay_queued(ah_sim *sim, void *ctx)
+{
+    struct sockaddr_in sa;
+    ah_future *f = ah_with_timeout(sim, ah_future_new(sim), 100);
+    ah_peer *p = ah_net_listen(sim, "127.0.0.1:7000");
+
+    (void)ctx;
+    ah_future_detach(f);
+    ah_peer_reply_after(p, 50, "late");
+    uv_tcp_init(uv_default_loop(), &client);
+    uv_ip4_addr("127.0.0.1", 7000, &sa);
+    uv_tcp_connect(&creq, &client, (const struct sockaddr *)&sa, on_connect);
+    ah_advance(sim, 10);
+    ah_fail(sim, "planted: the test fails with a peer's delay queued");
+}
+
 static void sim_freed_with_events_queued_is_clean(void **state)
 {
     (void)state;
     ah_assert_fails_with(NULL, fail_with_everything_queued, NULL, "planted: the test fails");
+    ah_assert_fails_with(NULL, fail_with_peer_delay_queued, NULL, "planted: the test fails");
 }
 
 int main(void)
