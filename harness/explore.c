@@ -901,9 +901,9 @@ static int run_schedule(explorer *ex, ah_explore_result *res, uint64_t s, int ch
     }
     if (!ex->o.ignore_env && getenv("AH_PRINT_HASHES") != NULL)
         /* one line per schedule for the determinism soak (scripts/soak.sh) */
-        fprintf(stderr, "asyncharness: schedule %s %s seed %llu trace hash 0x%016llx%s\n",
-                ex->name, strategy_name(ex->strategy), (unsigned long long)seed,
-                (unsigned long long)r.hash, r.failed ? " failed" : "");
+        fprintf(stderr, "asyncharness: schedule %s %s seed %llu trace hash 0x%016llx%s\n", ex->name,
+                strategy_name(ex->strategy), (unsigned long long)seed, (unsigned long long)r.hash,
+                r.failed ? " failed" : "");
     if (check && !r.failed) {
         /* The determinism self-check: the same schedule again must give the same timeline. */
         run_out again;
