@@ -40,8 +40,14 @@ cmake --build "$W/package" -j "$JOBS" >>"$W/package.log" 2>&1 || {
     cat "$W/package.log"
     fail "build (find_package)"
 }
-grep -q -- "-include" "$W/package/CMakeFiles/test_consumer.dir/flags.make" ||
+grep -q -- "-include ah/sites.h" "$W/package/CMakeFiles/test_consumer.dir/flags.make" ||
     fail "asyncharness::harness did not force-include ah/sites.h"
+# The link order: the harness's archives as one group, the real libuv only after it.
+link="$W/package/CMakeFiles/test_consumer.dir/link.txt"
+sed 's/-Wl,--end-group.*//' "$link" | grep -q -- "-Wl,--start-group.*libah_harness_core" ||
+    fail "no group of the harness's archives: $(cat "$link")"
+if sed 's/-Wl,--end-group.*//' "$link" | grep -q "libuv"; then fail "libuv inside the group: $(cat "$link")"; fi
+sed 's/.*-Wl,--end-group//' "$link" | grep -q "libuv" || fail "libuv not after the group: $(cat "$link")"
 # One CTest test per cmocka test, and a Valgrind variant of each.
 n=$(ctest --test-dir "$W/package" -N -LE memcheck | sed -n 's/^Total Tests: //p')
 [ "$n" = 6 ] || fail "expected 6 tests registered (4 + 2 planted), got $n"
