@@ -48,20 +48,7 @@ void ah__handle_init(uv_loop_t *loop, uv_handle_t *h, uv_handle_type type, ah__s
 {
     ah_sim *sim = ah__loop_sim(loop, "uv_*_init");
     ah__loop *lp = ah__lp(loop);
-    ah__hrec *r = h->u.reserved[0];
-
-    /* Initialising a handle that is still open or closing would unlink it from the loop's queues
-     * while they still hold it (libuv corrupts its lists). Found by fuzz/fuzz_ops. */
-    if ((h->flags & AH__HF_MAGIC_MASK) == AH__HF_MAGIC && r != NULL &&
-        h->u.reserved[1] == cookie(sim, r) && r->handle == h && !(h->flags & AH__HF_CLOSED)) {
-        char b[320], here[160];
-        ah__fail(sim,
-                 "%s initialised again in %s while it is still %s: a handle may be initialised "
-                 "again only after its close callback ran",
-                 ah__handle_str(r, b, sizeof(b)), ah__site_str(&site, here, sizeof(here)),
-                 (h->flags & AH__HF_CLOSING) ? "closing" : "open");
-    }
-    r = hrec_alloc(sim);
+    ah__hrec *r = hrec_alloc(sim);
 
     r->handle = h;
     r->loop = loop;
