@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build check demo bench clean format
+.PHONY: all deps build check demo bench clean format fuzz
 
 all: build
 
@@ -23,6 +23,9 @@ demo: build
 
 bench: build
 	sh scripts/bench.sh $(BUILD)
+
+fuzz: deps
+	sh scripts/fuzz.sh $(BUILD)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -905,13 +905,19 @@ static int run_schedule(explorer *ex, ah_explore_result *res, uint64_t s, int ch
         replay_command(ex, seed, NULL, cmd, sizeof(cmd));
         run_one(ex, seed, check, cmd, &r);
     }
+    if (!ex->o.ignore_env && getenv("AH_PRINT_HASHES") != NULL)
+        /* one line per schedule for the determinism soak (scripts/soak.sh) */
+        fprintf(stderr, "asyncharness: schedule %s %s seed %llu trace hash 0x%016llx%s\n", ex->name,
+                strategy_name(ex->strategy), (unsigned long long)seed, (unsigned long long)r.hash,
+                r.failed ? " failed" : "");
     if (check && !r.failed) {
         /* The determinism self-check: the same schedule again must give the same timeline. */
         run_out again;
         rec *keep = ah__malloc((ex->nrec ? ex->nrec : 1) * sizeof(*keep));
         size_t nkeep = ex->nrec;
         int differs;
-        memcpy(keep, ex->recs, nkeep * sizeof(*keep));
+        if (nkeep > 0) /* no choices were made: ex->recs may still be NULL */
+            memcpy(keep, ex->recs, nkeep * sizeof(*keep));
         if (ex->mode == MODE_FIXED)
             set_fixed(ex, ex->fixed, ex->nfixed);
         run_one(ex, seed, 1, NULL, &again);
@@ -935,7 +941,8 @@ static int run_schedule(explorer *ex, ah_explore_result *res, uint64_t s, int ch
             }
         }
         run_out_free(&again);
-        memcpy(ex->recs, keep, nkeep * sizeof(*keep));
+        if (nkeep > 0)
+            memcpy(ex->recs, keep, nkeep * sizeof(*keep));
         ex->nrec = nkeep;
         ah__free(keep);
         if (differs) {

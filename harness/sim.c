@@ -286,6 +286,21 @@ void ah_sim_free(ah_sim *sim)
 
     if (sim == NULL)
         return;
+    /* Unqueue every pending event first, while all of them are alive: an extension frees the
+     * memory of its events (sockets, peer timers) and a later one cancels its own, which would
+     * walk the loop's heap through the freed nodes (found by fuzz/fuzz_ops). */
+    for (q = sim->loops.next; q != &sim->loops; q = q->next) {
+        ah__loop *lp = ah__container_of(q, ah__loop, link);
+        size_t k;
+        ah_fc_node *n;
+        for (k = 0; k < lp->batch_len; k++)
+            if (lp->batch[k] != NULL)
+                lp->batch[k]->batch_index = 0;
+        lp->batch_len = 0;
+        while ((n = ah_fc_queue_pop(&lp->events)) != NULL)
+            (void)n;
+        lp->ref_events = 0;
+    }
     for (i = sim->n_ext - 1; i >= 0; i--)
         if (sim->ext[i].destroy != NULL)
             sim->ext[i].destroy(sim, sim->ext[i].state);

@@ -1053,6 +1053,21 @@ static void net_destroy(ah_sim *sim, void *state)
     (void)sim;
     ah__peer_free_all(net);
     ah__dns_free_all(net);
+    /* Events still queued on a loop leave it before their memory goes: a later destroyer (the
+     * mocks' cancel) would walk the loop's heap through them (found by fuzz/fuzz_ops). */
+    for (q = net->conns.next; q != &net->conns; q = q->next) {
+        ah__conn *c = ah__container_of(q, ah__conn, link);
+        ah__event_cancel(&c->accept_ev);
+        for (i = 0; i < 2; i++)
+            ah__event_cancel(&c->flow[i].ev);
+    }
+    for (q = net->socks.next; q != &net->socks; q = q->next) {
+        ah__sock *s = ah__container_of(q, ah__sock, link);
+        ah__event_cancel(&s->conn_ev);
+        ah__event_cancel(&s->rd_ev);
+        ah__event_cancel(&s->wr_ev);
+        ah__event_cancel(&s->lst_ev);
+    }
     while (!ah__list_empty(&net->conns)) {
         ah__conn *c = ah__container_of(net->conns.next, ah__conn, link);
         ah__list_remove(&c->link);

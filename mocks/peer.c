@@ -362,7 +362,8 @@ static void pconn_advance(ah__pconn *pc)
     while (!pc->aborted && !pc->finished && sc != NULL && pc->step < sc->n) {
         st = &sc->steps[pc->step];
         avail = (size_t)(f->arr - f->rd);
-        data = f->buf + (f->rd - f->base);
+        /* A flow that never carried a byte has no buffer yet: no pointer arithmetic on NULL. */
+        data = avail > 0 ? f->buf + (f->rd - f->base) : NULL;
         switch (st->kind) {
         case AH__STEP_EXPECT:
             m = st->n - pc->pos < avail ? st->n - pc->pos : avail;

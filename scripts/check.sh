@@ -1,7 +1,8 @@
 #!/bin/sh
 # `make check`: the formatting check (.clang-format), then every test through CTest (unit,
 # planted-bug, differential, the example client's suite and its run against a real redis-server),
-# then a Valgrind memcheck pass over every test binary, then the whole tree compiled with clang.
+# then a Valgrind memcheck pass over every test binary, then the whole tree compiled with clang
+# under AddressSanitizer and UndefinedBehaviorSanitizer, whose tests run again.
 # Fails on the first red step.
 set -eu
 BUILD=${1:-build}
@@ -46,15 +47,25 @@ for t in selftest/test_threads selftest/planted/test_planted_threads; do
 done
 echo "helgrind clean"
 
-echo "== clang -Wall -Wextra -Werror"
+echo "== clang -Wall -Wextra -Werror, AddressSanitizer + UndefinedBehaviorSanitizer ($BUILD-asan)"
+# One clang build serves as the -Werror compile check and as the sanitizer pass: every test runs
+# again under ASan (with LeakSanitizer) and UBSan, and the first report fails it
+# (-fno-sanitize-recover=all). It also builds the fuzzers (fuzz/) and replays their corpora and
+# regressions through CTest. Valgrind is a separate pass above. The installed-package test
+# (consumer_project) runs in the plain pass only: an outside build does not link the sanitizers.
 if command -v clang >/dev/null 2>&1; then
-    cmake -S . -B "$BUILD-clang" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-    cmake --build "$BUILD-clang" -j "$JOBS" >"$BUILD-clang.log" 2>&1 || {
-        cat "$BUILD-clang.log"
+    cmake -S . -B "$BUILD-asan" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DAH_SANITIZE=address,undefined -DAH_INSTALL=OFF >/dev/null
+    cmake --build "$BUILD-asan" -j "$JOBS" >"$BUILD-asan.log" 2>&1 || {
+        cat "$BUILD-asan.log"
         echo "clang build failed"
         exit 1
     }
     echo "clang build clean"
+    ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}" \
+        UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}" \
+        AH_SLOW_CALLBACK_MS="${AH_SLOW_CALLBACK_MS:-1000}" \
+        ctest --test-dir "$BUILD-asan" --output-on-failure -j "$JOBS" --timeout 300
 else
     echo "clang not installed: skipped (scripts/deps.sh installs it as root)"
 fi

@@ -159,8 +159,9 @@ static void consume(kv_parser *p, size_t n)
  * array (pushed on the stack), 0 when more bytes are needed, -1 on a protocol error. */
 static int parse_one(kv_parser *p, kv_reply **out)
 {
-    const char *s = p->buf + p->pos;
     size_t avail = p->len - p->pos, i, need;
+    /* No buffer until the first bytes arrive (and none after a large one was released). */
+    const char *s = p->buf != NULL ? p->buf + p->pos : NULL;
     long long v;
     kv_reply *r;
 
