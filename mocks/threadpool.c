@@ -72,8 +72,8 @@ ah__job *ah__job_submit(ah__net *net, uv_loop_t *loop, uv_req_t *req, int kind,
     job->ev.what = kind_name(kind);
     job->ev.site = site;
     job->ev.owner = req;
-    work_of(req)->wq[0] = job;
-    work_of(req)->wq[1] = NULL;
+    ah__qslot_set(&work_of(req)->wq, 0, job);
+    ah__qslot_set(&work_of(req)->wq, 1, NULL);
     ah__list_insert_tail(&net->jobs_wait, &job->link);
     pump(net);
     return job;
@@ -87,7 +87,7 @@ static void job_finish(ah__net *net, ah__job *job)
 
     ah__list_remove(&job->link);
     ah__list_insert_tail(&net->jobs_free, &job->link);
-    work_of(req)->wq[0] = NULL;
+    ah__qslot_set(&work_of(req)->wq, 0, NULL);
     ah__req_end(req);
     if (kind == AH__JOB_WORK) {
         w = (uv_work_t *)req;
@@ -142,7 +142,7 @@ static ah__job *job_of(uv_req_t *req)
 
     if (w == NULL || ah__req_rec(req) == NULL)
         return NULL;
-    job = w->wq[0];
+    job = ah__qslot_get(&w->wq, 0);
     return job != NULL && job->req == req ? job : NULL;
 }
 

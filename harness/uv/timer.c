@@ -1,25 +1,25 @@
 /* Timers on the virtual clock.
  *
  * Each loop files its timers in a timing wheel (fakeclock/wheel.c). The wheel node lives in the
- * timer's own private fields (libuv's heap_node[3], timeout and repeat, 40 contiguous bytes), so
- * a start allocates nothing and touches nothing else: the node's `due` is libuv's `timeout`
- * (absolute ms), its `seq` is the start order (libuv's start_id), and the repeat value moves to
- * the start_id field. */
+ * timer's own private fields (libuv's heap_node[3], node.heap since 1.48, timeout and repeat, 40
+ * contiguous bytes), so a start allocates nothing and touches nothing else: the node's `due` is
+ * libuv's `timeout` (absolute ms), its `seq` is the start order (libuv's start_id), and the repeat
+ * value moves to the start_id field. */
 #include "../internal.h"
 
 #include <assert.h>
 
-_Static_assert(offsetof(uv_timer_t, timeout) - offsetof(uv_timer_t, heap_node) ==
+_Static_assert(offsetof(uv_timer_t, timeout) - offsetof(uv_timer_t, AH__UV_TIMER_NODE) ==
                    offsetof(ah_fc_node, due),
                "ah_fc_node.due must overlay uv_timer_t.timeout");
-_Static_assert(offsetof(uv_timer_t, repeat) - offsetof(uv_timer_t, heap_node) ==
+_Static_assert(offsetof(uv_timer_t, repeat) - offsetof(uv_timer_t, AH__UV_TIMER_NODE) ==
                    offsetof(ah_fc_node, seq),
                "ah_fc_node.seq must overlay uv_timer_t.repeat");
 _Static_assert(sizeof(ah_fc_node) <=
-                   offsetof(uv_timer_t, start_id) - offsetof(uv_timer_t, heap_node),
+                   offsetof(uv_timer_t, start_id) - offsetof(uv_timer_t, AH__UV_TIMER_NODE),
                "ah_fc_node must fit before start_id");
 
-#define NODE(t) ((ah_fc_node *)(void *)(t)->heap_node)
+#define NODE(t) ((ah_fc_node *)(void *)(t)->AH__UV_TIMER_NODE)
 #define REPEAT(t) ((t)->start_id)
 
 int uv_timer_init(uv_loop_t *loop, uv_timer_t *handle)
@@ -105,12 +105,15 @@ void ah__timer_run(uv_loop_t *loop)
     ah__loop *lp = ah__lp(loop);
     ah_fc_node *n;
     uv_timer_t *t;
+    /* Since 1.48 only the timers due on entry run: one (re)started by a callback of this phase
+     * has a later sequence number, and (due, seq) order puts it after all of them. */
+    uint64_t end_seq = AH__UV_TIMERS_READY_BATCH ? lp->timers.next_seq : UINT64_MAX;
 
     for (;;) {
         n = ah_fc_wheel_min(&lp->timers);
-        if (n == NULL || n->due > loop->time)
+        if (n == NULL || n->due > loop->time || n->seq >= end_seq)
             break;
-        t = ah__container_of((void *)n, uv_timer_t, heap_node);
+        t = ah__container_of((void *)n, uv_timer_t, AH__UV_TIMER_NODE);
         timer_stop(t);
         if (REPEAT(t))
             timer_start(t, t->timer_cb, REPEAT(t), REPEAT(t));
