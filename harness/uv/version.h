@@ -9,7 +9,7 @@
 
 #include <uv.h>
 
-#define AH__UV_AT_LEAST(major, minor, patch)                                                      \
+#define AH__UV_AT_LEAST(major, minor, patch)                                                       \
     (UV_VERSION_HEX >= ((major) << 16 | (minor) << 8 | (patch)))
 
 /* ---- layout of uv.h's private fields ---- */
