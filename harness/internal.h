@@ -232,9 +232,10 @@ typedef struct ah__loop {
     ah__list link; /* sim->loops */
     uv_loop_t *loop;
     ah_sim *sim;
-    ah_fc_wheel timers; /* key: due in ms (libuv's loop->time units) */
-    ah_fc_queue events; /* ah__event, key: due in ns */
-    ah__list handles;   /* every handle not yet closed, init order (uv_walk) */
+    ah_fc_wheel timers;      /* key: due in ms (libuv's loop->time units) */
+    ah_fc_node timers_ready; /* libuv >= 1.48: the timers the running timer phase collected */
+    ah_fc_queue events;      /* ah__event, key: due in ns */
+    ah__list handles;        /* every handle not yet closed, init order (uv_walk) */
     ah__list idle, prepare, check, async;
     ah__list pending;
     uv_handle_t *closing; /* LIFO, as libuv's closing_handles */

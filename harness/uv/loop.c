@@ -658,6 +658,18 @@ static void verb_leave(ah_sim *sim)
     sim->in_verb = 0;
 }
 
+static int others_pending(ah_sim *sim, const ah__loop *self)
+{
+    ah__list *q;
+
+    for (q = sim->loops.next; q != &sim->loops; q = q->next) {
+        const ah__loop *lp = ah__container_of(q, ah__loop, link);
+        if (lp != self && !ah__list_empty(&lp->pending))
+            return 1;
+    }
+    return 0;
+}
+
 /* One round: one iteration of each loop that has anything to do, waiting in poll no later than
  * `limit_ns`. Returns whether any callback ran or the clock moved. */
 static int round_of_loops(ah_sim *sim, uint64_t limit_ns, int alive_only, ah_pred_fn pred,
@@ -679,9 +691,11 @@ static int round_of_loops(ah_sim *sim, uint64_t limit_ns, int alive_only, ah_pre
             continue;
         nloops++;
         lim = limit_ns;
-        /* With several loops, one may not wait past another's next due time. */
+        /* With several loops, one may not wait past another's next due time, nor at all while
+         * another has pending callbacks (before libuv 1.44.2 they wait for its next iteration). */
         if (sim->loops.next->next != &sim->loops) {
-            uint64_t other = next_due_ns(sim, alive_only);
+            uint64_t other =
+                others_pending(sim, lp) ? sim->clock.now_ns : next_due_ns(sim, alive_only);
             if (other < lim)
                 lim = other < sim->clock.now_ns ? sim->clock.now_ns : other;
         }

@@ -22,6 +22,29 @@ _Static_assert(sizeof(ah_fc_node) <=
 #define NODE(t) ((ah_fc_node *)(void *)(t)->AH__UV_TIMER_NODE)
 #define REPEAT(t) ((t)->start_id)
 
+/* Since libuv 1.48 a timer phase first collects the due timers (stopped: inactive) in a ready
+ * queue, then runs them; stopping one that waits there takes it out. The queue links nodes the
+ * wheel does not hold through their `next` (forward) and `child` (back) fields, leaving `prev`
+ * NULL so that the node never reads as queued in the wheel. Head: the loop's timers_ready. */
+enum { TIMER_READY = AH__HF_TYPE0 };
+
+static void ready_append(ah_fc_node *head, ah_fc_node *n)
+{
+    if (head->next == NULL)
+        head->next = head->child = head;
+    n->next = head;
+    n->child = head->child;
+    head->child->next = n;
+    head->child = n;
+}
+
+static void ready_unlink(ah_fc_node *n)
+{
+    n->next->child = n->child;
+    n->child->next = n->next;
+    n->next = n->child = NULL;
+}
+
 int uv_timer_init(uv_loop_t *loop, uv_timer_t *handle)
 {
     ah__site site = AH__CALLER("uv_timer_init");
@@ -36,6 +59,11 @@ int uv_timer_init(uv_loop_t *loop, uv_timer_t *handle)
 
 static int timer_stop(uv_timer_t *handle)
 {
+    if (handle->flags & TIMER_READY) {
+        ready_unlink(NODE(handle));
+        handle->flags &= ~TIMER_READY;
+        return 0;
+    }
     if (!ah__is_active((uv_handle_t *)handle))
         return 0;
     ah_fc_wheel_remove(&ah__lp(handle->loop)->timers, NODE(handle));
@@ -103,15 +131,31 @@ uint64_t uv_timer_get_due_in(const uv_timer_t *handle)
 void ah__timer_run(uv_loop_t *loop)
 {
     ah__loop *lp = ah__lp(loop);
-    ah_fc_node *n;
+    ah_fc_node *n, *head = &lp->timers_ready;
     uv_timer_t *t;
-    /* Since 1.48 only the timers due on entry run: one (re)started by a callback of this phase
-     * has a later sequence number, and (due, seq) order puts it after all of them. */
-    uint64_t end_seq = AH__UV_TIMERS_READY_BATCH ? lp->timers.next_seq : UINT64_MAX;
 
+    if (AH__UV_TIMERS_READY_BATCH) {
+        /* libuv >= 1.48: collect, then run; a timer (re)started with 0 ms by one of these
+         * callbacks waits for the next timer phase. */
+        while ((n = ah_fc_wheel_min(&lp->timers)) != NULL && n->due <= loop->time) {
+            t = ah__container_of((void *)n, uv_timer_t, AH__UV_TIMER_NODE);
+            timer_stop(t);
+            ready_append(head, n);
+            t->flags |= TIMER_READY;
+        }
+        while (head->next != NULL && head->next != head) {
+            n = head->next;
+            t = ah__container_of((void *)n, uv_timer_t, AH__UV_TIMER_NODE);
+            timer_stop(t); /* out of the ready queue */
+            if (REPEAT(t))
+                timer_start(t, t->timer_cb, REPEAT(t), REPEAT(t));
+            AH__DISPATCH(lp->sim, t, "timer_cb", t->timer_cb(t));
+        }
+        return;
+    }
     for (;;) {
         n = ah_fc_wheel_min(&lp->timers);
-        if (n == NULL || n->due > loop->time || n->seq >= end_seq)
+        if (n == NULL || n->due > loop->time)
             break;
         t = ah__container_of((void *)n, uv_timer_t, AH__UV_TIMER_NODE);
         timer_stop(t);

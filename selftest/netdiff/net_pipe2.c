@@ -51,8 +51,8 @@ int main(void)
     V("server init", uv_pipe_init(loop, &server, 0));
     V("bind2 unknown flag", uv_pipe_bind2(&server, path, strlen(path), 2));
     V("bind2 NULL name", uv_pipe_bind2(&server, NULL, 4, 0));
-    V("bind2 long name, no truncate", uv_pipe_bind2(&server, longname, sizeof(longname),
-                                                    UV_PIPE_NO_TRUNCATE));
+    V("bind2 long name, no truncate",
+      uv_pipe_bind2(&server, longname, sizeof(longname), UV_PIPE_NO_TRUNCATE));
     V("bind2", uv_pipe_bind2(&server, named, strlen(path), UV_PIPE_NO_TRUNCATE));
     V("bind2 again", uv_pipe_bind2(&server, named, strlen(path), 0));
     V("server listen", uv_listen((uv_stream_t *)&server, 4, on_connection));
