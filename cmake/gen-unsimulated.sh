@@ -1,6 +1,7 @@
 #!/bin/sh
 # Writes the C file that defines every libuv function taking a loop, handle or request that the
-# harness does not simulate, as a stub failing the test with "uv_xxx is not simulated".
+# harness does not simulate, as a stub failing the test with "uv_xxx is not simulated", naming
+# the call site (the ah/sites.h mark of the call, else its return address).
 # Usage: gen-unsimulated.sh UV_H OUT.c ARCHIVE...   (the archives' uv_* definitions are skipped)
 set -eu
 uvh=$1
@@ -28,7 +29,7 @@ awk '/UV_EXTERN/ { decl = ""; inside = 1 } inside { decl = decl " " $0 }
     echo '#pragma GCC diagnostic ignored "-Wmissing-prototypes"'
     comm -23 "$tmp.wanted" "$tmp.defined" | while read -r fn; do
         echo "void ah__stub_$fn(void);"
-        echo "void ah__stub_$fn(void) { ah__not_simulated(\"$fn\"); }"
+        echo "void ah__stub_$fn(void) { ah__not_simulated_at(\"$fn\", __builtin_return_address(0)); }"
         echo "extern __typeof__($fn) $fn __attribute__((weak, alias(\"ah__stub_$fn\")));"
     done
 } >"$tmp"

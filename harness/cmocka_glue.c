@@ -74,12 +74,40 @@ static int read_cmdline(char *buf, size_t n, size_t *len)
     return 0;
 }
 
+/* `--list`: one test per line, "NAME" or "NAME explore" for an ah_explore_test entry, for
+ * ah_discover_tests (cmake/AsyncharnessTesting.cmake) to register each as its own CTest test. */
+static int list_tests(const struct CMUnitTest *tests, size_t count)
+{
+    size_t i;
+
+    for (i = 0; i < count; i++)
+        if (tests[i].name != NULL)
+            printf("%s%s\n", tests[i].name,
+                   tests[i].test_func == ah__explore_trampoline ? " explore" : "");
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
+/* A --test NAME without a wildcard must name a test: cmocka would run nothing and pass, so a
+ * renamed test registered in CTest under its old name would pass forever. */
+static int filter_names_nothing(const struct CMUnitTest *tests, size_t count, const char *filter)
+{
+    size_t i;
+
+    if (strpbrk(filter, "*?") != NULL)
+        return 0;
+    for (i = 0; i < count; i++)
+        if (tests[i].name != NULL && strcmp(tests[i].name, filter) == 0)
+            return 0;
+    return 1;
+}
+
 int ah__run_tests(const struct CMUnitTest *tests, size_t count, const char *file)
 {
     char cmd[4096];
     size_t len = 0, i;
     const char *filter = getenv("AH_TEST");
     const char *group = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+    int list = 0;
 
     if (read_cmdline(cmd, sizeof(cmd), &len) == 0 && len > 0) {
         snprintf(program_name, sizeof(program_name), "%.255s", cmd);
@@ -88,18 +116,28 @@ int ah__run_tests(const struct CMUnitTest *tests, size_t count, const char *file
                 filter = cmd + i + strlen(cmd + i) + 1;
             else if (strncmp(cmd + i, "--test=", 7) == 0)
                 filter = cmd + i + 7;
+            else if (strcmp(cmd + i, "--list") == 0)
+                list = 1;
         }
     }
-    if (filter != NULL && *filter != '\0')
+    if (list)
+        return list_tests(tests, count);
+    if (filter != NULL && *filter != '\0') {
+        if (filter_names_nothing(tests, count, filter)) {
+            fprintf(stderr, "asyncharness: %s: no test named \"%s\" (--list shows them)\n", group,
+                    filter);
+            return 1;
+        }
         cmocka_set_test_filter(filter);
+    }
     {
         struct timespec t0, t1;
         int failed;
         double wall;
 
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        ah__real_clock_gettime(CLOCK_MONOTONIC, &t0);
         failed = _cmocka_run_group_tests(group, tests, count, NULL, NULL);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
+        ah__real_clock_gettime(CLOCK_MONOTONIC, &t1);
         wall = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
         /* One line for humans and the demo; stderr keeps cmocka's xml/tap stdout clean. */
         fprintf(stderr,

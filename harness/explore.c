@@ -9,8 +9,14 @@
 #include "internal.h"
 #include "trace.h"
 
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -392,9 +398,9 @@ static void divergence(ah__buf *b, const ah__trace *a, const ah__trace *c)
 }
 
 static const char *nondet_causes =
-    "\n  Something outside the sim decides: typical causes are reading the real clock (time, "
-    "clock_gettime, gettimeofday), rand()/random(), ordering by pointer value, or static state "
-    "left over from the first run.";
+    "\n  Something outside the sim decides: typical causes are reading the real clock (CPU-time "
+    "clocks, a raw syscall, ah_real_clock_gettime), rand()/random(), ordering by pointer value, "
+    "or static state left over from the first run.";
 
 static char *determinism_report(const char *name, uint64_t seed, const run_out *a, const run_out *b)
 {
@@ -469,7 +475,7 @@ int ah__sometimes(int cond, const char *name, const char *file, int line)
 
 static void configure(explorer *ex, const ah_explore_opts *opts)
 {
-    int set, sched_set = 0;
+    int set, sched_set = 0, one_seed = 0;
     uint64_t v;
     const char *s;
 
@@ -505,6 +511,7 @@ static void configure(explorer *ex, const ah_explore_opts *opts)
         if (set) {
             ex->o.seed_start = v;
             ex->o.schedules = 1;
+            one_seed = 1;
         }
         v = env_num("AH_SEED_START", &set);
         if (set)
@@ -520,6 +527,22 @@ static void configure(explorer *ex, const ah_explore_opts *opts)
             ex->o.pct_depth = (unsigned)v;
         if (ex->o.trace_path == NULL && (s = getenv("AH_TRACE")) != NULL && *s != '\0')
             ex->o.trace_path = s;
+        if ((s = getenv("AH_JOBS")) != NULL && strcmp(s, "auto") == 0) {
+            long n = sysconf(_SC_NPROCESSORS_ONLN);
+            ex->o.jobs = n > 0 ? (unsigned)n : 1;
+        } else {
+            v = env_num("AH_JOBS", &set);
+            if (set)
+                ex->o.jobs = (unsigned)v;
+        }
+        if ((s = getenv("AH_SHARD")) != NULL && *s != '\0') {
+            unsigned k, n;
+            char end;
+            if (sscanf(s, "%u/%u%c", &k, &n, &end) == 2 && k >= 1 && k <= n)
+                ex->o.shard = k, ex->o.shards = n;
+            else
+                fprintf(stderr, "asyncharness: ignoring AH_SHARD=%s (K/N, 1 <= K <= N)\n", s);
+        }
     }
     if (ex->o.strategy == AH_STRATEGY_DEFAULT)
         ex->o.strategy = AH_STRATEGY_RANDOM;
@@ -541,6 +564,19 @@ static void configure(explorer *ex, const ah_explore_opts *opts)
     }
     if (ex->o.strategy == AH_STRATEGY_REPLAY)
         ex->o.schedules = 1;
+    if (ex->o.jobs == 0)
+        ex->o.jobs = 1;
+    if (ex->o.jobs > 256)
+        ex->o.jobs = 256;
+    if (ex->o.shards == 0 || ex->o.shard == 0 || ex->o.shard > ex->o.shards)
+        ex->o.shard = ex->o.shards = 1;
+    /* A replay is one given schedule, run whatever the shard; an exhaustive enumeration is one
+     * walk of the tree, each schedule chosen after the previous one: it runs whole in shard 1
+     * (and nothing in the others), in one process. */
+    if (ex->o.strategy == AH_STRATEGY_REPLAY || ex->o.strategy == AH_STRATEGY_EXHAUSTIVE)
+        ex->o.jobs = 1;
+    if (ex->o.strategy == AH_STRATEGY_REPLAY || one_seed) /* a replay command runs anywhere */
+        ex->o.shard = ex->o.shards = 1;
     ex->strategy = ex->o.strategy;
 }
 
@@ -827,13 +863,365 @@ static void report_failure(explorer *ex, ah_explore_result *res, uint64_t index,
     run_out_free(&traced);
 }
 
+/* ---- one schedule, and the drivers ---- */
+
+/* Runs schedule s (0-based; its seed is seed_start + s, exhaustive: its index), with the
+ * determinism self-check when `check`. Returns 1 when it failed; with `report`, res then holds
+ * the banner, the shrunk schedule and the trace, as the user sees them. */
+static int run_schedule(explorer *ex, ah_explore_result *res, uint64_t s, int check, int report)
+{
+    uint64_t seed = ex->strategy == AH_STRATEGY_EXHAUSTIVE ? s : ex->o.seed_start + s;
+    run_out r;
+    char cmd[640];
+
+    switch (ex->strategy) {
+    case AH_STRATEGY_PCT:
+        ex->mode = MODE_PCT;
+        break;
+    case AH_STRATEGY_EXHAUSTIVE:
+    case AH_STRATEGY_REPLAY:
+        ex->mode = MODE_FIXED;
+        break;
+    default:
+        ex->mode = MODE_RANDOM;
+        break;
+    }
+    if (ex->strategy == AH_STRATEGY_EXHAUSTIVE || ex->strategy == AH_STRATEGY_REPLAY) {
+        /* the command is the choice list, known once the run made its choices */
+        replay_command(ex, seed, NULL, cmd, sizeof(cmd));
+        run_one(ex, seed, check, NULL, &r);
+        {
+            char choices[512];
+            format_choices(ex->recs, ex->nrec, choices, sizeof(choices));
+            replay_command(ex, seed, choices, cmd, sizeof(cmd));
+        }
+    } else {
+        replay_command(ex, seed, NULL, cmd, sizeof(cmd));
+        run_one(ex, seed, check, cmd, &r);
+    }
+    if (check && !r.failed) {
+        /* The determinism self-check: the same schedule again must give the same timeline. */
+        run_out again;
+        rec *keep = ah__malloc((ex->nrec ? ex->nrec : 1) * sizeof(*keep));
+        size_t nkeep = ex->nrec;
+        int differs;
+        memcpy(keep, ex->recs, nkeep * sizeof(*keep));
+        if (ex->mode == MODE_FIXED)
+            set_fixed(ex, ex->fixed, ex->nfixed);
+        run_one(ex, seed, 1, NULL, &again);
+        differs = again.hash != r.hash || again.failed;
+        if (differs) {
+            res->failed = 1;
+            if (report) {
+                ah__buf b = {0};
+                char *rep = determinism_report(ex->name, seed, &r, &again);
+                ah__buf_printf(&b,
+                               "asyncharness: explore FAILED: test %s, determinism self-check of "
+                               "schedule %llu (strategy %s, seed %llu); replay: %s\n%s\n",
+                               ex->name, (unsigned long long)s + 1, strategy_name(ex->strategy),
+                               (unsigned long long)seed, cmd, rep);
+                ah__free(rep);
+                res->failing_schedule = s + 1;
+                res->seed = seed;
+                res->trace_hash = r.hash;
+                snprintf(res->replay, sizeof(res->replay), "%s", cmd);
+                res->message = ah__buf_take(&b);
+            }
+        }
+        run_out_free(&again);
+        memcpy(ex->recs, keep, nkeep * sizeof(*keep));
+        ex->nrec = nkeep;
+        ah__free(keep);
+        if (differs) {
+            run_out_free(&r);
+            return 1;
+        }
+    }
+    if (r.failed) {
+        res->failed = 1;
+        if (report)
+            report_failure(ex, res, s + 1, seed, &r, cmd);
+        run_out_free(&r);
+        return 1;
+    }
+    run_out_free(&r);
+    return 0;
+}
+
+/* Schedules first, first+step, ... (count of them) in this process, until the first failure. */
+static void run_sequential(explorer *ex, ah_explore_result *res, uint64_t first, uint64_t step,
+                           uint64_t count)
+{
+    uint64_t p;
+
+    for (p = 0; p < count; p++) {
+        res->schedules_run++;
+        if (run_schedule(ex, res, first + p * step, p == 0 && !ex->o.no_determinism_check, 1))
+            return;
+        if (ex->strategy == AH_STRATEGY_EXHAUSTIVE && !next_exhaustive(ex)) {
+            res->exhausted = 1;
+            return;
+        }
+    }
+}
+
+/* AH_JOBS: the same schedules in `jobs` worker processes (fork), worker w taking positions w,
+ * w+jobs, ... in order. A worker that fails lowers the shared bound to its position, and every
+ * worker stops before the bound, so all positions below the lowest failing one are run: the failure
+ * reported is the one a single process would report. The parent then runs that schedule again
+ * itself, shrinks it and reports it exactly as run_sequential does. The workers send back their
+ * ah_sometimes counts through a pipe each. */
+typedef struct shared_state {
+    uint64_t bound; /* lowest failing position so far; count when none */
+    uint64_t runs[256];
+    uint64_t at[256]; /* the position each worker is running, +1 (0: none) */
+} shared_state;
+
+static void write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return;
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+static void worker(explorer *ex, shared_state *sh, unsigned w, unsigned jobs, uint64_t first,
+                   uint64_t step, uint64_t count, int fd)
+{
+    ah_explore_result quiet;
+    uint64_t p;
+    size_t i;
+    char line[512];
+
+    static const int crash_signals[] = {SIGABRT, SIGBUS, SIGFPE, SIGILL, SIGSEGV, SIGSYS};
+
+    /* A crash kills the worker (the parent reports it), never cmocka's handler in a copy of the
+     * test run. */
+    for (i = 0; i < sizeof(crash_signals) / sizeof(crash_signals[0]); i++)
+        signal(crash_signals[i], SIG_DFL);
+    memset(&quiet, 0, sizeof(quiet));
+    for (i = 0; i < ex->nst; i++) /* the parent's counts are its own */
+        ex->st[i].hits = 0;
+    for (p = w; p < count && p < __atomic_load_n(&sh->bound, __ATOMIC_ACQUIRE); p += jobs) {
+        __atomic_store_n(&sh->at[w], p + 1, __ATOMIC_RELEASE);
+        sh->runs[w]++;
+        if (run_schedule(ex, &quiet, first + p * step, p == 0 && !ex->o.no_determinism_check, 0)) {
+            uint64_t b = __atomic_load_n(&sh->bound, __ATOMIC_ACQUIRE);
+            while (p < b && !__atomic_compare_exchange_n(&sh->bound, &b, p, 0, __ATOMIC_ACQ_REL,
+                                                         __ATOMIC_ACQUIRE))
+                ;
+            break;
+        }
+    }
+    __atomic_store_n(&sh->at[w], 0, __ATOMIC_RELEASE);
+    for (i = 0; i < ex->nst; i++) {
+        int n = snprintf(line, sizeof(line), "%llu\t%s\t%s\n", (unsigned long long)ex->st[i].hits,
+                         ex->st[i].site, ex->st[i].name);
+        if (n > 0 && (size_t)n < sizeof(line) && strchr(ex->st[i].name, '\n') == NULL)
+            write_all(fd, line, (size_t)n);
+    }
+    close(fd);
+    _exit(0);
+}
+
+/* Merges a worker's "hits\tsite\tname" lines into the parent's ah_sometimes table. */
+static void merge_sometimes(explorer *ex, char *text)
+{
+    char *line, *next;
+
+    for (line = text; line != NULL && *line != '\0'; line = next) {
+        char *t1, *t2;
+        size_t i;
+        next = strchr(line, '\n');
+        if (next != NULL)
+            *next++ = '\0';
+        t1 = strchr(line, '\t');
+        t2 = t1 != NULL ? strchr(t1 + 1, '\t') : NULL;
+        if (t2 == NULL)
+            continue;
+        *t1 = *t2 = '\0';
+        for (i = 0; i < ex->nst; i++)
+            if (strcmp(ex->st[i].name, t2 + 1) == 0)
+                break;
+        if (i == ex->nst) {
+            if (ex->nst == ex->capst) {
+                ex->capst = ex->capst ? ex->capst * 2 : 8;
+                ex->st = ah__realloc(ex->st, ex->capst * sizeof(*ex->st));
+            }
+            ex->st[i].name = ah__strdup(t2 + 1);
+            snprintf(ex->st[i].site, sizeof(ex->st[i].site), "%s", t1 + 1);
+            ex->st[i].hits = 0;
+            ex->nst++;
+        }
+        ex->st[i].hits += strtoull(line, NULL, 10);
+    }
+}
+
+static void run_parallel(explorer *ex, ah_explore_result *res, uint64_t first, uint64_t step,
+                         uint64_t count)
+{
+    unsigned jobs = ex->o.jobs < count ? ex->o.jobs : (unsigned)count, w, started = 0, open_fds;
+    shared_state *sh;
+    pid_t pids[256];
+    int fds[256], status[256];
+    char *out[256];
+    size_t outlen[256];
+    uint64_t crashed = count;
+    unsigned crashed_w = 0;
+    int crash_status = 0;
+
+    sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (sh == MAP_FAILED) {
+        run_sequential(ex, res, first, step, count);
+        return;
+    }
+    memset(sh, 0, sizeof(*sh));
+    sh->bound = count;
+    fflush(NULL); /* nothing buffered may be written twice */
+    for (w = 0; w < jobs; w++) {
+        int pfd[2];
+        out[w] = NULL;
+        outlen[w] = 0;
+        fds[w] = -1;
+        pids[w] = -1;
+        status[w] = 0;
+        if (pipe(pfd) != 0)
+            break;
+        pids[w] = fork();
+        if (pids[w] < 0) {
+            close(pfd[0]);
+            close(pfd[1]);
+            break;
+        }
+        if (pids[w] == 0) {
+            unsigned k;
+            close(pfd[0]);
+            for (k = 0; k < w; k++)
+                if (fds[k] >= 0)
+                    close(fds[k]);
+            worker(ex, sh, w, jobs, first, step, count, pfd[1]);
+        }
+        close(pfd[1]);
+        fds[w] = pfd[0];
+        started++;
+    }
+    if (started < jobs) {
+        /* Could not start every worker: stop those that run and do it in this process. */
+        for (w = 0; w < started; w++) {
+            kill(pids[w], SIGKILL);
+            waitpid(pids[w], NULL, 0);
+            close(fds[w]);
+        }
+        munmap(sh, sizeof(*sh));
+        run_sequential(ex, res, first, step, count);
+        return;
+    }
+    for (open_fds = jobs; open_fds > 0;) {
+        struct pollfd pf[256];
+        unsigned n = 0, k;
+        for (w = 0; w < jobs; w++)
+            if (fds[w] >= 0) {
+                pf[n].fd = fds[w];
+                pf[n].events = POLLIN;
+                pf[n++].revents = 0;
+            }
+        if (poll(pf, n, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        for (k = 0; k < n; k++) {
+            char buf[4096];
+            ssize_t got;
+            if (pf[k].revents == 0)
+                continue;
+            for (w = 0; w < jobs && fds[w] != pf[k].fd; w++)
+                ;
+            got = read(fds[w], buf, sizeof(buf));
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got <= 0) {
+                close(fds[w]);
+                fds[w] = -1;
+                open_fds--;
+                continue;
+            }
+            out[w] = ah__realloc(out[w], outlen[w] + (size_t)got + 1);
+            memcpy(out[w] + outlen[w], buf, (size_t)got);
+            outlen[w] += (size_t)got;
+            out[w][outlen[w]] = '\0';
+        }
+    }
+    for (w = 0; w < jobs; w++) {
+        while (waitpid(pids[w], &status[w], 0) < 0 && errno == EINTR)
+            ;
+        res->schedules_run += sh->runs[w];
+        if (out[w] != NULL)
+            merge_sometimes(ex, out[w]);
+        ah__free(out[w]);
+        /* A worker that died (a crash in the body kills a single process too) was running the
+         * position it last announced. */
+        if (!(WIFEXITED(status[w]) && WEXITSTATUS(status[w]) == 0) && sh->at[w] != 0 &&
+            sh->at[w] - 1 < crashed) {
+            crashed = sh->at[w] - 1;
+            crashed_w = w;
+            crash_status = status[w];
+        }
+    }
+    if (crashed < sh->bound) {
+        uint64_t s = first + crashed * step, seed = ex->o.seed_start + s;
+        char cmd[640];
+        ah__buf b = {0};
+        replay_command(ex, seed, NULL, cmd, sizeof(cmd));
+        ah__buf_printf(
+            &b,
+            "asyncharness: explore FAILED: test %s, schedule %llu of %llu, strategy %s, "
+            "seed %llu: worker %u died (%s %d) running it; replay: %s\n",
+            ex->name, (unsigned long long)s + 1, (unsigned long long)ex->o.schedules,
+            strategy_name(ex->strategy), (unsigned long long)seed, crashed_w + 1,
+            WIFSIGNALED(crash_status) ? "signal" : "exit status",
+            WIFSIGNALED(crash_status) ? WTERMSIG(crash_status) : WEXITSTATUS(crash_status), cmd);
+        res->failed = 1;
+        res->failing_schedule = s + 1;
+        res->seed = seed;
+        snprintf(res->replay, sizeof(res->replay), "%s", cmd);
+        res->message = ah__buf_take(&b);
+    } else if (sh->bound < count) {
+        uint64_t p = sh->bound, s = first + p * step;
+        /* Run the lowest failing schedule here: the same seed gives the same run. */
+        if (!run_schedule(ex, res, s, p == 0 && !ex->o.no_determinism_check, 1)) {
+            char cmd[640];
+            ah__buf b = {0};
+            replay_command(ex, ex->o.seed_start + s, NULL, cmd, sizeof(cmd));
+            ah__buf_printf(&b,
+                           "asyncharness: explore FAILED: test %s, schedule %llu of %llu failed "
+                           "in a worker process but passed when run again in the parent: the test "
+                           "is not deterministic across processes (static state, the real clock, "
+                           "addresses); replay: %s\n",
+                           ex->name, (unsigned long long)s + 1, (unsigned long long)ex->o.schedules,
+                           cmd);
+            ah__free(res->message);
+            res->failed = 1;
+            res->failing_schedule = s + 1;
+            res->seed = ex->o.seed_start + s;
+            snprintf(res->replay, sizeof(res->replay), "%s", cmd);
+            res->message = ah__buf_take(&b);
+        }
+    }
+    munmap(sh, sizeof(*sh));
+}
+
 int ah_explore_run(const ah_explore_opts *opts, ah_body_fn body, void *ctx,
                    ah_explore_result *res_out)
 {
     explorer ex;
     ah_explore_result res_local, *res = res_out != NULL ? res_out : &res_local;
     explorer *saved = active;
-    uint64_t s, seed;
     run_out r;
     char cmd[640];
     int done = 0;
@@ -877,83 +1265,22 @@ int ah_explore_run(const ah_explore_opts *opts, ah_body_fn body, void *ctx,
         }
     }
 
-    for (s = 0; !done && s < ex.o.schedules; s++) {
-        int check = s == 0 && !ex.o.no_determinism_check;
-
-        seed = ex.strategy == AH_STRATEGY_EXHAUSTIVE ? s : ex.o.seed_start + s;
-        switch (ex.strategy) {
-        case AH_STRATEGY_PCT:
-            ex.mode = MODE_PCT;
-            break;
-        case AH_STRATEGY_EXHAUSTIVE:
-        case AH_STRATEGY_REPLAY:
-            ex.mode = MODE_FIXED;
-            break;
-        default:
-            ex.mode = MODE_RANDOM;
-            break;
-        }
-        if (ex.strategy == AH_STRATEGY_EXHAUSTIVE || ex.strategy == AH_STRATEGY_REPLAY) {
-            /* the command is the choice list, known once the run made its choices */
-            replay_command(&ex, seed, NULL, cmd, sizeof(cmd));
-            run_one(&ex, seed, check, NULL, &r);
-            {
-                char choices[512];
-                format_choices(ex.recs, ex.nrec, choices, sizeof(choices));
-                replay_command(&ex, seed, choices, cmd, sizeof(cmd));
-            }
-        } else {
-            replay_command(&ex, seed, NULL, cmd, sizeof(cmd));
-            run_one(&ex, seed, check, cmd, &r);
-        }
-        res->schedules_run++;
-        if (check && !r.failed) {
-            /* The determinism self-check: the same schedule again must give the same timeline. */
-            run_out again;
-            rec *keep = ah__malloc((ex.nrec ? ex.nrec : 1) * sizeof(*keep));
-            size_t nkeep = ex.nrec;
-            memcpy(keep, ex.recs, nkeep * sizeof(*keep));
-            if (ex.mode == MODE_FIXED)
-                set_fixed(&ex, ex.fixed, ex.nfixed);
-            run_one(&ex, seed, 1, NULL, &again);
-            if (again.hash != r.hash || again.failed) {
-                ah__buf b = {0};
-                char *rep = determinism_report(ex.name, seed, &r, &again);
-                ah__buf_printf(&b,
-                               "asyncharness: explore FAILED: test %s, determinism self-check of "
-                               "schedule 1 (strategy %s, seed %llu); replay: %s\n%s\n",
-                               ex.name, strategy_name(ex.strategy), (unsigned long long)seed, cmd,
-                               rep);
-                ah__free(rep);
-                res->failed = 1;
-                res->failing_schedule = 1;
-                res->seed = seed;
-                res->trace_hash = r.hash;
-                snprintf(res->replay, sizeof(res->replay), "%s", cmd);
-                res->message = ah__buf_take(&b);
-                run_out_free(&again);
-                ah__free(keep);
-                run_out_free(&r);
-                break;
-            }
-            run_out_free(&again);
-            memcpy(ex.recs, keep, nkeep * sizeof(*keep));
-            ex.nrec = nkeep;
-            ah__free(keep);
-        }
-        if (r.failed) {
-            report_failure(&ex, res, s + 1, seed, &r, cmd);
-            run_out_free(&r);
-            break;
-        }
-        run_out_free(&r);
-        if (ex.strategy == AH_STRATEGY_EXHAUSTIVE && !next_exhaustive(&ex)) {
-            res->exhausted = 1;
-            break;
-        }
+    if (!done) {
+        /* The schedules of this shard: indices shard-1, shard-1+shards, ... below `schedules`;
+         * exhaustive walks are not split (shard 1 runs the whole walk). */
+        uint64_t first = ex.o.shard - 1, step = ex.o.shards, count;
+        if (ex.strategy == AH_STRATEGY_EXHAUSTIVE && ex.o.shards > 1)
+            first = ex.o.shard == 1 ? 0 : ex.o.schedules, step = 1;
+        count = first < ex.o.schedules ? (ex.o.schedules - first + step - 1) / step : 0;
+        if (ex.o.jobs > 1 && count > 1)
+            run_parallel(&ex, res, first, step, count);
+        else
+            run_sequential(&ex, res, first, step, count);
     }
-    if (!res->failed) {
-        /* Every ah_sometimes must have held in some schedule. */
+    if (!res->failed &&
+        (ex.o.shards == 1 || (ex.strategy == AH_STRATEGY_EXHAUSTIVE && ex.o.shard == 1))) {
+        /* Every ah_sometimes must have held in some schedule (a shard may miss a path that the
+         * whole run reaches: only an unsharded run judges). */
         ah__buf b = {0};
         size_t i;
         for (i = 0; i < ex.nst; i++)

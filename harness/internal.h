@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../fakeclock/fakeclock.h"
 #include "uv/version.h"
@@ -318,6 +319,8 @@ struct ah_sim {
     uint64_t callbacks_at_instant; /* since the clock last moved: the runaway guard */
     uint64_t iterations_at_instant;
     uint64_t instant_ns;
+    uint64_t clock_read_ns;       /* the clock value the last uv_hrtime/uv_update_time read */
+    uint32_t clock_reads;         /* how many reads in a row returned it (harness/uv/busy.c) */
     const ah__hrec *current_hrec; /* the handle whose callback runs now, or NULL */
     const ah__hrec *last_hrec;    /* the handle of the last callback dispatched, for reports */
     const char *last_what;
@@ -380,8 +383,10 @@ void ah__failv(ah_sim *sim, const char *file, int line, const char *fmt, va_list
  * test: returns the first failure's message (malloc'd) or NULL. The sim is left for the caller
  * to read and free. */
 char *ah__run_captured(ah_sim *sim, ah_body_fn body, void *ctx);
-/* A libuv function the harness does not simulate was called. */
+/* A libuv function the harness does not simulate was called; `ret` is the stub's return address
+ * (the call site when ah/sites.h did not mark it). */
 void ah__not_simulated(const char *fn) __attribute__((noreturn));
+void ah__not_simulated_at(const char *fn, const void *ret) __attribute__((noreturn));
 
 /* Handle plumbing used by every handle type. */
 void ah__handle_init(uv_loop_t *loop, uv_handle_t *h, uv_handle_type type, ah__site site);
@@ -412,8 +417,19 @@ void ah__cb_restart_clock(ah_sim *sim);
         ah__cb_leave((sim));                                                                       \
     } while (0)
 
+/* The C library's clock_gettime, for the harness's own measures of real time: the fd/ layer
+ * interposes clock_gettime with the virtual clock while a sim runs. */
+int ah__real_clock_gettime(clockid_t id, struct timespec *ts);
+
 /* Moves the sim clock (never backwards); resets the runaway count when it moves. */
 void ah__clock_set(ah_sim *sim, uint64_t to_ns);
+/* The earliest due time in ns of any timer or event of the sim, UINT64_MAX when none. */
+uint64_t ah__next_due_ns(ah_sim *sim);
+/* Busy loops (harness/uv/busy.c): a poll that does not block charges its cost (never past
+ * limit_ns); a clock read (uv_hrtime, uv_update_time, the libc clocks) that sees the same value
+ * too many times in a row moves the clock. */
+void ah__busy_iteration(uv_loop_t *loop, uint64_t limit_ns);
+void ah__clock_read(ah_sim *sim);
 
 /* Loop phases, for the timer and close code. */
 void ah__timer_run(uv_loop_t *loop);

@@ -10,6 +10,15 @@
 #include <cmocka.h>
 
 static ah_sim *current_sim;
+
+int ah__real_clock_gettime(clockid_t id, struct timespec *ts)
+{
+    static int (*real)(clockid_t, struct timespec *);
+
+    if (real == NULL)
+        *(void **)&real = dlsym(RTLD_NEXT, "clock_gettime");
+    return real(id, ts);
+}
 static ah_sim *implicit_sim;
 static uint64_t sim_counter;
 
@@ -459,11 +468,23 @@ void ah__fail_at(ah_sim *sim, const char *file, int line, const char *fmt, ...)
     ah__failv(sim, file, line, fmt, ap);
 }
 
-void ah__not_simulated(const char *fn)
+void ah__not_simulated_at(const char *fn, const void *ret)
 {
+    ah__site site = ah__site_take(fn, ret);
+    char where[160], hint[320] = "";
+    Dl_info info;
+
+    /* Without a mark, the return address: `addr2line` turns its offset into a line. */
+    if (site.file == NULL && ret != NULL && dladdr(ret, &info) && info.dli_fname != NULL)
+        snprintf(hint, sizeof(hint), " (addr2line -f -e %s 0x%lx names it)", info.dli_fname,
+                 (unsigned long)((const char *)ret - (const char *)info.dli_fbase - 1));
     ah__fail(ah__sim(),
-             "%s is not simulated by asyncharness; mock it or run this test on real libuv", fn);
+             "%s is not simulated by asyncharness (called in %s%s); mock it or run this test on "
+             "real libuv",
+             fn, ah__site_str(&site, where, sizeof(where)), hint);
 }
+
+void ah__not_simulated(const char *fn) { ah__not_simulated_at(fn, __builtin_return_address(0)); }
 
 void ah__assert_now_ms(ah_sim *sim, uint64_t ms, const char *file, int line)
 {

@@ -257,6 +257,16 @@ static int gai_work(ah__net *net, ah__job *job, uv_getaddrinfo_t *req)
     return err;
 }
 
+int ah__dns_resolve_now(ah__net *net, const char *host, const char *service,
+                        const struct addrinfo *hints, struct addrinfo **res, ah__site site)
+{
+    int err = resolve(net, host, service, hints, res);
+
+    if (*res != NULL)
+        record_result(net, *res, host != NULL ? host : "(null)", site);
+    return err;
+}
+
 static uint64_t latency_of(ah__net *net, const char *host)
 {
     ah__dns_entry *e = host != NULL ? entry_find(net, host) : NULL;

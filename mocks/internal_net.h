@@ -72,11 +72,28 @@ struct ah__sock;
 struct ah__pconn;
 struct ah__route;
 
+/* A connection end owned by a layer above mocks/ (fd/: a raw socket of the code under test). The
+ * network calls up through these; it never includes that layer. */
+typedef struct ah__end_ops {
+    void (*incoming)(void *ctx);   /* bytes, a FIN or a reset reached the end */
+    void (*writable)(void *ctx);   /* the flow the end sends on has room again */
+    int (*waiting)(void *ctx);     /* arrivals for the end keep its loop alive */
+    uv_loop_t *(*loop)(void *ctx); /* the loop the end's arrivals are delivered on */
+} ah__end_ops;
+
+/* A listener owned by a layer above mocks/: a connection reached it. */
+typedef struct ah__listen_ops {
+    void (*arrived)(void *ctx, struct ah__conn *c);
+    uv_loop_t *(*loop)(void *ctx);
+} ah__listen_ops;
+
 typedef struct ah__end {
-    struct ah__sock *sock; /* a user stream, or NULL */
-    struct ah__pconn *pc;  /* a scripted peer's connection, or NULL */
-    int closed;            /* the end's socket is gone: data to it is answered with a reset */
-    int reset;             /* the end received a reset */
+    struct ah__sock *sock;  /* a user stream, or NULL */
+    struct ah__pconn *pc;   /* a scripted peer's connection, or NULL */
+    const ah__end_ops *ops; /* or an end of a higher layer (with ctx), or NULL */
+    void *ctx;
+    int closed; /* the end's socket is gone: data to it is answered with a reset */
+    int reset;  /* the end received a reset */
     ah__addr addr;
 } ah__end;
 
@@ -133,9 +150,11 @@ typedef struct ah__sock {
 typedef struct ah__route {
     ah__list link;
     ah__addr addr;
-    struct ah_peer *peer;      /* scripted listener */
-    struct ah__sock *listener; /* user listener */
-    struct ah__sock *bound;    /* a pipe bound to this path (not yet listening) */
+    struct ah_peer *peer;       /* scripted listener */
+    struct ah__sock *listener;  /* user listener */
+    struct ah__sock *bound;     /* a pipe bound to this path (not yet listening) */
+    const ah__listen_ops *lops; /* or a listener of a higher layer (fd/), with lctx */
+    void *lctx;
     int refuse, connect_timeout, held;
     int has_lat;
     uint64_t lat_min, lat_max;
@@ -245,6 +264,9 @@ typedef struct ah__net {
     ah__list dns, addrinfos;
     ah__list jobs_wait, jobs_live, jobs_free, durations;
     unsigned pool_size, pool_busy;
+    char (*locals)[AH__ADDR_MAX]; /* ah_net_local_address */
+    int out_of_fds;               /* ah_net_out_of_descriptors */
+    size_t n_locals;
 } ah__net;
 
 /* net.c */
@@ -271,6 +293,9 @@ void ah__flow_send_fin(ah__conn *c, int from);
 void ah__flow_send_rst(ah__conn *c, int from, int now);
 /* Arms the flow's arrival event (after a change of hold, reading state, ...). */
 void ah__flow_arm(ah__flow *f);
+/* Delivers now what of `f` is due by now, without waiting for a loop's poll: a raw socket's
+ * kernel receives bytes whether or not a loop runs (fd/). */
+void ah__flow_deliver_due(ah__flow *f);
 /* Bytes the receiver of `f` may read now (up to a segment end when `chunked`). */
 size_t ah__flow_readable(const ah__flow *f, int chunked);
 void ah__flow_consume(ah__flow *f, size_t n);
@@ -281,12 +306,27 @@ void ah__end_close(ah__conn *c, int side, int rst);
 void ah__net_retry_stalled(ah__net *net);
 /* Starts the network side of a connect of `s` to s->remote (request already registered). */
 void ah__net_connect(ah__sock *s);
+/* The same for an end of a higher layer (fd/): 0 with *out set when the handshake completes at
+ * *due_ns (the caller attaches its end to (*out)->end[0]), UV_ECONNREFUSED (at *due_ns), or 1
+ * when the SYN is lost (ah_net_connect_timeout, a partition): it never completes. */
+int ah__net_connect_end(ah__net *net, const ah__addr *local, const ah__addr *remote,
+                        uv_loop_t *loop, ah__conn **out, uint64_t *due_ns);
 /* The route of a test's address string, failing the test on a malformed one. */
 ah__route *ah__test_route(ah_sim *sim, const char *fn, const char *addr);
 uint32_t ah__net_ephemeral_port(ah__net *net);
+/* Whether the host part of `a` is an address of the simulated host: loopback, the wildcard, the
+ * host's own 10.0.0.1 and fd00::1 (ah__local_for), or one declared with ah_net_local_address.
+ * Binding anything else fails with UV_EADDRNOTAVAIL, as on a real host. */
+int ah__addr_local(ah_sim *sim, const ah__addr *a);
+/* Whether the process is out of descriptors: ah_net_out_of_descriptors, or the real
+ * RLIMIT_NOFILE leaves no descriptor free (a test that lowers it with setrlimit). */
+int ah__net_out_of_fds(ah__net *net);
 void ah__local_for(const ah__addr *server, uint32_t port, ah__addr *out);
 
 /* stream.c */
+/* Set by the layer that may give a stream a descriptor of its own (fd/: uv_fileno, uv_tcp_open):
+ * called when the stream closes its socket. */
+extern void (*ah__stream_fd_close_hook)(ah__sock *s, int fd);
 void ah__stream_init(uv_loop_t *loop, uv_stream_t *st, uv_handle_type type, ah__site site);
 ah__sock *ah__sock_new(ah__net *net, uv_stream_t *s);
 void ah__sock_give_fd(ah__sock *s);
@@ -326,6 +366,10 @@ int ah__pipe_listen(ah__sock *s, int backlog, uv_connection_cb cb);
 /* stream.c: a connect request begins (tcp.c, pipe.c). */
 void ah__stream_connect_begin(ah__sock *s, uv_connect_t *req, uv_connect_cb cb, ah__site site);
 
+/* dns.c: getaddrinfo(3) answered from the table at once (fd/ interposes it). Returns 0 or a
+ * UV_EAI_* code; the result is recorded and freed by freeaddrinfo. */
+int ah__dns_resolve_now(ah__net *net, const char *host, const char *service,
+                        const struct addrinfo *hints, struct addrinfo **res, ah__site site);
 /* dns.c: the lookup runs when its job starts; the callback when the job is done. */
 void ah__dns_start(ah__job *job);
 void ah__dns_done(uv_req_t *req, int kind, int status);

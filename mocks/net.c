@@ -4,6 +4,9 @@
 #include "internal_net.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -178,6 +181,50 @@ void ah__local_for(const ah__addr *server, uint32_t port, ah__addr *out)
     ah__addr_parse(s, 1, out);
 }
 
+int ah__addr_local(ah_sim *sim, const ah__addr *a)
+{
+    ah__net *net = ah__net_find(sim);
+    size_t i;
+
+    if (a->family == AF_UNIX || addr_is_loopback(a) || strcmp(a->host, "0.0.0.0") == 0 ||
+        strcmp(a->host, "::") == 0 || strcmp(a->host, "10.0.0.1") == 0 ||
+        strcmp(a->host, "fd00::1") == 0)
+        return 1;
+    for (i = 0; net != NULL && i < net->n_locals; i++)
+        if (strcmp(net->locals[i], a->host) == 0)
+            return 1;
+    return 0;
+}
+
+void ah_net_local_address(ah_sim *sim, const char *host)
+{
+    ah__net *net = ah__net_get(sim);
+    char s[AH__ADDR_MAX + 8];
+    ah__addr a;
+
+    snprintf(s, sizeof(s), strchr(host ? host : "", ':') ? "[%s]:0" : "%s:0", host ? host : "");
+    if (host == NULL || ah__addr_parse(s, 1, &a) != 0)
+        ah__fail(sim, "ah_net_local_address: \"%s\" is not an IP address", host ? host : "(null)");
+    net->locals = ah__realloc(net->locals, (net->n_locals + 1) * sizeof(*net->locals));
+    snprintf(net->locals[net->n_locals++], AH__ADDR_MAX, "%s", a.host);
+}
+
+int ah__net_out_of_fds(ah__net *net)
+{
+    int fd;
+
+    if (net->out_of_fds)
+        return 1;
+    /* The sim's sockets hold no real descriptors, so a real probe answers for the limit. */
+    fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == EMFILE || errno == ENFILE;
+    close(fd);
+    return 0;
+}
+
+void ah_net_out_of_descriptors(ah_sim *sim, int on) { ah__net_get(sim)->out_of_fds = on != 0; }
+
 uint32_t ah__net_ephemeral_port(ah__net *net)
 {
     uint32_t p = net->next_port++;
@@ -213,7 +260,7 @@ ah__route *ah__route_get(ah__net *net, const ah__addr *a)
 
 int ah__route_listens(const ah__route *r)
 {
-    return (r->peer != NULL && r->peer->listening) || r->listener != NULL;
+    return (r->peer != NULL && r->peer->listening) || r->listener != NULL || r->lops != NULL;
 }
 
 ah__route *ah__route_listening(ah__net *net, const ah__addr *a)
@@ -438,9 +485,13 @@ void ah__flow_consume(ah__flow *f, size_t n)
 {
     ah__sock *sender = f->conn->end[f->from].sock;
 
+    const ah__end *se = &f->conn->end[f->from];
+
     if (n > 0 && sender != NULL && f->wr - f->rd >= AH__FLOW_WINDOW)
         ah__sock_writable(sender); /* the window opens again */
     f->rd += n;
+    if (n > 0 && se->ops != NULL)
+        se->ops->writable(se->ctx);
     flow_gc(f);
     if (f->rd == f->wr) {
         f->base = f->rd; /* empty: start the buffer over */
@@ -453,6 +504,8 @@ static int receiver_refs(ah__conn *c, int r)
         return 1;
     if (c->end[r].sock != NULL)
         return ah__sock_reading(c->end[r].sock);
+    if (c->end[r].ops != NULL)
+        return c->end[r].ops->waiting(c->end[r].ctx);
     return 0;
 }
 
@@ -471,7 +524,9 @@ void ah__flow_arm(ah__flow *f)
         ah__event_cancel(&f->ev);
         return;
     }
-    loop = c->end[r].sock != NULL ? c->end[r].sock->loop : ah__conn_loop(c);
+    loop = c->end[r].sock != NULL  ? c->end[r].sock->loop
+           : c->end[r].ops != NULL ? c->end[r].ops->loop(c->end[r].ctx)
+                                   : ah__conn_loop(c);
     if (loop == NULL) {
         ah__event_cancel(&f->ev);
         return;
@@ -528,8 +583,19 @@ static void flow_arrive(ah__event *ev)
         ah__sock_incoming(e->sock);
     } else if (e->pc != NULL) {
         ah__peer_incoming(e->pc);
+    } else if (e->ops != NULL) {
+        e->ops->incoming(e->ctx);
     }
     ah__flow_arm(f);
+}
+
+void ah__flow_deliver_due(ah__flow *f)
+{
+    if (ah__event_scheduled(&f->ev) && f->ev.batch_index == 0 &&
+        f->ev.node.due <= ah__sim()->clock.now_ns) {
+        ah__event_cancel(&f->ev);
+        flow_arrive(&f->ev);
+    }
 }
 
 void ah__end_close(ah__conn *c, int side, int rst)
@@ -542,6 +608,8 @@ void ah__end_close(ah__conn *c, int side, int rst)
     e->closed = 1;
     e->sock = NULL;
     e->pc = NULL;
+    e->ops = NULL;
+    e->ctx = NULL;
     if (side == 0 && c->end[1].pc != NULL)
         ah__peer_client_gone(c->end[1].pc);
     /* Linux resets instead of closing when unread bytes are left in the receive queue. */
@@ -595,8 +663,10 @@ static void accept_arrive(ah__event *ev)
     ah__trace_note(net->sim, c->label, "accepted by the listener");
     if (lst->peer != NULL && lst->peer->listening)
         ah__peer_accept(lst->peer, c);
-    else
+    else if (lst->listener != NULL)
         ah__sock_backlog_add(lst->listener, c);
+    else
+        lst->lops->arrived(lst->lctx, c);
 }
 
 void ah__net_connect(ah__sock *s)
@@ -642,8 +712,10 @@ void ah__net_connect(ah__sock *s)
     c->accept_ev.what = "a connection reaches the listener";
     c->accept_ev.flags = AH__EV_REF;
     c->accept_ev.owner = s->stream;
-    ah__event_schedule(lst->listener != NULL ? lst->listener->loop : s->loop, &c->accept_ev,
-                       now + l1 * AH__NS_PER_MS);
+    ah__event_schedule(lst->listener != NULL                    ? lst->listener->loop
+                       : lst->lops != NULL && lst->peer == NULL ? lst->lops->loop(lst->lctx)
+                                                                : s->loop,
+                       &c->accept_ev, now + l1 * AH__NS_PER_MS);
     ah__sock_connect_result(s, 0, now + (l1 + l2) * AH__NS_PER_MS);
     return;
 
@@ -665,6 +737,48 @@ refused:
         else
             ah__sock_connect_result(s, UV_ECONNREFUSED, now + (l1 + l2) * AH__NS_PER_MS);
     }
+}
+
+int ah__net_connect_end(ah__net *net, const ah__addr *local, const ah__addr *remote,
+                        uv_loop_t *loop, ah__conn **out, uint64_t *due_ns)
+{
+    ah_sim *sim = net->sim;
+    ah__route *route = ah__route_get(net, remote), *lst;
+    uint64_t l1, l2, now = sim->clock.now_ns;
+    ah__conn *c, tmp;
+
+    *out = NULL;
+    *due_ns = now;
+    if (route->refuse) {
+        ah__trace_note(sim, route->addr.str, "connect refused (ah_net_refuse)");
+    } else if (route->connect_timeout || partitioned(net, local, remote)) {
+        ah__trace_note(sim, route->addr.str, "connect stalls");
+        return 1;
+    } else if ((lst = ah__route_listening(net, remote)) == NULL) {
+        ah__trace_note(sim, route->addr.str, "connect refused: nothing listens");
+    } else {
+        c = ah__conn_new(net, remote->family == AF_UNIX ? UV_NAMED_PIPE : UV_TCP, route, loop,
+                         local, remote);
+        ah__trace_note(sim, c->label, "connect");
+        l1 = ah__conn_latency(c);
+        l2 = ah__conn_latency(c);
+        c->accept_ev.fire = accept_arrive;
+        c->accept_ev.what = "a connection reaches the listener";
+        c->accept_ev.flags = AH__EV_REF;
+        ah__event_schedule(lst->listener != NULL                    ? lst->listener->loop
+                           : lst->lops != NULL && lst->peer == NULL ? lst->lops->loop(lst->lctx)
+                                                                    : loop,
+                           &c->accept_ev, now + l1 * AH__NS_PER_MS);
+        *out = c;
+        *due_ns = now + (l1 + l2) * AH__NS_PER_MS;
+        return 0;
+    }
+    memset(&tmp, 0, sizeof(tmp));
+    tmp.route = route;
+    l1 = ah__conn_latency(&tmp);
+    l2 = ah__conn_latency(&tmp);
+    *due_ns = now + (l1 + l2) * AH__NS_PER_MS;
+    return UV_ECONNREFUSED;
 }
 
 void ah__req_require_idle(const void *req, const char *fn, ah__site site)
@@ -974,5 +1088,6 @@ static void net_destroy(ah_sim *sim, void *state)
         ah__list_remove(q);
         ah__free(ah__container_of(q, ah__partition, link));
     }
+    ah__free(net->locals);
     ah__free(net);
 }

@@ -4,7 +4,9 @@
  * successful connect through the next poll. IPC (passing handles) is not simulated. */
 #include "internal_net.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 int uv_pipe_init(uv_loop_t *loop, uv_pipe_t *handle, int ipc)
@@ -17,11 +19,31 @@ int uv_pipe_init(uv_loop_t *loop, uv_pipe_t *handle, int ipc)
     return 0;
 }
 
+/* bind(2) of a unix socket fails when the folder of its path is missing (ENOENT, which libuv
+ * turns into UV_EACCES for compatibility with Windows) or is not a folder. The socket file
+ * itself is the sim's, but its folder is the real file system's. */
+static int folder_error(const char *path)
+{
+    char dir[AH__ADDR_MAX];
+    const char *slash = strrchr(path, '/');
+    struct stat st;
+
+    if (slash == NULL)
+        return 0; /* the working directory */
+    if (slash == path)
+        return 0; /* "/" */
+    snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+    if (stat(dir, &st) != 0)
+        return errno == ENOENT ? UV_EACCES : errno == ENOTDIR ? UV_ENOTDIR : 0;
+    return S_ISDIR(st.st_mode) ? 0 : UV_ENOTDIR;
+}
+
 static int pipe_bind(uv_pipe_t *handle, const char *name, const char *fn)
 {
     ah__sock *s = ah__sock_of((uv_stream_t *)handle, fn);
     ah__route *r;
     ah__addr a;
+    int err;
 
     if (handle->io_watcher.fd >= 0)
         return UV_EINVAL;
@@ -31,6 +53,8 @@ static int pipe_bind(uv_pipe_t *handle, const char *name, const char *fn)
         ah__fail(s->net->sim, "%s: called with a NULL name", fn);
     if (ah__addr_parse(name, 0, &a) != 0)
         return UV_EINVAL;
+    if ((err = folder_error(name)) != 0)
+        return err;
     r = ah__route_get(s->net, &a);
     if (r->bound != NULL || ah__route_listens(r))
         return UV_EADDRINUSE; /* the socket file exists */

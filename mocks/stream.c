@@ -77,6 +77,8 @@ ah__sock *ah__sock_of(const uv_stream_t *st, const char *fn)
     return s;
 }
 
+void (*ah__stream_fd_close_hook)(ah__sock *s, int fd);
+
 /* libuv gives a stream a socket (an fd) at bind, connect, listen or accept; the sim marks it. */
 void ah__sock_give_fd(ah__sock *s)
 {
@@ -227,7 +229,9 @@ static void sock_read(ah__sock *s)
             }
             continue;
         }
-        if (s->pending_error != 0) {
+        /* Linux's tcp_recvmsg: once the peer's FIN arrived a read returns 0 even when a reset
+         * came after it; its error stays for the next write (net_read_after_peer_reset). */
+        if (s->pending_error != 0 && !f->fin_arrived) {
             err = s->pending_error;
             s->pending_error = 0;
             s->write_broken = 1;
@@ -804,6 +808,23 @@ static void server_io(ah__sock *s)
         c = ah__container_of(s->backlog.next, ah__conn, backlog_link);
         ah__list_remove(&c->backlog_link);
         c->in_backlog = 0;
+        if (ah__net_out_of_fds(s->net)) {
+            /* accept(2) fails with EMFILE: libuv's uv__emfile_trick frees its reserve
+             * descriptor, accepts and closes every pending connection and takes the reserve
+             * back; connection_cb never hears of them. */
+            ah__trace_note(s->net->sim, c->label, "accepted and closed: out of descriptors");
+            ah__end_close(c, 1, 0);
+            continue;
+        }
+        if (st->connection_cb == NULL) {
+            char b[320], site[160];
+            ah__hrec *r = st->u.reserved[0];
+            ah__fail(s->net->sim,
+                     "a connection reached %s, which listens with a NULL connection callback "
+                     "(uv_listen in %s): libuv would call NULL here and crash",
+                     ah__handle_str(r, b, sizeof(b)),
+                     ah__site_str(&r->start_site, site, sizeof(site)));
+        }
         s->accepted = c;
         st->accepted_fd = 1;
         s->accept_poll = ah__lp(s->loop)->polls + 1;
@@ -869,8 +890,6 @@ int uv_listen(uv_stream_t *st, int backlog, uv_connection_cb cb)
     if (st->type != UV_TCP && st->type != UV_NAMED_PIPE)
         return UV_EINVAL;
     s = ah__sock_of(st, "uv_listen");
-    if (cb == NULL)
-        ah__fail(s->net->sim, "uv_listen: called with a NULL connection callback");
     err = st->type == UV_TCP ? ah__tcp_listen(s, backlog, cb) : ah__pipe_listen(s, backlog, cb);
     if (err == 0) {
         r->start_site = site;
@@ -958,6 +977,8 @@ static void stream_close(uv_handle_t *h)
     ah__event_cancel(&s->lst_ev);
     ah__handle_stop(h);
     st->flags &= ~(AH__SF_READABLE | AH__SF_WRITABLE);
+    if (st->io_watcher.fd != -1 && ah__stream_fd_close_hook != NULL)
+        ah__stream_fd_close_hook(s, st->io_watcher.fd);
     st->io_watcher.fd = -1;
     if (s->stalled) {
         ah__list_remove(&s->stalled_link);

@@ -81,11 +81,22 @@ int uv_tcp_bind(uv_tcp_t *tcp, const struct sockaddr *addr, unsigned int flags)
     if ((flags & UV_TCP_IPV6ONLY) && addr->sa_family != AF_INET6)
         return UV_EINVAL;
     s = ah__sock_of((uv_stream_t *)tcp, "uv_tcp_bind");
+    /* An IPv6 address on an IPv4 socket: libuv's IPV6_V6ONLY setsockopt fails first (found by
+     * netdiff net_bind_errors). */
+    if (tcp->io_watcher.fd != -1 && s->local.family == AF_INET && addr->sa_family == AF_INET6 &&
+        !s->bound && s->conn == NULL && tcp->connect_req == NULL)
+        return UV_ENOPROTOOPT;
     /* bind(2) on a socket already bound, connected, or of the other family. */
     if (s->bound || s->conn != NULL || tcp->connect_req != NULL ||
         (tcp->io_watcher.fd != -1 && s->local.family != 0 && s->local.family != addr->sa_family))
         return UV_EINVAL;
     ah__addr_from_sockaddr(addr, &a);
+    if (!ah__addr_local(s->net->sim, &a)) {
+        ah__sock_give_fd(s); /* libuv made the socket before bind(2) failed */
+        if (s->local.family == 0)
+            any_addr(a.family, 0, &s->local);
+        return UV_EADDRNOTAVAIL;
+    }
     if (a.port == 0) {
         /* Port 0: the kernel picks an ephemeral port (re-parse from a copy, not in place). */
         struct sockaddr_storage ss = a.sa;

@@ -30,6 +30,10 @@ done
 echo "== bench_timers spread (harness only: real libuv would sleep N ms)"
 "$BUILD/bench/bench_timers_sim" 100000 spread
 
-echo "== bench_explore: schedules explored per second on a kvclient pipeline (goal 5,000/s)"
+echo "== bench_explore: schedules explored per second on a kvclient pipeline (goal 5,000/s on one core)"
 "$BUILD/bench/bench_explore" 20000 8
 "$BUILD/bench/bench_explore" 5000 64
+echo "== bench_explore with AH_JOBS worker processes: 1 and 2 jobs, same schedules"
+for jobs in 1 2; do
+    "$BUILD/bench/bench_explore" 40000 8 "$jobs"
+done

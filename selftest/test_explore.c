@@ -343,7 +343,7 @@ static void uses_real_clock(ah_sim *sim, void *ctx)
     struct timespec ts;
 
     (void)ctx;
-    clock_gettime(CLOCK_MONOTONIC, &ts); /* planted: the real clock decides */
+    ah_real_clock_gettime(CLOCK_MONOTONIC, &ts); /* planted: the real clock decides */
     uv_timer_init(uv_default_loop(), &det_timer);
     uv_timer_start(&det_timer, det_cb, (uint64_t)(ts.tv_nsec / 7) % 1000000 + 1, 0);
     ah_run_until_idle(sim);

@@ -26,14 +26,14 @@ static void long_timers_finish_at_once_at_exact_instants(void **state)
     struct timespec t0, t1;
 
     nfired = 0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ah_real_clock_gettime(CLOCK_MONOTONIC, &t0);
     uv_timer_init(loop, &thirty);
     uv_timer_init(loop, &hourly);
     uv_timer_start(&thirty, on_timeout, 30 * 1000, 0);
     uv_timer_start(&hourly, on_hourly, 3600 * 1000, 3600 * 1000);
     /* the code under test's own uv_run, unchanged */
     assert_int_equal(uv_run(loop, UV_RUN_DEFAULT), 0);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ah_real_clock_gettime(CLOCK_MONOTONIC, &t1);
 
     assert_int_equal(nfired, 4);
     assert_int_equal(fired_at[0] - start, 30 * 1000);

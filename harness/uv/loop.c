@@ -232,11 +232,16 @@ static void update_time(uv_loop_t *loop)
 
 void uv_update_time(uv_loop_t *loop)
 {
-    ah__loop_sim(loop, "uv_update_time");
+    ah__clock_read(ah__loop_sim(loop, "uv_update_time"));
     update_time(loop);
 }
 
-uint64_t uv_hrtime(void) { return ah__sim()->clock.now_ns; }
+uint64_t uv_hrtime(void)
+{
+    ah_sim *sim = ah__sim();
+    ah__clock_read(sim);
+    return sim->clock.now_ns;
+}
 
 static int next_timeout(const uv_loop_t *loop)
 {
@@ -377,6 +382,8 @@ static int poll_phase(uv_loop_t *loop, int timeout, uint64_t limit_ns)
             if (lp->metrics_idle)
                 lp->idle_ns += target - now;
         }
+    } else {
+        ah__busy_iteration(loop, limit_ns);
     }
     watchers_queued_set(loop, 0);
     update_time(loop); /* libuv updates the time when epoll_wait returns */
@@ -615,6 +622,8 @@ static uint64_t next_due_ns(ah_sim *sim, int alive_only)
     }
     return best;
 }
+
+uint64_t ah__next_due_ns(ah_sim *sim) { return next_due_ns(sim, 0); }
 
 /* Whether a loop has something to do at the current instant without waiting. */
 static int loop_ready(const uv_loop_t *loop)

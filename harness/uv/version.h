@@ -27,6 +27,14 @@
 #define AH__UV_TIMER_NODE heap_node
 #endif
 
+/* 1.50: uv_udp_send_t's `struct sockaddr_storage addr` became `union { struct sockaddr addr;
+ * struct sockaddr_storage storage; } u`. AH__UV_UDP_SEND_ADDR(req) is the storage either way. */
+#if AH__UV_AT_LEAST(1, 50, 0)
+#define AH__UV_UDP_SEND_ADDR(req) ((req)->u.storage)
+#else
+#define AH__UV_UDP_SEND_ADDR(req) ((req)->addr)
+#endif
+
 /* ---- the loop (harness/uv/loop.c) ---- */
 
 /* 1.44.0: uv_loop_alive (and uv_run's result) also counts callbacks waiting in the pending
@@ -90,6 +98,18 @@
 /* 1.45: a listener accepts one connection per poll (before: until accept(2) said EAGAIN or a
  * connection was left unaccepted). */
 #define AH__UV_ONE_ACCEPT_PER_POLL AH__UV_AT_LEAST(1, 45, 0)
+
+/* ---- UDP (mocks/udp.c) ---- */
+
+/* The flags uv_udp_bind accepts: 1.42 adds UV_UDP_LINUX_RECVERR, 1.49 UV_UDP_REUSEPORT. */
+#if AH__UV_AT_LEAST(1, 49, 0)
+#define AH__UV_UDP_BIND_FLAGS                                                                      \
+    (UV_UDP_IPV6ONLY | UV_UDP_REUSEADDR | UV_UDP_REUSEPORT | UV_UDP_LINUX_RECVERR)
+#elif AH__UV_AT_LEAST(1, 42, 0)
+#define AH__UV_UDP_BIND_FLAGS (UV_UDP_IPV6ONLY | UV_UDP_REUSEADDR | UV_UDP_LINUX_RECVERR)
+#else
+#define AH__UV_UDP_BIND_FLAGS (UV_UDP_IPV6ONLY | UV_UDP_REUSEADDR)
+#endif
 
 /* ---- API that exists only from some version on ---- */
 

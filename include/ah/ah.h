@@ -94,7 +94,8 @@ void ah__assert_passes(const ah_sim_opts *opts, ah_body_fn body, void *ctx, cons
 char *ah_sim_check(ah_sim *sim);
 
 /* cmocka glue. ah_unit_test(f) gives f a fresh sim in *state and runs the teardown checks after
- * it; ah_run_tests(tests) runs a group and honours --test NAME and the AH_* environment knobs. */
+ * it; ah_run_tests(tests) runs a group and honours --test NAME (one test), --list (print the
+ * tests' names, for ah_discover_tests) and the AH_* environment knobs. */
 struct CMUnitTest;
 typedef void (*ah_test_fn)(void **state);
 struct ah__test_info {
@@ -120,9 +121,11 @@ int ah__run_tests(const struct CMUnitTest *tests, size_t count, const char *file
 #endif
 
 #include <ah/explore.h>
+#include <ah/fd.h>
 #include <ah/future.h>
 #include <ah/mock.h>
 #include <ah/net.h>
+#include <ah/udp.h>
 #include <ah/sites.h>
 
 #endif

@@ -45,11 +45,15 @@ typedef struct ah_explore_opts {
                                * default AH_TRACE, else "ah-trace-<name>" in the working directory */
     int no_trace_file;        /* write no trace file on failure */
     ah_sim_opts sim;          /* settings of each schedule's sim (its seed is the schedule's) */
+    unsigned jobs;            /* worker processes running the schedules (random, pct); default
+                               * AH_JOBS (a number, or "auto": one per CPU), else 1 */
+    unsigned shard, shards;   /* run only the shard-th (1-based) of `shards` disjoint slices of
+                               * the schedules, seeds as unsharded; default AH_SHARD=K/N */
 } ah_explore_opts;
 
 typedef struct ah_explore_result {
     int failed;
-    uint64_t schedules_run;    /* schedules run, the failing one included */
+    uint64_t schedules_run;    /* schedules run, the failing one included (by every worker) */
     uint64_t failing_schedule; /* 1-based index of the first failing schedule, 0 if none */
     uint64_t seed;             /* its seed (exhaustive: its index) */
     ah_strategy strategy;

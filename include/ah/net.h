@@ -65,6 +65,16 @@ void ah_peer_repeat(ah_peer *p);
 /* How many connections the peer has accepted so far. */
 unsigned ah_peer_accept_count(const ah_peer *p);
 
+/* Declares `host` ("192.168.1.5", "fe80::2") an address of the simulated host: uv_tcp_bind and
+ * uv_udp_bind accept it. Loopback, the wildcard, 10.0.0.1 and fd00::1 are local from the start;
+ * binding any other address fails with UV_EADDRNOTAVAIL, as on a real host. */
+void ah_net_local_address(ah_sim *sim, const char *host);
+/* While `on`, the process is out of descriptors (RLIMIT_NOFILE): a connection reaching a uv_listen
+ * of the code under test is accepted and closed at once, as libuv's EMFILE trick does, and never
+ * reaches its connection callback; the client sees EOF. A real RLIMIT_NOFILE that leaves no
+ * descriptor free has the same effect. */
+void ah_net_out_of_descriptors(ah_sim *sim, int on);
+
 /* ---- faults, per server address (they apply to connections to `addr`, both directions) ---- */
 
 /* Connects to `addr` are refused (UV_ECONNREFUSED), even if something listens there. */

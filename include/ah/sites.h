@@ -57,6 +57,13 @@ void ah__site_mark(const char *file, int line, const char *func, const char *fn)
 #define uv_queue_work(...) AH__SITE(uv_queue_work, __VA_ARGS__)
 #define uv_cancel(...) AH__SITE(uv_cancel, __VA_ARGS__)
 #define uv_sleep(...) AH__SITE(uv_sleep, __VA_ARGS__)
+#define uv_udp_init(...) AH__SITE(uv_udp_init, __VA_ARGS__)
+#define uv_udp_init_ex(...) AH__SITE(uv_udp_init_ex, __VA_ARGS__)
+#define uv_udp_send(...) AH__SITE(uv_udp_send, __VA_ARGS__)
+#define uv_udp_recv_start(...) AH__SITE(uv_udp_recv_start, __VA_ARGS__)
+/* Every other function that takes a loop, handle or request (generated from uv.h): a function
+ * the harness does not simulate fails naming the file and line of its call. */
+#include <ah/sites_uv.h>
 #endif
 
 #endif

@@ -3,6 +3,7 @@
 # with ONE banner line; the replay command it prints, run as printed, fails again with the same
 # trace hash; so does the shrunk schedule's command; AH_TRACE writes a JSON trace that parses.
 set -eu
+unset AH_JOBS AH_SHARD # the expectations below are those of one unsharded process
 BIN=$1
 DIR=$(mktemp -d)
 trap 'rm -rf "$DIR"' EXIT
@@ -53,6 +54,21 @@ if AH_SEED_START=1 AH_SEED_COUNT=3 "$BIN" >out6 2>err6; then fail "the seed rang
 grep -q "schedule 1 of 3, strategy random, seed 1, trace hash $hash;" err6 ||
     fail "AH_SEED_START/AH_SEED_COUNT: $(grep 'explore FAILED' err6)"
 echo "seed range: schedule 1 of 3, seed 1, same trace hash"
+
+# 2d. AH_JOBS: worker processes report what one process reports; AH_SHARD: a slice finds the
+# failure with the unsharded run's seed, and its replay command replays even with AH_SHARD set
+if AH_JOBS=2 AH_SCHEDULES=1000 "$BIN" >out7 2>err7; then fail "AH_JOBS=2 did not find the race"; fi
+[ "$(grep "explore FAILED" err7)" = "$banner" ] || fail "AH_JOBS=2 banner: $(grep 'explore FAILED' err7)"
+echo "AH_JOBS=2: the same banner"
+if AH_SHARD=2/3 AH_SCHEDULES=1000 "$BIN" >out8 2>err8; then fail "shard 2/3 did not find the race"; fi
+sbanner=$(grep "explore FAILED" err8)
+sseed=$(echo "$sbanner" | sed -n 's/.*, seed \([0-9]*\), trace hash.*/\1/p')
+[ $(((sseed - 1) % 3)) = 1 ] || fail "shard 2/3 ran seed $sseed"
+shash=$(echo "$sbanner" | sed -n 's/.*trace hash \(0x[0-9a-f]*\);.*/\1/p')
+scmd=$(echo "$sbanner" | sed -n 's/.*; replay: //p')
+if AH_SHARD=2/3 env $scmd >out9 2>err9; then fail "the shard's replay passed: $scmd"; fi
+grep -q "seed $sseed, trace hash $shash;" err9 || fail "the shard's replay: $(grep 'explore FAILED' err9)"
+echo "AH_SHARD=2/3: seed $sseed, replayed with the same trace hash"
 
 # 3. the trace of the shortest failing schedule
 [ -s "$DIR/shortest.txt" ] || fail "no text trace written"

@@ -1,0 +1,115 @@
+/* The libc clocks on the virtual clock while a sim is current: time(), gettimeofday() and
+ * clock_gettime() for the wall and monotonic clocks, and libuv's uv_gettimeofday. The wall clock
+ * starts at a fixed date (ah_wall_clock_set, AH_WALL_EPOCH), the monotonic clocks read what
+ * uv_hrtime() reads; CPU-time clocks, and every clock with no sim, are the C library's. */
+#define _GNU_SOURCE 1 /* RTLD_NEXT */
+#include "internal_fd.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/time.h>
+
+int ah_real_clock_gettime(clockid_t id, struct timespec *ts)
+{
+    return ah__real_clock_gettime(id, ts);
+}
+
+void ah_wall_clock_set(ah_sim *sim, int64_t unix_seconds)
+{
+    ah__fd_state(sim)->wall_epoch_s = unix_seconds;
+}
+
+/* Wall time in ns since 1970. */
+static int64_t wall_ns(ah_sim *sim)
+{
+    return ah__fd_state(sim)->wall_epoch_s * 1000000000LL +
+           (int64_t)(sim->clock.now_ns - sim->clock.epoch_ns);
+}
+
+int clock_gettime(clockid_t id, struct timespec *ts)
+{
+    ah_sim *sim = ah_sim_current();
+    int64_t ns;
+
+    if (sim == NULL)
+        return ah__real_clock_gettime(id, ts);
+    switch (id) {
+    case CLOCK_REALTIME:
+    case CLOCK_REALTIME_COARSE:
+        ns = wall_ns(sim);
+        break;
+    case CLOCK_MONOTONIC:
+    case CLOCK_MONOTONIC_COARSE:
+    case CLOCK_MONOTONIC_RAW:
+    case CLOCK_BOOTTIME:
+        ns = (int64_t)sim->clock.now_ns;
+        break;
+    default:
+        return ah__real_clock_gettime(id, ts); /* CPU-time clocks, CLOCK_TAI, ... */
+    }
+    ts->tv_sec = (time_t)(ns / 1000000000LL);
+    ts->tv_nsec = (long)(ns % 1000000000LL);
+    return 0;
+}
+
+int gettimeofday(struct timeval *restrict tv, void *restrict tz)
+{
+    AH__REAL(gettimeofday);
+    ah_sim *sim = ah_sim_current();
+    int64_t ns;
+
+    if (sim == NULL)
+        return real_gettimeofday(tv, tz);
+    if (tz != NULL)
+        memset(tz, 0, sizeof(struct timezone));
+    ns = wall_ns(sim);
+    tv->tv_sec = (time_t)(ns / 1000000000LL);
+    tv->tv_usec = (suseconds_t)(ns % 1000000000LL / 1000);
+    return 0;
+}
+
+time_t time(time_t *t)
+{
+    AH__REAL(time);
+    ah_sim *sim = ah_sim_current();
+    time_t now;
+
+    if (sim == NULL)
+        return real_time(t);
+    now = (time_t)(wall_ns(sim) / 1000000000LL);
+    if (t != NULL)
+        *t = now;
+    return now;
+}
+
+int uv_gettimeofday(uv_timeval64_t *tv)
+{
+    int64_t ns;
+
+    if (tv == NULL)
+        return UV_EINVAL;
+    ns = wall_ns(ah__sim());
+    tv->tv_sec = ns / 1000000000LL;
+    tv->tv_usec = (int32_t)(ns % 1000000000LL / 1000);
+    return 0;
+}
+
+#if UV_VERSION_HEX >= 0x012d00 /* uv_clock_gettime: libuv 1.45 */
+int uv_clock_gettime(uv_clock_id id, uv_timespec64_t *ts)
+{
+    ah_sim *sim = ah__sim();
+    int64_t ns;
+
+    if (ts == NULL)
+        return UV_EFAULT;
+    if (id == UV_CLOCK_MONOTONIC)
+        ns = (int64_t)sim->clock.now_ns;
+    else if (id == UV_CLOCK_REALTIME)
+        ns = wall_ns(sim);
+    else
+        return UV_EINVAL;
+    ts->tv_sec = ns / 1000000000LL;
+    ts->tv_nsec = (int32_t)(ns % 1000000000LL);
+    return 0;
+}
+#endif

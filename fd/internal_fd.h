@@ -1,0 +1,105 @@
+/* Internals of the descriptor layer (fd/): the fake descriptor table under the libc socket calls,
+ * uv_poll, the uv_*_open adoption, and the virtual libc clocks. Nothing here is public API.
+ *
+ * The layer sits above mocks/: a raw socket is one more kind of connection end on the fake
+ * network (ah__end_ops), and a fake descriptor is a real descriptor of /dev/null that the layer
+ * keeps open, so the kernel can never hand its number to anything else. */
+#ifndef AH_FD_INTERNAL_FD_H
+#define AH_FD_INTERNAL_FD_H
+
+#include "../mocks/internal_net.h"
+
+#include <ah/fd.h>
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+/* The next definition of `fn` after the executable's: the C library's. */
+void *ah__fd_dlsym(const char *fn);
+#define AH__REAL(fn)                                                                               \
+    static __typeof__(fn) *real_##fn;                                                              \
+    if (real_##fn == NULL)                                                                         \
+    *(void **)&real_##fn = ah__fd_dlsym(#fn)
+
+enum { AH__FK_SOCK = 1, AH__FK_STREAM = 2 };
+enum {
+    AH__FS_NEW,        /* never connected (TCP_CLOSE) */
+    AH__FS_CONNECTING, /* SYN sent */
+    AH__FS_CONNECTED,
+    AH__FS_LISTENING,
+    AH__FS_DONE, /* the connection failed or was reset (TCP_CLOSE again) */
+};
+
+/* One fake descriptor. */
+typedef struct ah__fsock {
+    ah__list link; /* st->socks */
+    int fd;
+    ah_sim *sim;
+    int kind;
+    ah__sock *stream; /* AH__FK_STREAM: the uv stream this is the socket of */
+    int domain, type, protocol;
+    int nonblock, cloexec;
+    int state;
+    ah__addr local, remote;
+    int bound;
+    ah__conn *conn;
+    int side;
+    int so_error;       /* positive errno, read and cleared by SO_ERROR */
+    int reset_noted;    /* a reset that arrived has set so_error */
+    int shut_rd;        /* shutdown(SHUT_RD) */
+    int connect_status; /* outcome of the connect, applied at conn_ev */
+    ah__event conn_ev;
+    ah__route *lst_route;
+    ah__list backlog; /* ah__conn by backlog_link */
+    int catching_up;  /* arrivals pulled by a call: watchers are told in the next poll */
+    int nodelay, keepalive, keepidle, reuseaddr, sndbuf, rcvbuf;
+    ah__list polls; /* ah__fpoll watching it */
+    ah__site site;
+} ah__fsock;
+
+/* The sim's state of a uv_poll_t, kept in slot 0 of io_watcher.watcher_queue (ah__qslot_get). */
+typedef struct ah__fpoll {
+    ah__list link;     /* fs->polls */
+    ah__list all_link; /* st->all_polls */
+    uv_poll_t *handle; /* NULL once closed */
+    ah__fsock *fs;     /* NULL once its descriptor was closed */
+    int fd;
+    int events; /* POLL* bits watched */
+    ah__event ev;
+} ah__fpoll;
+
+typedef struct ah__fdstate {
+    ah_sim *sim;
+    ah__list socks;
+    ah__list all_polls;
+    int passthrough;
+    int blocking; /* a blocking call runs the sim: arrivals to raw sockets keep loops alive */
+    int64_t wall_epoch_s;
+    uint32_t next_pair;
+} ah__fdstate;
+
+/* table.c */
+ah__fdstate *ah__fd_state(ah_sim *sim); /* created on first use */
+/* The fake descriptor `fd` of the current sim, or NULL (a real descriptor, or no sim). */
+ah__fsock *ah__fd_get(int fd);
+ah__fsock *ah__fd_new(ah_sim *sim, int kind, ah__site site); /* NULL with errno set */
+void ah__fd_release(ah__fsock *fs);                          /* frees the number and the entry */
+/* Waits, running the sim, until pred(fs) holds or `deadline_ns` passes (UINT64_MAX: none).
+ * Returns 1 when pred holds. A blocking call inside a loop callback that the sim cannot satisfy
+ * without running the loop fails the test naming `call`. */
+int ah__fd_block(ah__fsock *fs, const char *call, int (*pred)(void *ctx), void *ctx,
+                 uint64_t deadline_ns, ah__site site);
+
+/* socket.c */
+short ah__fd_revents(ah__fsock *fs); /* what poll(2) would report now, every POLL* bit */
+void ah__fd_changed(ah__fsock *fs);  /* readiness may have changed: wake uv_poll watchers */
+void ah__fd_sock_close(ah__fsock *fs);
+uv_loop_t *ah__fd_loop(ah__fsock *fs);
+
+/* poll.c */
+void ah__fpoll_notify(ah__fpoll *p);
+void ah__fpoll_detach(ah__fpoll *p);
+void ah__fpoll_free_all(ah__fdstate *st);
+
+#endif

@@ -1,0 +1,1231 @@
+/* The libc socket calls on fake descriptors: a raw socket is one more kind of connection end on
+ * the fake network, beside the uv stream and the scripted peer, so it meets a uv_tcp_t or a peer
+ * over the same segments, with the same latency, faults, resets and chunking.
+ *
+ * Linux's non-blocking TCP semantics are the contract (tcp_poll, tcp_recvmsg, tcp_sendmsg):
+ * connect says EINPROGRESS and the socket turns writable once the handshake is done, or
+ * SO_ERROR = ECONNREFUSED; an empty read says EAGAIN; data is read before a reset's error, then
+ * 0; a write after the end says EPIPE (and raises SIGPIPE unless MSG_NOSIGNAL). Every call on a
+ * descriptor that is not the sim's goes to the C library untouched. */
+#define _GNU_SOURCE 1 /* RTLD_NEXT, accept4, POLLRDHUP, MSG_NOSIGNAL */
+#include "internal_fd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static void raw_incoming(void *ctx);
+static void raw_writable(void *ctx);
+static int raw_waiting(void *ctx);
+static uv_loop_t *raw_loop(void *ctx);
+static const ah__end_ops raw_ops = {raw_incoming, raw_writable, raw_waiting, raw_loop};
+static void lst_arrived(void *ctx, ah__conn *c);
+static uv_loop_t *lst_loop(void *ctx);
+static const ah__listen_ops lst_ops = {lst_arrived, lst_loop};
+
+#define SITE(fn) AH__CALLER(fn)
+
+static int fail_errno(int e)
+{
+    errno = e;
+    return -1;
+}
+
+/* A call on the socket of a uv stream: libuv owns it. */
+static void stream_owned(ah__fsock *fs, const char *call, ah__site site) __attribute__((noreturn));
+static void stream_owned(ah__fsock *fs, const char *call, ah__site site)
+{
+    char where[160], h[320];
+    const ah__hrec *r =
+        fs->stream != NULL && fs->stream->stream != NULL ? fs->stream->stream->u.reserved[0] : NULL;
+
+    ah__fail(fs->sim,
+             "%s(%d) in %s: the descriptor is the socket of %s; reading, writing or closing it "
+             "behind libuv's back is not simulated",
+             call, fs->fd, ah__site_str(&site, where, sizeof(where)),
+             r != NULL ? ah__handle_str(r, h, sizeof(h)) : "a uv stream");
+}
+
+uv_loop_t *ah__fd_loop(ah__fsock *fs)
+{
+    ah__list *q;
+
+    for (q = fs->polls.next; q != &fs->polls; q = q->next) {
+        ah__fpoll *p = ah__container_of(q, ah__fpoll, link);
+        if (p->handle != NULL)
+            return p->handle->loop;
+    }
+    return uv_default_loop();
+}
+
+static ah__flow *in_flow(const ah__fsock *fs)
+{
+    return fs->conn != NULL ? &fs->conn->flow[1 - fs->side] : NULL;
+}
+
+static ah__flow *out_flow(const ah__fsock *fs)
+{
+    return fs->conn != NULL ? &fs->conn->flow[fs->side] : NULL;
+}
+
+static void rearm(ah__fsock *fs)
+{
+    if (fs->conn != NULL) {
+        ah__flow_arm(&fs->conn->flow[0]);
+        ah__flow_arm(&fs->conn->flow[1]);
+    }
+}
+
+static void conn_fire(ah__event *ev);
+
+/* What the kernel has by now arrives whether or not a loop polls: the handshake's outcome and
+ * the bytes, FIN or reset due. */
+static void catch_up(ah__fsock *fs)
+{
+    if (fs->catching_up)
+        return;
+    fs->catching_up = 1;
+    if (ah__event_scheduled(&fs->conn_ev) && fs->conn_ev.batch_index == 0 &&
+        fs->conn_ev.node.due <= fs->sim->clock.now_ns) {
+        ah__event_cancel(&fs->conn_ev);
+        conn_fire(&fs->conn_ev);
+    }
+    if (fs->conn != NULL)
+        ah__flow_deliver_due(&fs->conn->flow[1 - fs->side]);
+    fs->catching_up = 0;
+}
+
+/* A reset that arrived becomes the socket's error, as Linux's tcp_reset sets sk_err. */
+static void sync_reset(ah__fsock *fs)
+{
+    catch_up(fs);
+    if (fs->conn == NULL || !fs->conn->end[fs->side].reset || fs->reset_noted)
+        return;
+    fs->reset_noted = 1;
+    if (fs->state == AH__FS_CONNECTING) {
+        ah__event_cancel(&fs->conn_ev);
+        fs->so_error = ECONNREFUSED;
+    } else {
+        fs->so_error = in_flow(fs)->fin_arrived && !out_flow(fs)->fin_sent ? EPIPE : ECONNRESET;
+    }
+    fs->state = AH__FS_DONE;
+}
+
+static size_t send_window(const ah__fsock *fs)
+{
+    /* SO_SNDBUF: Linux doubles the value asked for and keeps at least 4608 bytes. */
+    size_t w = AH__FLOW_WINDOW;
+    if (fs->sndbuf > 0) {
+        w = (size_t)fs->sndbuf * 2;
+        if (w < 4608)
+            w = 4608;
+    }
+    return w;
+}
+
+static size_t send_room(const ah__fsock *fs)
+{
+    ah__flow *f = out_flow(fs);
+    size_t used = (size_t)(f->wr - f->rd), w = send_window(fs);
+    return used >= w ? 0 : w - used;
+}
+
+static int rcv_shutdown(const ah__fsock *fs)
+{
+    ah__flow *f = in_flow(fs);
+    return fs->shut_rd || fs->state == AH__FS_DONE || (f != NULL && f->fin_arrived);
+}
+
+static int snd_shutdown(const ah__fsock *fs)
+{
+    ah__flow *f = out_flow(fs);
+    return fs->state == AH__FS_DONE || (f != NULL && f->fin_sent);
+}
+
+static int chunked(const ah__fsock *fs)
+{
+    return fs->conn != NULL && ah__route_chunked(fs->conn->route);
+}
+
+short ah__fd_revents(ah__fsock *fs)
+{
+    short m = 0;
+    ah__flow *f;
+
+    if (fs->kind == AH__FK_STREAM)
+        return POLLOUT;
+    sync_reset(fs);
+    if (fs->state == AH__FS_LISTENING)
+        return ah__list_empty(&fs->backlog) ? 0 : POLLIN | POLLRDNORM;
+    if (fs->so_error != 0)
+        m |= POLLERR;
+    if (fs->state == AH__FS_CONNECTING)
+        return m;
+    if (fs->state == AH__FS_NEW || fs->state == AH__FS_DONE ||
+        (rcv_shutdown(fs) && snd_shutdown(fs)))
+        m |= POLLHUP;
+    if (rcv_shutdown(fs))
+        m |= POLLIN | POLLRDNORM | POLLRDHUP;
+    f = in_flow(fs);
+    if (f != NULL && ah__flow_readable(f, 0) > 0)
+        m |= POLLIN | POLLRDNORM;
+    if (snd_shutdown(fs) || fs->state == AH__FS_NEW || (fs->conn != NULL && send_room(fs) > 0))
+        m |= POLLOUT | POLLWRNORM;
+    return m;
+}
+
+void ah__fd_changed(ah__fsock *fs)
+{
+    ah__list *q, *next;
+
+    for (q = fs->polls.next; q != &fs->polls; q = next) {
+        next = q->next;
+        ah__fpoll_notify(ah__container_of(q, ah__fpoll, link));
+    }
+}
+
+static void raw_incoming(void *ctx)
+{
+    ah__fsock *fs = ctx;
+    sync_reset(fs);
+    ah__fd_changed(fs);
+}
+
+static void raw_writable(void *ctx) { ah__fd_changed(ctx); }
+
+static int raw_waiting(void *ctx)
+{
+    ah__fsock *fs = ctx;
+    ah__list *q;
+
+    if (ah__fd_state(fs->sim)->blocking)
+        return 1;
+    for (q = fs->polls.next; q != &fs->polls; q = q->next) {
+        ah__fpoll *p = ah__container_of(q, ah__fpoll, link);
+        if (p->handle != NULL && (p->events & POLLIN) && uv_is_active((uv_handle_t *)p->handle))
+            return 1;
+    }
+    return 0;
+}
+
+static uv_loop_t *raw_loop(void *ctx) { return ah__fd_loop(ctx); }
+
+static void attach(ah__fsock *fs, ah__conn *c, int side)
+{
+    fs->conn = c;
+    fs->side = side;
+    c->end[side].ops = &raw_ops;
+    c->end[side].ctx = fs;
+    sync_reset(fs);
+    rearm(fs);
+}
+
+/* ---- addresses ---- */
+
+static int addr_in(const ah__fsock *fs, const struct sockaddr *sa, socklen_t len, ah__addr *a)
+{
+    if (sa == NULL)
+        return EFAULT;
+    if (fs->domain == AF_UNIX) {
+        const struct sockaddr_un *un = (const struct sockaddr_un *)sa;
+        char path[sizeof(un->sun_path) + 1];
+        size_t n;
+        if (len < sizeof(sa_family_t) || sa->sa_family != AF_UNIX)
+            return EINVAL;
+        n = len - offsetof(struct sockaddr_un, sun_path);
+        if (n > sizeof(un->sun_path))
+            n = sizeof(un->sun_path);
+        memcpy(path, un->sun_path, n);
+        path[n] = '\0';
+        return ah__addr_parse(path, 0, a) == 0 ? 0 : EINVAL;
+    }
+    if (sa->sa_family != fs->domain)
+        return EAFNOSUPPORT;
+    if ((fs->domain == AF_INET && len < sizeof(struct sockaddr_in)) ||
+        (fs->domain == AF_INET6 && len < sizeof(struct sockaddr_in6)))
+        return EINVAL;
+    ah__addr_from_sockaddr(sa, a);
+    return 0;
+}
+
+static void addr_out(const ah__fsock *fs, const ah__addr *a, struct sockaddr *sa, socklen_t *len)
+{
+    struct sockaddr_storage ss;
+    socklen_t n;
+
+    memset(&ss, 0, sizeof(ss));
+    if (fs->domain == AF_UNIX) {
+        struct sockaddr_un *un = (struct sockaddr_un *)&ss;
+        un->sun_family = AF_UNIX;
+        n = offsetof(struct sockaddr_un, sun_path);
+        if (a->family == AF_UNIX) {
+            snprintf(un->sun_path, sizeof(un->sun_path), "%s", a->str);
+            n += (socklen_t)strlen(un->sun_path) + 1;
+        }
+    } else if (a->family == fs->domain) {
+        memcpy(&ss, &a->sa, sizeof(ss));
+        n = fs->domain == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+    } else {
+        ss.ss_family = (sa_family_t)fs->domain;
+        n = fs->domain == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+    }
+    if (sa != NULL && len != NULL)
+        memcpy(sa, &ss, *len < n ? *len : n);
+    if (len != NULL)
+        *len = n;
+}
+
+/* ---- socket, socketpair, close ---- */
+
+static int fake_domain(int domain)
+{
+    return domain == AF_INET || domain == AF_INET6 || domain == AF_UNIX;
+}
+
+int socket(int domain, int type, int protocol)
+{
+    AH__REAL(socket);
+    ah_sim *sim = ah_sim_current();
+    int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+    ah__site site;
+    ah__fsock *fs;
+    char where[160];
+
+    if (sim == NULL || !fake_domain(domain) || ah__fd_state(sim)->passthrough)
+        return real_socket(domain, type, protocol);
+    site = SITE("socket");
+    if (base == SOCK_DGRAM && domain != AF_UNIX)
+        ah__fail(sim,
+                 "socket(%s, SOCK_DGRAM) in %s: raw UDP sockets are not simulated (uv_udp_t "
+                 "is the simulated way; or ah_fd_passthrough for a real socket)",
+                 domain == AF_INET ? "AF_INET" : "AF_INET6",
+                 ah__site_str(&site, where, sizeof(where)));
+    if (base != SOCK_STREAM)
+        ah__fail(sim, "socket(%d, %d) in %s: only SOCK_STREAM sockets are simulated", domain, base,
+                 ah__site_str(&site, where, sizeof(where)));
+    if (protocol != 0 && !(domain != AF_UNIX && protocol == IPPROTO_TCP))
+        return fail_errno(EPROTONOSUPPORT);
+    if ((fs = ah__fd_new(sim, AH__FK_SOCK, site)) == NULL)
+        return -1;
+    fs->domain = domain;
+    fs->type = base;
+    fs->protocol = protocol;
+    fs->nonblock = (type & SOCK_NONBLOCK) != 0;
+    fs->cloexec = (type & SOCK_CLOEXEC) != 0;
+    fs->state = AH__FS_NEW;
+    fs->conn_ev.owner = NULL;
+    return fs->fd;
+}
+
+int socketpair(int domain, int type, int protocol, int sv[2])
+{
+    AH__REAL(socketpair);
+    ah_sim *sim = ah_sim_current();
+    int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC), i;
+    ah__fsock *fs[2];
+    ah__fdstate *st;
+    ah__addr a;
+    char path[64];
+    ah__conn *c;
+    ah__net *net;
+
+    if (sim == NULL || domain != AF_UNIX || base != SOCK_STREAM ||
+        (st = ah__fd_state(sim))->passthrough)
+        return real_socketpair(domain, type, protocol, sv);
+    if (sv == NULL)
+        return fail_errno(EFAULT);
+    for (i = 0; i < 2; i++) {
+        if ((fs[i] = ah__fd_new(sim, AH__FK_SOCK, SITE("socketpair"))) == NULL) {
+            if (i == 1)
+                ah__fd_release(fs[0]);
+            return -1;
+        }
+        fs[i]->domain = AF_UNIX;
+        fs[i]->type = SOCK_STREAM;
+        fs[i]->nonblock = (type & SOCK_NONBLOCK) != 0;
+        fs[i]->cloexec = (type & SOCK_CLOEXEC) != 0;
+        fs[i]->state = AH__FS_CONNECTED;
+    }
+    net = ah__net_get(sim);
+    snprintf(path, sizeof(path), "socketpair #%u", ++st->next_pair);
+    ah__addr_parse(path, 0, &a);
+    c = ah__conn_new(net, UV_NAMED_PIPE, ah__route_get(net, &a), uv_default_loop(), &a, &a);
+    attach(fs[0], c, 0);
+    attach(fs[1], c, 1);
+    sv[0] = fs[0]->fd;
+    sv[1] = fs[1]->fd;
+    return 0;
+}
+
+void ah__fd_sock_close(ah__fsock *fs)
+{
+    ah__list *q;
+
+    if (fs->conn != NULL) {
+        ah__end_close(fs->conn, fs->side, 0);
+        fs->conn = NULL;
+    }
+    if (fs->lst_route != NULL) {
+        if (fs->lst_route->lctx == fs) {
+            fs->lst_route->lops = NULL;
+            fs->lst_route->lctx = NULL;
+        }
+        fs->lst_route = NULL;
+    }
+    /* Connections still in the accept queue are reset when the listener goes. */
+    while (!ah__list_empty(&fs->backlog)) {
+        q = fs->backlog.next;
+        ah__conn *c = ah__container_of(q, ah__conn, backlog_link);
+        ah__list_remove(&c->backlog_link);
+        c->in_backlog = 0;
+        ah__end_close(c, 1, 1);
+    }
+    ah__fd_release(fs);
+}
+
+int close(int fd)
+{
+    AH__REAL(close);
+    ah__fsock *fs = ah__fd_get(fd);
+
+    if (fs == NULL)
+        return real_close(fd);
+    if (fs->kind == AH__FK_STREAM)
+        stream_owned(fs, "close", SITE("close"));
+    ah__fd_sock_close(fs);
+    return 0;
+}
+
+/* ---- connect, bind, listen, accept ---- */
+
+static void conn_fire(ah__event *ev)
+{
+    ah__fsock *fs = ah__container_of(ev, ah__fsock, conn_ev);
+
+    if (fs->state != AH__FS_CONNECTING)
+        return;
+    if (fs->connect_status == 0) {
+        fs->state = AH__FS_CONNECTED;
+        ah__trace_note(fs->sim, fs->conn->label, "connected (raw socket)");
+    } else {
+        fs->state = AH__FS_DONE;
+        fs->so_error = -fs->connect_status;
+        if (fs->conn != NULL) {
+            ah__end_close(fs->conn, fs->side, 1);
+            fs->conn = NULL;
+        }
+    }
+    ah__fd_changed(fs);
+}
+
+static int connecting_done(void *ctx) { return ((ah__fsock *)ctx)->state != AH__FS_CONNECTING; }
+
+int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+    AH__REAL(connect);
+    ah__fsock *fs = ah__fd_get(fd);
+    ah__site site;
+    ah__addr remote, local;
+    ah__conn *c = NULL;
+    uint64_t due;
+    ah__net *net;
+    int r, e;
+
+    if (fs == NULL)
+        return real_connect(fd, addr, len);
+    site = SITE("connect");
+    if (fs->kind == AH__FK_STREAM)
+        stream_owned(fs, "connect", site);
+    if (fs->state == AH__FS_CONNECTED || fs->state == AH__FS_LISTENING)
+        return fail_errno(EISCONN);
+    if (fs->state == AH__FS_CONNECTING)
+        return fail_errno(EALREADY);
+    if ((e = addr_in(fs, addr, len, &remote)) != 0)
+        return fail_errno(e);
+    net = ah__net_get(fs->sim);
+    if (fs->bound)
+        local = fs->local;
+    else if (fs->domain == AF_UNIX)
+        ah__addr_parse("client", 0, &local);
+    else
+        ah__local_for(&remote, ah__net_ephemeral_port(net), &local);
+    fs->so_error = 0;
+    fs->reset_noted = 0;
+    fs->remote = remote;
+    fs->local = local;
+    r = ah__net_connect_end(net, &local, &remote, ah__fd_loop(fs), &c, &due);
+    if (fs->domain == AF_UNIX && r != 0) {
+        /* A Unix socket's connect fails at once. */
+        ah__route *rt = ah__route_get(net, &remote);
+        return fail_errno(r == 1 ? ETIMEDOUT : rt->bound != NULL ? ECONNREFUSED : ENOENT);
+    }
+    fs->state = AH__FS_CONNECTING;
+    fs->conn_ev.fire = conn_fire;
+    fs->conn_ev.what = "connect outcome (raw socket)";
+    fs->conn_ev.flags = AH__EV_REF;
+    if (r == 0) {
+        attach(fs, c, 0);
+        fs->connect_status = 0;
+        ah__event_schedule(ah__fd_loop(fs), &fs->conn_ev, due);
+    } else if (r == UV_ECONNREFUSED) {
+        fs->connect_status = UV_ECONNREFUSED;
+        ah__event_schedule(ah__fd_loop(fs), &fs->conn_ev, due);
+    }
+    if (fs->nonblock)
+        return fail_errno(EINPROGRESS);
+    ah__fd_block(fs, "connect", connecting_done, fs, UINT64_MAX, site);
+    if (fs->so_error != 0) {
+        e = fs->so_error;
+        fs->so_error = 0;
+        return fail_errno(e);
+    }
+    return 0;
+}
+
+int bind(int fd, const struct sockaddr *addr, socklen_t len)
+{
+    AH__REAL(bind);
+    ah__fsock *fs = ah__fd_get(fd);
+    ah__addr a;
+    ah__route *r;
+    ah__net *net;
+    int e;
+
+    if (fs == NULL)
+        return real_bind(fd, addr, len);
+    if (fs->kind == AH__FK_STREAM)
+        stream_owned(fs, "bind", SITE("bind"));
+    if ((e = addr_in(fs, addr, len, &a)) != 0)
+        return fail_errno(e);
+    if (fs->bound || fs->state != AH__FS_NEW)
+        return fail_errno(EINVAL);
+    net = ah__net_get(fs->sim);
+    if (a.family != AF_UNIX && a.port == 0) {
+        struct sockaddr_storage ss = a.sa;
+        uint16_t port = htons((uint16_t)ah__net_ephemeral_port(net));
+        if (a.family == AF_INET6)
+            ((struct sockaddr_in6 *)&ss)->sin6_port = port;
+        else
+            ((struct sockaddr_in *)&ss)->sin_port = port;
+        ah__addr_from_sockaddr((struct sockaddr *)&ss, &a);
+    }
+    r = ah__route_get(net, &a);
+    if (ah__route_listens(r) || r->bound != NULL)
+        return fail_errno(EADDRINUSE);
+    fs->local = a;
+    fs->bound = 1;
+    return 0;
+}
+
+int listen(int fd, int backlog)
+{
+    AH__REAL(listen);
+    ah__fsock *fs = ah__fd_get(fd);
+    ah__route *r;
+    ah__net *net;
+
+    (void)backlog;
+    if (fs == NULL)
+        return real_listen(fd, backlog);
+    if (fs->kind == AH__FK_STREAM)
+        stream_owned(fs, "listen", SITE("listen"));
+    if (fs->state == AH__FS_LISTENING)
+        return 0;
+    if (fs->state != AH__FS_NEW)
+        return fail_errno(EINVAL);
+    net = ah__net_get(fs->sim);
+    if (!fs->bound) {
+        struct sockaddr_storage ss;
+        memset(&ss, 0, sizeof(ss));
+        ss.ss_family = (sa_family_t)fs->domain;
+        if (fs->domain == AF_UNIX)
+            return fail_errno(EINVAL);
+        if (bind(fd, (struct sockaddr *)&ss,
+                 fs->domain == AF_INET ? sizeof(struct sockaddr_in)
+                                       : sizeof(struct sockaddr_in6)) != 0)
+            return -1;
+    }
+    r = ah__route_get(net, &fs->local);
+    if (ah__route_listens(r))
+        return fail_errno(EADDRINUSE);
+    r->lops = &lst_ops;
+    r->lctx = fs;
+    fs->lst_route = r;
+    fs->state = AH__FS_LISTENING;
+    ah__trace_note(fs->sim, r->addr.str, "listening (raw socket)");
+    return 0;
+}
+
+static void lst_arrived(void *ctx, ah__conn *c)
+{
+    ah__fsock *fs = ctx;
+
+    ah__list_insert_tail(&fs->backlog, &c->backlog_link);
+    c->in_backlog = 1;
+    ah__fd_changed(fs);
+}
+
+static uv_loop_t *lst_loop(void *ctx) { return ah__fd_loop(ctx); }
+
+static int backlog_ready(void *ctx) { return !ah__list_empty(&((ah__fsock *)ctx)->backlog); }
+
+int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+    AH__REAL(accept4);
+    ah__fsock *fs = ah__fd_get(fd), *ns;
+    ah__site site;
+    ah__conn *c;
+
+    if (fs == NULL)
+        return real_accept4(fd, addr, len, flags);
+    site = SITE("accept");
+    if (fs->kind == AH__FK_STREAM)
+        stream_owned(fs, "accept", site);
+    if (fs->state != AH__FS_LISTENING)
+        return fail_errno(EINVAL);
+    if (ah__list_empty(&fs->backlog)) {
+        if (fs->nonblock)
+            return fail_errno(EAGAIN);
+        ah__fd_block(fs, "accept", backlog_ready, fs, UINT64_MAX, site);
+    }
+    if ((ns = ah__fd_new(fs->sim, AH__FK_SOCK, site)) == NULL)
+        return -1;
+    c = ah__container_of(fs->backlog.next, ah__conn, backlog_link);
+    ah__list_remove(&c->backlog_link);
+    c->in_backlog = 0;
+    ns->domain = fs->domain;
+    ns->type = fs->type;
+    ns->nonblock = (flags & SOCK_NONBLOCK) != 0;
+    ns->cloexec = (flags & SOCK_CLOEXEC) != 0;
+    ns->state = AH__FS_CONNECTED;
+    ns->local = c->end[1].addr;
+    ns->remote = c->end[0].addr;
+    ns->bound = 1;
+    attach(ns, c, 1);
+    ah__trace_note(fs->sim, c->label, "accept (raw socket)");
+    if (addr != NULL && len != NULL)
+        addr_out(ns, &ns->remote, addr, len);
+    return ns->fd;
+}
+
+int accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+    AH__REAL(accept);
+    if (ah__fd_get(fd) == NULL)
+        return real_accept(fd, addr, len);
+    return accept4(fd, addr, len, 0);
+}
+
+/* ---- reading ---- */
+
+static int readable_now(void *ctx)
+{
+    ah__fsock *fs = ctx;
+    ah__flow *f = in_flow(fs);
+
+    sync_reset(fs);
+    return fs->so_error != 0 || rcv_shutdown(fs) || fs->state != AH__FS_CONNECTED ||
+           (f != NULL && ah__flow_readable(f, 0) > 0);
+}
+
+/* tcp_recvmsg: up to `len` bytes into the iovecs. */
+static ssize_t sock_recv(ah__fsock *fs, const struct iovec *iov, int iovcnt, int flags,
+                         const char *call, ah__site site)
+{
+    ah__flow *f;
+    size_t len = 0, avail, n, done, piece;
+    int i, e;
+
+    if (fs->kind == AH__FK_STREAM)
+        stream_owned(fs, call, site);
+    for (i = 0; i < iovcnt; i++)
+        len += iov[i].iov_len;
+    for (;;) {
+        sync_reset(fs);
+        if (fs->state == AH__FS_LISTENING || fs->state == AH__FS_NEW)
+            return fail_errno(ENOTCONN);
+        f = in_flow(fs);
+        avail = f != NULL && !fs->shut_rd ? ah__flow_readable(f, chunked(fs)) : 0;
+        if (avail > 0) {
+            n = avail < len ? avail : len;
+            for (i = 0, done = 0; i < iovcnt && done < n; i++) {
+                piece = iov[i].iov_len < n - done ? iov[i].iov_len : n - done;
+                memcpy(iov[i].iov_base, f->buf + (f->rd + done - f->base), piece);
+                done += piece;
+            }
+            if (!(flags & MSG_PEEK) && n > 0)
+                ah__flow_consume(f, n);
+            return (ssize_t)n;
+        }
+        if (len == 0)
+            return 0;
+        if (fs->so_error != 0) {
+            e = fs->so_error;
+            fs->so_error = 0;
+            return fail_errno(e);
+        }
+        if (rcv_shutdown(fs))
+            return 0;
+        if (fs->nonblock || (flags & MSG_DONTWAIT))
+            return fail_errno(EAGAIN);
+        ah__fd_block(fs, call, readable_now, fs, UINT64_MAX, site);
+    }
+}
+
+ssize_t read(int fd, void *buf, size_t n)
+{
+    AH__REAL(read);
+    ah__fsock *fs = ah__fd_get(fd);
+    struct iovec v;
+
+    if (fs == NULL)
+        return real_read(fd, buf, n);
+    v.iov_base = buf;
+    v.iov_len = n;
+    return sock_recv(fs, &v, 1, 0, "read", SITE("read"));
+}
+
+ssize_t recv(int fd, void *buf, size_t n, int flags)
+{
+    AH__REAL(recv);
+    ah__fsock *fs = ah__fd_get(fd);
+    struct iovec v;
+
+    if (fs == NULL)
+        return real_recv(fd, buf, n, flags);
+    v.iov_base = buf;
+    v.iov_len = n;
+    return sock_recv(fs, &v, 1, flags, "recv", SITE("recv"));
+}
+
+ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr, socklen_t *alen)
+{
+    AH__REAL(recvfrom);
+    ah__fsock *fs = ah__fd_get(fd);
+    struct iovec v;
+    ssize_t r;
+
+    if (fs == NULL)
+        return real_recvfrom(fd, buf, n, flags, addr, alen);
+    v.iov_base = buf;
+    v.iov_len = n;
+    r = sock_recv(fs, &v, 1, flags, "recvfrom", SITE("recvfrom"));
+    if (r >= 0 && addr != NULL && alen != NULL)
+        *alen = 0; /* a connected stream socket leaves the address unset */
+    return r;
+}
+
+ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
+{
+    AH__REAL(readv);
+    ah__fsock *fs = ah__fd_get(fd);
+
+    if (fs == NULL)
+        return real_readv(fd, iov, iovcnt);
+    return sock_recv(fs, iov, iovcnt, 0, "readv", SITE("readv"));
+}
+
+ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+    AH__REAL(recvmsg);
+    ah__fsock *fs = ah__fd_get(fd);
+    ssize_t r;
+
+    if (fs == NULL)
+        return real_recvmsg(fd, msg, flags);
+    r = sock_recv(fs, msg->msg_iov, (int)msg->msg_iovlen, flags, "recvmsg", SITE("recvmsg"));
+    if (r >= 0) {
+        msg->msg_namelen = 0;
+        msg->msg_controllen = 0;
+        msg->msg_flags = 0;
+    }
+    return r;
+}
+
+ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
+ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
+{
+    AH__REAL(__read_chk);
+    if (ah__fd_get(fd) == NULL)
+        return real___read_chk(fd, buf, n, buflen);
+    if (n > buflen)
+        abort(); /* __chk_fail */
+    return read(fd, buf, n);
+}
+
+ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags);
+ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
+{
+    AH__REAL(__recv_chk);
+    if (ah__fd_get(fd) == NULL)
+        return real___recv_chk(fd, buf, n, buflen, flags);
+    if (n > buflen)
+        abort();
+    return recv(fd, buf, n, flags);
+}
+
+ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags, struct sockaddr *addr,
+                       socklen_t *alen);
+ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags, struct sockaddr *addr,
+                       socklen_t *alen)
+{
+    AH__REAL(__recvfrom_chk);
+    if (ah__fd_get(fd) == NULL)
+        return real___recvfrom_chk(fd, buf, n, buflen, flags, addr, alen);
+    if (n > buflen)
+        abort();
+    return recvfrom(fd, buf, n, flags, addr, alen);
+}
+
+/* ---- writing ---- */
+
+/* EPIPE: Linux also raises SIGPIPE, which kills a process that neither ignores nor handles it. */
+static int epipe(ah__fsock *fs, int flags, const char *call, ah__site site)
+{
+    struct sigaction sa;
+    sigset_t cur;
+    char where[160];
+
+    if (!(flags & MSG_NOSIGNAL) && sigaction(SIGPIPE, NULL, &sa) == 0 &&
+        sigprocmask(SIG_BLOCK, NULL, &cur) == 0 && !sigismember(&cur, SIGPIPE)) {
+        if (sa.sa_handler == SIG_DFL)
+            ah__fail(fs->sim,
+                     "%s(%d) in %s: the connection is closed for writing, and Linux raises "
+                     "SIGPIPE, which kills the process (ignore SIGPIPE, or send with "
+                     "MSG_NOSIGNAL)",
+                     call, fs->fd, ah__site_str(&site, where, sizeof(where)));
+        if (sa.sa_handler != SIG_IGN)
+            raise(SIGPIPE);
+    }
+    return fail_errno(EPIPE);
+}
+
+static int writable_now(void *ctx)
+{
+    ah__fsock *fs = ctx;
+
+    sync_reset(fs);
+    return fs->state != AH__FS_CONNECTED || fs->so_error != 0 || snd_shutdown(fs) ||
+           send_room(fs) > 0;
+}
+
+/* tcp_sendmsg. */
+static ssize_t sock_send(ah__fsock *fs, const struct iovec *iov, int iovcnt, int flags,
+                         const char *call, ah__site site)
+{
+    size_t len = 0, sent = 0, room, n, skip, piece;
+    ah__route *rt;
+    int i, e;
+
+    if (fs->kind == AH__FK_STREAM)
+        stream_owned(fs, call, site);
+    for (i = 0; i < iovcnt; i++)
+        len += iov[i].iov_len;
+    for (;;) {
+        sync_reset(fs);
+        if (fs->state == AH__FS_CONNECTING) {
+            if (fs->nonblock || (flags & MSG_DONTWAIT))
+                return fail_errno(EAGAIN);
+            ah__fd_block(fs, call, connecting_done, fs, UINT64_MAX, site);
+            continue;
+        }
+        if (fs->so_error != 0) {
+            if (sent > 0)
+                return (ssize_t)sent;
+            e = fs->so_error;
+            fs->so_error = 0;
+            return e == EPIPE ? epipe(fs, flags, call, site) : fail_errno(e);
+        }
+        if (fs->state != AH__FS_CONNECTED || snd_shutdown(fs))
+            return sent > 0 ? (ssize_t)sent : epipe(fs, flags, call, site);
+        rt = fs->conn->route;
+        if (rt->write_error != 0) {
+            e = -rt->write_error;
+            rt->write_error = 0;
+            ah__trace_note(fs->sim, fs->conn->label, "write fails (ah_net_write_error)");
+            return fail_errno(e);
+        }
+        if (len == 0)
+            return 0;
+        room = send_room(fs);
+        if (room > 0) {
+            n = len - sent < room ? len - sent : room;
+            for (i = 0, skip = sent; i < iovcnt && n > 0; i++) {
+                if (skip >= iov[i].iov_len) {
+                    skip -= iov[i].iov_len;
+                    continue;
+                }
+                piece = iov[i].iov_len - skip < n ? iov[i].iov_len - skip : n;
+                ah__flow_send(fs->conn, fs->side, (const char *)iov[i].iov_base + skip, piece);
+                sent += piece;
+                n -= piece;
+                skip = 0;
+            }
+            if (sent == len || fs->nonblock || (flags & MSG_DONTWAIT))
+                return (ssize_t)sent;
+        } else if (fs->nonblock || (flags & MSG_DONTWAIT)) {
+            return sent > 0 ? (ssize_t)sent : fail_errno(EAGAIN);
+        }
+        ah__fd_block(fs, call, writable_now, fs, UINT64_MAX, site);
+    }
+}
+
+ssize_t write(int fd, const void *buf, size_t n)
+{
+    AH__REAL(write);
+    ah__fsock *fs = ah__fd_get(fd);
+    struct iovec v;
+
+    if (fs == NULL)
+        return real_write(fd, buf, n);
+    v.iov_base = (void *)buf;
+    v.iov_len = n;
+    return sock_send(fs, &v, 1, 0, "write", SITE("write"));
+}
+
+ssize_t send(int fd, const void *buf, size_t n, int flags)
+{
+    AH__REAL(send);
+    ah__fsock *fs = ah__fd_get(fd);
+    struct iovec v;
+
+    if (fs == NULL)
+        return real_send(fd, buf, n, flags);
+    v.iov_base = (void *)buf;
+    v.iov_len = n;
+    return sock_send(fs, &v, 1, flags, "send", SITE("send"));
+}
+
+ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr,
+               socklen_t alen)
+{
+    AH__REAL(sendto);
+    ah__fsock *fs = ah__fd_get(fd);
+    struct iovec v;
+
+    if (fs == NULL)
+        return real_sendto(fd, buf, n, flags, addr, alen);
+    if (addr != NULL && fs->state == AH__FS_CONNECTED)
+        return fail_errno(EISCONN);
+    v.iov_base = (void *)buf;
+    v.iov_len = n;
+    return sock_send(fs, &v, 1, flags, "sendto", SITE("sendto"));
+}
+
+ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
+{
+    AH__REAL(writev);
+    ah__fsock *fs = ah__fd_get(fd);
+
+    if (fs == NULL)
+        return real_writev(fd, iov, iovcnt);
+    return sock_send(fs, iov, iovcnt, 0, "writev", SITE("writev"));
+}
+
+ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+    AH__REAL(sendmsg);
+    ah__fsock *fs = ah__fd_get(fd);
+
+    if (fs == NULL)
+        return real_sendmsg(fd, msg, flags);
+    if (msg->msg_controllen != 0)
+        ah__fail(fs->sim, "sendmsg(%d) with ancillary data (descriptor passing) is not simulated",
+                 fd);
+    return sock_send(fs, msg->msg_iov, (int)msg->msg_iovlen, flags, "sendmsg", SITE("sendmsg"));
+}
+
+/* ---- shutdown, names, options, fcntl, ioctl ---- */
+
+int shutdown(int fd, int how)
+{
+    AH__REAL(shutdown);
+    ah__fsock *fs = ah__fd_get(fd);
+
+    if (fs == NULL)
+        return real_shutdown(fd, how);
+    if (fs->kind == AH__FK_STREAM)
+        stream_owned(fs, "shutdown", SITE("shutdown"));
+    if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
+        return fail_errno(EINVAL);
+    if (fs->state != AH__FS_CONNECTED)
+        return fail_errno(ENOTCONN);
+    if (how != SHUT_WR)
+        fs->shut_rd = 1;
+    if (how != SHUT_RD)
+        ah__flow_send_fin(fs->conn, fs->side);
+    ah__fd_changed(fs);
+    return 0;
+}
+
+int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
+{
+    AH__REAL(getsockname);
+    ah__fsock *fs = ah__fd_get(fd);
+    ah__addr none;
+
+    if (fs == NULL)
+        return real_getsockname(fd, addr, len);
+    if (len == NULL)
+        return fail_errno(EFAULT);
+    if (fs->kind == AH__FK_STREAM) {
+        addr_out(fs, &fs->stream->local, addr, len);
+        return 0;
+    }
+    memset(&none, 0, sizeof(none));
+    addr_out(fs, fs->bound || fs->state != AH__FS_NEW ? &fs->local : &none, addr, len);
+    return 0;
+}
+
+int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
+{
+    AH__REAL(getpeername);
+    ah__fsock *fs = ah__fd_get(fd);
+
+    if (fs == NULL)
+        return real_getpeername(fd, addr, len);
+    if (len == NULL)
+        return fail_errno(EFAULT);
+    if (fs->kind == AH__FK_STREAM) {
+        if (fs->stream->conn == NULL)
+            return fail_errno(ENOTCONN);
+        addr_out(fs, &fs->stream->remote, addr, len);
+        return 0;
+    }
+    if (fs->state != AH__FS_CONNECTED)
+        return fail_errno(ENOTCONN);
+    addr_out(fs, &fs->remote, addr, len);
+    return 0;
+}
+
+static int int_out(void *val, socklen_t *len, int v)
+{
+    if (val == NULL || len == NULL || *len < (socklen_t)sizeof(int))
+        return fail_errno(EINVAL);
+    memcpy(val, &v, sizeof(int));
+    *len = sizeof(int);
+    return 0;
+}
+
+int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+    AH__REAL(getsockopt);
+    ah__fsock *fs = ah__fd_get(fd);
+    ah__sock *s;
+    int v;
+
+    if (fs == NULL)
+        return real_getsockopt(fd, level, name, val, len);
+    s = fs->kind == AH__FK_STREAM ? fs->stream : NULL;
+    if (level == SOL_SOCKET) {
+        switch (name) {
+        case SO_ERROR:
+            if (s == NULL) {
+                sync_reset(fs);
+                v = fs->so_error;
+                fs->so_error = 0;
+            } else {
+                v = 0;
+            }
+            return int_out(val, len, v);
+        case SO_TYPE:
+            return int_out(val, len, SOCK_STREAM);
+        case SO_DOMAIN:
+            return int_out(val, len, fs->domain);
+        case SO_ACCEPTCONN:
+            return int_out(val, len, fs->state == AH__FS_LISTENING);
+        case SO_KEEPALIVE:
+            return int_out(val, len, s != NULL ? s->keepalive : fs->keepalive);
+        case SO_REUSEADDR:
+            return int_out(val, len, fs->reuseaddr);
+        case SO_SNDBUF:
+            return int_out(val, len, fs->sndbuf > 0 ? (int)send_window(fs) : 16384);
+        case SO_RCVBUF:
+            return int_out(val, len, fs->rcvbuf > 0 ? fs->rcvbuf * 2 : 131072);
+        }
+    } else if (level == IPPROTO_TCP) {
+        switch (name) {
+        case TCP_NODELAY:
+            return int_out(val, len, s != NULL ? s->nodelay : fs->nodelay);
+        case TCP_KEEPIDLE:
+            return int_out(val, len,
+                           s != NULL ? (int)s->keepalive_delay
+                                     : (fs->keepidle ? fs->keepidle : 7200));
+        }
+    }
+    return fail_errno(ENOPROTOOPT);
+}
+
+int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+    AH__REAL(setsockopt);
+    ah__fsock *fs = ah__fd_get(fd);
+    ah__sock *s;
+    int v = 0;
+
+    if (fs == NULL)
+        return real_setsockopt(fd, level, name, val, len);
+    if (val == NULL)
+        return fail_errno(EFAULT);
+    if (len >= (socklen_t)sizeof(int))
+        memcpy(&v, val, sizeof(int));
+    s = fs->kind == AH__FK_STREAM ? fs->stream : NULL;
+    if (level == SOL_SOCKET) {
+        switch (name) {
+        case SO_KEEPALIVE:
+            fs->keepalive = v != 0;
+            if (s != NULL)
+                s->keepalive = v != 0;
+            return 0;
+        case SO_REUSEADDR:
+            fs->reuseaddr = v != 0;
+            return 0;
+        case SO_SNDBUF:
+            fs->sndbuf = v;
+            ah__fd_changed(fs);
+            return 0;
+        case SO_RCVBUF:
+            fs->rcvbuf = v;
+            return 0;
+        }
+    } else if (level == IPPROTO_TCP) {
+        switch (name) {
+        case TCP_NODELAY:
+            fs->nodelay = v != 0;
+            if (s != NULL)
+                s->nodelay = v != 0;
+            return 0;
+        case TCP_KEEPIDLE:
+            fs->keepidle = v;
+            if (s != NULL)
+                s->keepalive_delay = (unsigned)v;
+            return 0;
+        }
+    }
+    return 0; /* other options are accepted and have no effect in the sim */
+}
+
+static int fcntl_fake(ah__fsock *fs, int cmd, void *arg)
+{
+    long v = (long)(intptr_t)arg;
+
+    switch (cmd) {
+    case F_GETFL:
+        return O_RDWR | (fs->nonblock ? O_NONBLOCK : 0);
+    case F_SETFL:
+        fs->nonblock = (v & O_NONBLOCK) != 0;
+        return 0;
+    case F_GETFD:
+        return fs->cloexec ? FD_CLOEXEC : 0;
+    case F_SETFD:
+        fs->cloexec = (v & FD_CLOEXEC) != 0;
+        return 0;
+    }
+    ah__fail(fs->sim, "fcntl(%d, %d) on a fake socket descriptor is not simulated", fs->fd, cmd);
+}
+
+int fcntl(int fd, int cmd, ...)
+{
+    AH__REAL(fcntl);
+    ah__fsock *fs = ah__fd_get(fd);
+    va_list ap;
+    void *arg;
+
+    va_start(ap, cmd);
+    arg = va_arg(ap, void *);
+    va_end(ap);
+    if (fs == NULL)
+        return real_fcntl(fd, cmd, arg);
+    return fcntl_fake(fs, cmd, arg);
+}
+
+int fcntl64(int fd, int cmd, ...);
+int fcntl64(int fd, int cmd, ...)
+{
+    AH__REAL(fcntl64);
+    ah__fsock *fs = ah__fd_get(fd);
+    va_list ap;
+    void *arg;
+
+    va_start(ap, cmd);
+    arg = va_arg(ap, void *);
+    va_end(ap);
+    if (fs == NULL)
+        return real_fcntl64(fd, cmd, arg);
+    return fcntl_fake(fs, cmd, arg);
+}
+
+int ioctl(int fd, unsigned long req, ...)
+{
+    AH__REAL(ioctl);
+    ah__fsock *fs = ah__fd_get(fd);
+    va_list ap;
+    void *arg;
+    ah__flow *f;
+
+    va_start(ap, req);
+    arg = va_arg(ap, void *);
+    va_end(ap);
+    if (fs == NULL)
+        return real_ioctl(fd, req, arg);
+    if (req == FIONBIO) {
+        if (arg == NULL)
+            return fail_errno(EFAULT);
+        fs->nonblock = *(int *)arg != 0;
+        return 0;
+    }
+    if (req == FIONREAD) {
+        if (arg == NULL)
+            return fail_errno(EFAULT);
+        if (fs->state == AH__FS_LISTENING)
+            return fail_errno(EINVAL);
+        f = in_flow(fs);
+        *(int *)arg = f != NULL ? (int)ah__flow_readable(f, 0) : 0;
+        return 0;
+    }
+    return fail_errno(ENOTTY);
+}
+
+/* ---- dup: not simulated on fake descriptors ---- */
+
+static void no_dup(int fd, const char *call)
+{
+    ah__fsock *fs = ah__fd_get(fd);
+    ah__site site = SITE(call);
+    char where[160];
+
+    if (fs != NULL)
+        ah__fail(fs->sim, "%s(%d) in %s: duplicating a fake socket descriptor is not simulated",
+                 call, fd, ah__site_str(&site, where, sizeof(where)));
+}
+
+int dup(int fd)
+{
+    AH__REAL(dup);
+    no_dup(fd, "dup");
+    return real_dup(fd);
+}
+
+int dup2(int fd, int to)
+{
+    AH__REAL(dup2);
+    no_dup(fd, "dup2");
+    no_dup(to, "dup2");
+    return real_dup2(fd, to);
+}
+
+int dup3(int fd, int to, int flags)
+{
+    AH__REAL(dup3);
+    no_dup(fd, "dup3");
+    no_dup(to, "dup3");
+    return real_dup3(fd, to, flags);
+}

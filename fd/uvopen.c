@@ -1,0 +1,178 @@
+/* A uv stream and a descriptor: uv_tcp_open and uv_pipe_open adopt a fake socket (its connection
+ * moves from the raw end to the stream), uv_fileno gives a stream a fake descriptor of its own on
+ * first use so that getsockopt/setsockopt on it reach the stream's options, and
+ * uv_send_buffer_size / uv_recv_buffer_size go through those, as libuv's do. */
+#define _GNU_SOURCE 1
+#include "internal_fd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+
+static void stream_fd_closed(ah__sock *s, int fd)
+{
+    ah__fsock *fs = ah__fd_get(fd);
+
+    if (fs == NULL || fs->kind != AH__FK_STREAM || fs->stream != s)
+        return;
+    fs->stream = NULL;
+    fs->conn = NULL; /* the stream's close ends the connection */
+    ah__fd_release(fs);
+}
+
+/* The stream's descriptor, made a fake one of the sim on first use. -1 when it has none. */
+static int stream_fd(uv_stream_t *st, const char *fn)
+{
+    ah__sock *s = ah__sock_of(st, fn);
+    int fd = st->io_watcher.fd;
+    ah__fsock *fs;
+
+    if (fd == -1 || ah__fd_get(fd) != NULL)
+        return fd;
+    if ((fs = ah__fd_new(s->net->sim, AH__FK_STREAM, AH__CALLER(fn))) == NULL)
+        return fd;
+    fs->stream = s;
+    fs->domain = st->type == UV_NAMED_PIPE     ? AF_UNIX
+                 : s->local.family == AF_INET6 ? AF_INET6
+                                               : AF_INET;
+    fs->type = SOCK_STREAM;
+    fs->nonblock = 1;
+    fs->cloexec = 1;
+    fs->state = AH__FS_CONNECTED;
+    ah__stream_fd_close_hook = stream_fd_closed;
+    st->io_watcher.fd = fs->fd;
+    return fs->fd;
+}
+
+int uv_fileno(const uv_handle_t *h, uv_os_fd_t *fd)
+{
+    int f;
+
+    ah__handle_rec(h, "uv_fileno");
+    if (fd == NULL)
+        return UV_EINVAL;
+    switch (h->type) {
+    case UV_TCP:
+    case UV_NAMED_PIPE:
+        if (ah__is_closing(h))
+            return UV_EBADF;
+        f = stream_fd((uv_stream_t *)h, "uv_fileno");
+        break;
+    case UV_TTY:
+    case UV_UDP:
+    case UV_POLL:
+        f = ((const uv_poll_t *)h)->io_watcher.fd;
+        if (h->type == UV_TTY)
+            f = ((const uv_stream_t *)h)->io_watcher.fd;
+        else if (h->type == UV_UDP)
+            f = ((const uv_udp_t *)h)->io_watcher.fd;
+        break;
+    default:
+        return UV_EINVAL;
+    }
+    if (ah__is_closing(h) || f == -1)
+        return UV_EBADF;
+    *fd = f;
+    return 0;
+}
+
+/* libuv's uv__socket_sockopt: 0 reads the option, anything else sets it. */
+static int buffer_size(uv_handle_t *h, int *value, int opt, const char *fn)
+{
+    socklen_t len = sizeof(*value);
+    int fd, r;
+
+    ah__handle_rec(h, fn);
+    if (value == NULL)
+        return UV_EINVAL;
+    if (h->type != UV_TCP && h->type != UV_NAMED_PIPE)
+        return UV_ENOTSUP;
+    fd = stream_fd((uv_stream_t *)h, fn);
+    if (ah__fd_get(fd) == NULL)
+        return UV_EBADF;
+    if (*value == 0)
+        r = getsockopt(fd, SOL_SOCKET, opt, value, &len);
+    else
+        r = setsockopt(fd, SOL_SOCKET, opt, value, len);
+    return r < 0 ? -errno : 0;
+}
+
+int uv_send_buffer_size(uv_handle_t *h, int *value)
+{
+    return buffer_size(h, value, SO_SNDBUF, "uv_send_buffer_size");
+}
+
+int uv_recv_buffer_size(uv_handle_t *h, int *value)
+{
+    return buffer_size(h, value, SO_RCVBUF, "uv_recv_buffer_size");
+}
+
+/* uv__stream_open with a fake socket: the stream takes over its connection. */
+static int stream_open(uv_stream_t *st, int fd, const char *fn, ah__site site)
+{
+    ah__sock *s = ah__sock_of(st, fn);
+    ah__fsock *fs = ah__fd_get(fd);
+    char where[160];
+    ah__conn *c;
+    ah__list *q, *next;
+    AH__REAL(fcntl);
+
+    if (fs == NULL) {
+        if (real_fcntl(fd, F_GETFD) == -1)
+            return UV_EBADF;
+        ah__fail(s->net->sim,
+                 "%s(%d) in %s: the descriptor is a real one, and adopting real descriptors is "
+                 "not simulated (only sockets created under the sim are)",
+                 fn, fd, ah__site_str(&site, where, sizeof(where)));
+    }
+    if (fs->kind == AH__FK_STREAM)
+        return fs->stream == s ? 0 : UV_EEXIST; /* uv__stream_open takes its own fd again */
+    if (st->io_watcher.fd != -1 && st->io_watcher.fd != fd)
+        return UV_EBUSY;
+    if (fs->state == AH__FS_CONNECTING || fs->state == AH__FS_LISTENING)
+        ah__fail(s->net->sim,
+                 "%s(%d) in %s: adopting a socket that is %s is not simulated (adopt it "
+                 "connected, or before connect)",
+                 fn, fd, ah__site_str(&site, where, sizeof(where)),
+                 fs->state == AH__FS_CONNECTING ? "still connecting" : "listening");
+    if ((st->type == UV_TCP) != (fs->domain != AF_UNIX))
+        return UV_EINVAL;
+    for (q = fs->polls.next; q != &fs->polls; q = next) {
+        next = q->next;
+        ah__fpoll_detach(ah__container_of(q, ah__fpoll, link));
+    }
+    s->local = fs->local;
+    s->remote = fs->remote;
+    s->nodelay = fs->nodelay;
+    s->keepalive = fs->keepalive;
+    if (fs->bound)
+        st->flags |= AH__SF_BOUND;
+    if ((c = fs->conn) != NULL) {
+        c->end[fs->side].ops = NULL;
+        c->end[fs->side].ctx = NULL;
+        ah__sock_attach(s, c, fs->side);
+        ah__sock_set_label(s);
+        fs->conn = NULL;
+        ah__flow_arm(&c->flow[0]);
+        ah__flow_arm(&c->flow[1]);
+    }
+    fs->kind = AH__FK_STREAM;
+    fs->stream = s;
+    fs->nonblock = 1;
+    st->flags |= AH__SF_READABLE | AH__SF_WRITABLE;
+    st->io_watcher.fd = fd;
+    ah__stream_fd_close_hook = stream_fd_closed;
+    return 0;
+}
+
+int uv_tcp_open(uv_tcp_t *tcp, uv_os_sock_t sock)
+{
+    return stream_open((uv_stream_t *)tcp, sock, "uv_tcp_open", AH__CALLER("uv_tcp_open"));
+}
+
+int uv_pipe_open(uv_pipe_t *pipe, uv_file fd)
+{
+    return stream_open((uv_stream_t *)pipe, fd, "uv_pipe_open", AH__CALLER("uv_pipe_open"));
+}

@@ -1,0 +1,90 @@
+/* Internals of the datagram network (mocks/dgram.c): endpoints bound at addresses of the fake
+ * network, and datagrams sent from one address to another, with the faults of include/ah/udp.h.
+ * uv_udp_t (mocks/udp.c) is one user; a raw SOCK_DGRAM socket of the descriptor layer can be
+ * another: bind an endpoint with a receive hook, send through it. Nothing here is public API.
+ *
+ * Dependencies are one-way: this uses the fake network's addresses (internal_net.h) and nothing
+ * of its connections; net.c, stream.c and peer.c never include it. */
+#ifndef AH_MOCKS_INTERNAL_DGRAM_H
+#define AH_MOCKS_INTERNAL_DGRAM_H
+
+#include "internal_net.h"
+
+/* The largest datagram payload (IPv4: 65535 - 8 - 20), as the kernel's EMSGSIZE limit. */
+#define AH__DGRAM_MAX 65507
+/* A receive queue holds at most this many bytes of payload (Linux's default rmem is 212992 bytes
+ * of buffer accounting); datagrams beyond it are dropped, as the kernel drops them. */
+#define AH__DGRAM_RCVBUF (208u * 1024)
+
+struct ah__dgram_ep;
+
+/* A datagram reached `ep`: `n` bytes (already cut at the path's MTU) from `from`. `data` is
+ * valid only during the call: the hook copies what it keeps. */
+typedef void (*ah__dgram_recv_fn)(struct ah__dgram_ep *ep, const ah__addr *from, const void *data,
+                                  size_t n);
+/* Every datagram due in this poll has been handed to the hook: the endpoint is readable. */
+typedef void (*ah__dgram_ready_fn)(struct ah__dgram_ep *ep);
+
+typedef struct ah__dgram_group {
+    ah__list link;
+    ah__addr group;           /* port 0 */
+    ah__addr source;          /* family 0: any source */
+    char iface[AH__ADDR_MAX]; /* the interface address given, "" for the default */
+} ah__dgram_group;
+
+/* One bound datagram socket. The owner (udp.c, the fd layer) allocates it and fills `recv`,
+ * `ready`, `loop` and the options; dgram.c owns the rest. */
+typedef struct ah__dgram_ep {
+    ah__list link; /* the network's bound endpoints, in bind order */
+    struct ah__dgram *dg;
+    ah_sim *sim;
+    uv_loop_t *loop; /* where arrivals are delivered */
+    ah__dgram_recv_fn recv;
+    ah__dgram_ready_fn ready;
+    void *owner; /* the uv_udp_t, for reports */
+    char label[AH__ADDR_MAX + 8];
+    ah__addr addr; /* bound address, port filled in */
+    int bound;
+    int reuse, v6only, broadcast, mcast_loop;
+    int connected;
+    ah__addr peer;        /* when connected: the only source accepted, the default destination */
+    int pending_error;    /* an ICMP error (UV_ECONNREFUSED) for the next send or receive */
+    ah__list groups;      /* ah__dgram_group joined */
+    ah__list inflight;    /* datagrams on their way to this endpoint, by due time */
+    ah__event arrive_ev;  /* the earliest of them arrives */
+    uint64_t last_due_ns; /* without a reorder fault, datagrams arrive in the order sent */
+} ah__dgram_ep;
+
+/* The per-sim datagram network (created on first use). */
+struct ah__dgram *ah__dgram_get(ah_sim *sim);
+/* Prepares `ep` (zeroed by the caller) for use on `loop`. */
+void ah__dgram_ep_init(ah_sim *sim, ah__dgram_ep *ep, uv_loop_t *loop);
+/* Binds `ep` at `addr` (port 0: an ephemeral port). Returns 0, UV_EADDRINUSE (the port is
+ * taken and the two do not both allow reuse), UV_EADDRNOTAVAIL (not a local address) or
+ * UV_EINVAL (already bound). */
+int ah__dgram_bind(ah__dgram_ep *ep, const ah__addr *addr);
+/* Unbinds `ep`: datagrams on their way to it are dropped. Safe on an unbound endpoint. */
+void ah__dgram_unbind(ah__dgram_ep *ep);
+/* At the sim's end: frees what the endpoint holds in its own memory (groups) without touching
+ * the network, which may be gone already (its in-flight datagrams are freed with it). */
+void ah__dgram_ep_forget(ah__dgram_ep *ep);
+/* Connects `ep` to `peer` (binding it at the wildcard first when needed); its local address
+ * becomes the one the route to `peer` uses. NULL disconnects. */
+int ah__dgram_connect(ah__dgram_ep *ep, const ah__addr *peer);
+/* The endpoint's own address as getsockname(2) shows it (a connected wildcard endpoint shows the
+ * source address of its route). */
+void ah__dgram_local_name(const ah__dgram_ep *ep, ah__addr *out);
+/* Sends `n` bytes (the iovecs concatenated) from `ep` to `to` (NULL: its peer). Returns n or a
+ * negative error (UV_EMSGSIZE, UV_EACCES for a broadcast without SO_BROADCAST,
+ * UV_EAFNOSUPPORT, UV_ECONNREFUSED reported by an earlier ICMP). */
+ssize_t ah__dgram_send(ah__dgram_ep *ep, const ah__addr *to, const uv_buf_t bufs[], unsigned nbufs);
+/* Joins or leaves a multicast group (`source` may be NULL) on interface `iface` (NULL: the
+ * default one); a membership is known by all three, as the kernel's. Returns 0, UV_EINVAL (not
+ * a multicast address), UV_EADDRINUSE (joined twice), UV_EADDRNOTAVAIL (not joined). */
+int ah__dgram_membership(ah__dgram_ep *ep, const ah__addr *group, const ah__addr *source,
+                         const char *iface, int join);
+int ah__addr_is_multicast(const ah__addr *a);
+/* A receive queue was full and dropped a datagram (counted in ah_udp_get_stats). */
+void ah__dgram_count_overflow(ah__dgram_ep *ep);
+
+#endif

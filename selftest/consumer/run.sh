@@ -1,0 +1,114 @@
+#!/bin/sh
+# The consumer-project test (CTest: consumer_project): asyncharness used the three ways the README
+# shows, by a small outside project (selftest/consumer/), without network access.
+#   1. installed to a prefix, which is then moved (the package must be relocatable), and found by
+#      find_package(asyncharness): its tests registered one per CTest test by ah_discover_tests,
+#      the Valgrind variants (label memcheck) run, the planted leak's variant must fail;
+#   2. the same prefix through pkg-config (a plain cc command line);
+#   3. the source tree through FetchContent (SOURCE_DIR: no download).
+# Also checks cmocka's JUnit XML output (CMOCKA_MESSAGE_OUTPUT=xml, CMOCKA_XML_FILE).
+# usage: run.sh BUILD_DIR SOURCE_DIR
+set -eu
+BUILD=$(cd "$1" && pwd)
+SRC=$(cd "$2" && pwd)
+HERE="$SRC/selftest/consumer"
+W="$BUILD/consumer"
+JOBS=${AH_CONSUMER_JOBS:-2}
+t0=$(date +%s)
+
+fail() {
+    echo "consumer_project: FAILED: $*"
+    exit 1
+}
+step() { echo "== consumer: $* (+$(($(date +%s) - t0)) s)"; }
+
+rm -rf "$W/prefix" "$W/moved" "$W/package" "$W/pkgconfig" "$W/xml"
+mkdir -p "$W"
+
+step "install to a prefix, then move it"
+cmake --install "$BUILD" --prefix "$W/prefix" >"$W/install.log" || fail "cmake --install (see $W/install.log)"
+mv "$W/prefix" "$W/moved"
+P="$W/moved"
+
+step "find_package(asyncharness) from the moved prefix"
+cmake -S "$HERE" -B "$W/package" -DCMAKE_PREFIX_PATH="$P" -DAH_CONSUMER_MODE=package \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$W/package.log" 2>&1 || {
+    cat "$W/package.log"
+    fail "configure (find_package)"
+}
+cmake --build "$W/package" -j "$JOBS" >>"$W/package.log" 2>&1 || {
+    cat "$W/package.log"
+    fail "build (find_package)"
+}
+grep -q -- "-include" "$W/package/CMakeFiles/test_consumer.dir/flags.make" ||
+    fail "asyncharness::harness did not force-include ah/sites.h"
+# One CTest test per cmocka test, and a Valgrind variant of each.
+n=$(ctest --test-dir "$W/package" -N -LE memcheck | sed -n 's/^Total Tests: //p')
+[ "$n" = 6 ] || fail "expected 6 tests registered (4 + 2 planted), got $n"
+n=$(ctest --test-dir "$W/package" -N -L explore -LE memcheck | sed -n 's/^Total Tests: //p')
+[ "$n" = 1 ] || fail "expected the ah_explore_test entry labelled explore, got $n"
+ctest --test-dir "$W/package" -LE memcheck -j "$JOBS" --output-on-failure >"$W/package-ctest.log" 2>&1 || {
+    cat "$W/package-ctest.log"
+    fail "the consumer's tests"
+}
+if command -v valgrind >/dev/null 2>&1; then
+    step "memcheck variants"
+    n=$(ctest --test-dir "$W/package" -N -L memcheck | sed -n 's/^Total Tests: //p')
+    [ "$n" = 6 ] || fail "expected 6 memcheck variants, got $n"
+    # Every variant passes but the planted leak's, which must fail (its plain test passes).
+    ctest --test-dir "$W/package" -L memcheck -j "$JOBS" --output-on-failure >"$W/memcheck.log" 2>&1 || true
+    failed=$(sed -n 's/^[[:space:]]*[0-9]* - \([^ ]*\) (.*/\1/p' "$W/memcheck.log")
+    [ "$failed" = "planted_leak.leaks_a_buffer.memcheck" ] || {
+        cat "$W/memcheck.log"
+        fail "expected exactly planted_leak.leaks_a_buffer.memcheck to fail under Valgrind, got: $failed"
+    }
+    sed -n '/Test *#[0-9]*: planted_leak.leaks_a_buffer.memcheck/,/ah-memcheck-error-end/p' \
+        "$W/memcheck.log" >"$W/leak.log"
+    grep -q "definitely lost" "$W/leak.log" || fail "no leak report in $W/memcheck.log"
+    echo "the planted leak's memcheck variant failed, as it must"
+fi
+
+step "JUnit XML from cmocka"
+mkdir -p "$W/xml"
+(cd "$W/package" && CMOCKA_MESSAGE_OUTPUT=xml CMOCKA_XML_FILE="$W/xml/%g.xml" ./test_consumer \
+    >/dev/null 2>&1) || fail "test_consumer with CMOCKA_MESSAGE_OUTPUT=xml"
+[ "$(grep -c '<testcase ' "$W/xml/test_consumer.c.xml")" = 4 ] ||
+    fail "expected 4 testcases in $W/xml/test_consumer.c.xml"
+
+step "pkg-config from the moved prefix"
+mkdir -p "$W/pkgconfig"
+PC="env PKG_CONFIG_PATH=$P/lib/pkgconfig pkg-config"
+$PC --exists asyncharness || fail "pkg-config cannot find asyncharness.pc under $P"
+[ "$($PC --modversion asyncharness)" = "$(sed -n 's/^project(asyncharness VERSION \([0-9.]*\).*/\1/p' "$SRC/CMakeLists.txt")" ] ||
+    fail "the .pc file's version"
+# shellcheck disable=SC2046
+${CC:-cc} -o "$W/pkgconfig/test_consumer" $($PC --cflags asyncharness) "$HERE/test_consumer.c" \
+    "$HERE/ping.c" $($PC --libs asyncharness) >"$W/pkgconfig.log" 2>&1 || {
+    cat "$W/pkgconfig.log"
+    fail "build through pkg-config"
+}
+(cd "$W/pkgconfig" && ./test_consumer >"$W/pkgconfig-run.log" 2>&1) || {
+    cat "$W/pkgconfig-run.log"
+    fail "the pkg-config build's tests"
+}
+
+step "FetchContent(SOURCE_DIR) of the source tree"
+# Kept between runs: only what changed is rebuilt.
+cmake -S "$HERE" -B "$W/fetchcontent" -DAH_CONSUMER_MODE=fetchcontent -DAH_SOURCE_DIR="$SRC" \
+    -DAH_CONSUMER_MEMCHECK=OFF -DCMAKE_BUILD_TYPE= -DCMAKE_C_FLAGS=-O0 >"$W/fetchcontent.log" 2>&1 || {
+    cat "$W/fetchcontent.log"
+    fail "configure (FetchContent)"
+}
+cmake --build "$W/fetchcontent" -j "$JOBS" >>"$W/fetchcontent.log" 2>&1 || {
+    cat "$W/fetchcontent.log"
+    fail "build (FetchContent)"
+}
+n=$(ctest --test-dir "$W/fetchcontent" -N | sed -n 's/^Total Tests: //p')
+[ "$n" = 6 ] || fail "expected 6 tests registered through FetchContent, got $n"
+ctest --test-dir "$W/fetchcontent" -j "$JOBS" --output-on-failure \
+    >"$W/fetchcontent-ctest.log" 2>&1 || {
+    cat "$W/fetchcontent-ctest.log"
+    fail "the consumer's tests (FetchContent)"
+}
+
+echo "consumer_project: passed in $(($(date +%s) - t0)) s (find_package from a moved prefix, pkg-config, FetchContent)"

@@ -1,0 +1,522 @@
+/* The descriptor layer (fd/): raw sockets on the fake network, libc's poll, uv_poll, the virtual
+ * libc clocks, getaddrinfo from the DNS table, what passes through, and the diagnostics (each
+ * planted misuse beside its correct twin). */
+#define _GNU_SOURCE 1
+#include <ah/ah.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#define SERVER "127.0.0.1:7000"
+
+static struct sockaddr_in server_addr(void)
+{
+    struct sockaddr_in a;
+    uv_ip4_addr("127.0.0.1", 7000, &a);
+    return a;
+}
+
+static int raw_connect(int nonblock)
+{
+    struct sockaddr_in a = server_addr();
+    int fd = socket(AF_INET, SOCK_STREAM | (nonblock ? SOCK_NONBLOCK : 0), 0);
+
+    assert_true(fd >= 0);
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0)
+        assert_int_equal(errno, EINPROGRESS);
+    return fd;
+}
+
+/* ---- clocks ---- */
+
+static void libc_clocks_read_the_virtual_clock(void **state)
+{
+    ah_sim *sim = *state;
+    struct timespec mono, real, cpu;
+    struct timeval tv;
+    uv_timeval64_t utv;
+
+    assert_int_equal(time(NULL), 1767225600); /* 2026-01-01T00:00:00Z */
+    ah_advance(sim, 1500);
+    assert_int_equal(gettimeofday(&tv, NULL), 0);
+    assert_int_equal(tv.tv_sec, 1767225601);
+    assert_int_equal(tv.tv_usec, 500000);
+    assert_int_equal(clock_gettime(CLOCK_REALTIME, &real), 0);
+    assert_int_equal(real.tv_sec, 1767225601);
+    assert_int_equal(real.tv_nsec, 500000000);
+    assert_int_equal(uv_gettimeofday(&utv), 0);
+    assert_int_equal(utv.tv_sec, tv.tv_sec);
+    assert_int_equal(utv.tv_usec, tv.tv_usec);
+    assert_int_equal(clock_gettime(CLOCK_MONOTONIC, &mono), 0);
+    assert_int_equal((uint64_t)mono.tv_sec * 1000000000u + (uint64_t)mono.tv_nsec, uv_hrtime());
+    assert_int_equal(clock_gettime(CLOCK_MONOTONIC_COARSE, &mono), 0);
+    assert_int_equal((uint64_t)mono.tv_sec * 1000000000u + (uint64_t)mono.tv_nsec, uv_hrtime());
+    assert_int_equal(clock_gettime(CLOCK_BOOTTIME, &mono), 0);
+    assert_int_equal((uint64_t)mono.tv_sec * 1000000000u + (uint64_t)mono.tv_nsec, uv_hrtime());
+    assert_int_equal(clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu), 0); /* the real one */
+    ah_wall_clock_set(sim, 86400);
+    assert_int_equal(time(NULL), 86400 + 1);
+}
+
+/* A library that measures its own timeout with clock_gettime sees it pass in virtual time. */
+static int deadline_passed(void *ctx)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec >= *(time_t *)ctx;
+}
+
+static void tick(uv_timer_t *t) { (void)t; }
+
+static void a_clock_gettime_deadline_passes_in_virtual_time(void **state)
+{
+    ah_sim *sim = *state;
+    struct timespec start;
+    time_t deadline;
+    uv_timer_t t;
+
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    deadline = start.tv_sec + 30;
+    uv_timer_init(uv_default_loop(), &t);
+    uv_timer_start(&t, tick, 1000, 1000);
+    ah_run_until(sim, deadline_passed, &deadline);
+    ah_assert_now_ms(sim, 30000);
+    uv_close((uv_handle_t *)&t, NULL);
+    ah_run_until_idle(sim);
+}
+
+/* ---- what passes through ---- */
+
+static void real_descriptors_pass_through(void **state)
+{
+    int p[2], s, f;
+    char b[4];
+
+    (void)state;
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(write(p[1], "abc", 3), 3);
+    assert_int_equal(read(p[0], b, sizeof(b)), 3);
+    assert_memory_equal(b, "abc", 3);
+    s = socket(AF_INET, SOCK_STREAM, 0);
+    f = open("/dev/null", O_RDONLY);
+    assert_true(f >= 0 && s >= 0 && f != s && f != p[0] && f != p[1]);
+    assert_int_equal(fcntl(f, F_GETFD), 0); /* a real file answers for itself */
+    assert_int_equal(close(f), 0);
+    assert_int_equal(close(p[0]), 0);
+    assert_int_equal(close(p[1]), 0);
+    assert_int_equal(close(s), 0);
+    assert_int_equal(close(s), -1); /* the number went back to the kernel */
+    assert_int_equal(errno, EBADF);
+}
+
+/* With no sim, a socket is the kernel's (a plain cmocka test, outside any sim). */
+static void with_no_sim_sockets_are_real(void **state)
+{
+    struct stat st;
+    int s;
+
+    (void)state;
+    assert_null(ah_sim_current());
+    s = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(s >= 0);
+    assert_int_equal(fstat(s, &st), 0);
+    assert_true(S_ISSOCK(st.st_mode));
+    assert_int_equal(close(s), 0);
+}
+
+static void passthrough_sockets_are_real(void **state)
+{
+    ah_sim *sim = *state;
+    struct stat st;
+    int s;
+
+    ah_fd_passthrough(sim, 1);
+    s = socket(AF_INET, SOCK_STREAM, 0);
+    ah_fd_passthrough(sim, 0);
+    assert_int_equal(fstat(s, &st), 0);
+    assert_true(S_ISSOCK(st.st_mode));
+    close(s);
+}
+
+/* ---- raw sockets against scripted peers and uv streams ---- */
+
+static void blocking_calls_wait_in_virtual_time(void **state)
+{
+    ah_sim *sim = *state;
+    ah_peer *p = ah_net_listen(sim, SERVER);
+    struct pollfd pfd;
+    char b[16];
+    int fd;
+
+    ah_net_latency(sim, SERVER, 5, 5);
+    ah_peer_expect(p, "ping");
+    ah_peer_reply_after(p, 100, "pong");
+    ah_peer_expect_eof(p);
+    ah_peer_close(p);
+    fd = raw_connect(0);
+    ah_assert_now_ms(sim, 10); /* the blocking connect took the round trip */
+    assert_int_equal(write(fd, "ping", 4), 4);
+    pfd.fd = fd;
+    pfd.events = POLLIN;
+    assert_int_equal(poll(&pfd, 1, 50), 0); /* times out at exactly +50 ms */
+    ah_assert_now_ms(sim, 60);
+    assert_int_equal(read(fd, b, sizeof(b)), 4); /* blocks until the reply */
+    ah_assert_now_ms(sim, 120);
+    assert_memory_equal(b, "pong", 4);
+    assert_int_equal(shutdown(fd, SHUT_WR), 0);
+    assert_int_equal(read(fd, b, sizeof(b)), 0); /* the peer's FIN */
+    ah_assert_now_ms(sim, 130);
+    assert_int_equal(close(fd), 0);
+    ah_run_until_idle(sim);
+}
+
+static void nonblocking_semantics_are_linux(void **state)
+{
+    ah_sim *sim = *state;
+    ah_peer *p = ah_net_listen(sim, SERVER);
+    int fd, err = -1, n;
+    socklen_t len = sizeof(err);
+    struct pollfd pfd;
+    char b[16];
+
+    ah_net_latency(sim, SERVER, 1, 1);
+    ah_peer_reply(p, "hello");
+    ah_peer_delay(p, 10);
+    ah_peer_reset(p);
+    fd = raw_connect(1);
+    pfd.fd = fd;
+    pfd.events = POLLIN | POLLOUT;
+    assert_int_equal(poll(&pfd, 1, 0), 0); /* connecting: nothing yet */
+    assert_int_equal(read(fd, b, sizeof(b)), -1);
+    assert_int_equal(errno, EAGAIN);
+    assert_int_equal(poll(&pfd, 1, -1), 1);
+    ah_assert_now_ms(sim, 2);
+    assert_true(pfd.revents & POLLOUT);
+    assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len), 0);
+    assert_int_equal(err, 0);
+    assert_int_equal(poll(&pfd, 1, -1), 1);
+    assert_true(pfd.revents & POLLIN);
+    assert_int_equal(ioctl(fd, FIONREAD, &n), 0);
+    assert_int_equal(n, 5);
+    assert_int_equal(recv(fd, b, 3, MSG_PEEK), 3);
+    assert_int_equal(recv(fd, b, sizeof(b), 0), 5);
+    assert_memory_equal(b, "hello", 5);
+    assert_int_equal(read(fd, b, sizeof(b)), -1);
+    assert_int_equal(errno, EAGAIN);
+    pfd.events = POLLIN;
+    assert_int_equal(poll(&pfd, 1, -1), 1); /* the reset */
+    assert_int_equal(pfd.revents, POLLIN | POLLERR | POLLHUP);
+    assert_int_equal(read(fd, b, sizeof(b)), -1);
+    assert_int_equal(errno, ECONNRESET);
+    assert_int_equal(read(fd, b, sizeof(b)), 0);
+    assert_int_equal(send(fd, "x", 1, MSG_NOSIGNAL), -1);
+    assert_int_equal(errno, EPIPE);
+    close(fd);
+    ah_run_until_idle(sim);
+}
+
+static void refused_connect_sets_so_error(void **state)
+{
+    ah_sim *sim = *state;
+    int fd = raw_connect(1), err = 0;
+    socklen_t len = sizeof(err);
+    struct pollfd pfd = {fd, POLLOUT, 0};
+
+    assert_int_equal(poll(&pfd, 1, -1), 1);
+    assert_int_equal(pfd.revents, POLLOUT | POLLERR | POLLHUP);
+    assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len), 0);
+    assert_int_equal(err, ECONNREFUSED);
+    assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len), 0);
+    assert_int_equal(err, 0);
+    close(fd);
+    ah_run_until_idle(sim);
+}
+
+/* A small SO_SNDBUF: a non-blocking write takes what fits (Linux doubles the size asked). */
+static void small_send_buffer_makes_partial_writes(void **state)
+{
+    ah_sim *sim = *state;
+    static char big[20000];
+    char b[8192];
+    int sv[2], size = 4096;
+
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)), 0);
+    assert_int_equal(write(sv[0], big, sizeof(big)), 8192);
+    assert_int_equal(write(sv[0], big, sizeof(big)), -1);
+    assert_int_equal(errno, EAGAIN);
+    ah_run_until_idle(sim);
+    assert_int_equal(read(sv[1], b, sizeof(b)), 8192);
+    assert_int_equal(write(sv[0], big, 100), 100);
+    close(sv[0]);
+    close(sv[1]);
+    ah_run_until_idle(sim);
+}
+
+/* A raw listener accepts a uv_tcp_t client, and they talk over the same fake connection. */
+static uv_tcp_t cli;
+static uv_connect_t creq;
+static uv_write_t wreq;
+static char got[32];
+
+static void cli_alloc(uv_handle_t *h, size_t n, uv_buf_t *b)
+{
+    (void)h, (void)n;
+    *b = uv_buf_init(got, sizeof(got));
+}
+static void cli_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+    (void)b;
+    if (n > 0)
+        got[n] = '\0';
+    if (n != 0)
+        uv_close((uv_handle_t *)s, NULL);
+}
+static void cli_connected(uv_connect_t *r, int status)
+{
+    uv_buf_t b = uv_buf_init("from uv", 7);
+    assert_int_equal(status, 0);
+    uv_write(&wreq, r->handle, &b, 1, NULL);
+    uv_read_start(r->handle, cli_alloc, cli_read);
+}
+
+static void raw_listener_serves_a_uv_client(void **state)
+{
+    ah_sim *sim = *state;
+    struct sockaddr_in a = server_addr(), peer;
+    socklen_t len = sizeof(peer);
+    int l = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), c;
+    struct pollfd pfd = {l, POLLIN, 0};
+    char b[16];
+
+    assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(l, 8), 0);
+    ah_net_latency(sim, SERVER, 3, 3);
+    uv_tcp_init(uv_default_loop(), &cli);
+    uv_tcp_connect(&creq, &cli, (struct sockaddr *)&a, cli_connected);
+    assert_int_equal(accept(l, NULL, NULL), -1);
+    assert_int_equal(errno, EAGAIN);
+    assert_int_equal(poll(&pfd, 1, -1), 1);
+    ah_assert_now_ms(sim, 3);
+    c = accept(l, (struct sockaddr *)&peer, &len);
+    assert_true(c >= 0);
+    assert_int_equal(read(c, b, sizeof(b)), 7); /* blocks: the loop runs the uv client */
+    assert_memory_equal(b, "from uv", 7);
+    assert_int_equal(write(c, "from raw", 8), 8);
+    ah_run_until_idle(sim);
+    assert_string_equal(got, "from raw");
+    close(c);
+    close(l);
+    ah_run_until_idle(sim);
+}
+
+/* ---- uv_poll ---- */
+
+static int npolls;
+static char seen[64];
+
+static void one_byte_per_callback(uv_poll_t *h, int status, int events)
+{
+    char b;
+    int fd = *(int *)h->data;
+
+    assert_int_equal(status, 0);
+    if (events & UV_READABLE) {
+        if (read(fd, &b, 1) == 1) {
+            seen[strlen(seen)] = b;
+        } else {
+            strcat(seen, "<eof>"); /* still readable at EOF: level-triggered, so stop */
+            uv_poll_stop(h);
+        }
+    }
+    if (events & UV_DISCONNECT) {
+        strcat(seen, "|");
+        uv_poll_stop(h);
+    }
+    npolls++;
+}
+
+static void uv_poll_is_level_triggered(void **state)
+{
+    ah_sim *sim = *state;
+    ah_peer *p = ah_net_listen(sim, SERVER);
+    uv_poll_t h;
+    int fd;
+
+    ah_peer_reply(p, "abc");
+    ah_peer_close(p);
+    fd = raw_connect(1);
+    h.data = &fd;
+    assert_int_equal(uv_poll_init_socket(uv_default_loop(), &h, fd), 0);
+    assert_int_equal(uv_poll_start(&h, UV_READABLE | UV_DISCONNECT, one_byte_per_callback), 0);
+    npolls = 0;
+    seen[0] = '\0';
+    ah_run_until_idle(sim);
+    /* the FIN came with the bytes: epoll reports POLLRDHUP at once, the callback stops */
+    assert_string_equal(seen, "a|");
+    assert_int_equal(uv_poll_start(&h, UV_READABLE, one_byte_per_callback), 0);
+    ah_run_until_idle(sim);
+    assert_string_equal(seen, "a|bc<eof>");
+    uv_poll_stop(&h);
+    uv_close((uv_handle_t *)&h, NULL);
+    close(fd);
+    ah_run_until_idle(sim);
+}
+
+/* ---- getaddrinfo ---- */
+
+static void getaddrinfo_answers_from_the_dns_table(void **state)
+{
+    ah_sim *sim = *state;
+    struct addrinfo hints, *res = NULL;
+    char ip[32];
+
+    ah_dns_add(sim, "redis.internal", "10.0.0.5");
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    assert_int_equal(getaddrinfo("redis.internal", "6379", &hints, &res), 0);
+    assert_non_null(res);
+    assert_null(res->ai_next);
+    uv_ip4_name((struct sockaddr_in *)res->ai_addr, ip, sizeof(ip));
+    assert_string_equal(ip, "10.0.0.5");
+    assert_int_equal(ntohs(((struct sockaddr_in *)res->ai_addr)->sin_port), 6379);
+    freeaddrinfo(res);
+    assert_int_equal(getaddrinfo("nowhere.internal", "80", &hints, &res), EAI_NONAME);
+    assert_non_null(gai_strerror(EAI_NONAME));
+}
+
+/* ---- diagnostics: planted misuse and correct twins ---- */
+
+static void sigpipe_body(ah_sim *sim, void *ctx)
+{
+    int sv[2];
+
+    (void)sim;
+    signal(SIGPIPE, SIG_DFL);
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    shutdown(sv[0], SHUT_WR);
+    if (ctx != NULL)
+        assert_int_equal(send(sv[0], "x", 1, MSG_NOSIGNAL), -1);
+    else
+        write(sv[0], "x", 1); /* planted: Linux would kill the process */
+    close(sv[0]);
+    close(sv[1]);
+}
+
+static void write_after_shutdown_raises_sigpipe(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, sigpipe_body, NULL, "raises SIGPIPE, which kills the process");
+    ah_assert_passes(NULL, sigpipe_body, "nosignal");
+}
+
+static void read_in_cb(uv_timer_t *t)
+{
+    char b[4];
+    int fd = *(int *)t->data;
+    ssize_t r = read(fd, b, sizeof(b)); /* blocking socket: planted */
+    assert_int_equal(r, -1);
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+static int bfd;
+static uv_timer_t bt;
+static void blocking_body(ah_sim *sim, void *ctx)
+{
+    ah_peer *p = ah_net_listen(sim, SERVER);
+
+    ah_peer_stall(p);
+    bfd = raw_connect(ctx != NULL);
+    if (ctx == NULL) {
+        int fl = fcntl(bfd, F_GETFL);
+        fcntl(bfd, F_SETFL, fl & ~O_NONBLOCK);
+    }
+    uv_timer_init(uv_default_loop(), &bt);
+    bt.data = &bfd;
+    uv_timer_start(&bt, read_in_cb, 1, 0);
+    ah_run_until_idle(sim);
+    close(bfd);
+    ah_run_until_idle(sim);
+}
+
+static void blocking_read_inside_a_callback_is_reported(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, blocking_body, NULL, "would block the loop thread forever");
+    ah_assert_passes(NULL, blocking_body, "nonblocking");
+}
+
+static void leak_body(ah_sim *sim, void *ctx)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    (void)sim;
+    if (ctx != NULL)
+        close(fd);
+}
+
+static void a_socket_never_closed_is_reported(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, leak_body, NULL, "was never closed");
+    ah_assert_passes(NULL, leak_body, "closes");
+}
+
+static void poll_real_body(ah_sim *sim, void *ctx)
+{
+    static uv_poll_t h;
+    int p[2];
+
+    (void)ctx;
+    assert_int_equal(pipe(p), 0);
+    uv_poll_init(uv_default_loop(), &h, p[0]); /* planted: a real pipe */
+    close(p[0]);
+    close(p[1]);
+    (void)sim;
+}
+
+static void uv_poll_of_a_real_descriptor_is_not_simulated(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, poll_real_body, NULL, "polling real descriptors is not simulated");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        ah_unit_test(libc_clocks_read_the_virtual_clock),
+        ah_unit_test(a_clock_gettime_deadline_passes_in_virtual_time),
+        ah_unit_test(real_descriptors_pass_through),
+        cmocka_unit_test(with_no_sim_sockets_are_real),
+        ah_unit_test(passthrough_sockets_are_real),
+        ah_unit_test(blocking_calls_wait_in_virtual_time),
+        ah_unit_test(nonblocking_semantics_are_linux),
+        ah_unit_test(refused_connect_sets_so_error),
+        ah_unit_test(small_send_buffer_makes_partial_writes),
+        ah_unit_test(raw_listener_serves_a_uv_client),
+        ah_unit_test(uv_poll_is_level_triggered),
+        ah_unit_test(getaddrinfo_answers_from_the_dns_table),
+        cmocka_unit_test(write_after_shutdown_raises_sigpipe),
+        cmocka_unit_test(blocking_read_inside_a_callback_is_reported),
+        cmocka_unit_test(a_socket_never_closed_is_reported),
+        cmocka_unit_test(uv_poll_of_a_real_descriptor_is_not_simulated),
+    };
+    return ah_run_tests(tests);
+}
