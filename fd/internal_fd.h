@@ -58,7 +58,7 @@ typedef struct ah__fsock {
     ah__site site;
 } ah__fsock;
 
-/* The sim's state of a uv_poll_t, reached through io_watcher.watcher_queue[0]. */
+/* The sim's state of a uv_poll_t, kept in slot 0 of io_watcher.watcher_queue (ah__qslot_get). */
 typedef struct ah__fpoll {
     ah__list link;     /* fs->polls */
     ah__list all_link; /* st->all_polls */

@@ -13,7 +13,10 @@
 
 static void fpoll_fire(ah__event *ev);
 
-static ah__fpoll *fpoll_of(const uv_poll_t *h) { return h->io_watcher.watcher_queue[0]; }
+static ah__fpoll *fpoll_of(const uv_poll_t *h)
+{
+    return ah__qslot_get(&h->io_watcher.watcher_queue, 0);
+}
 
 /* ---- uv_poll_t ---- */
 
@@ -126,7 +129,7 @@ static void fpoll_destroy(uv_handle_t *h)
     ah__event_cancel(&p->ev);
     ah__list_remove(&p->link);
     ah__list_remove(&p->all_link);
-    ((uv_poll_t *)h)->io_watcher.watcher_queue[0] = NULL;
+    ah__qslot_set(&((uv_poll_t *)h)->io_watcher.watcher_queue, 0, NULL);
     ah__free(p);
 }
 
@@ -185,7 +188,7 @@ int uv_poll_init(uv_loop_t *loop, uv_poll_t *h, int fd)
     p->ev.owner = h;
     ah__list_insert_tail(&fs->polls, &p->link);
     ah__list_insert_tail(&st->all_polls, &p->all_link);
-    h->io_watcher.watcher_queue[0] = p;
+    ah__qslot_set(&h->io_watcher.watcher_queue, 0, p);
     snprintf(((ah__hrec *)h->u.reserved[0])->label, sizeof(((ah__hrec *)h->u.reserved[0])->label),
              "poll fd %d", fd);
     return 0;

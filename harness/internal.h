@@ -12,9 +12,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "../fakeclock/fakeclock.h"
+#include "uv/version.h"
 
 #define AH__NS_PER_MS 1000000ULL
 /* The virtual clock starts here, not at zero: code under test may assert uv_now() > 0. */
@@ -61,8 +63,24 @@ static inline void ah__list_move(ah__list *from, ah__list *to)
     ah__list_init(from);
 }
 #define ah__container_of(ptr, type, field) ((type *)((char *)(ptr)-offsetof(type, field)))
-/* libuv's `void *queue[2]` private fields, used as our list nodes. */
-#define ah__qlist(q) ((ah__list *)(void *)(q))
+/* libuv's private queue fields (handle_queue, a watcher's or a write request's `queue`, ...),
+ * used as our list nodes: `void *[2]` before 1.46, `struct uv__queue` since, both {next, prev}
+ * as ah__list. Takes the field itself: ah__qlist(h->handle_queue). */
+#define ah__qlist(field) ((ah__list *)(void *)&(field))
+/* Slot i (0 or 1) of such a field, for a field the harness keeps its own pointers in. Read and
+ * written with memcpy: no pointer of another type aliases the field. */
+static inline void *ah__qslot_get(const void *field, int i)
+{
+    void *v;
+    memcpy(&v, (const char *)field + (size_t)i * sizeof(void *), sizeof(v));
+    return v;
+}
+static inline void ah__qslot_set(void *field, int i, void *v)
+{
+    memcpy((char *)field + (size_t)i * sizeof(void *), &v, sizeof(v));
+}
+_Static_assert(sizeof(((uv_handle_t *)0)->handle_queue) == sizeof(ah__list),
+               "a libuv queue field is two pointers, as ah__list");
 
 /* ---- growable text, for reports ---- */
 typedef struct ah__buf {
@@ -219,9 +237,10 @@ typedef struct ah__loop {
     ah__list link; /* sim->loops */
     uv_loop_t *loop;
     ah_sim *sim;
-    ah_fc_wheel timers; /* key: due in ms (libuv's loop->time units) */
-    ah_fc_queue events; /* ah__event, key: due in ns */
-    ah__list handles;   /* every handle not yet closed, init order (uv_walk) */
+    ah_fc_wheel timers;      /* key: due in ms (libuv's loop->time units) */
+    ah_fc_node timers_ready; /* libuv >= 1.48: the timers the running timer phase collected */
+    ah_fc_queue events;      /* ah__event, key: due in ns */
+    ah__list handles;        /* every handle not yet closed, init order (uv_walk) */
     ah__list idle, prepare, check, async;
     ah__list pending;
     uv_handle_t *closing; /* LIFO, as libuv's closing_handles */
@@ -230,6 +249,11 @@ typedef struct ah__loop {
     size_t batch_len, batch_cap;
     ah__event async_ev; /* scheduled while some async handle is pending */
     int running;        /* inside uv_run or a sim verb: uv_run may not be re-entered */
+    /* uv_metrics_*: poll phases (loop_count), events delivered by them and those already due
+     * when the poll began (events_waiting, counted once UV_METRICS_IDLE_TIME is configured, as
+     * libuv does), and the virtual time the polls waited (idle time, in ns). */
+    uint64_t polls, events_delivered, events_waiting, idle_ns;
+    int metrics_idle; /* uv_loop_configure(UV_METRICS_IDLE_TIME) was called */
     int is_default;
     ah__site init_site;
 } ah__loop;

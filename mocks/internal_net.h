@@ -126,6 +126,7 @@ typedef struct ah__sock {
     ah__list backlog;              /* ah__conn waiting for the user's accept */
     struct ah__conn *accepted;     /* taken by a connection_cb, waiting for uv_accept */
     int in_server_io;
+    uint64_t accept_poll; /* the loop's poll count + 1 when it last accepted (libuv >= 1.45) */
     struct ah__conn *conn;
     int side;
     ah__pending io_pend; /* libuv's uv__io_feed: write callbacks and delayed errors */

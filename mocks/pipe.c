@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 int uv_pipe_init(uv_loop_t *loop, uv_pipe_t *handle, int ipc)
 {
@@ -38,9 +39,9 @@ static int folder_error(const char *path)
     return S_ISDIR(st.st_mode) ? 0 : UV_ENOTDIR;
 }
 
-int uv_pipe_bind(uv_pipe_t *handle, const char *name)
+static int pipe_bind(uv_pipe_t *handle, const char *name, const char *fn)
 {
-    ah__sock *s = ah__sock_of((uv_stream_t *)handle, "uv_pipe_bind");
+    ah__sock *s = ah__sock_of((uv_stream_t *)handle, fn);
     ah__route *r;
     ah__addr a;
     int err;
@@ -50,7 +51,7 @@ int uv_pipe_bind(uv_pipe_t *handle, const char *name)
     if (ah__is_closing((uv_handle_t *)handle))
         return UV_EINVAL;
     if (name == NULL)
-        ah__fail(s->net->sim, "uv_pipe_bind: called with a NULL name");
+        ah__fail(s->net->sim, "%s: called with a NULL name", fn);
     if (ah__addr_parse(name, 0, &a) != 0)
         return UV_EINVAL;
     if ((err = folder_error(name)) != 0)
@@ -67,6 +68,62 @@ int uv_pipe_bind(uv_pipe_t *handle, const char *name)
     return 0;
 }
 
+int uv_pipe_bind(uv_pipe_t *handle, const char *name)
+{
+#if AH__UV_HAS_PIPE2
+    /* Since 1.46 uv_pipe_bind is uv_pipe_bind2(strlen(name)). */
+    if (name != NULL)
+        return uv_pipe_bind2(handle, name, strlen(name), 0);
+#endif
+    return pipe_bind(handle, name, "uv_pipe_bind");
+}
+
+#if AH__UV_HAS_PIPE2
+/* The checks uv_pipe_bind2 and uv_pipe_connect2 make on (name, namelen, flags), then the name
+ * as a C string in `out` (truncated to sun_path's size as libuv does). */
+static int pipe_name2(const char *name, size_t namelen, unsigned int flags, int bind, char *out,
+                      size_t out_size, const char *fn)
+{
+    const size_t sun_path = sizeof(((struct sockaddr_un *)0)->sun_path);
+
+    if (flags & ~(unsigned)UV_PIPE_NO_TRUNCATE)
+        return UV_EINVAL;
+    if (name == NULL)
+        return UV_EINVAL;
+    if (namelen == 0) {
+        if (bind && AH__UV_PIPE_AUTOBIND)
+            ah__fail(ah__sim(),
+                     "%s with an empty name (Linux autobind in the abstract namespace) is not "
+                     "simulated",
+                     fn);
+        return UV_EINVAL;
+    }
+    if (AH__UV_PIPE_NAME_NUL_EINVAL && memchr(name + 1, '\0', namelen - 1) != NULL)
+        return UV_EINVAL;
+    if ((flags & UV_PIPE_NO_TRUNCATE) && namelen > sun_path)
+        return UV_EINVAL;
+    if (namelen > sun_path)
+        namelen = sun_path;
+    if (name[0] == '\0')
+        ah__fail(ah__sim(), "%s: abstract socket names (a leading NUL byte) are not simulated", fn);
+    if (namelen >= out_size)
+        namelen = out_size - 1;
+    memcpy(out, name, namelen);
+    out[namelen] = '\0';
+    return 0;
+}
+
+int uv_pipe_bind2(uv_pipe_t *handle, const char *name, size_t namelen, unsigned int flags)
+{
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+    int err;
+
+    ah__sock_of((uv_stream_t *)handle, "uv_pipe_bind2");
+    err = pipe_name2(name, namelen, flags, 1, path, sizeof(path), "uv_pipe_bind2");
+    return err != 0 ? err : pipe_bind(handle, path, "uv_pipe_bind2");
+}
+#endif
+
 int ah__pipe_listen(ah__sock *s, int backlog, uv_connection_cb cb)
 {
     uv_pipe_t *p = (uv_pipe_t *)s->stream;
@@ -81,21 +138,23 @@ int ah__pipe_listen(ah__sock *s, int backlog, uv_connection_cb cb)
     return ah__sock_listen(s, s->bound_route, cb);
 }
 
-void uv_pipe_connect(uv_connect_t *req, uv_pipe_t *handle, const char *name, uv_connect_cb cb)
+/* uv_pipe_connect, and uv_pipe_connect2 once its arguments passed: errors come through the
+ * callback. `err` is an error found before connecting. */
+static void pipe_connect(uv_connect_t *req, uv_pipe_t *handle, const char *name, uv_connect_cb cb,
+                         int err, ah__site site, const char *fn)
 {
-    ah__site site = AH__CALLER("uv_pipe_connect");
     ah__sock *s;
-    int err = 0;
 
-    ah__handle_require_open((uv_handle_t *)handle, "uv_pipe_connect");
-    s = ah__sock_of((uv_stream_t *)handle, "uv_pipe_connect");
+    ah__handle_require_open((uv_handle_t *)handle, fn);
+    s = ah__sock_of((uv_stream_t *)handle, fn);
     if (req == NULL || name == NULL)
-        ah__fail(s->net->sim, "uv_pipe_connect: called with a NULL %s",
-                 req == NULL ? "request" : "name");
+        ah__fail(s->net->sim, "%s: called with a NULL %s", fn, req == NULL ? "request" : "name");
     if (handle->connect_req != NULL)
-        ah__fail(s->net->sim, "uv_pipe_connect on a pipe that is already connecting (libuv would "
-                              "lose the first request)");
-    if (s->conn != NULL || (handle->flags & AH__SF_LISTENING)) {
+        ah__fail(s->net->sim,
+                 "%s on a pipe that is already connecting (libuv would lose the first request)",
+                 fn);
+    if (err != 0) {
+    } else if (s->conn != NULL || (handle->flags & AH__SF_LISTENING)) {
         err = UV_EISCONN;
     } else if (ah__addr_parse(name, 0, &s->remote) != 0) {
         err = UV_EINVAL;
@@ -115,6 +174,41 @@ void uv_pipe_connect(uv_connect_t *req, uv_pipe_t *handle, const char *name, uv_
     else
         ah__net_connect(s);
 }
+
+void uv_pipe_connect(uv_connect_t *req, uv_pipe_t *handle, const char *name, uv_connect_cb cb)
+{
+    ah__site site = AH__CALLER("uv_pipe_connect");
+    int err = 0;
+#if AH__UV_HAS_PIPE2
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+
+    /* Since 1.46 uv_pipe_connect is uv_pipe_connect2(strlen(name)), whose argument errors
+     * reach the callback. */
+    if (name != NULL) {
+        err = pipe_name2(name, strlen(name), 0, 0, path, sizeof(path), "uv_pipe_connect");
+        if (err == 0)
+            name = path;
+    }
+#endif
+    pipe_connect(req, handle, name, cb, err, site, "uv_pipe_connect");
+}
+
+#if AH__UV_HAS_PIPE2
+int uv_pipe_connect2(uv_connect_t *req, uv_pipe_t *handle, const char *name, size_t namelen,
+                     unsigned int flags, uv_connect_cb cb)
+{
+    ah__site site = AH__CALLER("uv_pipe_connect2");
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+    int err;
+
+    ah__sock_of((uv_stream_t *)handle, "uv_pipe_connect2");
+    err = pipe_name2(name, namelen, flags, 0, path, sizeof(path), "uv_pipe_connect2");
+    if (err != 0)
+        return err; /* no request was started */
+    pipe_connect(req, handle, path, cb, 0, site, "uv_pipe_connect2");
+    return 0;
+}
+#endif
 
 static int pipe_name(const uv_pipe_t *handle, const ah__addr *a, char *buffer, size_t *size,
                      const char *fn)

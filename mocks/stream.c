@@ -162,13 +162,24 @@ static int read_pending(ah__sock *s)
     return f != NULL && (ah__flow_readable(f, 0) > 0 || peer_gone(s) || s->pending_error != 0);
 }
 
+/* Reading ended (EOF, a read error, uv_read_stop): the handle stops, except before 1.42 while
+ * it still waits for POLLOUT (queued writes, a shutdown in progress). */
+static void read_end_stop(uv_stream_t *st)
+{
+    if (AH__UV_READ_END_STOPS_HANDLE ||
+        (ah__list_empty(ah__qlist(st->write_queue)) && !(st->flags & AH__SF_SHUTTING)))
+        ah__handle_stop((uv_handle_t *)st);
+}
+
 static void stream_eof(ah__sock *s, const uv_buf_t *buf)
 {
     uv_stream_t *st = s->stream;
 
     st->flags |= AH__SF_READ_EOF;
     st->flags &= ~AH__SF_READING;
-    ah__handle_stop((uv_handle_t *)st);
+    if (AH__UV_EOF_CLEARS_READABLE)
+        st->flags &= ~AH__SF_READABLE;
+    read_end_stop(st);
     AH__DISPATCH(s->net->sim, st, "read_cb", st->read_cb(st, UV_EOF, buf));
 }
 
@@ -221,11 +232,12 @@ static void sock_read(ah__sock *s)
             err = s->pending_error;
             s->pending_error = 0;
             s->write_broken = 1;
-            st->flags &= ~(AH__SF_READABLE | AH__SF_WRITABLE);
+            if (AH__UV_STREAM_CLEARS_FLAGS)
+                st->flags &= ~(AH__SF_READABLE | AH__SF_WRITABLE);
             AH__DISPATCH(sim, st, "read_cb", st->read_cb(st, err, &buf));
             if (!closing(st) && (st->flags & AH__SF_READING)) {
                 st->flags &= ~AH__SF_READING;
-                ah__handle_stop((uv_handle_t *)st);
+                read_end_stop(st);
             }
             return;
         }
@@ -299,7 +311,7 @@ int uv_read_start(uv_stream_t *st, uv_alloc_cb alloc_cb, uv_read_cb read_cb)
     s = ah__sock_of(st, "uv_read_start");
     if (closing(st))
         return UV_EINVAL;
-    if (st->flags & AH__SF_READING)
+    if (AH__UV_READ_START_EALREADY && (st->flags & AH__SF_READING))
         return UV_EALREADY;
     if (!(st->flags & AH__SF_READABLE))
         return UV_ENOTCONN;
@@ -323,7 +335,7 @@ int uv_read_stop(uv_stream_t *st)
     if (!(st->flags & AH__SF_READING))
         return 0;
     st->flags &= ~AH__SF_READING;
-    ah__handle_stop((uv_handle_t *)st);
+    read_end_stop(st);
     st->read_cb = NULL;
     st->alloc_cb = NULL;
     ah__event_cancel(&s->rd_ev);
@@ -467,14 +479,16 @@ void ah__sock_writable(ah__sock *s)
         schedule_now(s, &s->wr_ev);
 }
 
-/* libuv's uv__write: one request per call. */
+/* libuv's uv__write: one request per call before 1.45, up to 33 since (uv/version.h). */
 static void do_write(ah__sock *s)
 {
     uv_stream_t *st = s->stream;
     ah__list *wq = ah__qlist(st->write_queue);
     uv_write_t *req;
     ssize_t n;
+    int left = AH__UV_WRITE_REQS_PER_POLL;
 
+next:
     if (ah__list_empty(wq))
         return;
     req = ah__container_of((void *)wq->next, uv_write_t, queue);
@@ -483,6 +497,8 @@ static void do_write(ah__sock *s)
         req->send_handle = NULL;
         if (write_req_update(st, req, (size_t)n)) {
             write_req_finish(s, req);
+            if (--left > 0)
+                goto next;
             return;
         }
         n = UV_EAGAIN;
@@ -692,9 +708,14 @@ int uv_shutdown(uv_shutdown_t *req, uv_stream_t *st, uv_shutdown_cb cb)
     req->cb = cb;
     st->shutdown_req = req;
     st->flags |= AH__SF_SHUTTING;
-    st->flags &= ~AH__SF_WRITABLE;
-    if (ah__list_empty(ah__qlist(st->write_queue)))
+    if (AH__UV_STREAM_CLEARS_FLAGS)
+        st->flags &= ~AH__SF_WRITABLE;
+    if (!AH__UV_SHUTDOWN_FEEDS_PENDING) {
+        if (st->connect_req == NULL)
+            schedule_now(s, &s->wr_ev); /* POLLOUT; a connect's completion starts it itself */
+    } else if (ah__list_empty(ah__qlist(st->write_queue))) {
         io_feed(s);
+    }
     return 0;
 }
 
@@ -813,9 +834,16 @@ static void server_io(ah__sock *s)
         }
         s->accepted = c;
         st->accepted_fd = 1;
+        s->accept_poll = ah__lp(s->loop)->polls + 1;
         AH__DISPATCH(s->net->sim, st, "connection_cb", st->connection_cb(st, 0));
+        if (AH__UV_ONE_ACCEPT_PER_POLL)
+            break;
     }
     s->in_server_io--;
+    /* Since 1.45 one accept per poll: the listener is still readable in the next one. */
+    if (AH__UV_ONE_ACCEPT_PER_POLL && st->io_watcher.fd != -1 && !closing(st) &&
+        s->accepted == NULL && !ah__list_empty(&s->backlog))
+        schedule_now(s, &s->lst_ev);
 }
 
 static void lst_fire(ah__event *ev)
@@ -833,6 +861,10 @@ void ah__sock_backlog_add(ah__sock *s, ah__conn *c)
     c->in_backlog = 1;
     /* The arrival is the listener's readiness in this poll. */
     if (s->accepted == NULL && !s->in_server_io) {
+        if (AH__UV_ONE_ACCEPT_PER_POLL && s->accept_poll == ah__lp(s->loop)->polls + 1) {
+            schedule_now(s, &s->lst_ev); /* this poll already accepted one */
+            return;
+        }
         ah__event_cancel(&s->lst_ev);
         server_io(s);
     }

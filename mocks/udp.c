@@ -29,7 +29,7 @@ typedef struct udp_rx {
     unsigned char data[];
 } udp_rx;
 
-/* The sim's state of one uv_udp_t, reached through io_watcher.pending_queue[0]. */
+/* The sim's state of one uv_udp_t, kept in slot 0 of io_watcher.pending_queue (ah__qslot_get). */
 typedef struct ah__udp {
     ah__dgram_ep ep;
     ah__list link; /* udps->all */
@@ -98,7 +98,7 @@ static ah__udp *udp_of(const uv_udp_t *h, const char *fn)
     ah__udp *u;
 
     ah__handle_rec((const uv_handle_t *)h, fn);
-    u = h->io_watcher.pending_queue[0];
+    u = ah__qslot_get(&h->io_watcher.pending_queue, 0);
     if (h->type != UV_UDP || u == NULL)
         return NULL;
     return u;
@@ -337,7 +337,7 @@ static int udp_init(uv_loop_t *loop, uv_udp_t *h, unsigned flags, ah__site site)
     u->mcast_ttl = 1;
     ah__list_init(&u->rxq);
     ah__list_insert_tail(&st->all, &u->link);
-    h->io_watcher.pending_queue[0] = u;
+    ah__qslot_set(&h->io_watcher.pending_queue, 0, u);
     if (domain != AF_UNSPEC) {
         u->family = domain;
         h->io_watcher.fd = 0x5000 + (int)(++st->next_id);
@@ -373,7 +373,7 @@ static int do_bind(ah__udp *u, const struct sockaddr *addr, unsigned flags)
     ah__addr a;
     int err;
 
-    if (flags & ~(unsigned)(UV_UDP_IPV6ONLY | UV_UDP_REUSEADDR | UV_UDP_LINUX_RECVERR))
+    if (flags & ~(unsigned)AH__UV_UDP_BIND_FLAGS)
         return UV_EINVAL;
     if ((flags & UV_UDP_IPV6ONLY) && addr->sa_family != AF_INET6)
         return UV_EINVAL;
@@ -514,10 +514,11 @@ static void flush(ah__udp *u)
         for (i = 0; i < n; i++) {
             uv_udp_send_t *req = batch[i];
             ah__addr to;
-            if (req->addr.ss_family != AF_UNSPEC)
-                ah__addr_from_sockaddr((const struct sockaddr *)&req->addr, &to);
-            r = ah__dgram_send(&u->ep, req->addr.ss_family != AF_UNSPEC ? &to : NULL, req->bufs,
-                               req->nbufs);
+            if (AH__UV_UDP_SEND_ADDR(req).ss_family != AF_UNSPEC)
+                ah__addr_from_sockaddr((const struct sockaddr *)&AH__UV_UDP_SEND_ADDR(req), &to);
+            r = ah__dgram_send(&u->ep,
+                               AH__UV_UDP_SEND_ADDR(req).ss_family != AF_UNSPEC ? &to : NULL,
+                               req->bufs, req->nbufs);
             if (r < 0)
                 break;
             req->status = (ssize_t)req->bufs[0].len;
@@ -636,11 +637,11 @@ int uv_udp_send(uv_udp_send_t *req, uv_udp_t *handle, const uv_buf_t bufs[], uns
     ah__req_require_idle(req, "uv_udp_send", site);
     empty_queue = handle->send_queue_count == 0;
     ah__req_begin(handle->loop, (uv_req_t *)req, UV_UDP_SEND, "uv_udp_send", site);
-    memset(&req->addr, 0, sizeof(req->addr));
+    memset(&AH__UV_UDP_SEND_ADDR(req), 0, sizeof(AH__UV_UDP_SEND_ADDR(req)));
     if (addr != NULL)
-        memcpy(&req->addr, addr, (size_t)addrlen);
+        memcpy(&AH__UV_UDP_SEND_ADDR(req), addr, (size_t)addrlen);
     else
-        req->addr.ss_family = AF_UNSPEC;
+        AH__UV_UDP_SEND_ADDR(req).ss_family = AF_UNSPEC;
     req->send_cb = send_cb;
     req->handle = handle;
     req->nbufs = nbufs;
@@ -917,7 +918,7 @@ int uv_udp_set_multicast_interface(uv_udp_t *handle, const char *interface_addr)
 static void udp_close(uv_handle_t *hd)
 {
     uv_udp_t *h = (uv_udp_t *)hd;
-    ah__udp *u = h->io_watcher.pending_queue[0];
+    ah__udp *u = ah__qslot_get(&h->io_watcher.pending_queue, 0);
 
     /* uv__udp_close: the watcher goes (a queued io_feed with it), the fd is closed. */
     ah__event_cancel(&u->rd_ev);
@@ -935,7 +936,7 @@ static void udp_close(uv_handle_t *hd)
 static void udp_finish_close(uv_handle_t *hd)
 {
     uv_udp_t *h = (uv_udp_t *)hd;
-    ah__udp *u = h->io_watcher.pending_queue[0];
+    ah__udp *u = ah__qslot_get(&h->io_watcher.pending_queue, 0);
     ah__list *wq = ah__qlist(h->write_queue);
 
     while (!ah__list_empty(wq)) {
@@ -954,5 +955,5 @@ static void udp_finish_close(uv_handle_t *hd)
         ah__free(ah__container_of(q, udp_rx, link));
     }
     ah__free(u);
-    h->io_watcher.pending_queue[0] = NULL;
+    ah__qslot_set(&h->io_watcher.pending_queue, 0, NULL);
 }

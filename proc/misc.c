@@ -360,7 +360,7 @@ int uv_random(uv_loop_t *loop, uv_random_t *req, void *buf, size_t buflen, unsig
     j->ev.flags = AH__EV_REF;
     req->reserved[2] = j;
     /* Not a pool job: uv_cancel (threads/pool.c) finds no job here and answers UV_EBUSY. */
-    req->work_req.wq[0] = NULL;
+    ah__qslot_set(&req->work_req.wq, 0, NULL);
     ah__list_insert_tail(&ah__pstate_get(sim)->random_jobs, &j->link);
     ah__event_schedule(loop, &j->ev, sim->clock.now_ns);
     return 0;

@@ -1,8 +1,9 @@
 #!/bin/sh
 # `make check`: the formatting check (.clang-format), then every test through CTest (unit,
 # planted-bug, differential, the example client's suite and its run against a real redis-server),
-# then a Valgrind memcheck pass over every test binary, then the whole tree compiled with clang
-# under AddressSanitizer and UndefinedBehaviorSanitizer, whose tests run again.
+# then a Valgrind memcheck pass over every test binary, Helgrind over the threads selftests, then
+# the whole tree compiled with clang under AddressSanitizer and UndefinedBehaviorSanitizer, whose
+# tests run again, then the differential tests against libuv 1.40 and 1.50 (the version matrix).
 # Fails on the first red step.
 set -eu
 BUILD=${1:-build}
@@ -69,5 +70,13 @@ if command -v clang >/dev/null 2>&1; then
 else
     echo "clang not installed: skipped (scripts/deps.sh installs it as root)"
 fi
+
+echo "== libuv version matrix (scripts/libuv-matrix.sh: 1.40 and 1.50 from Debian's sources)"
+# The differential tests again, the harness compiled against each version's uv.h and the real
+# side linked to that libuv; built once, cached under $BUILD/libuv-matrix. Needs the network on
+# its first run and fails without it (docs/versions.md).
+tm=$(date +%s)
+sh scripts/libuv-matrix.sh "$BUILD"
+echo "version matrix: $(($(date +%s) - tm)) s"
 
 echo "== make check passed in $(($(date +%s) - t0)) s"

@@ -220,6 +220,9 @@ static void all_fulfils_with_n(void **state)
     ah_assert_now_ms(sim, 30);
     assert_int_equal(ah_future_value(fs[1]), 2);
     assert_int_equal(ah_await_value(sim, ah_all(sim, NULL, 0)), 0);
+    /* Since libuv 1.45 the timer that settled the future ran last in its iteration: its close
+     * callback waits for the next one, at the same instant. */
+    ah_run_ready(sim);
 }
 
 static void all_rejects_with_the_first_error_and_cancels_the_others(void **state)
@@ -285,6 +288,9 @@ static void all_settled_waits_for_every_outcome(void **state)
     assert_int_equal(ah_future_value(fs[0]), 1);
     assert_int_equal(ah_future_error(fs[1]), UV_ECONNRESET);
     assert_int_equal(ah_future_error(fs[2]), UV_ECANCELED);
+    /* Since libuv 1.45 the timer that settled the future ran last in its iteration: its close
+     * callback waits for the next one, at the same instant. */
+    ah_run_ready(sim);
 }
 
 static void any_takes_the_first_success(void **state)
@@ -311,6 +317,9 @@ static void any_takes_the_first_success(void **state)
     assert_int_equal(ah_await_error(sim, any), UV_ETIMEDOUT); /* the last error */
     assert_int_equal(ah_future_winner(any), -1);
     assert_int_equal(ah_await_error(sim, ah_any(sim, NULL, 0)), UV_EINVAL);
+    /* Since libuv 1.45 the timer that settled the future ran last in its iteration: its close
+     * callback waits for the next one, at the same instant. */
+    ah_run_ready(sim);
 }
 
 static void race_takes_the_first_outcome(void **state)

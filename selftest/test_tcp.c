@@ -364,7 +364,11 @@ static void readable_and_writable_follow_the_stream(void **state)
     ah_run_until_idle(sim);
     assert_true(uv_is_readable(s) && uv_is_writable(s));
     assert_int_equal(uv_shutdown(&cl.sreq, s, NULL), 0);
+#if UV_VERSION_HEX >= 0x012a00
     assert_true(uv_is_readable(s) && !uv_is_writable(s));
+#else
+    assert_true(uv_is_readable(s) && uv_is_writable(s)); /* before 1.42: writable until closed */
+#endif
     assert_int_equal(uv_shutdown(&cl.sreq, s, NULL), UV_ENOTCONN);
     ah_run_until_idle(sim);
     assert_log("0 server connection 0|0 connect 0|0 server read EOF|0 read EOF|0 close");
@@ -512,7 +516,12 @@ static void ipv6_any_listener_takes_both_families_unless_v6_only(void **state)
     assert_int_equal(uv_tcp_connect(&c6req, &c6, (const struct sockaddr *)&lo6, on_c6), 0);
     tc_connect(&cl, "127.0.0.1", 7004, NULL);
     ah_run_until_idle(sim);
+#if UV_VERSION_HEX >= 0x012d00
+    /* Since libuv 1.45 a listener accepts one connection per poll. */
+    assert_log("0 server connection 0|0 v6 connect 0|0 connect 0|0 server connection 0");
+#else
     assert_log("0 server connection 0|0 v6 connect 0|0 server connection 0|0 connect 0");
+#endif
     assert_int_equal(uv_tcp_getsockname(&c6, (struct sockaddr *)&ss, &len), 0);
     assert_int_equal(ss.ss_family, AF_INET6);
     uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));

@@ -95,7 +95,7 @@ static void job_fire(ah__event *ev)
     ah__job_done_fn done = job->done;
 
     ah__list_remove(&job->link);
-    work_of(req)->wq[0] = NULL;
+    ah__qslot_set(&work_of(req)->wq, 0, NULL);
     ah__req_end(req);
     done(job, status);
     /* the job's data stays readable during done; recycle it after */
@@ -204,8 +204,8 @@ ah__job *ah__job_submit(uv_loop_t *loop, uv_req_t *req, const char *what, ah__jo
     job->ev.what = what;
     job->ev.site = site;
     job->ev.owner = req;
-    work_of(req)->wq[0] = job;
-    work_of(req)->wq[1] = NULL;
+    ah__qslot_set(&work_of(req)->wq, 0, job);
+    ah__qslot_set(&work_of(req)->wq, 1, NULL);
     ah__list_insert_tail(&p->queue, &job->link);
     pump(p);
     return job;
@@ -218,7 +218,7 @@ static ah__job *job_of(uv_req_t *req)
 
     if (w == NULL || ah__req_rec(req) == NULL)
         return NULL;
-    job = w->wq[0];
+    job = ah__qslot_get(&w->wq, 0);
     return job != NULL && job->req == req ? job : NULL;
 }
 

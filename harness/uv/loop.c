@@ -1,8 +1,8 @@
-/* The loop: lifecycle, libuv 1.44's uv_run iteration on the virtual clock, the poll phase
- * (where the clock jumps instead of blocking), events, pending callbacks, and the test verbs.
+/* The loop: lifecycle, libuv's uv_run iteration on the virtual clock, the poll phase (where the
+ * clock jumps instead of blocking), events, pending callbacks, and the test verbs.
  *
- * What differs between libuv versions lives in iterate() alone (design.md): 1.45 moved the
- * timers to the end of the iteration, 1.48 runs only the timers that were due on entry. */
+ * The iteration is that of the libuv compiled against: what differs between versions is named
+ * in uv/version.h (AH__UV_*) and tested here in iterate(), uv_run() and loop_alive() only. */
 #include "../internal.h"
 
 #include <limits.h>
@@ -33,10 +33,13 @@ ah_sim *ah__loop_sim(const uv_loop_t *loop, const char *fn)
  * uv_backend_timeout answers 0. The sim keeps that one bit in the same, otherwise unused, field. */
 static void watchers_queued_set(uv_loop_t *loop, int queued)
 {
-    loop->watcher_queue[0] = queued ? (void *)loop->watcher_queue : NULL;
+    ah__qslot_set(&loop->watcher_queue, 0, queued ? (void *)&loop->watcher_queue : NULL);
 }
 
-static int watchers_queued(const uv_loop_t *loop) { return loop->watcher_queue[0] != NULL; }
+static int watchers_queued(const uv_loop_t *loop)
+{
+    return ah__qslot_get(&loop->watcher_queue, 0) != NULL;
+}
 
 static void loop_init(ah_sim *sim, uv_loop_t *loop, ah__site site, int is_default)
 {
@@ -161,9 +164,15 @@ int uv_loop_configure(uv_loop_t *loop, uv_loop_option option, ...)
     int sig;
 
     ah__loop_sim(loop, "uv_loop_configure");
-    /* libuv's answers; signals are not simulated and idle time is not measured */
-    if (option == UV_METRICS_IDLE_TIME)
+    /* libuv's answers; signals are not simulated, idle time is the virtual time polls wait */
+    if (option == UV_METRICS_IDLE_TIME) {
+        ah__lp(loop)->metrics_idle = 1;
         return 0;
+    }
+#if AH__UV_HAS_IO_URING_SQPOLL
+    if (option == UV_LOOP_USE_IO_URING_SQPOLL)
+        return 0;
+#endif
     if (option != UV_LOOP_BLOCK_SIGNAL)
         return UV_ENOSYS;
     va_start(ap, option);
@@ -175,14 +184,30 @@ int uv_loop_configure(uv_loop_t *loop, uv_loop_option option, ...)
 uint64_t uv_metrics_idle_time(uv_loop_t *loop)
 {
     ah__loop_sim(loop, "uv_metrics_idle_time");
+    return ah__lp(loop)->idle_ns;
+}
+
+#if AH__UV_HAS_METRICS_INFO
+int uv_metrics_info(uv_loop_t *loop, uv_metrics_t *metrics)
+{
+    const ah__loop *lp;
+
+    ah__loop_sim(loop, "uv_metrics_info");
+    lp = ah__lp(loop);
+    memset(metrics, 0, sizeof(*metrics));
+    metrics->loop_count = lp->polls;
+    metrics->events = lp->events_delivered;
+    metrics->events_waiting = lp->events_waiting;
     return 0;
 }
+#endif
 
 static int loop_alive(const uv_loop_t *loop)
 {
     const ah__loop *lp = ah__lp(loop);
     return loop->active_handles > 0 || loop->active_reqs.count > 0 ||
-           !ah__list_empty(&lp->pending) || lp->closing != NULL || lp->ref_events > 0;
+           (AH__UV_ALIVE_COUNTS_PENDING && !ah__list_empty(&lp->pending)) || lp->closing != NULL ||
+           lp->ref_events > 0;
 }
 
 int uv_loop_alive(const uv_loop_t *loop)
@@ -245,7 +270,7 @@ static int backend_timeout(const uv_loop_t *loop)
 int uv_backend_timeout(const uv_loop_t *loop)
 {
     ah__loop_sim(loop, "uv_backend_timeout");
-    if (watchers_queued(loop))
+    if (AH__UV_BACKEND_TIMEOUT_WATCHERS && watchers_queued(loop))
         return 0;
     return backend_timeout(loop);
 }
@@ -289,16 +314,17 @@ void ah__event_cancel(ah__event *ev)
 
 /* Delivers every event due by now. The batch is taken first, as epoll_wait returns a set:
  * events that fall due while it is delivered wait for the next poll. */
-static void deliver_events(uv_loop_t *loop)
+static uint64_t deliver_events(uv_loop_t *loop)
 {
     ah__loop *lp = ah__lp(loop);
     uint64_t now = lp->sim->clock.now_ns;
     ah_fc_node *n;
     ah__event *ev;
     size_t i, len;
+    uint64_t fired = 0;
 
     if (lp->batch_len != 0)
-        return; /* a nested poll (uv_run from a callback of another loop) delivers nothing */
+        return 0; /* a nested poll (uv_run from a callback of another loop) delivers nothing */
     while ((n = ah_fc_queue_min(&lp->events)) != NULL && n->due <= now) {
         ah_fc_queue_pop(&lp->events);
         ev = (ah__event *)n;
@@ -321,9 +347,11 @@ static void deliver_events(uv_loop_t *loop)
         if (ev->flags & AH__EV_REF)
             lp->ref_events--;
         lp->sim->events_fired++;
+        fired++;
         ev->fire(ev);
     }
     lp->batch_len = 0;
+    return fired;
 }
 
 /* The poll phase. `timeout` as libuv computes it (ms, -1 = forever). Instead of blocking, the
@@ -333,9 +361,12 @@ static int poll_phase(uv_loop_t *loop, int timeout, uint64_t limit_ns)
 {
     ah__loop *lp = ah__lp(loop);
     ah_sim *sim = lp->sim;
-    uint64_t now = sim->clock.now_ns, wake, target;
+    uint64_t now = sim->clock.now_ns, wake, target, delivered;
     const ah_fc_node *n;
+    int waiting;
 
+    n = ah_fc_queue_min(&lp->events);
+    waiting = n != NULL && n->due <= now;
     if (timeout != 0 &&
         !(sim->in_verb && sim->run_pred != NULL && sim->run_pred(sim->run_pred_ctx))) {
         wake = UINT64_MAX;
@@ -344,20 +375,29 @@ static int poll_phase(uv_loop_t *loop, int timeout, uint64_t limit_ns)
             if (wake < now)
                 wake = now;
         }
-        n = ah_fc_queue_min(&lp->events);
         target = n != NULL && n->due < wake ? n->due : wake;
         if (target > limit_ns)
             target = limit_ns;
         /* Other simulated threads run while the loop waits here; a uv_async_send from one of
          * them ends the wait early (threads/). */
-        if ((target > now || sim->threads_live > 0) && ah__time_pass(sim, loop, target))
-            return 1;
+        if (target > now || sim->threads_live > 0) {
+            int never = ah__time_pass(sim, loop, target);
+
+            if (lp->metrics_idle && sim->clock.now_ns > now)
+                lp->idle_ns += sim->clock.now_ns - now;
+            if (never)
+                return 1;
+        }
     } else {
         ah__busy_iteration(loop, limit_ns);
     }
     watchers_queued_set(loop, 0);
     update_time(loop); /* libuv updates the time when epoll_wait returns */
-    deliver_events(loop);
+    lp->polls++;
+    delivered = deliver_events(loop);
+    lp->events_delivered += delivered;
+    if (lp->metrics_idle && waiting)
+        lp->events_waiting += delivered;
     if (ah__poll_end_hook != NULL)
         ah__poll_end_hook(loop);
     return 0;
@@ -410,7 +450,8 @@ static void check_time_limit(ah_sim *sim)
     }
 }
 
-/* One pass of libuv 1.44's uv_run loop body. Returns 1 when the poll would block forever. */
+/* One pass of uv_run's loop body, in the order of the libuv compiled against (uv/version.h).
+ * Returns 1 when the poll would block forever. */
 static int iterate(uv_loop_t *loop, uv_run_mode mode, uint64_t limit_ns)
 {
     ah__loop *lp = ah__lp(loop);
@@ -428,11 +469,17 @@ static int iterate(uv_loop_t *loop, uv_run_mode mode, uint64_t limit_ns)
                  last ? ah__handle_str(last, b, sizeof(b)) : "no handle",
                  last ? ah__site_str(&last->start_site, st, sizeof(st)) : "-");
     }
-    update_time(loop);
-    ah__timer_run(loop);
+    if (!AH__UV_TIMERS_AFTER_CLOSE) {
+        update_time(loop);
+        ah__timer_run(loop);
+    }
 
-    can_sleep = ah__list_empty(&lp->pending) && ah__list_empty(&lp->idle);
-    run_pending(loop);
+    if (AH__UV_ONCE_CAN_SLEEP) {
+        can_sleep = ah__list_empty(&lp->pending) && ah__list_empty(&lp->idle);
+        run_pending(loop);
+    } else {
+        can_sleep = !run_pending(loop);
+    }
     ah__loop_watchers_run(loop, &lp->idle, UV_IDLE);
     ah__loop_watchers_run(loop, &lp->prepare, UV_PREPARE);
 
@@ -441,12 +488,13 @@ static int iterate(uv_loop_t *loop, uv_run_mode mode, uint64_t limit_ns)
         timeout = backend_timeout(loop);
     if (poll_phase(loop, timeout, limit_ns))
         return 1;
-    for (i = 0; i < 8 && !ah__list_empty(&lp->pending); i++)
-        run_pending(loop);
+    if (AH__UV_PENDING_AFTER_POLL)
+        for (i = 0; i < 8 && !ah__list_empty(&lp->pending); i++)
+            run_pending(loop);
     ah__loop_watchers_run(loop, &lp->check, UV_CHECK);
     ah__close_run(loop);
 
-    if (mode == UV_RUN_ONCE) {
+    if (AH__UV_TIMERS_AFTER_CLOSE || mode == UV_RUN_ONCE) {
         update_time(loop);
         ah__timer_run(loop);
     }
@@ -485,6 +533,14 @@ int uv_run(uv_loop_t *loop, uv_run_mode mode)
     r = loop_alive(loop);
     if (!r)
         update_time(loop);
+    /* Since 1.45 the timers run after the closing phase; UV_RUN_DEFAULT runs the due ones once
+     * before the first iteration (since 1.46 only on a live, unstopped loop). */
+    if (AH__UV_TIMERS_AFTER_CLOSE && mode == UV_RUN_DEFAULT &&
+        (!AH__UV_PRELOOP_TIMERS_IF_ALIVE || (r != 0 && loop->stop_flag == 0))) {
+        if (r)
+            update_time(loop);
+        ah__timer_run(loop);
+    }
     while (r != 0 && loop->stop_flag == 0) {
         if (iterate(loop, mode, UINT64_MAX)) {
             lp->running = 0;
@@ -571,6 +627,18 @@ static void verb_leave(ah_sim *sim)
     sim->in_verb = 0;
 }
 
+static int others_pending(ah_sim *sim, const ah__loop *self)
+{
+    ah__list *q;
+
+    for (q = sim->loops.next; q != &sim->loops; q = q->next) {
+        const ah__loop *lp = ah__container_of(q, ah__loop, link);
+        if (lp != self && !ah__list_empty(&lp->pending))
+            return 1;
+    }
+    return 0;
+}
+
 /* One round: one iteration of each loop that has anything to do, waiting in poll no later than
  * `limit_ns`. Returns whether any callback ran or the clock moved. */
 static int round_of_loops(ah_sim *sim, uint64_t limit_ns, int alive_only, ah_pred_fn pred,
@@ -592,9 +660,11 @@ static int round_of_loops(ah_sim *sim, uint64_t limit_ns, int alive_only, ah_pre
             continue;
         nloops++;
         lim = limit_ns;
-        /* With several loops, one may not wait past another's next due time. */
+        /* With several loops, one may not wait past another's next due time, nor at all while
+         * another has pending callbacks (before libuv 1.44.2 they wait for its next iteration). */
         if (sim->loops.next->next != &sim->loops) {
-            uint64_t other = next_due_ns(sim, alive_only);
+            uint64_t other =
+                others_pending(sim, lp) ? sim->clock.now_ns : next_due_ns(sim, alive_only);
             if (other < lim)
                 lim = other < sim->clock.now_ns ? sim->clock.now_ns : other;
         }

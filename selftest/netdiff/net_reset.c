@@ -2,6 +2,8 @@
  * Then a close with unread bytes in the receive queue also resets. */
 #include "common.h"
 
+#include <signal.h>
+
 static uv_write_t w, w2;
 static char rbuf[4096];
 
@@ -45,4 +47,10 @@ static void ready(void)
     V("server close_reset again", uv_is_closing((uv_handle_t *)&sconn));
 }
 
-int main(void) { return connect_pair(ready); }
+int main(void)
+{
+    /* Before libuv 1.42 the stream stays writable after the reset and the write reaches
+     * write(2): as every program that writes to sockets must, ignore SIGPIPE. */
+    signal(SIGPIPE, SIG_IGN);
+    return connect_pair(ready);
+}

@@ -2,7 +2,7 @@
  * shutdown with UV_ECANCELED, both before close_cb. The peer reads the bytes and EOF. */
 #include "common.h"
 
-static uv_write_t w;
+static uv_write_t w, w2; /* w2: before libuv 1.42 the write after the shutdown is accepted */
 static uv_shutdown_t sd;
 static char rbuf[4096];
 
@@ -42,7 +42,7 @@ static void ready(void)
 
     V("write", uv_write(&w, (uv_stream_t *)&client, &b, 1, on_written));
     V("shutdown", uv_shutdown(&sd, (uv_stream_t *)&client, on_shutdown));
-    V("write after shutdown", uv_write(&w, (uv_stream_t *)&client, &b, 1, on_written));
+    V("write after shutdown", uv_write(&w2, (uv_stream_t *)&client, &b, 1, on_written));
     uv_close((uv_handle_t *)&client, on_close);
     V("shutdown after close", uv_shutdown(&sd, (uv_stream_t *)&client, on_shutdown));
     V("server read_start", uv_read_start((uv_stream_t *)&sconn, alloc_s, server_read));

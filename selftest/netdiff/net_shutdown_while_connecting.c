@@ -47,8 +47,12 @@ static uv_timer_t timer;
 static void on_timer(uv_timer_t *t)
 {
     P("timer: the shutdown is still pending, the server has no EOF; closing");
-    uv_close((uv_handle_t *)&client, on_close);
-    uv_close((uv_handle_t *)&sconn, on_close);
+    /* Before libuv 1.42 the write queued after the shutdown is sent and the shutdown completes:
+     * both streams are closed by now. */
+    if (!uv_is_closing((uv_handle_t *)&client))
+        uv_close((uv_handle_t *)&client, on_close);
+    if (!uv_is_closing((uv_handle_t *)&sconn))
+        uv_close((uv_handle_t *)&sconn, on_close);
     uv_close((uv_handle_t *)t, on_close);
 }
 

@@ -6,8 +6,22 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 
 #include <uv.h>
+
+/* The first line of every trace names the libuv that runs, and a program whose uv.h and loaded
+ * libuv differ stops here: the version matrix (scripts/libuv-matrix.sh) relies on both sides of
+ * a comparison really being the version they were built against. */
+__attribute__((constructor)) static void trace_libuv_version(void)
+{
+    if (uv_version() != UV_VERSION_HEX) {
+        fprintf(stderr, "built against libuv %d.%d.%d but running %s: check the rpath\n",
+                UV_VERSION_MAJOR, UV_VERSION_MINOR, UV_VERSION_PATCH, uv_version_string());
+        exit(3);
+    }
+    printf("libuv %s\n", uv_version_string());
+}
 
 static inline const char *rc_name(long long rc)
 {
