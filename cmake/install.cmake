@@ -50,6 +50,11 @@ foreach(target IN LISTS AH_LINK_GROUP)
   endif()
   string(APPEND AH_PC_ARCHIVES " -l${output_name}")
 endforeach()
+# The interposing rooms are forced in, as asyncharness::harness forces them (CMakeLists.txt).
+set(AH_PC_UNDEFS)
+foreach(anchor IN LISTS AH_INTERPOSERS)
+  string(APPEND AH_PC_UNDEFS " -Wl,-u,${anchor}")
+endforeach()
 string(STRIP "${AH_PC_ARCHIVES}" AH_PC_ARCHIVES)
 if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}" OR IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
   # An absolute libdir or includedir cannot move with the prefix: write them as they are.

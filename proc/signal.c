@@ -17,6 +17,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Reached from proc/interpose.c, so that this file is linked (see there). */
+const char ah__proc_interposer_signal = 0;
+
 static int (*real_kill_fn)(pid_t, int);
 static int (*real_raise_fn)(int);
 

@@ -11,6 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Reached from threads/interpose.c, so that this file is linked (see there). */
+const char ah__threads_interposer_sleep = 0;
+
 /* `arg` is the call's own argument, for the report. Returns 0, or -1 when not simulated. */
 static int sleep_ns(const char *call, uint64_t arg, uint64_t ns, ah__site site)
 {
