@@ -827,6 +827,43 @@ static ssize_t op_copyfile(ah__fs *fs, struct ah__memfs *m, const ah__fsop *o)
     return 0;
 }
 
+#if !AH__UV_SENDFILE_READS_AT_OFFSET
+/* libuv 1.40 on Linux: copy_file_range(in_fd, NULL, out_fd, &in_offset, len), which copies from
+ * the input's file position (it advances) to in_offset of the output (whose position stays).
+ * Returns 1 and sets *r when that call decides, 0 when the kernel refuses it with EINVAL (the two
+ * ranges of one file overlap) and libuv falls back to its read-and-write emulation, which does
+ * what later versions do. */
+static int sendfile_140(ah__fs *fs, struct ah__memfs *m, mfd *in, mfd *out, const ah__fsop *o,
+                        ssize_t *r)
+{
+    uint64_t n = 0, to = (uint64_t)o->off;
+    ah__fsop w;
+    uv_buf_t b;
+
+    if ((out->flags & O_ACCMODE) == O_RDONLY || (out->flags & O_APPEND)) {
+        *r = UV_EBADF;
+        return 1;
+    }
+    if (in->pos < in->node->size)
+        n = in->node->size - in->pos < o->len ? in->node->size - in->pos : o->len;
+    if (in->node == out->node && to + n > in->pos && to < in->pos + n)
+        return 0;
+    *r = 0;
+    if (n == 0)
+        return 1;
+    b = uv_buf_init((char *)in->node->data + in->pos, (unsigned)n);
+    memset(&w, 0, sizeof(w));
+    w.file = o->file;
+    w.bufs = &b;
+    w.nbufs = 1;
+    w.off = o->off;
+    *r = op_write(fs, m, &w);
+    if (*r > 0)
+        in->pos += (uint64_t)*r;
+    return 1;
+}
+#endif
+
 static ssize_t op_sendfile(ah__fs *fs, struct ah__memfs *m, const ah__fsop *o)
 {
     mfd *in = fd_get(m, o->in_fd), *out = fd_get(m, o->file);
@@ -836,6 +873,13 @@ static ssize_t op_sendfile(ah__fs *fs, struct ah__memfs *m, const ah__fsop *o)
 
     if (in == NULL || (in->flags & O_ACCMODE) == O_WRONLY)
         return UV_EBADF;
+#if !AH__UV_SENDFILE_READS_AT_OFFSET
+    {
+        ssize_t r;
+        if (out != NULL && o->off >= 0 && sendfile_140(fs, m, in, out, o, &r))
+            return r;
+    }
+#endif
     if (o->off < 0 || (uint64_t)o->off >= in->node->size)
         return o->off < 0 ? UV_EINVAL : 0;
     n = in->node->size - (size_t)o->off;

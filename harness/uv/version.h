@@ -111,6 +111,14 @@
 #define AH__UV_UDP_BIND_FLAGS (UV_UDP_IPV6ONLY | UV_UDP_REUSEADDR)
 #endif
 
+/* ---- the file system ---- */
+
+/* 1.41 ("unix,fs: fix uv_fs_sendfile()"): on Linux, uv_fs_sendfile reads at in_offset and writes
+ * at the output's file position. 1.40 passed the offsets to copy_file_range swapped: it read at
+ * the input's file position (advancing it) and wrote at in_offset; only where copy_file_range
+ * refused (overlapping ranges of one file: EINVAL) did its sendfile fallback do it right. */
+#define AH__UV_SENDFILE_READS_AT_OFFSET AH__UV_AT_LEAST(1, 41, 0)
+
 /* ---- API that exists only from some version on ---- */
 
 /* 1.45: uv_metrics_info (loop_count, events, events_waiting). */
