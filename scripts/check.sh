@@ -1,7 +1,7 @@
 #!/bin/sh
 # `make check`: the formatting check (.clang-format), then every test through CTest (unit,
 # planted-bug, differential, the example client's suite and its run against a real redis-server),
-# then a Valgrind memcheck pass over every test binary, Helgrind over the threads selftests, then
+# the layer rules over the built archives, then a Valgrind memcheck pass over every test binary, Helgrind over the threads selftests, then
 # the whole tree compiled with clang under AddressSanitizer and UndefinedBehaviorSanitizer, whose
 # tests run again, then the differential tests against libuv 1.40 and 1.50 (the version matrix).
 # Fails on the first red step.
@@ -29,6 +29,9 @@ echo "== ctest ($BUILD)"
 # descheduled for longer than the 100 ms default, so the suite runs with 1 s; the detector's own
 # planted tests set their threshold explicitly (selftest/test_detectors.c) and still run at 50 ms.
 AH_SLOW_CALLBACK_MS="${AH_SLOW_CALLBACK_MS:-1000}" ctest --test-dir "$BUILD" --output-on-failure -j "$JOBS" --timeout 300
+
+echo "== layers (scripts/layers.sh)"
+sh scripts/layers.sh "$BUILD"
 
 echo "== valgrind memcheck"
 sh scripts/valgrind.sh "$BUILD"
