@@ -9,6 +9,13 @@ if [ $# -ne 2 ]; then
     echo "usage: $0 REAL SIM" >&2
     exit 2
 fi
+for p in "$1" "$2"; do
+    # two missing programs would agree ("exit 127" twice): that is no test
+    if [ ! -x "$p" ]; then
+        echo "compare.sh: $p is not an executable program" >&2
+        exit 2
+    fi
+done
 REAL_TRIES=${REAL_TRIES:-3}
 dir=$(mktemp -d "${TMPDIR:-/tmp}/ahnetdiff.XXXXXX") || exit 2
 trap 'rm -rf "$dir"' EXIT INT TERM
@@ -20,6 +27,11 @@ run() { # run PROGRAM OUT
 }
 
 run "$2" "$dir/sim"
+if [ "$(wc -l <"$dir/sim")" -le 1 ]; then
+    echo "the harness run printed no trace (only its exit status): no scenario ran" >&2
+    cat "$dir/sim.err" >&2
+    exit 1
+fi
 try=1
 while :; do
     run "$1" "$dir/real"
