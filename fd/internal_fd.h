@@ -15,6 +15,8 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "tty.h"
+
 /* The next definition of `fn` after the executable's: the C library's. */
 void *ah__fd_dlsym(const char *fn);
 #define AH__REAL(fn)                                                                               \
@@ -54,7 +56,8 @@ typedef struct ah__fsock {
     ah__list backlog; /* ah__conn by backlog_link */
     int catching_up;  /* arrivals pulled by a call: watchers are told in the next poll */
     int nodelay, keepalive, keepidle, reuseaddr, sndbuf, rcvbuf;
-    ah__list polls; /* ah__fpoll watching it */
+    ah__list polls;       /* ah__fpoll watching it */
+    struct ah__ftty *tty; /* a fake terminal (tty.c), or NULL */
     ah__site site;
 } ah__fsock;
 
@@ -62,8 +65,12 @@ typedef struct ah__fsock {
 typedef struct ah__fpoll {
     ah__list link;     /* fs->polls */
     ah__list all_link; /* st->all_polls */
-    uv_poll_t *handle; /* NULL once closed */
-    ah__fsock *fs;     /* NULL once its descriptor was closed */
+    uv_poll_t *handle; /* NULL once closed; another room's handle when `io` is set */
+    /* A watcher for another room (ah__fd_watch): io runs instead of poll_cb. */
+    void (*io)(struct ah__fpoll *p, int revents);
+    void *io_ctx;
+    int in_io;
+    ah__fsock *fs; /* NULL once its descriptor was closed */
     int fd;
     int events; /* POLL* bits watched */
     ah__event ev;
@@ -96,6 +103,9 @@ short ah__fd_revents(ah__fsock *fs); /* what poll(2) would report now, every POL
 void ah__fd_changed(ah__fsock *fs);  /* readiness may have changed: wake uv_poll watchers */
 void ah__fd_sock_close(ah__fsock *fs);
 uv_loop_t *ah__fd_loop(ah__fsock *fs);
+
+/* tty.c: ioctl requests on a fake terminal; returns 1 and sets *r when it answered `req`. */
+int ah__fd_tty_ioctl(ah__fsock *fs, unsigned long req, void *arg, int *r);
 
 /* poll.c */
 void ah__fpoll_notify(ah__fpoll *p);

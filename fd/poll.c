@@ -15,6 +15,7 @@
 const char ah__fd_interposer_poll = 0;
 
 static void fpoll_fire(ah__event *ev);
+static void watch_io(ah__fpoll *p, int revents);
 
 static ah__fpoll *fpoll_of(const uv_poll_t *h)
 {
@@ -72,6 +73,10 @@ static void fpoll_io(ah__fpoll *p)
     if (!fpoll_live(p) || (r = fpoll_events(p)) == 0)
         return;
     sim = p->fs->sim;
+    if (p->io != NULL) {
+        watch_io(p, r);
+        return;
+    }
     if ((r & POLLERR) && !(r & POLLPRI)) {
         fpoll_stop(p);
         AH__DISPATCH(sim, h, "poll_cb", h->poll_cb(h, UV_EBADF, 0));
@@ -135,6 +140,69 @@ static void fpoll_destroy(uv_handle_t *h)
     ah__qslot_set(&((uv_poll_t *)h)->io_watcher.watcher_queue, 0, NULL);
     ah__free(p);
 }
+
+/* ---- watchers for other rooms ---- */
+
+ah__fpoll *ah__fd_watch(uv_handle_t *h, int fd, short events, void (*io)(ah__fpoll *, int),
+                        void *ctx)
+{
+    ah__fsock *fs = ah__fd_get(fd);
+    ah__fpoll *p;
+
+    if (fs == NULL)
+        return NULL;
+    p = ah__calloc(1, sizeof(*p));
+    p->handle = (uv_poll_t *)h; /* only its loop, active and closing flags are read */
+    p->io = io;
+    p->io_ctx = ctx;
+    p->fs = fs;
+    p->fd = fd;
+    p->events = events;
+    p->ev.fire = fpoll_fire;
+    p->ev.what = "descriptor readiness";
+    p->ev.owner = h;
+    ah__list_insert_tail(&fs->polls, &p->link);
+    ah__list_insert_tail(&ah__fd_state(fs->sim)->all_polls, &p->all_link);
+    if (fs->conn != NULL) {
+        ah__flow_arm(&fs->conn->flow[0]);
+        ah__flow_arm(&fs->conn->flow[1]);
+    }
+    if (fpoll_events(p) != 0)
+        fpoll_schedule(p);
+    return p;
+}
+
+void *ah__fd_watch_ctx(const ah__fpoll *p) { return p->io_ctx; }
+
+/* The owner's io, then level-triggered: again at the next poll while still ready. The owner may
+ * unwatch from io: the watcher is freed when io returns. */
+static void watch_io(ah__fpoll *p, int revents)
+{
+    p->in_io = 1;
+    p->io(p, revents);
+    p->in_io = 0;
+    if (p->handle == NULL) {
+        ah__free(p);
+        return;
+    }
+    if (fpoll_live(p) && fpoll_events(p) != 0)
+        fpoll_schedule(p);
+}
+
+void ah__fd_unwatch(ah__fpoll *p)
+{
+    if (p == NULL)
+        return;
+    ah__event_cancel(&p->ev);
+    ah__list_remove(&p->link);
+    ah__list_remove(&p->all_link);
+    p->fs = NULL;
+    p->handle = NULL;
+    if (!p->in_io)
+        ah__free(p);
+}
+
+int ah__fd_is_fake(int fd) { return ah__fd_get(fd) != NULL; }
 
 void ah__fpoll_free_all(ah__fdstate *st)
 {

@@ -1173,12 +1173,15 @@ int ioctl(int fd, unsigned long req, ...)
     va_list ap;
     void *arg;
     ah__flow *f;
+    int r;
 
     va_start(ap, req);
     arg = va_arg(ap, void *);
     va_end(ap);
     if (fs == NULL)
         return real_ioctl(fd, req, arg);
+    if (fs->tty != NULL && arg != NULL && ah__fd_tty_ioctl(fs, req, arg, &r))
+        return r;
     if (req == FIONBIO) {
         if (arg == NULL)
             return fail_errno(EFAULT);

@@ -129,6 +129,8 @@ void ah__fd_release(ah__fsock *fs)
         ah__fpoll_detach(ah__container_of(q, ah__fpoll, link));
     }
     ah__event_cancel(&fs->conn_ev);
+    ah__free(fs->tty);
+    fs->tty = NULL;
     ah__list_remove(&fs->link);
     if (fs->fd >= 0 && fs->fd < tab_cap && tab[fs->fd] == fs)
         tab[fs->fd] = NULL;

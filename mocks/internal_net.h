@@ -344,6 +344,11 @@ ah__conn *ah__pipe_open_pair(uv_pipe_t *p, int readable, int writable, const cha
 typedef int (*ah__tty_write_fn)(uv_write_t *req, uv_stream_t *st, const uv_buf_t bufs[],
                                 unsigned nbufs, uv_write_cb cb, const char *fn, ah__site site);
 extern ah__tty_write_fn ah__tty_write_hook;
+/* stream.c: uv_read_start (alloc_cb and read_cb set) and uv_read_stop (both NULL) on a uv_tty_t
+ * go to the same room. NULL: not simulated. */
+typedef int (*ah__tty_read_fn)(uv_stream_t *st, uv_alloc_cb alloc_cb, uv_read_cb read_cb,
+                               ah__site site);
+extern ah__tty_read_fn ah__tty_read_hook;
 
 /* tcp.c, pipe.c: the type-specific half of uv_listen. */
 int ah__tcp_listen(ah__sock *s, int backlog, uv_connection_cb cb);

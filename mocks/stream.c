@@ -308,6 +308,8 @@ int uv_read_start(uv_stream_t *st, uv_alloc_cb alloc_cb, uv_read_cb read_cb)
 
     if (st == NULL || alloc_cb == NULL || read_cb == NULL)
         return UV_EINVAL;
+    if (st->type == UV_TTY && ah__tty_read_hook != NULL)
+        return ah__tty_read_hook(st, alloc_cb, read_cb, site);
     s = ah__sock_of(st, "uv_read_start");
     if (closing(st))
         return UV_EINVAL;
@@ -330,7 +332,11 @@ int uv_read_start(uv_stream_t *st, uv_alloc_cb alloc_cb, uv_read_cb read_cb)
 
 int uv_read_stop(uv_stream_t *st)
 {
-    ah__sock *s = ah__sock_of(st, "uv_read_stop");
+    ah__sock *s;
+
+    if (st != NULL && st->type == UV_TTY && ah__tty_read_hook != NULL)
+        return ah__tty_read_hook(st, NULL, NULL, (ah__site){0});
+    s = ah__sock_of(st, "uv_read_stop");
 
     if (!(st->flags & AH__SF_READING))
         return 0;
@@ -612,6 +618,7 @@ static void io_pend_run(ah__pending *p) { stream_io_out(ah__container_of(p, ah__
 static void wr_fire(ah__event *ev) { stream_io_out(ah__container_of(ev, ah__sock, wr_ev)); }
 
 ah__tty_write_fn ah__tty_write_hook;
+ah__tty_read_fn ah__tty_read_hook;
 
 static int write_begin(uv_write_t *req, uv_stream_t *st, const uv_buf_t bufs[], unsigned nbufs,
                        uv_stream_t *send_handle, uv_write_cb cb, const char *fn, ah__site site)

@@ -2,10 +2,14 @@
  * descriptors, uv_random (deterministic from the sim's seed), uv_loop_fork. uv_guess_handle,
  * uv_tty_set/get_vterm_state and the uv_os_* helpers take no loop or handle: the real libuv
  * serves them. */
+#define _GNU_SOURCE 1 /* POLLRDHUP */
 #include "internal_proc.h"
+
+#include "../fd/tty.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <termios.h>
@@ -40,8 +44,11 @@ int uv_tty_init(uv_loop_t *loop, uv_tty_t *tty, int fd, int unused)
     if (fl == -1)
         return -errno;
     mode = fl & O_ACCMODE;
-    /* The descriptor is a real one: the sim neither reopens it nor makes it non-blocking, so the
-     * test runner's terminal is left as it was. */
+    /* A real descriptor: the sim neither reopens it nor makes it non-blocking, so the test
+     * runner's terminal is left as it was. A fake one (ah_tty_open, a fake socket) is made
+     * non-blocking, as libuv's uv__nonblock. */
+    if (ah__fd_is_fake(fd))
+        fcntl(fd, F_SETFL, fl | O_NONBLOCK);
     ah__handle_init(loop, (uv_handle_t *)tty, UV_TTY, site);
     st->read_cb = NULL;
     st->alloc_cb = NULL;
@@ -147,6 +154,7 @@ typedef struct tty_state {
     ah__list link; /* pstate->ttys: freed with the sim if never closed */
     ah__pending pend;
     uv_stream_t *st;
+    struct ah__fpoll *watch; /* reading a fake terminal (fd/tty.h) */
 } tty_state;
 
 static void tty_callbacks(uv_stream_t *st, int closing)
@@ -240,15 +248,107 @@ static int tty_write(uv_write_t *req, uv_stream_t *st, const uv_buf_t bufs[], un
 
 void ah__tty_close(uv_handle_t *h)
 {
-    tty_state *ts = ((uv_stream_t *)h)->queued_fds;
+    uv_stream_t *st = (uv_stream_t *)h;
+    tty_state *ts = st->queued_fds;
 
-    h->flags &= ~(unsigned)(AH__SF_READABLE | AH__SF_WRITABLE);
+    h->flags &= ~(unsigned)(AH__SF_READABLE | AH__SF_WRITABLE | AH__SF_READING);
     ah__handle_stop(h);
-    ((uv_stream_t *)h)->io_watcher.fd = -1;
+    /* libuv's uv__stream_close closes a descriptor above stderr. */
+    if (st->io_watcher.fd > STDERR_FILENO && ah__fd_is_fake(st->io_watcher.fd))
+        close(st->io_watcher.fd);
+    st->io_watcher.fd = -1;
     if (ts != NULL) {
+        ah__fd_unwatch(ts->watch);
+        ts->watch = NULL;
         ah__pending_remove(&ts->pend);
         ah__list_init(&ts->pend.link);
     }
+}
+
+/* ---- reading a fake terminal ---- */
+
+/* libuv's uv__read for one readiness: up to 32 reads while the callback keeps reading, ending at
+ * a short read; EOF stops reading (uv__stream_eof), EAGAIN gives read_cb a 0. */
+static void tty_read_io(struct ah__fpoll *p, int revents)
+{
+    tty_state *ts = ah__fd_watch_ctx(p);
+    uv_stream_t *st = ts->st;
+    ah_sim *sim = ah__lp(st->loop)->sim;
+    int count = 32;
+    uv_buf_t buf;
+    ssize_t n;
+
+    (void)revents;
+    while (st->read_cb != NULL && (st->flags & AH__SF_READING) && count-- > 0) {
+        buf = uv_buf_init(NULL, 0);
+        AH__DISPATCH(sim, st, "alloc_cb", st->alloc_cb((uv_handle_t *)st, 65536, &buf));
+        if (buf.base == NULL || buf.len == 0) {
+            AH__DISPATCH(sim, st, "read_cb", st->read_cb(st, UV_ENOBUFS, &buf));
+            return;
+        }
+        do
+            n = read(st->io_watcher.fd, buf.base, buf.len);
+        while (n < 0 && errno == EINTR);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            AH__DISPATCH(sim, st, "read_cb", st->read_cb(st, 0, &buf));
+            return;
+        }
+        if (n <= 0) {
+            int err = n == 0 ? UV_EOF : -errno;
+            /* EOF and errors end the reading (libuv 1.42+ stops the handle too) */
+            st->flags &= ~AH__SF_READING;
+            ah__fd_unwatch(ts->watch);
+            ts->watch = NULL;
+            ah__handle_stop((uv_handle_t *)st);
+            AH__DISPATCH(sim, st, "read_cb", st->read_cb(st, err, &buf));
+            return;
+        }
+        AH__DISPATCH(sim, st, "read_cb", st->read_cb(st, n, &buf));
+        if ((size_t)n < buf.len)
+            return;
+    }
+}
+
+static int tty_read(uv_stream_t *st, uv_alloc_cb alloc_cb, uv_read_cb read_cb, ah__site site)
+{
+    ah__hrec *r = ah__handle_rec((uv_handle_t *)st, alloc_cb ? "uv_read_start" : "uv_read_stop");
+    ah_sim *sim = ah__lp(st->loop)->sim;
+    tty_state *ts = st->queued_fds;
+    char b[320], where[160];
+
+    if (alloc_cb == NULL) { /* uv_read_stop */
+        if (!(st->flags & AH__SF_READING))
+            return 0;
+        st->flags &= ~AH__SF_READING;
+        if (ts != NULL) {
+            ah__fd_unwatch(ts->watch);
+            ts->watch = NULL;
+        }
+        ah__handle_stop((uv_handle_t *)st);
+        st->read_cb = NULL;
+        st->alloc_cb = NULL;
+        return 0;
+    }
+    if (ah__is_closing((uv_handle_t *)st) || ts == NULL)
+        return UV_EINVAL;
+    if (!ah__fd_is_fake(st->io_watcher.fd))
+        ah__fail(sim,
+                 "uv_read_start on %s in %s: reading a real terminal or descriptor is not "
+                 "simulated (give the code a fake terminal: ah_tty_open)",
+                 ah__handle_str(r, b, sizeof(b)), ah__site_str(&site, where, sizeof(where)));
+    if (AH__UV_READ_START_EALREADY && (st->flags & AH__SF_READING))
+        return UV_EALREADY;
+    if (!(st->flags & AH__SF_READABLE))
+        return UV_ENOTCONN;
+    st->flags |= AH__SF_READING;
+    st->read_cb = read_cb;
+    st->alloc_cb = alloc_cb;
+    r->start_site = site;
+    ah__handle_start((uv_handle_t *)st);
+    if (ts->watch == NULL)
+        ts->watch =
+            ah__fd_watch((uv_handle_t *)st, st->io_watcher.fd, POLLIN | POLLRDHUP, tty_read_io, ts);
+    return 0;
 }
 
 /* The closing phase, before close_cb: writes already done get their callbacks (uv__stream_destroy
@@ -269,6 +369,7 @@ static void tty_destroy(uv_handle_t *h)
 void ah__tty_hooks_install(void)
 {
     ah__tty_write_hook = tty_write;
+    ah__tty_read_hook = tty_read;
     ah__finish_close_hooks[UV_TTY] = tty_destroy;
 }
 
