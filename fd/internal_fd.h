@@ -104,8 +104,9 @@ void ah__fd_changed(ah__fsock *fs);  /* readiness may have changed: wake uv_poll
 void ah__fd_sock_close(ah__fsock *fs);
 uv_loop_t *ah__fd_loop(ah__fsock *fs);
 
-/* tty.c: ioctl requests on a fake terminal; returns 1 and sets *r when it answered `req`. */
-int ah__fd_tty_ioctl(ah__fsock *fs, unsigned long req, void *arg, int *r);
+/* tty.c: ioctl requests on a fake terminal; returns 1 and sets *r when it answered `req`. Set by
+ * tty.c when it makes a terminal (socket.c's ioctl calls it, and must not depend on tty.c). */
+extern int (*ah__fd_tty_ioctl_hook)(ah__fsock *fs, unsigned long req, void *arg, int *r);
 
 /* poll.c */
 void ah__fpoll_notify(ah__fpoll *p);

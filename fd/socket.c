@@ -36,6 +36,8 @@ static const ah__listen_ops lst_ops = {lst_arrived, lst_loop};
 
 #define SITE(fn) AH__CALLER(fn)
 
+int (*ah__fd_tty_ioctl_hook)(ah__fsock *fs, unsigned long req, void *arg, int *r);
+
 static int fail_errno(int e)
 {
     errno = e;
@@ -1180,7 +1182,7 @@ int ioctl(int fd, unsigned long req, ...)
     va_end(ap);
     if (fs == NULL)
         return real_ioctl(fd, req, arg);
-    if (fs->tty != NULL && arg != NULL && ah__fd_tty_ioctl(fs, req, arg, &r))
+    if (fs->tty != NULL && arg != NULL && ah__fd_tty_ioctl_hook(fs, req, arg, &r))
         return r;
     if (req == FIONBIO) {
         if (arg == NULL)

@@ -26,6 +26,8 @@ typedef struct ah__ftty {
     struct winsize ws;
 } ah__ftty;
 
+static int tty_ioctl(ah__fsock *fs, unsigned long req, void *arg, int *r);
+
 /* A sane cooked terminal, as a login shell finds it. */
 static void tty_defaults(ah__ftty *t)
 {
@@ -68,6 +70,7 @@ int ah_tty_open(ah_sim *sim, int *term)
         fs[i] = ah__fd_get(sv[i]);
         fs[i]->site = site;
     }
+    ah__fd_tty_ioctl_hook = tty_ioctl;
     fs[0]->tty = ah__calloc(1, sizeof(*fs[0]->tty));
     tty_defaults(fs[0]->tty);
     *term = sv[1];
@@ -93,11 +96,11 @@ int ah_tty_set_winsize(ah_sim *sim, int fd, int cols, int rows)
     memset(&ws, 0, sizeof(ws));
     ws.ws_col = (unsigned short)cols;
     ws.ws_row = (unsigned short)rows;
-    ah__fd_tty_ioctl(ah__fd_get(fd), TIOCSWINSZ, &ws, &r);
+    tty_ioctl(ah__fd_get(fd), TIOCSWINSZ, &ws, &r);
     return r;
 }
 
-int ah__fd_tty_ioctl(ah__fsock *fs, unsigned long req, void *arg, int *r)
+static int tty_ioctl(ah__fsock *fs, unsigned long req, void *arg, int *r)
 {
     ah__ftty *t = fs->tty;
 
@@ -157,7 +160,7 @@ int tcgetattr(int fd, struct termios *tio)
         errno = ENOTTY;
         return -1;
     }
-    ah__fd_tty_ioctl(fs, TCGETS, tio, &r);
+    tty_ioctl(fs, TCGETS, tio, &r);
     return r;
 }
 
@@ -177,7 +180,7 @@ int tcsetattr(int fd, int when, const struct termios *tio)
         errno = EINVAL;
         return -1;
     }
-    ah__fd_tty_ioctl(fs, TCSETS, (void *)tio, &r);
+    tty_ioctl(fs, TCSETS, (void *)tio, &r);
     return r;
 }
 
