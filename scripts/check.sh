@@ -1,9 +1,10 @@
 #!/bin/sh
 # `make check`: the formatting check (.clang-format), then every test through CTest (unit,
 # planted-bug, differential, the example client's suite and its run against a real redis-server),
-# the layer rules over the built archives, then a Valgrind memcheck pass over every test binary, Helgrind over the threads selftests, then
-# the whole tree compiled with clang under AddressSanitizer and UndefinedBehaviorSanitizer, whose
-# tests run again, then the differential tests against libuv 1.40 and 1.50 (the version matrix).
+# the layer rules over the built archives (scripts/layers.sh), a Valgrind memcheck pass over every
+# test binary, Helgrind over the threads selftests, then the whole tree compiled with clang under
+# AddressSanitizer and UndefinedBehaviorSanitizer, whose tests run again, then the differential
+# tests against libuv 1.40 and 1.50 (the version matrix).
 # Fails on the first red step.
 set -eu
 BUILD=${1:-build}
