@@ -689,6 +689,42 @@ int uv_udp_try_send(uv_udp_t *handle, const uv_buf_t bufs[], unsigned int nbufs,
     return (int)ah__dgram_send(&u->ep, addr != NULL ? &to : NULL, bufs, nbufs);
 }
 
+#if AH__UV_HAS_UDP_TRY_SEND2
+/* 1.50: as libuv's sendmmsg path. Sends messages in order and returns how many went; the first
+ * message's error is returned as is, a later one's ends the batch. A handle with no socket yet
+ * (never bound, connected or sent on) is UV_EINVAL: libuv does not bind here. */
+int uv_udp_try_send2(uv_udp_t *handle, unsigned int count, uv_buf_t *bufs[], unsigned int nbufs[],
+                     struct sockaddr *addrs[], unsigned int flags)
+{
+    ah__udp *u = udp_of(handle, "uv_udp_try_send2");
+    unsigned int i;
+    int err;
+
+    if (u == NULL || count < 1 || flags != 0)
+        return UV_EINVAL;
+    ah__handle_require_open((uv_handle_t *)handle, "uv_udp_try_send2");
+    if (handle->send_queue_count > 0)
+        return UV_EAGAIN;
+    if (u->family == 0)
+        return UV_EINVAL;
+    for (i = 0; i < count; i++) {
+        ah__addr to;
+
+        if (addrs[i] != NULL && addrs[i]->sa_family == AF_UNIX)
+            ah__fail(ah__sim(), "uv_udp_try_send2 to an AF_UNIX address is not simulated");
+        if ((err = check_before_send(handle, addrs[i])) >= 0) {
+            autobind(u);
+            if (addrs[i] != NULL)
+                ah__addr_from_sockaddr(addrs[i], &to);
+            err = (int)ah__dgram_send(&u->ep, addrs[i] != NULL ? &to : NULL, bufs[i], nbufs[i]);
+        }
+        if (err < 0)
+            return i == 0 ? err : (int)i;
+    }
+    return (int)count;
+}
+#endif
+
 /* ---- receiving: start and stop ---- */
 
 int uv_udp_recv_start(uv_udp_t *handle, uv_alloc_cb alloc_cb, uv_udp_recv_cb recv_cb)

@@ -133,4 +133,7 @@
  * UV_EINVAL). */
 #define AH__UV_PIPE_AUTOBIND AH__UV_AT_LEAST(1, 49, 0)
 
+/* 1.50: uv_udp_try_send2 (a batch of datagrams, one sendmmsg). The harness simulates it. */
+#define AH__UV_HAS_UDP_TRY_SEND2 AH__UV_AT_LEAST(1, 50, 0)
+
 #endif
