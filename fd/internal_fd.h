@@ -33,6 +33,29 @@ enum {
     AH__FS_DONE, /* the connection failed or was reset (TCP_CLOSE again) */
 };
 
+struct ah__fsock;
+/* A kind of fake socket other than a stream socket (fd/dgram.c: UDP). socket.c's libc calls hand
+ * a socket with `ops` to them; addresses arrive already checked and converted. */
+typedef struct ah__fsock_ops {
+    int (*bind)(struct ah__fsock *fs, const ah__addr *a);
+    int (*connect)(struct ah__fsock *fs, const ah__addr *a); /* NULL: AF_UNSPEC, disconnect */
+    ssize_t (*recv)(struct ah__fsock *fs, struct msghdr *msg, int flags, const char *call,
+                    ah__site site);
+    ssize_t (*send)(struct ah__fsock *fs, const struct msghdr *msg, int flags, const char *call,
+                    ah__site site);
+    int (*shutdown)(struct ah__fsock *fs, int how);
+    int (*name)(struct ah__fsock *fs, int peer, ah__addr *out); /* 0 or a positive errno */
+    /* 1 when it answered the option (*r set), 0 to fall back on the common options. */
+    int (*getsockopt)(struct ah__fsock *fs, int level, int name, void *val, socklen_t *len, int *r);
+    int (*setsockopt)(struct ah__fsock *fs, int level, int name, const void *val, socklen_t len,
+                      int *r);
+    int (*nread)(struct ah__fsock *fs); /* FIONREAD */
+    short (*revents)(struct ah__fsock *fs);
+    void (*rearm)(struct ah__fsock *fs);   /* watchers or a blocking call came or went */
+    void (*close)(struct ah__fsock *fs);   /* close(2): leave the network */
+    void (*release)(struct ah__fsock *fs); /* free its own memory (also at the sim's end) */
+} ah__fsock_ops;
+
 /* One fake descriptor. */
 typedef struct ah__fsock {
     ah__list link; /* st->socks */
@@ -56,8 +79,11 @@ typedef struct ah__fsock {
     ah__list backlog; /* ah__conn by backlog_link */
     int catching_up;  /* arrivals pulled by a call: watchers are told in the next poll */
     int nodelay, keepalive, keepidle, reuseaddr, sndbuf, rcvbuf;
-    ah__list polls;       /* ah__fpoll watching it */
-    struct ah__ftty *tty; /* a fake terminal (tty.c), or NULL */
+    ah__list polls;               /* ah__fpoll watching it */
+    struct ah__ftty *tty;         /* a fake terminal (tty.c), or NULL */
+    const ah__fsock_ops *ops;     /* a datagram socket (dgram.c), or NULL */
+    void *priv;                   /* the ops' own state */
+    int rcvtimeo_ms, sndtimeo_ms; /* SO_RCVTIMEO, SO_SNDTIMEO (0: none) */
     ah__site site;
 } ah__fsock;
 
@@ -92,6 +118,10 @@ ah__fdstate *ah__fd_state(ah_sim *sim); /* created on first use */
 ah__fsock *ah__fd_get(int fd);
 ah__fsock *ah__fd_new(ah_sim *sim, int kind, ah__site site); /* NULL with errno set */
 void ah__fd_release(ah__fsock *fs);                          /* frees the number and the entry */
+/* The deadline of a blocking call with a SO_RCVTIMEO/SO_SNDTIMEO of `ms` (0: UINT64_MAX). */
+uint64_t ah__fd_deadline(const ah__fsock *fs, int ms);
+/* Watchers or a blocking call came or went: what arrives for `fs` may now keep its loop alive. */
+void ah__fd_rearm(ah__fsock *fs);
 /* Waits, running the sim, until pred(fs) holds or `deadline_ns` passes (UINT64_MAX: none).
  * Returns 1 when pred holds. A blocking call inside a loop callback that the sim cannot satisfy
  * without running the loop fails the test naming `call`. */
@@ -103,6 +133,13 @@ short ah__fd_revents(ah__fsock *fs); /* what poll(2) would report now, every POL
 void ah__fd_changed(ah__fsock *fs);  /* readiness may have changed: wake uv_poll watchers */
 void ah__fd_sock_close(ah__fsock *fs);
 uv_loop_t *ah__fd_loop(ah__fsock *fs);
+/* The socket's address conversions: 0 or a positive errno. */
+int ah__fd_addr_in(const ah__fsock *fs, const struct sockaddr *sa, socklen_t len, ah__addr *a);
+void ah__fd_addr_out(const ah__fsock *fs, const ah__addr *a, struct sockaddr *sa, socklen_t *len);
+int ah__fd_fail_errno(int e); /* sets errno, returns -1 */
+/* Makes `fs` (a fresh SOCK_DGRAM socket of AF_INET or AF_INET6) a UDP socket: set by dgram.c,
+ * which socket.c must not depend on. Returns 0 or a positive errno. */
+extern int (*ah__fd_dgram_open)(ah__fsock *fs);
 
 /* tty.c: ioctl requests on a fake terminal; returns 1 and sets *r when it answered `req`. Set by
  * tty.c when it makes a terminal (socket.c's ioctl calls it, and must not depend on tty.c). */

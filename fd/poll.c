@@ -29,10 +29,8 @@ static void fpoll_stop(ah__fpoll *p)
     ah__event_cancel(&p->ev);
     if (p->handle != NULL)
         ah__handle_stop((uv_handle_t *)p->handle);
-    if (p->fs != NULL && p->fs->conn != NULL) {
-        ah__flow_arm(&p->fs->conn->flow[0]);
-        ah__flow_arm(&p->fs->conn->flow[1]);
-    }
+    if (p->fs != NULL)
+        ah__fd_rearm(p->fs);
 }
 
 /* What epoll reports for the watcher now (linux-core.c's uv__io_poll), or 0. */
@@ -163,10 +161,7 @@ ah__fpoll *ah__fd_watch(uv_handle_t *h, int fd, short events, void (*io)(ah__fpo
     p->ev.owner = h;
     ah__list_insert_tail(&fs->polls, &p->link);
     ah__list_insert_tail(&ah__fd_state(fs->sim)->all_polls, &p->all_link);
-    if (fs->conn != NULL) {
-        ah__flow_arm(&fs->conn->flow[0]);
-        ah__flow_arm(&fs->conn->flow[1]);
-    }
+    ah__fd_rearm(fs);
     if (fpoll_events(p) != 0)
         fpoll_schedule(p);
     return p;
@@ -309,10 +304,7 @@ int uv_poll_start(uv_poll_t *h, int events, uv_poll_cb cb)
     h->poll_cb = cb;
     ((ah__hrec *)h->u.reserved[0])->start_site = site;
     if (p->fs != NULL) {
-        if (p->fs->conn != NULL) {
-            ah__flow_arm(&p->fs->conn->flow[0]);
-            ah__flow_arm(&p->fs->conn->flow[1]);
-        }
+        ah__fd_rearm(p->fs);
         if (fpoll_events(p) != 0)
             fpoll_schedule(p); /* the next poll reports what is ready already */
     }

@@ -37,12 +37,14 @@ static const ah__listen_ops lst_ops = {lst_arrived, lst_loop};
 #define SITE(fn) AH__CALLER(fn)
 
 int (*ah__fd_tty_ioctl_hook)(ah__fsock *fs, unsigned long req, void *arg, int *r);
+int (*ah__fd_dgram_open)(ah__fsock *fs);
 
-static int fail_errno(int e)
+int ah__fd_fail_errno(int e)
 {
     errno = e;
     return -1;
 }
+#define fail_errno ah__fd_fail_errno
 
 /* A call on the socket of a uv stream: libuv owns it. */
 static void stream_owned(ah__fsock *fs, const char *call, ah__site site) __attribute__((noreturn));
@@ -167,6 +169,8 @@ short ah__fd_revents(ah__fsock *fs)
 
     if (fs->kind == AH__FK_STREAM)
         return POLLOUT;
+    if (fs->ops != NULL)
+        return fs->ops->revents(fs);
     sync_reset(fs);
     if (fs->state == AH__FS_LISTENING)
         return ah__list_empty(&fs->backlog) ? 0 : POLLIN | POLLRDNORM;
@@ -235,7 +239,7 @@ static void attach(ah__fsock *fs, ah__conn *c, int side)
 
 /* ---- addresses ---- */
 
-static int addr_in(const ah__fsock *fs, const struct sockaddr *sa, socklen_t len, ah__addr *a)
+int ah__fd_addr_in(const ah__fsock *fs, const struct sockaddr *sa, socklen_t len, ah__addr *a)
 {
     if (sa == NULL)
         return EFAULT;
@@ -261,7 +265,7 @@ static int addr_in(const ah__fsock *fs, const struct sockaddr *sa, socklen_t len
     return 0;
 }
 
-static void addr_out(const ah__fsock *fs, const ah__addr *a, struct sockaddr *sa, socklen_t *len)
+void ah__fd_addr_out(const ah__fsock *fs, const ah__addr *a, struct sockaddr *sa, socklen_t *len)
 {
     struct sockaddr_storage ss;
     socklen_t n;
@@ -307,12 +311,27 @@ int socket(int domain, int type, int protocol)
     if (sim == NULL || !fake_domain(domain) || ah__fd_state(sim)->passthrough)
         return real_socket(domain, type, protocol);
     site = SITE("socket");
-    if (base == SOCK_DGRAM && domain != AF_UNIX)
-        ah__fail(sim,
-                 "socket(%s, SOCK_DGRAM) in %s: raw UDP sockets are not simulated (uv_udp_t "
-                 "is the simulated way; or ah_fd_passthrough for a real socket)",
-                 domain == AF_INET ? "AF_INET" : "AF_INET6",
-                 ah__site_str(&site, where, sizeof(where)));
+    if (base == SOCK_DGRAM && domain != AF_UNIX) {
+        int e;
+        if (protocol != 0 && protocol != IPPROTO_UDP)
+            return fail_errno(EPROTONOSUPPORT);
+        if ((fs = ah__fd_new(sim, AH__FK_SOCK, site)) == NULL)
+            return -1;
+        fs->domain = domain;
+        fs->type = base;
+        fs->protocol = protocol;
+        fs->nonblock = (type & SOCK_NONBLOCK) != 0;
+        fs->cloexec = (type & SOCK_CLOEXEC) != 0;
+        fs->state = AH__FS_NEW;
+        if (ah__fd_dgram_open == NULL)
+            ah__fail(sim, "socket(SOCK_DGRAM) in %s: fd/dgram.c is not linked",
+                     ah__site_str(&site, where, sizeof(where)));
+        if ((e = ah__fd_dgram_open(fs)) != 0) {
+            ah__fd_release(fs);
+            return fail_errno(e);
+        }
+        return fs->fd;
+    }
     if (base != SOCK_STREAM)
         ah__fail(sim, "socket(%d, %d) in %s: only SOCK_STREAM sockets are simulated", domain, base,
                  ah__site_str(&site, where, sizeof(where)));
@@ -405,6 +424,8 @@ int close(int fd)
         return real_close(fd);
     if (fs->kind == AH__FK_STREAM)
         stream_owned(fs, "close", SITE("close"));
+    if (fs->ops != NULL)
+        fs->ops->close(fs);
     ah__fd_sock_close(fs);
     return 0;
 }
@@ -449,11 +470,19 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
     site = SITE("connect");
     if (fs->kind == AH__FK_STREAM)
         stream_owned(fs, "connect", site);
+    if (fs->ops != NULL) {
+        if (addr != NULL && len >= sizeof(sa_family_t) && addr->sa_family == AF_UNSPEC)
+            return (e = fs->ops->connect(fs, NULL)) != 0 ? fail_errno(e) : 0;
+        if ((e = ah__fd_addr_in(fs, addr, len, &remote)) != 0 ||
+            (e = fs->ops->connect(fs, &remote)) != 0)
+            return fail_errno(e);
+        return 0;
+    }
     if (fs->state == AH__FS_CONNECTED || fs->state == AH__FS_LISTENING)
         return fail_errno(EISCONN);
     if (fs->state == AH__FS_CONNECTING)
         return fail_errno(EALREADY);
-    if ((e = addr_in(fs, addr, len, &remote)) != 0)
+    if ((e = ah__fd_addr_in(fs, addr, len, &remote)) != 0)
         return fail_errno(e);
     net = ah__net_get(fs->sim);
     if (fs->bound)
@@ -508,8 +537,10 @@ int bind(int fd, const struct sockaddr *addr, socklen_t len)
         return real_bind(fd, addr, len);
     if (fs->kind == AH__FK_STREAM)
         stream_owned(fs, "bind", SITE("bind"));
-    if ((e = addr_in(fs, addr, len, &a)) != 0)
+    if ((e = ah__fd_addr_in(fs, addr, len, &a)) != 0)
         return fail_errno(e);
+    if (fs->ops != NULL)
+        return (e = fs->ops->bind(fs, &a)) != 0 ? fail_errno(e) : 0;
     if (fs->bound || fs->state != AH__FS_NEW)
         return fail_errno(EINVAL);
     net = ah__net_get(fs->sim);
@@ -542,6 +573,8 @@ int listen(int fd, int backlog)
         return real_listen(fd, backlog);
     if (fs->kind == AH__FK_STREAM)
         stream_owned(fs, "listen", SITE("listen"));
+    if (fs->ops != NULL)
+        return fail_errno(EOPNOTSUPP);
     if (fs->state == AH__FS_LISTENING)
         return 0;
     if (fs->state != AH__FS_NEW)
@@ -594,6 +627,8 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
     site = SITE("accept");
     if (fs->kind == AH__FK_STREAM)
         stream_owned(fs, "accept", site);
+    if (fs->ops != NULL)
+        return fail_errno(EOPNOTSUPP);
     if (fs->state != AH__FS_LISTENING)
         return fail_errno(EINVAL);
     if (ah__list_empty(&fs->backlog)) {
@@ -617,7 +652,7 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
     attach(ns, c, 1);
     ah__trace_note(fs->sim, c->label, "accept (raw socket)");
     if (addr != NULL && len != NULL)
-        addr_out(ns, &ns->remote, addr, len);
+        ah__fd_addr_out(ns, &ns->remote, addr, len);
     return ns->fd;
 }
 
@@ -639,6 +674,38 @@ static int readable_now(void *ctx)
     sync_reset(fs);
     return fs->so_error != 0 || rcv_shutdown(fs) || fs->state != AH__FS_CONNECTED ||
            (f != NULL && ah__flow_readable(f, 0) > 0);
+}
+
+/* A datagram socket's reads and writes go to its ops with the whole message. */
+static ssize_t ops_recv(ah__fsock *fs, const struct iovec *iov, int iovcnt, int flags,
+                        struct sockaddr *addr, socklen_t *alen, const char *call, ah__site site)
+{
+    struct msghdr m;
+    ssize_t r;
+
+    memset(&m, 0, sizeof(m));
+    m.msg_iov = (struct iovec *)iov;
+    m.msg_iovlen = (size_t)iovcnt;
+    m.msg_name = addr != NULL && alen != NULL ? addr : NULL;
+    m.msg_namelen = addr != NULL && alen != NULL ? *alen : 0;
+    r = fs->ops->recv(fs, &m, flags, call, site);
+    if (r >= 0 && addr != NULL && alen != NULL)
+        *alen = m.msg_namelen;
+    return r;
+}
+
+static ssize_t ops_send(ah__fsock *fs, const struct iovec *iov, int iovcnt, int flags,
+                        const struct sockaddr *addr, socklen_t alen, const char *call,
+                        ah__site site)
+{
+    struct msghdr m;
+
+    memset(&m, 0, sizeof(m));
+    m.msg_iov = (struct iovec *)iov;
+    m.msg_iovlen = (size_t)iovcnt;
+    m.msg_name = (void *)addr;
+    m.msg_namelen = addr != NULL ? alen : 0;
+    return fs->ops->send(fs, &m, flags, call, site);
 }
 
 /* tcp_recvmsg: up to `len` bytes into the iovecs. */
@@ -681,7 +748,8 @@ static ssize_t sock_recv(ah__fsock *fs, const struct iovec *iov, int iovcnt, int
             return 0;
         if (fs->nonblock || (flags & MSG_DONTWAIT))
             return fail_errno(EAGAIN);
-        ah__fd_block(fs, call, readable_now, fs, UINT64_MAX, site);
+        if (!ah__fd_block(fs, call, readable_now, fs, ah__fd_deadline(fs, fs->rcvtimeo_ms), site))
+            return fail_errno(EAGAIN); /* SO_RCVTIMEO passed */
     }
 }
 
@@ -695,6 +763,8 @@ ssize_t read(int fd, void *buf, size_t n)
         return real_read(fd, buf, n);
     v.iov_base = buf;
     v.iov_len = n;
+    if (fs->ops != NULL)
+        return ops_recv(fs, &v, 1, 0, NULL, NULL, "read", SITE("read"));
     return sock_recv(fs, &v, 1, 0, "read", SITE("read"));
 }
 
@@ -708,6 +778,8 @@ ssize_t recv(int fd, void *buf, size_t n, int flags)
         return real_recv(fd, buf, n, flags);
     v.iov_base = buf;
     v.iov_len = n;
+    if (fs->ops != NULL)
+        return ops_recv(fs, &v, 1, flags, NULL, NULL, "recv", SITE("recv"));
     return sock_recv(fs, &v, 1, flags, "recv", SITE("recv"));
 }
 
@@ -722,6 +794,8 @@ ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr, 
         return real_recvfrom(fd, buf, n, flags, addr, alen);
     v.iov_base = buf;
     v.iov_len = n;
+    if (fs->ops != NULL)
+        return ops_recv(fs, &v, 1, flags, addr, alen, "recvfrom", SITE("recvfrom"));
     r = sock_recv(fs, &v, 1, flags, "recvfrom", SITE("recvfrom"));
     if (r >= 0 && addr != NULL && alen != NULL)
         *alen = 0; /* a connected stream socket leaves the address unset */
@@ -735,6 +809,8 @@ ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 
     if (fs == NULL)
         return real_readv(fd, iov, iovcnt);
+    if (fs->ops != NULL)
+        return ops_recv(fs, iov, iovcnt, 0, NULL, NULL, "readv", SITE("readv"));
     return sock_recv(fs, iov, iovcnt, 0, "readv", SITE("readv"));
 }
 
@@ -746,6 +822,8 @@ ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 
     if (fs == NULL)
         return real_recvmsg(fd, msg, flags);
+    if (fs->ops != NULL)
+        return fs->ops->recv(fs, msg, flags, "recvmsg", SITE("recvmsg"));
     r = sock_recv(fs, msg->msg_iov, (int)msg->msg_iovlen, flags, "recvmsg", SITE("recvmsg"));
     if (r >= 0) {
         msg->msg_namelen = 0;
@@ -879,7 +957,8 @@ static ssize_t sock_send(ah__fsock *fs, const struct iovec *iov, int iovcnt, int
         } else if (fs->nonblock || (flags & MSG_DONTWAIT)) {
             return sent > 0 ? (ssize_t)sent : fail_errno(EAGAIN);
         }
-        ah__fd_block(fs, call, writable_now, fs, UINT64_MAX, site);
+        if (!ah__fd_block(fs, call, writable_now, fs, ah__fd_deadline(fs, fs->sndtimeo_ms), site))
+            return sent > 0 ? (ssize_t)sent : fail_errno(EAGAIN); /* SO_SNDTIMEO passed */
     }
 }
 
@@ -893,6 +972,8 @@ ssize_t write(int fd, const void *buf, size_t n)
         return real_write(fd, buf, n);
     v.iov_base = (void *)buf;
     v.iov_len = n;
+    if (fs->ops != NULL)
+        return ops_send(fs, &v, 1, 0, NULL, 0, "write", SITE("write"));
     return sock_send(fs, &v, 1, 0, "write", SITE("write"));
 }
 
@@ -906,6 +987,8 @@ ssize_t send(int fd, const void *buf, size_t n, int flags)
         return real_send(fd, buf, n, flags);
     v.iov_base = (void *)buf;
     v.iov_len = n;
+    if (fs->ops != NULL)
+        return ops_send(fs, &v, 1, flags, NULL, 0, "send", SITE("send"));
     return sock_send(fs, &v, 1, flags, "send", SITE("send"));
 }
 
@@ -918,6 +1001,11 @@ ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockad
 
     if (fs == NULL)
         return real_sendto(fd, buf, n, flags, addr, alen);
+    if (fs->ops != NULL) {
+        v.iov_base = (void *)buf;
+        v.iov_len = n;
+        return ops_send(fs, &v, 1, flags, addr, alen, "sendto", SITE("sendto"));
+    }
     if (addr != NULL && fs->state == AH__FS_CONNECTED)
         return fail_errno(EISCONN);
     v.iov_base = (void *)buf;
@@ -932,6 +1020,8 @@ ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 
     if (fs == NULL)
         return real_writev(fd, iov, iovcnt);
+    if (fs->ops != NULL)
+        return ops_send(fs, iov, iovcnt, 0, NULL, 0, "writev", SITE("writev"));
     return sock_send(fs, iov, iovcnt, 0, "writev", SITE("writev"));
 }
 
@@ -942,6 +1032,8 @@ ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 
     if (fs == NULL)
         return real_sendmsg(fd, msg, flags);
+    if (fs->ops != NULL && msg->msg_controllen == 0)
+        return fs->ops->send(fs, msg, flags, "sendmsg", SITE("sendmsg"));
     if (msg->msg_controllen != 0)
         ah__fail(fs->sim, "sendmsg(%d) with ancillary data (descriptor passing) is not simulated",
                  fd);
@@ -954,6 +1046,7 @@ int shutdown(int fd, int how)
 {
     AH__REAL(shutdown);
     ah__fsock *fs = ah__fd_get(fd);
+    int e;
 
     if (fs == NULL)
         return real_shutdown(fd, how);
@@ -961,6 +1054,8 @@ int shutdown(int fd, int how)
         stream_owned(fs, "shutdown", SITE("shutdown"));
     if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
         return fail_errno(EINVAL);
+    if (fs->ops != NULL)
+        return (e = fs->ops->shutdown(fs, how)) != 0 ? fail_errno(e) : 0;
     if (fs->state != AH__FS_CONNECTED)
         return fail_errno(ENOTCONN);
     if (how != SHUT_WR)
@@ -976,17 +1071,24 @@ int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
     AH__REAL(getsockname);
     ah__fsock *fs = ah__fd_get(fd);
     ah__addr none;
+    int e;
 
     if (fs == NULL)
         return real_getsockname(fd, addr, len);
     if (len == NULL)
         return fail_errno(EFAULT);
     if (fs->kind == AH__FK_STREAM) {
-        addr_out(fs, &fs->stream->local, addr, len);
+        ah__fd_addr_out(fs, &fs->stream->local, addr, len);
+        return 0;
+    }
+    if (fs->ops != NULL) {
+        if ((e = fs->ops->name(fs, 0, &none)) != 0)
+            return fail_errno(e);
+        ah__fd_addr_out(fs, &none, addr, len);
         return 0;
     }
     memset(&none, 0, sizeof(none));
-    addr_out(fs, fs->bound || fs->state != AH__FS_NEW ? &fs->local : &none, addr, len);
+    ah__fd_addr_out(fs, fs->bound || fs->state != AH__FS_NEW ? &fs->local : &none, addr, len);
     return 0;
 }
 
@@ -994,6 +1096,8 @@ int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
 {
     AH__REAL(getpeername);
     ah__fsock *fs = ah__fd_get(fd);
+    ah__addr peer;
+    int e;
 
     if (fs == NULL)
         return real_getpeername(fd, addr, len);
@@ -1002,12 +1106,31 @@ int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
     if (fs->kind == AH__FK_STREAM) {
         if (fs->stream->conn == NULL)
             return fail_errno(ENOTCONN);
-        addr_out(fs, &fs->stream->remote, addr, len);
+        ah__fd_addr_out(fs, &fs->stream->remote, addr, len);
+        return 0;
+    }
+    if (fs->ops != NULL) {
+        if ((e = fs->ops->name(fs, 1, &peer)) != 0)
+            return fail_errno(e);
+        ah__fd_addr_out(fs, &peer, addr, len);
         return 0;
     }
     if (fs->state != AH__FS_CONNECTED)
         return fail_errno(ENOTCONN);
-    addr_out(fs, &fs->remote, addr, len);
+    ah__fd_addr_out(fs, &fs->remote, addr, len);
+    return 0;
+}
+
+static int timeo_out(void *val, socklen_t *len, int ms)
+{
+    struct timeval tv;
+
+    if (val == NULL || len == NULL || *len < (socklen_t)sizeof(tv))
+        return fail_errno(EINVAL);
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (ms % 1000) * 1000;
+    memcpy(val, &tv, sizeof(tv));
+    *len = sizeof(tv);
     return 0;
 }
 
@@ -1030,8 +1153,13 @@ int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
     if (fs == NULL)
         return real_getsockopt(fd, level, name, val, len);
     s = fs->kind == AH__FK_STREAM ? fs->stream : NULL;
+    if (fs->ops != NULL && fs->ops->getsockopt(fs, level, name, val, len, &v))
+        return v;
     if (level == SOL_SOCKET) {
         switch (name) {
+        case SO_RCVTIMEO:
+        case SO_SNDTIMEO:
+            return timeo_out(val, len, name == SO_RCVTIMEO ? fs->rcvtimeo_ms : fs->sndtimeo_ms);
         case SO_ERROR:
             if (s == NULL) {
                 sync_reset(fs);
@@ -1042,7 +1170,7 @@ int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
             }
             return int_out(val, len, v);
         case SO_TYPE:
-            return int_out(val, len, SOCK_STREAM);
+            return int_out(val, len, fs->type);
         case SO_DOMAIN:
             return int_out(val, len, fs->domain);
         case SO_ACCEPTCONN:
@@ -1083,8 +1211,28 @@ int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
     if (len >= (socklen_t)sizeof(int))
         memcpy(&v, val, sizeof(int));
     s = fs->kind == AH__FK_STREAM ? fs->stream : NULL;
+    if (fs->ops != NULL && fs->ops->setsockopt(fs, level, name, val, len, &v))
+        return v;
     if (level == SOL_SOCKET) {
         switch (name) {
+        case SO_RCVTIMEO:
+        case SO_SNDTIMEO: {
+            struct timeval tv;
+            if (len < (socklen_t)sizeof(tv))
+                return fail_errno(EINVAL);
+            memcpy(&tv, val, sizeof(tv));
+            if (tv.tv_usec < 0 || tv.tv_usec >= 1000000)
+                return fail_errno(EDOM);
+            v = tv.tv_sec < 0 ? 0
+                : tv.tv_sec > INT32_MAX / 1000 - 1
+                    ? INT32_MAX
+                    : (int)(tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000);
+            if (name == SO_RCVTIMEO)
+                fs->rcvtimeo_ms = v;
+            else
+                fs->sndtimeo_ms = v;
+            return 0;
+        }
         case SO_KEEPALIVE:
             fs->keepalive = v != 0;
             if (s != NULL)
@@ -1195,6 +1343,10 @@ int ioctl(int fd, unsigned long req, ...)
             return fail_errno(EFAULT);
         if (fs->state == AH__FS_LISTENING)
             return fail_errno(EINVAL);
+        if (fs->ops != NULL) {
+            *(int *)arg = fs->ops->nread(fs);
+            return 0;
+        }
         f = in_flow(fs);
         *(int *)arg = f != NULL ? (int)ah__flow_readable(f, 0) : 0;
         return 0;

@@ -131,11 +131,29 @@ void ah__fd_release(ah__fsock *fs)
     ah__event_cancel(&fs->conn_ev);
     ah__free(fs->tty);
     fs->tty = NULL;
+    if (fs->ops != NULL)
+        fs->ops->release(fs);
+    fs->ops = NULL;
     ah__list_remove(&fs->link);
     if (fs->fd >= 0 && fs->fd < tab_cap && tab[fs->fd] == fs)
         tab[fs->fd] = NULL;
     real_close(fs->fd);
     ah__free(fs);
+}
+
+void ah__fd_rearm(ah__fsock *fs)
+{
+    if (fs->conn != NULL) {
+        ah__flow_arm(&fs->conn->flow[0]);
+        ah__flow_arm(&fs->conn->flow[1]);
+    }
+    if (fs->ops != NULL)
+        fs->ops->rearm(fs);
+}
+
+uint64_t ah__fd_deadline(const ah__fsock *fs, int ms)
+{
+    return ms > 0 ? fs->sim->clock.now_ns + (uint64_t)ms * AH__NS_PER_MS : UINT64_MAX;
 }
 
 void ah_fd_passthrough(ah_sim *sim, int on) { ah__fd_state(sim)->passthrough = on != 0; }
@@ -163,11 +181,7 @@ static void set_blocking(ah_sim *sim, int d)
 
     st->blocking += d;
     for (q = st->socks.next; q != &st->socks; q = q->next) {
-        ah__fsock *fs = ah__container_of(q, ah__fsock, link);
-        if (fs->conn != NULL) {
-            ah__flow_arm(&fs->conn->flow[0]);
-            ah__flow_arm(&fs->conn->flow[1]);
-        }
+        ah__fd_rearm(ah__container_of(q, ah__fsock, link));
     }
 }
 

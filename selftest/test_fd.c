@@ -403,6 +403,98 @@ static void getaddrinfo_answers_from_the_dns_table(void **state)
     assert_non_null(gai_strerror(EAI_NONAME));
 }
 
+/* ---- raw UDP ---- */
+
+static uv_udp_t echo_udp;
+static uv_udp_send_t echo_req;
+static char echo_buf[2048];
+
+static void echo_alloc(uv_handle_t *h, size_t n, uv_buf_t *b)
+{
+    (void)h, (void)n;
+    *b = uv_buf_init(echo_buf, sizeof(echo_buf));
+}
+
+static void echo_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b, const struct sockaddr *from,
+                      unsigned flags)
+{
+    uv_buf_t out;
+
+    (void)flags;
+    if (n <= 0 || from == NULL)
+        return;
+    out = uv_buf_init(b->base, (unsigned)n);
+    assert_int_equal(uv_udp_send(&echo_req, h, &out, 1, from, NULL), 0);
+}
+
+/* A raw socket and a uv_udp_t meet on the same datagram network, its latency and its loss. */
+static void raw_udp_meets_uv_udp_with_faults(void **state)
+{
+    ah_sim *sim = *state;
+    struct sockaddr_in a, from;
+    socklen_t flen = sizeof(from);
+    struct timeval tv = {0, 200000};
+    char b[64];
+    int fd;
+
+    uv_ip4_addr("127.0.0.1", 7001, &a);
+    assert_int_equal(uv_udp_init(uv_default_loop(), &echo_udp), 0);
+    assert_int_equal(uv_udp_bind(&echo_udp, (struct sockaddr *)&a, 0), 0);
+    assert_int_equal(uv_udp_recv_start(&echo_udp, echo_alloc, echo_recv), 0);
+    ah_udp_latency(sim, "*", 25, 25);
+
+    fd = socket(AF_INET, SOCK_DGRAM, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+    assert_int_equal(sendto(fd, "hello", 5, 0, (struct sockaddr *)&a, sizeof(a)), 5);
+    /* A blocking recvfrom runs the sim: the echo lands after two 25 ms legs. */
+    assert_int_equal(recvfrom(fd, b, sizeof(b), 0, (struct sockaddr *)&from, &flen), 5);
+    assert_memory_equal(b, "hello", 5);
+    assert_int_equal(ntohs(from.sin_port), 7001);
+    assert_int_equal(ah_now_ms(sim), 50);
+
+    /* A lost datagram: the receive times out after SO_RCVTIMEO, in virtual time. */
+    ah_udp_drop_next(sim, "127.0.0.1:7001", 1);
+    assert_int_equal(send(fd, "x", 1, 0), -1); /* not connected */
+    assert_int_equal(errno, EDESTADDRREQ);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(send(fd, "lost", 4, 0), 4);
+    assert_int_equal(recv(fd, b, sizeof(b), 0), -1);
+    assert_int_equal(errno, EAGAIN);
+    assert_int_equal(ah_now_ms(sim), 250);
+    assert_int_equal(ah_udp_get_stats(sim).lost, 1);
+
+    /* A poll(2) on it waits in virtual time too. */
+    assert_int_equal(send(fd, "again", 5, 0), 5);
+    {
+        struct pollfd p = {fd, POLLIN, 0};
+        assert_int_equal(poll(&p, 1, 1000), 1);
+        assert_true(p.revents & POLLIN);
+    }
+    assert_int_equal(ah_now_ms(sim), 300);
+    assert_int_equal(read(fd, b, sizeof(b)), 5);
+    ah_udp_clear(sim, "*");
+    close(fd);
+    uv_close((uv_handle_t *)&echo_udp, NULL);
+    ah_run_until_idle(sim);
+}
+
+static void udp_leak_body(ah_sim *sim, void *ctx)
+{
+    int fd = socket(AF_INET6, SOCK_DGRAM, 0);
+    (void)sim;
+    assert_true(fd >= 0);
+    if (ctx != NULL)
+        close(fd);
+}
+
+static void a_udp_socket_never_closed_is_reported(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, udp_leak_body, NULL, "was never closed");
+    ah_assert_passes(NULL, udp_leak_body, "closes");
+}
+
 /* ---- diagnostics: planted misuse and correct twins ---- */
 
 static void sigpipe_body(ah_sim *sim, void *ctx)
@@ -517,6 +609,8 @@ int main(void)
         cmocka_unit_test(blocking_read_inside_a_callback_is_reported),
         cmocka_unit_test(a_socket_never_closed_is_reported),
         cmocka_unit_test(uv_poll_of_a_real_descriptor_is_not_simulated),
+        ah_unit_test(raw_udp_meets_uv_udp_with_faults),
+        cmocka_unit_test(a_udp_socket_never_closed_is_reported),
     };
     return ah_run_tests(tests);
 }
