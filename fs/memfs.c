@@ -779,12 +779,30 @@ static ssize_t op_closedir(uv_fs_t *req, const ah__fsop *o)
     return 0;
 }
 
+/* uv__fs_to_timespec: libuv keeps microseconds. 1.41 fixed its rounding (1.40 went through
+ * time * 1e6, which loses a microsecond for most fractions, and mishandled negative times). */
+static uv_timespec_t to_timespec(double t)
+{
+    uv_timespec_t ts;
+
+    ts.tv_sec = (long)t;
+#if AH__UV_UTIME_ROUNDING_FIX
+    ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+    ts.tv_nsec -= ts.tv_nsec % 1000;
+    if (ts.tv_nsec < 0) {
+        ts.tv_nsec += 1000000000L;
+        ts.tv_sec -= 1;
+    }
+#else
+    ts.tv_nsec = (long)((uint64_t)(t * 1000000) % 1000000 * 1000);
+#endif
+    return ts;
+}
+
 static void set_times(mnode *n, double atime, double mtime)
 {
-    n->atim.tv_sec = (long)atime;
-    n->atim.tv_nsec = (long)((atime - (double)(long)atime) * 1e9);
-    n->mtim.tv_sec = (long)mtime;
-    n->mtim.tv_nsec = (long)((mtime - (double)(long)mtime) * 1e9);
+    n->atim = to_timespec(atime);
+    n->mtim = to_timespec(mtime);
 }
 
 static ssize_t op_copyfile(ah__fs *fs, struct ah__memfs *m, const ah__fsop *o)

@@ -23,6 +23,32 @@ static void *tty_state_new(ah__pstate *ps, uv_stream_t *st);
 static struct termios orig_termios;
 static int orig_termios_fd = -1;
 
+/* libuv's uv_tty_init on a terminal: a slave's path is opened again and the new description
+ * dup2'ed over `fd`. Returns the new descriptor, -1 when it kept `fd` (a master, no path), or a
+ * negative libuv error. */
+static int reopen_tty(int fd, int mode)
+{
+    char path[256];
+    unsigned int ptn;
+    int r;
+
+    if (ioctl(fd, TIOCGPTN, &ptn) == 0) /* a pty master: uv__tty_is_slave says no */
+        return -1;
+    if (ttyname_r(fd, path, sizeof(path)) != 0)
+        return -1;
+    do
+        r = open(path, mode | O_NOCTTY | O_CLOEXEC);
+    while (r == -1 && errno == EINTR);
+    if (r < 0)
+        return -1;
+    if (dup3(r, fd, O_CLOEXEC) < 0 && errno != EINVAL) {
+        int e = errno;
+        close(r);
+        return -e;
+    }
+    return r;
+}
+
 int uv_tty_init(uv_loop_t *loop, uv_tty_t *tty, int fd, int unused)
 {
     ah__site site = AH__CALLER("uv_tty_init");
@@ -44,11 +70,19 @@ int uv_tty_init(uv_loop_t *loop, uv_tty_t *tty, int fd, int unused)
     if (fl == -1)
         return -errno;
     mode = fl & O_ACCMODE;
-    /* A real descriptor: the sim neither reopens it nor makes it non-blocking, so the test
-     * runner's terminal is left as it was. A fake one (ah_tty_open, a fake socket) is made
-     * non-blocking, as libuv's uv__nonblock. */
-    if (ah__fd_is_fake(fd))
+    /* A fake descriptor (ah_tty_open, a fake socket) is made non-blocking, as libuv's
+     * uv__nonblock. A real terminal is reopened as libuv does (a slave's path reopened, the new
+     * description dup2'ed over `fd`, the handle owning the new descriptor, which uv_close
+     * closes), but left blocking, so the test runner's own output never meets EAGAIN. */
+    if (ah__fd_is_fake(fd)) {
         fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    } else if (type == UV_TTY) {
+        int newfd = reopen_tty(fd, mode);
+        if (newfd < -1)
+            return newfd;
+        if (newfd >= 0)
+            fd = newfd;
+    }
     ah__handle_init(loop, (uv_handle_t *)tty, UV_TTY, site);
     st->read_cb = NULL;
     st->alloc_cb = NULL;
@@ -253,8 +287,15 @@ void ah__tty_close(uv_handle_t *h)
 
     h->flags &= ~(unsigned)(AH__SF_READABLE | AH__SF_WRITABLE | AH__SF_READING);
     ah__handle_stop(h);
+#if AH__UV_TTY_CLOSE_RESTORES
+    /* uv__tty_close: the terminal whose modes uv_tty_reset_mode would restore gets them back. */
+    if (st->io_watcher.fd != -1 && st->io_watcher.fd == orig_termios_fd) {
+        tcsetattr(orig_termios_fd, TCSANOW, &orig_termios);
+        orig_termios_fd = -1;
+    }
+#endif
     /* libuv's uv__stream_close closes a descriptor above stderr. */
-    if (st->io_watcher.fd > STDERR_FILENO && ah__fd_is_fake(st->io_watcher.fd))
+    if (st->io_watcher.fd > STDERR_FILENO)
         close(st->io_watcher.fd);
     st->io_watcher.fd = -1;
     if (ts != NULL) {

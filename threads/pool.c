@@ -124,6 +124,9 @@ static void *worker_main(void *arg)
     char what[96];
 
     ah__sched_get(&self, 0);
+#if AH__UV_POOL_THREAD_NAME
+    pthread_setname_np(pthread_self(), "libuv-worker");
+#endif
     p->woken--; /* started for a job */
     for (;;) {
         while (ah__list_empty(&p->queue)) {

@@ -118,6 +118,20 @@
  * the input's file position (advancing it) and wrote at in_offset; only where copy_file_range
  * refused (overlapping ranges of one file: EINVAL) did its sendfile fallback do it right. */
 #define AH__UV_SENDFILE_READS_AT_OFFSET AH__UV_AT_LEAST(1, 41, 0)
+/* 1.41 ("fs: fix utime/futime timestamp rounding errors"): a time's fraction becomes
+ * microseconds through (t - sec) * 1e9, truncated to the microsecond; 1.40 computed
+ * (uint64_t)(t * 1e6) % 1e6, one microsecond short for most fractions. */
+#define AH__UV_UTIME_ROUNDING_FIX AH__UV_AT_LEAST(1, 41, 0)
+
+/* ---- terminals and threads ---- */
+
+/* 1.49 ("unix: restore tty attributes on handle close"): closing the uv_tty_t whose mode was
+ * changed first restores the terminal's original attributes, as uv_tty_reset_mode does (before:
+ * the terminal stays in raw mode until uv_tty_reset_mode). */
+#define AH__UV_TTY_CLOSE_RESTORES AH__UV_AT_LEAST(1, 49, 0)
+/* 1.50 ("src: set a default thread name for workers"): the pool's threads are named
+ * "libuv-worker". */
+#define AH__UV_POOL_THREAD_NAME AH__UV_AT_LEAST(1, 50, 0)
 
 /* ---- API that exists only from some version on ---- */
 
