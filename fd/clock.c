@@ -34,7 +34,7 @@ int clock_gettime(clockid_t id, struct timespec *ts)
     ah_sim *sim = ah_sim_current();
     int64_t ns;
 
-    if (sim == NULL)
+    if (sim == NULL || sim->opts.real_libc_clocks)
         return ah__real_clock_gettime(id, ts);
     switch (id) {
     case CLOCK_REALTIME:
@@ -65,7 +65,7 @@ int gettimeofday(struct timeval *restrict tv, void *restrict tz)
     ah_sim *sim = ah_sim_current();
     int64_t ns;
 
-    if (sim == NULL)
+    if (sim == NULL || sim->opts.real_libc_clocks)
         return real_gettimeofday(tv, tz);
     if (tz != NULL)
         memset(tz, 0, sizeof(struct timezone));
@@ -82,7 +82,7 @@ time_t time(time_t *t)
     ah_sim *sim = ah_sim_current();
     time_t now;
 
-    if (sim == NULL)
+    if (sim == NULL || sim->opts.real_libc_clocks)
         return real_time(t);
     now = (time_t)(wall_ns(sim) / 1000000000LL);
     if (t != NULL)

@@ -30,7 +30,10 @@ void ops_undiagnosed(const char *what)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    ah_sim_opts opts = {.seed = 1, .slow_callback_ms = 60000, .name = "fuzz_diff"};
+    ah_sim_opts opts = {.seed = 1,
+                        .slow_callback_ms = 60000,
+                        .name = "fuzz_diff",
+                        .real_libc_clocks = 1 /* libFuzzer times each input with them */};
     char *msg, *first;
     size_t n, n2;
 

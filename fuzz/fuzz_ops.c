@@ -36,7 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         .runaway_limit = 5000,
                         .time_limit_ms = 3600 * 1000,
                         .slow_callback_ms = 60000,
-                        .name = "fuzz_ops"};
+                        .name = "fuzz_ops",
+                        .real_libc_clocks = 1 /* libFuzzer times each input with them */};
     char *msg;
 
     if (size > 2048)

@@ -340,6 +340,11 @@ struct ah_sim {
     ah__list handles;  /* ah__hrec, every handle ever initialised, init order */
     void *hrec_blocks; /* slabs of ah__hrec; the first word links them */
     size_t hrec_free;  /* records left in the newest slab */
+    /* Records of the handles initialised and not yet closed, by handle address (open addressing,
+     * linear probing): a second uv_<type>_init of a live handle is found without reading the
+     * handle's memory, which may be uninitialised. */
+    ah__hrec **live_tab;
+    size_t live_cap, live_n;
     uint32_t next_handle_id[UV_HANDLE_TYPE_MAX + 1];
     ah__list reqs;      /* ah__rrec in flight */
     ah__list reqs_free; /* recycled ah__rrec */

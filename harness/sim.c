@@ -308,6 +308,9 @@ void ah_sim_free(ah_sim *sim)
      * and are never touched here (they may be gone with a failed test's stack). */
     while (!ah__list_empty(&sim->loops))
         free_loop_state(ah__container_of(sim->loops.next, ah__loop, link));
+    ah__free(sim->live_tab);
+    sim->live_tab = NULL;
+    sim->live_cap = sim->live_n = 0;
     while (sim->hrec_blocks != NULL) {
         void *next = *(void **)sim->hrec_blocks;
         ah__free(sim->hrec_blocks);

@@ -1,7 +1,7 @@
 /* Misuse of the libuv API gets a diagnostic naming the handle and the site, never a crash or a
- * hang: double close, uv_run re-entered, a handle freed before its close callback, a handle never
- * initialised, a function the harness does not simulate. Where libuv defines the misuse as a
- * return code (uv_timer_start on a closing timer), the harness returns that code. */
+ * hang: double close, uv_run re-entered, a handle freed before its close callback or initialised
+ * twice, a handle never initialised, a function the harness does not simulate. Where libuv
+ * returns a code for it (uv_timer_start on a closing timer), so does the harness. */
 #include <ah/ah.h>
 
 #include <stdarg.h>
@@ -181,6 +181,32 @@ static void null_loop_is_reported(void **state)
     ah_assert_fails_with(NULL, null_loop, NULL, "NULL loop");
 }
 
+/* ctx: 0 re-inits an open timer, 1 a closing one, 2 re-inits after the close callback (valid). */
+static void init_twice(ah_sim *sim, void *ctx)
+{
+    uintptr_t how = (uintptr_t)ctx;
+
+    uv_timer_init(uv_default_loop(), &timer);
+    if (how >= 1)
+        uv_close((uv_handle_t *)&timer, on_close);
+    if (how == 2)
+        ah_run_until_idle(sim);
+    uv_timer_init(uv_default_loop(), &timer);
+    uv_close((uv_handle_t *)&timer, NULL);
+    ah_run_until_idle(sim);
+}
+
+static void initialising_a_live_handle_again_is_reported(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, init_twice, (void *)0,
+                         "uv_timer_init in init_twice (test_misuse.c:");
+    ah_assert_fails_with(NULL, init_twice, (void *)0, "is uv_timer_t #1");
+    ah_assert_fails_with(NULL, init_twice, (void *)0, "still open");
+    ah_assert_fails_with(NULL, init_twice, (void *)1, "still closing");
+    ah_assert_passes(NULL, init_twice, (void *)2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -193,6 +219,7 @@ int main(void)
         ah_unit_test(start_on_closing_idle_is_reported),
         ah_unit_test(loop_close_with_open_handles_is_ebusy),
         ah_unit_test(null_loop_is_reported),
+        ah_unit_test(initialising_a_live_handle_again_is_reported),
     };
     return ah_run_tests(tests);
 }

@@ -44,11 +44,96 @@ static ah__hrec *hrec_alloc(ah_sim *sim)
     return (ah__hrec *)(block + sizeof(ah__hrec) * (1 + HREC_SLAB - sim->hrec_free--));
 }
 
+/* ---- the live handles, by address ---- */
+
+static size_t live_slot(const ah_sim *sim, const void *h)
+{
+    uintptr_t k = (uintptr_t)h;
+
+    k ^= k >> 17;
+    k *= (uintptr_t)0x9e3779b97f4a7c15ull;
+    return (size_t)(k >> 7) & (sim->live_cap - 1);
+}
+
+static ah__hrec *live_find(const ah_sim *sim, const void *h)
+{
+    size_t i;
+
+    if (sim->live_cap == 0)
+        return NULL;
+    for (i = live_slot(sim, h); sim->live_tab[i] != NULL; i = (i + 1) & (sim->live_cap - 1))
+        if (sim->live_tab[i]->handle == h)
+            return sim->live_tab[i];
+    return NULL;
+}
+
+static void live_put(ah_sim *sim, ah__hrec *r)
+{
+    size_t i;
+
+    if ((sim->live_n + 1) * 2 > sim->live_cap) {
+        ah__hrec **old = sim->live_tab;
+        size_t n = sim->live_cap, j;
+        sim->live_cap = n ? n * 2 : 64;
+        sim->live_tab = ah__calloc(sim->live_cap, sizeof(*sim->live_tab));
+        for (j = 0; j < n; j++)
+            if (old[j] != NULL) {
+                for (i = live_slot(sim, old[j]->handle); sim->live_tab[i] != NULL;
+                     i = (i + 1) & (sim->live_cap - 1))
+                    ;
+                sim->live_tab[i] = old[j];
+            }
+        ah__free(old);
+    }
+    for (i = live_slot(sim, r->handle); sim->live_tab[i] != NULL; i = (i + 1) & (sim->live_cap - 1))
+        ;
+    sim->live_tab[i] = r;
+    sim->live_n++;
+}
+
+static void live_remove(ah_sim *sim, const ah__hrec *r)
+{
+    size_t i, j, k, mask = sim->live_cap - 1;
+
+    if (sim->live_cap == 0)
+        return;
+    for (i = live_slot(sim, r->handle); sim->live_tab[i] != r; i = (i + 1) & mask)
+        if (sim->live_tab[i] == NULL)
+            return;
+    /* Backward-shift deletion: the entries after it that probed past slot i move back. */
+    sim->live_tab[i] = NULL;
+    sim->live_n--;
+    for (j = (i + 1) & mask; sim->live_tab[j] != NULL; j = (j + 1) & mask) {
+        k = live_slot(sim, sim->live_tab[j]->handle);
+        if ((j > i && (k <= i || k > j)) || (j < i && (k <= i && k > j))) {
+            sim->live_tab[i] = sim->live_tab[j];
+            sim->live_tab[j] = NULL;
+            i = j;
+        }
+    }
+}
+
 void ah__handle_init(uv_loop_t *loop, uv_handle_t *h, uv_handle_type type, ah__site site)
 {
     ah_sim *sim = ah__loop_sim(loop, "uv_*_init");
     ah__loop *lp = ah__lp(loop);
-    ah__hrec *r = hrec_alloc(sim);
+    ah__hrec *r, *old;
+    char hs[320], where[160], fn[40];
+
+    if ((old = live_find(sim, h)) != NULL) {
+        /* "uv_timer_t" -> "uv_timer_init" */
+        snprintf(fn, sizeof(fn), "%s", ah__handle_type_name(type));
+        if (strlen(fn) > 2)
+            fn[strlen(fn) - 2] = '\0';
+        ah__fail(
+            sim,
+            "%s_init in %s: the handle is %s, still %s: initialising it again corrupts the loop's "
+            "handle queue (close it and wait for its close callback first; or its memory "
+            "was freed before its close callback and reused)",
+            fn, ah__site_str(&site, where, sizeof(where)), ah__handle_str(old, hs, sizeof(hs)),
+            old->state == AH__H_CLOSING ? "closing" : "open");
+    }
+    r = hrec_alloc(sim);
 
     r->handle = h;
     r->loop = loop;
@@ -58,6 +143,7 @@ void ah__handle_init(uv_loop_t *loop, uv_handle_t *h, uv_handle_type type, ah__s
     r->init_site = site;
     r->init_ns = sim->clock.now_ns;
     ah__list_insert_tail(&sim->handles, &r->link);
+    live_put(sim, r);
 
     h->loop = loop;
     h->type = type;
@@ -243,6 +329,7 @@ static void finish_close(ah_sim *sim, uv_handle_t *h)
     h->flags &= ~AH__HF_REF;
     ah__list_remove(ah__qlist(h->handle_queue));
     r->state = AH__H_CLOSED;
+    live_remove(sim, r);
     if (h->close_cb != NULL)
         AH__DISPATCH(sim, h, "close_cb", h->close_cb(h));
 }

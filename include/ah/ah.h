@@ -27,6 +27,11 @@ typedef struct ah_sim_opts {
     uint64_t time_limit_ms;    /* virtual time a sim may reach; default 7 days */
     uint64_t slow_callback_ms; /* real time a callback may block the loop; default 100 */
     const char *name;          /* the test's name, for reports; default "sim" */
+    /* Nonzero: time(), gettimeofday() and clock_gettime() stay the C library's while this sim is
+     * current, for a test driven by a tool that times it with them from inside (a fuzzer's
+     * driver, whose timeout alarm fires during the test). The code under test then sees real
+     * time on the libc clocks; uv_now, uv_hrtime and uv_gettimeofday stay virtual. */
+    int real_libc_clocks;
 } ah_sim_opts;
 
 /* Creates a sim with its own clock, default loop and oracle, and makes it the current sim (the
