@@ -130,9 +130,7 @@ int ah__fd_block(ah__fsock *fs, const char *call, int (*pred)(void *ctx), void *
 
 /* socket.c */
 short ah__fd_revents(ah__fsock *fs); /* what poll(2) would report now, every POLL* bit */
-void ah__fd_changed(ah__fsock *fs);  /* readiness may have changed: wake uv_poll watchers */
 void ah__fd_sock_close(ah__fsock *fs);
-uv_loop_t *ah__fd_loop(ah__fsock *fs);
 /* The socket's address conversions: 0 or a positive errno. */
 int ah__fd_addr_in(const ah__fsock *fs, const struct sockaddr *sa, socklen_t len, ah__addr *a);
 void ah__fd_addr_out(const ah__fsock *fs, const ah__addr *a, struct sockaddr *sa, socklen_t *len);
@@ -145,9 +143,12 @@ extern int (*ah__fd_dgram_open)(ah__fsock *fs);
  * tty.c when it makes a terminal (socket.c's ioctl calls it, and must not depend on tty.c). */
 extern int (*ah__fd_tty_ioctl_hook)(ah__fsock *fs, unsigned long req, void *arg, int *r);
 
-/* poll.c */
-void ah__fpoll_notify(ah__fpoll *p);
-void ah__fpoll_detach(ah__fpoll *p);
+/* table.c: the watchers' state. poll.c owns what a watcher does and sets the hook when it makes
+ * one, so that the table and the sockets below it never call up into poll.c. */
+void ah__fd_changed(ah__fsock *fs);    /* readiness may have changed: wake the watchers */
+uv_loop_t *ah__fd_loop(ah__fsock *fs); /* the loop of its first watcher, else the default */
+void ah__fpoll_detach(ah__fpoll *p);   /* the descriptor is closed under its watcher */
 void ah__fpoll_free_all(ah__fdstate *st);
+extern void (*ah__fpoll_notify_hook)(ah__fpoll *p);
 
 #endif

@@ -96,7 +96,7 @@ static void fpoll_io(ah__fpoll *p)
 
 static void fpoll_fire(ah__event *ev) { fpoll_io(ah__container_of(ev, ah__fpoll, ev)); }
 
-void ah__fpoll_notify(ah__fpoll *p)
+static void fpoll_notify(ah__fpoll *p)
 {
     ah_sim *sim;
 
@@ -110,13 +110,6 @@ void ah__fpoll_notify(ah__fpoll *p)
         fpoll_io(p);
     else
         fpoll_schedule(p);
-}
-
-void ah__fpoll_detach(ah__fpoll *p)
-{
-    ah__event_cancel(&p->ev);
-    ah__list_remove(&p->link);
-    p->fs = NULL;
 }
 
 static void fpoll_close(uv_handle_t *h)
@@ -159,6 +152,7 @@ ah__fpoll *ah__fd_watch(uv_handle_t *h, int fd, short events, void (*io)(ah__fpo
     p->ev.fire = fpoll_fire;
     p->ev.what = "descriptor readiness";
     p->ev.owner = h;
+    ah__fpoll_notify_hook = fpoll_notify;
     ah__list_insert_tail(&fs->polls, &p->link);
     ah__list_insert_tail(&ah__fd_state(fs->sim)->all_polls, &p->all_link);
     ah__fd_rearm(fs);
@@ -198,16 +192,6 @@ void ah__fd_unwatch(ah__fpoll *p)
 }
 
 int ah__fd_is_fake(int fd) { return ah__fd_get(fd) != NULL; }
-
-void ah__fpoll_free_all(ah__fdstate *st)
-{
-    while (!ah__list_empty(&st->all_polls)) {
-        ah__fpoll *p = ah__container_of(st->all_polls.next, ah__fpoll, all_link);
-        ah__list_remove(&p->all_link);
-        ah__list_remove(&p->link);
-        ah__free(p);
-    }
-}
 
 int uv_poll_init(uv_loop_t *loop, uv_poll_t *h, int fd)
 {
@@ -252,6 +236,7 @@ int uv_poll_init(uv_loop_t *loop, uv_poll_t *h, int fd)
     p->ev.fire = fpoll_fire;
     p->ev.what = "poll readiness";
     p->ev.owner = h;
+    ah__fpoll_notify_hook = fpoll_notify;
     ah__list_insert_tail(&fs->polls, &p->link);
     ah__list_insert_tail(&st->all_polls, &p->all_link);
     ah__qslot_set(&h->io_watcher.watcher_queue, 0, p);

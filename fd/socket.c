@@ -61,18 +61,6 @@ static void stream_owned(ah__fsock *fs, const char *call, ah__site site)
              r != NULL ? ah__handle_str(r, h, sizeof(h)) : "a uv stream");
 }
 
-uv_loop_t *ah__fd_loop(ah__fsock *fs)
-{
-    ah__list *q;
-
-    for (q = fs->polls.next; q != &fs->polls; q = q->next) {
-        ah__fpoll *p = ah__container_of(q, ah__fpoll, link);
-        if (p->handle != NULL)
-            return p->handle->loop;
-    }
-    return uv_default_loop();
-}
-
 static ah__flow *in_flow(const ah__fsock *fs)
 {
     return fs->conn != NULL ? &fs->conn->flow[1 - fs->side] : NULL;
@@ -189,16 +177,6 @@ short ah__fd_revents(ah__fsock *fs)
     if (snd_shutdown(fs) || fs->state == AH__FS_NEW || (fs->conn != NULL && send_room(fs) > 0))
         m |= POLLOUT | POLLWRNORM;
     return m;
-}
-
-void ah__fd_changed(ah__fsock *fs)
-{
-    ah__list *q, *next;
-
-    for (q = fs->polls.next; q != &fs->polls; q = next) {
-        next = q->next;
-        ah__fpoll_notify(ah__container_of(q, ah__fpoll, link));
-    }
 }
 
 static void raw_incoming(void *ctx)

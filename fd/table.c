@@ -141,6 +141,49 @@ void ah__fd_release(ah__fsock *fs)
     ah__free(fs);
 }
 
+/* ---- the watchers of a descriptor (their state; poll.c owns what they do) ---- */
+
+void (*ah__fpoll_notify_hook)(ah__fpoll *p);
+
+uv_loop_t *ah__fd_loop(ah__fsock *fs)
+{
+    ah__list *q;
+
+    for (q = fs->polls.next; q != &fs->polls; q = q->next) {
+        ah__fpoll *p = ah__container_of(q, ah__fpoll, link);
+        if (p->handle != NULL)
+            return p->handle->loop;
+    }
+    return uv_default_loop();
+}
+
+void ah__fd_changed(ah__fsock *fs)
+{
+    ah__list *q, *next;
+
+    for (q = fs->polls.next; q != &fs->polls; q = next) {
+        next = q->next;
+        ah__fpoll_notify_hook(ah__container_of(q, ah__fpoll, link));
+    }
+}
+
+void ah__fpoll_detach(ah__fpoll *p)
+{
+    ah__event_cancel(&p->ev);
+    ah__list_remove(&p->link);
+    p->fs = NULL;
+}
+
+void ah__fpoll_free_all(ah__fdstate *st)
+{
+    while (!ah__list_empty(&st->all_polls)) {
+        ah__fpoll *p = ah__container_of(st->all_polls.next, ah__fpoll, all_link);
+        ah__list_remove(&p->all_link);
+        ah__list_remove(&p->link);
+        ah__free(p);
+    }
+}
+
 void ah__fd_rearm(ah__fsock *fs)
 {
     if (fs->conn != NULL) {

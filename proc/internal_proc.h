@@ -128,6 +128,21 @@ typedef struct ah__pstate {
 } ah__pstate;
 
 /* The room's state of the sim, created on first use (registers the hooks). */
+/* What the state's lifetime calls in the room's parts; set by room.c, which alone knows them all.
+ */
+typedef struct ah__pstate_hooks {
+    void (*check)(ah__pstate *st, ah__buf *b);
+    void (*pending)(ah__pstate *st, ah__buf *b);
+    void (*ops)(ah__pstate *st, ah__buf *b, unsigned *n);
+    void (*free_all)(ah__pstate *st);
+    void (*install)(void); /* the hooks in the layers below, when a sim first uses the room */
+    /* For signals (signal.c), which processes sit above: SIGCHLD reaps a loop's children; a
+     * signal sent to a pid reaches the simulated child (ah__proc_signal's contract). */
+    void (*reap_loop)(ah__ploop *pl);
+    int (*child_signal)(ah__pstate *st, int pid, int signum);
+} ah__pstate_hooks;
+extern ah__pstate_hooks ah__pstate_ops;
+
 ah__pstate *ah__pstate_get(ah_sim *sim);
 ah__pstate *ah__pstate_find(ah_sim *sim); /* NULL when the sim never used the room */
 ah__ploop *ah__ploop_get(ah__pstate *st, uv_loop_t *loop);

@@ -299,7 +299,7 @@ static void dispatch_loop(ah__pstate *st, ah__ploop *pl)
         st->nmsgs--;
         if (m.handle == NULL) {
             if (pl->child_watch)
-                ah__proc_reap_loop(pl);
+                ah__pstate_ops.reap_loop(pl);
             continue;
         }
         if (m.signum == m.handle->signum)
@@ -471,7 +471,7 @@ static int send_signal(const char *what, int pid, int signum, ah__site site)
                  "%s(%d, %d) in %s: signalling a process group (or every process) is not "
                  "simulated: it would reach the test runner",
                  what, pid, signum, ah__site_str(&site, where, sizeof(where)));
-    r = ah__proc_signal(st, pid, signum);
+    r = ah__pstate_ops.child_signal(st, pid, signum);
     if (r <= 0)
         return r;
     /* Not a child of the sim: a real process, signalled for real. */

@@ -1,5 +1,6 @@
-/* The room's per-sim state: loops, children, scripts, signal messages; its teardown checks and
- * deadlock report; the hooks it registers with the layers below. */
+/* The room's per-sim state: loops, children, scripts, signal messages. Its teardown checks,
+ * deadlock report and the hooks it registers with the layers below are the room's parts, which
+ * room.c wires in (ah__pstate_ops): the state never calls up into them. */
 #include "internal_proc.h"
 
 #include <stdio.h>
@@ -7,22 +8,27 @@
 
 static const int pstate_key;
 
+ah__pstate_hooks ah__pstate_ops;
+
 static void st_check(ah_sim *sim, void *state, ah__buf *b)
 {
     (void)sim;
-    ah__proc_check(state, b);
+    if (ah__pstate_ops.check != NULL)
+        ah__pstate_ops.check(state, b);
 }
 
 static void st_pending(ah_sim *sim, void *state, ah__buf *b)
 {
     (void)sim;
-    ah__proc_pending(state, b);
+    if (ah__pstate_ops.pending != NULL)
+        ah__pstate_ops.pending(state, b);
 }
 
 static void st_ops(ah_sim *sim, void *state, ah__buf *b, unsigned *n)
 {
     (void)sim;
-    ah__proc_ops(state, b, n);
+    if (ah__pstate_ops.ops != NULL)
+        ah__pstate_ops.ops(state, b, n);
 }
 
 static void st_destroy(ah_sim *sim, void *state)
@@ -31,10 +37,8 @@ static void st_destroy(ah_sim *sim, void *state)
     ah__list *q;
 
     (void)sim;
-    ah__proc_free_all(st);
-    ah__random_free_all(st);
-    ah__tty_free_all(st);
-    ah__sig_restore_all(st);
+    if (ah__pstate_ops.free_all != NULL)
+        ah__pstate_ops.free_all(st);
     while (!ah__list_empty(&st->loops)) {
         q = st->loops.next;
         ah__list_remove(q);
@@ -42,15 +46,6 @@ static void st_destroy(ah_sim *sim, void *state)
     }
     ah__free(st->msgs);
     ah__free(st);
-}
-
-static void hooks_install(void)
-{
-    ah__poll_end_hook = ah__sig_poll_end;
-    ah__close_hooks[UV_SIGNAL] = ah__sig_close;
-    ah__close_hooks[UV_PROCESS] = ah__proc_close;
-    ah__close_hooks[UV_TTY] = ah__tty_close;
-    ah__tty_hooks_install();
 }
 
 ah__pstate *ah__pstate_find(ah_sim *sim) { return sim ? ah__ext_get(sim, &pstate_key) : NULL; }
@@ -82,7 +77,8 @@ ah__pstate *ah__pstate_get(ah_sim *sim)
     ext.destroy = st_destroy;
     ext.ops = st_ops;
     ah__ext_add(sim, &ext);
-    hooks_install();
+    if (ah__pstate_ops.install != NULL)
+        ah__pstate_ops.install();
     return st;
 }
 
