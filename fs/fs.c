@@ -18,8 +18,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int fs_key;
-
 static void *real_sym(const char *name)
 {
     void *p = dlsym(RTLD_NEXT, name);
@@ -67,132 +65,6 @@ const char *ah__fs_op_name(uv_fs_type t)
     return "uv_fs_*";
 }
 
-/* ---- per-sim state ---- */
-
-static void rules_free(ah__fs *fs)
-{
-    while (!ah__list_empty(&fs->rules)) {
-        ah__fsrule *r = ah__container_of(fs->rules.next, ah__fsrule, link);
-        ah__list_remove(&r->link);
-        ah__free(r->path);
-        ah__free(r);
-    }
-}
-
-static void fs_check(ah_sim *sim, void *state, ah__buf *b)
-{
-    ah__fs *fs = state;
-    ah__list *q;
-    char s[160];
-
-    for (q = fs->leaks.next; q != &fs->leaks; q = q->next) {
-        ah__fsleak *l = ah__container_of(q, ah__fsleak, link);
-        ah__buf_printf(b,
-                       "  - uv_fs_t (%p) of %s started in %s was never cleaned up: its callback "
-                       "or result came at +%llu ms and uv_fs_req_cleanup was not called (libuv "
-                       "leaks what the request holds)\n",
-                       (const void *)l->req, l->fn, ah__site_str(&l->site, s, sizeof(s)),
-                       (unsigned long long)ah__rel_ms(sim, l->done_ns));
-    }
-    if (fs->mem != NULL)
-        ah__memfs_check(fs->mem, b);
-    ah__watch_check(fs, b);
-}
-
-static void fs_destroy(ah_sim *sim, void *state)
-{
-    ah__fs *fs = state;
-
-    (void)sim;
-    rules_free(fs);
-    while (!ah__list_empty(&fs->leaks)) {
-        ah__list *q = fs->leaks.next;
-        ah__list_remove(q);
-        ah__free(ah__container_of(q, ah__fsleak, link));
-    }
-    while (!ah__list_empty(&fs->realfds)) {
-        ah__fsfd *f = ah__container_of(fs->realfds.next, ah__fsfd, link);
-        ah__list_remove(&f->link);
-        ah__free(f->path);
-        ah__free(f);
-    }
-    while (!ah__list_empty(&fs->asyncs)) {
-        ah__fsasync *a = ah__container_of(fs->asyncs.next, ah__fsasync, link);
-        ah__list_remove(&a->link);
-        ah__free(a->bufs_copy);
-        ah__free(a);
-    }
-    ah__watch_free_all(fs);
-    if (fs->mem != NULL)
-        ah__memfs_free(fs->mem);
-    ah__free(fs);
-}
-
-ah__fs *ah__fs_find(ah_sim *sim) { return ah__ext_get(sim, &fs_key); }
-
-ah__fs *ah__fs_get(ah_sim *sim)
-{
-    ah__fs *fs = ah__ext_get(sim, &fs_key);
-    ah__ext ext;
-
-    if (fs != NULL)
-        return fs;
-    fs = ah__calloc(1, sizeof(*fs));
-    fs->sim = sim;
-    ah__list_init(&fs->rules);
-    ah__list_init(&fs->leaks);
-    ah__list_init(&fs->realfds);
-    ah__list_init(&fs->watchers);
-    ah__list_init(&fs->polls);
-    ah__list_init(&fs->asyncs);
-    memset(&ext, 0, sizeof(ext));
-    ext.key = &fs_key;
-    ext.state = fs;
-    ext.check = fs_check;
-    ext.destroy = fs_destroy;
-    ah__ext_add(sim, &ext);
-    return fs;
-}
-
-/* ---- paths ---- */
-
-void ah__fs_normalize(const char *cwd, const char *path, char *out, size_t n)
-{
-    char tmp[AH__FS_PATH_MAX];
-    size_t len = 0;
-    const char *p, *e;
-
-    if (path[0] == '/')
-        snprintf(tmp, sizeof(tmp), "%s", path);
-    else
-        snprintf(tmp, sizeof(tmp), "%s/%s", cwd, path);
-    out[0] = '\0';
-    for (p = tmp; *p != '\0'; p = e) {
-        while (*p == '/')
-            p++;
-        for (e = p; *e != '\0' && *e != '/'; e++)
-            ;
-        if (e == p || (e - p == 1 && p[0] == '.'))
-            continue;
-        if (e - p == 2 && p[0] == '.' && p[1] == '.') {
-            while (len > 0 && out[len - 1] != '/')
-                len--;
-            if (len > 0)
-                len--;
-            out[len] = '\0';
-            continue;
-        }
-        if (len + 1 + (size_t)(e - p) + 1 > n)
-            break;
-        out[len++] = '/';
-        memcpy(out + len, p, (size_t)(e - p));
-        len += (size_t)(e - p);
-        out[len] = '\0';
-    }
-    if (len == 0)
-        snprintf(out, n, "/");
-}
-
 static void abs_path(ah__fs *fs, const char *path, char *out, size_t n)
 {
     char cwd[AH__FS_PATH_MAX];
@@ -200,30 +72,6 @@ static void abs_path(ah__fs *fs, const char *path, char *out, size_t n)
     if (fs->mem != NULL || getcwd(cwd, sizeof(cwd)) == NULL)
         snprintf(cwd, sizeof(cwd), "/");
     ah__fs_normalize(cwd, path, out, n);
-}
-
-static int under(const char *prefix, const char *path)
-{
-    size_t n = strlen(prefix);
-
-    if (strcmp(prefix, "/") == 0)
-        return 1;
-    return strncmp(prefix, path, n) == 0 && (path[n] == '\0' || path[n] == '/');
-}
-
-ah__fsrule *ah__fs_rule(ah__fs *fs, int kind, uv_fs_type op, const char *abs)
-{
-    ah__list *q;
-
-    for (q = fs->rules.next; q != &fs->rules; q = q->next) {
-        ah__fsrule *r = ah__container_of(q, ah__fsrule, link);
-        if (r->kind != kind || (r->op != UV_FS_UNKNOWN && r->op != op))
-            continue;
-        if (r->path != NULL && (abs == NULL || !under(r->path, abs)))
-            continue;
-        return r;
-    }
-    return NULL;
 }
 
 static const char *fd_path(ah__fs *fs, uv_file fd)
@@ -451,7 +299,7 @@ static void notify_path(ah__fs *fs, const char *path, int events, int kind)
     char abs[AH__FS_PATH_MAX];
 
     abs_path(fs, path, abs, sizeof(abs));
-    ah__fs_notify(fs, abs, events, kind);
+    ah__fs_changed(fs, abs, events, kind);
 }
 
 static void run_op(ah__fs *fs, uv_loop_t *loop, uv_fs_t *req, const ah__fsop *o)
@@ -494,9 +342,9 @@ static void run_op(ah__fs *fs, uv_loop_t *loop, uv_fs_t *req, const ah__fsop *o)
         if (!mem)
             track_real_fd(fs, (int)req->result, abs);
         if ((o->flags & O_CREAT) && !existed)
-            ah__fs_notify(fs, abs, UV_RENAME, o->type);
+            ah__fs_changed(fs, abs, UV_RENAME, o->type);
         else if ((o->flags & O_TRUNC) && (o->flags & O_ACCMODE) != O_RDONLY)
-            ah__fs_notify(fs, abs, UV_CHANGE, o->type);
+            ah__fs_changed(fs, abs, UV_CHANGE, o->type);
         break;
     case UV_FS_CLOSE:
         if (!mem)
@@ -508,23 +356,23 @@ static void run_op(ah__fs *fs, uv_loop_t *loop, uv_fs_t *req, const ah__fsop *o)
     case UV_FS_FCHMOD:
     case UV_FS_FCHOWN:
         if (has_path && (o->type != UV_FS_WRITE || req->result > 0))
-            ah__fs_notify(fs, abs, UV_CHANGE, o->type);
+            ah__fs_changed(fs, abs, UV_CHANGE, o->type);
         break;
     case UV_FS_SENDFILE:
         if (req->result > 0 && fd_path(fs, o->file) != NULL)
-            ah__fs_notify(fs, fd_path(fs, o->file), UV_CHANGE, o->type);
+            ah__fs_changed(fs, fd_path(fs, o->file), UV_CHANGE, o->type);
         break;
     case UV_FS_UTIME:
     case UV_FS_LUTIME:
     case UV_FS_CHMOD:
     case UV_FS_CHOWN:
     case UV_FS_LCHOWN:
-        ah__fs_notify(fs, abs, UV_CHANGE, o->type);
+        ah__fs_changed(fs, abs, UV_CHANGE, o->type);
         break;
     case UV_FS_UNLINK:
     case UV_FS_RMDIR:
     case UV_FS_MKDIR:
-        ah__fs_notify(fs, abs, UV_RENAME, o->type);
+        ah__fs_changed(fs, abs, UV_RENAME, o->type);
         break;
     case UV_FS_MKDTEMP:
     case UV_FS_MKSTEMP:
@@ -537,7 +385,7 @@ static void run_op(ah__fs *fs, uv_loop_t *loop, uv_fs_t *req, const ah__fsop *o)
         }
         break;
     case UV_FS_RENAME:
-        ah__fs_notify(fs, abs, UV_RENAME, o->type);
+        ah__fs_changed(fs, abs, UV_RENAME, o->type);
         notify_path(fs, o->new_path, UV_RENAME, o->type + AH__FS_KIND_TO);
         break;
     case UV_FS_LINK:
@@ -636,7 +484,7 @@ static uint64_t duration_of(ah__fs *fs, const ah__fsop *o)
     if (op_path(fs, o, abs, sizeof(abs)))
         for (q = fs->rules.next; q != &fs->rules; q = q->next) {
             ah__fsrule *r = ah__container_of(q, ah__fsrule, link);
-            if (r->kind == AH__FSR_SLOW && under(r->path, abs))
+            if (r->kind == AH__FSR_SLOW && ah__fs_under(r->path, abs))
                 ms += r->n;
         }
     return ms;
@@ -958,6 +806,8 @@ void ah_fs_memory(ah_sim *sim)
 {
     ah__fs *fs = ah__fs_get(sim);
 
+    ah__fs_hooks.mem_check = ah__memfs_check;
+    ah__fs_hooks.mem_free = ah__memfs_free;
     if (fs->mem == NULL)
         fs->mem = ah__memfs_new(sim);
 }
@@ -1040,7 +890,7 @@ void ah_fs_clear(ah_sim *sim)
 {
     ah__fs *fs = ah__fs_get(sim);
 
-    rules_free(fs);
+    ah__fs_rules_free(fs);
     fs->has_capacity = 0;
 }
 

@@ -85,13 +85,29 @@ typedef struct ah__fs {
     int has_capacity;
 } ah__fs;
 
-/* fs.c */
+/* state.c: the per-sim state, rules and paths; it reaches the memory file system and the
+ * watchers through these hooks (set by fs.c when it makes a memory file system, by watch.c when
+ * it makes a watcher), never calling up into them. */
+typedef struct ah__fs_hooks_t {
+    void (*mem_check)(struct ah__memfs *m, ah__buf *b);
+    void (*mem_free)(struct ah__memfs *m);
+    void (*watch_check)(ah__fs *fs, ah__buf *b);
+    void (*watch_free_all)(ah__fs *fs);
+    void (*notify)(ah__fs *fs, const char *abs_path, int events, int kind);
+} ah__fs_hooks_t;
+extern ah__fs_hooks_t ah__fs_hooks;
+
 ah__fs *ah__fs_get(ah_sim *sim);
 ah__fs *ah__fs_find(ah_sim *sim);
 /* Makes `path` absolute and lexically clean ("/a/./b/../c" -> "/a/c") against `cwd`. */
 void ah__fs_normalize(const char *cwd, const char *path, char *out, size_t n);
 /* The first rule of `kind` matching op and path (consumed when counted), or NULL. */
 ah__fsrule *ah__fs_rule(ah__fs *fs, int kind, uv_fs_type op, const char *abs_path);
+void ah__fs_rules_free(ah__fs *fs);
+/* Whether `path` is `prefix` or below it ("/" holds everything). */
+int ah__fs_under(const char *prefix, const char *path);
+
+/* fs.c */
 const char *ah__fs_op_name(uv_fs_type t);
 
 /* memfs.c */
@@ -115,6 +131,12 @@ uint64_t ah__memfs_used(const struct ah__memfs *m);
  * operation's uv_fs_type; a rename's target adds AH__FS_KIND_TO): equal consecutive ones merge. */
 #define AH__FS_KIND_TO 1000
 void ah__fs_notify(ah__fs *fs, const char *abs_path, int events, int kind);
+/* fs.c's door to it: nothing to tell when no watcher was ever made. */
+static inline void ah__fs_changed(ah__fs *fs, const char *abs_path, int events, int kind)
+{
+    if (ah__fs_hooks.notify != NULL)
+        ah__fs_hooks.notify(fs, abs_path, events, kind);
+}
 void ah__watch_check(ah__fs *fs, ah__buf *b);
 void ah__watch_hooks_install(void);
 void ah__watch_free_all(ah__fs *fs);

@@ -376,6 +376,9 @@ void ah__watch_hooks_install(void)
 {
     ah__close_hooks[UV_FS_EVENT] = event_close;
     ah__close_hooks[UV_FS_POLL] = poll_close;
+    ah__fs_hooks.watch_check = ah__watch_check;
+    ah__fs_hooks.watch_free_all = ah__watch_free_all;
+    ah__fs_hooks.notify = ah__fs_notify;
 }
 
 void ah__watch_check(ah__fs *fs, ah__buf *b)
