@@ -1,7 +1,14 @@
-/* Teardown checks: what a finished test left behind. */
+/* Teardown checks: what a finished test left behind; running a body with its failure captured
+ * (ah_capture_failure, ah_assert_fails_with, ah_assert_passes). */
 #include "internal.h"
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
 
 char *ah_sim_check(ah_sim *sim)
 {
@@ -87,5 +94,69 @@ char *ah_sim_check(ah_sim *sim)
                        sim->name, (unsigned long long)ah_now_ms(sim), body);
         ah__free(body);
         return ah__buf_take(&out);
+    }
+}
+
+/* ---- capture ---- */
+
+char *ah__run_captured(ah_sim *sim, ah_body_fn body, void *ctx)
+{
+    ah__capture cap = {.msg = NULL};
+    char *report;
+
+    sim->capture = &cap;
+    if (setjmp(cap.jb) == 0) {
+        body(sim, ctx);
+        ah__tasks_drain(sim);
+        sim->body_done = 1;
+        report = ah_sim_check(sim);
+        if (report != NULL)
+            cap.msg = report;
+    }
+    sim->capture = NULL;
+    return cap.msg;
+}
+
+char *ah_capture_failure(const ah_sim_opts *opts, ah_body_fn body, void *ctx)
+{
+    ah_sim *sim = ah_sim_new(opts);
+    char *msg = ah__run_captured(sim, body, ctx);
+
+    ah_sim_free(sim);
+    return msg;
+}
+
+void ah__assert_fails_with(const ah_sim_opts *opts, ah_body_fn body, void *ctx, const char *needle,
+                           const char *body_name, const char *file, int line)
+{
+    ah_sim *outer = ah_sim_current();
+    char *msg = ah_capture_failure(opts, body, ctx);
+
+    if (msg == NULL)
+        ah__fail_at(outer, file, line, "%s passed, but it was expected to fail with \"%s\"",
+                    body_name, needle);
+    if (strstr(msg, needle) == NULL) {
+        ah__buf b = {0};
+        ah__buf_printf(&b, "%s failed with:\n%s\nbut the message should contain \"%s\"", body_name,
+                       msg, needle);
+        ah__free(msg);
+        msg = ah__buf_take(&b);
+        print_error("%s\n", msg);
+        ah__free(msg);
+        _fail(file, line);
+    }
+    fprintf(stderr, "  %s caught as expected:\n    %s\n", body_name, msg);
+    ah__free(msg);
+}
+
+void ah__assert_passes(const ah_sim_opts *opts, ah_body_fn body, void *ctx, const char *body_name,
+                       const char *file, int line)
+{
+    char *msg = ah_capture_failure(opts, body, ctx);
+
+    if (msg != NULL) {
+        print_error("%s should pass, but failed with:\n%s\n", body_name, msg);
+        ah__free(msg);
+        _fail(file, line);
     }
 }

@@ -57,10 +57,6 @@ int ah__teardown(void **state)
     return 0;
 }
 
-static char program_name[256] = "./test";
-
-const char *ah__program_name(void) { return program_name; }
-
 /* The command line, read from /proc so that ah_run_tests(tests) needs no argc/argv. */
 static int read_cmdline(char *buf, size_t n, size_t *len)
 {
@@ -110,7 +106,7 @@ int ah__run_tests(const struct CMUnitTest *tests, size_t count, const char *file
     int list = 0;
 
     if (read_cmdline(cmd, sizeof(cmd), &len) == 0 && len > 0) {
-        snprintf(program_name, sizeof(program_name), "%.255s", cmd);
+        ah__program_name_set(cmd);
         for (i = strlen(cmd) + 1; i < len; i += strlen(cmd + i) + 1) {
             if (strcmp(cmd + i, "--test") == 0 && i + strlen(cmd + i) + 1 < len)
                 filter = cmd + i + strlen(cmd + i) + 1;

@@ -187,6 +187,11 @@ typedef struct ah__event {
 /* Schedules ev (zeroed or previously fired/cancelled) on loop at absolute virtual `due_ns`. */
 void ah__event_schedule(uv_loop_t *loop, ah__event *ev, uint64_t due_ns);
 void ah__event_cancel(ah__event *ev);
+/* Whether a loop is alive as libuv's uv_loop_alive says (referenced events count too), and the
+ * earliest due time over the sim's loops (only alive ones when `alive_only`), UINT64_MAX if none
+ * (event.c). */
+int ah__loop_is_alive(const uv_loop_t *loop);
+uint64_t ah__next_due(ah_sim *sim, int alive_only);
 static inline int ah__event_scheduled(const ah__event *ev) { return ah_fc_node_queued(&ev->node); }
 
 /* ---- choices: the one door for every decision real life leaves open ---- */
@@ -499,7 +504,8 @@ void ah__run_until_pred(ah_sim *sim, const char *verb, ah_pred_fn pred, void *ct
 void ah__report_pending(ah_sim *sim, ah__buf *b);
 
 const char *ah__handle_type_name(uv_handle_type t);
-/* argv[0] of the test program, for replay commands. */
+/* argv[0] of the test program, for replay commands (sim.c; set by the cmocka glue). */
 const char *ah__program_name(void);
+void ah__program_name_set(const char *name);
 
 #endif

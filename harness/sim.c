@@ -420,26 +420,6 @@ void ah__task_cancel(ah__task *t)
         ah__list_remove(&t->link);
 }
 
-uint64_t ah__tasks_drain(ah_sim *sim)
-{
-    uint64_t n = 0;
-    ah__task *t;
-
-    if (sim->draining)
-        return 0;
-    sim->draining = 1;
-    while (!ah__list_empty(&sim->tasks)) {
-        t = ah__container_of(sim->tasks.next, ah__task, link);
-        ah__list_remove(&t->link);
-        ah__cb_enter(sim, NULL, "continuation");
-        t->run(t);
-        ah__cb_leave(sim);
-        n++;
-    }
-    sim->draining = 0;
-    return n;
-}
-
 /* ---- failure ---- */
 
 static void banner(ah_sim *sim, ah__buf *b)
@@ -552,70 +532,6 @@ void ah__assert_now_ms(ah_sim *sim, uint64_t ms, const char *file, int line)
                     (unsigned long long)ms);
 }
 
-/* ---- capture ---- */
-
-char *ah__run_captured(ah_sim *sim, ah_body_fn body, void *ctx)
-{
-    ah__capture cap = {.msg = NULL};
-    char *report;
-
-    sim->capture = &cap;
-    if (setjmp(cap.jb) == 0) {
-        body(sim, ctx);
-        ah__tasks_drain(sim);
-        sim->body_done = 1;
-        report = ah_sim_check(sim);
-        if (report != NULL)
-            cap.msg = report;
-    }
-    sim->capture = NULL;
-    return cap.msg;
-}
-
-char *ah_capture_failure(const ah_sim_opts *opts, ah_body_fn body, void *ctx)
-{
-    ah_sim *sim = ah_sim_new(opts);
-    char *msg = ah__run_captured(sim, body, ctx);
-
-    ah_sim_free(sim);
-    return msg;
-}
-
-void ah__assert_fails_with(const ah_sim_opts *opts, ah_body_fn body, void *ctx, const char *needle,
-                           const char *body_name, const char *file, int line)
-{
-    ah_sim *outer = ah_sim_current();
-    char *msg = ah_capture_failure(opts, body, ctx);
-
-    if (msg == NULL)
-        ah__fail_at(outer, file, line, "%s passed, but it was expected to fail with \"%s\"",
-                    body_name, needle);
-    if (strstr(msg, needle) == NULL) {
-        ah__buf b = {0};
-        ah__buf_printf(&b, "%s failed with:\n%s\nbut the message should contain \"%s\"", body_name,
-                       msg, needle);
-        ah__free(msg);
-        msg = ah__buf_take(&b);
-        print_error("%s\n", msg);
-        ah__free(msg);
-        _fail(file, line);
-    }
-    fprintf(stderr, "  %s caught as expected:\n    %s\n", body_name, msg);
-    ah__free(msg);
-}
-
-void ah__assert_passes(const ah_sim_opts *opts, ah_body_fn body, void *ctx, const char *body_name,
-                       const char *file, int line)
-{
-    char *msg = ah_capture_failure(opts, body, ctx);
-
-    if (msg != NULL) {
-        print_error("%s should pass, but failed with:\n%s\n", body_name, msg);
-        ah__free(msg);
-        _fail(file, line);
-    }
-}
-
 /* ---- choices ---- */
 
 uint64_t ah__choose(ah_sim *sim, uint64_t n, const char *what)
@@ -657,4 +573,16 @@ int ah__choose_chance(ah_sim *sim, uint64_t num, uint64_t den, const char *what)
         return 1;
     /* choice 0 (the explorer's default) is "no fault": a shrunk schedule has fewer faults */
     return ah__choose(sim, den, what) >= den - num;
+}
+
+/* ---- the program's name, for replay lines (set by the cmocka glue from /proc/self/cmdline) ----
+ */
+
+static char program_name[256] = "./test";
+
+const char *ah__program_name(void) { return program_name; }
+
+void ah__program_name_set(const char *name)
+{
+    snprintf(program_name, sizeof(program_name), "%.255s", name);
 }

@@ -274,3 +274,18 @@ int ah_trace_write_json(ah_sim *sim, const char *path)
         return -1;
     return ah__trace_write_json(sim->trace, sim->name, path);
 }
+
+/* ---- handle type names (the trace names its tracks by them; handle.c its reports) ---- */
+
+static const char *const type_names[UV_HANDLE_TYPE_MAX] = {
+#define X(uc, lc) [UV_##uc] = "uv_" #lc "_t",
+    UV_HANDLE_TYPE_MAP(X)
+#undef X
+};
+
+const char *ah__handle_type_name(uv_handle_type t)
+{
+    if (t > UV_UNKNOWN_HANDLE && t < UV_HANDLE_TYPE_MAX && type_names[t] != NULL)
+        return type_names[t];
+    return "uv_handle_t";
+}

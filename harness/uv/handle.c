@@ -10,17 +10,21 @@ ah__close_fn ah__finish_close_hooks[UV_HANDLE_TYPE_MAX];
 
 #define HREC_SLAB 128
 
-static const char *const type_names[UV_HANDLE_TYPE_MAX] = {
-#define X(uc, lc) [UV_##uc] = "uv_" #lc "_t",
-    UV_HANDLE_TYPE_MAP(X)
-#undef X
-};
-
-const char *ah__handle_type_name(uv_handle_type t)
+ah_sim *ah__loop_sim(const uv_loop_t *loop, const char *fn)
 {
-    if (t > UV_UNKNOWN_HANDLE && t < UV_HANDLE_TYPE_MAX && type_names[t] != NULL)
-        return type_names[t];
-    return "uv_handle_t";
+    ah__loop *lp;
+    ah_sim *sim;
+
+    if (loop == NULL)
+        ah__fail(ah__sim(), "%s: called with a NULL loop", fn);
+    lp = ah__lp(loop);
+    sim = ah__sim();
+    if (lp == NULL || lp->loop != loop || lp->sim != sim)
+        ah__fail(sim,
+                 "%s: loop %p was never initialised in this sim (uv_loop_init or "
+                 "uv_default_loop), or it was closed",
+                 fn, (const void *)loop);
+    return sim;
 }
 
 static void *cookie(const ah_sim *sim, const ah__hrec *r)
@@ -265,19 +269,9 @@ void uv_close(uv_handle_t *h, uv_close_cb close_cb)
     r->close_site = site;
     r->close_ns = sim->clock.now_ns;
 
+    /* Every type's own close step is its hook (a timer's or idle handle's: stop it), set by the
+     * file that simulates the type when it initialises one. */
     switch (h->type) {
-    case UV_TIMER:
-        uv_timer_stop((uv_timer_t *)h);
-        break;
-    case UV_IDLE:
-        uv_idle_stop((uv_idle_t *)h);
-        break;
-    case UV_PREPARE:
-        uv_prepare_stop((uv_prepare_t *)h);
-        break;
-    case UV_CHECK:
-        uv_check_stop((uv_check_t *)h);
-        break;
     case UV_ASYNC:
         ah__list_remove(ah__qlist(((uv_async_t *)h)->queue));
         ah__handle_stop(h);
@@ -522,4 +516,26 @@ void ah__cb_leave(ah_sim *sim)
     /* Continuations queued by this callback run now, at the same instant (design.md, futures). */
     if (sim->in_callback == 0 && !sim->draining && !ah__list_empty(&sim->tasks))
         ah__tasks_drain(sim);
+}
+
+/* ---- continuations (ah__task): run as callbacks ---- */
+
+uint64_t ah__tasks_drain(ah_sim *sim)
+{
+    uint64_t n = 0;
+    ah__task *t;
+
+    if (sim->draining)
+        return 0;
+    sim->draining = 1;
+    while (!ah__list_empty(&sim->tasks)) {
+        t = ah__container_of(sim->tasks.next, ah__task, link);
+        ah__list_remove(&t->link);
+        ah__cb_enter(sim, NULL, "continuation");
+        t->run(t);
+        ah__cb_leave(sim);
+        n++;
+    }
+    sim->draining = 0;
+    return n;
 }

@@ -2,7 +2,8 @@
  * clock jumps instead of blocking), events, pending callbacks, and the test verbs.
  *
  * The iteration is that of the libuv compiled against: what differs between versions is named
- * in uv/version.h (AH__UV_*) and tested here in iterate(), uv_run() and loop_alive() only. */
+ * in uv/version.h (AH__UV_*) and tested here in iterate(), uv_run() and ah__loop_is_alive() only.
+ */
 #include "../internal.h"
 
 #include <limits.h>
@@ -10,23 +11,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-ah_sim *ah__loop_sim(const uv_loop_t *loop, const char *fn)
-{
-    ah__loop *lp;
-    ah_sim *sim;
-
-    if (loop == NULL)
-        ah__fail(ah__sim(), "%s: called with a NULL loop", fn);
-    lp = ah__lp(loop);
-    sim = ah__sim();
-    if (lp == NULL || lp->loop != loop || lp->sim != sim)
-        ah__fail(sim,
-                 "%s: loop %p was never initialised in this sim (uv_loop_init or "
-                 "uv_default_loop), or it was closed",
-                 fn, (const void *)loop);
-    return sim;
-}
 
 /* A libuv loop starts its own I/O watchers (the async wake-up, the signal pipe) in uv_loop_init,
  * and they wait in loop->watcher_queue until the first poll registers them; until then
@@ -202,18 +186,10 @@ int uv_metrics_info(uv_loop_t *loop, uv_metrics_t *metrics)
 }
 #endif
 
-static int loop_alive(const uv_loop_t *loop)
-{
-    const ah__loop *lp = ah__lp(loop);
-    return loop->active_handles > 0 || loop->active_reqs.count > 0 ||
-           (AH__UV_ALIVE_COUNTS_PENDING && !ah__list_empty(&lp->pending)) || lp->closing != NULL ||
-           lp->ref_events > 0;
-}
-
 int uv_loop_alive(const uv_loop_t *loop)
 {
     ah__loop_sim(loop, "uv_loop_alive");
-    return loop_alive(loop);
+    return ah__loop_is_alive(loop);
 }
 
 void uv_stop(uv_loop_t *loop)
@@ -278,39 +254,6 @@ int uv_backend_timeout(const uv_loop_t *loop)
 /* ---- events ---- */
 
 void (*ah__poll_end_hook)(uv_loop_t *loop);
-
-void ah__event_schedule(uv_loop_t *loop, ah__event *ev, uint64_t due_ns)
-{
-    ah__loop *lp = ah__lp(loop);
-
-    if (ah__event_scheduled(ev) || ev->batch_index != 0)
-        ah__event_cancel(ev);
-    ev->loop = loop;
-    ah_fc_queue_insert(&lp->events, &ev->node, due_ns);
-    if (ev->flags & AH__EV_REF)
-        lp->ref_events++;
-    if (lp->sim->threads_live > 0 && ah__threads_hooks.event_added != NULL)
-        ah__threads_hooks.event_added(lp->sim, loop, due_ns);
-}
-
-void ah__event_cancel(ah__event *ev)
-{
-    ah__loop *lp;
-
-    if (ev->loop == NULL)
-        return;
-    lp = ah__lp(ev->loop);
-    if (ev->batch_index != 0) {
-        lp->batch[ev->batch_index - 1] = NULL;
-        ev->batch_index = 0;
-    } else if (ah__event_scheduled(ev)) {
-        ah_fc_queue_remove(&lp->events, &ev->node);
-    } else {
-        return;
-    }
-    if (ev->flags & AH__EV_REF)
-        lp->ref_events--;
-}
 
 /* Delivers every event due by now. The batch is taken first, as epoll_wait returns a set:
  * events that fall due while it is delivered wait for the next poll. */
@@ -530,7 +473,7 @@ int uv_run(uv_loop_t *loop, uv_run_mode mode)
         ah__fail(sim, "uv_run: unknown mode %d", (int)mode);
     ah__tasks_drain(sim);
     lp->running = 1;
-    r = loop_alive(loop);
+    r = ah__loop_is_alive(loop);
     if (!r)
         update_time(loop);
     /* Since 1.45 the timers run after the closing phase; UV_RUN_DEFAULT runs the due ones once
@@ -547,7 +490,7 @@ int uv_run(uv_loop_t *loop, uv_run_mode mode)
             deadlock(sim, mode == UV_RUN_ONCE ? "uv_run(UV_RUN_ONCE) would block forever"
                                               : "uv_run(UV_RUN_DEFAULT) would block forever");
         }
-        r = loop_alive(loop);
+        r = ah__loop_is_alive(loop);
         if (mode == UV_RUN_ONCE || mode == UV_RUN_NOWAIT)
             break;
     }
@@ -558,32 +501,6 @@ int uv_run(uv_loop_t *loop, uv_run_mode mode)
 }
 
 /* ---- test verbs ---- */
-
-/* The earliest due time in ns over every loop: timers (all, or only of alive loops) and
- * events. UINT64_MAX when there is none. */
-static uint64_t next_due_ns(ah_sim *sim, int alive_only)
-{
-    uint64_t best = UINT64_MAX, t;
-    const ah_fc_node *tn;
-    const ah_fc_node *n;
-    ah__list *q;
-
-    for (q = sim->loops.next; q != &sim->loops; q = q->next) {
-        ah__loop *lp = ah__container_of(q, ah__loop, link);
-        if (alive_only && !loop_alive(lp->loop))
-            continue;
-        if ((tn = ah__timer_min(lp->loop)) != NULL) {
-            t = tn->due > UINT64_MAX / AH__NS_PER_MS ? UINT64_MAX : tn->due * AH__NS_PER_MS;
-            if (t < best)
-                best = t;
-        }
-        if ((n = ah_fc_queue_min(&lp->events)) != NULL && n->due < best)
-            best = n->due;
-    }
-    return best;
-}
-
-uint64_t ah__next_due_ns(ah_sim *sim) { return next_due_ns(sim, 0); }
 
 /* Whether a loop has something to do at the current instant without waiting. */
 static int loop_ready(const uv_loop_t *loop)
@@ -654,7 +571,7 @@ static int round_of_loops(ah_sim *sim, uint64_t limit_ns, int alive_only, ah_pre
         next = q->next;
         ah__loop *lp = ah__container_of(q, ah__loop, link);
         uv_loop_t *loop = lp->loop;
-        int alive = loop_alive(loop);
+        int alive = ah__loop_is_alive(loop);
 
         if (alive_only ? !alive : (!alive && !loop_ready(loop)))
             continue;
@@ -664,7 +581,7 @@ static int round_of_loops(ah_sim *sim, uint64_t limit_ns, int alive_only, ah_pre
          * another has pending callbacks (before libuv 1.44.2 they wait for its next iteration). */
         if (sim->loops.next->next != &sim->loops) {
             uint64_t other =
-                others_pending(sim, lp) ? sim->clock.now_ns : next_due_ns(sim, alive_only);
+                others_pending(sim, lp) ? sim->clock.now_ns : ah__next_due(sim, alive_only);
             if (other < lim)
                 lim = other < sim->clock.now_ns ? sim->clock.now_ns : other;
         }
@@ -715,7 +632,7 @@ void ah_advance(ah_sim *sim, uint64_t ms)
         if (round_of_loops(sim, target, 0, NULL, NULL, &sat))
             continue;
         /* Nothing ran: jump to what is due next (an unreferenced timer, say), or to the end. */
-        next = next_due_ns(sim, 0);
+        next = ah__next_due(sim, 0);
         if (next > target) {
             if (sim->clock.now_ns >= target)
                 break;
@@ -746,7 +663,7 @@ static void run_until(ah_sim *sim, const char *verb, const char *waits, ah_pred_
                 break;
             continue;
         }
-        next = next_due_ns(sim, 1);
+        next = ah__next_due(sim, 1);
         if (next == UINT64_MAX || next <= sim->clock.now_ns) {
             /* Threads still running may yet send to a loop: wait for them first. */
             if (sim->threads_live > 0 && ah__time_pass(sim, NULL, UINT64_MAX) == 0)

@@ -6,9 +6,12 @@
 #include "../internal.h"
 
 #define LOOP_WATCHER(name, type)                                                                   \
+    static void name##_close(uv_handle_t *h) { uv_##name##_stop((uv_##name##_t *)h); }             \
+                                                                                                   \
     int uv_##name##_init(uv_loop_t *loop, uv_##name##_t *handle)                                   \
     {                                                                                              \
         ah__site site = AH__CALLER("uv_" #name "_init");                                           \
+        ah__close_hooks[type] = name##_close;                                                      \
         ah__handle_init(loop, (uv_handle_t *)handle, type, site);                                  \
         handle->name##_cb = NULL;                                                                  \
         return 0;                                                                                  \

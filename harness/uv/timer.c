@@ -45,10 +45,13 @@ static void ready_unlink(ah_fc_node *n)
     n->next = n->child = NULL;
 }
 
+static void timer_close(uv_handle_t *h) { uv_timer_stop((uv_timer_t *)h); }
+
 int uv_timer_init(uv_loop_t *loop, uv_timer_t *handle)
 {
     ah__site site = AH__CALLER("uv_timer_init");
 
+    ah__close_hooks[UV_TIMER] = timer_close;
     ah__handle_init(loop, (uv_handle_t *)handle, UV_TIMER, site);
     handle->timer_cb = NULL;
     NODE(handle)->child = NODE(handle)->next = NODE(handle)->prev = NULL;
