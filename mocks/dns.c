@@ -48,9 +48,17 @@ static ah__dns_entry *entry_find(ah__net *net, const char *name)
     return NULL;
 }
 
+/* The sim's network, with DNS's part filled in (ah__net_parts: internal_net.h). */
+static ah__net *dns_net(ah_sim *sim)
+{
+    ah__net_parts.dns_check = ah__dns_check;
+    ah__net_parts.dns_free_all = ah__dns_free_all;
+    return ah__net_get(sim);
+}
+
 static ah__dns_entry *entry_get(ah_sim *sim, const char *name, const char *fn)
 {
-    ah__net *net = ah__net_get(sim);
+    ah__net *net = dns_net(sim);
     ah__dns_entry *e;
 
     if (name == NULL || *name == '\0')
@@ -291,7 +299,7 @@ int uv_getaddrinfo(uv_loop_t *loop, uv_getaddrinfo_t *req, uv_getaddrinfo_cb cb,
 {
     ah__site site = AH__CALLER("uv_getaddrinfo");
     ah_sim *sim = ah__loop_sim(loop, "uv_getaddrinfo");
-    ah__net *net = ah__net_get(sim);
+    ah__net *net = dns_net(sim);
     gai_args *job, sync_job;
     ah__job *pj;
 
@@ -391,7 +399,7 @@ int uv_getnameinfo(uv_loop_t *loop, uv_getnameinfo_t *req, uv_getnameinfo_cb cb,
 {
     ah__site site = AH__CALLER("uv_getnameinfo");
     ah_sim *sim = ah__loop_sim(loop, "uv_getnameinfo");
-    ah__net *net = ah__net_get(sim);
+    ah__net *net = dns_net(sim);
     const char *name;
     if (req == NULL || addr == NULL)
         return UV_EINVAL;
@@ -423,7 +431,7 @@ int uv_getnameinfo(uv_loop_t *loop, uv_getnameinfo_t *req, uv_getnameinfo_cb cb,
 /* On a pool worker: the lookup itself. */
 static void dns_work(ah__job *job)
 {
-    ah__net *net = ah__net_get(ah__sim());
+    ah__net *net = dns_net(ah__sim());
 
     if (job->req->type == UV_GETADDRINFO)
         gai_work(net, (gai_args *)(void *)job->data.bytes, (uv_getaddrinfo_t *)job->req);

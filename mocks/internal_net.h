@@ -333,6 +333,37 @@ void ah__peer_check(ah__net *net, ah__buf *b);
 void ah__peer_pending(ah__net *net, ah__buf *b);
 void ah__peer_free_all(ah__net *net);
 
+/* What the network (net.c) calls in the files above it: the uv streams (stream.c), the scripted
+ * peers (peer.c) and DNS (dns.c). Each file fills its part when it is first used (a stream is
+ * initialised, a peer listens, a name is resolved), so the network never calls up by name, and a
+ * part nobody used is NULL: nothing of that kind exists. */
+typedef struct ah__net_parts_t {
+    /* stream.c */
+    void (*sock_writable)(ah__sock *s);
+    int (*sock_reading)(const ah__sock *s);
+    void (*sock_incoming)(ah__sock *s);
+    void (*sock_backlog_add)(ah__sock *s, ah__conn *c);
+    void (*sock_connect_pending)(ah__sock *s, int status);
+    void (*sock_connect_result)(ah__sock *s, int status, uint64_t due_ns);
+    void (*sock_set_label)(ah__sock *s);
+    ah__sock *(*sock_of)(const uv_stream_t *s, const char *fn);
+    /* peer.c */
+    void (*peer_accept)(ah_peer *p, ah__conn *c);
+    void (*peer_incoming)(ah__pconn *pc);
+    void (*peer_abort)(ah__pconn *pc);
+    void (*peer_client_gone)(ah__pconn *pc);
+    void (*peer_check)(ah__net *net, ah__buf *b);
+    void (*peer_pending)(ah__net *net, ah__buf *b);
+    void (*peer_free_all)(ah__net *net);
+    /* dns.c */
+    void (*dns_check)(ah__net *net, ah__buf *b);
+    void (*dns_free_all)(ah__net *net);
+} ah__net_parts_t;
+extern ah__net_parts_t ah__net_parts;
+/* uv_listen's work for each stream type (tcp.c, pipe.c set theirs when they initialise a
+ * handle): stream.c dispatches through it. */
+extern int (*ah__listen_hooks[UV_HANDLE_TYPE_MAX])(ah__sock *s, int backlog, uv_connection_cb cb);
+
 /* pipe.c: opens `p` (a uv_pipe_t not yet opened) as one end of a new connected pair, as libuv's
  * uv_spawn does with the parent's end of a socketpair; end 1 is left to the caller (proc/), which
  * sets its ops and ctx. `readable`/`writable` as the stream's flags; `label` names it. Returns

@@ -12,6 +12,8 @@
 
 static const int net_key;
 
+ah__net_parts_t ah__net_parts;
+
 static void net_check(ah_sim *sim, void *state, ah__buf *b);
 static void net_pending(ah_sim *sim, void *state, ah__buf *b);
 static void net_destroy(ah_sim *sim, void *state);
@@ -43,7 +45,6 @@ ah__net *ah__net_get(ah_sim *sim)
     ext.pending = net_pending;
     ext.destroy = net_destroy;
     ah__ext_add(sim, &ext);
-    ah__sock_hooks_install();
     return net;
 }
 
@@ -479,7 +480,7 @@ void ah__flow_consume(ah__flow *f, size_t n)
     const ah__end *se = &f->conn->end[f->from];
 
     if (n > 0 && sender != NULL && f->wr - f->rd >= AH__FLOW_WINDOW)
-        ah__sock_writable(sender); /* the window opens again */
+        ah__net_parts.sock_writable(sender); /* the window opens again */
     f->rd += n;
     if (n > 0 && se->ops != NULL)
         se->ops->writable(se->ctx);
@@ -494,7 +495,7 @@ static int receiver_refs(ah__conn *c, int r)
     if (c->end[r].pc != NULL)
         return 1;
     if (c->end[r].sock != NULL)
-        return ah__sock_reading(c->end[r].sock);
+        return ah__net_parts.sock_reading(c->end[r].sock);
     if (c->end[r].ops != NULL)
         return c->end[r].ops->waiting(c->end[r].ctx);
     return 0;
@@ -571,9 +572,9 @@ static void flow_arrive(ah__event *ev)
         if (data && !rst && !c->flow[r].rst_sent)
             ah__flow_send_rst(c, r, 0);
     } else if (e->sock != NULL) {
-        ah__sock_incoming(e->sock);
+        ah__net_parts.sock_incoming(e->sock);
     } else if (e->pc != NULL) {
-        ah__peer_incoming(e->pc);
+        ah__net_parts.peer_incoming(e->pc);
     } else if (e->ops != NULL) {
         e->ops->incoming(e->ctx);
     }
@@ -602,7 +603,7 @@ void ah__end_close(ah__conn *c, int side, int rst)
     e->ops = NULL;
     e->ctx = NULL;
     if (side == 0 && c->end[1].pc != NULL)
-        ah__peer_client_gone(c->end[1].pc);
+        ah__net_parts.peer_client_gone(c->end[1].pc);
     /* Linux resets instead of closing when unread bytes are left in the receive queue. */
     if (!e->reset) {
         if (rst || in->arr > in->rd)
@@ -653,9 +654,9 @@ static void accept_arrive(ah__event *ev)
     }
     ah__trace_note(net->sim, c->label, "accepted by the listener");
     if (lst->peer != NULL && lst->peer->listening)
-        ah__peer_accept(lst->peer, c);
+        ah__net_parts.peer_accept(lst->peer, c);
     else if (lst->listener != NULL)
-        ah__sock_backlog_add(lst->listener, c);
+        ah__net_parts.sock_backlog_add(lst->listener, c);
     else
         lst->lops->arrived(lst->lctx, c);
 }
@@ -685,7 +686,7 @@ void ah__net_connect(ah__sock *s)
     if (lst == NULL) {
         ah__trace_note(sim, route->addr.str, "connect refused: nothing listens");
         if (pipe && route->bound == NULL) {
-            ah__sock_connect_pending(s, UV_ENOENT); /* no socket file at that path */
+            ah__net_parts.sock_connect_pending(s, UV_ENOENT); /* no socket file at that path */
             return;
         }
         goto refused;
@@ -694,7 +695,7 @@ void ah__net_connect(ah__sock *s)
     c->end[0].sock = s;
     s->conn = c;
     s->side = 0;
-    ah__sock_set_label(s);
+    ah__net_parts.sock_set_label(s);
     ah__trace_note(sim, c->label, "connect");
     l1 = ah__conn_latency(c);
     l2 = ah__conn_latency(c);
@@ -707,12 +708,12 @@ void ah__net_connect(ah__sock *s)
                        : lst->lops != NULL && lst->peer == NULL ? lst->lops->loop(lst->lctx)
                                                                 : s->loop,
                        &c->accept_ev, now + l1 * AH__NS_PER_MS);
-    ah__sock_connect_result(s, 0, now + (l1 + l2) * AH__NS_PER_MS);
+    ah__net_parts.sock_connect_result(s, 0, now + (l1 + l2) * AH__NS_PER_MS);
     return;
 
 refused:
     if (pipe) {
-        ah__sock_connect_pending(s, UV_ECONNREFUSED);
+        ah__net_parts.sock_connect_pending(s, UV_ECONNREFUSED);
         return;
     }
     {
@@ -724,9 +725,9 @@ refused:
         l1 = ah__conn_latency(&tmp);
         l2 = ah__conn_latency(&tmp);
         if (l1 + l2 == 0)
-            ah__sock_connect_pending(s, UV_ECONNREFUSED);
+            ah__net_parts.sock_connect_pending(s, UV_ECONNREFUSED);
         else
-            ah__sock_connect_result(s, UV_ECONNREFUSED, now + (l1 + l2) * AH__NS_PER_MS);
+            ah__net_parts.sock_connect_result(s, UV_ECONNREFUSED, now + (l1 + l2) * AH__NS_PER_MS);
     }
 }
 
@@ -856,7 +857,7 @@ void ah_net_latency(ah_sim *sim, const char *addr, uint64_t min_ms, uint64_t max
 
 void ah_net_stream_latency(uv_stream_t *stream, uint64_t min_ms, uint64_t max_ms)
 {
-    ah__sock *s = ah__sock_of(stream, "ah_net_stream_latency");
+    ah__sock *s = ah__net_parts.sock_of(stream, "ah_net_stream_latency");
 
     if (s->conn == NULL)
         ah__fail(ah__sim(), "ah_net_stream_latency: the stream is not connected yet");
@@ -949,7 +950,7 @@ static void reset_conn(ah__net *net, ah__conn *c)
     ah__trace_note(ah__sim(), c->label, "reset (injected)");
     for (i = 0; i < 2; i++) {
         if (c->end[i].pc != NULL)
-            ah__peer_abort(c->end[i].pc);
+            ah__net_parts.peer_abort(c->end[i].pc);
         if (c->end[i].sock != NULL && c->end[i].sock->stream != NULL &&
             c->end[i].sock->stream->connect_req != NULL)
             c->end[i].sock->connect_status = UV_ECONNREFUSED;
@@ -1011,8 +1012,10 @@ static void net_check(ah_sim *sim, void *state, ah__buf *b)
 {
     ah__net *net = state;
     (void)sim;
-    ah__peer_check(net, b);
-    ah__dns_check(net, b);
+    if (ah__net_parts.peer_check != NULL)
+        ah__net_parts.peer_check(net, b);
+    if (ah__net_parts.dns_check != NULL)
+        ah__net_parts.dns_check(net, b);
 }
 
 static void net_pending(ah_sim *sim, void *state, ah__buf *b)
@@ -1040,7 +1043,8 @@ static void net_pending(ah_sim *sim, void *state, ah__buf *b)
                                c->route->held ? "ah_net_hold" : "ah_net_partition");
         }
     }
-    ah__peer_pending(net, b);
+    if (ah__net_parts.peer_pending != NULL)
+        ah__net_parts.peer_pending(net, b);
     (void)sim;
 }
 
@@ -1051,8 +1055,10 @@ static void net_destroy(ah_sim *sim, void *state)
     int i;
 
     (void)sim;
-    ah__peer_free_all(net);
-    ah__dns_free_all(net);
+    if (ah__net_parts.peer_free_all != NULL)
+        ah__net_parts.peer_free_all(net);
+    if (ah__net_parts.dns_free_all != NULL)
+        ah__net_parts.dns_free_all(net);
     /* Events still queued on a loop leave it before their memory goes: a later destroyer (the
      * mocks' cancel) would walk the loop's heap through them (found by fuzz/fuzz_ops). */
     for (q = net->conns.next; q != &net->conns; q = q->next) {

@@ -84,6 +84,18 @@ static ah__script *last_script(ah_peer *p)
     return ah__container_of(p->scripts.prev, ah__script, link);
 }
 
+/* The network reaches the peers through ah__net_parts (internal_net.h). */
+static void parts_install(void)
+{
+    ah__net_parts.peer_accept = ah__peer_accept;
+    ah__net_parts.peer_incoming = ah__peer_incoming;
+    ah__net_parts.peer_abort = ah__peer_abort;
+    ah__net_parts.peer_client_gone = ah__peer_client_gone;
+    ah__net_parts.peer_check = ah__peer_check;
+    ah__net_parts.peer_pending = ah__peer_pending;
+    ah__net_parts.peer_free_all = ah__peer_free_all;
+}
+
 ah_peer *ah_net_listen(ah_sim *sim, const char *addr)
 {
     ah__site site = AH__CALLER("ah_net_listen");
@@ -93,6 +105,7 @@ ah_peer *ah_net_listen(ah_sim *sim, const char *addr)
     if (ah__route_listens(r) || r->peer != NULL || r->bound != NULL)
         ah__fail(sim, "ah_net_listen(\"%s\"): something already listens on that address", addr);
     p = ah__calloc(1, sizeof(*p));
+    parts_install();
     p->net = ah__net_get(sim);
     p->route = r;
     p->listening = 1;

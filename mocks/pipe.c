@@ -14,6 +14,7 @@ int uv_pipe_init(uv_loop_t *loop, uv_pipe_t *handle, int ipc)
 {
     ah__site site = AH__CALLER("uv_pipe_init");
 
+    ah__listen_hooks[UV_NAMED_PIPE] = ah__pipe_listen;
     ah__stream_init(loop, (uv_stream_t *)handle, UV_NAMED_PIPE, site);
     handle->pipe_fname = NULL;
     handle->ipc = ipc;

@@ -16,9 +16,27 @@ static void lst_fire(ah__event *ev);
 
 static int closing(const uv_stream_t *st) { return ah__is_closing((const uv_handle_t *)st); }
 
+/* The network reaches the streams through ah__net_parts (internal_net.h). */
+static void parts_install(void)
+{
+    ah__net_parts.sock_writable = ah__sock_writable;
+    ah__net_parts.sock_reading = ah__sock_reading;
+    ah__net_parts.sock_incoming = ah__sock_incoming;
+    ah__net_parts.sock_backlog_add = ah__sock_backlog_add;
+    ah__net_parts.sock_connect_pending = ah__sock_connect_pending;
+    ah__net_parts.sock_connect_result = ah__sock_connect_result;
+    ah__net_parts.sock_set_label = ah__sock_set_label;
+    ah__net_parts.sock_of = ah__sock_of;
+    ah__sock_hooks_install();
+}
+
+int (*ah__listen_hooks[UV_HANDLE_TYPE_MAX])(ah__sock *s, int backlog, uv_connection_cb cb);
+
 ah__sock *ah__sock_new(ah__net *net, uv_stream_t *st)
 {
     ah__sock *s = ah__calloc(1, sizeof(*s));
+
+    parts_install();
 
     s->stream = st;
     s->loop = st->loop;
@@ -46,6 +64,7 @@ ah__sock *ah__sock_new(ah__net *net, uv_stream_t *st)
 /* Initialises the stream part of a uv_tcp_t or uv_pipe_t, as libuv's uv__stream_init. */
 void ah__stream_init(uv_loop_t *loop, uv_stream_t *st, uv_handle_type type, ah__site site)
 {
+    parts_install();
     ah__handle_init(loop, (uv_handle_t *)st, type, site);
     st->read_cb = NULL;
     st->alloc_cb = NULL;
@@ -765,7 +784,7 @@ static void conn_detach(ah__sock *s)
     if (!c->end[s->side].closed) {
         c->end[s->side].closed = 1;
         if (s->side == 0 && c->end[1].pc != NULL)
-            ah__peer_client_gone(c->end[1].pc);
+            ah__net_parts.peer_client_gone(c->end[1].pc);
         if (!c->flow[s->side].rst_sent && !c->end[s->side].reset)
             ah__flow_send_rst(c, s->side, 0);
     }
@@ -904,7 +923,7 @@ int uv_listen(uv_stream_t *st, int backlog, uv_connection_cb cb)
     if (st->type != UV_TCP && st->type != UV_NAMED_PIPE)
         return UV_EINVAL;
     s = ah__sock_of(st, "uv_listen");
-    err = st->type == UV_TCP ? ah__tcp_listen(s, backlog, cb) : ah__pipe_listen(s, backlog, cb);
+    err = ah__listen_hooks[st->type](s, backlog, cb);
     if (err == 0) {
         r->start_site = site;
         ah__handle_start((uv_handle_t *)st);

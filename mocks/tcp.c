@@ -41,6 +41,7 @@ static int tcp_init(uv_loop_t *loop, uv_tcp_t *tcp, unsigned int flags, ah__site
     int domain = flags & 0xFF;
     ah__sock *s;
 
+    ah__listen_hooks[UV_TCP] = ah__tcp_listen;
     if (domain != AF_INET && domain != AF_INET6 && domain != AF_UNSPEC)
         return UV_EINVAL;
     if (flags & ~0xFFu)
