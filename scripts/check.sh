@@ -2,14 +2,15 @@
 # `make check`: the formatting check (.clang-format), then every test through CTest (unit,
 # planted-bug, differential, the example client's suite and its run against a real redis-server),
 # the layer rules over the built archives (scripts/layers.sh), a Valgrind memcheck pass over every
-# test binary, Helgrind over the threads selftests, then the whole tree compiled with clang under
-# AddressSanitizer and UndefinedBehaviorSanitizer, whose tests run again, then the differential
-# tests against libuv 1.40 and 1.50 (the version matrix).
+# test binary, Helgrind and ThreadSanitizer over the threads selftests, then the whole tree
+# compiled with clang under AddressSanitizer and UndefinedBehaviorSanitizer, whose tests run
+# again, then the differential tests against libuv 1.40 and 1.50 (the version matrix).
 # Fails on the first red step.
 set -eu
 BUILD=${1:-build}
 JOBS=$(nproc 2>/dev/null || echo 2)
 cd "$(dirname "$0")/.."
+ROOT=$(pwd)
 t0=$(date +%s)
 
 echo "== clang-format (.clang-format)"
@@ -51,6 +52,37 @@ for t in selftest/test_threads selftest/planted/test_planted_threads; do
     fi
 done
 echo "helgrind clean"
+
+echo "== ThreadSanitizer (threads selftests, clang, $BUILD-tsan)"
+# The scheduler's own threading under TSan: its baton handovers are real mutexes and condition
+# variables TSan sees, so any report in the harness's threads fails the pass (halt_on_error=1).
+if command -v clang >/dev/null 2>&1; then
+    cmake -S . -B "$BUILD-tsan" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DAH_SANITIZE=thread -DAH_INSTALL=OFF -DAH_BUILD_BENCH=OFF >/dev/null
+    cmake --build "$BUILD-tsan" -j "$JOBS" --target test_threads planted_threads test_threadpool \
+        test_explore >"$BUILD-tsan.log" 2>&1 || {
+        tail -n 40 "$BUILD-tsan.log"
+        echo "TSan build failed"
+        exit 1
+    }
+    for t in test_threads test_threadpool test_explore; do
+        (cd "$BUILD-tsan/selftest" && TSAN_OPTIONS="halt_on_error=1:exitcode=66" \
+            AH_SLOW_CALLBACK_MS=5000 "./$t") >"$BUILD-tsan-run.log" 2>&1 || {
+            tail -n 60 "$BUILD-tsan-run.log"
+            echo "tsan: $t failed"
+            exit 1
+        }
+    done
+    (cd "$BUILD-tsan/selftest" && TSAN_OPTIONS="halt_on_error=1:exitcode=66" \
+        sh "$ROOT/selftest/planted/threads.sh" planted/test_planted_threads) >"$BUILD-tsan-run.log" 2>&1 || {
+        tail -n 60 "$BUILD-tsan-run.log"
+        echo "tsan: planted_threads failed"
+        exit 1
+    }
+    echo "tsan clean"
+else
+    echo "clang not installed: skipped (scripts/deps.sh installs it as root)"
+fi
 
 echo "== clang -Wall -Wextra -Werror, AddressSanitizer + UndefinedBehaviorSanitizer ($BUILD-asan)"
 # One clang build serves as the -Werror compile check and as the sanitizer pass: every test runs

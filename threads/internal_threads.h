@@ -49,6 +49,9 @@ typedef struct ah__thr {
     uint32_t id; /* 0: the test's thread */
     int state;
     int turn; /* the baton: 1 when this thread may run (futex word) */
+#ifdef AH_TSAN_RUNTIME
+    pthread_cond_t turn_cv; /* under TSan: the baton's condition variable (sched.c) */
+#endif
     pthread_t os;
     int os_started;
     void *(*start)(void *);

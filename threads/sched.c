@@ -80,10 +80,6 @@ void *ah__real(const char *name)
 
 /* ---- the baton ---- */
 
-static void futex_wait(int *w) { syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0); }
-
-static void futex_wake(int *w) { syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0); }
-
 #ifdef AH_TSAN_RUNTIME
 void __tsan_acquire(void *addr);
 void __tsan_release(void *addr);
@@ -93,6 +89,35 @@ void __tsan_release(void *addr);
 #define TSAN_RELEASE(p) ((void)(p))
 #define TSAN_ACQUIRE(p) ((void)(p))
 #endif
+
+/* A scheduler was made once: keys made before that are the C library's and TSan's own. */
+static int sched_ever;
+
+#ifdef AH_TSAN_RUNTIME
+/* Under TSan the baton is a real mutex and condition variable per thread, taken through TSan's
+ * interceptors, so TSan models each handover itself. */
+static pthread_mutex_t baton_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void give(ah__thr *to)
+{
+    AH__REAL(pthread_mutex_lock)(&baton_mu);
+    to->turn = 1;
+    AH__REAL(pthread_cond_broadcast)(&to->turn_cv);
+    AH__REAL(pthread_mutex_unlock)(&baton_mu);
+}
+
+static void await_turn(ah__thr *self)
+{
+    AH__REAL(pthread_mutex_lock)(&baton_mu);
+    while (self->turn == 0)
+        AH__REAL(pthread_cond_wait)(&self->turn_cv, &baton_mu);
+    self->turn = 0;
+    AH__REAL(pthread_mutex_unlock)(&baton_mu);
+}
+#else
+static void futex_wait(int *w) { syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0); }
+
+static void futex_wake(int *w) { syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0); }
 
 static void give(ah__thr *to)
 {
@@ -110,6 +135,7 @@ static void await_turn(ah__thr *self)
     ANNOTATE_HAPPENS_AFTER(&self->turn);
     TSAN_ACQUIRE(&self->turn);
 }
+#endif
 
 static uint64_t coarse_ms(void)
 {
@@ -758,6 +784,16 @@ int pthread_key_create(pthread_key_t *key, void (*dtor)(void *))
     err = real(key, dtor);
     if (err != 0)
         return err;
+#ifdef AH_TSAN_RUNTIME
+    {
+        /* TSan's runtime makes a key whose destructor finishes the OS thread for TSan: run at a
+         * simulated thread's end it would tear TSan's state down under the running thread. Under
+         * TSan only the keys made once simulated threads exist are the sim's to run (TSan's own
+         * is made as the program starts; nothing instrumented may run that early). */
+        if (!sched_ever)
+            return 0;
+    }
+#endif
     for (i = 0; i < AH__MAX_KEYS && keys[i].used; i++)
         ;
     if (i < AH__MAX_KEYS) {
@@ -899,6 +935,7 @@ ah__sched *ah__sched_get(ah__thr **self, int create)
         ext.destroy = sched_destroy;
         ah__ext_add(sim, &ext);
         sim->sched = s;
+        sched_ever = 1;
     }
     tls_self = s->main;
     tls_gen = s->gen;
