@@ -146,7 +146,11 @@ static int stream_open(uv_stream_t *st, int fd, const char *fn, ah__site site)
     s->local = fs->local;
     s->remote = fs->remote;
     s->nodelay = fs->nodelay;
-    s->keepalive = fs->keepalive;
+    if (!s->keepalive) {
+        /* What the socket has; a keep-alive asked before the open gets libuv's 60 s instead. */
+        s->keepalive = fs->keepalive;
+        s->keepalive_delay = fs->keepidle ? (unsigned)fs->keepidle : AH__TCP_KEEPIDLE_DEFAULT;
+    }
     if (fs->bound)
         st->flags |= AH__SF_BOUND;
     if ((c = fs->conn) != NULL) {

@@ -301,6 +301,8 @@ void ah__local_for(const ah__addr *server, uint32_t port, ah__addr *out);
  * called when the stream closes its socket. */
 extern void (*ah__stream_fd_close_hook)(ah__sock *s, int fd);
 void ah__stream_init(uv_loop_t *loop, uv_stream_t *st, uv_handle_type type, ah__site site);
+/* Linux's TCP_KEEPIDLE of a new socket (net.ipv4.tcp_keepalive_time), in seconds. */
+#define AH__TCP_KEEPIDLE_DEFAULT 7200
 ah__sock *ah__sock_new(ah__net *net, uv_stream_t *s);
 void ah__sock_give_fd(ah__sock *s);
 /* Registers `s` as the listener of `route`. */

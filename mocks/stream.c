@@ -42,6 +42,7 @@ ah__sock *ah__sock_new(ah__net *net, uv_stream_t *st)
     s->loop = st->loop;
     s->net = net;
     s->id = ++net->next_sock_id;
+    s->keepalive_delay = AH__TCP_KEEPIDLE_DEFAULT;
     ah__list_init(&s->backlog);
     ah__list_init(&s->io_pend.link);
     ah__list_init(&s->stalled_link);

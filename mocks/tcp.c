@@ -238,8 +238,20 @@ int uv_tcp_nodelay(uv_tcp_t *tcp, int enable)
 int uv_tcp_keepalive(uv_tcp_t *tcp, int enable, unsigned int delay)
 {
     ah__sock *s = ah__sock_of((uv_stream_t *)tcp, "uv_tcp_keepalive");
+
     s->keepalive = enable != 0;
-    s->keepalive_delay = delay;
+    if (tcp->io_watcher.fd == -1) {
+        /* No socket yet: libuv keeps only the flag, and the socket it makes later gets a 60 s
+         * delay (uv__stream_open), whatever was asked. */
+        s->keepalive_delay = enable ? 60 : AH__TCP_KEEPIDLE_DEFAULT;
+        return 0;
+    }
+    /* SO_KEEPALIVE is set first; then a delay Linux refuses for TCP_KEEPIDLE (0, or above
+     * 32767 s) is UV_EINVAL: 1.49's own check, Linux's setsockopt before. */
+    if (enable && (delay < 1 || delay > 32767))
+        return UV_EINVAL;
+    if (enable)
+        s->keepalive_delay = delay;
     return 0;
 }
 
