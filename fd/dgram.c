@@ -516,9 +516,36 @@ static void dg_release(ah__fsock *fs)
     fs->priv = NULL;
 }
 
+static void dg_adopt(ah__fsock *fs, void *to_ep)
+{
+    fdgram *d = dg_of(fs);
+    ah__dgram_ep *to = to_ep;
+    int any = 0;
+
+    ah__dgram_ep_move(&d->ep, to);
+    fs->local = to->addr;
+    fs->bound = to->bound;
+    if (to->connected) {
+        fs->remote = to->peer;
+        fs->state = AH__FS_CONNECTED;
+    }
+    /* What the kernel had queued for the socket is now the handle's to read. */
+    while (!ah__list_empty(&d->rxq)) {
+        rx_msg *m = ah__container_of(d->rxq.next, rx_msg, link);
+        to->recv(to, &m->from, m->data, m->n);
+        ah__list_remove(&m->link);
+        ah__free(m);
+        any = 1;
+    }
+    d->rx_bytes = 0;
+    dg_release(fs);
+    if (any && to->ready != NULL)
+        to->ready(to);
+}
+
 static const ah__fsock_ops dgram_ops = {
     dg_bind,       dg_connect, dg_recv,    dg_send,  dg_shutdown, dg_name,    dg_getsockopt,
-    dg_setsockopt, dg_nread,   dg_revents, dg_rearm, dg_close,    dg_release,
+    dg_setsockopt, dg_nread,   dg_revents, dg_rearm, dg_close,    dg_release, dg_adopt,
 };
 
 static int dgram_open(ah__fsock *fs)

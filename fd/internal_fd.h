@@ -24,7 +24,11 @@ void *ah__fd_dlsym(const char *fn);
     if (real_##fn == NULL)                                                                         \
     *(void **)&real_##fn = ah__fd_dlsym(#fn)
 
-enum { AH__FK_SOCK = 1, AH__FK_STREAM = 2 };
+enum {
+    AH__FK_SOCK = 1,   /* the code's own socket */
+    AH__FK_STREAM = 2, /* the socket of a uv stream (uv_fileno, uv_tcp_open, uv_pipe_open) */
+    AH__FK_UDP = 3,    /* the socket a uv_udp_t adopted (uv_udp_open) */
+};
 enum {
     AH__FS_NEW,        /* never connected (TCP_CLOSE) */
     AH__FS_CONNECTING, /* SYN sent */
@@ -54,6 +58,9 @@ typedef struct ah__fsock_ops {
     void (*rearm)(struct ah__fsock *fs);   /* watchers or a blocking call came or went */
     void (*close)(struct ah__fsock *fs);   /* close(2): leave the network */
     void (*release)(struct ah__fsock *fs); /* free its own memory (also at the sim's end) */
+    /* uv_udp_open: the socket's place on the network and its queued datagrams go to `ep` (an
+     * ah__dgram_ep), and its own state is released. */
+    void (*adopt)(struct ah__fsock *fs, void *ep);
 } ah__fsock_ops;
 
 /* One fake descriptor. */
@@ -63,6 +70,7 @@ typedef struct ah__fsock {
     ah_sim *sim;
     int kind;
     ah__sock *stream; /* AH__FK_STREAM: the uv stream this is the socket of */
+    uv_udp_t *udp;    /* AH__FK_UDP: the handle that adopted it */
     int domain, type, protocol;
     int nonblock, cloexec;
     int state;

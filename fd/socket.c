@@ -52,13 +52,17 @@ static void stream_owned(ah__fsock *fs, const char *call, ah__site site)
 {
     char where[160], h[320];
     const ah__hrec *r =
-        fs->stream != NULL && fs->stream->stream != NULL ? fs->stream->stream->u.reserved[0] : NULL;
+        fs->kind == AH__FK_STREAM && fs->stream != NULL && fs->stream->stream != NULL
+            ? fs->stream->stream->u.reserved[0]
+            : NULL;
 
+    if (fs->kind == AH__FK_UDP && fs->udp != NULL)
+        r = fs->udp->u.reserved[0];
     ah__fail(fs->sim,
              "%s(%d) in %s: the descriptor is the socket of %s; reading, writing or closing it "
              "behind libuv's back is not simulated",
              call, fs->fd, ah__site_str(&site, where, sizeof(where)),
-             r != NULL ? ah__handle_str(r, h, sizeof(h)) : "a uv stream");
+             r != NULL ? ah__handle_str(r, h, sizeof(h)) : "a uv handle");
 }
 
 static ah__flow *in_flow(const ah__fsock *fs)
@@ -400,7 +404,7 @@ int close(int fd)
 
     if (fs == NULL)
         return real_close(fd);
-    if (fs->kind == AH__FK_STREAM)
+    if (fs->kind != AH__FK_SOCK)
         stream_owned(fs, "close", SITE("close"));
     if (fs->ops != NULL)
         fs->ops->close(fs);
@@ -446,7 +450,7 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
     if (fs == NULL)
         return real_connect(fd, addr, len);
     site = SITE("connect");
-    if (fs->kind == AH__FK_STREAM)
+    if (fs->kind != AH__FK_SOCK)
         stream_owned(fs, "connect", site);
     if (fs->ops != NULL) {
         if (addr != NULL && len >= sizeof(sa_family_t) && addr->sa_family == AF_UNSPEC)
@@ -513,7 +517,7 @@ int bind(int fd, const struct sockaddr *addr, socklen_t len)
 
     if (fs == NULL)
         return real_bind(fd, addr, len);
-    if (fs->kind == AH__FK_STREAM)
+    if (fs->kind != AH__FK_SOCK)
         stream_owned(fs, "bind", SITE("bind"));
     if ((e = ah__fd_addr_in(fs, addr, len, &a)) != 0)
         return fail_errno(e);
@@ -549,7 +553,7 @@ int listen(int fd, int backlog)
     (void)backlog;
     if (fs == NULL)
         return real_listen(fd, backlog);
-    if (fs->kind == AH__FK_STREAM)
+    if (fs->kind != AH__FK_SOCK)
         stream_owned(fs, "listen", SITE("listen"));
     if (fs->ops != NULL)
         return fail_errno(EOPNOTSUPP);
@@ -603,7 +607,7 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
     if (fs == NULL)
         return real_accept4(fd, addr, len, flags);
     site = SITE("accept");
-    if (fs->kind == AH__FK_STREAM)
+    if (fs->kind != AH__FK_SOCK)
         stream_owned(fs, "accept", site);
     if (fs->ops != NULL)
         return fail_errno(EOPNOTSUPP);
@@ -694,7 +698,7 @@ static ssize_t sock_recv(ah__fsock *fs, const struct iovec *iov, int iovcnt, int
     size_t len = 0, avail, n, done, piece;
     int i, e;
 
-    if (fs->kind == AH__FK_STREAM)
+    if (fs->kind != AH__FK_SOCK)
         stream_owned(fs, call, site);
     for (i = 0; i < iovcnt; i++)
         len += iov[i].iov_len;
@@ -886,7 +890,7 @@ static ssize_t sock_send(ah__fsock *fs, const struct iovec *iov, int iovcnt, int
     ah__route *rt;
     int i, e;
 
-    if (fs->kind == AH__FK_STREAM)
+    if (fs->kind != AH__FK_SOCK)
         stream_owned(fs, call, site);
     for (i = 0; i < iovcnt; i++)
         len += iov[i].iov_len;
@@ -1028,7 +1032,7 @@ int shutdown(int fd, int how)
 
     if (fs == NULL)
         return real_shutdown(fd, how);
-    if (fs->kind == AH__FK_STREAM)
+    if (fs->kind != AH__FK_SOCK)
         stream_owned(fs, "shutdown", SITE("shutdown"));
     if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
         return fail_errno(EINVAL);

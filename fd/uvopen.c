@@ -1,9 +1,12 @@
-/* A uv stream and a descriptor: uv_tcp_open and uv_pipe_open adopt a fake socket (its connection
- * moves from the raw end to the stream), uv_fileno gives a stream a fake descriptor of its own on
- * first use so that getsockopt/setsockopt on it reach the stream's options, and
+/* A uv handle and a descriptor: uv_tcp_open and uv_pipe_open adopt a fake socket (its connection
+ * moves from the raw end to the stream), uv_udp_open a fake UDP socket (its place on the datagram
+ * network and its queued datagrams move to the handle), uv_fileno gives a stream a fake descriptor
+ * of its own on first use so that getsockopt/setsockopt on it reach the stream's options, and
  * uv_send_buffer_size / uv_recv_buffer_size go through those, as libuv's do. */
 #define _GNU_SOURCE 1
 #include "internal_fd.h"
+
+#include "../mocks/internal_dgram.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -179,4 +182,72 @@ int uv_tcp_open(uv_tcp_t *tcp, uv_os_sock_t sock)
 int uv_pipe_open(uv_pipe_t *pipe, uv_file fd)
 {
     return stream_open((uv_stream_t *)pipe, fd, "uv_pipe_open", AH__CALLER("uv_pipe_open"));
+}
+
+/* ---- uv_udp_open ---- */
+
+static void udp_fd_closed(uv_udp_t *h, int fd)
+{
+    ah__fsock *fs = ah__fd_get(fd);
+
+    if (fs == NULL || fs->kind != AH__FK_UDP || fs->udp != h)
+        return;
+    fs->udp = NULL;
+    ah__fd_release(fs);
+}
+
+/* libuv's uv_udp_open: the handle takes the socket (UV_EBUSY when it has one, UV_EEXIST when
+ * another handle of the loop has this one), made non-blocking and SO_REUSEADDR, connected if the
+ * socket was. */
+int uv_udp_open(uv_udp_t *h, uv_os_sock_t sock)
+{
+    ah__site site = AH__CALLER("uv_udp_open");
+    ah__hrec *r = ah__handle_rec((uv_handle_t *)h, "uv_udp_open");
+    ah__fsock *fs = ah__fd_get(sock);
+    ah__dgram_ep *ep;
+    char where[160], hs[320];
+    int err;
+    AH__REAL(fcntl);
+
+    (void)r;
+    if (fs == NULL) {
+        if (real_fcntl(sock, F_GETFD) == -1)
+            return UV_EBADF;
+        ah__fail(ah__sim(),
+                 "uv_udp_open(%d) in %s: the descriptor is a real one, and adopting real "
+                 "descriptors is not simulated (only sockets created under the sim are)",
+                 sock, ah__site_str(&site, where, sizeof(where)));
+    }
+    if (h->io_watcher.fd != -1)
+        return UV_EBUSY;
+    if (fs->kind == AH__FK_UDP && fs->udp != NULL) {
+        /* uv__fd_exists: the loop watches the descriptor for the handle that has it. */
+        if (uv_is_active((uv_handle_t *)fs->udp))
+            return UV_EEXIST;
+        ah__fail(fs->sim,
+                 "uv_udp_open(%d) in %s: the socket is already the handle %s's; two uv_udp_t on "
+                 "one socket are not simulated",
+                 sock, ah__site_str(&site, where, sizeof(where)),
+                 ah__handle_str(fs->udp->u.reserved[0], hs, sizeof(hs)));
+    }
+    if (fs->kind != AH__FK_SOCK)
+        return UV_EEXIST;
+    if (fs->ops == NULL || fs->ops->adopt == NULL)
+        ah__fail(fs->sim,
+                 "uv_udp_open(%d) in %s: the descriptor is not a UDP socket (SOCK_DGRAM); "
+                 "adopting it as one is not simulated",
+                 sock, ah__site_str(&site, where, sizeof(where)));
+    ep = ah__udp_adopt(h, sock, fs->domain, fs->state == AH__FS_CONNECTED, &err);
+    if (ep == NULL)
+        return err;
+    fs->nonblock = 1;
+    fs->reuseaddr = 1;
+    fs->ops->adopt(fs, ep);
+    ep->reuse = 1; /* uv__sock_reuseaddr */
+    fs->ops = NULL;
+    fs->kind = AH__FK_UDP;
+    fs->udp = h;
+    ah__udp_fd_close_hook = udp_fd_closed;
+    ah__udp_relabel(h);
+    return 0;
 }

@@ -653,6 +653,43 @@ ah_udp_stats ah_udp_get_stats(ah_sim *sim)
 
 void ah__dgram_count_overflow(ah__dgram_ep *ep) { ep->dg->overflowed++; }
 
+void ah__dgram_ep_move(ah__dgram_ep *from, ah__dgram_ep *to)
+{
+    ah__list *q;
+
+    to->addr = from->addr;
+    to->reuse = from->reuse;
+    to->v6only = from->v6only;
+    to->broadcast = from->broadcast;
+    to->mcast_loop = from->mcast_loop;
+    to->connected = from->connected;
+    to->peer = from->peer;
+    to->pending_error = from->pending_error;
+    while (!ah__list_empty(&from->groups)) {
+        q = from->groups.next;
+        ah__list_remove(q);
+        ah__list_insert_tail(&to->groups, q);
+    }
+    ah__event_cancel(&from->arrive_ev);
+    while (!ah__list_empty(&from->inflight)) {
+        q = from->inflight.next;
+        ah__list_remove(q);
+        ah__list_insert_tail(&to->inflight, q);
+    }
+    to->last_due_ns = from->last_due_ns;
+    if (from->bound) {
+        /* Its place in the bind order, so that a multicast reaches the receivers as before. */
+        ah__list_insert_head(&from->link, &to->link);
+        ah__list_remove(&from->link);
+        ah__list_init(&from->link);
+        to->bound = 1;
+        from->bound = 0;
+        snprintf(to->label, sizeof(to->label), "udp %s", to->addr.str);
+    }
+    from->connected = 0;
+    arm(to);
+}
+
 /* ---- reports ---- */
 
 static void dgram_pending(ah_sim *sim, void *state, ah__buf *b)

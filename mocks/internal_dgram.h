@@ -86,5 +86,18 @@ int ah__dgram_membership(ah__dgram_ep *ep, const ah__addr *group, const ah__addr
 int ah__addr_is_multicast(const ah__addr *a);
 /* A receive queue was full and dropped a datagram (counted in ah_udp_get_stats). */
 void ah__dgram_count_overflow(ah__dgram_ep *ep);
+/* `to` (initialised, unbound) takes over `from`'s place on the network: its bound address, peer,
+ * options, memberships and the datagrams on their way; `from` is left unbound (uv_udp_open of a
+ * raw socket). */
+void ah__dgram_ep_move(ah__dgram_ep *from, ah__dgram_ep *to);
+
+/* uv_udp_open of a fake descriptor (fd/uvopen.c): the handle takes descriptor `fd` of `family`
+ * (connected or not) and returns its endpoint for the caller to move the socket's into; NULL
+ * with *err set as libuv (UV_EBUSY: the handle has a socket already). */
+ah__dgram_ep *ah__udp_adopt(uv_udp_t *h, int fd, int family, int connected, int *err);
+/* The handle's label follows its endpoint's address (after the move). */
+void ah__udp_relabel(uv_udp_t *h);
+/* A handle that adopted a descriptor closes it (set by the descriptor layer). */
+extern void (*ah__udp_fd_close_hook)(uv_udp_t *h, int fd);
 
 #endif

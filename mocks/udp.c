@@ -42,6 +42,7 @@ typedef struct ah__udp {
     ah__event rd_ev; /* still readable: the next poll reads again */
     ah__event wr_ev; /* POLLOUT: queued sends go out */
     int ttl, mcast_ttl;
+    int adopted; /* uv_udp_open took a fake descriptor, which closing the handle closes */
 } ah__udp;
 
 typedef struct udp_state {
@@ -345,6 +346,29 @@ static int udp_init(uv_loop_t *loop, uv_udp_t *h, unsigned flags, ah__site site)
     if (extra & UV_UDP_RECVMMSG)
         h->flags |= UDP_RECVMMSG;
     return 0;
+}
+
+void (*ah__udp_fd_close_hook)(uv_udp_t *h, int fd);
+
+void ah__udp_relabel(uv_udp_t *h) { set_label(udp_open_of(h, "uv_udp_open")); }
+
+ah__dgram_ep *ah__udp_adopt(uv_udp_t *h, int fd, int family, int connected, int *err)
+{
+    ah__udp *u = udp_open_of(h, "uv_udp_open");
+
+    if (h->io_watcher.fd != -1) {
+        *err = UV_EBUSY;
+        return NULL;
+    }
+    u->family = family;
+    u->adopted = 1;
+    h->io_watcher.fd = fd;
+    if (family == AF_INET6)
+        h->flags |= UDP_IPV6;
+    if (connected)
+        h->flags |= UDP_CONNECTED;
+    *err = 0;
+    return &u->ep;
 }
 
 int uv_udp_init_ex(uv_loop_t *loop, uv_udp_t *handle, unsigned int flags)
@@ -966,6 +990,8 @@ static void udp_close(uv_handle_t *hd)
     h->flags &= ~(UDP_READING | UDP_POLLOUT);
     ah__dgram_unbind(&u->ep);
     ah__handle_stop(hd);
+    if (u->adopted && ah__udp_fd_close_hook != NULL)
+        ah__udp_fd_close_hook(h, h->io_watcher.fd);
     h->io_watcher.fd = -1;
 }
 

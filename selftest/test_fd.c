@@ -495,6 +495,37 @@ static void a_udp_socket_never_closed_is_reported(void **state)
     ah_assert_passes(NULL, udp_leak_body, "closes");
 }
 
+/* ctx: 0 opens a real pipe, 1 a TCP socket, 2 closes the adopted socket behind libuv's back,
+ * 3 is correct (the handle closes its socket). */
+static void udp_open_body(ah_sim *sim, void *ctx)
+{
+    static uv_udp_t h;
+    uintptr_t how = (uintptr_t)ctx;
+    int p[2], fd;
+
+    uv_udp_init(uv_default_loop(), &h);
+    if (how == 0) {
+        assert_int_equal(pipe(p), 0);
+        uv_udp_open(&h, p[0]); /* planted */
+    }
+    fd = socket(AF_INET, how == 1 ? SOCK_STREAM : SOCK_DGRAM, 0);
+    assert_int_equal(uv_udp_open(&h, fd), 0); /* planted for 1 */
+    if (how == 2)
+        close(fd); /* planted */
+    uv_close((uv_handle_t *)&h, NULL);
+    ah_run_until_idle(sim);
+}
+
+static void uv_udp_open_misuse_is_reported(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, udp_open_body, (void *)0,
+                         "adopting real descriptors is not simulated");
+    ah_assert_fails_with(NULL, udp_open_body, (void *)1, "is not a UDP socket");
+    ah_assert_fails_with(NULL, udp_open_body, (void *)2, "is the socket of uv_udp_t #1");
+    ah_assert_passes(NULL, udp_open_body, (void *)3);
+}
+
 /* ---- diagnostics: planted misuse and correct twins ---- */
 
 static void sigpipe_body(ah_sim *sim, void *ctx)
@@ -611,6 +642,7 @@ int main(void)
         cmocka_unit_test(uv_poll_of_a_real_descriptor_is_not_simulated),
         ah_unit_test(raw_udp_meets_uv_udp_with_faults),
         cmocka_unit_test(a_udp_socket_never_closed_is_reported),
+        cmocka_unit_test(uv_udp_open_misuse_is_reported),
     };
     return ah_run_tests(tests);
 }
