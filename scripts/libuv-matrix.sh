@@ -121,6 +121,18 @@ test_harness() {
         grep -E "error|warning" "$hb.log" | head -n 40 >&2
         fail "the harness does not build against libuv $up (-Werror)"
     }
+    # The same source with clang -Werror against this uv.h (the archives: what a user compiles).
+    if command -v clang >/dev/null 2>&1; then
+        PKG_CONFIG_PATH=$M/$up/lib/pkgconfig cmake -S "$ROOT" -B "$hb-clang" -DCMAKE_C_COMPILER=clang \
+            -DCMAKE_BUILD_TYPE=Release -DAH_DIFF_ONLY=ON -DAH_BUILD_BENCH=OFF -DAH_INSTALL=OFF \
+            >"$hb-clang.log" 2>&1 &&
+            cmake --build "$hb-clang" -j "$JOBS" --target ah_harness_core ah_threads ah_mocks ah_fd \
+                ah_fs ah_proc ah_unsimulated >>"$hb-clang.log" 2>&1 || {
+            grep -E "error|warning" "$hb-clang.log" | head -n 40 >&2
+            fail "the harness does not build with clang against libuv $up (-Werror)"
+        }
+        echo "clang -Werror against libuv $up: clean"
+    fi
     if [ "$full" = 1 ]; then
         AH_SLOW_CALLBACK_MS="${AH_SLOW_CALLBACK_MS:-1000}" ctest --test-dir "$hb" --output-on-failure -j "$JOBS" --timeout 300
     else
