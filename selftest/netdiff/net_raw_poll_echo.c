@@ -3,7 +3,7 @@
  * an empty read, MSG_PEEK, FIONREAD, then the server's reset: POLLERR stops the uv_poll with
  * UV_EBADF, read says ECONNRESET once and then 0, a write EPIPE. */
 #define _GNU_SOURCE 1
-#include "trace.h"
+#include "errnames.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,38 +23,6 @@ static uv_poll_t poller;
 static uv_write_t w;
 static int fd, stage;
 static char rbuf[256];
-
-/* "what rc" for a libc call: the value, or the errno's name. */
-static inline void errno_line(const char *what, long long r)
-{
-    static const struct {
-        int e;
-        const char *name;
-    } names[] = {{EINPROGRESS, "EINPROGRESS"},
-                 {EAGAIN, "EAGAIN"},
-                 {ECONNREFUSED, "ECONNREFUSED"},
-                 {ECONNRESET, "ECONNRESET"},
-                 {EPIPE, "EPIPE"},
-                 {ENOTCONN, "ENOTCONN"},
-                 {EBADF, "EBADF"},
-                 {EISCONN, "EISCONN"},
-                 {EALREADY, "EALREADY"},
-                 {EINVAL, "EINVAL"}};
-    size_t i;
-    int e = errno;
-
-    if (r >= 0) {
-        P("%s %lld", what, r);
-        return;
-    }
-    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (names[i].e == e) {
-            P("%s %s", what, names[i].name);
-            return;
-        }
-    P("%s errno %d", what, e);
-}
-#define E(what, r) errno_line((what), (long long)(r))
 
 static void on_close(uv_handle_t *h) { P("close %s", (const char *)h->data); }
 

@@ -2,7 +2,7 @@
  * POLLERR, libuv stops the uv_poll and reports UV_EBADF; poll(2) shows the same bits; SO_ERROR
  * is ECONNREFUSED once, then reads say 0 and writes EPIPE. */
 #define _GNU_SOURCE 1
-#include "trace.h"
+#include "errnames.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -21,38 +21,6 @@ static uv_loop_t *loop;
 static uv_tcp_t probe;
 static uv_poll_t poller;
 static int fd;
-
-/* "what rc" for a libc call: the value, or the errno's name. */
-static inline void errno_line(const char *what, long long r)
-{
-    static const struct {
-        int e;
-        const char *name;
-    } names[] = {{EINPROGRESS, "EINPROGRESS"},
-                 {EAGAIN, "EAGAIN"},
-                 {ECONNREFUSED, "ECONNREFUSED"},
-                 {ECONNRESET, "ECONNRESET"},
-                 {EPIPE, "EPIPE"},
-                 {ENOTCONN, "ENOTCONN"},
-                 {EBADF, "EBADF"},
-                 {EISCONN, "EISCONN"},
-                 {EALREADY, "EALREADY"},
-                 {EINVAL, "EINVAL"}};
-    size_t i;
-    int e = errno;
-
-    if (r >= 0) {
-        P("%s %lld", what, r);
-        return;
-    }
-    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (names[i].e == e) {
-            P("%s %s", what, names[i].name);
-            return;
-        }
-    P("%s errno %d", what, e);
-}
-#define E(what, r) errno_line((what), (long long)(r))
 
 static void on_close(uv_handle_t *h) { P("close %s", (const char *)h->data); }
 

@@ -5,7 +5,7 @@
  * recvfrom; a blocking recv with SO_RCVTIMEO that times out; connected to a port nothing is bound
  * to, the ICMP answer makes POLLERR and the next recv ECONNREFUSED. */
 #define _GNU_SOURCE 1
-#include "trace.h"
+#include "errnames.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -20,30 +20,6 @@ static uv_udp_send_t sreq;
 static uv_poll_t poller;
 static int fd, stage, server_port;
 static char slab[65536];
-
-static inline void errno_line(const char *what, long long r)
-{
-    static const struct {
-        int e;
-        const char *name;
-    } names[] = {
-        {EAGAIN, "EAGAIN"},     {ECONNREFUSED, "ECONNREFUSED"}, {EDESTADDRREQ, "EDESTADDRREQ"},
-        {ENOTCONN, "ENOTCONN"}, {EOPNOTSUPP, "EOPNOTSUPP"},     {EINVAL, "EINVAL"}};
-    size_t i;
-    int e = errno;
-
-    if (r >= 0) {
-        P("%s %lld", what, r);
-        return;
-    }
-    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (names[i].e == e) {
-            P("%s %s", what, names[i].name);
-            return;
-        }
-    P("%s errno %d", what, e);
-}
-#define E(what, r) errno_line((what), (long long)(r))
 
 static void on_close(uv_handle_t *h) { P("close %s", (const char *)h->data); }
 
