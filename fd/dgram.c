@@ -24,18 +24,10 @@
 /* Reached from fd/interpose.c, so that this file is linked (see there). */
 const char ah__fd_interposer_dgram = 0;
 
-typedef struct rx_msg {
-    ah__list link;
-    ah__addr from;
-    size_t n;
-    unsigned char data[];
-} rx_msg;
-
 typedef struct fdgram {
     ah__dgram_ep ep; /* first: the network's hooks get the endpoint */
     ah__fsock *fs;
-    ah__list rxq; /* rx_msg, in arrival order */
-    size_t rx_bytes;
+    ah__dgram_rxq rxq;
     int shut_rd;
     int ttl, mcast_ttl;
 } fdgram;
@@ -52,21 +44,9 @@ static size_t rcvbuf(const ah__fsock *fs)
 static void on_datagram(ah__dgram_ep *ep, const ah__addr *from, const void *data, size_t n)
 {
     fdgram *d = (fdgram *)ep;
-    rx_msg *m;
 
-    if (d->shut_rd)
-        return;
-    if (d->rx_bytes + n > rcvbuf(d->fs)) {
-        ah__trace_note(ep->sim, ep->label, "receive queue full: datagram dropped");
-        ah__dgram_count_overflow(ep);
-        return;
-    }
-    m = ah__malloc(sizeof(*m) + (n ? n : 1));
-    m->from = *from;
-    m->n = n;
-    memcpy(m->data, data, n);
-    d->rx_bytes += n;
-    ah__list_insert_tail(&d->rxq, &m->link);
+    if (!d->shut_rd)
+        ah__dgram_rxq_push(&d->rxq, ep, rcvbuf(d->fs), from, data, n);
 }
 
 static void on_ready(ah__dgram_ep *ep) { ah__fd_changed(((fdgram *)ep)->fs); }
@@ -74,7 +54,7 @@ static void on_ready(ah__dgram_ep *ep) { ah__fd_changed(((fdgram *)ep)->fs); }
 static int readable(void *ctx)
 {
     fdgram *d = dg_of(ctx);
-    return !ah__list_empty(&d->rxq) || d->ep.pending_error != 0 || d->shut_rd;
+    return !ah__dgram_rxq_empty(&d->rxq) || d->ep.pending_error != 0 || d->shut_rd;
 }
 
 static ssize_t dg_recv(ah__fsock *fs, struct msghdr *msg, int flags, const char *call,
@@ -82,7 +62,7 @@ static ssize_t dg_recv(ah__fsock *fs, struct msghdr *msg, int flags, const char 
 {
     fdgram *d = dg_of(fs);
     size_t len = 0, done = 0, piece, i;
-    rx_msg *m;
+    ah__dgram_rx *m;
     int e;
 
     if (flags & MSG_OOB)
@@ -91,7 +71,7 @@ static ssize_t dg_recv(ah__fsock *fs, struct msghdr *msg, int flags, const char 
     msg->msg_controllen = 0;
     for (i = 0; i < msg->msg_iovlen; i++)
         len += msg->msg_iov[i].iov_len;
-    while (ah__list_empty(&d->rxq)) {
+    while (ah__dgram_rxq_empty(&d->rxq)) {
         if (d->ep.pending_error != 0) {
             e = -d->ep.pending_error;
             d->ep.pending_error = 0;
@@ -104,7 +84,7 @@ static ssize_t dg_recv(ah__fsock *fs, struct msghdr *msg, int flags, const char 
         if (!ah__fd_block(fs, call, readable, fs, ah__fd_deadline(fs, fs->rcvtimeo_ms), site))
             return ah__fd_fail_errno(EAGAIN); /* SO_RCVTIMEO passed */
     }
-    m = ah__container_of(d->rxq.next, rx_msg, link);
+    m = ah__dgram_rxq_head(&d->rxq);
     for (i = 0; i < msg->msg_iovlen && done < m->n; i++) {
         piece = msg->msg_iov[i].iov_len < m->n - done ? msg->msg_iov[i].iov_len : m->n - done;
         memcpy(msg->msg_iov[i].iov_base, m->data + done, piece);
@@ -118,9 +98,7 @@ static ssize_t dg_recv(ah__fsock *fs, struct msghdr *msg, int flags, const char 
         msg->msg_flags |= MSG_TRUNC;
     len = (flags & MSG_TRUNC) ? m->n : done;
     if (!(flags & MSG_PEEK)) {
-        ah__list_remove(&m->link);
-        d->rx_bytes -= m->n;
-        ah__free(m);
+        ah__free(ah__dgram_rxq_take(&d->rxq));
         ah__fd_changed(fs);
     }
     return (ssize_t)len;
@@ -129,7 +107,7 @@ static ssize_t dg_recv(ah__fsock *fs, struct msghdr *msg, int flags, const char 
 static int dg_nread(ah__fsock *fs)
 {
     fdgram *d = dg_of(fs);
-    return ah__list_empty(&d->rxq) ? 0 : (int)ah__container_of(d->rxq.next, rx_msg, link)->n;
+    return ah__dgram_rxq_empty(&d->rxq) ? 0 : (int)ah__dgram_rxq_head(&d->rxq)->n;
 }
 
 static short dg_revents(ah__fsock *fs)
@@ -137,7 +115,7 @@ static short dg_revents(ah__fsock *fs)
     fdgram *d = dg_of(fs);
     short m = POLLOUT | POLLWRNORM;
 
-    if (!ah__list_empty(&d->rxq) || d->shut_rd)
+    if (!ah__dgram_rxq_empty(&d->rxq) || d->shut_rd)
         m |= POLLIN | POLLRDNORM;
     if (d->ep.pending_error != 0)
         m |= POLLERR;
@@ -484,16 +462,6 @@ static int dg_getsockopt(ah__fsock *fs, int level, int name, void *val, socklen_
 
 /* ---- lifetime ---- */
 
-static void rxq_free(fdgram *d)
-{
-    while (!ah__list_empty(&d->rxq)) {
-        rx_msg *m = ah__container_of(d->rxq.next, rx_msg, link);
-        ah__list_remove(&m->link);
-        ah__free(m);
-    }
-    d->rx_bytes = 0;
-}
-
 static void dg_close(ah__fsock *fs)
 {
     fdgram *d = dg_of(fs);
@@ -511,7 +479,7 @@ static void dg_release(ah__fsock *fs)
     /* At the sim's end the network may be gone before the descriptor table: forget, do not
      * unbind. close(2) has unbound already. */
     ah__dgram_ep_forget(&d->ep);
-    rxq_free(d);
+    ah__dgram_rxq_clear(&d->rxq);
     ah__free(d);
     fs->priv = NULL;
 }
@@ -520,6 +488,7 @@ static void dg_adopt(ah__fsock *fs, void *to_ep)
 {
     fdgram *d = dg_of(fs);
     ah__dgram_ep *to = to_ep;
+    ah__dgram_rx *m;
     int any = 0;
 
     ah__dgram_ep_move(&d->ep, to);
@@ -530,14 +499,11 @@ static void dg_adopt(ah__fsock *fs, void *to_ep)
         fs->state = AH__FS_CONNECTED;
     }
     /* What the kernel had queued for the socket is now the handle's to read. */
-    while (!ah__list_empty(&d->rxq)) {
-        rx_msg *m = ah__container_of(d->rxq.next, rx_msg, link);
+    while ((m = ah__dgram_rxq_take(&d->rxq)) != NULL) {
         to->recv(to, &m->from, m->data, m->n);
-        ah__list_remove(&m->link);
         ah__free(m);
         any = 1;
     }
-    d->rx_bytes = 0;
     dg_release(fs);
     if (any && to->ready != NULL)
         to->ready(to);
@@ -559,7 +525,7 @@ static int dgram_open(ah__fsock *fs)
     d->fs = fs;
     d->mcast_ttl = -1;
     snprintf(d->ep.label, sizeof(d->ep.label), "udp fd %d", fs->fd);
-    ah__list_init(&d->rxq);
+    ah__dgram_rxq_init(&d->rxq);
     fs->priv = d;
     fs->ops = &dgram_ops;
     return 0;

@@ -289,36 +289,23 @@ int socket(int domain, int type, int protocol)
     ah__site site;
     ah__fsock *fs;
     char where[160];
+    int e;
 
     if (sim == NULL || !fake_domain(domain) || ah__fd_state(sim)->passthrough)
         return real_socket(domain, type, protocol);
     site = SITE("socket");
     if (base == SOCK_DGRAM && domain != AF_UNIX) {
-        int e;
         if (protocol != 0 && protocol != IPPROTO_UDP)
             return fail_errno(EPROTONOSUPPORT);
-        if ((fs = ah__fd_new(sim, AH__FK_SOCK, site)) == NULL)
-            return -1;
-        fs->domain = domain;
-        fs->type = base;
-        fs->protocol = protocol;
-        fs->nonblock = (type & SOCK_NONBLOCK) != 0;
-        fs->cloexec = (type & SOCK_CLOEXEC) != 0;
-        fs->state = AH__FS_NEW;
         if (ah__fd_dgram_open == NULL)
             ah__fail(sim, "socket(SOCK_DGRAM) in %s: fd/dgram.c is not linked",
                      ah__site_str(&site, where, sizeof(where)));
-        if ((e = ah__fd_dgram_open(fs)) != 0) {
-            ah__fd_release(fs);
-            return fail_errno(e);
-        }
-        return fs->fd;
-    }
-    if (base != SOCK_STREAM)
+    } else if (base != SOCK_STREAM) {
         ah__fail(sim, "socket(%d, %d) in %s: only SOCK_STREAM sockets are simulated", domain, base,
                  ah__site_str(&site, where, sizeof(where)));
-    if (protocol != 0 && !(domain != AF_UNIX && protocol == IPPROTO_TCP))
+    } else if (protocol != 0 && !(domain != AF_UNIX && protocol == IPPROTO_TCP)) {
         return fail_errno(EPROTONOSUPPORT);
+    }
     if ((fs = ah__fd_new(sim, AH__FK_SOCK, site)) == NULL)
         return -1;
     fs->domain = domain;
@@ -328,6 +315,10 @@ int socket(int domain, int type, int protocol)
     fs->cloexec = (type & SOCK_CLOEXEC) != 0;
     fs->state = AH__FS_NEW;
     fs->conn_ev.owner = NULL;
+    if (base == SOCK_DGRAM && (e = ah__fd_dgram_open(fs)) != 0) {
+        ah__fd_release(fs);
+        return fail_errno(e);
+    }
     return fs->fd;
 }
 

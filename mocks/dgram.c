@@ -653,6 +653,51 @@ ah_udp_stats ah_udp_get_stats(ah_sim *sim)
 
 void ah__dgram_count_overflow(ah__dgram_ep *ep) { ep->dg->overflowed++; }
 
+/* ---- receive queues ---- */
+
+void ah__dgram_rxq_init(ah__dgram_rxq *r)
+{
+    ah__list_init(&r->q);
+    r->bytes = 0;
+}
+
+void ah__dgram_rxq_push(ah__dgram_rxq *r, ah__dgram_ep *ep, size_t cap, const ah__addr *from,
+                        const void *data, size_t n)
+{
+    ah__dgram_rx *m;
+
+    if (r->bytes + n > cap) {
+        ah__trace_note(ep->sim, ep->label, "receive queue full: datagram dropped");
+        ah__dgram_count_overflow(ep);
+        return;
+    }
+    m = ah__malloc(sizeof(*m) + (n ? n : 1));
+    m->from = *from;
+    m->n = n;
+    memcpy(m->data, data, n);
+    r->bytes += n;
+    ah__list_insert_tail(&r->q, &m->link);
+}
+
+ah__dgram_rx *ah__dgram_rxq_take(ah__dgram_rxq *r)
+{
+    ah__dgram_rx *m = ah__dgram_rxq_head(r);
+
+    if (m == NULL)
+        return NULL;
+    ah__list_remove(&m->link);
+    r->bytes -= m->n;
+    return m;
+}
+
+void ah__dgram_rxq_clear(ah__dgram_rxq *r)
+{
+    ah__dgram_rx *m;
+
+    while ((m = ah__dgram_rxq_take(r)) != NULL)
+        ah__free(m);
+}
+
 void ah__dgram_ep_move(ah__dgram_ep *from, ah__dgram_ep *to)
 {
     ah__list *q;

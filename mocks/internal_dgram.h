@@ -86,6 +86,32 @@ int ah__dgram_membership(ah__dgram_ep *ep, const ah__addr *group, const ah__addr
 int ah__addr_is_multicast(const ah__addr *a);
 /* A receive queue was full and dropped a datagram (counted in ah_udp_get_stats). */
 void ah__dgram_count_overflow(ah__dgram_ep *ep);
+
+/* A socket's receive queue, the kernel's: datagrams in arrival order, bounded in bytes. The
+ * owners (uv_udp_t, a raw socket) keep one each and fill it from their endpoint's recv hook. */
+typedef struct ah__dgram_rx {
+    ah__list link;
+    ah__addr from;
+    size_t n;
+    unsigned char data[];
+} ah__dgram_rx;
+typedef struct ah__dgram_rxq {
+    ah__list q;
+    size_t bytes;
+} ah__dgram_rxq;
+void ah__dgram_rxq_init(ah__dgram_rxq *r);
+/* Queues a copy of the datagram, or drops it (traced, counted as an overflow of `ep`) when it
+ * would take the queue past `cap` bytes. */
+void ah__dgram_rxq_push(ah__dgram_rxq *r, ah__dgram_ep *ep, size_t cap, const ah__addr *from,
+                        const void *data, size_t n);
+/* The oldest datagram, unlinked (the caller frees it with ah__free), or NULL. */
+ah__dgram_rx *ah__dgram_rxq_take(ah__dgram_rxq *r);
+static inline int ah__dgram_rxq_empty(const ah__dgram_rxq *r) { return ah__list_empty(&r->q); }
+static inline ah__dgram_rx *ah__dgram_rxq_head(const ah__dgram_rxq *r)
+{
+    return ah__list_empty(&r->q) ? NULL : ah__container_of(r->q.next, ah__dgram_rx, link);
+}
+void ah__dgram_rxq_clear(ah__dgram_rxq *r);
 /* `to` (initialised, unbound) takes over `from`'s place on the network: its bound address, peer,
  * options, memberships and the datagrams on their way; `from` is left unbound (uv_udp_open of a
  * raw socket). */

@@ -22,21 +22,13 @@ enum {
     UDP_POLLOUT = AH__HF_TYPE0 << 5,
 };
 
-typedef struct udp_rx {
-    ah__list link;
-    ah__addr from;
-    size_t n;
-    unsigned char data[];
-} udp_rx;
-
 /* The sim's state of one uv_udp_t, kept in slot 0 of io_watcher.pending_queue (ah__qslot_get). */
 typedef struct ah__udp {
     ah__dgram_ep ep;
     ah__list link; /* udps->all */
     uv_udp_t *h;
-    int family;   /* of the socket; 0 while libuv has none (fd -1) */
-    ah__list rxq; /* the kernel's receive queue */
-    size_t rx_bytes;
+    int family;          /* of the socket; 0 while libuv has none (fd -1) */
+    ah__dgram_rxq rxq;   /* the kernel's receive queue */
     ah__pending io_pend; /* uv__io_feed: completed sends */
     int pend_queued;
     ah__event rd_ev; /* still readable: the next poll reads again */
@@ -60,11 +52,7 @@ static void udp_destroy(ah_sim *sim, void *state)
     while (!ah__list_empty(&st->all)) {
         ah__udp *u = ah__container_of(st->all.next, ah__udp, link);
         ah__list_remove(&u->link);
-        while (!ah__list_empty(&u->rxq)) {
-            ah__list *q = u->rxq.next;
-            ah__list_remove(q);
-            ah__free(ah__container_of(q, udp_rx, link));
-        }
+        ah__dgram_rxq_clear(&u->rxq);
         ah__dgram_ep_forget(&u->ep);
         ah__free(u);
     }
@@ -133,25 +121,12 @@ static void set_label(ah__udp *u)
 
 static void rx_push(ah__dgram_ep *ep, const ah__addr *from, const void *data, size_t n)
 {
-    ah__udp *u = (ah__udp *)ep;
-    udp_rx *m;
-
-    if (u->rx_bytes + n > AH__DGRAM_RCVBUF) {
-        ah__trace_note(ep->sim, ep->label, "receive queue full: datagram dropped");
-        ah__dgram_count_overflow(ep);
-        return;
-    }
-    m = ah__malloc(sizeof(*m) + (n ? n : 1));
-    m->from = *from;
-    m->n = n;
-    memcpy(m->data, data, n);
-    u->rx_bytes += n;
-    ah__list_insert_tail(&u->rxq, &m->link);
+    ah__dgram_rxq_push(&((ah__udp *)ep)->rxq, ep, AH__DGRAM_RCVBUF, from, data, n);
 }
 
 static int readable(const ah__udp *u)
 {
-    return !ah__list_empty(&u->rxq) || u->ep.pending_error != 0;
+    return !ah__dgram_rxq_empty(&u->rxq) || u->ep.pending_error != 0;
 }
 
 static void read_fire(ah__event *ev);
@@ -171,18 +146,6 @@ static void rearm_read(ah__udp *u)
     }
 }
 
-static udp_rx *rx_take(ah__udp *u)
-{
-    udp_rx *m;
-
-    if (ah__list_empty(&u->rxq))
-        return NULL;
-    m = ah__container_of(u->rxq.next, udp_rx, link);
-    ah__list_remove(&m->link);
-    u->rx_bytes -= m->n;
-    return m;
-}
-
 static int still_reading(const ah__udp *u)
 {
     const uv_udp_t *h = u->h;
@@ -195,7 +158,7 @@ static ssize_t read_mmsg(ah__udp *u, uv_buf_t *buf)
 {
     ah_sim *sim = u->ep.sim;
     uv_udp_t *h = u->h;
-    udp_rx *got[UDP_MMSG_MAXWIDTH];
+    ah__dgram_rx *got[UDP_MMSG_MAXWIDTH];
     struct sockaddr_storage from[UDP_MMSG_MAXWIDTH];
     size_t chunks = buf->len / UDP_DGRAM_MAXSIZE, k = 0, i;
     char b[320];
@@ -208,13 +171,13 @@ static ssize_t read_mmsg(ah__udp *u, uv_buf_t *buf)
                  ah__handle_str(h->u.reserved[0], b, sizeof(b)), (size_t)buf->len);
     if (chunks > UDP_MMSG_MAXWIDTH)
         chunks = UDP_MMSG_MAXWIDTH;
-    if (u->ep.pending_error != 0 && ah__list_empty(&u->rxq)) {
+    if (u->ep.pending_error != 0 && ah__dgram_rxq_empty(&u->rxq)) {
         int err = u->ep.pending_error;
         u->ep.pending_error = 0;
         AH__DISPATCH(sim, h, "recv_cb", h->recv_cb(h, err, buf, NULL, 0));
         return -1;
     }
-    while (k < chunks && (got[k] = rx_take(u)) != NULL)
+    while (k < chunks && (got[k] = ah__dgram_rxq_take(&u->rxq)) != NULL)
         k++;
     if (k == 0) {
         AH__DISPATCH(sim, h, "recv_cb", h->recv_cb(h, 0, buf, NULL, 0));
@@ -260,13 +223,13 @@ static void read_loop(ah__udp *u)
                 count -= (int)nread;
             continue;
         }
-        if (u->ep.pending_error != 0 && ah__list_empty(&u->rxq)) {
+        if (u->ep.pending_error != 0 && ah__dgram_rxq_empty(&u->rxq)) {
             int err = u->ep.pending_error;
             u->ep.pending_error = 0;
             AH__DISPATCH(sim, h, "recv_cb", h->recv_cb(h, err, &buf, NULL, 0));
             nread = -1;
         } else {
-            udp_rx *m = rx_take(u);
+            ah__dgram_rx *m = ah__dgram_rxq_take(&u->rxq);
             if (m == NULL) {
                 AH__DISPATCH(sim, h, "recv_cb", h->recv_cb(h, 0, &buf, NULL, 0));
                 nread = -1;
@@ -336,7 +299,7 @@ static int udp_init(uv_loop_t *loop, uv_udp_t *h, unsigned flags, ah__site site)
     u->h = h;
     u->ttl = 64;
     u->mcast_ttl = 1;
-    ah__list_init(&u->rxq);
+    ah__dgram_rxq_init(&u->rxq);
     ah__list_insert_tail(&st->all, &u->link);
     ah__qslot_set(&h->io_watcher.pending_queue, 0, u);
     if (domain != AF_UNSPEC) {
@@ -1011,11 +974,7 @@ static void udp_finish_close(uv_handle_t *hd)
     h->recv_cb = NULL;
     h->alloc_cb = NULL;
     ah__list_remove(&u->link);
-    while (!ah__list_empty(&u->rxq)) {
-        ah__list *q = u->rxq.next;
-        ah__list_remove(q);
-        ah__free(ah__container_of(q, udp_rx, link));
-    }
+    ah__dgram_rxq_clear(&u->rxq);
     ah__free(u);
     ah__qslot_set(&h->io_watcher.pending_queue, 0, NULL);
 }
