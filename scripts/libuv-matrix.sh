@@ -134,7 +134,9 @@ test_harness() {
         echo "clang -Werror against libuv $up: clean"
     fi
     if [ "$full" = 1 ]; then
-        AH_SLOW_CALLBACK_MS="${AH_SLOW_CALLBACK_MS:-1000}" ctest --test-dir "$hb" --output-on-failure -j "$JOBS" --timeout 300
+        # The outside project (consumer_project) finds libuv through pkg-config as well.
+        PKG_CONFIG_PATH=$M/$up/lib/pkgconfig AH_SLOW_CALLBACK_MS="${AH_SLOW_CALLBACK_MS:-1000}" \
+            ctest --test-dir "$hb" --output-on-failure -j "$JOBS" --timeout 300
     else
         ctest --test-dir "$hb" --output-on-failure -j "$JOBS" --timeout 120 -L diff
     fi

@@ -115,11 +115,17 @@ static void started_handle_keeps_the_loop_alive_unless_unref(void **state)
     assert_int_equal(uv_loop_alive(loop), 1);
     uv_unref((uv_handle_t *)&sig[0]);
     assert_int_equal(uv_loop_alive(loop), 0);
-    /* a timer sends the signal at +250 ms: the handle gets it in that iteration's poll */
     uv_timer_init(loop, &timer);
     uv_timer_start(&timer, on_timer, 250, 0);
     assert_int_equal(uv_run(loop, UV_RUN_DEFAULT), 0);
+#if UV_VERSION_HEX >= 0x012d00
+    /* From 1.45 timers run last in the iteration: the loop is dead once the timer ran, and
+     * uv_run returns before any poll could deliver the signal (procdiff_proc_signal_unref). */
+    assert_string_equal(log_buf, "timer ");
+#else
+    /* a timer sends the signal at +250 ms: the handle gets it in that iteration's poll */
     assert_string_equal(log_buf, "timer h0:12@250 ");
+#endif
     uv_close((uv_handle_t *)&timer, NULL);
     close_all();
     ah_run_until_idle(sim);
