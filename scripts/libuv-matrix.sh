@@ -149,5 +149,9 @@ for deb in $VERSIONS; do
     fetch_source "$deb"
     build_libuv "$up"
     test_harness "$up"
-    echo "== libuv $up: differential tests agree ($(($(date +%s) - t0)) s)"
+    if [ "${LIBUV_MATRIX_FULL:-0}" = 1 ]; then
+        echo "== libuv $up: every test passes, the differential ones agree ($(($(date +%s) - t0)) s)"
+    else
+        echo "== libuv $up: differential tests agree ($(($(date +%s) - t0)) s)"
+    fi
 done
