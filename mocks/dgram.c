@@ -392,6 +392,20 @@ static void enqueue(ah__dgram_ep *ep, dgram_msg *m)
         if (ah__container_of(q, dgram_msg, link)->due_ns <= m->due_ns)
             break;
     ah__list_insert_head(q, &m->link);
+    /* A datagram due now while the receiver's read loop runs lands in its receive queue at once,
+     * as loopback's does, and that loop reads it (libuv reads until recvmsg says EAGAIN).
+     * Otherwise it arrives in the receiver's next poll, as epoll would report it. */
+    if (ep->reading && m->n != (size_t)-1 && m->due_ns <= ep->dg->sim->clock.now_ns &&
+        ep->inflight.next == &m->link) {
+        char what[AH__ADDR_MAX + 64];
+        ah__list_remove(&m->link);
+        ah__list_init(&m->link);
+        snprintf(what, sizeof(what), "datagram of %zu bytes from %s", m->n, m->from.str);
+        ah__trace_note(ep->dg->sim, ep->label, what);
+        ep->dg->delivered++;
+        ep->recv(ep, &m->from, m->data, m->n);
+        msg_free(m);
+    }
     arm(ep);
 }
 

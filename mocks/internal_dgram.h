@@ -53,6 +53,7 @@ typedef struct ah__dgram_ep {
     ah__list inflight;    /* datagrams on their way to this endpoint, by due time */
     ah__event arrive_ev;  /* the earliest of them arrives */
     uint64_t last_due_ns; /* without a reorder fault, datagrams arrive in the order sent */
+    int reading;          /* the owner's read loop runs: a datagram due now joins its queue */
 } ah__dgram_ep;
 
 /* The per-sim datagram network (created on first use). */

@@ -210,6 +210,7 @@ static void read_loop(ah__udp *u)
     ssize_t nread;
 
     ah__event_cancel(&u->rd_ev);
+    u->ep.reading++;
     do {
         uv_buf_t buf = uv_buf_init(NULL, 0);
         AH__DISPATCH(sim, h, "alloc_cb", h->alloc_cb((uv_handle_t *)h, UDP_DGRAM_MAXSIZE, &buf));
@@ -247,6 +248,7 @@ static void read_loop(ah__udp *u)
         }
         count--;
     } while (nread != -1 && count > 0 && still_reading(u));
+    u->ep.reading--;
     if (u->h != NULL)
         rearm_read(u);
 }

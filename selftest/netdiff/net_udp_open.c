@@ -29,9 +29,8 @@ static void on_sent(uv_udp_send_t *r, int status)
     uv_buf_t cb = uv_buf_init("from-conn", 9);
 
     P("%s send_cb %s", (const char *)r->data, rc_name(status));
-    /* The next step from a send callback, never from a read loop: a datagram sent while the
-     * receiving socket's read loop runs is read by that loop on Linux, in the next poll in the
-     * sim (docs/udp.md). */
+    /* The next step from a send callback, one socket ready at a time: the order in which one
+     * poll reports several ready sockets is epoll's, not modelled (docs/udp.md). */
     if (r == &oreq)
         V("conn send", uv_udp_send(&creq, &conn, &cb, 1, NULL, on_sent));
 }
