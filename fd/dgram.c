@@ -174,7 +174,6 @@ static int dg_bind(ah__fsock *fs, const ah__addr *a)
     if ((r = ah__dgram_bind(&d->ep, a)) != 0)
         return uv_to_errno(r);
     set_label(d);
-    fs->bound = 1;
     return 0;
 }
 
@@ -206,8 +205,7 @@ static int dg_connect(ah__fsock *fs, const ah__addr *a)
         return e;
     if ((e = uv_to_errno(ah__dgram_connect(&d->ep, a))) != 0)
         return e;
-    fs->state = AH__FS_CONNECTED;
-    fs->remote = *a;
+    fs->state = AH__FS_CONNECTED; /* what uv_udp_open reads */
     return 0;
 }
 
@@ -299,15 +297,10 @@ static int int_in(const void *val, socklen_t len, int *v)
     return EINVAL;
 }
 
+/* The ops' convention: 1 (answered), the call's return value in *r. */
 static int int_out(void *val, socklen_t *len, int v, int *r)
 {
-    if (val == NULL || len == NULL || *len < (socklen_t)sizeof(int)) {
-        *r = ah__fd_fail_errno(EINVAL);
-        return 1;
-    }
-    memcpy(val, &v, sizeof(int));
-    *len = sizeof(int);
-    *r = 0;
+    *r = ah__fd_int_out(val, len, v);
     return 1;
 }
 

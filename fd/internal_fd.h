@@ -143,6 +143,8 @@ void ah__fd_sock_close(ah__fsock *fs);
 int ah__fd_addr_in(const ah__fsock *fs, const struct sockaddr *sa, socklen_t len, ah__addr *a);
 void ah__fd_addr_out(const ah__fsock *fs, const ah__addr *a, struct sockaddr *sa, socklen_t *len);
 int ah__fd_fail_errno(int e); /* sets errno, returns -1 */
+/* getsockopt's answer of an int option: 0, or -1 with EINVAL for a short buffer. */
+int ah__fd_int_out(void *val, socklen_t *len, int v);
 /* Makes `fs` (a fresh SOCK_DGRAM socket of AF_INET or AF_INET6) a UDP socket: set by dgram.c,
  * which socket.c must not depend on. Returns 0 or a positive errno. */
 extern int (*ah__fd_dgram_open)(ah__fsock *fs);

@@ -112,6 +112,15 @@ static void fpoll_notify(ah__fpoll *p)
         fpoll_schedule(p);
 }
 
+/* A new watcher joins its descriptor's and the sim's lists; the table below reaches it through
+ * the notify hook. */
+static void fpoll_link(ah__fpoll *p, ah__fsock *fs)
+{
+    ah__fpoll_notify_hook = fpoll_notify;
+    ah__list_insert_tail(&fs->polls, &p->link);
+    ah__list_insert_tail(&ah__fd_state(fs->sim)->all_polls, &p->all_link);
+}
+
 static void fpoll_close(uv_handle_t *h)
 {
     ah__fpoll *p = fpoll_of((uv_poll_t *)h);
@@ -152,9 +161,7 @@ ah__fpoll *ah__fd_watch(uv_handle_t *h, int fd, short events, void (*io)(ah__fpo
     p->ev.fire = fpoll_fire;
     p->ev.what = "descriptor readiness";
     p->ev.owner = h;
-    ah__fpoll_notify_hook = fpoll_notify;
-    ah__list_insert_tail(&fs->polls, &p->link);
-    ah__list_insert_tail(&ah__fd_state(fs->sim)->all_polls, &p->all_link);
+    fpoll_link(p, fs);
     ah__fd_rearm(fs);
     if (fpoll_events(p) != 0)
         fpoll_schedule(p);
@@ -198,7 +205,6 @@ int uv_poll_init(uv_loop_t *loop, uv_poll_t *h, int fd)
     ah__site site = AH__CALLER("uv_poll_init");
     ah_sim *sim = ah__loop_sim(loop, "uv_poll_init");
     ah__fsock *fs = ah__fd_get(fd);
-    ah__fdstate *st;
     ah__fpoll *p;
     ah__list *q;
     char where[160];
@@ -222,7 +228,6 @@ int uv_poll_init(uv_loop_t *loop, uv_poll_t *h, int fd)
             return UV_EEXIST;
     }
     fs->nonblock = 1; /* uv__nonblock */
-    st = ah__fd_state(sim);
     ah__close_hooks[UV_POLL] = fpoll_close;
     ah__finish_close_hooks[UV_POLL] = fpoll_destroy;
     ah__handle_init(loop, (uv_handle_t *)h, UV_POLL, site);
@@ -236,9 +241,7 @@ int uv_poll_init(uv_loop_t *loop, uv_poll_t *h, int fd)
     p->ev.fire = fpoll_fire;
     p->ev.what = "poll readiness";
     p->ev.owner = h;
-    ah__fpoll_notify_hook = fpoll_notify;
-    ah__list_insert_tail(&fs->polls, &p->link);
-    ah__list_insert_tail(&st->all_polls, &p->all_link);
+    fpoll_link(p, fs);
     ah__qslot_set(&h->io_watcher.watcher_queue, 0, p);
     snprintf(((ah__hrec *)h->u.reserved[0])->label, sizeof(((ah__hrec *)h->u.reserved[0])->label),
              "poll fd %d", fd);

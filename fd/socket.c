@@ -1107,7 +1107,7 @@ static int timeo_out(void *val, socklen_t *len, int ms)
     return 0;
 }
 
-static int int_out(void *val, socklen_t *len, int v)
+int ah__fd_int_out(void *val, socklen_t *len, int v)
 {
     if (val == NULL || len == NULL || *len < (socklen_t)sizeof(int))
         return fail_errno(EINVAL);
@@ -1141,30 +1141,30 @@ int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
             } else {
                 v = 0;
             }
-            return int_out(val, len, v);
+            return ah__fd_int_out(val, len, v);
         case SO_TYPE:
-            return int_out(val, len, fs->type);
+            return ah__fd_int_out(val, len, fs->type);
         case SO_DOMAIN:
-            return int_out(val, len, fs->domain);
+            return ah__fd_int_out(val, len, fs->domain);
         case SO_ACCEPTCONN:
-            return int_out(val, len, fs->state == AH__FS_LISTENING);
+            return ah__fd_int_out(val, len, fs->state == AH__FS_LISTENING);
         case SO_KEEPALIVE:
-            return int_out(val, len, s != NULL ? s->keepalive : fs->keepalive);
+            return ah__fd_int_out(val, len, s != NULL ? s->keepalive : fs->keepalive);
         case SO_REUSEADDR:
-            return int_out(val, len, fs->reuseaddr);
+            return ah__fd_int_out(val, len, fs->reuseaddr);
         case SO_SNDBUF:
-            return int_out(val, len, fs->sndbuf > 0 ? (int)send_window(fs) : 16384);
+            return ah__fd_int_out(val, len, fs->sndbuf > 0 ? (int)send_window(fs) : 16384);
         case SO_RCVBUF:
-            return int_out(val, len, fs->rcvbuf > 0 ? fs->rcvbuf * 2 : 131072);
+            return ah__fd_int_out(val, len, fs->rcvbuf > 0 ? fs->rcvbuf * 2 : 131072);
         }
     } else if (level == IPPROTO_TCP) {
         switch (name) {
         case TCP_NODELAY:
-            return int_out(val, len, s != NULL ? s->nodelay : fs->nodelay);
+            return ah__fd_int_out(val, len, s != NULL ? s->nodelay : fs->nodelay);
         case TCP_KEEPIDLE:
-            return int_out(val, len,
-                           s != NULL ? (int)s->keepalive_delay
-                                     : (fs->keepidle ? fs->keepidle : 7200));
+            return ah__fd_int_out(val, len,
+                                  s != NULL ? (int)s->keepalive_delay
+                                            : (fs->keepidle ? fs->keepidle : 7200));
         }
     }
     return fail_errno(ENOPROTOOPT);

@@ -112,24 +112,33 @@ int uv_recv_buffer_size(uv_handle_t *h, int *value)
     return buffer_size(h, value, SO_RCVBUF, "uv_recv_buffer_size");
 }
 
+/* The fake descriptor `fd` that a uv_*_open adopts, or NULL when no descriptor has that number
+ * (UV_EBADF). A real descriptor fails the test: adopting one is not simulated. */
+static ah__fsock *adoptable(int fd, const char *fn, ah__site site)
+{
+    AH__REAL(fcntl);
+    ah__fsock *fs = ah__fd_get(fd);
+    char where[160];
+
+    if (fs != NULL || real_fcntl(fd, F_GETFD) == -1)
+        return fs;
+    ah__fail(ah__sim(),
+             "%s(%d) in %s: the descriptor is a real one, and adopting real descriptors is not "
+             "simulated (only sockets created under the sim are)",
+             fn, fd, ah__site_str(&site, where, sizeof(where)));
+}
+
 /* uv__stream_open with a fake socket: the stream takes over its connection. */
 static int stream_open(uv_stream_t *st, int fd, const char *fn, ah__site site)
 {
     ah__sock *s = ah__sock_of(st, fn);
-    ah__fsock *fs = ah__fd_get(fd);
+    ah__fsock *fs = adoptable(fd, fn, site);
     char where[160];
     ah__conn *c;
     ah__list *q, *next;
-    AH__REAL(fcntl);
 
-    if (fs == NULL) {
-        if (real_fcntl(fd, F_GETFD) == -1)
-            return UV_EBADF;
-        ah__fail(s->net->sim,
-                 "%s(%d) in %s: the descriptor is a real one, and adopting real descriptors is "
-                 "not simulated (only sockets created under the sim are)",
-                 fn, fd, ah__site_str(&site, where, sizeof(where)));
-    }
+    if (fs == NULL)
+        return UV_EBADF;
     if (fs->kind == AH__FK_STREAM)
         return fs->stream == s ? 0 : UV_EEXIST; /* uv__stream_open takes its own fd again */
     if (st->io_watcher.fd != -1 && st->io_watcher.fd != fd)
@@ -202,22 +211,14 @@ static void udp_fd_closed(uv_udp_t *h, int fd)
 int uv_udp_open(uv_udp_t *h, uv_os_sock_t sock)
 {
     ah__site site = AH__CALLER("uv_udp_open");
-    ah__hrec *r = ah__handle_rec((uv_handle_t *)h, "uv_udp_open");
-    ah__fsock *fs = ah__fd_get(sock);
+    ah__fsock *fs;
     ah__dgram_ep *ep;
     char where[160], hs[320];
     int err;
-    AH__REAL(fcntl);
 
-    (void)r;
-    if (fs == NULL) {
-        if (real_fcntl(sock, F_GETFD) == -1)
-            return UV_EBADF;
-        ah__fail(ah__sim(),
-                 "uv_udp_open(%d) in %s: the descriptor is a real one, and adopting real "
-                 "descriptors is not simulated (only sockets created under the sim are)",
-                 sock, ah__site_str(&site, where, sizeof(where)));
-    }
+    ah__handle_rec((uv_handle_t *)h, "uv_udp_open");
+    if ((fs = adoptable(sock, "uv_udp_open", site)) == NULL)
+        return UV_EBADF;
     if (h->io_watcher.fd != -1)
         return UV_EBUSY;
     if (fs->kind == AH__FK_UDP && fs->udp != NULL) {

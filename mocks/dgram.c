@@ -349,31 +349,39 @@ static void arm(ah__dgram_ep *ep)
     ah__event_schedule(ep->loop, &ep->arrive_ev, m->due_ns);
 }
 
+/* `m` (first in flight to `ep`) reaches it: an ICMP answer or a datagram for its queue. */
+static void deliver(ah__dgram_ep *ep, dgram_msg *m)
+{
+    ah__dgram *dg = ep->dg;
+    char what[AH__ADDR_MAX + 64];
+
+    ah__list_remove(&m->link);
+    ah__list_init(&m->link);
+    if (m->n == (size_t)-1) {
+        /* An ICMP port unreachable for a connected socket. */
+        ep->pending_error = UV_ECONNREFUSED;
+        ah__trace_note(dg->sim, ep->label, "ICMP port unreachable");
+    } else {
+        snprintf(what, sizeof(what), "datagram of %zu bytes from %s", m->n, m->from.str);
+        ah__trace_note(dg->sim, ep->label, what);
+        dg->delivered++;
+        ep->recv(ep, &m->from, m->data, m->n);
+    }
+    msg_free(m);
+}
+
 static void arrive(ah__event *ev)
 {
     ah__dgram_ep *ep = ah__container_of(ev, ah__dgram_ep, arrive_ev);
     ah__dgram *dg = ep->dg;
     uint64_t now = dg->sim->clock.now_ns;
     int any = 0;
-    char what[AH__ADDR_MAX + 64];
 
     while (!ah__list_empty(&ep->inflight)) {
         dgram_msg *m = ah__container_of(ep->inflight.next, dgram_msg, link);
         if (m->due_ns > now)
             break;
-        ah__list_remove(&m->link);
-        ah__list_init(&m->link);
-        if (m->n == (size_t)-1) {
-            /* An ICMP port unreachable for a connected socket. */
-            ep->pending_error = UV_ECONNREFUSED;
-            ah__trace_note(dg->sim, ep->label, "ICMP port unreachable");
-        } else {
-            snprintf(what, sizeof(what), "datagram of %zu bytes from %s", m->n, m->from.str);
-            ah__trace_note(dg->sim, ep->label, what);
-            dg->delivered++;
-            ep->recv(ep, &m->from, m->data, m->n);
-        }
-        msg_free(m);
+        deliver(ep, m);
         any = 1;
         if (!ep->bound)
             return; /* the hook closed the endpoint */
@@ -396,16 +404,8 @@ static void enqueue(ah__dgram_ep *ep, dgram_msg *m)
      * as loopback's does, and that loop reads it (libuv reads until recvmsg says EAGAIN).
      * Otherwise it arrives in the receiver's next poll, as epoll would report it. */
     if (ep->reading && m->n != (size_t)-1 && m->due_ns <= ep->dg->sim->clock.now_ns &&
-        ep->inflight.next == &m->link) {
-        char what[AH__ADDR_MAX + 64];
-        ah__list_remove(&m->link);
-        ah__list_init(&m->link);
-        snprintf(what, sizeof(what), "datagram of %zu bytes from %s", m->n, m->from.str);
-        ah__trace_note(ep->dg->sim, ep->label, what);
-        ep->dg->delivered++;
-        ep->recv(ep, &m->from, m->data, m->n);
-        msg_free(m);
-    }
+        ep->inflight.next == &m->link)
+        deliver(ep, m);
     arm(ep);
 }
 

@@ -36,8 +36,6 @@ ah__sock *ah__sock_new(ah__net *net, uv_stream_t *st)
 {
     ah__sock *s = ah__calloc(1, sizeof(*s));
 
-    parts_install();
-
     s->stream = st;
     s->loop = st->loop;
     s->net = net;

@@ -71,27 +71,29 @@ static ah__hrec *live_find(const ah_sim *sim, const void *h)
     return NULL;
 }
 
-static void live_put(ah_sim *sim, ah__hrec *r)
+/* The first free slot on `h`'s probe path. */
+static size_t live_free_slot(const ah_sim *sim, const void *h)
 {
     size_t i;
 
+    for (i = live_slot(sim, h); sim->live_tab[i] != NULL; i = (i + 1) & (sim->live_cap - 1))
+        ;
+    return i;
+}
+
+static void live_put(ah_sim *sim, ah__hrec *r)
+{
     if ((sim->live_n + 1) * 2 > sim->live_cap) {
         ah__hrec **old = sim->live_tab;
         size_t n = sim->live_cap, j;
         sim->live_cap = n ? n * 2 : 64;
         sim->live_tab = ah__calloc(sim->live_cap, sizeof(*sim->live_tab));
         for (j = 0; j < n; j++)
-            if (old[j] != NULL) {
-                for (i = live_slot(sim, old[j]->handle); sim->live_tab[i] != NULL;
-                     i = (i + 1) & (sim->live_cap - 1))
-                    ;
-                sim->live_tab[i] = old[j];
-            }
+            if (old[j] != NULL)
+                sim->live_tab[live_free_slot(sim, old[j]->handle)] = old[j];
         ah__free(old);
     }
-    for (i = live_slot(sim, r->handle); sim->live_tab[i] != NULL; i = (i + 1) & (sim->live_cap - 1))
-        ;
-    sim->live_tab[i] = r;
+    sim->live_tab[live_free_slot(sim, r->handle)] = r;
     sim->live_n++;
 }
 
