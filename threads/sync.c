@@ -983,10 +983,17 @@ static int uv_create(uv_thread_t *tid, const uv_thread_options_t *opts, void (*e
                      void *arg, const char *fn, ah__site site)
 {
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s;
     size_t stack = 0;
     int err;
 
+    /* uv_thread_create may be the program's first libuv call (libuv's docs example `signal`
+     * starts two threads that each make their own loop): it makes the implicit sim, as
+     * uv_default_loop would, so that the threads are simulated instead of real threads racing
+     * each other into the sim. */
+    if (ah_sim_current() == NULL)
+        ah__sim();
+    s = ah__sched_get(&self, 1);
     if (opts != NULL && (opts->flags & UV_THREAD_HAS_STACK_SIZE))
         stack = opts->stack_size;
     if (stack != 0 && stack < (size_t)PTHREAD_STACK_MIN)
