@@ -47,6 +47,33 @@ static void runaway_idle_is_caught(void **state)
     ah_assert_passes(&o, spin_idle, (void *)1);
 }
 
+/* A spin on uv_run(UV_RUN_NOWAIT) over a loop kept alive by something that never fires (an async
+ * handle nobody sends to): no callback runs and nothing is due, so the clock cannot move, and the
+ * report says so (planted: spins for ever; correct twin: stops after 10 runs). */
+static uv_async_t idle_async;
+
+static void never_sent(uv_async_t *a) { (void)a; }
+
+static void spin_nowait(ah_sim *sim, void *ctx)
+{
+    int n = 0;
+
+    uv_async_init(uv_default_loop(), &idle_async, never_sent);
+    while (uv_run(uv_default_loop(), UV_RUN_NOWAIT) != 0 && (ctx == NULL || ++n < 10))
+        ;
+    uv_close((uv_handle_t *)&idle_async, NULL);
+    ah_run_until_idle(sim);
+}
+
+static void runaway_without_callbacks_is_caught(void **state)
+{
+    ah_sim_opts o = {.runaway_limit = 1000};
+    (void)state;
+    ah_assert_fails_with(&o, spin_nowait, NULL, "runaway loop");
+    ah_assert_fails_with(&o, spin_nowait, NULL, "without a callback");
+    ah_assert_passes(&o, spin_nowait, (void *)1);
+}
+
 static void hourly(uv_timer_t *t)
 {
     if (++calls == 3 && uv_handle_get_data((uv_handle_t *)t) != NULL)
@@ -139,6 +166,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         ah_unit_test(runaway_idle_is_caught),
+        ah_unit_test(runaway_without_callbacks_is_caught),
         ah_unit_test(time_limit_names_the_repeating_timer),
         ah_unit_test(run_until_reports_a_deadlock),
         ah_unit_test(unclosed_handle_is_reported_at_teardown),

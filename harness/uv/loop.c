@@ -404,6 +404,13 @@ static int iterate(uv_loop_t *loop, uv_run_mode mode, uint64_t limit_ns)
     if (++sim->iterations_at_instant > sim->opts.runaway_limit) {
         char b[320], st[160];
         const ah__hrec *last = sim->last_hrec;
+        if (sim->last_what == NULL)
+            ah__fail(sim,
+                     "runaway loop: %llu loop iterations at virtual time +%llu ms without the "
+                     "clock moving and without a callback: uv_run is called again and again on "
+                     "a loop with nothing to do (uv_run(UV_RUN_NOWAIT) in a spin?)",
+                     (unsigned long long)sim->iterations_at_instant,
+                     (unsigned long long)ah_now_ms(sim));
         ah__fail(sim,
                  "runaway loop: %llu loop iterations at virtual time +%llu ms without the clock "
                  "moving; the last callback was %s of %s, last started in %s",
