@@ -317,9 +317,21 @@ typedef struct ah__thread_hooks {
     /* A failure (`msg`, banner included) on a thread other than the test's: the test's thread
      * fails with it; never returns. */
     void (*raise_elsewhere)(ah_sim *sim, const char *msg);
+    /* The thread pool's jobs that run on no thread (DNS, fs: threads/pool.c) at the current
+     * instant: starts their work, ends those whose duration is over. Called through
+     * ah__jobs_due, whatever threads_live is. */
+    void (*jobs_step)(ah_sim *sim);
 } ah__thread_hooks;
 extern ah__thread_hooks ah__threads_hooks;
-/* Lets time pass to `due_ns` (threads run meanwhile when there are any). See wait_until. */
+/* Runs the pool's jobs due at the current instant (sim->jobs_due_ns): a poll calls it before it
+ * delivers, so a job's completion due now is in the batch. */
+#define ah__jobs_due(sim)                                                                          \
+    do {                                                                                           \
+        if ((sim)->jobs_due_ns != 0 && (sim)->jobs_due_ns <= (sim)->clock.now_ns)                  \
+            ah__threads_hooks.jobs_step(sim);                                                      \
+    } while (0)
+/* Lets time pass to `due_ns` (threads run meanwhile when there are any), no later than the pool's
+ * next job instant. See wait_until. */
 int ah__time_pass(ah_sim *sim, uv_loop_t *loop, uint64_t due_ns);
 /* Fails with a message already carrying its banner (a failure moved from another thread). */
 void ah__fail_msg(ah_sim *sim, const char *msg) __attribute__((noreturn));
@@ -415,6 +427,9 @@ struct ah_sim {
     struct ah__sched *sched;
     int threads_live;
     pthread_t owner;
+    /* threads/pool.c: the earliest instant its jobs on no thread need (a work to start, a
+     * duration ending); 0 when none. */
+    uint64_t jobs_due_ns;
     const void *const *choose_owners;
 };
 

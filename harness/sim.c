@@ -459,13 +459,24 @@ void ah__fail_msg(ah_sim *sim, const char *msg)
 
 int ah__time_pass(ah_sim *sim, uv_loop_t *loop, uint64_t due_ns)
 {
-    if (sim->threads_live > 0 && ah__threads_hooks.wait_until != NULL)
-        return ah__threads_hooks.wait_until(sim, loop, due_ns);
-    if (due_ns == UINT64_MAX)
+    int r = 0;
+
+    if (sim->jobs_due_ns != 0) {
+        ah__jobs_due(sim);
+        /* A pool job's instant stops the clock even when another loop waits (its event is on
+         * its own loop). */
+        if (sim->jobs_due_ns != 0 && sim->jobs_due_ns < due_ns)
+            due_ns = sim->jobs_due_ns > sim->clock.now_ns ? sim->jobs_due_ns : sim->clock.now_ns;
+    }
+    if (sim->threads_live > 0 && ah__threads_hooks.wait_until != NULL) {
+        r = ah__threads_hooks.wait_until(sim, loop, due_ns);
+    } else if (due_ns == UINT64_MAX) {
         return 1;
-    if (due_ns > sim->clock.now_ns)
+    } else if (due_ns > sim->clock.now_ns) {
         ah__clock_set(sim, due_ns);
-    return 0;
+    }
+    ah__jobs_due(sim);
+    return r;
 }
 
 static void fail_with(ah_sim *sim, const char *file, int line, ah__buf b)

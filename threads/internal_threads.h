@@ -61,6 +61,7 @@ typedef struct ah__thr {
     const char *create_fn; /* "uv_thread_create", "pthread_create", "the thread pool" */
     ah__site create_site;
     int detached, joined, pool_worker, killing, failed;
+    void *pool_job; /* a worker: the job handed to it (threads/pool.c) */
     struct ah__thr *joiner;
     jmp_buf exit_jb;
     /* what it waits for */
@@ -93,9 +94,6 @@ typedef struct ah__sched {
     const char *failure;  /* a failure on another thread, for the test's thread to raise */
     int whole_sim_report; /* the failure being raised is about every thread (a deadlock) */
     uint64_t switches_at_instant, instant_ns;
-    void *pool; /* threads/pool.c */
-    void (*pool_destroy)(struct ah__sched *s);
-    void (*pool_pending)(struct ah__sched *s, ah__buf *b);
     ah__thr **cand;
     size_t cand_cap;
 } ah__sched;

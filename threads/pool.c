@@ -1,13 +1,20 @@
 /* The thread pool behind uv_queue_work (and the requests other layers submit: DNS, fs).
  *
- * As libuv: UV_THREADPOOL_SIZE workers (4 by default, at most 1024, read from the environment at
- * the pool's first use), taking jobs in submission order. Each worker is a simulated thread
- * (threads/sched.c), started when a job finds no idle worker, so the work callbacks of several
- * jobs run in parallel in virtual time: five jobs whose work sleeps 1 s finish four at +1000 ms
- * and the fifth at +2000 ms. A job's extra duration (ah_threadpool_duration*) is virtual time
- * the worker spends after the work callback. The after-work callback runs on the loop's thread
- * from its poll, as libuv delivers completions through its async handle. uv_cancel succeeds
- * (UV_ECANCELED) only while the job waits for a worker, and returns UV_EBUSY once one took it. */
+ * As libuv: UV_THREADPOOL_SIZE slots (4 by default, at most 1024, read from the environment at
+ * the pool's first use), taking jobs in submission order, so several jobs run in parallel in
+ * virtual time: five jobs whose work sleeps 1 s finish four at +1000 ms and the fifth at
+ * +2000 ms. A job's extra duration (ah_threadpool_duration*, a DNS entry's latency, the fs
+ * latencies) is virtual time the slot stays taken after the work. The after-work callback runs on
+ * the loop's thread from its poll, as libuv delivers completions through its async handle.
+ * uv_cancel succeeds (UV_ECANCELED) until the job's work started, and returns UV_EBUSY after.
+ *
+ * A test pays for what it uses: the harness's own jobs (DNS, fs) run on no thread. A slot that
+ * takes one marks the sim (jobs_due_ns), and the next poll of any loop, or a verb letting time
+ * pass, runs its work on the polling thread at that instant before delivering (where a worker
+ * would have run, at the loop's next switch point), then stops the clock at the end of its
+ * duration (an event, `tick`) to free the slot and complete it. Only uv_queue_work's work
+ * callback, user code that may block, needs a thread: a simulated worker thread (threads/sched.c)
+ * made when a job finds no idle one, and kept for the sim's life as libuv keeps its pool. */
 #define _GNU_SOURCE 1
 #include "internal_threads.h"
 #include "pool.h"
@@ -15,7 +22,10 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { JOB_QUEUED, JOB_RUNNING, JOB_DONE };
+/* QUEUED: waits for a slot. STARTING: has a slot, its work has not started (a job on a thread:
+ * handed to a worker that has not run yet); uv_cancel still takes it back. RUNNING: its work ran
+ * or runs. FINISHED: the slot is free, the completion waits for the loop's poll. */
+enum { JOB_QUEUED, JOB_STARTING, JOB_RUNNING, JOB_FINISHED };
 
 typedef struct duration_rule {
     ah__list link;
@@ -26,30 +36,40 @@ typedef struct duration_rule {
 } duration_rule;
 
 typedef struct pool {
-    ah__sched *sched;
-    unsigned size, workers;
-    unsigned idle;  /* workers waiting on idle_obj */
-    unsigned woken; /* workers woken for a job that have not run yet */
+    ah_sim *sim;
+    unsigned size;
+    unsigned busy;    /* slots taken: STARTING and RUNNING jobs */
+    unsigned workers; /* worker threads made */
+    unsigned idle;    /* workers waiting on idle_obj */
+    ah__thr *handoff; /* a worker that finished a job and takes the next one itself */
     ah__list queue, running, free, durations;
     ah__sobj idle_obj; /* idle workers wait on it */
 } pool;
 
-static void pool_destroy(ah__sched *s);
-static void pool_pending(ah__sched *s, ah__buf *b);
+static const int pool_key;
+
+static void pool_destroy(ah_sim *sim, void *state);
+static void pool_pending(ah_sim *sim, void *state, ah__buf *b);
+static void jobs_step(ah_sim *sim);
+static void job_tick(ah__event *ev);
+
+static pool *pool_find(ah_sim *sim) { return ah__ext_get(sim, &pool_key); }
 
 static pool *pool_get(ah_sim *sim, const char *fn)
 {
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = ah__sched_get(&self, 0);
     pool *p;
     const char *env;
+    ah__ext ext;
 
-    if (s == NULL || s->sim != sim)
+    /* The test's thread (with or without a scheduler) or one of the sim's simulated threads. */
+    if (s != NULL ? s->sim != sim : !pthread_equal(pthread_self(), sim->owner))
         ah__fail(sim, "%s called from a thread the sim does not schedule", fn);
-    if (s->pool != NULL)
-        return s->pool;
+    if ((p = pool_find(sim)) != NULL)
+        return p;
     p = ah__calloc(1, sizeof(*p));
-    p->sched = s;
+    p->sim = sim;
     ah__list_init(&p->queue);
     ah__list_init(&p->running);
     ah__list_init(&p->free);
@@ -59,9 +79,13 @@ static pool *pool_get(ah_sim *sim, const char *fn)
     p->size = 4;
     if ((env = getenv("UV_THREADPOOL_SIZE")) != NULL && atoi(env) > 0)
         p->size = atoi(env) > 1024 ? 1024 : (unsigned)atoi(env);
-    s->pool = p;
-    s->pool_destroy = pool_destroy;
-    s->pool_pending = pool_pending;
+    memset(&ext, 0, sizeof(ext));
+    ext.key = &pool_key;
+    ext.state = p;
+    ext.pending = pool_pending;
+    ext.destroy = pool_destroy;
+    ah__ext_add(sim, &ext);
+    ah__threads_hooks.jobs_step = jobs_step;
     return p;
 }
 
@@ -83,14 +107,37 @@ static struct uv__work *work_of(uv_req_t *req)
     }
 }
 
+/* The earliest instant the pool's jobs on no thread need the clock to stop at, for the harness
+ * (0: none; an instant in the past: now). */
+static void due_update(pool *p)
+{
+    ah__list *q;
+    uint64_t due = 0;
+
+    for (q = p->running.next; q != &p->running; q = q->next) {
+        ah__job *job = ah__container_of(q, ah__job, link);
+        uint64_t t;
+        if (job->on_thread)
+            continue;
+        if (job->state == JOB_STARTING)
+            t = 1;
+        else if (job->state == JOB_RUNNING)
+            t = job->finish_ns;
+        else
+            continue;
+        if (due == 0 || t < due)
+            due = t;
+    }
+    p->sim->jobs_due_ns = due;
+}
+
 /* ---- completion on the loop ---- */
 
 static void job_fire(ah__event *ev)
 {
     ah__job *job = ah__container_of(ev, ah__job, ev);
     uv_req_t *req = job->req;
-    ah__sched *s = ah_sim_current()->sched;
-    pool *p = s->pool;
+    pool *p = pool_find(ah__lp(ev->loop)->sim);
     int status = job->status;
     ah__job_done_fn done = job->done;
 
@@ -102,90 +149,165 @@ static void job_fire(ah__event *ev)
     ah__list_insert_tail(&p->free, &job->link);
 }
 
-static void complete(pool *p, ah__job *job, int status)
+/* The job's slot is free and its completion goes to the loop, due at `at_ns`. */
+static void complete(pool *p, ah__job *job, int status, uint64_t at_ns)
 {
-    ah_sim *sim = p->sched->sim;
-
-    job->state = JOB_DONE;
+    if (job->state == JOB_STARTING || job->state == JOB_RUNNING)
+        p->busy--;
+    job->state = JOB_FINISHED;
     job->status = status;
-    ah__event_schedule(job->loop, &job->ev, sim->clock.now_ns);
-    if (sim->threads_live > 0)
-        ah__threads_hooks.wake_loop(sim, job->loop); /* as libuv's uv_async_send */
+    if (ah__event_scheduled(&job->tick))
+        ah__event_cancel(&job->tick);
+    ah__event_schedule(job->loop, &job->ev, at_ns);
 }
 
-/* ---- workers ---- */
+/* ---- starting jobs ---- */
+
+static void *worker_main(void *arg);
+
+/* A job on a thread goes to the worker finishing a job, else an idle one, else a new one. */
+static void hand_to_worker(pool *p, ah__job *job)
+{
+    ah__thr *self, *t;
+    ah__sched *s;
+    int err;
+
+    if (p->handoff != NULL) {
+        t = p->handoff;
+        p->handoff = NULL;
+    } else if (p->idle > 0) {
+        t = ah__container_of(p->idle_obj.waiters.next, ah__thr, wait_link);
+        ah__sched_wake(t);
+        p->idle--;
+    } else {
+        s = ah__sched_get(&self, 1);
+        t = ah__thr_create(s, worker_main, p, "the thread pool", (ah__site){0}, 0, &err);
+        if (t == NULL)
+            ah__fail(p->sim, "the thread pool could not start a worker thread (error %d)", err);
+        t->pool_worker = 1;
+        p->workers++;
+    }
+    t->pool_job = job;
+    job->worker = t;
+}
+
+/* Free slots take queued jobs, in submission order. */
+static void pump(pool *p)
+{
+    while (p->busy < p->size && !ah__list_empty(&p->queue)) {
+        ah__job *job = ah__container_of(p->queue.next, ah__job, link);
+        ah__list_remove(&job->link);
+        ah__list_insert_tail(&p->running, &job->link);
+        job->state = JOB_STARTING;
+        p->busy++;
+        if (job->on_thread) {
+            hand_to_worker(p, job);
+        } else {
+            /* Its work runs at the loop's next poll: an event now makes that poll come (and
+             * wakes a thread waiting in it). */
+            job->tick.fire = job_tick;
+            job->tick.what = job->what;
+            job->tick.site = job->site;
+            job->tick.owner = job->req;
+            ah__event_schedule(job->loop, &job->tick, p->sim->clock.now_ns);
+        }
+    }
+    p->handoff = NULL;
+    due_update(p);
+}
+
+static void jobs_step(ah_sim *sim);
+
+/* A poll runs the step before it delivers, so a tick is delivered only when it fell due during
+ * the delivery (a job submitted by a callback of the batch): the step runs now. */
+static void job_tick(ah__event *ev) { jobs_step(ah__lp(ev->loop)->sim); }
+
+static void run_work(pool *p, ah__job *job)
+{
+    char what[96];
+
+    job->state = JOB_RUNNING;
+    snprintf(what, sizeof(what), "%s starts", job->what);
+    ah__trace_note(p->sim, "thread pool", what);
+    job->work(job);
+}
+
+/* The jobs on no thread at the current instant: start the work of those that took a slot, free
+ * the slots whose duration ended (their completions are delivered by this poll), and let queued
+ * jobs take them; until nothing changes. Called by the harness (ah__jobs_due) from a poll before
+ * it delivers and when a verb lets time pass. */
+static void jobs_step(ah_sim *sim)
+{
+    pool *p = pool_find(sim);
+    ah__list *q, *next;
+    int progress;
+
+    if (p == NULL) {
+        sim->jobs_due_ns = 0;
+        return;
+    }
+    do {
+        progress = 0;
+        for (q = p->running.next; q != &p->running; q = next) {
+            ah__job *job = ah__container_of(q, ah__job, link);
+            next = q->next;
+            if (job->on_thread)
+                continue;
+            if (job->state == JOB_STARTING) {
+                run_work(p, job);
+                job->finish_ns = sim->clock.now_ns + job->duration_ms * AH__NS_PER_MS;
+                if (job->duration_ms > 0)
+                    ah__event_schedule(job->loop, &job->tick, job->finish_ns);
+                next = q->next; /* the work may have submitted more */
+                progress = 1;
+            }
+            if (job->state == JOB_RUNNING && job->finish_ns <= sim->clock.now_ns) {
+                complete(p, job, 0, job->finish_ns);
+                progress = 1;
+            }
+        }
+        pump(p);
+    } while (progress);
+    due_update(p);
+}
+
+/* ---- workers: threads for uv_queue_work's work callbacks ---- */
 
 static void *worker_main(void *arg)
 {
     pool *p = arg;
-    ah__sched *s = p->sched;
     ah__thr *self;
+    ah__sched *s = ah__sched_get(&self, 0);
     ah__job *job;
-    char what[96];
 
-    ah__sched_get(&self, 0);
 #if AH__UV_POOL_THREAD_NAME
     pthread_setname_np(pthread_self(), "libuv-worker");
 #endif
-    p->woken--; /* started for a job */
     for (;;) {
-        while (ah__list_empty(&p->queue)) {
+        while ((job = self->pool_job) == NULL) {
             p->idle++;
             ah__list_insert_tail(&p->idle_obj.waiters, &self->wait_link);
             ah__sched_block(s, self, AH__W_POOL, &p->idle_obj, "the thread pool", (ah__site){0},
                             UINT64_MAX);
-            p->woken--; /* pump counted it out of idle when it woke it */
         }
-        job = ah__container_of(p->queue.next, ah__job, link);
-        ah__list_remove(&job->link);
-        ah__list_insert_tail(&p->running, &job->link);
-        job->state = JOB_RUNNING;
-        snprintf(what, sizeof(what), "%s starts", job->what);
-        ah__trace_note(s->sim, "thread pool", what);
-        job->work(job);
+        self->pool_job = NULL;
+        job->worker = NULL;
+        run_work(p, job);
         if (job->duration_ms > 0)
             ah__sched_block(s, self, AH__W_SLEEP, NULL, job->what, job->site,
                             s->sim->clock.now_ns + job->duration_ms * AH__NS_PER_MS);
-        complete(p, job, 0);
+        complete(p, job, 0, s->sim->clock.now_ns);
+        p->handoff = self;
+        pump(p);
+        ah__threads_hooks.wake_loop(s->sim, job->loop); /* as libuv's uv_async_send */
     }
     return NULL;
 }
 
-static void pump(pool *p)
+static ah__job *submit(pool *p, uv_loop_t *loop, uv_req_t *req, const char *what,
+                       ah__job_work_fn work, ah__job_done_fn done, uint64_t duration_ms,
+                       ah__site site, int on_thread)
 {
-    ah__sched *s = p->sched;
-    ah__thr *t;
-    ah__list *q;
-    unsigned queued = 0;
-    int err;
-
-    for (q = p->queue.next; q != &p->queue; q = q->next)
-        queued++;
-    if (queued <= p->woken)
-        return;
-    queued -= p->woken;
-    /* one idle worker per queued job, in the order they became idle, then new workers */
-    while (queued > 0 && p->idle > 0) {
-        ah__sched_wake(ah__container_of(p->idle_obj.waiters.next, ah__thr, wait_link));
-        p->idle--;
-        p->woken++;
-        queued--;
-    }
-    while (queued > 0 && p->workers < p->size) {
-        t = ah__thr_create(s, worker_main, p, "the thread pool", (ah__site){0}, 0, &err);
-        if (t == NULL)
-            ah__fail(s->sim, "the thread pool could not start a worker thread (error %d)", err);
-        t->pool_worker = 1;
-        p->workers++;
-        p->woken++; /* a new worker takes a job before it idles */
-        queued--;
-    }
-}
-
-ah__job *ah__job_submit(uv_loop_t *loop, uv_req_t *req, const char *what, ah__job_work_fn work,
-                        ah__job_done_fn done, uint64_t duration_ms, ah__site site)
-{
-    pool *p = pool_get(ah__lp(loop)->sim, what);
     ah__job *job;
 
     if (!ah__list_empty(&p->free)) {
@@ -201,6 +323,7 @@ ah__job *ah__job_submit(uv_loop_t *loop, uv_req_t *req, const char *what, ah__jo
     job->work = work;
     job->done = done;
     job->state = JOB_QUEUED;
+    job->on_thread = on_thread;
     job->duration_ms = duration_ms;
     job->site = site;
     job->ev.fire = job_fire;
@@ -210,8 +333,17 @@ ah__job *ah__job_submit(uv_loop_t *loop, uv_req_t *req, const char *what, ah__jo
     ah__qslot_set(&work_of(req)->wq, 0, job);
     ah__qslot_set(&work_of(req)->wq, 1, NULL);
     ah__list_insert_tail(&p->queue, &job->link);
+    /* A slot takes it now, or it waits; either way its work runs later (at the next poll, or
+     * when its worker thread runs), after the submitter filled the job's data. */
     pump(p);
     return job;
+}
+
+ah__job *ah__job_submit(uv_loop_t *loop, uv_req_t *req, const char *what, ah__job_work_fn work,
+                        ah__job_done_fn done, uint64_t duration_ms, ah__site site)
+{
+    return submit(pool_get(ah__lp(loop)->sim, what), loop, req, what, work, done, duration_ms, site,
+                  0);
 }
 
 static ah__job *job_of(uv_req_t *req)
@@ -230,6 +362,7 @@ int uv_cancel(uv_req_t *req)
     ah__site site = AH__CALLER("uv_cancel");
     ah_sim *sim = ah__sim();
     ah__job *job;
+    pool *p;
 
     (void)site;
     if (req == NULL)
@@ -237,13 +370,21 @@ int uv_cancel(uv_req_t *req)
     if (work_of(req) == NULL)
         return UV_EINVAL;
     job = job_of(req);
-    if (job == NULL || job->state != JOB_QUEUED)
-        return UV_EBUSY; /* taken by a worker, or done: libuv finds no queued work either */
+    if (job == NULL || (job->state != JOB_QUEUED && job->state != JOB_STARTING))
+        return UV_EBUSY; /* its work started, or it is done: libuv finds no queued work either */
+    p = pool_find(sim);
+    if (job->worker != NULL) { /* handed to a worker that has not run yet: it idles again */
+        job->worker->pool_job = NULL;
+        job->worker = NULL;
+    }
     ah__list_remove(&job->link);
-    ah__list_insert_tail(&((pool *)sim->sched->pool)->running, &job->link);
+    ah__list_insert_tail(&p->running, &job->link);
     ah__trace_note(sim, "thread pool", "job cancelled");
     /* As libuv: the done callback comes through the loop's wake-up, in the next poll. */
-    complete(sim->sched->pool, job, UV_ECANCELED);
+    complete(p, job, UV_ECANCELED, sim->clock.now_ns);
+    pump(p);
+    if (sim->threads_live > 0)
+        ah__threads_hooks.wake_loop(sim, job->loop);
     return 0;
 }
 
@@ -322,8 +463,8 @@ int uv_queue_work(uv_loop_t *loop, uv_work_t *req, uv_work_cb work_cb,
     req->loop = loop;
     req->work_cb = work_cb;
     req->after_work_cb = after_work_cb;
-    ah__job_submit(loop, (uv_req_t *)req, "uv_queue_work", work_run, work_done,
-                   duration_of(p, work_cb, &site), site);
+    submit(p, loop, (uv_req_t *)req, "uv_queue_work", work_run, work_done,
+           duration_of(p, work_cb, &site), site, 1);
     return 0;
 }
 
@@ -368,9 +509,9 @@ void ah_threadpool_size(ah_sim *sim, unsigned threads)
 
 /* ---- reports and teardown ---- */
 
-static void pool_pending(ah__sched *s, ah__buf *b)
+static void pool_pending(ah_sim *sim, void *state, ah__buf *b)
 {
-    pool *p = s->pool;
+    pool *p = state;
     ah__list *q;
     char st[160];
 
@@ -381,15 +522,16 @@ static void pool_pending(ah__sched *s, ah__buf *b)
     }
     for (q = p->running.next; q != &p->running; q = q->next) {
         ah__job *job = ah__container_of(q, ah__job, link);
-        if (job->state == JOB_RUNNING)
+        (void)sim;
+        if (job->state == JOB_RUNNING || job->state == JOB_STARTING)
             ah__buf_printf(b, "  - %s from %s runs on the thread pool\n", job->what,
                            ah__site_str(&job->site, st, sizeof(st)));
     }
 }
 
-static void pool_destroy(ah__sched *s)
+static void pool_destroy(ah_sim *sim, void *state)
 {
-    pool *p = s->pool;
+    pool *p = state;
     ah__list *lists[3] = {&p->queue, &p->running, &p->free};
     int i;
 
@@ -406,5 +548,5 @@ static void pool_destroy(ah__sched *s)
         ah__free(ah__container_of(q, duration_rule, link));
     }
     ah__free(p);
-    s->pool = NULL;
+    sim->jobs_due_ns = 0;
 }

@@ -850,8 +850,6 @@ static void sched_pending(ah_sim *sim, void *state, ah__buf *b)
         list_threads(s, b);
         ah__buf_printf(b, "\n");
     }
-    if (s->pool_pending != NULL)
-        s->pool_pending(s, b);
 }
 
 static void sched_destroy(ah_sim *sim, void *state)
@@ -862,8 +860,6 @@ static void sched_destroy(ah_sim *sim, void *state)
     size_t i;
 
     (void)sim;
-    if (s->pool_destroy != NULL)
-        s->pool_destroy(s);
     /* Threads still alive (the test failed, or never joined them) are stopped: each is woken to
      * leave through its own start frame, and the OS thread is joined. */
     for (q = s->threads.next; q != &s->threads; q = q->next) {

@@ -308,6 +308,7 @@ static int poll_phase(uv_loop_t *loop, int timeout, uint64_t limit_ns)
     const ah_fc_node *n;
     int waiting;
 
+    ah__jobs_due(sim); /* the pool's jobs run at a switch point of the loop, as workers would */
     n = ah_fc_queue_min(&lp->events);
     waiting = n != NULL && n->due <= now;
     if (timeout != 0 &&
@@ -334,6 +335,7 @@ static int poll_phase(uv_loop_t *loop, int timeout, uint64_t limit_ns)
     } else {
         ah__busy_iteration(loop, limit_ns);
     }
+    ah__jobs_due(sim); /* the clock moved to a job's end: its completion is in this batch */
     watchers_queued_set(loop, 0);
     update_time(loop); /* libuv updates the time when epoll_wait returns */
     lp->polls++;
