@@ -1,0 +1,224 @@
+/* Pay for what you use (issue 21, docs/threads.md): a test that starts no thread makes no OS
+ * thread. The harness's own thread-pool jobs (uv_getaddrinfo, uv_getnameinfo, uv_fs_*) and
+ * uv_random run on no thread, at the virtual instants a worker would have run them; only user
+ * code that must run on a thread (uv_thread_create, a uv_queue_work work callback) gets one.
+ * The OS threads are counted through /proc/self/task, around and inside an exploration; the
+ * twins start a user thread and a work callback and see them counted. */
+#include <ah/ah.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+/* The OS threads of this process now. */
+static int os_threads(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    int n = 0;
+
+    if (d == NULL)
+        return -1;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
+static int threads_before, most_seen;
+static uint64_t dns_ms[5], fs_ms, gni_ms, random_ms;
+static int ndns;
+
+static void see_threads(void)
+{
+    int n = os_threads();
+    if (n > most_seen)
+        most_seen = n;
+}
+
+static void on_dns(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    (void)req;
+    assert_int_equal(status, 0);
+    dns_ms[ndns++] = ah_now_ms(ah_sim_current());
+    see_threads();
+    uv_freeaddrinfo(res);
+}
+
+static void on_name(uv_getnameinfo_t *req, int status, const char *host, const char *service)
+{
+    (void)host;
+    (void)service;
+    (void)req;
+    assert_int_equal(status, 0);
+    gni_ms = ah_now_ms(ah_sim_current());
+    see_threads();
+}
+
+static void on_random(uv_random_t *req, int status, void *buf, size_t n)
+{
+    (void)buf;
+    (void)n;
+    (void)req;
+    assert_int_equal(status, 0);
+    random_ms = ah_now_ms(ah_sim_current());
+}
+
+static uv_fs_t open_req, write_req, close_req;
+static char data[] = "hello";
+
+static void on_close(uv_fs_t *req)
+{
+    assert_int_equal(req->result, 0);
+    fs_ms = ah_now_ms(ah_sim_current());
+    see_threads();
+    uv_fs_req_cleanup(req);
+}
+
+static void on_write(uv_fs_t *req)
+{
+    assert_int_equal(req->result, 5);
+    uv_fs_req_cleanup(req);
+    assert_int_equal(uv_fs_close(req->loop, &close_req, (uv_file)open_req.result, on_close), 0);
+}
+
+static void on_open(uv_fs_t *req)
+{
+    uv_buf_t b = uv_buf_init(data, 5);
+    assert_true(req->result >= 0);
+    assert_int_equal(uv_fs_write(req->loop, &write_req, (uv_file)req->result, &b, 1, 0, on_write),
+                     0);
+    uv_fs_req_cleanup(req);
+}
+
+/* DNS, reverse DNS, the file system and uv_random, under the default pool of 4 slots: five
+ * lookups of 10 ms each finish four at +10 ms and the fifth at +20 ms, as on four workers. */
+static void pool_user(ah_sim *sim, void *ctx)
+{
+    uv_loop_t *loop = uv_default_loop();
+    uv_getaddrinfo_t gai[5];
+    uv_getnameinfo_t gni;
+    uv_random_t rnd;
+    struct sockaddr_in sa;
+    char rbuf[8];
+    int i;
+
+    (void)ctx;
+    ndns = 0;
+    fs_ms = gni_ms = random_ms = 0;
+    ah_dns_add(sim, "db.example", "10.0.0.7");
+    ah_dns_latency(sim, "db.example", 10);
+    ah_fs_memory(sim);
+    ah_fs_latency(sim, UV_FS_OPEN, 3);
+    for (i = 0; i < 5; i++)
+        assert_int_equal(uv_getaddrinfo(loop, &gai[i], on_dns, "db.example", "80", NULL), 0);
+    uv_ip4_addr("10.0.0.7", 80, &sa);
+    assert_int_equal(uv_getnameinfo(loop, &gni, on_name, (struct sockaddr *)&sa, 0), 0);
+    assert_int_equal(uv_fs_open(loop, &open_req, "/f", O_CREAT | O_WRONLY, 0644, on_open), 0);
+    assert_int_equal(uv_random(loop, &rnd, rbuf, sizeof(rbuf), 0, on_random), 0);
+    see_threads();
+    ah_run_until_idle(sim);
+    assert_int_equal(ndns, 5);
+    for (i = 0; i < 4; i++)
+        assert_int_equal(dns_ms[i], 10);
+    assert_int_equal(dns_ms[4], 20);
+    assert_int_equal(gni_ms, 20); /* a slot at +10, then its 10 ms of latency */
+    assert_int_equal(fs_ms, 13);  /* the open waited for a slot too: 10 + 3 */
+    assert_int_equal(random_ms, 0);
+    see_threads();
+}
+
+static void exploring_pool_jobs_makes_no_os_thread(void **state)
+{
+    ah_explore_opts o;
+    ah_explore_result r;
+
+    (void)state;
+    threads_before = most_seen = os_threads();
+    assert_true(threads_before > 0);
+    memset(&o, 0, sizeof(o));
+    o.name = "pool_user";
+    o.schedules = 50;
+    o.ignore_env = 1;
+    if (ah_explore_run(&o, pool_user, NULL, &r) != 0)
+        fail_msg("%s", r.message);
+    ah_explore_result_free(&r);
+    assert_int_equal(os_threads(), threads_before);
+    assert_int_equal(most_seen, threads_before);
+}
+
+/* ---- twins: user code on a thread gets one ---- */
+
+static int seen_in_thread, seen_in_work;
+
+static void entry(void *arg)
+{
+    (void)arg;
+    seen_in_thread = os_threads();
+}
+
+static void thread_user(ah_sim *sim, void *ctx)
+{
+    uv_thread_t t;
+
+    (void)sim;
+    (void)ctx;
+    assert_int_equal(uv_thread_create(&t, entry, NULL), 0);
+    assert_int_equal(uv_thread_join(&t), 0);
+}
+
+static void exploring_a_user_thread_makes_one(void **state)
+{
+    ah_explore_opts o;
+    ah_explore_result r;
+
+    (void)state;
+    threads_before = os_threads();
+    memset(&o, 0, sizeof(o));
+    o.name = "thread_user";
+    o.schedules = 20;
+    o.ignore_env = 1;
+    if (ah_explore_run(&o, thread_user, NULL, &r) != 0)
+        fail_msg("%s", r.message);
+    ah_explore_result_free(&r);
+    assert_int_equal(seen_in_thread, threads_before + 1);
+}
+
+static void work(uv_work_t *req)
+{
+    (void)req;
+    seen_in_work = os_threads();
+}
+
+static void after(uv_work_t *req, int status)
+{
+    (void)req;
+    assert_int_equal(status, 0);
+}
+
+static void a_work_callback_runs_on_a_thread(void **state)
+{
+    ah_sim *sim = *state;
+    uv_work_t w;
+
+    threads_before = os_threads();
+    assert_int_equal(uv_queue_work(uv_default_loop(), &w, work, after), 0);
+    ah_run_until_idle(sim);
+    assert_int_equal(seen_in_work, threads_before + 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(exploring_pool_jobs_makes_no_os_thread),
+        cmocka_unit_test(exploring_a_user_thread_makes_one),
+        ah_unit_test(a_work_callback_runs_on_a_thread),
+    };
+    return ah_run_tests(tests);
+}
