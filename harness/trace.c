@@ -7,14 +7,6 @@
 #include <string.h>
 
 #define FNV_OFFSET 0xcbf29ce484222325ULL
-#define FNV_PRIME 0x100000001b3ULL
-
-static uint64_t hash_str(uint64_t h, const char *s)
-{
-    for (; *s != '\0'; s++)
-        h = (h ^ (unsigned char)*s) * FNV_PRIME;
-    return (h ^ 0xff) * FNV_PRIME; /* terminator: "ab"+"c" differs from "a"+"bc" */
-}
 
 /* splitmix64's finaliser, inlined: it runs three times per dispatched callback. */
 static inline uint64_t hash_u64(uint64_t h, uint64_t x)
@@ -24,6 +16,22 @@ static inline uint64_t hash_u64(uint64_t h, uint64_t x)
     x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
     x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
     return x ^ (x >> 31);
+}
+
+/* Eight bytes at a time (a note's track is a connection's label, 40 characters, hashed for every
+ * step): the last word carries the length, so "ab"+"c" differs from "a"+"bc". */
+static uint64_t hash_str(uint64_t h, const char *s)
+{
+    size_t n = strlen(s), i;
+    uint64_t w;
+
+    for (i = 0; i + 8 <= n; i += 8) {
+        memcpy(&w, s + i, 8);
+        h = hash_u64(h, w);
+    }
+    w = 0;
+    memcpy(&w, s + i, n - i);
+    return hash_u64(h, w ^ (uint64_t)(n & 0xff) << 56);
 }
 
 /* ---- recording ---- */

@@ -536,6 +536,32 @@ void ah__flow_arm(ah__flow *f)
     ah__event_schedule(loop, &f->ev, due);
 }
 
+/* "to server 12 bytes +FIN": a note for every arrival, written without printf (it was a quarter
+ * of an explored kvclient schedule). */
+static void arrive_note(char *out, const char *dir, uint64_t n, int fin, int rst)
+{
+    char digits[24];
+    size_t k = 0, len = strlen(dir);
+
+    memcpy(out, dir, len);
+    do
+        digits[k++] = (char)('0' + n % 10);
+    while ((n /= 10) != 0);
+    while (k > 0)
+        out[len++] = digits[--k];
+    memcpy(out + len, " bytes", 6);
+    len += 6;
+    if (fin) {
+        memcpy(out + len, " +FIN", 5);
+        len += 5;
+    }
+    if (rst) {
+        memcpy(out + len, " +RST", 5);
+        len += 5;
+    }
+    out[len] = '\0';
+}
+
 static void flow_arrive(ah__event *ev)
 {
     ah__flow *f = ah__container_of(ev, ah__flow, ev);
@@ -559,8 +585,7 @@ static void flow_arrive(ah__event *ev)
         else
             rst = f->rst_arrived = 1;
     }
-    snprintf(what, sizeof(what), "%s %llu bytes%s%s", f->from == 0 ? "to server" : "to client",
-             (unsigned long long)(f->arr - before), fin ? " +FIN" : "", rst ? " +RST" : "");
+    arrive_note(what, f->from == 0 ? "to server " : "to client ", f->arr - before, fin, rst);
     ah__trace_note(sim, c->label, what);
     if (rst)
         e->reset = 1;

@@ -30,9 +30,60 @@ done
 echo "== bench_timers spread (harness only: real libuv would sleep N ms)"
 "$BUILD/bench/bench_timers_sim" 100000 spread
 
-echo "== bench_explore: schedules explored per second on a kvclient pipeline (goal 5,000/s on one core)"
-"$BUILD/bench/bench_explore" 20000 8
-"$BUILD/bench/bench_explore" 5000 64
+# The baseline: d61b8d7, the last commit before the threads, descriptors, file system and
+# processes work (issue 21), built once in $BUILD/baseline from `git archive` (cached there).
+BASE_REV=d61b8d7
+BASE=$BUILD/baseline
+if [ ! -x "$BASE/b/bench/bench_explore" ] && git rev-parse -q --verify "$BASE_REV^{commit}" >/dev/null; then
+    echo "== building $BASE_REV's bench_explore and test_kvclient in $BASE (once)"
+    rm -rf "$BASE" && mkdir -p "$BASE/src"
+    git archive "$BASE_REV" | tar -x -C "$BASE/src"
+    (cmake -S "$BASE/src" -B "$BASE/b" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
+        cmake --build "$BASE/b" -j2 --target bench_explore test_kvclient >/dev/null) ||
+        echo "   (the baseline did not build: its column is empty)"
+fi
+rate() { # schedules/s in a bench_explore line
+    echo "$1" | sed -n 's/.*: \([0-9]*\) schedules\/s.*/\1/p'
+}
+# CPU ms of a command (perf stat's task-clock when perf works, else empty).
+cpu_ms() {
+    perf stat -x, -e task-clock "$@" 2>&1 >/dev/null | awk -F, '/task-clock/ { printf "%.1f", $1 }'
+}
+
+echo "== bench_explore: schedules explored per second on a kvclient pipeline, beside $BASE_REV"
+echo "   (goals: at least $BASE_REV's rate; 100,000/s at 8 commands and 25,000/s at 64 on one core)"
+printf '%10s %10s %14s %14s %8s %16s %16s\n' commands schedules "$BASE_REV/s" harness/s ratio \
+    "$BASE_REV us_cpu" "harness us_cpu"
+for spec in "20000 8" "5000 64"; do
+    set -- $spec
+    h=$("$BUILD/bench/bench_explore" "$1" "$2")
+    hc=$(cpu_ms "$BUILD/bench/bench_explore" "$1" "$2")
+    b=""
+    bc=""
+    if [ -x "$BASE/b/bench/bench_explore" ]; then
+        b=$(rate "$("$BASE/b/bench/bench_explore" "$1" "$2")")
+        bc=$(cpu_ms "$BASE/b/bench/bench_explore" "$1" "$2")
+    fi
+    printf '%10s %10s %14s %14s %8s %16s %16s\n' "$2" "$1" "$b" "$(rate "$h")" \
+        "$(awk -v a="$(rate "$h")" -v b="$b" 'BEGIN { if (b > 0) printf "%.2f", a / b }')" \
+        "$(awk -v c="$bc" -v n="$1" 'BEGIN { if (c > 0) printf "%.1f", c * 1000 / n }')" \
+        "$(awk -v c="$hc" -v n="$1" 'BEGIN { if (c > 0) printf "%.1f", c * 1000 / n }')"
+done
+echo "== bench_explore: the fixed cost of an empty schedule (a fresh sim, teardown checks)"
+e=$("$BUILD/bench/bench_explore" 100000 0)
+echo "$e"
+ec=$(cpu_ms "$BUILD/bench/bench_explore" 100000 0)
+[ -n "$ec" ] && echo "   $(awk -v c="$ec" 'BEGIN { printf "%.2f", c * 1000 / 100000 }') us of CPU per empty schedule (perf stat)"
+
+echo "== the per-test cost: an empty test as a plain cmocka test and as ah_unit_test, ns per test"
+"$BUILD/bench/bench_pertest" 20000
+echo "== the kvclient suite (34 tests): ms of CPU for the whole program, beside $BASE_REV"
+k=$(cpu_ms "$BUILD/examples/kvclient/tests/test_kvclient")
+kb=""
+[ -x "$BASE/b/examples/kvclient/tests/test_kvclient" ] &&
+    kb=$(cpu_ms "$BASE/b/examples/kvclient/tests/test_kvclient")
+printf '%14s %14s\n' "$BASE_REV ms" "harness ms"
+printf '%14s %14s\n' "$kb" "$k"
 echo "== bench_explore with AH_JOBS worker processes: 1 and 2 jobs, same schedules"
 for jobs in 1 2; do
     "$BUILD/bench/bench_explore" 40000 8 "$jobs"
