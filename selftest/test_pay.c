@@ -3,15 +3,24 @@
  * uv_random run on no thread, at the virtual instants a worker would have run them; only user
  * code that must run on a thread (uv_thread_create, a uv_queue_work work callback) gets one.
  * The OS threads are counted through /proc/self/task, around and inside an exploration; the
- * twins start a user thread and a work callback and see them counted. */
+ * twins start a user thread and a work callback and see them counted. An OS thread is parked
+ * and reused across schedules, and starts as a new one would. */
+#define _GNU_SOURCE 1
 #include <ah/ah.h>
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -153,14 +162,16 @@ static void exploring_pool_jobs_makes_no_os_thread(void **state)
     assert_int_equal(most_seen, threads_before);
 }
 
-/* ---- twins: user code on a thread gets one ---- */
+/* ---- twins: user code on a thread gets one (parked and reused across schedules) ---- */
 
 static int seen_in_thread, seen_in_work;
+static pid_t tid_in_thread, tid_in_work;
 
 static void entry(void *arg)
 {
     (void)arg;
     seen_in_thread = os_threads();
+    tid_in_thread = (pid_t)syscall(SYS_gettid);
 }
 
 static void thread_user(ah_sim *sim, void *ctx)
@@ -187,13 +198,18 @@ static void exploring_a_user_thread_makes_one(void **state)
     if (ah_explore_run(&o, thread_user, NULL, &r) != 0)
         fail_msg("%s", r.message);
     ah_explore_result_free(&r);
-    assert_int_equal(seen_in_thread, threads_before + 1);
+    /* The user's thread is an OS thread of its own... */
+    assert_int_not_equal(tid_in_thread, getpid());
+    assert_true(seen_in_thread >= 2);
+    /* ...made once for the 20 schedules: parked and reused (or joined, without reuse). */
+    assert_true(os_threads() <= threads_before + 1);
 }
 
 static void work(uv_work_t *req)
 {
     (void)req;
     seen_in_work = os_threads();
+    tid_in_work = (pid_t)syscall(SYS_gettid);
 }
 
 static void after(uv_work_t *req, int status)
@@ -210,7 +226,80 @@ static void a_work_callback_runs_on_a_thread(void **state)
     threads_before = os_threads();
     assert_int_equal(uv_queue_work(uv_default_loop(), &w, work, after), 0);
     ah_run_until_idle(sim);
-    assert_int_equal(seen_in_work, threads_before + 1);
+    assert_int_not_equal(tid_in_work, getpid());
+    assert_true(seen_in_work >= 2 && seen_in_work <= threads_before + 1);
+}
+
+/* ---- a reused OS thread starts as a new one (docs/decisions.md) ---- */
+
+static __thread int tls_data = 7; /* .tdata */
+static __thread int tls_bss;      /* .tbss */
+static pthread_key_t key;
+static int key_made;
+static struct {
+    int data, bss, errno_was, usr1_blocked;
+    void *key_value;
+    char name[16];
+    pid_t tid;
+} life[2];
+static int nlife;
+
+static void dirty(void *arg)
+{
+    sigset_t m;
+
+    (void)arg;
+    life[nlife].data = tls_data;
+    life[nlife].bss = tls_bss;
+    life[nlife].errno_was = errno;
+    life[nlife].key_value = pthread_getspecific(key);
+    pthread_sigmask(SIG_SETMASK, NULL, &m);
+    life[nlife].usr1_blocked = sigismember(&m, SIGUSR1);
+    prctl(PR_GET_NAME, life[nlife].name, 0, 0, 0);
+    life[nlife].tid = (pid_t)syscall(SYS_gettid);
+    nlife++;
+    /* leave everything changed behind */
+    tls_data = 99;
+    tls_bss = 42;
+    errno = EIO;
+    pthread_setspecific(key, &key_made);
+    pthread_sigmask(SIG_BLOCK, &m, NULL);
+    sigaddset(&m, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &m, NULL);
+    prctl(PR_SET_NAME, "dirty", 0, 0, 0);
+}
+
+static void a_reused_thread_starts_fresh(void **state)
+{
+    uv_thread_t t;
+    sigset_t m, saved;
+    int i;
+
+    (void)state;
+    if (!key_made) {
+        assert_int_equal(pthread_key_create(&key, NULL), 0);
+        key_made = 1;
+    }
+    sigemptyset(&m);
+    sigaddset(&m, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &m, &saved);
+    nlife = 0;
+    for (i = 0; i < 2; i++) {
+        assert_int_equal(uv_thread_create(&t, dirty, NULL), 0);
+        assert_int_equal(uv_thread_join(&t), 0);
+    }
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
+    for (i = 0; i < 2; i++) {
+        assert_int_equal(life[i].data, 7);
+        assert_int_equal(life[i].bss, 0);
+        assert_int_equal(life[i].errno_was, 0);
+        assert_null(life[i].key_value);
+        assert_int_equal(life[i].usr1_blocked, 1); /* the creator's mask */
+        assert_string_not_equal(life[i].name, "dirty");
+    }
+    /* With reuse on (not under Valgrind or a sanitizer), the second life is the first's thread. */
+    if (getenv("AH_UNDER_VALGRIND") == NULL && getenv("AH_REUSE_THREADS") == NULL)
+        assert_int_equal(life[1].tid, life[0].tid);
 }
 
 int main(void)
@@ -219,6 +308,7 @@ int main(void)
         cmocka_unit_test(exploring_pool_jobs_makes_no_os_thread),
         cmocka_unit_test(exploring_a_user_thread_makes_one),
         ah_unit_test(a_work_callback_runs_on_a_thread),
+        ah_unit_test(a_reused_thread_starts_fresh),
     };
     return ah_run_tests(tests);
 }

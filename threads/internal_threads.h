@@ -61,7 +61,8 @@ typedef struct ah__thr {
     const char *create_fn; /* "uv_thread_create", "pthread_create", "the thread pool" */
     ah__site create_site;
     int detached, joined, pool_worker, killing, failed;
-    void *pool_job; /* a worker: the job handed to it (threads/pool.c) */
+    void *pool_job;      /* a worker: the job handed to it (threads/pool.c) */
+    struct ah__os *host; /* the OS thread running it (sched.c), until reaped */
     struct ah__thr *joiner;
     jmp_buf exit_jb;
     /* what it waits for */
@@ -115,6 +116,8 @@ void ah__sched_wake_all(ah__sobj *o);
 /* Starts a simulated thread running start(arg). `fn` and `site` name where it was created. */
 ah__thr *ah__thr_create(ah__sched *s, void *(*start)(void *), void *arg, const char *fn,
                         ah__site site, size_t stack_size, int *err);
+/* A joined simulated thread's OS thread goes back to the park, or ends (the join of pthreads). */
+void ah__thr_reap(ah__thr *t);
 /* The thread record of an OS thread started in this sim, or NULL. */
 ah__thr *ah__thr_find(ah__sched *s, pthread_t os);
 /* Fails the test (from any thread) with a report; never returns. */

@@ -13,6 +13,10 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <link.h>
+#include <locale.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <linux/futex.h>
 #include <stdio.h>
 #include <string.h>
@@ -80,6 +84,15 @@ void *ah__real(const char *name)
 
 /* ---- the baton ---- */
 
+static void futex_wait(int *w) { syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0); }
+
+static void futex_wake(int *w) { syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0); }
+
+static void futex_wake_all(int *w)
+{
+    syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0);
+}
+
 #ifdef AH_TSAN_RUNTIME
 void __tsan_acquire(void *addr);
 void __tsan_release(void *addr);
@@ -115,9 +128,6 @@ static void await_turn(ah__thr *self)
     AH__REAL(pthread_mutex_unlock)(&baton_mu);
 }
 #else
-static void futex_wait(int *w) { syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0); }
-
-static void futex_wake(int *w) { syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0); }
 
 static void give(ah__thr *to)
 {
@@ -658,17 +668,198 @@ static void thread_exit(ah__sched *s, ah__thr *self)
     schedule(s, self, 1);
 }
 
-static void *trampoline(void *arg)
+/* ---- OS threads: parked and reused across simulated threads, sims and schedules ----
+ *
+ * An OS thread that ran a simulated thread waits, once that thread is joined (or detached and its
+ * sim freed), in a process-wide park for the next one: creating a simulated thread hands it a
+ * parked OS thread when one is there, instead of a clone and later a join. A reused thread starts
+ * as a new one would (docs/decisions.md): its TLS blocks re-initialised from their images (every
+ * module but the C library's), errno 0, the creator's signal mask and name, no alternate signal
+ * stack, the sim's thread-specific values empty, cancellation enabled and deferred, the global
+ * locale. A thread that registered a C++ thread_local destructor, was stopped by a failure, or
+ * runs under Valgrind or a sanitizer (AH_REUSE_THREADS=0 too) is not reused: it ends and is
+ * joined as before. */
+typedef struct ah__os {
+    struct ah__os *next; /* in the park */
+    pthread_t os;
+    size_t stack_size;
+    ah__thr *thr;  /* the simulated thread to run next */
+    int go;        /* futex: 1 = run `thr`, 2 = end */
+    int idle;      /* futex: 1 = the last simulated thread's body is over */
+    int reusable;  /* its last life may be followed by another */
+    sigset_t mask; /* the creator's signal mask, for a reused thread */
+    char name[16]; /* the creator's name */
+} ah__os;
+
+static ah__os *park;
+static int park_lock;
+static __thread int tls_no_reuse; /* this OS thread registered a thread_local destructor */
+
+static void park_take_lock(void)
 {
-    ah__thr *self = arg;
+    while (__atomic_exchange_n(&park_lock, 1, __ATOMIC_ACQUIRE) != 0)
+        ;
+}
+
+static void park_drop_lock(void) { __atomic_store_n(&park_lock, 0, __ATOMIC_RELEASE); }
+
+static int reuse_enabled(void)
+{
+    static int on = -1;
+
+    if (on < 0) {
+        const char *v = getenv("AH_REUSE_THREADS");
+        on = !(v != NULL && strcmp(v, "0") == 0) && !ah__under_valgrind();
+#if defined(__SANITIZE_THREAD__) || AH__TSAN || defined(AH_TSAN_RUNTIME) ||                        \
+    defined(__SANITIZE_ADDRESS__)
+        on = 0;
+#endif
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
+        on = 0;
+#endif
+#endif
+#ifdef RUNNING_ON_VALGRIND
+        if (RUNNING_ON_VALGRIND)
+            on = 0;
+#endif
+    }
+    return on;
+}
+
+/* C++ thread_local destructors run when the OS thread ends: such a thread is not reused. */
+int __cxa_thread_atexit_impl(void (*fn)(void *), void *obj, void *dso);
+int __cxa_thread_atexit_impl(void (*fn)(void *), void *obj, void *dso)
+{
+    static int (*real)(void (*)(void *), void *, void *);
+
+    tls_no_reuse = 1;
+    if (real == NULL)
+        *(void **)&real = dlsym(RTLD_NEXT, "__cxa_thread_atexit_impl");
+    return real != NULL ? real(fn, obj, dso) : 0;
+}
+
+/* Each module's TLS block of the calling thread back to its initial image (the C library's and
+ * the dynamic loader's stay: errno and the locale are reset by name). */
+static int tls_reset_one(struct dl_phdr_info *info, size_t size, void *data)
+{
+    const char *name = info->dlpi_name != NULL ? ah__base_name(info->dlpi_name) : "";
+    int i;
+
+    (void)size;
+    (void)data;
+    if (info->dlpi_tls_data == NULL || strncmp(name, "libc.so", 7) == 0 ||
+        strncmp(name, "ld-linux", 8) == 0 || strncmp(name, "libpthread", 10) == 0)
+        return 0;
+    for (i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_TLS)
+            continue;
+        memcpy(info->dlpi_tls_data, (const void *)(info->dlpi_addr + ph->p_vaddr), ph->p_filesz);
+        memset((char *)info->dlpi_tls_data + ph->p_filesz, 0, ph->p_memsz - ph->p_filesz);
+    }
+    return 0;
+}
+
+static void key_values_clear(void);
+
+static void fresh_thread(ah__os *o)
+{
+    stack_t ss;
+    int old;
+
+    dl_iterate_phdr(tls_reset_one, NULL);
+    memset(&ss, 0, sizeof(ss));
+    ss.ss_flags = SS_DISABLE;
+    sigaltstack(&ss, NULL);
+    pthread_sigmask(SIG_SETMASK, &o->mask, NULL);
+    prctl(PR_SET_NAME, o->name, 0, 0, 0);
+    pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &old);
+    pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, &old);
+    uselocale(LC_GLOBAL_LOCALE);
+    key_values_clear();
+    errno = 0;
+}
+
+static void run_thr(ah__thr *self);
+
+static void *os_main(void *arg)
+{
+    ah__os *o = arg;
+    int go;
+
+    for (;;) {
+        run_thr(o->thr);
+        /* killing 2: an idle pool worker stopped with its sim, at a point the harness knows */
+        o->reusable = reuse_enabled() && !tls_no_reuse && o->thr->killing != 1 && !o->thr->failed;
+        o->thr = NULL;
+        __atomic_store_n(&o->idle, 1, __ATOMIC_RELEASE);
+        futex_wake_all(&o->idle);
+        while ((go = __atomic_load_n(&o->go, __ATOMIC_ACQUIRE)) == 0)
+            futex_wait(&o->go);
+        if (go == 2)
+            return NULL;
+        __atomic_store_n(&o->go, 0, __ATOMIC_RELAXED);
+        fresh_thread(o);
+    }
+}
+
+/* The simulated thread `t` is joined, or its sim is freed: its OS thread, once its body is over,
+ * goes to the park, or ends and is joined. */
+void ah__thr_reap(ah__thr *t)
+{
+    ah__os *o = t->host;
+
+    if (o == NULL)
+        return;
+    t->host = NULL;
+    while (__atomic_load_n(&o->idle, __ATOMIC_ACQUIRE) == 0)
+        futex_wait(&o->idle);
+    if (o->reusable) {
+        o->idle = 0;
+        park_take_lock();
+        o->next = park;
+        park = o;
+        park_drop_lock();
+        return;
+    }
+    __atomic_store_n(&o->go, 2, __ATOMIC_RELEASE);
+    futex_wake(&o->go);
+    tls_passthrough++;
+    AH__REAL(pthread_join)(o->os, NULL);
+    tls_passthrough--;
+    ah__free(o);
+}
+
+static ah__os *park_take(size_t stack_size)
+{
+    ah__os *o, **pp;
+
+    if (park == NULL)
+        return NULL;
+    park_take_lock();
+    for (pp = &park; (o = *pp) != NULL; pp = &o->next)
+        if (o->stack_size == stack_size) {
+            *pp = o->next;
+            break;
+        }
+    park_drop_lock();
+    return o;
+}
+
+static void run_thr(ah__thr *self)
+{
     ah__sched *s = self->sched;
     void *ret;
 
     tls_self = self;
     tls_gen = s->gen;
     await_turn(self);
-    if (self->killing)
-        return NULL;
+    if (self->killing) {
+        tls_self = NULL;
+        tls_gen = 0;
+        return;
+    }
     ctx_restore(s, self);
     s->sim->in_callback = 0;
     s->sim->current_hrec = NULL;
@@ -691,7 +882,6 @@ static void *trampoline(void *arg)
     }
     tls_self = NULL;
     tls_gen = 0;
-    return NULL;
 }
 
 ah__thr *ah__thr_create(ah__sched *s, void *(*start)(void *), void *arg, const char *fn,
@@ -701,6 +891,8 @@ ah__thr *ah__thr_create(ah__sched *s, void *(*start)(void *), void *arg, const c
     pthread_attr_t attr;
     int (*real_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *) =
         AH__REAL(pthread_create);
+
+    ah__os *o;
 
     t->sched = s;
     t->id = s->next_id++;
@@ -712,16 +904,33 @@ ah__thr *ah__thr_create(ah__sched *s, void *(*start)(void *), void *arg, const c
     t->deadline_ns = UINT64_MAX;
     ah__list_init(&t->wait_link);
     BATON_INIT(t);
-    pthread_attr_init(&attr);
-    if (stack_size != 0)
-        pthread_attr_setstacksize(&attr, stack_size);
-    tls_passthrough++;
-    *err = real_create(&t->os, &attr, trampoline, t);
-    tls_passthrough--;
-    pthread_attr_destroy(&attr);
-    if (*err != 0) {
-        ah__free(t);
-        return NULL;
+    if (reuse_enabled() && (o = park_take(stack_size)) != NULL) {
+        /* A parked OS thread: it starts as a new one would, from this thread's mask and name. */
+        pthread_sigmask(SIG_SETMASK, NULL, &o->mask);
+        prctl(PR_GET_NAME, o->name, 0, 0, 0);
+        o->thr = t;
+        t->host = o;
+        t->os = o->os;
+        __atomic_store_n(&o->go, 1, __ATOMIC_RELEASE);
+        futex_wake(&o->go);
+    } else {
+        o = ah__calloc(1, sizeof(*o));
+        o->stack_size = stack_size;
+        o->thr = t;
+        t->host = o;
+        pthread_attr_init(&attr);
+        if (stack_size != 0)
+            pthread_attr_setstacksize(&attr, stack_size);
+        tls_passthrough++;
+        *err = real_create(&o->os, &attr, os_main, o);
+        tls_passthrough--;
+        pthread_attr_destroy(&attr);
+        if (*err != 0) {
+            ah__free(o);
+            ah__free(t);
+            return NULL;
+        }
+        t->os = o->os;
     }
     t->os_started = 1;
     ah__list_insert_tail(&s->threads, &t->link);
@@ -749,6 +958,16 @@ static struct {
     void (*dtor)(void *);
     int used;
 } keys[AH__MAX_KEYS];
+
+/* A reused OS thread starts with every thread-specific value the sim knows of empty. */
+static void key_values_clear(void)
+{
+    int i;
+
+    for (i = 0; i < AH__MAX_KEYS; i++)
+        if (keys[i].used && pthread_getspecific(keys[i].key) != NULL)
+            pthread_setspecific(keys[i].key, NULL);
+}
 
 static void key_destructors(ah__thr *t)
 {
@@ -855,7 +1074,6 @@ static void sched_pending(ah_sim *sim, void *state, ah__buf *b)
 static void sched_destroy(ah_sim *sim, void *state)
 {
     ah__sched *s = state;
-    int (*real_join)(pthread_t, void **) = AH__REAL(pthread_join);
     ah__list *q;
     size_t i;
 
@@ -867,14 +1085,11 @@ static void sched_destroy(ah_sim *sim, void *state)
         if (t == s->main || !t->os_started)
             continue;
         if (t->state != AH__T_DONE) {
-            t->killing = 1;
+            t->killing = t->state == AH__T_BLOCKED && t->wait_kind == AH__W_POOL ? 2 : 1;
             give(t);
         }
-        if (!t->joined) {
-            tls_passthrough++;
-            real_join(t->os, NULL);
-            tls_passthrough--;
-        }
+        if (!t->joined)
+            ah__thr_reap(t);
     }
     while (!ah__list_empty(&s->threads)) {
         ah__thr *t = ah__container_of(s->threads.next, ah__thr, link);

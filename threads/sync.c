@@ -923,9 +923,7 @@ static int join(ah__sched *s, ah__thr *self, pthread_t tid, void **ret, const ch
     }
     if (ret != NULL)
         *ret = t->ret;
-    ah__passthrough(1);
-    AH__REAL(pthread_join)(t->os, NULL);
-    ah__passthrough(0);
+    ah__thr_reap(t); /* its OS thread is parked for reuse, or joined */
     t->joined = 1;
     return 0;
 }
