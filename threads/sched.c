@@ -793,10 +793,12 @@ static void *os_main(void *arg)
         /* killing 2: an idle pool worker stopped with its sim, at a point the harness knows */
         o->reusable = reuse_enabled() && !tls_no_reuse && o->thr->killing != 1 && !o->thr->failed;
         o->thr = NULL;
+        ANNOTATE_HAPPENS_BEFORE(&o->idle); /* Helgrind sees no atomics */
         __atomic_store_n(&o->idle, 1, __ATOMIC_RELEASE);
         futex_wake_all(&o->idle);
         while ((go = __atomic_load_n(&o->go, __ATOMIC_ACQUIRE)) == 0)
             futex_wait(&o->go);
+        ANNOTATE_HAPPENS_AFTER(&o->go);
         if (go == 2)
             return NULL;
         __atomic_store_n(&o->go, 0, __ATOMIC_RELAXED);
@@ -815,14 +817,16 @@ void ah__thr_reap(ah__thr *t)
     t->host = NULL;
     while (__atomic_load_n(&o->idle, __ATOMIC_ACQUIRE) == 0)
         futex_wait(&o->idle);
+    ANNOTATE_HAPPENS_AFTER(&o->idle);
     if (o->reusable) {
-        o->idle = 0;
+        __atomic_store_n(&o->idle, 0, __ATOMIC_RELAXED);
         park_take_lock();
         o->next = park;
         park = o;
         park_drop_lock();
         return;
     }
+    ANNOTATE_HAPPENS_BEFORE(&o->go);
     __atomic_store_n(&o->go, 2, __ATOMIC_RELEASE);
     futex_wake(&o->go);
     tls_passthrough++;
@@ -911,10 +915,13 @@ ah__thr *ah__thr_create(ah__sched *s, void *(*start)(void *), void *arg, const c
         o->thr = t;
         t->host = o;
         t->os = o->os;
+        ANNOTATE_HAPPENS_BEFORE(&o->go);
         __atomic_store_n(&o->go, 1, __ATOMIC_RELEASE);
         futex_wake(&o->go);
     } else {
         o = ah__calloc(1, sizeof(*o));
+        VALGRIND_HG_DISABLE_CHECKING(&o->go, sizeof(o->go)); /* futex words, atomic */
+        VALGRIND_HG_DISABLE_CHECKING(&o->idle, sizeof(o->idle));
         o->stack_size = stack_size;
         o->thr = t;
         t->host = o;
