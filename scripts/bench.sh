@@ -89,10 +89,17 @@ for jobs in 1 2; do
     "$BUILD/bench/bench_explore" 40000 8 "$jobs"
 done
 
-echo "== bench_threads: a switch between two threads (mutex + cond ping-pong), ns per switch (goal: within 2x)"
+echo "== bench_threads: a switch between two threads (mutex + cond ping-pong), ns per switch (goal: at most half the C library's)"
 r=$(field ns_per_switch "$("$BUILD/bench/bench_threads_real" pingpong 100000)")
 h=$(field ns_per_switch "$("$BUILD/bench/bench_threads_sim" pingpong 100000)")
 printf '%12s %12s %8s\n' real_ns harness_ns ratio
 printf '%12s %12s %8s\n' "$r" "$h" "$(awk -v a="$h" -v b="$r" 'BEGIN { printf "%.2f", a / b }')"
-echo "== bench_threads explore: schedules per second of a two-thread test (goal 10,000/s)"
-"$BUILD/bench/bench_threads_sim" explore 5000
+echo "== bench_threads explore: schedules per second of a two-thread test (goal 20,000/s),"
+echo "   OS threads parked and reused, beside AH_REUSE_THREADS=0 (a clone and a join per thread)"
+printf '%16s %16s %16s %16s\n' reuse/s reuse_us_cpu no_reuse/s no_reuse_us_cpu
+a=$(field schedules_per_s "$("$BUILD/bench/bench_threads_sim" explore 5000)")
+ac=$(cpu_ms "$BUILD/bench/bench_threads_sim" explore 5000)
+b=$(field schedules_per_s "$(AH_REUSE_THREADS=0 "$BUILD/bench/bench_threads_sim" explore 5000)")
+bc=$(export AH_REUSE_THREADS=0; cpu_ms "$BUILD/bench/bench_threads_sim" explore 5000)
+printf '%16s %16s %16s %16s\n' "$a" "$(awk -v c="$ac" 'BEGIN { if (c > 0) printf "%.1f", c / 5 }')" \
+    "$b" "$(awk -v c="$bc" 'BEGIN { if (c > 0) printf "%.1f", c / 5 }')"
