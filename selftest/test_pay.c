@@ -205,6 +205,28 @@ static void exploring_a_user_thread_makes_one(void **state)
     assert_true(os_threads() <= threads_before + 1);
 }
 
+/* Worker processes (opts.jobs) are forked with threads parked in the parent: a child has none of
+ * them, and makes its own. */
+static void forked_workers_make_their_own_threads(void **state)
+{
+    ah_explore_opts o;
+    ah_explore_result r;
+
+    (void)state;
+    memset(&o, 0, sizeof(o));
+    o.name = "thread_user";
+    o.schedules = 20;
+    o.ignore_env = 1;
+    if (ah_explore_run(&o, thread_user, NULL, &r) != 0) /* parks one here */
+        fail_msg("%s", r.message);
+    ah_explore_result_free(&r);
+    o.jobs = 2;
+    if (ah_explore_run(&o, thread_user, NULL, &r) != 0)
+        fail_msg("%s", r.message);
+    assert_int_equal(r.schedules_run, 20);
+    ah_explore_result_free(&r);
+}
+
 static void work(uv_work_t *req)
 {
     (void)req;
@@ -318,6 +340,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(exploring_pool_jobs_makes_no_os_thread),
         cmocka_unit_test(exploring_a_user_thread_makes_one),
+        cmocka_unit_test(forked_workers_make_their_own_threads),
         ah_unit_test(a_work_callback_runs_on_a_thread),
         ah_unit_test(a_reused_thread_starts_fresh),
     };

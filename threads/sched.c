@@ -806,6 +806,13 @@ static void *os_main(void *arg)
     }
 }
 
+/* A forked child has only the thread that forked: the parked ones are the parent's. */
+static void park_forget(void)
+{
+    park = NULL;
+    park_lock = 0;
+}
+
 /* The simulated thread `t` is joined, or its sim is freed: its OS thread, once its body is over,
  * goes to the park, or ends and is joined. */
 void ah__thr_reap(ah__thr *t)
@@ -819,6 +826,11 @@ void ah__thr_reap(ah__thr *t)
         futex_wait(&o->idle);
     ANNOTATE_HAPPENS_AFTER(&o->idle);
     if (o->reusable) {
+        static int atfork;
+        if (!atfork) {
+            atfork = 1;
+            pthread_atfork(NULL, NULL, park_forget);
+        }
         __atomic_store_n(&o->idle, 0, __ATOMIC_RELAXED);
         park_take_lock();
         o->next = park;
