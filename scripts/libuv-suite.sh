@@ -67,7 +67,7 @@ build_suite() {
     grep -q "^LIBUV_VERSION:INTERNAL=$up\$" "$hb/CMakeCache.txt" ||
         fail "$hb is not built against libuv $up (see its CMakeCache.txt)"
     cmake --build "$hb" -j "$JOBS" --target uv_suite_real uv_suite_sim >>"$hb-suite.log" 2>&1 || {
-        grep -E "error" "$hb-suite.log" | head -n 40 >&2
+        grep -E "error:|undefined reference" "$hb-suite.log" | head -n 40 >&2
         fail "libuv $up's suite does not build against the harness or the real libuv"
     }
 }
