@@ -20,6 +20,10 @@
 
 static void *tty_state_new(ah__pstate *ps, uv_stream_t *st);
 
+/* libuv's UV_HANDLE_BLOCKING_WRITES (src/uv-common.h, the same bit from 1.40 to 1.50), a bit the
+ * harness's own handle flags leave free. */
+#define AH__TTY_BLOCKING_WRITES 0x00100000u
+
 /* uv_tty_reset_mode restores the first tty whose mode was changed, as libuv does. */
 static struct termios orig_termios;
 static int orig_termios_fd = -1;
@@ -56,7 +60,7 @@ int uv_tty_init(uv_loop_t *loop, uv_tty_t *tty, int fd, int unused)
     ah_sim *sim = ah__loop_sim(loop, "uv_tty_init");
     uv_stream_t *st = (uv_stream_t *)tty;
     uv_handle_type type;
-    int fl, mode;
+    int fl, mode, blocking;
 
     (void)unused;
     if (tty == NULL)
@@ -75,14 +79,17 @@ int uv_tty_init(uv_loop_t *loop, uv_tty_t *tty, int fd, int unused)
      * uv__nonblock. A real terminal is reopened as libuv does (a slave's path reopened, the new
      * description dup2'ed over `fd`, the handle owning the new descriptor, which uv_close
      * closes), but left blocking, so the test runner's own output never meets EAGAIN. */
+    blocking = 0;
     if (ah__fd_is_fake(fd)) {
         fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+        blocking = type == UV_TTY; /* libuv finds no path to reopen */
     } else if (type == UV_TTY) {
         int newfd = reopen_tty(fd, mode);
         if (newfd < -1)
             return newfd;
         if (newfd >= 0)
             fd = newfd;
+        blocking = newfd == -1;
     }
     ah__handle_init(loop, (uv_handle_t *)tty, UV_TTY, site);
     st->read_cb = NULL;
@@ -102,6 +109,10 @@ int uv_tty_init(uv_loop_t *loop, uv_tty_t *tty, int fd, int unused)
         tty->flags |= AH__SF_READABLE;
     if (mode != O_RDONLY)
         tty->flags |= AH__SF_WRITABLE;
+    /* libuv's UV_HANDLE_BLOCKING_WRITES, which code (libuv's test tty_pty) reads to learn
+     * whether the terminal was reopened: set for a terminal it could not reopen (a pty master). */
+    if (blocking && mode != O_RDONLY)
+        tty->flags |= AH__TTY_BLOCKING_WRITES;
     tty->mode = UV_TTY_MODE_NORMAL;
     return 0;
 }
