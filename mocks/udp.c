@@ -685,6 +685,8 @@ int uv_udp_try_send(uv_udp_t *handle, const uv_buf_t bufs[], unsigned int nbufs,
     if ((addrlen = check_before_send(handle, addr)) < 0)
         return addrlen;
     ah__handle_require_open((uv_handle_t *)handle, "uv_udp_try_send");
+    if (AH__UV_UDP_TRY_SEND_NO_BUFS_EINVAL && nbufs == 0)
+        return UV_EINVAL;
     if (nbufs == 0 || bufs == NULL)
         ah__fail(ah__sim(), "uv_udp_try_send: called with no buffers (libuv asserts nbufs > 0)");
     if (handle->send_queue_count != 0)
