@@ -90,9 +90,15 @@ static int buffer_size(uv_handle_t *h, int *value, int opt, const char *fn)
     ah__handle_rec(h, fn);
     if (value == NULL)
         return UV_EINVAL;
-    if (h->type != UV_TCP && h->type != UV_NAMED_PIPE)
+    if (h->type == UV_UDP) {
+        fd = ((uv_udp_t *)h)->io_watcher.fd;
+        if (ah__fd_get(fd) == NULL) /* not adopted: the handle's own socket */
+            return ah__udp_buffer_size((uv_udp_t *)h, opt, value, fn);
+    } else if (h->type != UV_TCP && h->type != UV_NAMED_PIPE) {
         return UV_ENOTSUP;
-    fd = stream_fd((uv_stream_t *)h, fn);
+    } else {
+        fd = stream_fd((uv_stream_t *)h, fn);
+    }
     if (ah__fd_get(fd) == NULL)
         return UV_EBADF;
     if (*value == 0)

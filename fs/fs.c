@@ -581,6 +581,12 @@ static int start(uv_loop_t *loop, uv_fs_t *req, uv_fs_cb cb, ah__fsop *o, ah__si
             return UV_EINVAL;
         req->ptr = o->dir;
         break;
+    case UV_FS_COPYFILE:
+        /* before anything runs, so also with a NULL loop (libuv's test fs_copyfile) */
+        if (o->flags &
+            ~(UV_FS_COPYFILE_EXCL | UV_FS_COPYFILE_FICLONE | UV_FS_COPYFILE_FICLONE_FORCE))
+            return UV_EINVAL;
+        break;
     default:
         break;
     }

@@ -35,6 +35,7 @@ typedef struct fswatch {
 typedef struct pctx {
     ah__list link;        /* fs->polls */
     uv_fs_poll_t *parent; /* NULL once stopped: the context finishes on its own */
+    uv_fs_poll_t *owner;  /* the handle it was started on, until the context is freed */
     ssize_t busy_polling;
     unsigned interval;
     uint64_t start_time;
@@ -241,7 +242,28 @@ static void ctx_free(pctx *c)
     ah__free(c);
 }
 
-static void timer_close_cb(uv_handle_t *t) { ctx_free(ah__container_of(t, pctx, timer)); }
+/* Whether a context started on `h` is still finishing (its stat in flight or its timer closing). */
+static int ctx_left(uv_fs_poll_t *h)
+{
+    ah__fs *fs = ah__fs_get(ah__sim());
+    ah__list *q;
+
+    for (q = fs->polls.next; q != &fs->polls; q = q->next)
+        if (ah__container_of(q, pctx, link)->owner == h)
+            return 1;
+    return 0;
+}
+
+/* As libuv, a closed uv_fs_poll_t's close callback waits until its last context is gone. */
+static void timer_close_cb(uv_handle_t *t)
+{
+    pctx *c = ah__container_of(t, pctx, timer);
+    uv_fs_poll_t *h = c->owner;
+
+    ctx_free(c);
+    if ((h->flags & AH__HF_CLOSE_WAITS) && !ctx_left(h))
+        ah__close_pending((uv_handle_t *)h);
+}
 
 static void poll_timer_cb(uv_timer_t *t)
 {
@@ -325,6 +347,7 @@ int uv_fs_poll_start(uv_fs_poll_t *handle, uv_fs_poll_cb cb, const char *path,
     c->interval = interval ? interval : 1;
     c->start_time = uv_now(handle->loop);
     c->parent = handle;
+    c->owner = handle;
     c->path = ah__strdup(path);
     ah__list_insert_tail(&fs->polls, &c->link);
     uv_timer_init(handle->loop, &c->timer);
@@ -368,7 +391,12 @@ int uv_fs_poll_getpath(uv_fs_poll_t *handle, char *buffer, size_t *size)
     return getpath((uv_handle_t *)handle, c != NULL ? c->path : "", buffer, size);
 }
 
-static void poll_close(uv_handle_t *h) { uv_fs_poll_stop((uv_fs_poll_t *)h); }
+static void poll_close(uv_handle_t *h)
+{
+    uv_fs_poll_stop((uv_fs_poll_t *)h);
+    if (ctx_left((uv_fs_poll_t *)h))
+        h->flags |= AH__HF_CLOSE_WAITS;
+}
 
 /* ---- per-sim ---- */
 

@@ -147,6 +147,7 @@ enum {
     AH__HF_CLOSING = 0x4,
     AH__HF_CLOSED = 0x8,
     AH__HF_INTERNAL = 0x10,
+    AH__HF_CLOSE_WAITS = 0x20, /* set by a close hook: the type calls ah__close_pending later */
     AH__HF_TYPE0 = 0x100, /* first bit free for type-specific use (streams use 0x100..0x8000) */
     AH__HF_MAGIC = 0x5a000000u,
     AH__HF_MAGIC_MASK = 0xff000000u,
@@ -501,6 +502,9 @@ uint64_t ah__timer_next_due_ms(const uv_loop_t *loop, int *has);
 void ah__loop_watchers_run(uv_loop_t *loop, ah__list *q, int type);
 void ah__async_poll(uv_loop_t *loop);
 int ah__async_any_pending(const uv_loop_t *loop);
+/* Queues a handle whose close hook set AH__HF_CLOSE_WAITS for the closing phase: a type whose
+ * close waits for its own work (uv_fs_poll's stat in flight, as libuv's uv__fs_poll_close). */
+void ah__close_pending(uv_handle_t *h);
 void ah__close_run(uv_loop_t *loop);
 
 /* Type-specific close and walk hooks that mocks/ fills in for streams (tcp, pipe). */

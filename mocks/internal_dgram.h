@@ -122,6 +122,9 @@ void ah__dgram_ep_move(ah__dgram_ep *from, ah__dgram_ep *to);
  * (connected or not) and returns its endpoint for the caller to move the socket's into; NULL
  * with *err set as libuv (UV_EBUSY: the handle has a socket already). */
 ah__dgram_ep *ah__udp_adopt(uv_udp_t *h, int fd, int family, int connected, int *err);
+/* uv_recv_buffer_size / uv_send_buffer_size of a UDP handle without a fake descriptor: `opt`
+ * SO_RCVBUF or SO_SNDBUF, *value 0 reads (twice what was set, as Linux), else sets. */
+int ah__udp_buffer_size(uv_udp_t *h, int opt, int *value, const char *fn);
 /* The handle's label follows its endpoint's address (after the move). */
 void ah__udp_relabel(uv_udp_t *h);
 /* A handle that adopted a descriptor closes it (set by the descriptor layer). */

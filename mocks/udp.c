@@ -34,7 +34,8 @@ typedef struct ah__udp {
     ah__event rd_ev; /* still readable: the next poll reads again */
     ah__event wr_ev; /* POLLOUT: queued sends go out */
     int ttl, mcast_ttl;
-    int adopted; /* uv_udp_open took a fake descriptor, which closing the handle closes */
+    int adopted;        /* uv_udp_open took a fake descriptor, which closing the handle closes */
+    int rcvbuf, sndbuf; /* SO_RCVBUF / SO_SNDBUF as set (uv_*_buffer_size); 0: the default */
 } ah__udp;
 
 typedef struct udp_state {
@@ -121,7 +122,10 @@ static void set_label(ah__udp *u)
 
 static void rx_push(ah__dgram_ep *ep, const ah__addr *from, const void *data, size_t n)
 {
-    ah__dgram_rxq_push(&((ah__udp *)ep)->rxq, ep, AH__DGRAM_RCVBUF, from, data, n);
+    ah__udp *u = (ah__udp *)ep;
+
+    ah__dgram_rxq_push(&u->rxq, ep, u->rcvbuf > 0 ? (size_t)u->rcvbuf * 2 : AH__DGRAM_RCVBUF, from,
+                       data, n);
 }
 
 static int readable(const ah__udp *u)
@@ -314,6 +318,23 @@ static int udp_init(uv_loop_t *loop, uv_udp_t *h, unsigned flags, ah__site site)
 }
 
 void (*ah__udp_fd_close_hook)(uv_udp_t *h, int fd);
+
+int ah__udp_buffer_size(uv_udp_t *h, int opt, int *value, const char *fn)
+{
+    ah__udp *u = udp_of(h, fn);
+    int *slot;
+
+    if (u == NULL || h->io_watcher.fd == -1)
+        return UV_EBADF; /* libuv's getsockopt on descriptor -1 */
+    slot = opt == SO_RCVBUF ? &u->rcvbuf : &u->sndbuf;
+    if (*value != 0) {
+        *slot = *value > 0 ? *value : 1;
+        return 0;
+    }
+    /* Linux keeps twice what was asked; the defaults are net.core.[rw]mem_default. */
+    *value = *slot > 0 ? *slot * 2 : opt == SO_RCVBUF ? (int)AH__DGRAM_RCVBUF : 212992;
+    return 0;
+}
 
 void ah__udp_relabel(uv_udp_t *h) { set_label(udp_open_of(h, "uv_udp_open")); }
 
@@ -664,6 +685,8 @@ int uv_udp_try_send(uv_udp_t *handle, const uv_buf_t bufs[], unsigned int nbufs,
     if ((addrlen = check_before_send(handle, addr)) < 0)
         return addrlen;
     ah__handle_require_open((uv_handle_t *)handle, "uv_udp_try_send");
+    if (AH__UV_UDP_TRY_SEND_NO_BUFS_EINVAL && nbufs == 0)
+        return UV_EINVAL;
     if (nbufs == 0 || bufs == NULL)
         ah__fail(ah__sim(), "uv_udp_try_send: called with no buffers (libuv asserts nbufs > 0)");
     if (handle->send_queue_count != 0)

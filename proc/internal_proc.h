@@ -123,7 +123,6 @@ typedef struct ah__pstate {
     unsigned char real_installed[AH__NSIG];
     struct sigaction saved[AH__NSIG];
     uint64_t random_state;
-    ah__list random_jobs; /* uv_random requests in flight */
     ah__list ttys;        /* per-tty state (misc.c) */
 } ah__pstate;
 
@@ -172,7 +171,6 @@ void ah__proc_free_all(ah__pstate *st);
 
 /* misc.c */
 void ah__tty_close(uv_handle_t *h);
-void ah__random_free_all(ah__pstate *st);
 void ah__tty_hooks_install(void);
 void ah__tty_free_all(ah__pstate *st);
 

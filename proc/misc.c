@@ -6,6 +6,7 @@
 #include "internal_proc.h"
 
 #include "../fd/tty.h"
+#include "../threads/pool.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +19,10 @@
 /* ---- ttys ---- */
 
 static void *tty_state_new(ah__pstate *ps, uv_stream_t *st);
+
+/* libuv's UV_HANDLE_BLOCKING_WRITES (src/uv-common.h, the same bit from 1.40 to 1.50), a bit the
+ * harness's own handle flags leave free. */
+#define AH__TTY_BLOCKING_WRITES 0x00100000u
 
 /* uv_tty_reset_mode restores the first tty whose mode was changed, as libuv does. */
 static struct termios orig_termios;
@@ -55,7 +60,7 @@ int uv_tty_init(uv_loop_t *loop, uv_tty_t *tty, int fd, int unused)
     ah_sim *sim = ah__loop_sim(loop, "uv_tty_init");
     uv_stream_t *st = (uv_stream_t *)tty;
     uv_handle_type type;
-    int fl, mode;
+    int fl, mode, blocking;
 
     (void)unused;
     if (tty == NULL)
@@ -74,14 +79,17 @@ int uv_tty_init(uv_loop_t *loop, uv_tty_t *tty, int fd, int unused)
      * uv__nonblock. A real terminal is reopened as libuv does (a slave's path reopened, the new
      * description dup2'ed over `fd`, the handle owning the new descriptor, which uv_close
      * closes), but left blocking, so the test runner's own output never meets EAGAIN. */
+    blocking = 0;
     if (ah__fd_is_fake(fd)) {
         fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+        blocking = type == UV_TTY; /* libuv finds no path to reopen */
     } else if (type == UV_TTY) {
         int newfd = reopen_tty(fd, mode);
         if (newfd < -1)
             return newfd;
         if (newfd >= 0)
             fd = newfd;
+        blocking = newfd == -1;
     }
     ah__handle_init(loop, (uv_handle_t *)tty, UV_TTY, site);
     st->read_cb = NULL;
@@ -101,6 +109,10 @@ int uv_tty_init(uv_loop_t *loop, uv_tty_t *tty, int fd, int unused)
         tty->flags |= AH__SF_READABLE;
     if (mode != O_RDONLY)
         tty->flags |= AH__SF_WRITABLE;
+    /* libuv's UV_HANDLE_BLOCKING_WRITES, which code (libuv's test tty_pty) reads to learn
+     * whether the terminal was reopened: set for a terminal it could not reopen (a pty master). */
+    if (blocking && mode != O_RDONLY)
+        tty->flags |= AH__TTY_BLOCKING_WRITES;
     tty->mode = UV_TTY_MODE_NORMAL;
     return 0;
 }
@@ -446,24 +458,22 @@ static void random_fill(ah__pstate *st, void *buf, size_t n)
     }
 }
 
-typedef struct random_job {
-    ah__list link; /* pstate->random_jobs */
-    ah__event ev;
-    uv_random_t *req;
-} random_job;
-
-static void random_fire(ah__event *ev)
+/* libuv fills the buffer on a pool thread and answers in the loop's next poll; a request still
+ * queued behind busy workers can be cancelled (uv_cancel: UV_ECANCELED, buffer untouched), as
+ * libuv's test threadpool_cancel_random does. */
+static void random_work(ah__job *job)
 {
-    random_job *j = ah__container_of(ev, random_job, ev);
-    uv_random_t *req = j->req;
-    ah_sim *sim = ah__lp(ev->loop)->sim;
+    uv_random_t *req = (uv_random_t *)job->req;
 
-    ah__list_remove(&j->link);
-    ah__free(j);
-    req->reserved[2] = NULL;
-    ah__req_end((uv_req_t *)req);
-    random_fill(ah__pstate_get(sim), req->buf, req->buflen);
-    AH__DISPATCH(sim, NULL, "uv_random_cb", req->cb(req, req->status, req->buf, req->buflen));
+    random_fill(ah__pstate_get(ah__lp(job->loop)->sim), req->buf, req->buflen);
+}
+
+static void random_done(ah__job *job, int status)
+{
+    uv_random_t *req = (uv_random_t *)job->req;
+
+    AH__DISPATCH(ah__lp(job->loop)->sim, NULL, "uv_random_cb",
+                 req->cb(req, status, req->buf, req->buflen));
 }
 
 int uv_random(uv_loop_t *loop, uv_random_t *req, void *buf, size_t buflen, unsigned flags,
@@ -471,7 +481,6 @@ int uv_random(uv_loop_t *loop, uv_random_t *req, void *buf, size_t buflen, unsig
 {
     ah__site site = AH__CALLER("uv_random");
     ah_sim *sim;
-    random_job *j;
 
     if (buflen > 0x7FFFFFFFu)
         return UV_E2BIG;
@@ -491,32 +500,8 @@ int uv_random(uv_loop_t *loop, uv_random_t *req, void *buf, size_t buflen, unsig
     req->cb = cb;
     req->buf = buf;
     req->buflen = buflen;
-    /* The pool's work and its completion, as one event of the next poll (the thread pool's own
-     * job interface is being rewritten; this keeps uv_random independent of it). */
-    j = ah__calloc(1, sizeof(*j));
-    j->req = req;
-    j->ev.fire = random_fire;
-    j->ev.what = "uv_random";
-    j->ev.site = site;
-    j->ev.owner = req;
-    j->ev.flags = AH__EV_REF;
-    req->reserved[2] = j;
-    /* Not a pool job: uv_cancel (threads/pool.c) finds no job here and answers UV_EBUSY. */
-    ah__qslot_set(&req->work_req.wq, 0, NULL);
-    ah__list_insert_tail(&ah__pstate_get(sim)->random_jobs, &j->link);
-    ah__event_schedule(loop, &j->ev, sim->clock.now_ns);
+    ah__job_submit(loop, (uv_req_t *)req, "uv_random", random_work, random_done, 0, site);
     return 0;
-}
-
-void ah__random_free_all(ah__pstate *st)
-{
-    while (!ah__list_empty(&st->random_jobs)) {
-        random_job *j = ah__container_of(st->random_jobs.next, random_job, link);
-        ah__list_remove(&j->link);
-        if (ah__event_scheduled(&j->ev))
-            ah__event_cancel(&j->ev);
-        ah__free(j);
-    }
 }
 
 /* ---- uv_loop_fork ---- */

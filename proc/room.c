@@ -1,5 +1,5 @@
 /* The room's wiring: the state's lifetime (state.c) reaches the room's parts (processes, signals,
- * terminals, uv_random) through ah__pstate_ops, filled here when the program starts. Nothing else
+ * terminals) through ah__pstate_ops, filled here when the program starts. Nothing else
  * calls this file, so it is linked through its anchor in proc/interpose.c. */
 #include "internal_proc.h"
 
@@ -8,7 +8,6 @@ const char ah__proc_interposer_room = 0;
 static void free_all(ah__pstate *st)
 {
     ah__proc_free_all(st);
-    ah__random_free_all(st);
     ah__tty_free_all(st);
     ah__sig_restore_all(st);
 }

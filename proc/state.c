@@ -63,7 +63,6 @@ ah__pstate *ah__pstate_get(ah_sim *sim)
     ah__list_init(&st->procs);
     ah__list_init(&st->scripts);
     ah__list_init(&st->sigs);
-    ah__list_init(&st->random_jobs);
     ah__list_init(&st->ttys);
     st->real_ms = 1;
     st->real_timeout_ms = 30000;

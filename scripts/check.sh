@@ -4,7 +4,8 @@
 # the layer rules over the built archives (scripts/layers.sh), a Valgrind memcheck pass over every
 # test binary, Helgrind and ThreadSanitizer over the threads selftests, then the whole tree
 # compiled with clang under AddressSanitizer and UndefinedBehaviorSanitizer, whose tests run
-# again, then every test again against libuv 1.40 and 1.50 (the version matrix).
+# again, then every test again against libuv 1.40 and 1.50 (the version matrix), then libuv's own
+# test suite at 1.40, 1.44.2 and 1.50 on the harness (scripts/libuv-suite.sh).
 # Fails on the first red step.
 set -eu
 BUILD=${1:-build}
@@ -115,5 +116,13 @@ echo "== libuv version matrix (scripts/libuv-matrix.sh: 1.40 and 1.50 from Debia
 tm=$(date +%s)
 LIBUV_MATRIX_FULL="${LIBUV_MATRIX_FULL:-1}" sh scripts/libuv-matrix.sh "$BUILD"
 echo "version matrix: $(($(date +%s) - tm)) s"
+
+echo "== libuv's own test suite (scripts/libuv-suite.sh: 1.40.0, 1.44.2, 1.50.0)"
+# Debian's test/ folder of each version, unchanged, each test alone on the real libuv (run once,
+# cached under $BUILD/libuv-matrix/suite-<version>) and on the harness (every time, in
+# parallel, each with a timeout); a failure not in selftest/libuv-suite/excluded.txt fails.
+tm=$(date +%s)
+sh scripts/libuv-suite.sh "$BUILD"
+echo "libuv's suite: $(($(date +%s) - tm)) s"
 
 echo "== make check passed in $(($(date +%s) - t0)) s"

@@ -6,11 +6,9 @@
 #
 #   scripts/libuv-matrix.sh [BUILD]     (default: build; everything lives in BUILD/libuv-matrix)
 #
-# apt runs with a private sources list, lists folder and cache under BUILD/libuv-matrix/apt: the
-# system's apt configuration is never read for sources nor changed. Everything is cached there,
-# so a second run downloads and builds nothing. The network is needed on the first run only;
-# when it is missing the script fails (it is part of CI: a matrix that silently skips would
-# pass without testing anything).
+# Debian's sources are fetched and built by scripts/libuv-debian.sh (a private sources list, all
+# cached under BUILD/libuv-matrix: a second run downloads and builds nothing; the first needs the
+# network and fails without it: a matrix that silently skips would pass without testing anything).
 #
 # LIBUV_MATRIX_VERSIONS overrides the Debian versions (default: bullseye's 1.40 and trixie's
 # 1.50; bookworm's 1.44.2 is the system's libuv, which the rest of `make check` tests).
@@ -23,85 +21,8 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 M=$BUILD/libuv-matrix
-APT=$M/apt
-mkdir -p "$M"
 
-fail() {
-    echo "libuv-matrix: $*" >&2
-    exit 1
-}
-
-apt_private() {
-    apt-get -q -o Dir::Etc::SourceList="$APT/sources.list" -o Dir::Etc::SourceParts=/dev/null \
-        -o Dir::State::Lists="$APT/lists" -o Dir::Cache="$APT/cache" "$@"
-}
-
-apt_update() {
-    [ -f "$APT/updated" ] && return 0
-    command -v apt-get >/dev/null 2>&1 || fail "apt-get is needed to fetch Debian's libuv sources"
-    mkdir -p "$APT/lists/partial" "$APT/cache/archives/partial"
-    for suite in bullseye bookworm trixie; do
-        echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $suite main"
-    done >"$APT/sources.list"
-    apt_private update >"$APT/update.log" 2>&1 || {
-        tail -n 20 "$APT/update.log" >&2
-        fail "apt-get update with the private sources list failed (no network?)"
-    }
-    touch "$APT/updated"
-}
-
-# The upstream tarball of Debian version $1, downloaded once into $M/src/$up.
-fetch_source() {
-    deb=$1
-    up=${deb%%-*}
-    dir=$M/src/$up
-    orig=$dir/libuv1_$up.orig.tar.gz
-    [ -f "$orig" ] && return 0
-    apt_update
-    mkdir -p "$dir"
-    # The orig tarball is all we use. For some versions the .dsc is gone from the mirror (404)
-    # while the tarball is there: apt then fails after downloading it, which is fine.
-    (cd "$dir" && apt_private source --download-only "libuv1=$deb") >"$dir/source.log" 2>&1 || true
-    [ -f "$orig" ] || {
-        tail -n 20 "$dir/source.log" >&2
-        fail "could not download libuv1=$deb's source (apt-get source --download-only)"
-    }
-}
-
-# Builds libuv $up (shared library only, no tests) into the prefix $M/$up.
-build_libuv() {
-    up=$1
-    prefix=$M/$up
-    [ -f "$prefix/.built" ] && return 0
-    src=$M/src/$up/libuv1-$up
-    rm -rf "$src" "$M/src/$up/build" "$prefix"
-    mkdir -p "$src"
-    tar xzf "$M/src/$up/libuv1_$up.orig.tar.gz" -C "$src" --strip-components=1
-    echo "building libuv $up"
-    # No optimisation: the matrix needs libuv's behaviour, not its speed, and -O0 halves the
-    # build time on a 2-core machine.
-    cmake -S "$src" -B "$M/src/$up/build" -DCMAKE_BUILD_TYPE= -DCMAKE_C_FLAGS=-O0 \
-        -DLIBUV_BUILD_TESTS=OFF -DLIBUV_BUILD_BENCH=OFF >"$M/src/$up/build.log" 2>&1 &&
-        cmake --build "$M/src/$up/build" --target uv -j "$JOBS" >>"$M/src/$up/build.log" 2>&1 || {
-        tail -n 30 "$M/src/$up/build.log" >&2
-        fail "building libuv $up failed"
-    }
-    mkdir -p "$prefix/lib/pkgconfig"
-    cp -R "$src/include" "$prefix/"
-    cp -P "$M/src/$up/build"/libuv.so* "$prefix/lib/"
-    cat >"$prefix/lib/pkgconfig/libuv.pc" <<PC
-prefix=$prefix
-libdir=\${prefix}/lib
-includedir=\${prefix}/include
-
-Name: libuv
-Version: $up
-Description: libuv $up, built from Debian's source package by scripts/libuv-matrix.sh
-Libs: -L\${libdir} -luv -lpthread -ldl -lrt
-Cflags: -I\${includedir}
-PC
-    touch "$prefix/.built"
-}
+. "$ROOT/scripts/libuv-debian.sh"
 
 # Builds the harness against libuv $up and runs the differential tests on it.
 test_harness() {

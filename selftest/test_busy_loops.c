@@ -116,6 +116,23 @@ static void nowait_polling_loop_reaches_its_timer(void **state)
     assert_true(spins >= 20000);
 }
 
+/* libuv's own test loop_update_time: uv_run over a loop with nothing in it reads the clock, so a
+ * program that spins on it until uv_now moves gets there (it hung before: nothing cost time). */
+static void nowait_spin_over_a_dead_loop_until_now_moves(void **state)
+{
+    ah_sim *sim = *state;
+    uv_loop_t *loop = uv_default_loop();
+    uint64_t start = uv_now(loop);
+    unsigned long spins = 0;
+
+    while (uv_now(loop) - start < 1000) {
+        assert_int_equal(uv_run(loop, UV_RUN_NOWAIT), 0);
+        spins++;
+    }
+    ah_assert_now_ms(sim, 1000);
+    assert_true(spins >= 1000000);
+}
+
 static void idle_forever_after_timer(uv_timer_t *t)
 {
     fired_at_ms = uv_now(t->loop);
@@ -150,6 +167,7 @@ int main(void)
         ah_unit_test(spin_on_clock_gettime_until_five_ms),
         ah_unit_test(spin_on_update_time_in_a_callback_delays_other_timers),
         ah_unit_test(nowait_polling_loop_reaches_its_timer),
+        ah_unit_test(nowait_spin_over_a_dead_loop_until_now_moves),
         ah_unit_test(a_spin_waiting_for_nothing_is_still_a_runaway),
     };
     return ah_run_tests(tests);

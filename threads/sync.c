@@ -15,6 +15,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 /* Reached from threads/interpose.c, so that this file is linked (see there). */
@@ -977,6 +978,30 @@ int sched_yield(void)
     return 0;
 }
 
+/* The stack a thread of uv_thread_create(_ex) gets, as libuv sizes it: no size asked means
+ * RLIMIT_STACK rounded down to a page (glibc's 2 MiB when unlimited or below the minimum), an
+ * asked size is rounded up to a page and to at least PTHREAD_STACK_MIN (8 KiB where that is
+ * smaller). Code checks it from inside the thread (pthread_getattr_np): libuv's test
+ * thread_stack_size_explicit does. */
+static size_t thread_stack_size(size_t asked)
+{
+    size_t page = (size_t)getpagesize(), min = 8192, dflt = (size_t)2 << 20;
+    struct rlimit lim;
+
+#ifdef PTHREAD_STACK_MIN
+    if (min < (size_t)PTHREAD_STACK_MIN)
+        min = (size_t)PTHREAD_STACK_MIN;
+#endif
+    if (asked != 0) {
+        asked = (asked + page - 1) & ~(page - 1);
+        return asked < min ? min : asked;
+    }
+    if (getrlimit(RLIMIT_STACK, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY)
+        return dflt;
+    lim.rlim_cur -= lim.rlim_cur % (rlim_t)page;
+    return lim.rlim_cur >= (rlim_t)min ? (size_t)lim.rlim_cur : dflt;
+}
+
 static int uv_create(uv_thread_t *tid, const uv_thread_options_t *opts, void (*entry)(void *),
                      void *arg, const char *fn, ah__site site)
 {
@@ -994,8 +1019,7 @@ static int uv_create(uv_thread_t *tid, const uv_thread_options_t *opts, void (*e
     s = ah__sched_get(&self, 1);
     if (opts != NULL && (opts->flags & UV_THREAD_HAS_STACK_SIZE))
         stack = opts->stack_size;
-    if (stack != 0 && stack < (size_t)PTHREAD_STACK_MIN)
-        stack = (size_t)PTHREAD_STACK_MIN;
+    stack = thread_stack_size(stack);
     if (s == NULL) {
         pthread_attr_t a;
         pthread_attr_init(&a);

@@ -285,6 +285,17 @@ void uv_close(uv_handle_t *h, uv_close_cb close_cb)
     }
 
     /* Close callbacks are always deferred to the closing phase, newest first (libuv's LIFO). */
+    if (!(h->flags & AH__HF_CLOSE_WAITS)) {
+        h->next_closing = lp->closing;
+        lp->closing = h;
+    }
+}
+
+void ah__close_pending(uv_handle_t *h)
+{
+    ah__loop *lp = ah__lp(h->loop);
+
+    h->flags &= ~AH__HF_CLOSE_WAITS;
     h->next_closing = lp->closing;
     lp->closing = h;
 }

@@ -483,8 +483,12 @@ int uv_run(uv_loop_t *loop, uv_run_mode mode)
     ah__tasks_drain(sim);
     lp->running = 1;
     r = ah__loop_is_alive(loop);
-    if (!r)
+    if (!r) {
+        /* libuv reads the clock here: a program spinning on uv_run(UV_RUN_NOWAIT) over a dead
+         * loop until uv_now moves (libuv's test loop_update_time) is a clock spin (busy.c). */
+        ah__clock_read(sim);
         update_time(loop);
+    }
     /* Since 1.45 the timers run after the closing phase; UV_RUN_DEFAULT runs the due ones once
      * before the first iteration (since 1.46 only on a live, unstopped loop). */
     if (AH__UV_TIMERS_AFTER_CLOSE && mode == UV_RUN_DEFAULT &&

@@ -153,6 +153,8 @@ int main(void)
     DO("copyfile d", uv_fs_copyfile(loop, &req, P("d"), P("dcopy"), 0, NULL));
     DO("copyfile to d", uv_fs_copyfile(loop, &req, P("f"), P("d"), 0, NULL));
     DO("copyfile f f", uv_fs_copyfile(loop, &req, P("f"), P("f"), 0, NULL));
+    DO("copyfile bad flags", uv_fs_copyfile(loop, &req, P("f"), P("fcopy"), -1, NULL));
+    DO("copyfile no loop, bad flags", uv_fs_copyfile(NULL, &req, P("f"), P("fcopy"), -1, NULL));
     DO("size f", size_of(P("f")));
     DO("access x", uv_fs_access(loop, &req, P("f"), X_OK, NULL));
     DO("chmod 755", uv_fs_chmod(loop, &req, P("f"), 0755, NULL));

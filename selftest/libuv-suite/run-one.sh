@@ -1,0 +1,38 @@
+#!/bin/sh
+# Runs one test of libuv's suite alone, in-process (`run-tests NAME NAME`: libuv's runner runs
+# that test's main part without forking), and writes its exit status to OUT/NAME.rc and its
+# output to OUT/NAME.log (scripts/libuv-suite.sh runs it under xargs -P).
+#
+#   run-one.sh BINARY SRC OUT SECONDS NAME
+#
+# Each test gets its own world, so that tests run side by side as libuv's runner runs them one
+# after another: a network namespace with only a loopback (the fixed port 9123 of the real side's
+# tests), a fresh /tmp (TEST_PIPENAME is /tmp/uv-test-sock) holding its working folder (the fs
+# tests make files in the working folder; test/fixtures is linked in), and, since libuv's runner
+# refuses to run as root, the user nobody. Without root (a developer's account) the test runs
+# in a folder of its own under OUT, without the namespaces: the caller then runs the real side
+# one test at a time. A test still running after SECONDS is killed: a hang is a failure.
+bin=$1
+src=$2
+out=$3
+secs=$4
+name=$5
+if [ "$(id -u)" = 0 ]; then
+    # shellcheck disable=SC2016
+    unshare -n -m --propagation private sh -c '
+        mount -t tmpfs tmpfs /tmp && ip link set lo up && mkdir /tmp/w &&
+        ln -s "$2/test" /tmp/w/test && chown -R 65534:65534 /tmp/w && cd /tmp/w &&
+        exec timeout -k 5 "$4" setpriv --reuid=65534 --regid=65534 --clear-groups \
+            env HOME=/tmp/w TMPDIR=/tmp "$1" "$3" "$3"' \
+        sh "$bin" "$src" "$name" "$secs" >"$out/$name.log" 2>&1
+    rc=$?
+else
+    w=$out/w/$name
+    rm -rf "$w"
+    mkdir -p "$w"
+    ln -s "$src/test" "$w/test"
+    (cd "$w" && exec timeout -k 5 "$secs" "$bin" "$name" "$name") >"$out/$name.log" 2>&1
+    rc=$?
+    rm -rf "$w"
+fi
+echo "$rc" >"$out/$name.rc"
