@@ -82,13 +82,41 @@ ah__fdstate *ah__fd_state(ah_sim *sim)
     return st;
 }
 
-ah__fsock *ah__fd_get(int fd)
+unsigned ah__fd_fork_gen;
+ah__site ah__fd_fork_site;
+
+void ah__fd_fork_check(ah__fsock *fs, const char *call)
+{
+    char made[160], forked[160];
+
+    if (fs->fork_gen == ah__fd_fork_gen)
+        return;
+    ah__fail(fs->sim,
+             "%s on fake descriptor %d (made in %s) in the child forked in %s: the descriptor was "
+             "made before the fork, and the child runs its own copy of the sim, which cannot reach "
+             "the parent's: what one side writes the other would never read. Descriptors shared "
+             "across processes are not simulated (issue 25); make them after the fork, or use "
+             "real ones the sim did not make",
+             call, fs->fd, ah__site_str(&fs->site, made, sizeof(made)),
+             ah__site_str(&ah__fd_fork_site, forked, sizeof(forked)));
+}
+
+ah__fsock *ah__fd_get_any(int fd)
 {
     ah__fsock *fs;
 
     if (fd < 0 || fd >= tab_cap || (fs = tab[fd]) == NULL)
         return NULL;
     return fs->sim == ah_sim_current() ? fs : NULL;
+}
+
+ah__fsock *ah__fd_get(int fd)
+{
+    ah__fsock *fs = ah__fd_get_any(fd);
+
+    if (fs != NULL && fs->fork_gen != ah__fd_fork_gen)
+        ah__fd_fork_check(fs, "a call");
+    return fs;
 }
 
 ah__fsock *ah__fd_new(ah_sim *sim, int kind, ah__site site)
@@ -112,6 +140,7 @@ ah__fsock *ah__fd_new(ah_sim *sim, int kind, ah__site site)
     fs->sim = sim;
     fs->kind = kind;
     fs->site = site;
+    fs->fork_gen = ah__fd_fork_gen;
     ah__list_init(&fs->backlog);
     ah__list_init(&fs->polls);
     ah__list_insert_tail(&st->socks, &fs->link);

@@ -317,6 +317,10 @@ typedef struct ah__thread_hooks {
     /* A failure (`msg`, banner included) on a thread other than the test's: the test's thread
      * fails with it; never returns. */
     void (*raise_elsewhere)(ah_sim *sim, const char *msg);
+    /* In a child just forked from a sim with simulated threads: only the forking thread exists.
+     * Idle thread-pool workers are forgotten (the pool starts new ones); any other thread makes
+     * the child's next use of the scheduler fail, naming `site` (the fork) and the thread. */
+    void (*forked_child)(ah_sim *sim, ah__site site);
 } ah__thread_hooks;
 extern ah__thread_hooks ah__threads_hooks;
 /* Lets time pass to `due_ns` (threads run meanwhile when there are any). See wait_until. */
@@ -414,6 +418,9 @@ struct ah_sim {
      * and the options a chooser is picking among (ah__choose_among). */
     struct ah__sched *sched;
     int threads_live;
+    /* This process is a child the test forked (proc/fork.c): it runs its own copy of the sim,
+     * and its failure or the end of its test ends the process (its parent waits for it). */
+    int forked_child;
     pthread_t owner;
     const void *const *choose_owners;
 };

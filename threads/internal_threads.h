@@ -96,6 +96,11 @@ typedef struct ah__sched {
     void *pool; /* threads/pool.c */
     void (*pool_destroy)(struct ah__sched *s);
     void (*pool_pending)(struct ah__sched *s, ah__buf *b);
+    /* In a forked child: forgets the idle workers (pool.c) and says whether `t` was one. */
+    int (*pool_forget_idle)(struct ah__sched *s, ah__thr *t);
+    /* In a forked child whose other threads did not survive the fork: the report its next use of
+     * the scheduler fails with (proc/fork.c forks; hook_forked_child writes it). */
+    const char *fork_lost;
     ah__thr **cand;
     size_t cand_cap;
 } ah__sched;

@@ -36,6 +36,7 @@ typedef struct pool {
 
 static void pool_destroy(ah__sched *s);
 static void pool_pending(ah__sched *s, ah__buf *b);
+static int pool_forget_idle(ah__sched *s, ah__thr *t);
 
 static pool *pool_get(ah_sim *sim, const char *fn)
 {
@@ -62,6 +63,7 @@ static pool *pool_get(ah_sim *sim, const char *fn)
     s->pool = p;
     s->pool_destroy = pool_destroy;
     s->pool_pending = pool_pending;
+    s->pool_forget_idle = pool_forget_idle;
     return p;
 }
 
@@ -385,6 +387,20 @@ static void pool_pending(ah__sched *s, ah__buf *b)
             ah__buf_printf(b, "  - %s from %s runs on the thread pool\n", job->what,
                            ah__site_str(&job->site, st, sizeof(st)));
     }
+}
+
+/* A forked child has no OS thread behind its idle workers: they are forgotten, and the pool
+ * starts new ones for the child's jobs (libuv re-creates its pool after a fork too). */
+static int pool_forget_idle(ah__sched *s, ah__thr *t)
+{
+    pool *p = s->pool;
+
+    if (p == NULL || !t->pool_worker || t->state != AH__T_BLOCKED || t->wait_kind != AH__W_POOL)
+        return 0;
+    ah__list_remove(&t->wait_link);
+    p->idle--;
+    p->workers--;
+    return 1;
 }
 
 static void pool_destroy(ah__sched *s)
