@@ -256,6 +256,16 @@ static void catch_up(ah_sim *sim, aio_ctx *c)
     }
 }
 
+void ah__aio_forked_child(ah_sim *sim)
+{
+    aio_state *st = ah__ext_get(sim, &aio_key);
+
+    /* The kernel's AIO contexts stay with the parent: in the child they answer EINVAL. */
+    if (st != NULL)
+        while (!ah__list_empty(&st->ctxs))
+            ctx_free(ah__container_of(st->ctxs.next, aio_ctx, link));
+}
+
 /* ---- io_setup, io_destroy ---- */
 
 static long do_setup(ah_sim *sim, unsigned nr_events, aio_context_t *ctxp, ah__site site)

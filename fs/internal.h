@@ -151,4 +151,7 @@ void ah__watch_check(ah__fs *fs, ah__buf *b);
 void ah__watch_hooks_install(void);
 void ah__watch_free_all(ah__fs *fs);
 
+/* aio.c: in a child the test forked (proc/fork.c), the contexts are the parent's: forgotten. */
+void ah__aio_forked_child(ah_sim *sim);
+
 #endif

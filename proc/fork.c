@@ -14,6 +14,7 @@
 #include "internal_proc.h"
 
 #include "../fd/internal_fd.h"
+#include "../fs/internal.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -160,6 +161,7 @@ static void in_child(ah_sim *sim, ah__site site)
     if (ah__threads_hooks.forked_child != NULL)
         ah__threads_hooks.forked_child(sim, site);
     ah__sig_forked_child(ah__pstate_get(sim));
+    ah__aio_forked_child(sim);
 }
 
 pid_t fork(void)

@@ -384,6 +384,35 @@ static void a_socketpair_made_before_the_fork_is_reported_in_the_child(void **st
     close(sv[1]);
 }
 
+static void a_watcher_started_before_the_fork_is_reported_in_the_child(void **state)
+{
+    uv_poll_t poll;
+    int sv[2];
+    char err[4096];
+    child c;
+
+    (void)state;
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    assert_int_equal(uv_poll_init(L, &poll, sv[0]), 0);
+    assert_int_equal(uv_poll_start(&poll, UV_READABLE, poll_cb), 0);
+    assert_int_equal(uv_run(L, UV_RUN_NOWAIT), 1);
+    if (fork_child(&c)) {
+        assert_int_equal(uv_loop_fork(L), 0);
+        uv_run(L, UV_RUN_DEFAULT); /* the bug: its watcher waits on the parent's descriptor */
+        return;
+    }
+    assert_int_equal(uv_poll_stop(&poll), 0);
+    uv_close((uv_handle_t *)&poll, NULL);
+    assert_int_equal(uv_run(L, UV_RUN_DEFAULT), 0);
+    assert_int_equal(send(sv[1], "hi\n", 3, 0), 3);
+    assert_int_equal(wait_child(&c, err, sizeof(err)), 1);
+    print_message("the child said:\n%s", err);
+    if (strstr(err, "was made before the fork") == NULL)
+        fail_msg("the child's report does not name the descriptor and the fork:\n%s", err);
+    close(sv[0]);
+    close(sv[1]);
+}
+
 static void a_socketpair_made_after_the_fork_works_in_the_child(void **state)
 {
     uv_poll_t poll;
@@ -421,6 +450,25 @@ static void closing_a_descriptor_made_before_the_fork_is_fine(void **state)
     expect_clean_exit(&c);
     close(sv[0]);
     close(sv[1]);
+}
+
+/* ---- Linux AIO contexts stay with the parent ---- */
+
+static void an_aio_context_stays_with_the_parent(void **state)
+{
+    unsigned long ctx = 0;
+    child c;
+
+    (void)state;
+    assert_int_equal(syscall(SYS_io_setup, 4, &ctx), 0);
+    if (fork_child(&c)) {
+        /* as the kernel: the child does not have it (and its teardown does not report it) */
+        assert_int_equal(syscall(SYS_io_destroy, ctx), -1);
+        assert_int_equal(errno, EINVAL);
+        return;
+    }
+    expect_clean_exit(&c);
+    assert_int_equal(syscall(SYS_io_destroy, ctx), 0);
 }
 
 /* ---- a multi-threaded sim: planted misuse and its twin ---- */
@@ -496,8 +544,10 @@ int main(void)
         ah_unit_test(the_childs_exit_reaches_uv_signal_and_waitpid),
         ah_unit_test(a_signal_to_the_child_reaches_its_uv_signal),
         ah_unit_test(a_socketpair_made_before_the_fork_is_reported_in_the_child),
+        ah_unit_test(a_watcher_started_before_the_fork_is_reported_in_the_child),
         ah_unit_test(a_socketpair_made_after_the_fork_works_in_the_child),
         ah_unit_test(closing_a_descriptor_made_before_the_fork_is_fine),
+        ah_unit_test(an_aio_context_stays_with_the_parent),
         ah_unit_test(a_child_touching_a_thread_it_lost_is_reported),
         ah_unit_test(a_child_of_a_threaded_sim_that_touches_no_thread_goes_on),
     };
