@@ -1,8 +1,7 @@
 /* Linux AIO in virtual time: io_setup, io_submit, io_getevents, io_cancel, io_destroy, reached
  * through libc's syscall() (interposed here for those numbers only; every other number goes to
- * the C library's syscall with its arguments as they came) or through libaio's entry points of the
- * same names (weak definitions here, which libaio's own would otherwise answer with inline system
- * calls the harness never sees).
+ * the C library's syscall with its arguments as they came). libaio (Debian 12: 0.3.113) issues
+ * its system calls through that same syscall(), so a program on libaio needs nothing more.
  *
  * A request is checked at io_submit as the kernel checks it (the errors io_submit itself returns);
  * the file system room performs it at its completion instant, ah_fs_latency (+ ah_fs_slow) after
@@ -605,37 +604,4 @@ long syscall(long number, ...)
         return -1;
     }
     return r;
-}
-
-/* libaio's entry points (libaio.h): the same calls, returning -errno instead of setting errno.
- * Weak, so a program's own definitions win. io_context_t is the context value. */
-__attribute__((weak)) int io_setup(int maxevents, aio_context_t *ctxp)
-{
-    long a[6] = {maxevents, (long)ctxp};
-    return (int)aio_call(SYS_io_setup, a, __builtin_return_address(0));
-}
-
-__attribute__((weak)) int io_destroy(aio_context_t ctx)
-{
-    long a[6] = {(long)ctx};
-    return (int)aio_call(SYS_io_destroy, a, __builtin_return_address(0));
-}
-
-__attribute__((weak)) int io_submit(aio_context_t ctx, long nr, struct iocb **ios)
-{
-    long a[6] = {(long)ctx, nr, (long)ios};
-    return (int)aio_call(SYS_io_submit, a, __builtin_return_address(0));
-}
-
-__attribute__((weak)) int io_getevents(aio_context_t ctx, long min_nr, long nr,
-                                       struct io_event *events, struct timespec *timeout)
-{
-    long a[6] = {(long)ctx, min_nr, nr, (long)events, (long)timeout};
-    return (int)aio_call(SYS_io_getevents, a, __builtin_return_address(0));
-}
-
-__attribute__((weak)) int io_cancel(aio_context_t ctx, struct iocb *iocb, struct io_event *evt)
-{
-    long a[6] = {(long)ctx, (long)iocb, (long)evt};
-    return (int)aio_call(SYS_io_cancel, a, __builtin_return_address(0));
 }

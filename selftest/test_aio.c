@@ -397,36 +397,6 @@ static void passthrough_files_complete_in_virtual_time(void **state)
     fsroot_remove(sim);
 }
 
-static void libaio_names_reach_the_sim(void **state)
-{
-    /* libaio.h's declarations, with the kernel's types (io_context_t is the context value) */
-    extern int io_setup(int, aio_context_t *);
-    extern int io_submit(aio_context_t, long, struct iocb **);
-    extern int io_getevents(aio_context_t, long, long, struct io_event *, struct timespec *);
-    extern int io_destroy(aio_context_t);
-    extern int io_cancel(aio_context_t, struct iocb *, struct io_event *);
-    ah_sim *sim = *state;
-    aio_context_t ctx = 0;
-    struct iocb cb, *v[1] = {&cb};
-    struct io_event ev;
-    int fd;
-
-    setup_mem(state);
-    ah_fs_latency(sim, UV_FS_WRITE, 4);
-    fd = open_file("log", O_WRONLY);
-    assert_int_equal(io_setup(0, &ctx), -EINVAL); /* -errno, not -1 */
-    assert_int_equal(io_setup(2, &ctx), 0);
-    prep(&cb, IOCB_CMD_PWRITE, fd, "lib", 3, 0);
-    assert_int_equal(io_submit(ctx, 1, v), 1);
-    assert_int_equal(io_cancel(ctx, &cb, &ev), -EINVAL); /* file I/O cannot be cancelled */
-    assert_int_equal(io_getevents(ctx, 1, 1, &ev, NULL), 1);
-    ah_assert_now_ms(sim, 4);
-    assert_int_equal(ev.res, 3);
-    assert_int_equal(io_destroy(ctx), 0);
-    assert_int_equal(io_destroy(ctx), -EINVAL);
-    close_file(fd);
-}
-
 /* ---- planted misuse and correct twins ---- */
 
 static void body_wait_forever(ah_sim *sim, void *ctx_)
@@ -524,7 +494,6 @@ int main(void)
         ah_unit_test(nowait_answers_eagain_where_the_room_would_wait),
         ah_unit_test(o_direct_needs_alignment),
         ah_unit_test(passthrough_files_complete_in_virtual_time),
-        ah_unit_test(libaio_names_reach_the_sim),
         ah_unit_test(getevents_with_nothing_in_flight_is_reported),
         ah_unit_test(a_context_never_destroyed_is_reported),
         ah_unit_test(an_eventfd_closed_before_its_completion_is_reported),
