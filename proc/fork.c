@@ -110,10 +110,12 @@ static void kid_look(ah__event *ev)
     forked *k = ah__container_of(ev, forked, ev);
     ah__pstate *st = k->st;
     uint64_t start = real_ms();
+    /* Under Valgrind the child starts and ends some hundred times slower. */
+    uint64_t grace = ah__under_valgrind() ? 20 * st->grace_ms : st->grace_ms;
     char note[96];
     int r;
 
-    while ((r = kid_exited(k->pid)) == 0 && real_ms() - start < st->grace_ms) {
+    while ((r = kid_exited(k->pid)) == 0 && real_ms() - start < grace) {
         struct timespec ts = {0, 2 * 1000 * 1000};
         (void)syscall(SYS_nanosleep, &ts, NULL); /* real time: the child runs for real */
     }
