@@ -265,6 +265,27 @@ void ah__aio_forked_child(ah_sim *sim)
             ctx_free(ah__container_of(st->ctxs.next, aio_ctx, link));
 }
 
+/* The calling thread blocks in the kernel until `until_ns`; inside a loop callback that blocks
+ * the loop thread, and the teardown report says so (as for uv_sleep). */
+static void block_until(ah_sim *sim, const char *call, ah__site site, uint64_t until_ns)
+{
+    char b[320], st[160];
+
+    if (sim->in_callback > 0 && until_ns > sim->clock.now_ns) {
+        ah__site_str(&site, st, sizeof(st));
+        if (sim->current_hrec != NULL)
+            ah__buf_printf(&sim->slow,
+                           "  - blocking call %s in %s waited %llu ms for AIO completions, inside "
+                           "%s of %s at virtual time +%llu ms: it blocks the loop thread (reap "
+                           "with a zero timeout when the eventfd says so)\n",
+                           call, st,
+                           (unsigned long long)((until_ns - sim->clock.now_ns) / AH__NS_PER_MS),
+                           sim->current_what, ah__handle_str(sim->current_hrec, b, sizeof(b)),
+                           (unsigned long long)ah_now_ms(sim));
+    }
+    ah__time_pass(sim, NULL, until_ns);
+}
+
 /* ---- io_setup, io_destroy ---- */
 
 static long do_setup(ah_sim *sim, unsigned nr_events, aio_context_t *ctxp, ah__site site)
@@ -313,13 +334,12 @@ static long do_destroy(ah_sim *sim, aio_context_t id, ah__site site)
     aio_state *st = state_get(sim);
     aio_ctx *c = ctx_find(st, id);
 
-    (void)site;
     if (c == NULL)
         return -EINVAL;
     /* The kernel waits for every request in flight before io_destroy returns. */
     if (!ah__list_empty(&c->running)) {
         aio_req *last = ah__container_of(c->running.prev, aio_req, link);
-        ah__time_pass(sim, NULL, last->due_ns);
+        block_until(sim, "io_destroy", site, last->due_ns);
         catch_up(sim, c);
     }
     ctx_free(c);
@@ -523,7 +543,7 @@ static long do_getevents(ah_sim *sim, aio_context_t id, long min_nr, long nr,
                      ah__site_str(&c->site, w, sizeof(w)), (long)c->queued);
         }
         /* The thread blocks in the kernel: time passes, nothing of this thread runs. */
-        ah__time_pass(sim, NULL, until);
+        block_until(sim, "io_getevents", site, until);
         catch_up(sim, c);
     }
     while (n < nr && !ah__list_empty(&c->done)) {

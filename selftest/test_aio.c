@@ -480,6 +480,54 @@ static void an_eventfd_closed_before_its_completion_is_reported(void **state)
     ah_assert_passes(NULL, body_eventfd_closed, NULL);
 }
 
+typedef struct cb_ctx {
+    aio_context_t ctx;
+    struct iocb cb;
+    int fd, blocking;
+    int64_t res;
+} cb_ctx;
+
+static void reap_in_callback(uv_timer_t *t)
+{
+    cb_ctx *c = t->data;
+    struct io_event ev;
+    struct timespec zero = {0, 0};
+
+    /* the bug: a blocking wait inside the loop; the twin reaps with a zero timeout */
+    if (io_getevents_(c->ctx, c->blocking ? 1 : 0, 1, &ev, c->blocking ? NULL : &zero) == 1) {
+        c->res = ev.res;
+        uv_close((uv_handle_t *)t, NULL);
+    }
+}
+
+static void body_reap_in_callback(ah_sim *sim, void *blocking)
+{
+    cb_ctx c = {0};
+    uv_timer_t t;
+
+    fsroot_make(sim, 1);
+    ah_fs_latency(sim, UV_FS_WRITE, 8);
+    c.blocking = blocking != NULL;
+    c.fd = open_file("log", O_WRONLY);
+    assert_int_equal(io_setup_(4, &c.ctx), 0);
+    prep(&c.cb, IOCB_CMD_PWRITE, c.fd, "x", 1, 0);
+    submit1(c.ctx, &c.cb);
+    uv_timer_init(L, &t);
+    t.data = &c;
+    uv_timer_start(&t, reap_in_callback, 1, 1);
+    uv_run(L, UV_RUN_DEFAULT);
+    assert_int_equal(c.res, 1);
+    io_destroy_(c.ctx);
+    close_file(c.fd);
+}
+
+static void a_blocking_wait_inside_a_callback_is_reported(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, body_reap_in_callback, "blocking", "blocking call io_getevents in");
+    ah_assert_passes(NULL, body_reap_in_callback, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -497,6 +545,7 @@ int main(void)
         ah_unit_test(getevents_with_nothing_in_flight_is_reported),
         ah_unit_test(a_context_never_destroyed_is_reported),
         ah_unit_test(an_eventfd_closed_before_its_completion_is_reported),
+        ah_unit_test(a_blocking_wait_inside_a_callback_is_reported),
     };
     return ah_run_tests(tests);
 }
