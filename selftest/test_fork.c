@@ -1,6 +1,7 @@
 /* fork() under the sim (proc/fork.c): the scenarios of libuv 1.44's test-fork.c (fork_timer,
  * fork_threadpool_queue_work_simple, fork_fs_events_child, fork_fs_events_file_parent_child,
- * fork_signal_to_child, fork_socketpair, fork_socketpair_started), rewritten for the harness: the
+ * fork_signal_to_child, fork_signal_to_child_closed, fork_socketpair, fork_socketpair_started),
+ * rewritten for the harness: the
  * parent and the child each run their own copy of the sim in virtual time; the child's test ends
  * with the process, and the parent waits for it with the real waitpid. A child's stderr is caught
  * through a real pipe, so a report the child must give is checked here.
@@ -341,6 +342,47 @@ static void a_signal_to_the_child_reaches_its_uv_signal(void **state)
     close(sync[1]);
 }
 
+/* fork_signal_to_child_closed: the child is signalled but never runs its loop: nobody's callback
+ * runs, and the child exits without closing what it inherited. */
+static void a_signal_to_a_child_that_never_runs_its_loop_runs_no_callback(void **state)
+{
+    uv_signal_t sig;
+    int sync[2], sync2[2];
+    char b;
+    child c;
+
+    (void)state;
+    usr1_seen = 0;
+    assert_int_equal(syscall(SYS_pipe2, sync, 0), 0);
+    assert_int_equal(syscall(SYS_pipe2, sync2, 0), 0);
+    run_timer_loop_once(L);
+    assert_int_equal(uv_signal_init(L, &sig), 0);
+    assert_int_equal(uv_signal_start(&sig, usr1_cb, SIGUSR1), 0);
+    if (fork_child(&c)) {
+        assert_int_equal(uv_loop_fork(L), 0);
+        assert_true(uv_loop_alive(L));
+        assert_int_equal(write(sync[1], "1", 1), 1);
+        assert_true(read(sync2[0], &b, 1) <= 1); /* the parent may have failed: generous */
+        assert_int_equal(usr1_seen, 0);
+        fflush(NULL);
+        _exit(0); /* the loop's handles were never closed: leave without the teardown */
+    }
+    assert_int_equal(read(sync[0], &b, 1), 1);
+    assert_int_equal(kill(c.pid, SIGUSR1), 0);
+    uv_unref((uv_handle_t *)&sig);
+    run_timer_loop_once(L);
+    assert_int_equal(uv_run(L, UV_RUN_ONCE), 0);
+    assert_int_equal(usr1_seen, 0);
+    assert_int_equal(write(sync2[1], "1", 1), 1);
+    expect_clean_exit(&c);
+    uv_close((uv_handle_t *)&sig, NULL);
+    uv_run(L, UV_RUN_DEFAULT);
+    close(sync[0]);
+    close(sync[1]);
+    close(sync2[0]);
+    close(sync2[1]);
+}
+
 /* ---- fork_socketpair: planted misuse and its twin ---- */
 
 static int poll_seen;
@@ -543,6 +585,7 @@ int main(void)
         ah_unit_test(a_watcher_started_in_the_parent_works_in_the_child),
         ah_unit_test(the_childs_exit_reaches_uv_signal_and_waitpid),
         ah_unit_test(a_signal_to_the_child_reaches_its_uv_signal),
+        ah_unit_test(a_signal_to_a_child_that_never_runs_its_loop_runs_no_callback),
         ah_unit_test(a_socketpair_made_before_the_fork_is_reported_in_the_child),
         ah_unit_test(a_watcher_started_before_the_fork_is_reported_in_the_child),
         ah_unit_test(a_socketpair_made_after_the_fork_works_in_the_child),
