@@ -72,13 +72,20 @@ typedef struct aio_state {
 
 static int aio_key;
 
+static long (*real_syscall)(long, ...);
+
+/* Looked up before main: uv_spawn's child calls syscall() between fork and exec, where dlsym (its
+ * lock possibly held by another thread at the fork) must not run. */
+__attribute__((constructor)) static void real_syscall_resolve(void)
+{
+    *(void **)&real_syscall = dlsym(RTLD_NEXT, "syscall");
+}
+
 static long real_syscall6(long n, long a, long b, long c, long d, long e, long f)
 {
-    static long (*real)(long, ...);
-
-    if (real == NULL)
-        *(void **)&real = dlsym(RTLD_NEXT, "syscall");
-    return real(n, a, b, c, d, e, f);
+    if (real_syscall == NULL)
+        real_syscall_resolve();
+    return real_syscall(n, a, b, c, d, e, f);
 }
 
 static void req_free(aio_req *r)
