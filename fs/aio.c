@@ -533,7 +533,9 @@ static long do_getevents(ah_sim *sim, aio_context_t id, long min_nr, long nr,
 
     if (c == NULL || min_nr > nr || min_nr < 0 || nr < 0)
         return -EINVAL;
-    if (timeout != NULL)
+    if (timeout != NULL && (timeout->tv_sec < 0 || timeout->tv_nsec < 0))
+        deadline = sim->clock.now_ns; /* already past: what is there, at once */
+    else if (timeout != NULL)
         deadline = sim->clock.now_ns + (uint64_t)timeout->tv_sec * 1000000000ULL +
                    (uint64_t)timeout->tv_nsec;
     catch_up(sim, c);
