@@ -397,6 +397,33 @@ static void passthrough_files_complete_in_virtual_time(void **state)
     fsroot_remove(sim);
 }
 
+static void a_file_opened_with_open_is_real_and_takes_pathless_rules(void **state)
+{
+    ah_sim *sim = *state;
+    aio_context_t ctx = 0;
+    struct iocb cb;
+    char p[300];
+    int fd;
+
+    fsroot_make(sim, 0);
+    snprintf(p, sizeof(p), "%s/plain", fsroot);
+    fd = open(p, O_RDWR | O_CREAT, 0644);
+    assert_true(fd >= 0);
+    ah_fs_latency(sim, UV_FS_WRITE, 2);
+    ah_fs_fail(sim, UV_FS_WRITE, NULL, UV_EIO, 1); /* no path: any descriptor */
+    assert_int_equal(io_setup_(2, &ctx), 0);
+    prep(&cb, IOCB_CMD_PWRITE, fd, "abc", 3, 0);
+    submit1(ctx, &cb);
+    assert_int_equal(wait1(ctx), -EIO);
+    submit1(ctx, &cb);
+    assert_int_equal(wait1(ctx), 3);
+    ah_assert_now_ms(sim, 4);
+    assert_int_equal(lseek(fd, 0, SEEK_END), 3); /* the real file */
+    assert_int_equal(io_destroy_(ctx), 0);
+    close(fd);
+    fsroot_remove(sim);
+}
+
 /* ---- planted misuse and correct twins ---- */
 
 static void body_wait_forever(ah_sim *sim, void *ctx_)
@@ -542,6 +569,7 @@ int main(void)
         ah_unit_test(nowait_answers_eagain_where_the_room_would_wait),
         ah_unit_test(o_direct_needs_alignment),
         ah_unit_test(passthrough_files_complete_in_virtual_time),
+        ah_unit_test(a_file_opened_with_open_is_real_and_takes_pathless_rules),
         ah_unit_test(getevents_with_nothing_in_flight_is_reported),
         ah_unit_test(a_context_never_destroyed_is_reported),
         ah_unit_test(an_eventfd_closed_before_its_completion_is_reported),
