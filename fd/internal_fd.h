@@ -92,8 +92,19 @@ typedef struct ah__fsock {
     const ah__fsock_ops *ops;     /* a datagram socket (dgram.c), or NULL */
     void *priv;                   /* the ops' own state */
     int rcvtimeo_ms, sndtimeo_ms; /* SO_RCVTIMEO, SO_SNDTIMEO (0: none) */
+    unsigned fork_gen;            /* ah__fd_fork_gen when it was made */
     ah__site site;
 } ah__fsock;
+
+/* Bumped in a child the test forks (proc/fork.c), with the fork's site: a fake descriptor made
+ * before it belongs to the parent's copy of the sim too, and the two copies cannot reach each
+ * other. Using one in the child fails (closing it is fine). */
+extern unsigned ah__fd_fork_gen;
+extern ah__site ah__fd_fork_site;
+/* Fails when `fs` was made before the fork of the child this process is; `call` names the use. */
+void ah__fd_fork_check(ah__fsock *fs, const char *call);
+/* ah__fd_get for close(2), which may close a descriptor made before a fork. */
+ah__fsock *ah__fd_get_any(int fd);
 
 /* The sim's state of a uv_poll_t, kept in slot 0 of io_watcher.watcher_queue (ah__qslot_get). */
 typedef struct ah__fpoll {

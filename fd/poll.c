@@ -273,6 +273,8 @@ int uv_poll_start(uv_poll_t *h, int events, uv_poll_cb cb)
     ah__fpoll *p = poll_check(h, "uv_poll_start");
     char b[320];
 
+    if (p->fs != NULL)
+        ah__fd_fork_check(p->fs, "uv_poll_start");
     if (events & ~(UV_READABLE | UV_WRITABLE | UV_DISCONNECT | UV_PRIORITIZED))
         ah__fail(ah__sim(), "uv_poll_start on %s with unknown event bits %#x (libuv asserts)",
                  ah__handle_str(h->u.reserved[0], b, sizeof(b)), (unsigned)events);

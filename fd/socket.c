@@ -391,7 +391,7 @@ void ah__fd_sock_close(ah__fsock *fs)
 int close(int fd)
 {
     AH__REAL(close);
-    ah__fsock *fs = ah__fd_get(fd);
+    ah__fsock *fs = ah__fd_get_any(fd); /* also one made before a fork: closing it is fine */
 
     if (fs == NULL)
         return real_close(fd);

@@ -29,6 +29,9 @@ void *ah__fd_dlsym(const char *fn)
     return p;
 }
 
+unsigned ah__fd_fork_gen;
+ah__site ah__fd_fork_site;
+
 static void fd_check(ah_sim *sim, void *state, ah__buf *b)
 {
     ah__fdstate *st = state;
@@ -38,9 +41,32 @@ static void fd_check(ah_sim *sim, void *state, ah__buf *b)
     (void)sim;
     for (q = st->socks.next; q != &st->socks; q = q->next) {
         ah__fsock *fs = ah__container_of(q, ah__fsock, link);
-        if (fs->kind == AH__FK_SOCK)
+        /* one made before the fork of this child is the parent's to close */
+        if (fs->kind == AH__FK_SOCK && fs->fork_gen == ah__fd_fork_gen)
             ah__buf_printf(b, "  - socket descriptor %d created in %s was never closed\n", fs->fd,
                            ah__site_str(&fs->site, s, sizeof(s)));
+    }
+}
+
+/* Deadlock report: a watcher in a forked child that waits on a descriptor of the parent's copy. */
+static void fd_pending(ah_sim *sim, void *state, ah__buf *b)
+{
+    ah__fdstate *st = state;
+    ah__list *q;
+    char made[160], forked[160];
+
+    (void)sim;
+    for (q = st->all_polls.next; q != &st->all_polls; q = q->next) {
+        ah__fpoll *p = ah__container_of(q, ah__fpoll, all_link);
+        if (p->handle == NULL || p->fs == NULL || p->fs->fork_gen == ah__fd_fork_gen ||
+            !ah__is_active((uv_handle_t *)p->handle))
+            continue;
+        ah__buf_printf(b,
+                       "  - uv_poll_t on fake descriptor %d (made in %s) waits in the child forked "
+                       "in %s, but the descriptor was made before the fork: nothing the parent "
+                       "writes reaches the child's copy of the sim (issue 25)\n",
+                       p->fs->fd, ah__site_str(&p->fs->site, made, sizeof(made)),
+                       ah__site_str(&ah__fd_fork_site, forked, sizeof(forked)));
     }
 }
 
@@ -77,18 +103,44 @@ ah__fdstate *ah__fd_state(ah_sim *sim)
     ext.key = &fd_key;
     ext.state = st;
     ext.check = fd_check;
+    ext.pending = fd_pending;
     ext.destroy = fd_destroy;
     ah__ext_add(sim, &ext);
     return st;
 }
 
-ah__fsock *ah__fd_get(int fd)
+void ah__fd_fork_check(ah__fsock *fs, const char *call)
+{
+    char made[160], forked[160];
+
+    if (fs->fork_gen == ah__fd_fork_gen)
+        return;
+    ah__fail(fs->sim,
+             "%s on fake descriptor %d (made in %s) in the child forked in %s: the descriptor was "
+             "made before the fork, and the child runs its own copy of the sim, which cannot reach "
+             "the parent's: what one side writes the other would never read. Descriptors shared "
+             "across processes are not simulated (issue 25); make them after the fork, or use "
+             "real ones the sim did not make",
+             call, fs->fd, ah__site_str(&fs->site, made, sizeof(made)),
+             ah__site_str(&ah__fd_fork_site, forked, sizeof(forked)));
+}
+
+ah__fsock *ah__fd_get_any(int fd)
 {
     ah__fsock *fs;
 
     if (fd < 0 || fd >= tab_cap || (fs = tab[fd]) == NULL)
         return NULL;
     return fs->sim == ah_sim_current() ? fs : NULL;
+}
+
+ah__fsock *ah__fd_get(int fd)
+{
+    ah__fsock *fs = ah__fd_get_any(fd);
+
+    if (fs != NULL && fs->fork_gen != ah__fd_fork_gen)
+        ah__fd_fork_check(fs, "a call");
+    return fs;
 }
 
 ah__fsock *ah__fd_new(ah_sim *sim, int kind, ah__site site)
@@ -112,6 +164,7 @@ ah__fsock *ah__fd_new(ah_sim *sim, int kind, ah__site site)
     fs->sim = sim;
     fs->kind = kind;
     fs->site = site;
+    fs->fork_gen = ah__fd_fork_gen;
     ah__list_init(&fs->backlog);
     ah__list_init(&fs->polls);
     ah__list_insert_tail(&st->socks, &fs->link);

@@ -74,7 +74,7 @@ static void abs_path(ah__fs *fs, const char *path, char *out, size_t n)
     ah__fs_normalize(cwd, path, out, n);
 }
 
-static const char *fd_path(ah__fs *fs, uv_file fd)
+const char *ah__fs_fd_path(ah__fs *fs, uv_file fd)
 {
     ah__list *q;
 
@@ -114,7 +114,7 @@ static int op_path(ah__fs *fs, const ah__fsop *o, char *out, size_t n)
     const char *p;
 
     if (is_fd_op(o->type)) {
-        p = fd_path(fs, o->type == UV_FS_SENDFILE ? o->in_fd : o->file);
+        p = ah__fs_fd_path(fs, o->type == UV_FS_SENDFILE ? o->in_fd : o->file);
         if (p == NULL)
             return 0;
         snprintf(out, n, "%s", p);
@@ -302,23 +302,31 @@ static void notify_path(ah__fs *fs, const char *path, int events, int kind)
     ah__fs_changed(fs, abs, events, kind);
 }
 
+int ah__fs_fault(ah__fs *fs, uv_fs_type op, const char *abs)
+{
+    ah__fsrule *rule = ah__fs_rule(fs, AH__FSR_FAIL, op, abs);
+    int err;
+
+    if (rule == NULL)
+        return 0;
+    err = rule->err;
+    if (rule->times > 0 && --rule->times == 0) {
+        ah__list_remove(&rule->link);
+        ah__free(rule->path);
+        ah__free(rule);
+    }
+    return err;
+}
+
 static void run_op(ah__fs *fs, uv_loop_t *loop, uv_fs_t *req, const ah__fsop *o)
 {
     char abs[AH__FS_PATH_MAX];
     int has_path = op_path(fs, o, abs, sizeof(abs));
     int existed = 0, mem = on_memory(fs, o);
-    ah__fsrule *rule = ah__fs_rule(fs, AH__FSR_FAIL, o->type, has_path ? abs : NULL);
+    int err = ah__fs_fault(fs, o->type, has_path ? abs : NULL);
 
-    if (rule != NULL) {
-        if (rule->times > 0 && --rule->times == 0) {
-            int err = rule->err;
-            ah__list_remove(&rule->link);
-            ah__free(rule->path);
-            ah__free(rule);
-            req->result = err;
-        } else {
-            req->result = rule->err;
-        }
+    if (err != 0) {
+        req->result = err;
         if (o->type == UV_FS_MKDTEMP || o->type == UV_FS_MKSTEMP) {
             req->path = strdup(o->path); /* libuv always owns a copy of the template */
             if (req->path != NULL && o->type == UV_FS_MKSTEMP)
@@ -359,8 +367,8 @@ static void run_op(ah__fs *fs, uv_loop_t *loop, uv_fs_t *req, const ah__fsop *o)
             ah__fs_changed(fs, abs, UV_CHANGE, o->type);
         break;
     case UV_FS_SENDFILE:
-        if (req->result > 0 && fd_path(fs, o->file) != NULL)
-            ah__fs_changed(fs, fd_path(fs, o->file), UV_CHANGE, o->type);
+        if (req->result > 0 && ah__fs_fd_path(fs, o->file) != NULL)
+            ah__fs_changed(fs, ah__fs_fd_path(fs, o->file), UV_CHANGE, o->type);
         break;
     case UV_FS_UTIME:
     case UV_FS_LUTIME:
@@ -475,7 +483,7 @@ int uv_fs_scandir_next(uv_fs_t *req, uv_dirent_t *ent)
 
 /* ---- the asynchronous path ---- */
 
-static uint64_t duration_of(ah__fs *fs, const ah__fsop *o)
+uint64_t ah__fs_duration(ah__fs *fs, const ah__fsop *o)
 {
     char abs[AH__FS_PATH_MAX];
     uint64_t ms = fs->latency_ms[0] + fs->latency_ms[o->type + 1];
@@ -630,7 +638,7 @@ static int start(uv_loop_t *loop, uv_fs_t *req, uv_fs_cb cb, ah__fsop *o, ah__si
     req->reserved[2] = a;
     ah__list_insert_tail(&fs->asyncs, &a->link);
     ah__req_begin(loop, (uv_req_t *)req, UV_FS, o->fn, site);
-    ah__job_submit(loop, (uv_req_t *)req, o->fn, job_run, job_done, duration_of(fs, o), site);
+    ah__job_submit(loop, (uv_req_t *)req, o->fn, job_run, job_done, ah__fs_duration(fs, o), site);
     return 0;
 }
 

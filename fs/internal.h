@@ -30,6 +30,7 @@ typedef struct ah__fsop {
     uv_gid_t gid;
     double atime, mtime;
     uv_dir_t *dir;
+    int once;      /* read/write: one write(2), not libuv's write-all loop (AIO) */
     ah__site site; /* the call site in the code under test */
 } ah__fsop;
 
@@ -109,6 +110,13 @@ int ah__fs_under(const char *prefix, const char *path);
 
 /* fs.c */
 const char *ah__fs_op_name(uv_fs_type t);
+/* The path a descriptor opened through uv_fs_open was opened with (either mode), or NULL. */
+const char *ah__fs_fd_path(ah__fs *fs, uv_file fd);
+/* The error an ah_fs_fail rule injects into `op` on `abs` (NULL: no path), consuming one of its
+ * times, or 0. */
+int ah__fs_fault(ah__fs *fs, uv_fs_type op, const char *abs);
+/* The virtual time an asynchronous `o` takes: ah_fs_latency plus ah_fs_slow of its path. */
+uint64_t ah__fs_duration(ah__fs *fs, const ah__fsop *o);
 
 /* memfs.c */
 struct ah__memfs *ah__memfs_new(ah_sim *sim);
@@ -117,6 +125,8 @@ void ah__memfs_free(struct ah__memfs *m);
 void ah__memfs_run(ah__fs *fs, uv_fs_t *req, const ah__fsop *op);
 int ah__memfs_owns_fd(const struct ah__memfs *m, uv_file fd);
 int ah__memfs_owns_dir(const struct ah__memfs *m, const uv_dir_t *dir);
+/* The open flags of a memory descriptor, or -1. */
+int ah__memfs_fd_flags(const struct ah__memfs *m, uv_file fd);
 /* The path a memory descriptor was opened with, or NULL. */
 const char *ah__memfs_fd_path(const struct ah__memfs *m, uv_file fd);
 void ah__memfs_crash(struct ah__memfs *m);
@@ -140,5 +150,8 @@ static inline void ah__fs_changed(ah__fs *fs, const char *abs_path, int events, 
 void ah__watch_check(ah__fs *fs, ah__buf *b);
 void ah__watch_hooks_install(void);
 void ah__watch_free_all(ah__fs *fs);
+
+/* aio.c: in a child the test forked (proc/fork.c), the contexts are the parent's: forgotten. */
+void ah__aio_forked_child(ah_sim *sim);
 
 #endif

@@ -334,6 +334,12 @@ int ah__memfs_owns_fd(const struct ah__memfs *m, uv_file fd)
     return fd >= AH__FS_FD_BASE && (size_t)(fd - AH__FS_FD_BASE) < m->nfds + 1024;
 }
 
+int ah__memfs_fd_flags(const struct ah__memfs *m, uv_file fd)
+{
+    size_t i = (size_t)(fd - AH__FS_FD_BASE);
+    return fd >= AH__FS_FD_BASE && i < m->nfds && m->fds[i].node != NULL ? m->fds[i].flags : -1;
+}
+
 const char *ah__memfs_fd_path(const struct ah__memfs *m, uv_file fd)
 {
     size_t i = (size_t)(fd - AH__FS_FD_BASE);
@@ -520,6 +526,8 @@ static ssize_t op_write(ah__fs *fs, struct ah__memfs *m, const ah__fsop *o)
             done += (size_t)r;
             off += (uint64_t)r;
             total += r;
+            if (o->once)
+                goto out;
         }
     }
 out:

@@ -79,6 +79,8 @@ static void watch_fire(ah__event *ev)
         w->n--;
         AH__DISPATCH(sim, h, "fs_event_cb", h->cb(h, e.name, e.events, 0));
         ah__free(e.name);
+        if (watch_of(h) != w)
+            return; /* the callback stopped or closed the watcher: `w` is freed */
     }
 }
 

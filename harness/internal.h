@@ -322,6 +322,10 @@ typedef struct ah__thread_hooks {
      * instant: starts their work, ends those whose duration is over. Called through
      * ah__jobs_due, whatever threads_live is. */
     void (*jobs_step)(ah_sim *sim);
+    /* In a child just forked from a sim with simulated threads: only the forking thread exists.
+     * Idle thread-pool workers are forgotten (the pool starts new ones); any other thread makes
+     * the child's next use of the scheduler fail, naming `site` (the fork) and the thread. */
+    void (*forked_child)(ah_sim *sim, ah__site site);
 } ah__thread_hooks;
 extern ah__thread_hooks ah__threads_hooks;
 /* Runs the pool's jobs due at the current instant (sim->jobs_due_ns): a poll calls it before it
@@ -427,6 +431,9 @@ struct ah_sim {
      * and the options a chooser is picking among (ah__choose_among). */
     struct ah__sched *sched;
     int threads_live;
+    /* This process is a child the test forked (proc/fork.c): it runs its own copy of the sim,
+     * and its failure or the end of its test ends the process (its parent waits for it). */
+    int forked_child;
     pthread_t owner;
     /* threads/pool.c: the earliest instant its jobs on no thread need (a work to start, a
      * duration ending); 0 when none. */

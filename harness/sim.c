@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -485,6 +486,13 @@ static void fail_with(ah_sim *sim, const char *file, int line, ah__buf b)
 
     if (sim != NULL) {
         sim->failed = 1;
+        if (sim->forked_child) {
+            /* The child's copy of the test ends here; its parent sees the exit status. */
+            msg = ah__buf_take(&b);
+            fprintf(stderr, "%s\n(in the child process %d the test forked)\n", msg, (int)getpid());
+            fflush(NULL);
+            _exit(1);
+        }
         if (sim->capture != NULL) {
             sim->capture->msg = ah__buf_take(&b);
             longjmp(sim->capture->jb, 1);

@@ -174,4 +174,10 @@ void ah__tty_close(uv_handle_t *h);
 void ah__tty_hooks_install(void);
 void ah__tty_free_all(ah__pstate *st);
 
+/* fork.c: the C library's fork (uv_spawn's own fork must not be the interposed one). */
+pid_t ah__real_fork(void);
+/* signal.c: in a child the test forked, the signals uv_signal_t handles watch get real handlers:
+ * a signal from the parent can only arrive for real. */
+void ah__sig_forked_child(ah__pstate *st);
+
 #endif

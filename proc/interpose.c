@@ -6,11 +6,13 @@
  * calls the real C library, and the sim would never see the call (docs/decisions.md). */
 #include "internal_proc.h"
 
+extern const char ah__proc_interposer_fork;
 extern const char ah__proc_interposer_room;
 extern const char ah__proc_interposer_signal;
 
 /* room.c is not an interposer: it wires the room's parts together and nothing calls it. */
 const void *const ah__proc_interposers[] = {
+    &ah__proc_interposer_fork,
     &ah__proc_interposer_room,
     &ah__proc_interposer_signal,
 };

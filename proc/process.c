@@ -534,7 +534,7 @@ static int real_spawn(const uv_process_options_t *o, int *fds, int n, int *pid_o
     sigdelset(&all, SIGTRAP);
     sigdelset(&all, SIGSYS);
     pthread_sigmask(SIG_BLOCK, &all, &old);
-    pid = fork();
+    pid = ah__real_fork();
     if (pid == 0) {
         sigset_t none;
         for (i = 1; i < 32; i++)

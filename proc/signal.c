@@ -520,6 +520,20 @@ void ah_signal_raise(ah_sim *sim, int signum)
     ah__sig_catch(ah__pstate_get(sim), signum, "ah_signal_raise", site);
 }
 
+void ah__sig_forked_child(ah__pstate *st)
+{
+    watcher w[MAX_WATCHERS];
+    int i, oneshot;
+
+    for (i = 1; i < AH__NSIG; i++) {
+        if (!signum_valid(i) || watchers_of(st, i, w, MAX_WATCHERS) == 0 || w[0].handle == NULL)
+            continue;
+        st->passthrough[i] = 1;
+        if (first_is(st, i, &oneshot))
+            register_handler(st, i, oneshot);
+    }
+}
+
 void ah_signal_passthrough(ah_sim *sim, int signum)
 {
     ah__pstate *st = ah__pstate_get(sim);

@@ -3,7 +3,7 @@
 # otherwise it prints the exact command to run and fails. Nothing is downloaded from elsewhere.
 set -eu
 
-PACKAGES="cmake make ccache gcc clang clang-format pkg-config libuv1-dev libcmocka-dev valgrind redis-server libhiredis-dev"
+PACKAGES="cmake make ccache gcc clang clang-format pkg-config libuv1-dev libcmocka-dev valgrind redis-server libhiredis-dev libaio-dev"
 
 missing=""
 for p in $PACKAGES; do

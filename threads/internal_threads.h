@@ -95,9 +95,16 @@ typedef struct ah__sched {
     const char *failure;  /* a failure on another thread, for the test's thread to raise */
     int whole_sim_report; /* the failure being raised is about every thread (a deadlock) */
     uint64_t switches_at_instant, instant_ns;
+    /* In a forked child whose other threads did not survive the fork: the report its next use of
+     * the scheduler fails with (proc/fork.c forks; hook_forked_child writes it). */
+    const char *fork_lost;
     ah__thr **cand;
     size_t cand_cap;
 } ah__sched;
+
+/* In a forked child: forgets `t` if it is an idle pool worker and says whether it was one; set by
+ * threads/pool.c when a sim first uses its pool (sched.c reaches the pool only through it). */
+extern int (*ah__pool_forget_idle)(ah_sim *sim, ah__thr *t);
 
 /* The scheduler when the caller is a thread of the current sim (the test's thread creates it
  * when `create`); NULL when the caller is not simulated: no sim, or a thread started outside it

@@ -54,6 +54,7 @@ static void jobs_step(ah_sim *sim);
 static void job_tick(ah__event *ev);
 
 static pool *pool_find(ah_sim *sim) { return ah__ext_get(sim, &pool_key); }
+static int pool_forget_idle(ah_sim *sim, ah__thr *t);
 
 static pool *pool_get(ah_sim *sim, const char *fn)
 {
@@ -86,6 +87,7 @@ static pool *pool_get(ah_sim *sim, const char *fn)
     ext.destroy = pool_destroy;
     ah__ext_add(sim, &ext);
     ah__threads_hooks.jobs_step = jobs_step;
+    ah__pool_forget_idle = pool_forget_idle;
     return p;
 }
 
@@ -527,6 +529,20 @@ static void pool_pending(ah_sim *sim, void *state, ah__buf *b)
             ah__buf_printf(b, "  - %s from %s runs on the thread pool\n", job->what,
                            ah__site_str(&job->site, st, sizeof(st)));
     }
+}
+
+/* A forked child has no OS thread behind its idle workers: they are forgotten, and the pool
+ * starts new ones for the child's jobs (libuv re-creates its pool after a fork too). */
+static int pool_forget_idle(ah_sim *sim, ah__thr *t)
+{
+    pool *p = pool_find(sim);
+
+    if (p == NULL || !t->pool_worker || t->state != AH__T_BLOCKED || t->wait_kind != AH__W_POOL)
+        return 0;
+    ah__list_remove(&t->wait_link);
+    p->idle--;
+    p->workers--;
+    return 1;
 }
 
 static void pool_destroy(ah_sim *sim, void *state)

@@ -50,6 +50,7 @@ const char ah__threads_interposer_sched = 0;
 #endif
 
 static __thread ah__thr *tls_self;
+int (*ah__pool_forget_idle)(ah_sim *sim, ah__thr *t);
 static __thread uint64_t tls_gen;
 /* Set while the scheduler itself calls the C library's thread functions: a tool that wraps them
  * (Helgrind's pthread_create waits for the child with a semaphore) must reach the C library, not
@@ -644,6 +645,61 @@ static void hook_fail(ah_sim *sim, const char *msg)
     fail_elsewhere(s, self, ah__buf_keep(sim, &b));
 }
 
+/* fork() in a sim with simulated threads: the child holds only the forking thread. An idle pool
+ * worker is forgotten (the child's pool starts new ones, as libuv's pool re-creates its threads
+ * after fork); a thread that was doing something cannot continue, and the child fails when it
+ * next uses the scheduler (a lock, a join, a pool job), naming the fork and each lost thread. */
+static void hook_forked_child(ah_sim *sim, ah__site site)
+{
+    ah__sched *s = sim->sched;
+    ah__thr *self;
+    ah__list *q, *next;
+    ah__buf b = {0};
+    char tb[256], where[160];
+    int lost = 0;
+
+    if (s == NULL)
+        return;
+    self = tls_gen == s->gen && tls_self != NULL ? tls_self : s->main;
+    for (q = s->threads.next; q != &s->threads; q = next) {
+        ah__thr *t = ah__container_of(q, ah__thr, link);
+        next = q->next;
+        if (t == self)
+            continue;
+        if (t->state != AH__T_DONE && ah__pool_forget_idle != NULL && ah__pool_forget_idle(sim, t)) {
+            ah__list_remove(&t->link);
+            ah__free(t);
+            sim->threads_live--;
+            continue;
+        }
+        t->os_started = 0; /* no OS thread behind it in this process: never joined or woken */
+        if (t->state == AH__T_DONE)
+            continue;
+        if (lost++ == 0)
+            ah__buf_printf(&b,
+                           "fork() in %s copied only the calling thread into the child: the "
+                           "child's copy of the sim has simulated threads that no longer run, and "
+                           "it used the scheduler. The threads left behind:\n",
+                           ah__site_str(&site, where, sizeof(where)));
+        ah__buf_printf(&b, "  - %s: ", ah__thr_str(t, tb, sizeof(tb)));
+        describe_wait(s, t, &b);
+        ah__buf_printf(&b, "\n");
+        t->state = AH__T_DONE;
+        sim->threads_live--;
+    }
+    if (self != s->main && lost++ == 0)
+        ah__buf_printf(&b,
+                       "fork() in %s was called by a simulated thread other than the test's own: "
+                       "the child cannot continue the sim (fork from the test's thread)\n",
+                       ah__site_str(&site, where, sizeof(where)));
+    if (lost > 0) {
+        ah__buf_printf(&b, "(a child that execs at once, or a fork before any thread starts, goes "
+                           "on; the child of a multi-threaded sim is not simulated further)");
+        s->fork_lost = ah__buf_take(&b); /* the child ends with it: never freed */
+    }
+    ah__buf_free(&b);
+}
+
 __attribute__((constructor)) static void install_hooks(void)
 {
     ah__threads_hooks.wait_until = hook_wait_until;
@@ -651,6 +707,7 @@ __attribute__((constructor)) static void install_hooks(void)
     ah__threads_hooks.event_added = hook_event_added;
     ah__threads_hooks.off_main = hook_off_main;
     ah__threads_hooks.raise_elsewhere = hook_fail;
+    ah__threads_hooks.forked_child = hook_forked_child;
 }
 
 /* ---- threads ---- */
@@ -1133,10 +1190,12 @@ ah__sched *ah__sched_get(ah__thr **self, int create)
     if (sim == NULL || tls_passthrough)
         return NULL;
     s = sim->sched;
-    if (s != NULL && tls_gen == s->gen) {
+    if (s != NULL && tls_gen == s->gen && s->fork_lost == NULL) {
         *self = tls_self;
         return s;
     }
+    if (s != NULL && s->fork_lost != NULL)
+        ah__fail(sim, "%s", s->fork_lost);
     if (!pthread_equal(pthread_self(), sim->owner))
         return NULL; /* a thread the sim did not start */
     if (s == NULL) {
