@@ -21,6 +21,7 @@ int ah__setup(void **state)
         if (trace != NULL && *trace != '\0')
             ah_trace_record(sim, trace);
     }
+    ah__explore_env_attach(sim); /* a schedule from the environment (ah-explore) */
     *state = sim;
     return 0;
 }

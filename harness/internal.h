@@ -399,6 +399,7 @@ struct ah_sim {
     /* The timeline: a hash of every dispatched callback (determinism check), and optionally its
      * text (harness/trace.c). */
     uint64_t trace_hash;
+    uint64_t *trace_hash_out; /* ah-explore: where the hash is published as it grows */
     uint64_t trace_events;
     const char *trace_what_ptr; /* cache of the last callback name's hash (trace.c) */
     uint64_t trace_what_hash;
@@ -421,6 +422,11 @@ struct ah_sim {
 /* The current sim; with none, a process-wide implicit sim is created (so a plain program linked
  * with the harness instead of libuv just runs). */
 ah_sim *ah__sim(void);
+/* ah-explore's per-process side (explore.c): when the environment carries a schedule
+ * (AH_STRATEGY=random|pct with AH_SEED, or AH_REPLAY), the implicit sim and the sims of
+ * ah_run_tests take their choices from it; release folds a sim's trace hash into the process's. */
+void ah__explore_env_attach(ah_sim *sim);
+void ah__explore_env_release(ah_sim *sim);
 /* The sim a loop belongs to, failing clearly if the loop was never initialised. */
 ah_sim *ah__loop_sim(const uv_loop_t *loop, const char *fn);
 

@@ -286,6 +286,7 @@ void ah_sim_free(ah_sim *sim)
 
     if (sim == NULL)
         return;
+    ah__explore_env_release(sim);
     /* Unqueue every pending event first, while all of them are alive: an extension frees the
      * memory of its events (sockets, peer timers) and a later one cancels its own, which would
      * walk the loop's heap through the freed nodes (found by fuzz/fuzz_ops). */
@@ -360,6 +361,7 @@ ah_sim *ah__sim(void)
     if (current_sim != NULL)
         return current_sim;
     implicit_sim = ah_sim_new(&(ah_sim_opts){.name = "implicit"});
+    ah__explore_env_attach(implicit_sim);
     atexit(free_implicit_sim);
     return implicit_sim;
 }
