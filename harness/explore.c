@@ -1485,7 +1485,8 @@ void ah__explore_trampoline(void **state)
  * timeline to the file AH_EXPLORE_TRACE names. */
 
 static struct {
-    int state; /* 0: environment not read yet, 1: following a schedule, -1: not */
+    int state;       /* 0: environment not read yet, 1: following a schedule, -1: not */
+    char knobs[240]; /* the schedule as the replay line sets it: "AH_SEED=2 AH_STRATEGY=random" */
     explorer ex;
     int trace_fd; /* + 1 */
     uint64_t hash;
@@ -1563,6 +1564,7 @@ static int envx_on(void)
         ah__free(v);
         ex->mode = MODE_FIXED;
         ex->strategy = AH_STRATEGY_REPLAY;
+        snprintf(envx.knobs, sizeof(envx.knobs), "AH_STRATEGY=replay AH_REPLAY=%.200s", r);
     } else if (s != NULL && (strcmp(s, "random") == 0 || strcmp(s, "pct") == 0)) {
         /* AH_STRATEGY alone configures the explorations of ah_explore (their seeds) */
         uint64_t seed = env_num("AH_SEED", &set);
@@ -1585,9 +1587,14 @@ static int envx_on(void)
                 ex->cps[j] = ah_fc_oracle_below(&ex->rng, steps);
             ex->mode = MODE_PCT;
             ex->strategy = AH_STRATEGY_PCT;
+            snprintf(envx.knobs, sizeof(envx.knobs),
+                     "AH_SEED=%llu AH_STRATEGY=pct AH_PCT_DEPTH=%llu AH_PCT_STEPS=%llu",
+                     (unsigned long long)seed, (unsigned long long)d, (unsigned long long)steps);
         } else {
             ex->mode = MODE_RANDOM;
             ex->strategy = AH_STRATEGY_RANDOM;
+            snprintf(envx.knobs, sizeof(envx.knobs), "AH_SEED=%llu AH_STRATEGY=random",
+                     (unsigned long long)seed);
         }
     } else {
         return 0;
@@ -1613,6 +1620,29 @@ static int envx_on(void)
     return 1;
 }
 
+/* A plain program's command line, for its replay line ("./prog args"). */
+static const char *program_line(void)
+{
+    static char line[160];
+    FILE *f;
+    size_t n, i;
+
+    if (line[0] != '\0')
+        return line;
+    f = fopen("/proc/self/cmdline", "rb");
+    if (f == NULL)
+        return "./prog";
+    n = fread(line, 1, sizeof(line) - 1, f);
+    fclose(f);
+    line[n] = '\0';
+    while (n > 0 && line[n - 1] == '\0')
+        n--;
+    for (i = 0; i < n; i++)
+        if (line[i] == '\0')
+            line[i] = ' ';
+    return line;
+}
+
 void ah__explore_env_attach(ah_sim *sim)
 {
     if (!envx_on())
@@ -1622,6 +1652,13 @@ void ah__explore_env_attach(ah_sim *sim)
     sim->chooser = ex_choose;
     sim->chooser_ctx = &envx.ex;
     sim->order_batch = ex_order_batch;
+    /* a failure's replay line must carry the schedule, not only the seed */
+    if (sim->test != NULL)
+        snprintf(sim->replay_hint, sizeof(sim->replay_hint), "replay: %.120s %.100s --test %.80s",
+                 envx.knobs, ah__program_name(), sim->test->name);
+    else
+        snprintf(sim->replay_hint, sizeof(sim->replay_hint), "replay: %.120s %.100s", envx.knobs,
+                 program_line());
     if (envx.ex.out != NULL) {
         envx.ex.out->sims++;
         sim->trace_hash_out = &envx.ex.out->live;

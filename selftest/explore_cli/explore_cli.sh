@@ -11,7 +11,8 @@ BIN=$3
 DIR=$(mktemp -d)
 trap 'rm -rf "$DIR"' EXIT
 cp "$BIN"/bank_lost_update "$BIN"/bank_correct "$BIN"/explore_cli_suite \
-    "$BIN"/explore_cli_nondeterministic "$DIR"/
+    "$BIN"/explore_cli_nondeterministic "$BIN"/lock_order_inverted "$BIN"/lock_order_same \
+    "$BIN"/explore_cli_hang "$DIR"/
 cd "$DIR"
 
 fail() {
@@ -116,6 +117,7 @@ exit_codes)
     grep -q "cannot run ./no_such_program" err || fail "a missing program"
     explore 2 -- /bin/true
     grep -q "took no schedule" err || fail "a program without the harness"
+    explore 2 --timeout soon -- ./bank_correct
     explore 2 -- ./explore_cli_suite --test no_such_test
     grep -q 'no test named "no_such_test"' err || fail "a test the binary does not have"
     explore 0 -n 5 -- ./bank_correct
@@ -130,6 +132,21 @@ determinism)
     # the twin: a deterministic program passes the check (lock_correct too)
     explore 0 -n 3 -- ./bank_correct
     grep -q "determinism checked" err || fail "the check is not mentioned"
+    ;;
+diagnostic)
+    # a harness diagnostic (a lock-order deadlock) in a plain program is a failing run too
+    explore 1 -n 100 -- ./lock_order_inverted
+    grep -q "exited with status 255" err || fail "the status of a harness diagnostic"
+    grep -q "lock-order deadlock: threads wait for each other's locks in a cycle" err ||
+        fail "the diagnostic is not in the output"
+    grep -q "replay: AH_SEED=[0-9]* AH_STRATEGY=random ./lock_order_inverted$" err ||
+        fail "the harness's own replay line does not carry the schedule"
+    replays "$(banner | replay_of)" "lock-order deadlock"
+    explore 0 -n 100 -- ./lock_order_same
+    ;;
+timeout)
+    explore 1 -n 3 --timeout 1 -- ./explore_cli_hang
+    grep -q "did not finish within 1 s (killed; --timeout changes the limit)" err || fail "no timeout report"
     ;;
 jobs)
     explore 1 -n 200 --jobs 1 -- ./bank_lost_update
