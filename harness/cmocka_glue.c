@@ -21,7 +21,8 @@ int ah__setup(void **state)
         if (trace != NULL && *trace != '\0')
             ah_trace_record(sim, trace);
     }
-    ah__explore_env_attach(sim); /* a schedule from the environment (ah-explore) */
+    if (ah__explore_env.attach != NULL) /* a schedule from the environment (ah-explore) */
+        ah__explore_env.attach(sim);
     *state = sim;
     return 0;
 }

@@ -1643,7 +1643,7 @@ static const char *program_line(void)
     return line;
 }
 
-void ah__explore_env_attach(ah_sim *sim)
+static void envx_attach(ah_sim *sim)
 {
     if (!envx_on())
         return;
@@ -1669,7 +1669,7 @@ void ah__explore_env_attach(ah_sim *sim)
     }
 }
 
-void ah__explore_env_release(ah_sim *sim)
+static void envx_release(ah_sim *sim)
 {
     if (envx.state <= 0 || sim->chooser_ctx != &envx.ex)
         return;
@@ -1679,4 +1679,15 @@ void ah__explore_env_release(ah_sim *sim)
         envx.ex.out->hash = envx.hash;
         envx.ex.out->live = 0;
     }
+}
+
+/* Nothing a program calls reaches this file: the link forces it in by this symbol
+ * (-Wl,-u,ah__explore_env_anchor: CMakeLists.txt, asyncharness.pc), and the hooks are set before
+ * the constructors of default priority run, which may already make the implicit sim. */
+const char ah__explore_env_anchor = 0;
+
+__attribute__((constructor(101))) static void envx_install(void)
+{
+    ah__explore_env.attach = envx_attach;
+    ah__explore_env.release = envx_release;
 }
