@@ -36,6 +36,10 @@ extern char **environ;
 /* The tail of a failing run's output that goes into the report. */
 #define OUTPUT_TAIL_BYTES 6000
 
+/* AH_UNDER_VALGRIND scales an exploration down; it is meant for the program (the children get
+ * it back), not for the count the command line asked for. */
+static char *under_valgrind;
+
 typedef struct driver {
     char *const *argv; /* PROGRAM ARGS... */
     const char *dir;   /* our temporary directory */
@@ -148,7 +152,7 @@ static char **run_env(const ah__xrun *x, const char *out_path, const char *trace
 
     while (environ[n] != NULL)
         n++;
-    env = ah__calloc(n + 8, sizeof(*env));
+    env = ah__calloc(n + 9, sizeof(*env));
     for (i = 0; i < n; i++)
         if (!owned(environ[i]))
             env[k++] = ah__strdup(environ[i]);
@@ -172,6 +176,8 @@ static char **run_env(const ah__xrun *x, const char *out_path, const char *trace
             env[k++] = fmt("AH_PCT_STEPS=%llu", (unsigned long long)x->pct_steps);
         }
     }
+    if (under_valgrind != NULL)
+        env[k++] = fmt("AH_UNDER_VALGRIND=%s", under_valgrind);
     env[k++] = fmt("AH_EXPLORE_OUT=%s", out_path);
     if (trace_path != NULL)
         env[k++] = fmt("AH_EXPLORE_TRACE=%s", trace_path);
@@ -477,6 +483,10 @@ int main(int argc, char **argv)
     int i, failed;
     size_t len = 0;
 
+    if (getenv("AH_UNDER_VALGRIND") != NULL) {
+        under_valgrind = ah__strdup(getenv("AH_UNDER_VALGRIND"));
+        unsetenv("AH_UNDER_VALGRIND");
+    }
     memset(&o, 0, sizeof(o));
     memset(&d, 0, sizeof(d));
     o.schedules = 100;
