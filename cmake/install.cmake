@@ -6,6 +6,7 @@
 #                                           exported targets (asyncharness::harness) and
 #                                           AsyncharnessTesting.cmake (ah_discover_tests)
 #   P/lib/pkgconfig/asyncharness.pc
+#   P/bin/ah-explore                        the command that explores an unchanged program
 # Every path in them is relative to the file's own location, so P can be moved after installing.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
@@ -21,6 +22,8 @@ endforeach()
 install(TARGETS ${AH_LINK_GROUP} ah_harness EXPORT asyncharness-targets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(EXPORT asyncharness-targets NAMESPACE asyncharness:: DESTINATION ${AH_CMAKE_DIR})
+# The command in front of a program: P/bin/ah-explore.
+install(TARGETS ah-explore RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
 configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/asyncharness-config.cmake.in
   ${CMAKE_CURRENT_BINARY_DIR}/asyncharness-config.cmake

@@ -22,6 +22,8 @@ int ah__setup(void **state)
         if (trace != NULL && *trace != '\0')
             ah_trace_record(sim, trace);
     }
+    if (ah__explore_env.attach != NULL) /* a schedule from the environment (ah-explore) */
+        ah__explore_env.attach(sim);
     *state = sim;
     return 0;
 }

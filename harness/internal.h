@@ -416,6 +416,7 @@ struct ah_sim {
     /* The timeline: a hash of every dispatched callback (determinism check), and optionally its
      * text (harness/trace.c). */
     uint64_t trace_hash;
+    uint64_t *trace_hash_out; /* ah-explore: where the hash is published as it grows */
     uint64_t trace_events;
     const char *trace_what_ptr; /* cache of the last callback name's hash (trace.c) */
     uint64_t trace_what_hash;
@@ -444,6 +445,15 @@ struct ah_sim {
 /* The current sim; with none, a process-wide implicit sim is created (so a plain program linked
  * with the harness instead of libuv just runs). */
 ah_sim *ah__sim(void);
+/* ah-explore's per-process side, set by explore.c as the program starts (a hook: sim.c is below
+ * it): when the environment carries a schedule (AH_STRATEGY=random|pct with AH_SEED, or
+ * AH_REPLAY), `attach` gives the implicit sim and the sims of ah_run_tests their choices from it;
+ * `release` folds a freed sim's trace hash into the process's. NULL until set. */
+typedef struct ah__explore_env_hooks {
+    void (*attach)(ah_sim *sim);
+    void (*release)(ah_sim *sim);
+} ah__explore_env_hooks;
+extern ah__explore_env_hooks ah__explore_env;
 /* The sim a loop belongs to, failing clearly if the loop was never initialised. */
 ah_sim *ah__loop_sim(const uv_loop_t *loop, const char *fn);
 

@@ -22,6 +22,7 @@ int ah__real_clock_gettime(clockid_t id, struct timespec *ts)
 }
 static ah_sim *implicit_sim;
 static uint64_t sim_counter;
+ah__explore_env_hooks ah__explore_env;
 
 /* ---- allocation ---- */
 
@@ -287,6 +288,8 @@ void ah_sim_free(ah_sim *sim)
 
     if (sim == NULL)
         return;
+    if (ah__explore_env.release != NULL)
+        ah__explore_env.release(sim);
     /* Unqueue every pending event first, while all of them are alive: an extension frees the
      * memory of its events (sockets, peer timers) and a later one cancels its own, which would
      * walk the loop's heap through the freed nodes (found by fuzz/fuzz_ops). */
@@ -361,6 +364,8 @@ ah_sim *ah__sim(void)
     if (current_sim != NULL)
         return current_sim;
     implicit_sim = ah_sim_new(&(ah_sim_opts){.name = "implicit"});
+    if (ah__explore_env.attach != NULL)
+        ah__explore_env.attach(implicit_sim);
     atexit(free_implicit_sim);
     return implicit_sim;
 }

@@ -5,6 +5,8 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #define FNV_OFFSET 0xcbf29ce484222325ULL
 
@@ -67,9 +69,8 @@ static uint32_t intern(ah__trace *t, const char *s)
     return (uint32_t)t->nstr++;
 }
 
-static void record(ah_sim *sim, const char *track, const char *what)
+static void trace_add(ah__trace *t, uint64_t t_ns, const char *track, const char *what)
 {
-    ah__trace *t = sim->trace;
     ah__trace_ev *e;
 
     if (t->nev == t->cap) {
@@ -77,9 +78,62 @@ static void record(ah_sim *sim, const char *track, const char *what)
         t->ev = ah__realloc(t->ev, t->cap * sizeof(*t->ev));
     }
     e = &t->ev[t->nev++];
-    e->t_ns = sim->clock.now_ns - sim->clock.epoch_ns;
+    e->t_ns = t_ns;
     e->track = intern(t, track);
     e->what = intern(t, what);
+}
+
+/* One "t_ns\ttrack\twhat" line, written at once: a process that dies on a signal keeps every
+ * step it made (ah-explore reads it back with ah__trace_read_stream). */
+static void stream_line(int fd, uint64_t t_ns, const char *track, const char *what)
+{
+    char line[600];
+    int n =
+        snprintf(line, sizeof(line), "%llu\t%.250s\t%.250s", (unsigned long long)t_ns, track, what);
+    int i;
+
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof(line) - 1)
+        n = (int)sizeof(line) - 2;
+    for (i = 0; i < n; i++)
+        if (line[i] == '\n' || line[i] == '\r')
+            line[i] = ' ';
+    line[n++] = '\n';
+    (void)syscall(SYS_write, fd, line, (size_t)n);
+}
+
+static void record(ah_sim *sim, const char *track, const char *what)
+{
+    ah__trace *t = sim->trace;
+    uint64_t t_ns = sim->clock.now_ns - sim->clock.epoch_ns;
+
+    trace_add(t, t_ns, track, what);
+    if (t->stream_fd > 0)
+        stream_line(t->stream_fd - 1, t_ns, track, what);
+}
+
+ah__trace *ah__trace_read_stream(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    ah__trace *t;
+    char line[1024];
+
+    if (f == NULL)
+        return NULL;
+    t = ah__calloc(1, sizeof(*t));
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char *tab1 = strchr(line, '\t'), *tab2 = tab1 != NULL ? strchr(tab1 + 1, '\t') : NULL;
+        size_t n = strlen(line);
+        if (tab2 == NULL)
+            continue;
+        if (n > 0 && line[n - 1] == '\n')
+            line[n - 1] = '\0';
+        *tab1 = *tab2 = '\0';
+        trace_add(t, strtoull(line, NULL, 10), tab1 + 1, tab2 + 1);
+    }
+    fclose(f);
+    return t;
 }
 
 void ah__trace_note(ah_sim *sim, const char *track, const char *what)
@@ -90,6 +144,8 @@ void ah__trace_note(ah_sim *sim, const char *track, const char *what)
     h = hash_str(h, track);
     h = hash_str(h, what);
     sim->trace_hash = h;
+    if (sim->trace_hash_out != NULL) /* a process ah-explore runs: what it made if it dies */
+        *sim->trace_hash_out = h;
     sim->trace_events++;
     if (sim->trace != NULL)
         record(sim, track, what);
@@ -115,6 +171,8 @@ void ah__trace_dispatch(ah_sim *sim, uint64_t track_key, const ah__hrec *r, cons
     h = hash_u64(h, track_key);
     h = hash_u64(h, what_hash(sim, what));
     sim->trace_hash = h;
+    if (sim->trace_hash_out != NULL) /* a process ah-explore runs: what it made if it dies */
+        *sim->trace_hash_out = h;
     sim->trace_events++;
     if (sim->trace != NULL) {
         char track[96];

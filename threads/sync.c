@@ -892,10 +892,15 @@ int pthread_create(pthread_t *tid, const pthread_attr_t *attr, void *(*start)(vo
 {
     ah__site site = here("pthread_create", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s;
     size_t stack = 0;
     int detach = PTHREAD_CREATE_JOINABLE;
 
+    /* As uv_thread_create: a plain program's first thread makes the implicit sim, so that its
+     * threads are simulated (and ah-explore can choose their switch points). */
+    if (ah_sim_current() == NULL)
+        ah__sim();
+    s = ah__sched_get(&self, 1);
     if (s == NULL)
         return AH__REAL(pthread_create)(tid, attr, start, arg);
     if (attr != NULL) {

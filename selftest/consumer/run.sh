@@ -6,7 +6,8 @@
 #      the Valgrind variants (label memcheck) run, the planted leak's variant must fail;
 #   2. the same prefix through pkg-config (a plain cc command line);
 #   3. the source tree through FetchContent (SOURCE_DIR: no download).
-# Also checks cmocka's JUnit XML output (CMOCKA_MESSAGE_OUTPUT=xml, CMOCKA_XML_FILE).
+# Also checks cmocka's JUnit XML output (CMOCKA_MESSAGE_OUTPUT=xml, CMOCKA_XML_FILE), and that the
+# installed bin/ah-explore explores one of the consumer's tests.
 # usage: run.sh BUILD_DIR SOURCE_DIR
 set -eu
 BUILD=$(cd "$1" && pwd)
@@ -60,6 +61,14 @@ ctest --test-dir "$W/package" -LE memcheck -j "$JOBS" --output-on-failure >"$W/p
     cat "$W/package-ctest.log"
     fail "the consumer's tests"
 }
+step "the installed ah-explore, from the moved prefix"
+[ -x "$P/bin/ah-explore" ] || fail "no bin/ah-explore in the prefix"
+"$P/bin/ah-explore" -n 20 -- "$W/package/test_consumer" --test pong_comes_back >"$W/explore.log" 2>&1 || {
+    cat "$W/explore.log"
+    fail "ah-explore over the consumer's test"
+}
+grep -q "20 schedule(s) of .*test_consumer --test pong_comes_back passed" "$W/explore.log" ||
+    fail "ah-explore's summary: $(cat "$W/explore.log")"
 if command -v valgrind >/dev/null 2>&1; then
     step "memcheck variants"
     n=$(ctest --test-dir "$W/package" -N -L memcheck | sed -n 's/^Total Tests: //p')
