@@ -565,7 +565,7 @@ int main(int argc, char **argv)
     d.argv = argv + i;
     for (; i < argc; i++)
         shell_word(d.command, sizeof(d.command), &len, argv[i]);
-    if (len > 400)
+    if (len > 300)
         fprintf(stderr, "ah-explore: the command is long: replay lines may be cut\n");
 
     /* the banner's name: the test a runner is told to run, else the program */
