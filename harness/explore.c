@@ -658,13 +658,13 @@ static void replay_command(explorer *ex, uint64_t seed, const char *choices, cha
         /* ah-explore: the schedule in the environment of the program as the user typed it */
         const char *c = ex->runner->command;
         if (choices != NULL)
-            snprintf(buf, n, "AH_STRATEGY=replay AH_REPLAY=%.200s %.400s", choices, c);
+            snprintf(buf, n, "AH_STRATEGY=replay AH_REPLAY=%.300s %.300s", choices, c);
         else if (ex->strategy == AH_STRATEGY_PCT)
             snprintf(
-                buf, n, "AH_SEED=%llu AH_STRATEGY=pct AH_PCT_DEPTH=%u AH_PCT_STEPS=%llu %.400s",
+                buf, n, "AH_SEED=%llu AH_STRATEGY=pct AH_PCT_DEPTH=%u AH_PCT_STEPS=%llu %.300s",
                 (unsigned long long)seed, ex->o.pct_depth, (unsigned long long)ex->pct_steps, c);
         else
-            snprintf(buf, n, "AH_SEED=%llu AH_STRATEGY=random %.400s", (unsigned long long)seed, c);
+            snprintf(buf, n, "AH_SEED=%llu AH_STRATEGY=random %.300s", (unsigned long long)seed, c);
         return;
     }
     if (choices != NULL)

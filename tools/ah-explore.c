@@ -13,6 +13,7 @@
 #define _GNU_SOURCE 1
 #include "explore_ext.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -471,6 +472,27 @@ static void remove_dir(const char *dir)
     rmdir(dir);
 }
 
+/* Ctrl-C (the program's runs get it too, from the terminal): leave no temporary files. */
+static char interrupted_dir[PATH_MAX];
+
+static void on_interrupt(int sig)
+{
+    DIR *dp = opendir(interrupted_dir);
+    struct dirent *e;
+    char p[PATH_MAX + 260];
+
+    while (dp != NULL && (e = readdir(dp)) != NULL)
+        if (e->d_name[0] != '.') {
+            snprintf(p, sizeof(p), "%s/%s", interrupted_dir, e->d_name);
+            unlink(p);
+        }
+    if (dp != NULL)
+        closedir(dp);
+    rmdir(interrupted_dir);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 int main(int argc, char **argv)
 {
     ah_explore_opts o;
@@ -565,7 +587,7 @@ int main(int argc, char **argv)
     d.argv = argv + i;
     for (; i < argc; i++)
         shell_word(d.command, sizeof(d.command), &len, argv[i]);
-    if (len > 400)
+    if (len > 300)
         fprintf(stderr, "ah-explore: the command is long: replay lines may be cut\n");
 
     /* the banner's name: the test a runner is told to run, else the program */
@@ -587,6 +609,10 @@ int main(int argc, char **argv)
         return 2;
     }
     d.dir = dir;
+    snprintf(interrupted_dir, sizeof(interrupted_dir), "%s", dir);
+    signal(SIGINT, on_interrupt);
+    signal(SIGTERM, on_interrupt);
+    signal(SIGHUP, on_interrupt);
     d.progress_on = isatty(2);
     clock_gettime(CLOCK_MONOTONIC, &d.t0);
     runner.run = run;
