@@ -110,16 +110,6 @@ ${CC:-cc} -o "$W/pkgconfig/test_consumer" $($PC --cflags asyncharness) "$HERE/te
     fail "the pkg-config build's tests"
 }
 
-step "a program's own libc doubles link through pkg-config"
-# shellcheck disable=SC2046
-${CC:-cc} -o "$W/pkgconfig/libc_doubles" $($PC --cflags asyncharness) \
-    "$SRC/selftest/diff/diff_libc_doubles.c" $($PC --libs asyncharness) >"$W/doubles.log" 2>&1 || {
-    cat "$W/doubles.log"
-    fail "a program defining getaddrinfo, freeaddrinfo and clock_gettime (pkg-config)"
-}
-"$W/pkgconfig/libc_doubles" 2>/dev/null | grep -q "^uv_getaddrinfo db.example status=0 10.0.0.7$" ||
-    fail "the program's getaddrinfo double does not answer uv_getaddrinfo (pkg-config build)"
-
 step "FetchContent(SOURCE_DIR) of the source tree"
 # Kept between runs: only what changed is rebuilt.
 cmake -S "$HERE" -B "$W/fetchcontent" -DAH_CONSUMER_MODE=fetchcontent -DAH_SOURCE_DIR="$SRC" \
