@@ -504,7 +504,7 @@ static void dg_adopt(ah__fsock *fs, void *to_ep)
 
 static const ah__fsock_ops dgram_ops = {
     dg_bind,       dg_connect, dg_recv,    dg_send,  dg_shutdown, dg_name,    dg_getsockopt,
-    dg_setsockopt, dg_nread,   dg_revents, dg_rearm, dg_close,    dg_release, dg_adopt,
+    dg_setsockopt, dg_nread,   dg_revents, dg_rearm, dg_close,    dg_release, dg_adopt, NULL,
 };
 
 static int dgram_open(ah__fsock *fs)

@@ -33,12 +33,14 @@ static void fd_check(ah_sim *sim, void *state, ah__buf *b)
 {
     ah__fdstate *st = state;
     ah__list *q;
-    char s[160];
+    char s[256];
 
     (void)sim;
     for (q = st->socks.next; q != &st->socks; q = q->next) {
         ah__fsock *fs = ah__container_of(q, ah__fsock, link);
-        if (fs->kind == AH__FK_SOCK)
+        if (fs->kind == AH__FK_SOCK && fs->what != NULL)
+            ah__buf_printf(b, "  - %s was never closed\n", ah__fd_str(fs, s, sizeof(s)));
+        else if (fs->kind == AH__FK_SOCK)
             ah__buf_printf(b, "  - socket descriptor %d created in %s was never closed\n", fs->fd,
                            ah__site_str(&fs->site, s, sizeof(s)));
     }
@@ -112,6 +114,7 @@ ah__fsock *ah__fd_new(ah_sim *sim, int kind, ah__site site)
     fs->sim = sim;
     fs->kind = kind;
     fs->site = site;
+    fs->accmode = O_RDWR;
     ah__list_init(&fs->backlog);
     ah__list_init(&fs->polls);
     ah__list_insert_tail(&st->socks, &fs->link);
@@ -157,9 +160,20 @@ uv_loop_t *ah__fd_loop(ah__fsock *fs)
     return uv_default_loop();
 }
 
+const char *ah__fd_str(const ah__fsock *fs, char *buf, size_t n)
+{
+    char where[160];
+
+    snprintf(buf, n, "%s %d (made in %s)", fs->what != NULL ? fs->what : "fake descriptor", fs->fd,
+             ah__site_str(&fs->site, where, sizeof(where)));
+    return buf;
+}
+
 void ah__fd_changed(ah__fsock *fs)
 {
     ah__list *q, *next;
+
+    ah__twait_wake(&fs->twq);
 
     for (q = fs->polls.next; q != &fs->polls; q = next) {
         next = q->next;
@@ -236,24 +250,42 @@ int ah__fd_block(ah__fsock *fs, const char *call, int (*pred)(void *ctx), void *
     ah_sim *sim = fs->sim;
     block_ctx b;
     ah__event dl;
-    char verb[256], where[160];
+    char verb[512], where[160];
 
     if (pred(ctx))
         return 1;
     ah__site_str(&site, where, sizeof(where));
+    if (ah__twait_off_main(sim)) {
+        /* A thread of the code under test: it alone blocks, the others (the loop's) run. */
+        int ok;
+        char d[200];
+        snprintf(fs->wait_desc, sizeof(fs->wait_desc), "%s on %s", call,
+                 ah__fd_str(fs, d, sizeof(d)));
+        set_blocking(sim, 1);
+        while (!(ok = pred(ctx)) && sim->clock.now_ns < deadline_ns)
+            ah__twait(sim, &fs->twq, fs->wait_desc, site, deadline_ns);
+        set_blocking(sim, -1);
+        return ok;
+    }
     if (sim->in_callback > 0 || sim->in_verb) {
         /* The loop thread is blocked: nothing in the sim can run to satisfy the call. */
         if (deadline_ns == UINT64_MAX)
+        {
+            char d[200];
             ah__fail(sim,
-                     "%s on fake descriptor %d in %s, inside a loop callback, would block the "
-                     "loop thread forever: the sim cannot deliver anything while a callback "
-                     "runs (make the descriptor non-blocking and wait with uv_poll)",
-                     call, fs->fd, where);
+                     "%s on %s in %s, inside a loop callback, would block the loop thread "
+                     "forever: the sim cannot deliver anything while a callback runs (make the "
+                     "descriptor non-blocking and wait with uv_poll)",
+                     call, ah__fd_str(fs, d, sizeof(d)), where);
+        }
         if (deadline_ns > sim->clock.now_ns)
             ah__clock_set(sim, deadline_ns);
         return pred(ctx);
     }
-    snprintf(verb, sizeof(verb), "%s on fake descriptor %d in %s", call, fs->fd, where);
+    {
+        char d[200];
+        snprintf(verb, sizeof(verb), "%s on %s in %s", call, ah__fd_str(fs, d, sizeof(d)), where);
+    }
     memset(&dl, 0, sizeof(dl));
     dl.fire = deadline_fire;
     dl.what = "the timeout of a blocking call";
@@ -269,4 +301,66 @@ int ah__fd_block(ah__fsock *fs, const char *call, int (*pred)(void *ctx), void *
     set_blocking(sim, -1);
     ah__event_cancel(&dl);
     return pred(ctx);
+}
+
+/* ---- the socket calls of descriptors that are not sockets (pipes, eventfd, timerfd) ---- */
+
+int ah__fd_notsock_addr(ah__fsock *fs, const ah__addr *a)
+{
+    (void)fs, (void)a;
+    return ENOTSOCK;
+}
+
+int ah__fd_notsock_shutdown(ah__fsock *fs, int how)
+{
+    (void)fs, (void)how;
+    return ENOTSOCK;
+}
+
+int ah__fd_notsock_name(ah__fsock *fs, int peer, ah__addr *out)
+{
+    (void)fs, (void)peer, (void)out;
+    return ENOTSOCK;
+}
+
+int ah__fd_notsock_getsockopt(ah__fsock *fs, int level, int name, void *val, socklen_t *len,
+                              int *r)
+{
+    (void)fs, (void)level, (void)name, (void)val, (void)len;
+    errno = ENOTSOCK;
+    *r = -1;
+    return 1;
+}
+
+int ah__fd_notsock_setsockopt(ah__fsock *fs, int level, int name, const void *val, socklen_t len,
+                              int *r)
+{
+    (void)fs, (void)level, (void)name, (void)val, (void)len;
+    errno = ENOTSOCK;
+    *r = -1;
+    return 1;
+}
+
+void ah__fd_nop(ah__fsock *fs) { (void)fs; }
+
+int ah__fd_sock_call(const char *call)
+{
+    return strcmp(call, "read") != 0 && strcmp(call, "readv") != 0 && strcmp(call, "write") != 0 &&
+           strcmp(call, "writev") != 0;
+}
+
+/* Whether a uv_poll watcher reads `fs`, or a blocking call waits: what is due to it then keeps
+ * its loop alive. */
+int ah__fd_waited(ah__fsock *fs)
+{
+    ah__list *q;
+
+    if (ah__fd_state(fs->sim)->blocking)
+        return 1;
+    for (q = fs->polls.next; q != &fs->polls; q = q->next) {
+        ah__fpoll *p = ah__container_of(q, ah__fpoll, link);
+        if (p->handle != NULL && (p->events & POLLIN) && uv_is_active((uv_handle_t *)p->handle))
+            return 1;
+    }
+    return 0;
 }

@@ -505,6 +505,7 @@ static void udp_open_body(ah_sim *sim, void *ctx)
 
     uv_udp_init(uv_default_loop(), &h);
     if (how == 0) {
+        ah_fd_passthrough(sim, 1); /* a real pipe */
         assert_int_equal(pipe(p), 0);
         uv_udp_open(&h, p[0]); /* planted */
     }
@@ -608,6 +609,7 @@ static void poll_real_body(ah_sim *sim, void *ctx)
     int p[2];
 
     (void)ctx;
+    ah_fd_passthrough(sim, 1); /* a real pipe */
     assert_int_equal(pipe(p), 0);
     uv_poll_init(uv_default_loop(), &h, p[0]); /* planted: a real pipe */
     close(p[0]);

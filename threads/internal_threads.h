@@ -22,6 +22,7 @@ enum {
     AH__W_SLEEP,   /* only the deadline */
     AH__W_TIME,    /* a loop's poll or a test verb: time passes (wait_until) */
     AH__W_POOL,    /* an idle thread-pool worker waiting for a job */
+    AH__W_FD,      /* obj: an ah__twaitq of a higher layer (wait.h); wait_fn says what */
 };
 
 enum { AH__T_RUNNABLE, AH__T_BLOCKED, AH__T_DONE };
