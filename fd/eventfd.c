@@ -40,8 +40,8 @@ static void iov_put(const struct msghdr *msg, uint64_t v)
     size_t done = 0, i, piece;
 
     for (i = 0; i < msg->msg_iovlen && done < sizeof(v); i++) {
-        piece = msg->msg_iov[i].iov_len < sizeof(v) - done ? msg->msg_iov[i].iov_len
-                                                           : sizeof(v) - done;
+        piece =
+            msg->msg_iov[i].iov_len < sizeof(v) - done ? msg->msg_iov[i].iov_len : sizeof(v) - done;
         memcpy(msg->msg_iov[i].iov_base, src + done, piece);
         done += piece;
     }
@@ -55,18 +55,15 @@ static uint64_t iov_get(const struct msghdr *msg)
 
     dst = (char *)&v;
     for (i = 0; i < msg->msg_iovlen && done < sizeof(v); i++) {
-        piece = msg->msg_iov[i].iov_len < sizeof(v) - done ? msg->msg_iov[i].iov_len
-                                                           : sizeof(v) - done;
+        piece =
+            msg->msg_iov[i].iov_len < sizeof(v) - done ? msg->msg_iov[i].iov_len : sizeof(v) - done;
         memcpy(dst + done, msg->msg_iov[i].iov_base, piece);
         done += piece;
     }
     return v;
 }
 
-static int has_count(void *ctx)
-{
-    return ((fevent *)((ah__fsock *)ctx)->priv)->count > 0;
-}
+static int has_count(void *ctx) { return ((fevent *)((ah__fsock *)ctx)->priv)->count > 0; }
 
 static ssize_t ev_recv(ah__fsock *fs, struct msghdr *msg, int flags, const char *call,
                        ah__site site)
@@ -82,7 +79,8 @@ static ssize_t ev_recv(ah__fsock *fs, struct msghdr *msg, int flags, const char 
     if (e->count == 0) {
         if (fs->nonblock)
             return ah__fd_fail_errno(EAGAIN);
-        ah__fd_block(fs, call, has_count, fs, UINT64_MAX, site);
+        if (ah__fd_block(fs, call, has_count, fs, UINT64_MAX, site) < 0)
+            return -1; /* EINTR */
     }
     v = e->semaphore ? 1 : e->count;
     e->count -= v;
@@ -120,7 +118,8 @@ static ssize_t ev_send(ah__fsock *fs, const struct msghdr *msg, int flags, const
     if (!has_room(&r)) {
         if (fs->nonblock)
             return ah__fd_fail_errno(EAGAIN);
-        ah__fd_block(fs, call, has_room, &r, UINT64_MAX, site);
+        if (ah__fd_block(fs, call, has_room, &r, UINT64_MAX, site) < 0)
+            return -1; /* EINTR */
     }
     e->count += r.add;
     if (r.add > 0)
@@ -153,10 +152,21 @@ static void ev_release(ah__fsock *fs)
 }
 
 static const ah__fsock_ops eventfd_ops = {
-    ah__fd_notsock_addr,       ah__fd_notsock_addr, ev_recv,    ev_send,
-    ah__fd_notsock_shutdown,   ah__fd_notsock_name, ah__fd_notsock_getsockopt,
-    ah__fd_notsock_setsockopt, ev_nread,            ev_revents, ah__fd_nop,
-    ah__fd_nop,                ev_release,          NULL,       NULL,
+    ah__fd_notsock_addr,
+    ah__fd_notsock_addr,
+    ev_recv,
+    ev_send,
+    ah__fd_notsock_shutdown,
+    ah__fd_notsock_name,
+    ah__fd_notsock_getsockopt,
+    ah__fd_notsock_setsockopt,
+    ev_nread,
+    ev_revents,
+    ah__fd_nop,
+    ah__fd_nop,
+    ev_release,
+    NULL,
+    NULL,
 };
 
 int eventfd(unsigned int initval, int flags)

@@ -126,6 +126,7 @@ typedef struct ah__fdstate {
     int blocking; /* a blocking call runs the sim: arrivals to raw sockets keep loops alive */
     int64_t wall_epoch_s;
     uint32_t next_pair;
+    ah__list blocked; /* the blocking calls waiting now (table.c), for signals to interrupt */
 } ah__fdstate;
 
 /* table.c */
@@ -139,7 +140,8 @@ uint64_t ah__fd_deadline(const ah__fsock *fs, int ms);
 /* Watchers or a blocking call came or went: what arrives for `fs` may now keep its loop alive. */
 void ah__fd_rearm(ah__fsock *fs);
 /* Waits, running the sim, until pred(fs) holds or `deadline_ns` passes (UINT64_MAX: none).
- * Returns 1 when pred holds. A blocking call inside a loop callback that the sim cannot satisfy
+ * Returns 1 when pred holds, 0 at the deadline, -1 with errno EINTR when a signal interrupted it
+ * (ah__fd_interrupt). A blocking call inside a loop callback that the sim cannot satisfy
  * without running the loop fails the test naming `call`. */
 int ah__fd_block(ah__fsock *fs, const char *call, int (*pred)(void *ctx), void *ctx,
                  uint64_t deadline_ns, ah__site site);
@@ -184,7 +186,7 @@ extern int (*ah__fd_tty_ioctl_hook)(ah__fsock *fs, unsigned long req, void *arg,
 
 /* table.c: the watchers' state. poll.c owns what a watcher does and sets the hook when it makes
  * one, so that the table and the sockets below it never call up into poll.c. */
-void ah__fd_changed(ah__fsock *fs);    /* readiness may have changed: wake the watchers */
+void ah__fd_changed(ah__fsock *fs); /* readiness may have changed: wake the watchers */
 /* "the read end of pipe 5 (pipe in main (t.c:10))": what `fs` is, for reports. */
 const char *ah__fd_str(const ah__fsock *fs, char *buf, size_t n);
 uv_loop_t *ah__fd_loop(ah__fsock *fs); /* the loop of its first watcher, else the default */

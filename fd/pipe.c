@@ -96,7 +96,8 @@ static ssize_t pipe_recv(ah__fsock *fs, struct msghdr *msg, int flags, const cha
             return 0; /* no writer left: end of file */
         if (fs->nonblock)
             return ah__fd_fail_errno(EAGAIN);
-        ah__fd_block(fs, call, readable_now, fs, UINT64_MAX, site);
+        if (ah__fd_block(fs, call, readable_now, fs, UINT64_MAX, site) < 0)
+            return -1; /* EINTR */
     }
 }
 
@@ -139,8 +140,7 @@ static ssize_t pipe_send(ah__fsock *fs, const struct msghdr *msg, int flags, con
                 n -= piece;
                 skip = 0;
             }
-            peer = fs->conn->end[1 - fs->side].ops != NULL ? fs->conn->end[1 - fs->side].ctx
-                                                            : NULL;
+            peer = fs->conn->end[1 - fs->side].ops != NULL ? fs->conn->end[1 - fs->side].ctx : NULL;
             if (peer != NULL)
                 ah__twait_wake(&peer->twq); /* a thread blocked reading the other end */
             if (sent == len || fs->nonblock)
@@ -148,7 +148,8 @@ static ssize_t pipe_send(ah__fsock *fs, const struct msghdr *msg, int flags, con
         } else if (fs->nonblock) {
             return sent > 0 ? (ssize_t)sent : ah__fd_fail_errno(EAGAIN);
         }
-        ah__fd_block(fs, call, writable_now, fs, UINT64_MAX, site);
+        if (ah__fd_block(fs, call, writable_now, fs, UINT64_MAX, site) < 0)
+            return sent > 0 ? (ssize_t)sent : -1; /* EINTR, or the part written */
     }
 }
 
@@ -220,10 +221,21 @@ static int pipe_fcntl(ah__fsock *fs, int cmd, long arg, int *r)
 }
 
 static const ah__fsock_ops pipe_ops = {
-    ah__fd_notsock_addr,       ah__fd_notsock_addr,       pipe_recv,  pipe_send,
-    ah__fd_notsock_shutdown,   ah__fd_notsock_name,       ah__fd_notsock_getsockopt,
-    ah__fd_notsock_setsockopt, pipe_nread,                pipe_revents, ah__fd_nop,
-    ah__fd_nop,                pipe_release,              NULL,       pipe_fcntl,
+    ah__fd_notsock_addr,
+    ah__fd_notsock_addr,
+    pipe_recv,
+    pipe_send,
+    ah__fd_notsock_shutdown,
+    ah__fd_notsock_name,
+    ah__fd_notsock_getsockopt,
+    ah__fd_notsock_setsockopt,
+    pipe_nread,
+    pipe_revents,
+    ah__fd_nop,
+    ah__fd_nop,
+    pipe_release,
+    NULL,
+    pipe_fcntl,
 };
 
 static int fake_pipe(ah_sim *sim, int fds[2], int flags, const char *call, ah__site site)
@@ -236,8 +248,9 @@ static int fake_pipe(ah_sim *sim, int fds[2], int flags, const char *call, ah__s
         return ah__fd_fail_errno(EFAULT);
     if (flags & ~(O_NONBLOCK | O_CLOEXEC | O_DIRECT))
         return ah__fd_fail_errno(EINVAL);
-    if (ah__fd_pair(sim, ((flags & O_NONBLOCK) ? SOCK_NONBLOCK : 0) |
-                             ((flags & O_CLOEXEC) ? SOCK_CLOEXEC : 0),
+    if (ah__fd_pair(sim,
+                    ((flags & O_NONBLOCK) ? SOCK_NONBLOCK : 0) |
+                        ((flags & O_CLOEXEC) ? SOCK_CLOEXEC : 0),
                     "pipe", site, fs) != 0)
         return -1;
     p = ah__calloc(1, sizeof(*p));

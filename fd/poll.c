@@ -373,8 +373,9 @@ static int poll_fake(ah__fsock *fs, struct pollfd *fds, nfds_t n, uint64_t timeo
     w.ready = 0;
     if (any_ready(&w) || timeout_ns == 0)
         return w.ready;
-    ah__fd_block(fs, call, any_ready, &w, timeout_ns == UINT64_MAX ? UINT64_MAX : now + timeout_ns,
-                 site);
+    if (ah__fd_block(fs, call, any_ready, &w,
+                     timeout_ns == UINT64_MAX ? UINT64_MAX : now + timeout_ns, site) < 0)
+        return -1; /* EINTR: poll and select are never restarted */
     return poll_now(fds, n);
 }
 
@@ -453,7 +454,8 @@ int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
         return real_select(nfds, rd, wr, ex, tv);
     timeout_ns = tv == NULL ? UINT64_MAX
                             : (uint64_t)tv->tv_sec * 1000000000ULL + (uint64_t)tv->tv_usec * 1000;
-    poll_fake(fs, fds, n, timeout_ns, "select", AH__CALLER("select"));
+    if (poll_fake(fs, fds, n, timeout_ns, "select", AH__CALLER("select")) < 0)
+        return -1; /* EINTR; the sets are left as they were */
     if (rd)
         FD_ZERO(rd);
     if (wr)

@@ -363,8 +363,7 @@ int socketpair(int domain, int type, int protocol, int sv[2])
     int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
     ah__fsock *fs[2];
 
-    if (sim == NULL || domain != AF_UNIX || base != SOCK_STREAM ||
-        ah__fd_state(sim)->passthrough)
+    if (sim == NULL || domain != AF_UNIX || base != SOCK_STREAM || ah__fd_state(sim)->passthrough)
         return real_socketpair(domain, type, protocol, sv);
     if (sv == NULL)
         return fail_errno(EFAULT);
@@ -515,7 +514,8 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
     }
     if (fs->nonblock)
         return fail_errno(EINPROGRESS);
-    ah__fd_block(fs, "connect", connecting_done, fs, UINT64_MAX, site);
+    if (ah__fd_block(fs, "connect", connecting_done, fs, UINT64_MAX, site) < 0)
+        return -1; /* EINTR: the connection goes on being made */
     if (fs->so_error != 0) {
         e = fs->so_error;
         fs->so_error = 0;
@@ -634,7 +634,8 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
     if (ah__list_empty(&fs->backlog)) {
         if (fs->nonblock)
             return fail_errno(EAGAIN);
-        ah__fd_block(fs, "accept", backlog_ready, fs, UINT64_MAX, site);
+        if (ah__fd_block(fs, "accept", backlog_ready, fs, UINT64_MAX, site) < 0)
+            return -1; /* EINTR */
     }
     if ((ns = ah__fd_new(fs->sim, AH__FK_SOCK, site)) == NULL)
         return -1;
@@ -748,8 +749,13 @@ static ssize_t sock_recv(ah__fsock *fs, const struct iovec *iov, int iovcnt, int
             return 0;
         if (fs->nonblock || (flags & MSG_DONTWAIT))
             return fail_errno(EAGAIN);
-        if (!ah__fd_block(fs, call, readable_now, fs, ah__fd_deadline(fs, fs->rcvtimeo_ms), site))
+        switch (
+            ah__fd_block(fs, call, readable_now, fs, ah__fd_deadline(fs, fs->rcvtimeo_ms), site)) {
+        case -1:
+            return -1; /* EINTR */
+        case 0:
             return fail_errno(EAGAIN); /* SO_RCVTIMEO passed */
+        }
     }
 }
 
@@ -918,7 +924,8 @@ static ssize_t sock_send(ah__fsock *fs, const struct iovec *iov, int iovcnt, int
         if (fs->state == AH__FS_CONNECTING) {
             if (fs->nonblock || (flags & MSG_DONTWAIT))
                 return fail_errno(EAGAIN);
-            ah__fd_block(fs, call, connecting_done, fs, UINT64_MAX, site);
+            if (ah__fd_block(fs, call, connecting_done, fs, UINT64_MAX, site) < 0)
+                return -1; /* EINTR */
             continue;
         }
         if (fs->so_error != 0) {
@@ -960,8 +967,13 @@ static ssize_t sock_send(ah__fsock *fs, const struct iovec *iov, int iovcnt, int
         } else if (fs->nonblock || (flags & MSG_DONTWAIT)) {
             return sent > 0 ? (ssize_t)sent : fail_errno(EAGAIN);
         }
-        if (!ah__fd_block(fs, call, writable_now, fs, ah__fd_deadline(fs, fs->sndtimeo_ms), site))
+        switch (
+            ah__fd_block(fs, call, writable_now, fs, ah__fd_deadline(fs, fs->sndtimeo_ms), site)) {
+        case -1: /* EINTR, or the part written */
+            return sent > 0 ? (ssize_t)sent : -1;
+        case 0:
             return sent > 0 ? (ssize_t)sent : fail_errno(EAGAIN); /* SO_SNDTIMEO passed */
+        }
     }
 }
 

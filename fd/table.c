@@ -222,12 +222,17 @@ typedef struct block_ctx {
     void *ctx;
     ah_sim *sim;
     uint64_t deadline_ns;
+    ah__list link; /* st->blocked */
+    ah__fsock *fs;
+    int on_main;
+    int restartable; /* read, write, ...: SA_RESTART restarts them; poll and select never */
+    int interrupted;
 } block_ctx;
 
 static int block_pred(void *p)
 {
     block_ctx *b = p;
-    return b->pred(b->ctx) || b->sim->clock.now_ns >= b->deadline_ns;
+    return b->interrupted || b->pred(b->ctx) || b->sim->clock.now_ns >= b->deadline_ns;
 }
 
 /* While a blocking call waits, bytes to any raw socket keep their loop alive. */
@@ -244,63 +249,107 @@ static void set_blocking(ah_sim *sim, int d)
 
 static void deadline_fire(ah__event *ev) { (void)ev; }
 
+/* A signal with a handler reached the process: the blocking call it lands on returns EINTR, as
+ * Linux's signal_pending check in a wait does; the test's thread takes it when it is blocked (a
+ * process-directed signal goes to the thread-group leader first), else the first simulated thread
+ * blocked on a fake descriptor. With SA_RESTART, read/write/connect/accept go on waiting and only
+ * poll and select return EINTR. Returns 1 when a call was interrupted. */
+int ah__fd_interrupt(ah_sim *sim, int sa_restart)
+{
+    ah__fdstate *st = ah__fd_state(sim);
+    block_ctx *pick = NULL;
+    ah__list *q;
+
+    if (st->blocked.next == NULL)
+        return 0;
+    for (q = st->blocked.next; q != &st->blocked; q = q->next) {
+        block_ctx *b = ah__container_of(q, block_ctx, link);
+        if (b->on_main || pick == NULL)
+            pick = b->on_main ? b : pick == NULL ? b : pick;
+        if (b->on_main)
+            break;
+    }
+    if (pick == NULL || (sa_restart && pick->restartable))
+        return 0;
+    pick->interrupted = 1;
+    ah__twait_wake(&pick->fs->twq);
+    return 1;
+}
+
+static int restartable(const char *call)
+{
+    return strcmp(call, "poll") != 0 && strcmp(call, "ppoll") != 0 && strcmp(call, "select") != 0;
+}
+
 int ah__fd_block(ah__fsock *fs, const char *call, int (*pred)(void *ctx), void *ctx,
                  uint64_t deadline_ns, ah__site site)
 {
     ah_sim *sim = fs->sim;
+    ah__fdstate *st = ah__fd_state(sim);
     block_ctx b;
     ah__event dl;
-    char verb[512], where[160];
+    char verb[512], where[160], d[200];
+    int ok;
 
     if (pred(ctx))
         return 1;
     ah__site_str(&site, where, sizeof(where));
+    memset(&b, 0, sizeof(b));
+    b.pred = pred;
+    b.ctx = ctx;
+    b.sim = sim;
+    b.deadline_ns = deadline_ns;
+    b.fs = fs;
+    b.restartable = restartable(call);
+    if (st->blocked.next == NULL)
+        ah__list_init(&st->blocked);
     if (ah__twait_off_main(sim)) {
         /* A thread of the code under test: it alone blocks, the others (the loop's) run. */
-        int ok;
-        char d[200];
         snprintf(fs->wait_desc, sizeof(fs->wait_desc), "%s on %s", call,
                  ah__fd_str(fs, d, sizeof(d)));
+        ah__list_insert_tail(&st->blocked, &b.link);
         set_blocking(sim, 1);
-        while (!(ok = pred(ctx)) && sim->clock.now_ns < deadline_ns)
+        while (!(ok = pred(ctx)) && !b.interrupted && sim->clock.now_ns < deadline_ns)
             ah__twait(sim, &fs->twq, fs->wait_desc, site, deadline_ns);
         set_blocking(sim, -1);
+        ah__list_remove(&b.link);
+        if (!ok && b.interrupted) {
+            errno = EINTR;
+            return -1;
+        }
         return ok;
     }
     if (sim->in_callback > 0 || sim->in_verb) {
         /* The loop thread is blocked: nothing in the sim can run to satisfy the call. */
         if (deadline_ns == UINT64_MAX)
-        {
-            char d[200];
             ah__fail(sim,
                      "%s on %s in %s, inside a loop callback, would block the loop thread "
                      "forever: the sim cannot deliver anything while a callback runs (make the "
                      "descriptor non-blocking and wait with uv_poll)",
                      call, ah__fd_str(fs, d, sizeof(d)), where);
-        }
         if (deadline_ns > sim->clock.now_ns)
             ah__clock_set(sim, deadline_ns);
         return pred(ctx);
     }
-    {
-        char d[200];
-        snprintf(verb, sizeof(verb), "%s on %s in %s", call, ah__fd_str(fs, d, sizeof(d)), where);
-    }
+    snprintf(verb, sizeof(verb), "%s on %s in %s", call, ah__fd_str(fs, d, sizeof(d)), where);
     memset(&dl, 0, sizeof(dl));
     dl.fire = deadline_fire;
     dl.what = "the timeout of a blocking call";
     dl.flags = AH__EV_REF;
     if (deadline_ns != UINT64_MAX)
         ah__event_schedule(ah__fd_loop(fs), &dl, deadline_ns);
-    b.pred = pred;
-    b.ctx = ctx;
-    b.sim = sim;
-    b.deadline_ns = deadline_ns;
+    b.on_main = 1;
+    ah__list_insert_tail(&st->blocked, &b.link);
     set_blocking(sim, 1);
     ah__run_until_pred(sim, verb, block_pred, &b);
     set_blocking(sim, -1);
+    ah__list_remove(&b.link);
     ah__event_cancel(&dl);
-    return pred(ctx);
+    if (!(ok = pred(ctx)) && b.interrupted) {
+        errno = EINTR;
+        return -1;
+    }
+    return ok;
 }
 
 /* ---- the socket calls of descriptors that are not sockets (pipes, eventfd, timerfd) ---- */
@@ -323,8 +372,7 @@ int ah__fd_notsock_name(ah__fsock *fs, int peer, ah__addr *out)
     return ENOTSOCK;
 }
 
-int ah__fd_notsock_getsockopt(ah__fsock *fs, int level, int name, void *val, socklen_t *len,
-                              int *r)
+int ah__fd_notsock_getsockopt(ah__fsock *fs, int level, int name, void *val, socklen_t *len, int *r)
 {
     (void)fs, (void)level, (void)name, (void)val, (void)len;
     errno = ENOTSOCK;

@@ -102,7 +102,8 @@ static ssize_t tfd_recv(ah__fsock *fs, struct msghdr *msg, int flags, const char
         if (fs->nonblock)
             return ah__fd_fail_errno(EAGAIN);
         /* Wakes by itself at the expiry, even when no loop runs to deliver it. */
-        ah__fd_block(fs, call, has_ticks, t, t->due_ns != 0 ? t->due_ns : UINT64_MAX, site);
+        if (ah__fd_block(fs, call, has_ticks, t, t->due_ns != 0 ? t->due_ns : UINT64_MAX, site) < 0)
+            return -1; /* EINTR */
     }
     v = t->ticks;
     t->ticks = 0;
@@ -153,10 +154,21 @@ static void tfd_release(ah__fsock *fs)
 }
 
 static const ah__fsock_ops timerfd_ops = {
-    ah__fd_notsock_addr,       ah__fd_notsock_addr, tfd_recv,    tfd_send,
-    ah__fd_notsock_shutdown,   ah__fd_notsock_name, ah__fd_notsock_getsockopt,
-    ah__fd_notsock_setsockopt, tfd_nread,           tfd_revents, tfd_rearm,
-    tfd_close,                 tfd_release,         NULL,        NULL,
+    ah__fd_notsock_addr,
+    ah__fd_notsock_addr,
+    tfd_recv,
+    tfd_send,
+    ah__fd_notsock_shutdown,
+    ah__fd_notsock_name,
+    ah__fd_notsock_getsockopt,
+    ah__fd_notsock_setsockopt,
+    tfd_nread,
+    tfd_revents,
+    tfd_rearm,
+    tfd_close,
+    tfd_release,
+    NULL,
+    NULL,
 };
 
 int timerfd_create(clockid_t clock, int flags)
@@ -257,7 +269,7 @@ int timerfd_settime(int fd, int flags, const struct itimerspec *nv, struct itime
         t->due_ns = now + v;
     } else {
         /* An absolute time on the timer's clock, as the sim's clocks read it. */
-        clock_gettime(t->clock == CLOCK_REALTIME_ALARM ? CLOCK_REALTIME
+        clock_gettime(t->clock == CLOCK_REALTIME_ALARM   ? CLOCK_REALTIME
                       : t->clock == CLOCK_BOOTTIME_ALARM ? CLOCK_BOOTTIME
                                                          : t->clock,
                       &ts);

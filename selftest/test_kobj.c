@@ -362,6 +362,174 @@ static void a_timerfd_expires_in_virtual_time(void **state)
     close(fd);
 }
 
+/* ---- EINTR ---- */
+
+static int ipipe[2];
+static volatile int handled;
+static void on_usr1(int sig)
+{
+    (void)sig;
+    handled++;
+}
+
+static void set_usr1(int flags)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_usr1;
+    sa.sa_flags = flags;
+    sigaction(SIGUSR1, &sa, NULL);
+}
+
+typedef struct intr_result {
+    ssize_t r;
+    int err;
+    uint64_t at_ms;
+    struct timespec rem;
+} intr_result;
+
+static void reader_thread(void *arg)
+{
+    intr_result *res = arg;
+    char b[4];
+
+    res->r = read(ipipe[0], b, sizeof(b));
+    res->err = errno;
+    res->at_ms = uv_hrtime() / 1000000;
+}
+
+static void poller_thread(void *arg)
+{
+    intr_result *res = arg;
+    struct pollfd pf;
+
+    pf.fd = ipipe[0];
+    pf.events = POLLIN;
+    res->r = poll(&pf, 1, 5000);
+    res->err = errno;
+    res->at_ms = uv_hrtime() / 1000000;
+}
+
+static void sleeper_thread(void *arg)
+{
+    intr_result *res = arg;
+    struct timespec ts = {2, 0};
+
+    res->r = nanosleep(&ts, &res->rem);
+    res->err = errno;
+    res->at_ms = uv_hrtime() / 1000000;
+}
+
+/* kill at +100 ms; with SA_RESTART the read goes on and takes the write at +200 ms. */
+static void run_intr(void (*fn)(void *), int sa_flags, intr_result *res, uint64_t *t0)
+{
+    uv_thread_t t;
+
+    memset(res, 0, sizeof(*res));
+    handled = 0;
+    set_usr1(sa_flags);
+    assert_int_equal(pipe(ipipe), 0);
+    *t0 = uv_hrtime() / 1000000;
+    assert_int_equal(uv_thread_create(&t, fn, res), 0);
+    uv_sleep(100);
+    assert_int_equal(kill(getpid(), SIGUSR1), 0);
+    uv_sleep(100);
+    assert_int_equal(write(ipipe[1], "x", 1), 1);
+    assert_int_equal(uv_thread_join(&t), 0);
+    assert_int_equal(handled, 1);
+    close(ipipe[0]);
+    close(ipipe[1]);
+    signal(SIGUSR1, SIG_DFL);
+}
+
+static void a_signal_interrupts_a_blocked_read_unless_sa_restart(void **state)
+{
+    intr_result res;
+    uint64_t t0;
+
+    (void)state;
+    run_intr(reader_thread, 0, &res, &t0);
+    assert_int_equal(res.r, -1);
+    assert_int_equal(res.err, EINTR);
+    assert_int_equal(res.at_ms - t0, 100);
+    run_intr(reader_thread, SA_RESTART, &res, &t0);
+    assert_int_equal(res.r, 1);
+    assert_int_equal(res.at_ms - t0, 200);
+}
+
+static void a_signal_interrupts_poll_even_with_sa_restart(void **state)
+{
+    intr_result res;
+    uint64_t t0;
+
+    (void)state;
+    run_intr(poller_thread, SA_RESTART, &res, &t0);
+    assert_int_equal(res.r, -1);
+    assert_int_equal(res.err, EINTR);
+    assert_int_equal(res.at_ms - t0, 100);
+}
+
+static void a_signal_interrupts_nanosleep_with_the_time_left(void **state)
+{
+    intr_result res;
+    uint64_t t0;
+
+    (void)state;
+    run_intr(sleeper_thread, SA_RESTART, &res, &t0);
+    assert_int_equal(res.r, -1);
+    assert_int_equal(res.err, EINTR);
+    assert_int_equal(res.at_ms - t0, 100);
+    assert_int_equal(res.rem.tv_sec, 1);
+    assert_int_equal(res.rem.tv_nsec, 900000000L);
+}
+
+/* libuv's eintr_handling: a uv_signal_t watches SIGUSR1 (libuv's handler has SA_RESTART); a thread
+ * signals the process and then writes a pipe that the test's thread reads with a synchronous
+ * uv_fs_read. */
+static uv_signal_t usr1;
+static void usr1_cb(uv_signal_t *h, int signum)
+{
+    (void)signum;
+    uv_signal_stop(h);
+}
+
+static void kill_then_write(void *arg)
+{
+    ssize_t n;
+
+    (void)arg;
+    assert_int_equal(kill(getpid(), SIGUSR1), 0);
+    do
+        n = write(ipipe[1], "test-buffer\n", 12);
+    while (n == -1 && errno == EINTR);
+    assert_int_equal(n, 12);
+}
+
+static void uv_fs_read_of_a_pipe_survives_a_signal(void **state)
+{
+    ah_sim *sim = *state;
+    uv_loop_t *loop = uv_default_loop();
+    uv_thread_t t;
+    uv_fs_t req;
+    char b[32] = {0};
+    uv_buf_t iov = uv_buf_init(b, sizeof(b));
+
+    assert_int_equal(uv_signal_init(loop, &usr1), 0);
+    assert_int_equal(uv_signal_start(&usr1, usr1_cb, SIGUSR1), 0);
+    assert_int_equal(pipe(ipipe), 0);
+    assert_int_equal(uv_thread_create(&t, kill_then_write, NULL), 0);
+    assert_int_equal(uv_fs_read(loop, &req, ipipe[0], &iov, 1, -1, NULL), 12);
+    uv_fs_req_cleanup(&req);
+    assert_string_equal(b, "test-buffer\n");
+    assert_int_equal(uv_run(loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(uv_thread_join(&t), 0);
+    close(ipipe[0]);
+    close(ipipe[1]);
+    uv_close((uv_handle_t *)&usr1, NULL);
+    ah_run_until_idle(sim);
+}
+
 /* ---- planted misuse beside correct twins ---- */
 
 static void read_unwritten_pipe_body(ah_sim *sim, void *ctx)
@@ -434,7 +602,8 @@ static void write_closed_eventfd_body(ah_sim *sim, void *ctx)
 static void a_write_to_a_closed_eventfd_is_ebadf(void **state)
 {
     (void)state;
-    ah_assert_fails_with(NULL, write_closed_eventfd_body, NULL, "eventfd_write: Bad file descriptor");
+    ah_assert_fails_with(NULL, write_closed_eventfd_body, NULL,
+                         "eventfd_write: Bad file descriptor");
     ah_assert_passes(NULL, write_closed_eventfd_body, "open");
 }
 
@@ -488,6 +657,10 @@ int main(void)
         ah_unit_test(an_eventfd_counts_as_linux),
         ah_unit_test(uv_poll_watches_an_eventfd),
         ah_unit_test(a_timerfd_expires_in_virtual_time),
+        ah_unit_test(a_signal_interrupts_a_blocked_read_unless_sa_restart),
+        ah_unit_test(a_signal_interrupts_poll_even_with_sa_restart),
+        ah_unit_test(a_signal_interrupts_nanosleep_with_the_time_left),
+        ah_unit_test(uv_fs_read_of_a_pipe_survives_a_signal),
         cmocka_unit_test(a_read_on_a_pipe_nobody_writes_is_a_deadlock),
         cmocka_unit_test(a_thread_reading_a_pipe_nobody_writes_is_a_deadlock),
         cmocka_unit_test(a_write_to_a_closed_eventfd_is_ebadf),

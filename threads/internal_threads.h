@@ -71,6 +71,7 @@ typedef struct ah__thr {
     ah__site wait_site;
     uint64_t deadline_ns; /* UINT64_MAX: none */
     int timed_out, nothing_due;
+    int interrupted; /* a signal ended its sleep (wait.c): EINTR */
     uv_loop_t *wait_loop;
     ah__list wait_link; /* in the object's waiters */
     /* the sim's callback context of this thread, kept while others run */

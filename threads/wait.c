@@ -38,3 +38,25 @@ void ah__twait_wake(ah__twaitq *q)
     while (!ah__list_empty(&q->waiters))
         ah__sched_wake(ah__container_of(q->waiters.next, ah__thr, wait_link));
 }
+
+int ah__twait_interrupt_sleep(ah_sim *sim)
+{
+    ah__sched *s = sim->sched;
+    ah__thr *pick = NULL;
+    ah__list *q;
+
+    if (s == NULL || sim->threads_live == 0)
+        return 0;
+    for (q = s->threads.next; q != &s->threads; q = q->next) {
+        ah__thr *t = ah__container_of(q, ah__thr, link);
+        if (t->state != AH__T_BLOCKED || t->wait_kind != AH__W_SLEEP)
+            continue;
+        if (pick == NULL || t == s->main)
+            pick = t;
+    }
+    if (pick == NULL)
+        return 0;
+    pick->interrupted = 1;
+    ah__sched_wake(pick);
+    return 1;
+}

@@ -18,6 +18,10 @@ typedef struct ah__twaitq {
 int ah__twait(ah_sim *sim, ah__twaitq *q, const char *what, ah__site site, uint64_t deadline_ns);
 /* Makes every thread waiting on `q` runnable (they run at their next turn). */
 void ah__twait_wake(ah__twaitq *q);
+/* A signal with a handler reached the process while no blocking call on a descriptor took it: a
+ * thread sleeping in nanosleep, usleep, sleep or clock_nanosleep (the test's thread first) wakes
+ * with EINTR, as Linux's sleeps are never restarted. Returns 1 when one was interrupted. */
+int ah__twait_interrupt_sleep(ah_sim *sim);
 /* Whether the caller is a simulated thread other than the test's own. */
 int ah__twait_off_main(ah_sim *sim);
 

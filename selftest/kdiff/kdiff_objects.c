@@ -35,7 +35,10 @@ static void note(int obj, const char *what)
     snprintf(l + strlen(l), sizeof(logs[0]) - strlen(l), " %s@%llu", what,
              (unsigned long long)((ms + 50) / 100 * 100));
 #ifdef KDIFF_SIM
-    printf("@+%llu ms %s %s\n", (unsigned long long)ms, obj == 0 ? "pipe" : obj == 1 ? "pair" : "efd",
+    printf("@+%llu ms %s %s\n", (unsigned long long)ms,
+           obj == 0   ? "pipe"
+           : obj == 1 ? "pair"
+                      : "efd",
            what);
     if (ms % 100 != 0)
         printf("WRONG: not at an exact instant\n");
