@@ -29,6 +29,7 @@ enum {
     AH__FK_SOCK = 1,   /* the code's own socket */
     AH__FK_STREAM = 2, /* the socket of a uv stream (uv_fileno, uv_tcp_open, uv_pipe_open) */
     AH__FK_UDP = 3,    /* the socket a uv_udp_t adopted (uv_udp_open) */
+    AH__FK_REAL = 4,   /* a real descriptor under uv_poll (real.c): not in the table */
 };
 enum {
     AH__FS_NEW,        /* never connected (TCP_CLOSE) */
@@ -127,6 +128,8 @@ typedef struct ah__fdstate {
     int64_t wall_epoch_s;
     uint32_t next_pair;
     ah__list blocked; /* the blocking calls waiting now (table.c), for signals to interrupt */
+    ah__list reals;   /* AH__FK_REAL records (real.c) */
+    int real_used;    /* a real descriptor was watched: reports say so */
 } ah__fdstate;
 
 /* table.c */
@@ -159,6 +162,10 @@ void ah__fd_nop(ah__fsock *fs);
 int ah__fd_sock_call(const char *call);
 /* A uv_poll watcher reads `fs`, or a blocking call runs the sim: what is due keeps a loop alive. */
 int ah__fd_waited(ah__fsock *fs);
+
+/* real.c: the record of a real descriptor for uv_poll (made on first use), or NULL with *err
+ * (UV_EBADF: no such descriptor; UV_EPERM: a regular file or directory, as epoll says). */
+ah__fsock *ah__fd_real_watch(ah_sim *sim, int fd, ah__site site, int *err);
 
 /* socket.c */
 short ah__fd_revents(ah__fsock *fs); /* what poll(2) would report now, every POLL* bit */

@@ -207,18 +207,17 @@ int uv_poll_init(uv_loop_t *loop, uv_poll_t *h, int fd)
     ah__fsock *fs = ah__fd_get(fd);
     ah__fpoll *p;
     ah__list *q;
-    char where[160];
     AH__REAL(fcntl);
 
     if (h == NULL)
         ah__fail(sim, "uv_poll_init: called with a NULL handle");
     if (fs == NULL) {
+        int err;
         if (real_fcntl(fd, F_GETFD) == -1)
             return UV_EBADF;
-        ah__fail(sim,
-                 "uv_poll_init on descriptor %d in %s: it is a real descriptor, and polling "
-                 "real descriptors is not simulated (only sockets created under the sim are)",
-                 fd, ah__site_str(&site, where, sizeof(where)));
+        /* A real descriptor: the kernel is asked for its readiness (real.c). */
+        if ((fs = ah__fd_real_watch(sim, fd, site, &err)) == NULL)
+            return err;
     }
     if (fs->kind == AH__FK_STREAM)
         return UV_EEXIST; /* libuv's stream already watches it */
@@ -228,6 +227,8 @@ int uv_poll_init(uv_loop_t *loop, uv_poll_t *h, int fd)
             return UV_EEXIST;
     }
     fs->nonblock = 1; /* uv__nonblock */
+    if (fs->kind == AH__FK_REAL)
+        real_fcntl(fd, F_SETFL, real_fcntl(fd, F_GETFL) | O_NONBLOCK);
     ah__close_hooks[UV_POLL] = fpoll_close;
     ah__finish_close_hooks[UV_POLL] = fpoll_destroy;
     ah__handle_init(loop, (uv_handle_t *)h, UV_POLL, site);

@@ -46,12 +46,32 @@ static void fd_check(ah_sim *sim, void *state, ah__buf *b)
     }
 }
 
+/* A report (a deadlock, say) of a sim that watched real descriptors says so: their readiness
+ * came from outside the sim. */
+static void fd_pending(ah_sim *sim, void *state, ah__buf *b)
+{
+    ah__fdstate *st = state;
+    ah__list *q;
+    char s[256];
+
+    (void)sim;
+    for (q = st->reals.next; q != &st->reals; q = q->next)
+        ah__buf_printf(b, "  - %s, watched by uv_poll: its readiness comes from outside the sim\n",
+                       ah__fd_str(ah__container_of(q, ah__fsock, link), s, sizeof(s)));
+}
+
 static void fd_destroy(ah_sim *sim, void *state)
 {
     ah__fdstate *st = state;
 
     (void)sim;
     ah__fpoll_free_all(st);
+    while (
+        !ah__list_empty(&st->reals)) { /* their watchers are gone; the descriptors are not ours */
+        ah__fsock *fs = ah__container_of(st->reals.next, ah__fsock, link);
+        ah__list_remove(&fs->link);
+        ah__free(fs);
+    }
     while (!ah__list_empty(&st->socks)) {
         ah__fsock *fs = ah__container_of(st->socks.next, ah__fsock, link);
         fs->conn = NULL; /* the network frees its connections itself */
@@ -72,6 +92,8 @@ ah__fdstate *ah__fd_state(ah_sim *sim)
     st->sim = sim;
     ah__list_init(&st->socks);
     ah__list_init(&st->all_polls);
+    ah__list_init(&st->reals);
+    ah__list_init(&st->blocked);
     st->wall_epoch_s = 1767225600; /* 2026-01-01T00:00:00Z */
     if ((env = getenv("AH_WALL_EPOCH")) != NULL && *env != '\0')
         st->wall_epoch_s = strtoll(env, NULL, 10);
@@ -79,6 +101,7 @@ ah__fdstate *ah__fd_state(ah_sim *sim)
     ext.key = &fd_key;
     ext.state = st;
     ext.check = fd_check;
+    ext.pending = fd_pending;
     ext.destroy = fd_destroy;
     ah__ext_add(sim, &ext);
     return st;
@@ -164,7 +187,8 @@ const char *ah__fd_str(const ah__fsock *fs, char *buf, size_t n)
 {
     char where[160];
 
-    snprintf(buf, n, "%s %d (made in %s)", fs->what != NULL ? fs->what : "fake descriptor", fs->fd,
+    snprintf(buf, n, "%s %d (%s in %s)", fs->what != NULL ? fs->what : "fake descriptor", fs->fd,
+             fs->kind == AH__FK_REAL ? "adopted" : "made",
              ah__site_str(&fs->site, where, sizeof(where)));
     return buf;
 }
