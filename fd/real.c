@@ -91,9 +91,7 @@ static int real_io(ah_sim *sim, uv_loop_t *loop, int wait)
         ah__fail(sim,
                  "nothing simulated is left to run, and the real descriptors the loop waits on "
                  "did not become ready within %llu ms of real time (ah_sim_opts.real_fd_wait_ms, "
-                 "AH_REAL_FD_WAIT_MS); real libuv would wait for them forever:\n%s"
-                 "  (this test involves real descriptors: its timeline depends on the outside "
-                 "world that feeds them)",
+                 "AH_REAL_FD_WAIT_MS); real libuv would wait for them forever:\n%s",
                  (unsigned long long)sim->opts.real_fd_wait_ms, ah__buf_keep(sim, &b));
     }
     return any;
@@ -138,6 +136,13 @@ ah__fsock *ah__fd_real_watch(ah_sim *sim, int fd, ah__site site, int *err)
     ah__list_init(&fs->backlog);
     ah__list_init(&fs->polls);
     ah__list_insert_tail(&st->reals, &fs->link);
+    if (!st->real_used) {
+        char d[200];
+        snprintf(sim->outside, sizeof(sim->outside),
+                 "(the test watched real descriptors, first %s: what they delivered came from "
+                 "outside the sim, and a rerun may differ)",
+                 ah__fd_str(fs, d, sizeof(d)));
+    }
     st->real_used = 1;
     ah__real_io_hook = real_io;
     return fs;

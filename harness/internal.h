@@ -388,6 +388,9 @@ struct ah_sim {
 
     ah__capture *capture;
     char replay_hint[320]; /* printed under every failure: how to replay it */
+    /* Printed under every failure when set: the test involved something outside the sim (a
+     * real descriptor under uv_poll, fd/real.c), so a rerun may not reproduce it exactly. */
+    char outside[256];
     void (*on_fail)(ah_sim *sim, const char *msg); /* e.g. the explorer's banner */
     /* Orders a poll's batch of events that fell due together (the explorer permutes it). */
     void (*order_batch)(ah_sim *sim, ah__event **evs, size_t n);

@@ -431,6 +431,8 @@ static void banner(ah_sim *sim, ah__buf *b)
                    sim->name);
     if (sim->replay_hint[0] != '\0')
         ah__buf_printf(b, "\n  %s", sim->replay_hint);
+    if (sim->outside[0] != '\0')
+        ah__buf_printf(b, "\n  %s", sim->outside);
 }
 
 ah__thread_hooks ah__threads_hooks;
