@@ -362,6 +362,47 @@ static void a_timerfd_expires_in_virtual_time(void **state)
     close(fd);
 }
 
+static int tfd;
+static uint64_t tfd_seen[8];
+static int ntfd;
+
+static void on_tfd(uv_poll_t *h, int status, int events)
+{
+    uint64_t n;
+
+    assert_int_equal(status, 0);
+    assert_true(events & UV_READABLE);
+    assert_int_equal(read(tfd, &n, sizeof(n)), 8);
+    tfd_seen[ntfd++] = uv_now(h->loop) * 10 + n;
+    if (ntfd == 3)
+        uv_close((uv_handle_t *)h, NULL);
+}
+
+/* uv_poll on an interval timerfd: a callback at each expiry, at its exact instant; the loop ends
+ * when the watcher is closed (the timer alone does not keep it alive). */
+static void uv_poll_watches_a_timerfd(void **state)
+{
+    uv_loop_t *loop = uv_default_loop();
+    uint64_t t0 = uv_now(loop);
+    struct itimerspec its;
+    uv_poll_t h;
+
+    (void)state;
+    ntfd = 0;
+    tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    memset(&its, 0, sizeof(its));
+    its.it_value.tv_nsec = 250 * 1000000;
+    its.it_interval.tv_nsec = 100 * 1000000;
+    assert_int_equal(timerfd_settime(tfd, 0, &its, NULL), 0);
+    assert_int_equal(uv_poll_init(loop, &h, tfd), 0);
+    assert_int_equal(uv_poll_start(&h, UV_READABLE, on_tfd), 0);
+    assert_int_equal(uv_run(loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(tfd_seen[0], (t0 + 250) * 10 + 1);
+    assert_int_equal(tfd_seen[1], (t0 + 350) * 10 + 1);
+    assert_int_equal(tfd_seen[2], (t0 + 450) * 10 + 1);
+    close(tfd);
+}
+
 /* ---- EINTR ---- */
 
 static int ipipe[2];
@@ -657,6 +698,7 @@ int main(void)
         ah_unit_test(an_eventfd_counts_as_linux),
         ah_unit_test(uv_poll_watches_an_eventfd),
         ah_unit_test(a_timerfd_expires_in_virtual_time),
+        ah_unit_test(uv_poll_watches_a_timerfd),
         ah_unit_test(a_signal_interrupts_a_blocked_read_unless_sa_restart),
         ah_unit_test(a_signal_interrupts_poll_even_with_sa_restart),
         ah_unit_test(a_signal_interrupts_nanosleep_with_the_time_left),
