@@ -253,6 +253,7 @@ static int fake_pipe(ah_sim *sim, int fds[2], int flags, const char *call, ah__s
                         ((flags & O_CLOEXEC) ? SOCK_CLOEXEC : 0),
                     "pipe", site, fs) != 0)
         return -1;
+    fs[0]->conn->one_way = 1;
     p = ah__calloc(1, sizeof(*p));
     p->refs = 2;
     p->cap = PIPE_DEFAULT_SZ;
