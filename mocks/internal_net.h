@@ -106,7 +106,8 @@ typedef struct ah__conn {
     char label[2 * AH__ADDR_MAX + 16]; /* "tcp 127.0.0.1:50001 -> 127.0.0.1:6379" */
     ah__end end[2];                    /* 0: the connecting side, 1: the accepting side */
     ah__flow flow[2];                  /* flow[i]: sent by end i */
-    ah__event accept_ev;               /* the connection reaches the listener */
+    int one_way; /* a pipe (fd/pipe.c): a write once the other end is closed is EPIPE at once */
+    ah__event accept_ev; /* the connection reaches the listener */
     int has_lat;
     uint64_t lat_min, lat_max;
     ah__list backlog_link; /* in a listener's backlog */

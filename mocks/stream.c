@@ -427,7 +427,8 @@ static ssize_t sock_send(ah__sock *s, const uv_buf_t *bufs, unsigned nbufs, int 
         s->write_broken = 1;
         return err;
     }
-    if (s->write_broken || c->flow[s->side].rst_sent || c->flow[s->side].fin_sent)
+    if (s->write_broken || c->flow[s->side].rst_sent || c->flow[s->side].fin_sent ||
+        (c->one_way && c->end[1 - s->side].closed))
         return UV_EPIPE;
     if (c->route->write_error != 0) {
         err = c->route->write_error;
