@@ -81,8 +81,12 @@ static ssize_t dg_recv(ah__fsock *fs, struct msghdr *msg, int flags, const char 
             return 0;
         if (fs->nonblock || (flags & MSG_DONTWAIT))
             return ah__fd_fail_errno(EAGAIN);
-        if (!ah__fd_block(fs, call, readable, fs, ah__fd_deadline(fs, fs->rcvtimeo_ms), site))
+        switch (ah__fd_block(fs, call, readable, fs, ah__fd_deadline(fs, fs->rcvtimeo_ms), site)) {
+        case -1:
+            return -1; /* EINTR */
+        case 0:
             return ah__fd_fail_errno(EAGAIN); /* SO_RCVTIMEO passed */
+        }
     }
     m = ah__dgram_rxq_head(&d->rxq);
     for (i = 0; i < msg->msg_iovlen && done < m->n; i++) {
@@ -503,8 +507,8 @@ static void dg_adopt(ah__fsock *fs, void *to_ep)
 }
 
 static const ah__fsock_ops dgram_ops = {
-    dg_bind,       dg_connect, dg_recv,    dg_send,  dg_shutdown, dg_name,    dg_getsockopt,
-    dg_setsockopt, dg_nread,   dg_revents, dg_rearm, dg_close,    dg_release, dg_adopt,
+    dg_bind,  dg_connect, dg_recv,  dg_send,  dg_shutdown, dg_name,  dg_getsockopt, dg_setsockopt,
+    dg_nread, dg_revents, dg_rearm, dg_close, dg_release,  dg_adopt, NULL,
 };
 
 static int dgram_open(ah__fsock *fs)

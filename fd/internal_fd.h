@@ -8,6 +8,7 @@
 #define AH_FD_INTERNAL_FD_H
 
 #include "../mocks/internal_net.h"
+#include "../threads/wait.h"
 
 #include <ah/fd.h>
 
@@ -28,6 +29,7 @@ enum {
     AH__FK_SOCK = 1,   /* the code's own socket */
     AH__FK_STREAM = 2, /* the socket of a uv stream (uv_fileno, uv_tcp_open, uv_pipe_open) */
     AH__FK_UDP = 3,    /* the socket a uv_udp_t adopted (uv_udp_open) */
+    AH__FK_REAL = 4,   /* a real descriptor under uv_poll (real.c): not in the table */
 };
 enum {
     AH__FS_NEW,        /* never connected (TCP_CLOSE) */
@@ -61,6 +63,9 @@ typedef struct ah__fsock_ops {
     /* uv_udp_open: the socket's place on the network and its queued datagrams go to `ep` (an
      * ah__dgram_ep), and its own state is released. */
     void (*adopt)(struct ah__fsock *fs, void *ep);
+    /* fcntl commands of its own (F_GETPIPE_SZ, ...): 1 when it answered `cmd` (*r set), 0 to fall
+     * back on the common ones. May be NULL. */
+    int (*fcntl)(struct ah__fsock *fs, int cmd, long arg, int *r);
 } ah__fsock_ops;
 
 /* One fake descriptor. */
@@ -92,6 +97,10 @@ typedef struct ah__fsock {
     const ah__fsock_ops *ops;     /* a datagram socket (dgram.c), or NULL */
     void *priv;                   /* the ops' own state */
     int rcvtimeo_ms, sndtimeo_ms; /* SO_RCVTIMEO, SO_SNDTIMEO (0: none) */
+    int accmode;                  /* O_RDWR, or O_RDONLY / O_WRONLY for a pipe's ends */
+    const char *what;             /* "the read end of pipe", "eventfd", ... (NULL: a socket) */
+    ah__twaitq twq;               /* simulated threads blocked in a call on it */
+    char wait_desc[224];          /* what a blocked thread waits for, for the deadlock report */
     unsigned fork_gen;            /* ah__fd_fork_gen when it was made */
     ah__site site;
 } ah__fsock;
@@ -129,6 +138,9 @@ typedef struct ah__fdstate {
     int blocking; /* a blocking call runs the sim: arrivals to raw sockets keep loops alive */
     int64_t wall_epoch_s;
     uint32_t next_pair;
+    ah__list blocked; /* the blocking calls waiting now (table.c), for signals to interrupt */
+    ah__list reals;   /* AH__FK_REAL records (real.c) */
+    int real_used;    /* a real descriptor was watched: reports say so */
 } ah__fdstate;
 
 /* table.c */
@@ -142,13 +154,39 @@ uint64_t ah__fd_deadline(const ah__fsock *fs, int ms);
 /* Watchers or a blocking call came or went: what arrives for `fs` may now keep its loop alive. */
 void ah__fd_rearm(ah__fsock *fs);
 /* Waits, running the sim, until pred(fs) holds or `deadline_ns` passes (UINT64_MAX: none).
- * Returns 1 when pred holds. A blocking call inside a loop callback that the sim cannot satisfy
+ * Returns 1 when pred holds, 0 at the deadline, -1 with errno EINTR when a signal interrupted it
+ * (ah__fd_interrupt). A blocking call inside a loop callback that the sim cannot satisfy
  * without running the loop fails the test naming `call`. */
 int ah__fd_block(ah__fsock *fs, const char *call, int (*pred)(void *ctx), void *ctx,
                  uint64_t deadline_ns, ah__site site);
 
+/* table.c: the socket calls of a descriptor that is not a socket answer ENOTSOCK (for ops). */
+int ah__fd_notsock_addr(ah__fsock *fs, const ah__addr *a);
+int ah__fd_notsock_shutdown(ah__fsock *fs, int how);
+int ah__fd_notsock_name(ah__fsock *fs, int peer, ah__addr *out);
+int ah__fd_notsock_getsockopt(ah__fsock *fs, int level, int name, void *val, socklen_t *len,
+                              int *r);
+int ah__fd_notsock_setsockopt(ah__fsock *fs, int level, int name, const void *val, socklen_t len,
+                              int *r);
+void ah__fd_nop(ah__fsock *fs);
+/* Whether `call` ("recv", "sendmsg", ...) is a socket call rather than read/readv/write/writev. */
+int ah__fd_sock_call(const char *call);
+/* A uv_poll watcher reads `fs`, or a blocking call runs the sim: what is due keeps a loop alive. */
+int ah__fd_waited(ah__fsock *fs);
+
+/* real.c: the record of a real descriptor for uv_poll (made on first use), or NULL with *err
+ * (UV_EBADF: no such descriptor; UV_EPERM: a regular file or directory, as epoll says). */
+ah__fsock *ah__fd_real_watch(ah_sim *sim, int fd, ah__site site, int *err);
+
 /* socket.c */
 short ah__fd_revents(ah__fsock *fs); /* what poll(2) would report now, every POLL* bit */
+/* Two fake AF_UNIX stream sockets connected to each other (socketpair; pipe.c's pipes), made by
+ * `call` at `site`; SOCK_NONBLOCK / SOCK_CLOEXEC in `flags`. Returns 0, or -1 with errno set. */
+int ah__fd_pair(ah_sim *sim, int flags, const char *call, ah__site site, ah__fsock *fs[2]);
+/* What is due to `fs` by now arrives (bytes, a FIN, a reset), as a kernel receives it. */
+void ah__fd_catch_up(ah__fsock *fs);
+/* EPIPE, and SIGPIPE as Linux raises it unless MSG_NOSIGNAL is in `flags` (decision 33). */
+int ah__fd_epipe(ah__fsock *fs, int flags, const char *call, ah__site site);
 void ah__fd_sock_close(ah__fsock *fs);
 /* The socket's address conversions: 0 or a positive errno. */
 int ah__fd_addr_in(const ah__fsock *fs, const struct sockaddr *sa, socklen_t len, ah__addr *a);
@@ -166,7 +204,9 @@ extern int (*ah__fd_tty_ioctl_hook)(ah__fsock *fs, unsigned long req, void *arg,
 
 /* table.c: the watchers' state. poll.c owns what a watcher does and sets the hook when it makes
  * one, so that the table and the sockets below it never call up into poll.c. */
-void ah__fd_changed(ah__fsock *fs);    /* readiness may have changed: wake the watchers */
+void ah__fd_changed(ah__fsock *fs); /* readiness may have changed: wake the watchers */
+/* "the read end of pipe 5 (pipe in main (t.c:10))": what `fs` is, for reports. */
+const char *ah__fd_str(const ah__fsock *fs, char *buf, size_t n);
 uv_loop_t *ah__fd_loop(ah__fsock *fs); /* the loop of its first watcher, else the default */
 void ah__fpoll_detach(ah__fpoll *p);   /* the descriptor is closed under its watcher */
 void ah__fpoll_free_all(ah__fdstate *st);

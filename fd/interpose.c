@@ -9,11 +9,15 @@
 extern const char ah__fd_interposer_addrinfo;
 extern const char ah__fd_interposer_clock;
 extern const char ah__fd_interposer_dgram;
+extern const char ah__fd_interposer_eventfd;
+extern const char ah__fd_interposer_pipe;
 extern const char ah__fd_interposer_poll;
 extern const char ah__fd_interposer_socket;
+extern const char ah__fd_interposer_timerfd;
 extern const char ah__fd_interposer_tty;
 
 const void *const ah__fd_interposers[] = {
     &ah__fd_interposer_addrinfo, &ah__fd_interposer_clock,  &ah__fd_interposer_dgram,
     &ah__fd_interposer_poll,     &ah__fd_interposer_socket, &ah__fd_interposer_tty,
+    &ah__fd_interposer_eventfd,  &ah__fd_interposer_pipe,   &ah__fd_interposer_timerfd,
 };

@@ -207,18 +207,17 @@ int uv_poll_init(uv_loop_t *loop, uv_poll_t *h, int fd)
     ah__fsock *fs = ah__fd_get(fd);
     ah__fpoll *p;
     ah__list *q;
-    char where[160];
     AH__REAL(fcntl);
 
     if (h == NULL)
         ah__fail(sim, "uv_poll_init: called with a NULL handle");
     if (fs == NULL) {
+        int err;
         if (real_fcntl(fd, F_GETFD) == -1)
             return UV_EBADF;
-        ah__fail(sim,
-                 "uv_poll_init on descriptor %d in %s: it is a real descriptor, and polling "
-                 "real descriptors is not simulated (only sockets created under the sim are)",
-                 fd, ah__site_str(&site, where, sizeof(where)));
+        /* A real descriptor: the kernel is asked for its readiness (real.c). */
+        if ((fs = ah__fd_real_watch(sim, fd, site, &err)) == NULL)
+            return err;
     }
     if (fs->kind == AH__FK_STREAM)
         return UV_EEXIST; /* libuv's stream already watches it */
@@ -228,6 +227,8 @@ int uv_poll_init(uv_loop_t *loop, uv_poll_t *h, int fd)
             return UV_EEXIST;
     }
     fs->nonblock = 1; /* uv__nonblock */
+    if (fs->kind == AH__FK_REAL)
+        real_fcntl(fd, F_SETFL, real_fcntl(fd, F_GETFL) | O_NONBLOCK);
     ah__close_hooks[UV_POLL] = fpoll_close;
     ah__finish_close_hooks[UV_POLL] = fpoll_destroy;
     ah__handle_init(loop, (uv_handle_t *)h, UV_POLL, site);
@@ -375,8 +376,9 @@ static int poll_fake(ah__fsock *fs, struct pollfd *fds, nfds_t n, uint64_t timeo
     w.ready = 0;
     if (any_ready(&w) || timeout_ns == 0)
         return w.ready;
-    ah__fd_block(fs, call, any_ready, &w, timeout_ns == UINT64_MAX ? UINT64_MAX : now + timeout_ns,
-                 site);
+    if (ah__fd_block(fs, call, any_ready, &w,
+                     timeout_ns == UINT64_MAX ? UINT64_MAX : now + timeout_ns, site) < 0)
+        return -1; /* EINTR: poll and select are never restarted */
     return poll_now(fds, n);
 }
 
@@ -455,7 +457,8 @@ int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
         return real_select(nfds, rd, wr, ex, tv);
     timeout_ns = tv == NULL ? UINT64_MAX
                             : (uint64_t)tv->tv_sec * 1000000000ULL + (uint64_t)tv->tv_usec * 1000;
-    poll_fake(fs, fds, n, timeout_ns, "select", AH__CALLER("select"));
+    if (poll_fake(fs, fds, n, timeout_ns, "select", AH__CALLER("select")) < 0)
+        return -1; /* EINTR; the sets are left as they were */
     if (rd)
         FD_ZERO(rd);
     if (wr)

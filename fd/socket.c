@@ -102,10 +102,14 @@ static void catch_up(ah__fsock *fs)
     fs->catching_up = 0;
 }
 
+void ah__fd_catch_up(ah__fsock *fs) { catch_up(fs); }
+
 /* A reset that arrived becomes the socket's error, as Linux's tcp_reset sets sk_err. */
 static void sync_reset(ah__fsock *fs)
 {
     catch_up(fs);
+    if (fs->ops != NULL) /* a pipe rides a connection and has no socket error */
+        return;
     if (fs->conn == NULL || !fs->conn->end[fs->side].reset || fs->reset_noted)
         return;
     fs->reset_noted = 1;
@@ -322,54 +326,76 @@ int socket(int domain, int type, int protocol)
     return fs->fd;
 }
 
-int socketpair(int domain, int type, int protocol, int sv[2])
+int ah__fd_pair(ah_sim *sim, int flags, const char *call, ah__site site, ah__fsock *fs[2])
 {
-    AH__REAL(socketpair);
-    ah_sim *sim = ah_sim_current();
-    int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC), i;
-    ah__fsock *fs[2];
-    ah__fdstate *st;
+    ah__fdstate *st = ah__fd_state(sim);
     ah__addr a;
     char path[64];
     ah__conn *c;
     ah__net *net;
+    int i;
 
-    if (sim == NULL || domain != AF_UNIX || base != SOCK_STREAM ||
-        (st = ah__fd_state(sim))->passthrough)
-        return real_socketpair(domain, type, protocol, sv);
-    if (sv == NULL)
-        return fail_errno(EFAULT);
     for (i = 0; i < 2; i++) {
-        if ((fs[i] = ah__fd_new(sim, AH__FK_SOCK, SITE("socketpair"))) == NULL) {
+        if ((fs[i] = ah__fd_new(sim, AH__FK_SOCK, site)) == NULL) {
             if (i == 1)
                 ah__fd_release(fs[0]);
             return -1;
         }
         fs[i]->domain = AF_UNIX;
         fs[i]->type = SOCK_STREAM;
-        fs[i]->nonblock = (type & SOCK_NONBLOCK) != 0;
-        fs[i]->cloexec = (type & SOCK_CLOEXEC) != 0;
+        fs[i]->nonblock = (flags & SOCK_NONBLOCK) != 0;
+        fs[i]->cloexec = (flags & SOCK_CLOEXEC) != 0;
         fs[i]->state = AH__FS_CONNECTED;
     }
     net = ah__net_get(sim);
-    snprintf(path, sizeof(path), "socketpair #%u", ++st->next_pair);
+    snprintf(path, sizeof(path), "%s #%u", call, ++st->next_pair);
     ah__addr_parse(path, 0, &a);
     c = ah__conn_new(net, UV_NAMED_PIPE, ah__route_get(net, &a), uv_default_loop(), &a, &a);
     attach(fs[0], c, 0);
     attach(fs[1], c, 1);
+    return 0;
+}
+
+int socketpair(int domain, int type, int protocol, int sv[2])
+{
+    AH__REAL(socketpair);
+    ah_sim *sim = ah_sim_current();
+    int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+    ah__fsock *fs[2];
+
+    if (sim == NULL || domain != AF_UNIX || base != SOCK_STREAM || ah__fd_state(sim)->passthrough)
+        return real_socketpair(domain, type, protocol, sv);
+    if (sv == NULL)
+        return fail_errno(EFAULT);
+    if (ah__fd_pair(sim, type, "socketpair", SITE("socketpair"), fs) != 0)
+        return -1;
     sv[0] = fs[0]->fd;
     sv[1] = fs[1]->fd;
     return 0;
 }
 
+/* The fake descriptor at the other end of `fs`'s connection, or NULL. */
+static ah__fsock *peer_of(const ah__fsock *fs)
+{
+    const ah__end *e;
+
+    if (fs->conn == NULL)
+        return NULL;
+    e = &fs->conn->end[1 - fs->side];
+    return e->ops == &raw_ops ? e->ctx : NULL;
+}
+
 void ah__fd_sock_close(ah__fsock *fs)
 {
+    ah__fsock *peer = peer_of(fs);
     ah__list *q;
 
     if (fs->conn != NULL) {
         ah__end_close(fs->conn, fs->side, 0);
         fs->conn = NULL;
     }
+    if (peer != NULL) /* a thread blocked on the other end sees the FIN at once */
+        ah__twait_wake(&peer->twq);
     if (fs->lst_route != NULL) {
         if (fs->lst_route->lctx == fs) {
             fs->lst_route->lops = NULL;
@@ -488,7 +514,8 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
     }
     if (fs->nonblock)
         return fail_errno(EINPROGRESS);
-    ah__fd_block(fs, "connect", connecting_done, fs, UINT64_MAX, site);
+    if (ah__fd_block(fs, "connect", connecting_done, fs, UINT64_MAX, site) < 0)
+        return -1; /* EINTR: the connection goes on being made */
     if (fs->so_error != 0) {
         e = fs->so_error;
         fs->so_error = 0;
@@ -607,7 +634,8 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
     if (ah__list_empty(&fs->backlog)) {
         if (fs->nonblock)
             return fail_errno(EAGAIN);
-        ah__fd_block(fs, "accept", backlog_ready, fs, UINT64_MAX, site);
+        if (ah__fd_block(fs, "accept", backlog_ready, fs, UINT64_MAX, site) < 0)
+            return -1; /* EINTR */
     }
     if ((ns = ah__fd_new(fs->sim, AH__FK_SOCK, site)) == NULL)
         return -1;
@@ -721,8 +749,13 @@ static ssize_t sock_recv(ah__fsock *fs, const struct iovec *iov, int iovcnt, int
             return 0;
         if (fs->nonblock || (flags & MSG_DONTWAIT))
             return fail_errno(EAGAIN);
-        if (!ah__fd_block(fs, call, readable_now, fs, ah__fd_deadline(fs, fs->rcvtimeo_ms), site))
+        switch (
+            ah__fd_block(fs, call, readable_now, fs, ah__fd_deadline(fs, fs->rcvtimeo_ms), site)) {
+        case -1:
+            return -1; /* EINTR */
+        case 0:
             return fail_errno(EAGAIN); /* SO_RCVTIMEO passed */
+        }
     }
 }
 
@@ -844,7 +877,7 @@ ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags, st
 /* ---- writing ---- */
 
 /* EPIPE: Linux also raises SIGPIPE, which kills a process that neither ignores nor handles it. */
-static int epipe(ah__fsock *fs, int flags, const char *call, ah__site site)
+int ah__fd_epipe(ah__fsock *fs, int flags, const char *call, ah__site site)
 {
     struct sigaction sa;
     sigset_t cur;
@@ -863,6 +896,7 @@ static int epipe(ah__fsock *fs, int flags, const char *call, ah__site site)
     }
     return fail_errno(EPIPE);
 }
+#define epipe ah__fd_epipe
 
 static int writable_now(void *ctx)
 {
@@ -890,7 +924,8 @@ static ssize_t sock_send(ah__fsock *fs, const struct iovec *iov, int iovcnt, int
         if (fs->state == AH__FS_CONNECTING) {
             if (fs->nonblock || (flags & MSG_DONTWAIT))
                 return fail_errno(EAGAIN);
-            ah__fd_block(fs, call, connecting_done, fs, UINT64_MAX, site);
+            if (ah__fd_block(fs, call, connecting_done, fs, UINT64_MAX, site) < 0)
+                return -1; /* EINTR */
             continue;
         }
         if (fs->so_error != 0) {
@@ -925,13 +960,20 @@ static ssize_t sock_send(ah__fsock *fs, const struct iovec *iov, int iovcnt, int
                 n -= piece;
                 skip = 0;
             }
+            if (peer_of(fs) != NULL) /* a thread blocked reading the other end */
+                ah__twait_wake(&peer_of(fs)->twq);
             if (sent == len || fs->nonblock || (flags & MSG_DONTWAIT))
                 return (ssize_t)sent;
         } else if (fs->nonblock || (flags & MSG_DONTWAIT)) {
             return sent > 0 ? (ssize_t)sent : fail_errno(EAGAIN);
         }
-        if (!ah__fd_block(fs, call, writable_now, fs, ah__fd_deadline(fs, fs->sndtimeo_ms), site))
+        switch (
+            ah__fd_block(fs, call, writable_now, fs, ah__fd_deadline(fs, fs->sndtimeo_ms), site)) {
+        case -1: /* EINTR, or the part written */
+            return sent > 0 ? (ssize_t)sent : -1;
+        case 0:
             return sent > 0 ? (ssize_t)sent : fail_errno(EAGAIN); /* SO_SNDTIMEO passed */
+        }
     }
 }
 
@@ -1242,10 +1284,13 @@ int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 static int fcntl_fake(ah__fsock *fs, int cmd, void *arg)
 {
     long v = (long)(intptr_t)arg;
+    int r;
 
+    if (fs->ops != NULL && fs->ops->fcntl != NULL && fs->ops->fcntl(fs, cmd, v, &r))
+        return r;
     switch (cmd) {
     case F_GETFL:
-        return O_RDWR | (fs->nonblock ? O_NONBLOCK : 0);
+        return fs->accmode | (fs->nonblock ? O_NONBLOCK : 0);
     case F_SETFL:
         fs->nonblock = (v & O_NONBLOCK) != 0;
         return 0;

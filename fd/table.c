@@ -36,36 +36,44 @@ static void fd_check(ah_sim *sim, void *state, ah__buf *b)
 {
     ah__fdstate *st = state;
     ah__list *q;
-    char s[160];
+    char s[256];
 
     (void)sim;
     for (q = st->socks.next; q != &st->socks; q = q->next) {
         ah__fsock *fs = ah__container_of(q, ah__fsock, link);
-        /* one made before the fork of this child is the parent's to close */
-        if (fs->kind == AH__FK_SOCK && fs->fork_gen == ah__fd_fork_gen)
+        if (fs->kind != AH__FK_SOCK || fs->fork_gen != ah__fd_fork_gen)
+            continue; /* one made before the fork of this child is the parent's to close */
+        if (fs->what != NULL)
+            ah__buf_printf(b, "  - %s was never closed\n", ah__fd_str(fs, s, sizeof(s)));
+        else
             ah__buf_printf(b, "  - socket descriptor %d created in %s was never closed\n", fs->fd,
                            ah__site_str(&fs->site, s, sizeof(s)));
     }
 }
 
-/* Deadlock report: a watcher in a forked child that waits on a descriptor of the parent's copy. */
+/* A report (a deadlock, say) of a sim that watched real descriptors says so: their readiness
+ * came from outside the sim. In a forked child, a watcher waiting on a descriptor of the parent's
+ * copy is named. */
 static void fd_pending(ah_sim *sim, void *state, ah__buf *b)
 {
     ah__fdstate *st = state;
     ah__list *q;
-    char made[160], forked[160];
+    char s[256], made[160], forked[160];
 
     (void)sim;
+    for (q = st->reals.next; q != &st->reals; q = q->next)
+        ah__buf_printf(b, "  - %s, watched by uv_poll: its readiness comes from outside the sim\n",
+                       ah__fd_str(ah__container_of(q, ah__fsock, link), s, sizeof(s)));
     for (q = st->all_polls.next; q != &st->all_polls; q = q->next) {
         ah__fpoll *p = ah__container_of(q, ah__fpoll, all_link);
         if (p->handle == NULL || p->fs == NULL || p->fs->fork_gen == ah__fd_fork_gen ||
             !ah__is_active((uv_handle_t *)p->handle))
             continue;
         ah__buf_printf(b,
-                       "  - uv_poll_t on fake descriptor %d (made in %s) waits in the child forked "
-                       "in %s, but the descriptor was made before the fork: nothing the parent "
-                       "writes reaches the child's copy of the sim (issue 25)\n",
-                       p->fs->fd, ah__site_str(&p->fs->site, made, sizeof(made)),
+                       "  - uv_poll_t on %s waits in the child forked in %s, but the descriptor "
+                       "was made before the fork: nothing the parent writes reaches the child's "
+                       "copy of the sim (issue 25)\n",
+                       ah__fd_str(p->fs, made, sizeof(made)),
                        ah__site_str(&ah__fd_fork_site, forked, sizeof(forked)));
     }
 }
@@ -76,6 +84,12 @@ static void fd_destroy(ah_sim *sim, void *state)
 
     (void)sim;
     ah__fpoll_free_all(st);
+    while (
+        !ah__list_empty(&st->reals)) { /* their watchers are gone; the descriptors are not ours */
+        ah__fsock *fs = ah__container_of(st->reals.next, ah__fsock, link);
+        ah__list_remove(&fs->link);
+        ah__free(fs);
+    }
     while (!ah__list_empty(&st->socks)) {
         ah__fsock *fs = ah__container_of(st->socks.next, ah__fsock, link);
         fs->conn = NULL; /* the network frees its connections itself */
@@ -96,6 +110,8 @@ ah__fdstate *ah__fd_state(ah_sim *sim)
     st->sim = sim;
     ah__list_init(&st->socks);
     ah__list_init(&st->all_polls);
+    ah__list_init(&st->reals);
+    ah__list_init(&st->blocked);
     st->wall_epoch_s = 1767225600; /* 2026-01-01T00:00:00Z */
     if ((env = getenv("AH_WALL_EPOCH")) != NULL && *env != '\0')
         st->wall_epoch_s = strtoll(env, NULL, 10);
@@ -111,17 +127,17 @@ ah__fdstate *ah__fd_state(ah_sim *sim)
 
 void ah__fd_fork_check(ah__fsock *fs, const char *call)
 {
-    char made[160], forked[160];
+    char what[256], forked[160];
 
     if (fs->fork_gen == ah__fd_fork_gen)
         return;
     ah__fail(fs->sim,
-             "%s on fake descriptor %d (made in %s) in the child forked in %s: the descriptor was "
-             "made before the fork, and the child runs its own copy of the sim, which cannot reach "
-             "the parent's: what one side writes the other would never read. Descriptors shared "
-             "across processes are not simulated (issue 25); make them after the fork, or use "
-             "real ones the sim did not make",
-             call, fs->fd, ah__site_str(&fs->site, made, sizeof(made)),
+             "%s on %s in the child forked in %s: the descriptor was made before the fork, and "
+             "the child runs its own copy of the sim, which cannot reach the parent's: what one "
+             "side writes the other would never read. Descriptors shared across processes are "
+             "not simulated (issue 25); make them after the fork, or use real ones the sim did "
+             "not make",
+             call, ah__fd_str(fs, what, sizeof(what)),
              ah__site_str(&ah__fd_fork_site, forked, sizeof(forked)));
 }
 
@@ -165,6 +181,7 @@ ah__fsock *ah__fd_new(ah_sim *sim, int kind, ah__site site)
     fs->kind = kind;
     fs->site = site;
     fs->fork_gen = ah__fd_fork_gen;
+    fs->accmode = O_RDWR;
     ah__list_init(&fs->backlog);
     ah__list_init(&fs->polls);
     ah__list_insert_tail(&st->socks, &fs->link);
@@ -210,9 +227,21 @@ uv_loop_t *ah__fd_loop(ah__fsock *fs)
     return uv_default_loop();
 }
 
+const char *ah__fd_str(const ah__fsock *fs, char *buf, size_t n)
+{
+    char where[160];
+
+    snprintf(buf, n, "%s %d (%s in %s)", fs->what != NULL ? fs->what : "fake descriptor", fs->fd,
+             fs->kind == AH__FK_REAL ? "adopted" : "made",
+             ah__site_str(&fs->site, where, sizeof(where)));
+    return buf;
+}
+
 void ah__fd_changed(ah__fsock *fs)
 {
     ah__list *q, *next;
+
+    ah__twait_wake(&fs->twq);
 
     for (q = fs->polls.next; q != &fs->polls; q = next) {
         next = q->next;
@@ -261,12 +290,17 @@ typedef struct block_ctx {
     void *ctx;
     ah_sim *sim;
     uint64_t deadline_ns;
+    ah__list link; /* st->blocked */
+    ah__fsock *fs;
+    int on_main;
+    int restartable; /* read, write, ...: SA_RESTART restarts them; poll and select never */
+    int interrupted;
 } block_ctx;
 
 static int block_pred(void *p)
 {
     block_ctx *b = p;
-    return b->pred(b->ctx) || b->sim->clock.now_ns >= b->deadline_ns;
+    return b->interrupted || b->pred(b->ctx) || b->sim->clock.now_ns >= b->deadline_ns;
 }
 
 /* While a blocking call waits, bytes to any raw socket keep their loop alive. */
@@ -283,43 +317,166 @@ static void set_blocking(ah_sim *sim, int d)
 
 static void deadline_fire(ah__event *ev) { (void)ev; }
 
+/* A signal with a handler reached the process: the blocking call it lands on returns EINTR, as
+ * Linux's signal_pending check in a wait does; the test's thread takes it when it is blocked (a
+ * process-directed signal goes to the thread-group leader first), else the first simulated thread
+ * blocked on a fake descriptor. With SA_RESTART, read/write/connect/accept go on waiting and only
+ * poll and select return EINTR. Returns 1 when a call was interrupted. */
+int ah__fd_interrupt(ah_sim *sim, int sa_restart)
+{
+    ah__fdstate *st = ah__fd_state(sim);
+    block_ctx *pick = NULL;
+    ah__list *q;
+
+    if (st->blocked.next == NULL)
+        return 0;
+    for (q = st->blocked.next; q != &st->blocked; q = q->next) {
+        block_ctx *b = ah__container_of(q, block_ctx, link);
+        if (b->on_main || pick == NULL)
+            pick = b->on_main ? b : pick == NULL ? b : pick;
+        if (b->on_main)
+            break;
+    }
+    if (pick == NULL || (sa_restart && pick->restartable))
+        return 0;
+    pick->interrupted = 1;
+    ah__twait_wake(&pick->fs->twq);
+    return 1;
+}
+
+static int restartable(const char *call)
+{
+    return strcmp(call, "poll") != 0 && strcmp(call, "ppoll") != 0 && strcmp(call, "select") != 0;
+}
+
 int ah__fd_block(ah__fsock *fs, const char *call, int (*pred)(void *ctx), void *ctx,
                  uint64_t deadline_ns, ah__site site)
 {
     ah_sim *sim = fs->sim;
+    ah__fdstate *st = ah__fd_state(sim);
     block_ctx b;
     ah__event dl;
-    char verb[256], where[160];
+    char verb[512], where[160], d[200];
+    int ok;
 
     if (pred(ctx))
         return 1;
     ah__site_str(&site, where, sizeof(where));
+    memset(&b, 0, sizeof(b));
+    b.pred = pred;
+    b.ctx = ctx;
+    b.sim = sim;
+    b.deadline_ns = deadline_ns;
+    b.fs = fs;
+    b.restartable = restartable(call);
+    if (st->blocked.next == NULL)
+        ah__list_init(&st->blocked);
+    if (ah__twait_off_main(sim)) {
+        /* A thread of the code under test: it alone blocks, the others (the loop's) run. */
+        snprintf(fs->wait_desc, sizeof(fs->wait_desc), "%s on %s", call,
+                 ah__fd_str(fs, d, sizeof(d)));
+        ah__list_insert_tail(&st->blocked, &b.link);
+        set_blocking(sim, 1);
+        while (!(ok = pred(ctx)) && !b.interrupted && sim->clock.now_ns < deadline_ns)
+            ah__twait(sim, &fs->twq, fs->wait_desc, site, deadline_ns);
+        set_blocking(sim, -1);
+        ah__list_remove(&b.link);
+        if (!ok && b.interrupted) {
+            errno = EINTR;
+            return -1;
+        }
+        return ok;
+    }
     if (sim->in_callback > 0 || sim->in_verb) {
         /* The loop thread is blocked: nothing in the sim can run to satisfy the call. */
         if (deadline_ns == UINT64_MAX)
             ah__fail(sim,
-                     "%s on fake descriptor %d in %s, inside a loop callback, would block the "
-                     "loop thread forever: the sim cannot deliver anything while a callback "
-                     "runs (make the descriptor non-blocking and wait with uv_poll)",
-                     call, fs->fd, where);
+                     "%s on %s in %s, inside a loop callback, would block the loop thread "
+                     "forever: the sim cannot deliver anything while a callback runs (make the "
+                     "descriptor non-blocking and wait with uv_poll)",
+                     call, ah__fd_str(fs, d, sizeof(d)), where);
         if (deadline_ns > sim->clock.now_ns)
             ah__clock_set(sim, deadline_ns);
         return pred(ctx);
     }
-    snprintf(verb, sizeof(verb), "%s on fake descriptor %d in %s", call, fs->fd, where);
+    snprintf(verb, sizeof(verb), "%s on %s in %s", call, ah__fd_str(fs, d, sizeof(d)), where);
     memset(&dl, 0, sizeof(dl));
     dl.fire = deadline_fire;
     dl.what = "the timeout of a blocking call";
     dl.flags = AH__EV_REF;
     if (deadline_ns != UINT64_MAX)
         ah__event_schedule(ah__fd_loop(fs), &dl, deadline_ns);
-    b.pred = pred;
-    b.ctx = ctx;
-    b.sim = sim;
-    b.deadline_ns = deadline_ns;
+    b.on_main = 1;
+    ah__list_insert_tail(&st->blocked, &b.link);
     set_blocking(sim, 1);
     ah__run_until_pred(sim, verb, block_pred, &b);
     set_blocking(sim, -1);
+    ah__list_remove(&b.link);
     ah__event_cancel(&dl);
-    return pred(ctx);
+    if (!(ok = pred(ctx)) && b.interrupted) {
+        errno = EINTR;
+        return -1;
+    }
+    return ok;
+}
+
+/* ---- the socket calls of descriptors that are not sockets (pipes, eventfd, timerfd) ---- */
+
+int ah__fd_notsock_addr(ah__fsock *fs, const ah__addr *a)
+{
+    (void)fs, (void)a;
+    return ENOTSOCK;
+}
+
+int ah__fd_notsock_shutdown(ah__fsock *fs, int how)
+{
+    (void)fs, (void)how;
+    return ENOTSOCK;
+}
+
+int ah__fd_notsock_name(ah__fsock *fs, int peer, ah__addr *out)
+{
+    (void)fs, (void)peer, (void)out;
+    return ENOTSOCK;
+}
+
+int ah__fd_notsock_getsockopt(ah__fsock *fs, int level, int name, void *val, socklen_t *len, int *r)
+{
+    (void)fs, (void)level, (void)name, (void)val, (void)len;
+    errno = ENOTSOCK;
+    *r = -1;
+    return 1;
+}
+
+int ah__fd_notsock_setsockopt(ah__fsock *fs, int level, int name, const void *val, socklen_t len,
+                              int *r)
+{
+    (void)fs, (void)level, (void)name, (void)val, (void)len;
+    errno = ENOTSOCK;
+    *r = -1;
+    return 1;
+}
+
+void ah__fd_nop(ah__fsock *fs) { (void)fs; }
+
+int ah__fd_sock_call(const char *call)
+{
+    return strcmp(call, "read") != 0 && strcmp(call, "readv") != 0 && strcmp(call, "write") != 0 &&
+           strcmp(call, "writev") != 0;
+}
+
+/* Whether a uv_poll watcher reads `fs`, or a blocking call waits: what is due to it then keeps
+ * its loop alive. */
+int ah__fd_waited(ah__fsock *fs)
+{
+    ah__list *q;
+
+    if (ah__fd_state(fs->sim)->blocking)
+        return 1;
+    for (q = fs->polls.next; q != &fs->polls; q = q->next) {
+        ah__fpoll *p = ah__container_of(q, ah__fpoll, link);
+        if (p->handle != NULL && (p->events & POLLIN) && uv_is_active((uv_handle_t *)p->handle))
+            return 1;
+    }
+    return 0;
 }

@@ -198,6 +198,8 @@ uv_handle_type uv_guess_handle(uv_file fd)
     }
     if (fs->tty != NULL)
         return UV_TTY;
+    if (fs->domain == 0) /* an eventfd or timerfd: an anonymous inode of no file type */
+        return UV_UNKNOWN_HANDLE;
     if (fs->type == SOCK_DGRAM) /* libuv's uv_guess_handle: datagrams are UDP over IP only */
         return fs->domain == AF_UNIX ? UV_UNKNOWN_HANDLE : UV_UDP;
     return fs->domain == AF_UNIX ? UV_NAMED_PIPE : UV_TCP;

@@ -174,10 +174,19 @@ static int stream_open(uv_stream_t *st, int fd, const char *fn, ah__site site)
         ah__flow_arm(&c->flow[0]);
         ah__flow_arm(&c->flow[1]);
     }
+    if (fs->ops != NULL) { /* a pipe's end: the stream has its connection now */
+        fs->ops->release(fs);
+        fs->ops = NULL;
+        fs->priv = NULL;
+    }
     fs->kind = AH__FK_STREAM;
     fs->stream = s;
     fs->nonblock = 1;
-    st->flags |= AH__SF_READABLE | AH__SF_WRITABLE;
+    /* libuv's uv_pipe_open reads the access mode: a pipe's read end is not writable. */
+    if (fs->accmode != O_WRONLY)
+        st->flags |= AH__SF_READABLE;
+    if (fs->accmode != O_RDONLY)
+        st->flags |= AH__SF_WRITABLE;
     st->io_watcher.fd = fd;
     ah__stream_fd_close_hook = stream_fd_closed;
     return 0;

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1103,7 +1104,7 @@ static void run_parallel(explorer *ex, ah_explore_result *res, uint64_t first, u
         fds[w] = -1;
         pids[w] = -1;
         status[w] = 0;
-        if (pipe(pfd) != 0)
+        if (syscall(SYS_pipe2, pfd, 0) != 0) /* a real pipe, never one of fd/'s fake ones */
             break;
         pids[w] = fork();
         if (pids[w] < 0) {

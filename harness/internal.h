@@ -392,6 +392,9 @@ struct ah_sim {
 
     ah__capture *capture;
     char replay_hint[320]; /* printed under every failure: how to replay it */
+    /* Printed under every failure when set: the test involved something outside the sim (a
+     * real descriptor under uv_poll, fd/real.c), so a rerun may not reproduce it exactly. */
+    char outside[256];
     void (*on_fail)(ah_sim *sim, const char *msg); /* e.g. the explorer's banner */
     /* Orders a poll's batch of events that fell due together (the explorer permutes it). */
     void (*order_batch)(ah_sim *sim, ah__event **evs, size_t n);
@@ -503,6 +506,12 @@ extern ah__close_fn ah__finish_close_hooks[UV_HANDLE_TYPE_MAX];
 /* Called at the end of every poll phase, after the batch of events (proc/ registers it): libuv
  * 1.44 dispatches the signals read from its signal pipe after every other I/O of the poll. */
 extern void (*ah__poll_end_hook)(uv_loop_t *loop);
+/* Real descriptors under uv_poll (fd/real.c sets it when it watches one): asks the kernel for
+ * their readiness, without waiting (`wait` 0: at every poll phase of `loop`) or, when nothing
+ * simulated is left (`wait` 1, `loop` NULL for every loop), for up to the sim's real_fd_wait_ms
+ * of real time, failing the test when none became ready. Returns 1 when one became ready (its
+ * watchers are then due at the current virtual instant). */
+extern int (*ah__real_io_hook)(ah_sim *sim, uv_loop_t *loop, int wait);
 
 /* Runs the sim like ah_run_until; `verb` names the caller in diagnostics. */
 void ah__run_until_pred(ah_sim *sim, const char *verb, ah_pred_fn pred, void *ctx);

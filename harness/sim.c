@@ -251,6 +251,8 @@ ah_sim *ah_sim_new(const ah_sim_opts *opts)
         sim->opts.runaway_limit = env_u64("AH_RUNAWAY_LIMIT", 100000);
     if (sim->opts.time_limit_ms == 0)
         sim->opts.time_limit_ms = env_u64("AH_TIME_LIMIT_MS", 7ULL * 24 * 3600 * 1000);
+    if (sim->opts.real_fd_wait_ms == 0)
+        sim->opts.real_fd_wait_ms = env_u64("AH_REAL_FD_WAIT_MS", 3000);
     if (sim->opts.slow_callback_ms == 0)
         sim->opts.slow_callback_ms = env_u64("AH_SLOW_CALLBACK_MS", 100);
     snprintf(sim->name, sizeof(sim->name), "%s", sim->opts.name ? sim->opts.name : "sim");
@@ -430,6 +432,8 @@ static void banner(ah_sim *sim, ah__buf *b)
                    sim->name);
     if (sim->replay_hint[0] != '\0')
         ah__buf_printf(b, "\n  %s", sim->replay_hint);
+    if (sim->outside[0] != '\0')
+        ah__buf_printf(b, "\n  %s", sim->outside);
 }
 
 ah__thread_hooks ah__threads_hooks;

@@ -40,6 +40,7 @@ static struct {
     int (*poll)(struct pollfd *, nfds_t, int);
     ssize_t (*read)(int, void *, size_t);
     int (*shutdown)(int, int);
+    int (*pipe2)(int *, int);
 } libc;
 
 static void libc_resolve(void)
@@ -52,6 +53,7 @@ static void libc_resolve(void)
     *(void **)&libc.poll = dlsym(RTLD_NEXT, "poll");
     *(void **)&libc.read = dlsym(RTLD_NEXT, "read");
     *(void **)&libc.shutdown = dlsym(RTLD_NEXT, "shutdown");
+    *(void **)&libc.pipe2 = dlsym(RTLD_NEXT, "pipe2");
     *(void **)&libc.close = dlsym(RTLD_NEXT, "close");
 }
 
@@ -522,7 +524,8 @@ static int real_spawn(const uv_process_options_t *o, int *fds, int n, int *pid_o
     ssize_t r;
     pid_t pid;
 
-    if (pipe2(ep, O_CLOEXEC) != 0)
+    libc_resolve();
+    if (libc.pipe2(ep, O_CLOEXEC) != 0) /* a real pipe: the sim's would be a fake one */
         return -errno;
     sigfillset(&all);
     sigdelset(&all, SIGKILL);

@@ -11,6 +11,9 @@
 #define _GNU_SOURCE 1
 #include "internal_proc.h"
 
+#include "../fd/interrupt.h"
+#include "../threads/wait.h"
+
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
@@ -224,6 +227,14 @@ static const char *sig_name(int signum, char *buf, size_t n)
     return buf;
 }
 
+/* A handler ran: the blocking call it lands on is interrupted as Linux's are (EINTR, or restarted
+ * under SA_RESTART), else a sleep (never restarted). */
+static void interrupt(ah_sim *sim, int sa_restart)
+{
+    if (!ah__fd_interrupt(sim, sa_restart))
+        ah__twait_interrupt_sleep(sim);
+}
+
 static void default_action(ah__pstate *st, int signum, const char *what, ah__site site,
                            int was_reset)
 {
@@ -233,8 +244,10 @@ static void default_action(ah__pstate *st, int signum, const char *what, ah__sit
     /* No libuv handler: what the process's own disposition does. A handler the program
      * installed itself (or SIG_IGN) is honoured by raising the signal for real. */
     if (sigaction(signum, NULL, &cur) == 0 && cur.sa_handler != SIG_DFL) {
-        if (cur.sa_handler != SIG_IGN)
+        if (cur.sa_handler != SIG_IGN) {
             real_raise(signum);
+            interrupt(st->sim, (cur.sa_flags & SA_RESTART) != 0);
+        }
         return;
     }
     if (default_ignores(signum))
@@ -276,6 +289,7 @@ void ah__sig_catch(ah__pstate *st, int signum, const char *what, ah__site site)
         if (w[i].handle != NULL)
             w[i].handle->caught_signals++;
     }
+    interrupt(st->sim, 1); /* libuv's handler is installed with SA_RESTART */
 }
 
 /* ---- dispatch: the end of a poll ---- */

@@ -183,7 +183,7 @@ static void read_real_body(ah_sim *sim, void *ctx)
 {
     int *p = real_pipe;
     (void)ctx;
-    (void)sim;
+    ah_fd_passthrough(sim, 1); /* a real pipe */
     assert_int_equal(pipe(p), 0);
     assert_int_equal(uv_tty_init(uv_default_loop(), &tty, p[0], 1), 0);
     uv_read_start((uv_stream_t *)&tty, on_alloc, on_read);

@@ -22,6 +22,7 @@ enum {
     AH__W_SLEEP,   /* only the deadline */
     AH__W_TIME,    /* a loop's poll or a test verb: time passes (wait_until) */
     AH__W_POOL,    /* an idle thread-pool worker waiting for a job */
+    AH__W_FD,      /* obj: an ah__twaitq of a higher layer (wait.h); wait_fn says what */
 };
 
 enum { AH__T_RUNNABLE, AH__T_BLOCKED, AH__T_DONE };
@@ -70,6 +71,7 @@ typedef struct ah__thr {
     ah__site wait_site;
     uint64_t deadline_ns; /* UINT64_MAX: none */
     int timed_out, nothing_due;
+    int interrupted; /* a signal ended its sleep (wait.c): EINTR */
     uv_loop_t *wait_loop;
     ah__list wait_link; /* in the object's waiters */
     /* the sim's callback context of this thread, kept while others run */

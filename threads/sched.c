@@ -263,6 +263,9 @@ static void describe_wait(ah__sched *s, const ah__thr *t, ah__buf *b)
     case AH__W_POOL:
         ah__buf_printf(b, "idle, waiting for work");
         break;
+    case AH__W_FD:
+        ah__buf_printf(b, "blocked in %s", t->wait_fn);
+        break;
     default:
         ah__buf_printf(b, "blocked in %s(%s)", t->wait_fn, ah__sobj_str(o, ob, sizeof(ob)));
         if ((o->kind == AH__O_MUTEX || o->kind == AH__O_RWLOCK) && o->owner != NULL)

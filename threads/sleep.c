@@ -14,8 +14,9 @@
 /* Reached from threads/interpose.c, so that this file is linked (see there). */
 const char ah__threads_interposer_sleep = 0;
 
-/* `arg` is the call's own argument, for the report. Returns 0, or -1 when not simulated. */
-static int sleep_ns(const char *call, uint64_t arg, uint64_t ns, ah__site site)
+/* `arg` is the call's own argument, for the report. Returns 0, -1 when not simulated, or 1 when
+ * a signal interrupted the sleep (*left_ns: what was left of it). */
+static int sleep_ns(const char *call, uint64_t arg, uint64_t ns, ah__site site, uint64_t *left_ns)
 {
     ah__thr *self;
     ah__sched *s;
@@ -48,30 +49,57 @@ static int sleep_ns(const char *call, uint64_t arg, uint64_t ns, ah__site site)
         ah__clock_set(sim, sim->clock.now_ns + ns);
         return 0;
     }
-    ah__sched_block(s, self, AH__W_SLEEP, NULL, call, site, sim->clock.now_ns + ns);
+    {
+        uint64_t due = sim->clock.now_ns + ns;
+        self->interrupted = 0;
+        ah__sched_block(s, self, AH__W_SLEEP, NULL, call, site, due);
+        if (self->interrupted) {
+            self->interrupted = 0;
+            if (left_ns != NULL)
+                *left_ns = due > sim->clock.now_ns ? due - sim->clock.now_ns : 0;
+            return 1;
+        }
+    }
     return 0;
 }
 
 void uv_sleep(unsigned int msec)
 {
     ah__site site = AH__CALLER("uv_sleep");
-    if (sleep_ns("uv_sleep", msec, (uint64_t)msec * AH__NS_PER_MS, site) < 0)
+    uint64_t left = (uint64_t)msec * AH__NS_PER_MS;
+    int r;
+
+    /* libuv's uv_sleep sleeps again for what is left after an EINTR. */
+    while ((r = sleep_ns("uv_sleep", msec, left, site, &left)) == 1)
+        ;
+    if (r < 0)
         AH__REAL(usleep)((useconds_t)msec * 1000);
 }
 
 unsigned int sleep(unsigned int seconds)
 {
     ah__site site = AH__CALLER("sleep");
-    if (sleep_ns("sleep", seconds, (uint64_t)seconds * 1000 * AH__NS_PER_MS, site) < 0)
+    uint64_t left = 0;
+    int r = sleep_ns("sleep", seconds, (uint64_t)seconds * 1000 * AH__NS_PER_MS, site, &left);
+
+    if (r < 0)
         return AH__REAL(sleep)(seconds);
+    if (r == 1) /* interrupted: the seconds left, rounded up */
+        return (unsigned)((left + 999999999ULL) / 1000000000ULL);
     return 0;
 }
 
 int usleep(useconds_t usec)
 {
     ah__site site = AH__CALLER("usleep");
-    if (sleep_ns("usleep", usec, (uint64_t)usec * 1000, site) < 0)
+    int r = sleep_ns("usleep", usec, (uint64_t)usec * 1000, site, NULL);
+
+    if (r < 0)
         return AH__REAL(usleep)(usec);
+    if (r == 1) {
+        errno = EINTR;
+        return -1;
+    }
     return 0;
 }
 
@@ -90,8 +118,18 @@ int nanosleep(const struct timespec *req, struct timespec *rem)
         errno = EINVAL;
         return -1;
     }
-    if (sleep_ns("nanosleep", ts_ns(req) / AH__NS_PER_MS, ts_ns(req), site) < 0)
+    uint64_t left = 0;
+    int r = sleep_ns("nanosleep", ts_ns(req) / AH__NS_PER_MS, ts_ns(req), site, &left);
+
+    if (r < 0)
         return AH__REAL(nanosleep)(req, rem);
+    if (r == 1) {
+        if (rem != NULL)
+            rem->tv_sec = (time_t)(left / 1000000000ULL),
+            rem->tv_nsec = (long)(left % 1000000000ULL);
+        errno = EINTR;
+        return -1;
+    }
     if (rem != NULL)
         rem->tv_sec = 0, rem->tv_nsec = 0;
     return 0;
@@ -111,8 +149,18 @@ int clock_nanosleep(clockid_t clock, int flags, const struct timespec *req, stru
         uint64_t due = ah__deadline_abs(sim, clock, req);
         ns = due - sim->clock.now_ns;
     }
-    if (sleep_ns("clock_nanosleep", ns / AH__NS_PER_MS, ns, site) < 0)
-        return AH__REAL(clock_nanosleep)(clock, flags, req, rem);
+    {
+        uint64_t left = 0;
+        int r = sleep_ns("clock_nanosleep", ns / AH__NS_PER_MS, ns, site, &left);
+        if (r < 0)
+            return AH__REAL(clock_nanosleep)(clock, flags, req, rem);
+        if (r == 1) {
+            if (rem != NULL && !(flags & TIMER_ABSTIME))
+                rem->tv_sec = (time_t)(left / 1000000000ULL),
+                rem->tv_nsec = (long)(left % 1000000000ULL);
+            return EINTR;
+        }
+    }
     if (rem != NULL)
         rem->tv_sec = 0, rem->tv_nsec = 0;
     return 0;

@@ -254,6 +254,7 @@ int uv_backend_timeout(const uv_loop_t *loop)
 /* ---- events ---- */
 
 void (*ah__poll_end_hook)(uv_loop_t *loop);
+int (*ah__real_io_hook)(ah_sim *sim, uv_loop_t *loop, int wait);
 
 /* Delivers every event due by now. The batch is taken first, as epoll_wait returns a set:
  * events that fall due while it is delivered wait for the next poll. */
@@ -308,6 +309,8 @@ static int poll_phase(uv_loop_t *loop, int timeout, uint64_t limit_ns)
     const ah_fc_node *n;
     int waiting;
 
+    if (ah__real_io_hook != NULL)
+        ah__real_io_hook(sim, loop, 0); /* real descriptors: the kernel answers at once */
     n = ah_fc_queue_min(&lp->events);
     waiting = n != NULL && n->due <= now;
     if (timeout != 0 &&
@@ -321,6 +324,10 @@ static int poll_phase(uv_loop_t *loop, int timeout, uint64_t limit_ns)
         target = n != NULL && n->due < wake ? n->due : wake;
         if (target > limit_ns)
             target = limit_ns;
+        /* Nothing simulated can end this wait: real descriptors may, within a real budget. */
+        if (target == UINT64_MAX && sim->threads_live == 0 && ah__real_io_hook != NULL &&
+            ah__real_io_hook(sim, loop, 1))
+            target = now;
         /* Other simulated threads run while the loop waits here; a uv_async_send from one of
          * them ends the wait early (threads/). */
         if (target > now || sim->threads_live > 0) {
@@ -675,6 +682,8 @@ static void run_until(ah_sim *sim, const char *verb, const char *waits, ah_pred_
             /* Threads still running may yet send to a loop: wait for them first. */
             if (sim->threads_live > 0 && ah__time_pass(sim, NULL, UINT64_MAX) == 0)
                 continue;
+            if (ah__real_io_hook != NULL && ah__real_io_hook(sim, NULL, 1))
+                continue; /* a real descriptor became ready */
             if (pred == NULL)
                 break;
             sim->in_verb = 0;

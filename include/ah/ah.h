@@ -32,6 +32,10 @@ typedef struct ah_sim_opts {
      * driver, whose timeout alarm fires during the test). The code under test then sees real
      * time on the libc clocks; uv_now, uv_hrtime and uv_gettimeofday stay virtual. */
     int real_libc_clocks;
+    /* Real time the sim may wait for real descriptors it did not make (a uv_poll_t on an
+     * inherited pipe, say) when nothing simulated is left to run; then the test fails listing
+     * them. Default AH_REAL_FD_WAIT_MS or 3000 (docs/descriptors.md). */
+    uint64_t real_fd_wait_ms;
 } ah_sim_opts;
 
 /* Creates a sim with its own clock, default loop and oracle, and makes it the current sim (the

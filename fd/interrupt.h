@@ -1,0 +1,13 @@
+/* For the processes room (proc/signal.c): a signal delivered to the process interrupts a blocking
+ * call on a fake descriptor (fd/table.c). */
+#ifndef AH_FD_INTERRUPT_H
+#define AH_FD_INTERRUPT_H
+
+#include "../harness/internal.h"
+
+/* A signal whose handler has `sa_restart` (SA_RESTART) reached the process: the blocking call
+ * of the test's thread (else of the first blocked simulated thread) returns EINTR, unless it is
+ * a read/write-like call and sa_restart. Returns 1 when a call was interrupted. */
+int ah__fd_interrupt(ah_sim *sim, int sa_restart);
+
+#endif

@@ -1,0 +1,713 @@
+/* Kernel objects made under the sim (fd/pipe.c, fd/eventfd.c, fd/timerfd.c): pipes, eventfds and
+ * timerfds with Linux's semantics in virtual time, through read/write, poll, uv_poll,
+ * uv_pipe_open and blocking calls on simulated threads; each planted misuse beside its twin. */
+#define _GNU_SOURCE 1
+#include <ah/ah.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+/* The force-included ah/sites.h may have read <fcntl.h> and <unistd.h> before _GNU_SOURCE. */
+#ifndef F_SETPIPE_SZ
+#define F_SETPIPE_SZ 1031
+#define F_GETPIPE_SZ 1032
+#endif
+int pipe2(int fds[2], int flags);
+
+/* ---- pipes ---- */
+
+static void a_pipe_has_linux_semantics(void **state)
+{
+    ah_sim *sim = *state;
+    static char big[70000];
+    char b[16];
+    int p[2], n;
+    struct pollfd pf[2];
+    struct sigaction sa, old;
+
+    (void)sim;
+    assert_int_equal(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+    assert_int_equal(fcntl(p[0], F_GETFL) & O_ACCMODE, O_RDONLY);
+    assert_int_equal(fcntl(p[1], F_GETFL) & O_ACCMODE, O_WRONLY);
+    assert_true(fcntl(p[0], F_GETFL) & O_NONBLOCK);
+    assert_int_equal(fcntl(p[1], F_GETFD), FD_CLOEXEC);
+    assert_int_equal(fcntl(p[0], F_GETPIPE_SZ), 65536);
+    /* empty: EAGAIN; the wrong end: EBADF; socket calls: ENOTSOCK */
+    assert_int_equal(read(p[0], b, sizeof(b)), -1);
+    assert_int_equal(errno, EAGAIN);
+    assert_int_equal(write(p[0], "x", 1), -1);
+    assert_int_equal(errno, EBADF);
+    assert_int_equal(read(p[1], b, 1), -1);
+    assert_int_equal(errno, EBADF);
+    assert_int_equal(send(p[1], "x", 1, 0), -1);
+    assert_int_equal(errno, ENOTSOCK);
+    pf[0].fd = p[0];
+    pf[0].events = POLLIN;
+    pf[1].fd = p[1];
+    pf[1].events = POLLOUT;
+    assert_int_equal(poll(pf, 2, 0), 1);
+    assert_int_equal(pf[0].revents, 0);
+    assert_int_equal(pf[1].revents, POLLOUT);
+    /* a write is readable at once; FIONREAD counts it */
+    assert_int_equal(write(p[1], "hello", 5), 5);
+    assert_int_equal(ioctl(p[0], FIONREAD, &n), 0);
+    assert_int_equal(n, 5);
+    assert_int_equal(poll(pf, 1, 0), 1);
+    assert_int_equal(pf[0].revents, POLLIN);
+    assert_int_equal(read(p[0], b, sizeof(b)), 5);
+    assert_memory_equal(b, "hello", 5);
+    /* 64 KiB and no more; a small write is atomic */
+    assert_int_equal(write(p[1], big, sizeof(big)), 65536);
+    assert_int_equal(write(p[1], "x", 1), -1);
+    assert_int_equal(errno, EAGAIN);
+    assert_int_equal(poll(pf + 1, 1, 0), 0);
+    assert_int_equal(read(p[0], big, 100), 100);
+    assert_int_equal(write(p[1], big, 200), -1); /* <= PIPE_BUF: all or nothing */
+    assert_int_equal(errno, EAGAIN);
+    assert_int_equal(write(p[1], big, 5000), 100); /* > PIPE_BUF: what fits */
+    assert_int_equal(fcntl(p[1], F_SETPIPE_SZ, 4096), -1);
+    assert_int_equal(errno, EBUSY);
+    while (read(p[0], big, sizeof(big)) > 0)
+        ;
+    assert_int_equal(fcntl(p[1], F_SETPIPE_SZ, 5000), 8192);
+    assert_int_equal(fcntl(p[0], F_GETPIPE_SZ), 8192);
+    /* the writer closes: the rest, then EOF, and POLLHUP */
+    assert_int_equal(write(p[1], "end", 3), 3);
+    assert_int_equal(close(p[1]), 0);
+    assert_int_equal(poll(pf, 1, 0), 1);
+    assert_int_equal(pf[0].revents, POLLIN | POLLHUP);
+    assert_int_equal(read(p[0], b, sizeof(b)), 3);
+    assert_int_equal(read(p[0], b, sizeof(b)), 0);
+    assert_int_equal(close(p[0]), 0);
+    /* the reader closes: EPIPE (SIGPIPE ignored) and POLLERR */
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(close(p[0]), 0);
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, &old);
+    assert_int_equal(write(p[1], "x", 1), -1);
+    assert_int_equal(errno, EPIPE);
+    sigaction(SIGPIPE, &old, NULL);
+    pf[1].fd = p[1];
+    assert_int_equal(poll(pf + 1, 1, 0), 1);
+    assert_int_equal(pf[1].revents, POLLOUT | POLLERR); /* pipe_poll: both */
+    assert_int_equal(close(p[1]), 0);
+    assert_int_equal(close(p[1]), -1); /* the number went back to the kernel */
+    assert_int_equal(errno, EBADF);
+}
+
+static uv_timer_t wtimer;
+static int wfd;
+static char rbuf[64];
+static char got[256];
+static uint64_t got_at[8];
+static int ngot;
+
+static void write_later(uv_timer_t *t)
+{
+    const char *s = t->data;
+    assert_int_equal(write(wfd, s, strlen(s)), (ssize_t)strlen(s));
+}
+
+static void on_alloc(uv_handle_t *h, size_t n, uv_buf_t *b)
+{
+    (void)h, (void)n;
+    *b = uv_buf_init(rbuf, sizeof(rbuf));
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+    if (n > 0) {
+        strncat(got, b->base, (size_t)n);
+        got_at[ngot++ & 7] = uv_now(s->loop);
+    } else if (n == UV_EOF) {
+        strcat(got, "|EOF");
+        uv_close((uv_handle_t *)s, NULL);
+    }
+}
+
+/* uv_pipe_open adopts the read end; a write at +100 ms is read at +100 ms. */
+static void uv_pipe_open_reads_a_pipe_in_virtual_time(void **state)
+{
+    ah_sim *sim = *state;
+    uv_loop_t *loop = uv_default_loop();
+    uv_pipe_t r;
+    uint64_t t0 = uv_now(loop);
+    int p[2];
+
+    got[0] = '\0';
+    ngot = 0;
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(uv_pipe_init(loop, &r, 0), 0);
+    assert_int_equal(uv_pipe_open(&r, p[0]), 0);
+    assert_true(uv_is_readable((uv_stream_t *)&r));
+    assert_false(uv_is_writable((uv_stream_t *)&r));
+    assert_int_equal(uv_guess_handle(p[1]), UV_NAMED_PIPE);
+    assert_int_equal(uv_read_start((uv_stream_t *)&r, on_alloc, on_read), 0);
+    wfd = p[1];
+    uv_timer_init(loop, &wtimer);
+    wtimer.data = "ping";
+    uv_timer_start(&wtimer, write_later, 100, 0);
+    ah_advance(sim, 150);
+    assert_string_equal(got, "ping");
+    assert_int_equal(got_at[0] - t0, 100);
+    close(p[1]);
+    ah_run_until_idle(sim);
+    assert_string_equal(got, "ping|EOF");
+    uv_close((uv_handle_t *)&wtimer, NULL);
+    ah_run_until_idle(sim);
+}
+
+/* A blocking read in the test body runs the sim until a timer writes. */
+static void a_blocking_read_waits_in_virtual_time(void **state)
+{
+    ah_sim *sim = *state;
+    uv_loop_t *loop = uv_default_loop();
+    char b[16];
+    int p[2];
+
+    assert_int_equal(pipe(p), 0);
+    wfd = p[1];
+    uv_timer_init(loop, &wtimer);
+    wtimer.data = "late";
+    uv_timer_start(&wtimer, write_later, 250, 0);
+    assert_int_equal(read(p[0], b, sizeof(b)), 4);
+    ah_assert_now_ms(sim, 250);
+    close(p[0]);
+    close(p[1]);
+    uv_close((uv_handle_t *)&wtimer, NULL);
+    ah_run_until_idle(sim);
+}
+
+static int tpipe[2];
+static void sleeper_writes(void *arg)
+{
+    (void)arg;
+    uv_sleep(300);
+    assert_int_equal(write(tpipe[1], "T", 1), 1);
+    uv_sleep(100);
+    close(tpipe[1]);
+}
+
+static void blocked_reader(void *arg)
+{
+    char b[4];
+    uint64_t *at = arg;
+
+    assert_int_equal(read(tpipe[0], b, sizeof(b)), 1);
+    at[0] = uv_hrtime() / 1000000;
+    assert_int_equal(read(tpipe[0], b, sizeof(b)), 0); /* EOF when the writer closes */
+    at[1] = uv_hrtime() / 1000000;
+}
+
+/* Per-thread waits: a thread blocked in read wakes when another thread writes, in virtual time. */
+static void threads_block_on_a_pipe_in_virtual_time(void **state)
+{
+    ah_sim *sim = *state;
+    uv_thread_t w, r;
+    uint64_t at[2], t0 = uv_hrtime() / 1000000;
+
+    assert_int_equal(pipe(tpipe), 0);
+    assert_int_equal(uv_thread_create(&r, blocked_reader, at), 0);
+    assert_int_equal(uv_thread_create(&w, sleeper_writes, NULL), 0);
+    assert_int_equal(uv_thread_join(&w), 0);
+    assert_int_equal(uv_thread_join(&r), 0);
+    assert_int_equal(at[0] - t0, 300);
+    assert_int_equal(at[1] - t0, 400);
+    close(tpipe[0]);
+    (void)sim;
+}
+
+/* ---- eventfd ---- */
+
+static void an_eventfd_counts_as_linux(void **state)
+{
+    eventfd_t v;
+    uint64_t u;
+    int fd, sfd;
+    struct pollfd pf;
+
+    (void)state;
+    fd = eventfd(3, EFD_NONBLOCK | EFD_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(fcntl(fd, F_GETFD), FD_CLOEXEC);
+    assert_int_equal(eventfd_write(fd, 4), 0);
+    pf.fd = fd;
+    pf.events = POLLIN | POLLOUT;
+    assert_int_equal(poll(&pf, 1, 0), 1);
+    assert_int_equal(pf.revents, POLLIN | POLLOUT);
+    assert_int_equal(eventfd_read(fd, &v), 0);
+    assert_int_equal(v, 7);
+    assert_int_equal(read(fd, &u, sizeof(u)), -1);
+    assert_int_equal(errno, EAGAIN);
+    assert_int_equal(read(fd, &u, 4), -1); /* under 8 bytes */
+    assert_int_equal(errno, EINVAL);
+    u = UINT64_MAX;
+    assert_int_equal(write(fd, &u, sizeof(u)), -1);
+    assert_int_equal(errno, EINVAL);
+    u = 0xfffffffffffffffeULL;
+    assert_int_equal(write(fd, &u, sizeof(u)), 8);
+    u = 1;
+    assert_int_equal(write(fd, &u, sizeof(u)), -1); /* would pass the maximum */
+    assert_int_equal(errno, EAGAIN);
+    assert_int_equal(uv_guess_handle(fd), UV_UNKNOWN_HANDLE);
+    assert_int_equal(close(fd), 0);
+    /* semaphore mode: one at a time */
+    sfd = eventfd(2, EFD_SEMAPHORE | EFD_NONBLOCK);
+    assert_int_equal(eventfd_read(sfd, &v), 0);
+    assert_int_equal(v, 1);
+    assert_int_equal(eventfd_read(sfd, &v), 0);
+    assert_int_equal(v, 1);
+    assert_int_equal(eventfd_read(sfd, &v), -1);
+    assert_int_equal(errno, EAGAIN);
+    assert_int_equal(eventfd(0, 0x7), -1);
+    assert_int_equal(errno, EINVAL);
+    close(sfd);
+}
+
+static int efd;
+static uint64_t poll_seen[8];
+static int npoll;
+static uv_poll_t eph;
+
+static void on_efd(uv_poll_t *h, int status, int events)
+{
+    eventfd_t v;
+
+    assert_int_equal(status, 0);
+    assert_true(events & UV_READABLE);
+    assert_int_equal(eventfd_read(efd, &v), 0);
+    poll_seen[npoll++ & 7] = uv_now(h->loop) * 1000 + v;
+}
+
+static void bump_efd(uv_timer_t *t)
+{
+    assert_int_equal(eventfd_write(efd, (eventfd_t)(uintptr_t)t->data), 0);
+}
+
+/* uv_poll on an eventfd: each write from a timer is seen at its instant. */
+static void uv_poll_watches_an_eventfd(void **state)
+{
+    ah_sim *sim = *state;
+    uv_loop_t *loop = uv_default_loop();
+    uint64_t t0 = uv_now(loop);
+    uv_timer_t t1, t2;
+
+    npoll = 0;
+    efd = eventfd(0, EFD_NONBLOCK);
+    assert_int_equal(uv_poll_init(loop, &eph, efd), 0);
+    assert_int_equal(uv_poll_start(&eph, UV_READABLE, on_efd), 0);
+    uv_timer_init(loop, &t1);
+    uv_timer_init(loop, &t2);
+    t1.data = (void *)(uintptr_t)5;
+    t2.data = (void *)(uintptr_t)9;
+    uv_timer_start(&t1, bump_efd, 100, 0);
+    uv_timer_start(&t2, bump_efd, 200, 0);
+    ah_advance(sim, 300);
+    assert_int_equal(npoll, 2);
+    assert_int_equal(poll_seen[0], (t0 + 100) * 1000 + 5);
+    assert_int_equal(poll_seen[1], (t0 + 200) * 1000 + 9);
+    uv_close((uv_handle_t *)&eph, NULL);
+    uv_close((uv_handle_t *)&t1, NULL);
+    uv_close((uv_handle_t *)&t2, NULL);
+    ah_run_until_idle(sim);
+    close(efd);
+}
+
+/* ---- timerfd ---- */
+
+static void a_timerfd_expires_in_virtual_time(void **state)
+{
+    ah_sim *sim = *state;
+    struct itimerspec its, cur;
+    uint64_t n;
+    int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
+
+    assert_true(fd >= 0);
+    assert_int_equal(read(fd, &n, sizeof(n)), -1);
+    assert_int_equal(errno, EAGAIN);
+    memset(&its, 0, sizeof(its));
+    its.it_value.tv_nsec = 50 * 1000000;
+    its.it_interval.tv_nsec = 20 * 1000000;
+    assert_int_equal(timerfd_settime(fd, 0, &its, NULL), 0);
+    ah_advance(sim, 30);
+    assert_int_equal(timerfd_gettime(fd, &cur), 0);
+    assert_int_equal(cur.it_value.tv_nsec, 20 * 1000000);
+    assert_int_equal(read(fd, &n, sizeof(n)), -1);
+    ah_advance(sim, 60); /* +90: expired at 50, 70, 90 */
+    assert_int_equal(read(fd, &n, sizeof(n)), 8);
+    assert_int_equal(n, 3);
+    /* blocking read: waits for the next expiry, at +110 */
+    fcntl(fd, F_SETFL, 0);
+    assert_int_equal(read(fd, &n, sizeof(n)), 8);
+    assert_int_equal(n, 1);
+    ah_assert_now_ms(sim, 110);
+    close(fd);
+}
+
+static int tfd;
+static uint64_t tfd_seen[8];
+static int ntfd;
+
+static void on_tfd(uv_poll_t *h, int status, int events)
+{
+    uint64_t n;
+
+    assert_int_equal(status, 0);
+    assert_true(events & UV_READABLE);
+    assert_int_equal(read(tfd, &n, sizeof(n)), 8);
+    tfd_seen[ntfd++] = uv_now(h->loop) * 10 + n;
+    if (ntfd == 3)
+        uv_close((uv_handle_t *)h, NULL);
+}
+
+/* uv_poll on an interval timerfd: a callback at each expiry, at its exact instant; the loop ends
+ * when the watcher is closed (the timer alone does not keep it alive). */
+static void uv_poll_watches_a_timerfd(void **state)
+{
+    uv_loop_t *loop = uv_default_loop();
+    uint64_t t0 = uv_now(loop);
+    struct itimerspec its;
+    uv_poll_t h;
+
+    (void)state;
+    ntfd = 0;
+    tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    memset(&its, 0, sizeof(its));
+    its.it_value.tv_nsec = 250 * 1000000;
+    its.it_interval.tv_nsec = 100 * 1000000;
+    assert_int_equal(timerfd_settime(tfd, 0, &its, NULL), 0);
+    assert_int_equal(uv_poll_init(loop, &h, tfd), 0);
+    assert_int_equal(uv_poll_start(&h, UV_READABLE, on_tfd), 0);
+    assert_int_equal(uv_run(loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(tfd_seen[0], (t0 + 250) * 10 + 1);
+    assert_int_equal(tfd_seen[1], (t0 + 350) * 10 + 1);
+    assert_int_equal(tfd_seen[2], (t0 + 450) * 10 + 1);
+    close(tfd);
+}
+
+/* ---- EINTR ---- */
+
+static int ipipe[2];
+static volatile int handled;
+static void on_usr1(int sig)
+{
+    (void)sig;
+    handled++;
+}
+
+static void set_usr1(int flags)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_usr1;
+    sa.sa_flags = flags;
+    sigaction(SIGUSR1, &sa, NULL);
+}
+
+typedef struct intr_result {
+    ssize_t r;
+    int err;
+    uint64_t at_ms;
+    struct timespec rem;
+} intr_result;
+
+static void reader_thread(void *arg)
+{
+    intr_result *res = arg;
+    char b[4];
+
+    res->r = read(ipipe[0], b, sizeof(b));
+    res->err = errno;
+    res->at_ms = uv_hrtime() / 1000000;
+}
+
+static void poller_thread(void *arg)
+{
+    intr_result *res = arg;
+    struct pollfd pf;
+
+    pf.fd = ipipe[0];
+    pf.events = POLLIN;
+    res->r = poll(&pf, 1, 5000);
+    res->err = errno;
+    res->at_ms = uv_hrtime() / 1000000;
+}
+
+static void sleeper_thread(void *arg)
+{
+    intr_result *res = arg;
+    struct timespec ts = {2, 0};
+
+    res->r = nanosleep(&ts, &res->rem);
+    res->err = errno;
+    res->at_ms = uv_hrtime() / 1000000;
+}
+
+/* kill at +100 ms; with SA_RESTART the read goes on and takes the write at +200 ms. */
+static void run_intr(void (*fn)(void *), int sa_flags, intr_result *res, uint64_t *t0)
+{
+    uv_thread_t t;
+
+    memset(res, 0, sizeof(*res));
+    handled = 0;
+    set_usr1(sa_flags);
+    assert_int_equal(pipe(ipipe), 0);
+    *t0 = uv_hrtime() / 1000000;
+    assert_int_equal(uv_thread_create(&t, fn, res), 0);
+    uv_sleep(100);
+    assert_int_equal(kill(getpid(), SIGUSR1), 0);
+    uv_sleep(100);
+    assert_int_equal(write(ipipe[1], "x", 1), 1);
+    assert_int_equal(uv_thread_join(&t), 0);
+    assert_int_equal(handled, 1);
+    close(ipipe[0]);
+    close(ipipe[1]);
+    signal(SIGUSR1, SIG_DFL);
+}
+
+static void a_signal_interrupts_a_blocked_read_unless_sa_restart(void **state)
+{
+    intr_result res;
+    uint64_t t0;
+
+    (void)state;
+    run_intr(reader_thread, 0, &res, &t0);
+    assert_int_equal(res.r, -1);
+    assert_int_equal(res.err, EINTR);
+    assert_int_equal(res.at_ms - t0, 100);
+    run_intr(reader_thread, SA_RESTART, &res, &t0);
+    assert_int_equal(res.r, 1);
+    assert_int_equal(res.at_ms - t0, 200);
+}
+
+static void a_signal_interrupts_poll_even_with_sa_restart(void **state)
+{
+    intr_result res;
+    uint64_t t0;
+
+    (void)state;
+    run_intr(poller_thread, SA_RESTART, &res, &t0);
+    assert_int_equal(res.r, -1);
+    assert_int_equal(res.err, EINTR);
+    assert_int_equal(res.at_ms - t0, 100);
+}
+
+static void a_signal_interrupts_nanosleep_with_the_time_left(void **state)
+{
+    intr_result res;
+    uint64_t t0;
+
+    (void)state;
+    run_intr(sleeper_thread, SA_RESTART, &res, &t0);
+    assert_int_equal(res.r, -1);
+    assert_int_equal(res.err, EINTR);
+    assert_int_equal(res.at_ms - t0, 100);
+    assert_int_equal(res.rem.tv_sec, 1);
+    assert_int_equal(res.rem.tv_nsec, 900000000L);
+}
+
+/* libuv's eintr_handling: a uv_signal_t watches SIGUSR1 (libuv's handler has SA_RESTART); a thread
+ * signals the process and then writes a pipe that the test's thread reads with a synchronous
+ * uv_fs_read. */
+static uv_signal_t usr1;
+static void usr1_cb(uv_signal_t *h, int signum)
+{
+    (void)signum;
+    uv_signal_stop(h);
+}
+
+static void kill_then_write(void *arg)
+{
+    ssize_t n;
+
+    (void)arg;
+    assert_int_equal(kill(getpid(), SIGUSR1), 0);
+    do
+        n = write(ipipe[1], "test-buffer\n", 12);
+    while (n == -1 && errno == EINTR);
+    assert_int_equal(n, 12);
+}
+
+static void uv_fs_read_of_a_pipe_survives_a_signal(void **state)
+{
+    ah_sim *sim = *state;
+    uv_loop_t *loop = uv_default_loop();
+    uv_thread_t t;
+    uv_fs_t req;
+    char b[32] = {0};
+    uv_buf_t iov = uv_buf_init(b, sizeof(b));
+
+    assert_int_equal(uv_signal_init(loop, &usr1), 0);
+    assert_int_equal(uv_signal_start(&usr1, usr1_cb, SIGUSR1), 0);
+    assert_int_equal(pipe(ipipe), 0);
+    assert_int_equal(uv_thread_create(&t, kill_then_write, NULL), 0);
+    assert_int_equal(uv_fs_read(loop, &req, ipipe[0], &iov, 1, -1, NULL), 12);
+    uv_fs_req_cleanup(&req);
+    assert_string_equal(b, "test-buffer\n");
+    assert_int_equal(uv_run(loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(uv_thread_join(&t), 0);
+    close(ipipe[0]);
+    close(ipipe[1]);
+    uv_close((uv_handle_t *)&usr1, NULL);
+    ah_run_until_idle(sim);
+}
+
+/* ---- planted misuse beside correct twins ---- */
+
+static void read_unwritten_pipe_body(ah_sim *sim, void *ctx)
+{
+    int p[2];
+    char b[4];
+
+    (void)sim;
+    assert_int_equal(pipe(p), 0);
+    if (ctx != NULL) { /* the twin: someone writes */
+        assert_int_equal(write(p[1], "x", 1), 1);
+    }
+    assert_int_equal(read(p[0], b, sizeof(b)), 1); /* planted: nobody will write */
+    close(p[0]);
+    close(p[1]);
+}
+
+static void a_read_on_a_pipe_nobody_writes_is_a_deadlock(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, read_unwritten_pipe_body, NULL, "read on the read end of pipe");
+    ah_assert_passes(NULL, read_unwritten_pipe_body, "writes");
+}
+
+static int dl_pipe[2];
+static void thread_reads_forever(void *arg)
+{
+    char b[4];
+    (void)arg;
+    (void)read(dl_pipe[0], b, sizeof(b));
+}
+
+static void thread_read_unwritten_body(ah_sim *sim, void *ctx)
+{
+    uv_thread_t t;
+
+    (void)sim;
+    assert_int_equal(pipe(dl_pipe), 0);
+    assert_int_equal(uv_thread_create(&t, thread_reads_forever, NULL), 0);
+    if (ctx != NULL)
+        assert_int_equal(write(dl_pipe[1], "x", 1), 1);
+    uv_thread_join(&t); /* planted without ctx: the thread waits forever */
+    close(dl_pipe[0]);
+    close(dl_pipe[1]);
+}
+
+static void a_thread_reading_a_pipe_nobody_writes_is_a_deadlock(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, thread_read_unwritten_body, NULL,
+                         "blocked in read on the read end of pipe");
+    ah_assert_passes(NULL, thread_read_unwritten_body, "writes");
+}
+
+static void write_closed_eventfd_body(ah_sim *sim, void *ctx)
+{
+    int fd = eventfd(0, 0);
+    int closed_first = ctx == NULL;
+
+    (void)sim;
+    if (closed_first)
+        close(fd);
+    /* planted: a write to a closed eventfd is EBADF, as the kernel's */
+    if (eventfd_write(fd, 1) != 0)
+        ah_fail(sim, "eventfd_write: %s", strerror(errno));
+    if (!closed_first)
+        close(fd);
+}
+
+static void a_write_to_a_closed_eventfd_is_ebadf(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, write_closed_eventfd_body, NULL,
+                         "eventfd_write: Bad file descriptor");
+    ah_assert_passes(NULL, write_closed_eventfd_body, "open");
+}
+
+static void sigpipe_body(ah_sim *sim, void *ctx)
+{
+    int p[2];
+
+    (void)sim;
+    assert_int_equal(pipe(p), 0);
+    if (ctx == NULL)
+        close(p[0]);
+    signal(SIGPIPE, SIG_DFL);
+    (void)write(p[1], "x", 1); /* planted: nobody reads, and SIGPIPE would kill */
+    if (ctx != NULL)
+        close(p[0]);
+    close(p[1]);
+}
+
+static void a_write_to_a_pipe_without_reader_raises_sigpipe(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, sigpipe_body, NULL, "Linux raises SIGPIPE");
+    ah_assert_passes(NULL, sigpipe_body, "reader");
+}
+
+static void unclosed_pipe_body(ah_sim *sim, void *ctx)
+{
+    int p[2];
+
+    (void)sim;
+    assert_int_equal(pipe(p), 0);
+    close(p[1]);
+    if (ctx != NULL)
+        close(p[0]);
+}
+
+static void a_pipe_never_closed_is_reported(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, unclosed_pipe_body, NULL, "the read end of pipe");
+    ah_assert_passes(NULL, unclosed_pipe_body, "closes");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        ah_unit_test(a_pipe_has_linux_semantics),
+        ah_unit_test(uv_pipe_open_reads_a_pipe_in_virtual_time),
+        ah_unit_test(a_blocking_read_waits_in_virtual_time),
+        ah_unit_test(threads_block_on_a_pipe_in_virtual_time),
+        ah_unit_test(an_eventfd_counts_as_linux),
+        ah_unit_test(uv_poll_watches_an_eventfd),
+        ah_unit_test(a_timerfd_expires_in_virtual_time),
+        ah_unit_test(uv_poll_watches_a_timerfd),
+        ah_unit_test(a_signal_interrupts_a_blocked_read_unless_sa_restart),
+        ah_unit_test(a_signal_interrupts_poll_even_with_sa_restart),
+        ah_unit_test(a_signal_interrupts_nanosleep_with_the_time_left),
+        ah_unit_test(uv_fs_read_of_a_pipe_survives_a_signal),
+        cmocka_unit_test(a_read_on_a_pipe_nobody_writes_is_a_deadlock),
+        cmocka_unit_test(a_thread_reading_a_pipe_nobody_writes_is_a_deadlock),
+        cmocka_unit_test(a_write_to_a_closed_eventfd_is_ebadf),
+        cmocka_unit_test(a_write_to_a_pipe_without_reader_raises_sigpipe),
+        cmocka_unit_test(a_pipe_never_closed_is_reported),
+    };
+    return ah_run_tests(tests);
+}
