@@ -97,11 +97,11 @@ typedef struct ah__fsock {
     const ah__fsock_ops *ops;     /* a datagram socket (dgram.c), or NULL */
     void *priv;                   /* the ops' own state */
     int rcvtimeo_ms, sndtimeo_ms; /* SO_RCVTIMEO, SO_SNDTIMEO (0: none) */
-    unsigned fork_gen;            /* ah__fd_fork_gen when it was made */
     int accmode;                  /* O_RDWR, or O_RDONLY / O_WRONLY for a pipe's ends */
     const char *what;             /* "the read end of pipe", "eventfd", ... (NULL: a socket) */
     ah__twaitq twq;               /* simulated threads blocked in a call on it */
     char wait_desc[224];          /* what a blocked thread waits for, for the deadlock report */
+    unsigned fork_gen;            /* ah__fd_fork_gen when it was made */
     ah__site site;
 } ah__fsock;
 

@@ -41,39 +41,41 @@ static void fd_check(ah_sim *sim, void *state, ah__buf *b)
     (void)sim;
     for (q = st->socks.next; q != &st->socks; q = q->next) {
         ah__fsock *fs = ah__container_of(q, ah__fsock, link);
-        /* one made before the fork of this child is the parent's to close */
-        if (fs->kind == AH__FK_SOCK && fs->fork_gen == ah__fd_fork_gen && fs->what != NULL)
+        if (fs->kind != AH__FK_SOCK || fs->fork_gen != ah__fd_fork_gen)
+            continue; /* one made before the fork of this child is the parent's to close */
+        if (fs->what != NULL)
             ah__buf_printf(b, "  - %s was never closed\n", ah__fd_str(fs, s, sizeof(s)));
-        else if (fs->kind == AH__FK_SOCK && fs->fork_gen == ah__fd_fork_gen)
+        else
             ah__buf_printf(b, "  - socket descriptor %d created in %s was never closed\n", fs->fd,
                            ah__site_str(&fs->site, s, sizeof(s)));
     }
 }
 
-/* Deadlock report: a watcher in a forked child that waits on a descriptor of the parent's copy;
- * and a sim that watched real descriptors says so: their readiness came from outside the sim. */
+/* A report (a deadlock, say) of a sim that watched real descriptors says so: their readiness
+ * came from outside the sim. In a forked child, a watcher waiting on a descriptor of the parent's
+ * copy is named. */
 static void fd_pending(ah_sim *sim, void *state, ah__buf *b)
 {
     ah__fdstate *st = state;
     ah__list *q;
-    char made[160], forked[160], s[256];
+    char s[256], made[160], forked[160];
 
     (void)sim;
+    for (q = st->reals.next; q != &st->reals; q = q->next)
+        ah__buf_printf(b, "  - %s, watched by uv_poll: its readiness comes from outside the sim\n",
+                       ah__fd_str(ah__container_of(q, ah__fsock, link), s, sizeof(s)));
     for (q = st->all_polls.next; q != &st->all_polls; q = q->next) {
         ah__fpoll *p = ah__container_of(q, ah__fpoll, all_link);
         if (p->handle == NULL || p->fs == NULL || p->fs->fork_gen == ah__fd_fork_gen ||
             !ah__is_active((uv_handle_t *)p->handle))
             continue;
         ah__buf_printf(b,
-                       "  - uv_poll_t on fake descriptor %d (made in %s) waits in the child forked "
-                       "in %s, but the descriptor was made before the fork: nothing the parent "
-                       "writes reaches the child's copy of the sim (issue 25)\n",
-                       p->fs->fd, ah__site_str(&p->fs->site, made, sizeof(made)),
+                       "  - uv_poll_t on %s waits in the child forked in %s, but the descriptor "
+                       "was made before the fork: nothing the parent writes reaches the child's "
+                       "copy of the sim (issue 25)\n",
+                       ah__fd_str(p->fs, made, sizeof(made)),
                        ah__site_str(&ah__fd_fork_site, forked, sizeof(forked)));
     }
-    for (q = st->reals.next; q != &st->reals; q = q->next)
-        ah__buf_printf(b, "  - %s, watched by uv_poll: its readiness comes from outside the sim\n",
-                       ah__fd_str(ah__container_of(q, ah__fsock, link), s, sizeof(s)));
 }
 
 static void fd_destroy(ah_sim *sim, void *state)
@@ -125,17 +127,17 @@ ah__fdstate *ah__fd_state(ah_sim *sim)
 
 void ah__fd_fork_check(ah__fsock *fs, const char *call)
 {
-    char made[160], forked[160];
+    char what[256], forked[160];
 
     if (fs->fork_gen == ah__fd_fork_gen)
         return;
     ah__fail(fs->sim,
-             "%s on fake descriptor %d (made in %s) in the child forked in %s: the descriptor was "
-             "made before the fork, and the child runs its own copy of the sim, which cannot reach "
-             "the parent's: what one side writes the other would never read. Descriptors shared "
-             "across processes are not simulated (issue 25); make them after the fork, or use "
-             "real ones the sim did not make",
-             call, fs->fd, ah__site_str(&fs->site, made, sizeof(made)),
+             "%s on %s in the child forked in %s: the descriptor was made before the fork, and "
+             "the child runs its own copy of the sim, which cannot reach the parent's: what one "
+             "side writes the other would never read. Descriptors shared across processes are "
+             "not simulated (issue 25); make them after the fork, or use real ones the sim did "
+             "not make",
+             call, ah__fd_str(fs, what, sizeof(what)),
              ah__site_str(&ah__fd_fork_site, forked, sizeof(forked)));
 }
 

@@ -12,6 +12,8 @@
 #define _GNU_SOURCE 1
 #include "internal.h"
 
+#include "../fd/internal_fd.h"
+
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -362,13 +364,16 @@ static int fd_flags(ah__fs *fs, int fd)
     return fcntl(fd, F_GETFL);
 }
 
-/* Whether `fd` can be an IOCB_FLAG_RESFD: 0, or the errno the kernel answers. A real eventfd is
- * "anon_inode:[eventfd]"; a descriptor of /dev/null is the fd layer's fake object (docs/aio.md). */
+/* Whether `fd` can be an IOCB_FLAG_RESFD: 0, or the errno the kernel answers. A fake descriptor
+ * must be the fd layer's eventfd; a real one "anon_inode:[eventfd]". */
 static int resfd_check(ah__fs *fs, int fd)
 {
+    ah__fsock *f = ah__fd_get_any(fd);
     char p[32], t[64];
     ssize_t n;
 
+    if (f != NULL)
+        return f->what != NULL && strcmp(f->what, "eventfd") == 0 ? 0 : EINVAL;
     if (fs->mem != NULL && ah__memfs_fd_flags(fs->mem, fd) >= 0)
         return EINVAL; /* a file of the memory file system */
     if (fcntl(fd, F_GETFD) < 0)
@@ -378,9 +383,7 @@ static int resfd_check(ah__fs *fs, int fd)
     if (n < 0)
         return 0;
     t[n] = '\0';
-    if (strcmp(t, "anon_inode:[eventfd]") == 0 || strcmp(t, "/dev/null") == 0)
-        return 0;
-    return EINVAL;
+    return strcmp(t, "anon_inode:[eventfd]") == 0 ? 0 : EINVAL;
 }
 
 static int misaligned(uint64_t v) { return (v & (AIO_DIRECT_ALIGN - 1)) != 0; }

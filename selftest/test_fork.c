@@ -415,7 +415,7 @@ static void a_socketpair_made_before_the_fork_is_reported_in_the_child(void **st
     }
     assert_int_equal(send(sv[1], "hi\n", 3, 0), 3);
     assert_int_equal(wait_child(&c, err, sizeof(err)), 1);
-    if (strstr(err, "uv_poll_start on fake descriptor") == NULL ||
+    if (strstr(err, "uv_poll_start on ") == NULL ||
         strstr(err, "was made before the fork") == NULL ||
         strstr(err, "in the child forked in") == NULL)
         fail_msg("the child's report does not name the descriptor and the fork:\n%s", err);
