@@ -324,7 +324,7 @@ int uv_read_start(uv_stream_t *st, uv_alloc_cb alloc_cb, uv_read_cb read_cb)
     ah__site site = AH__CALLER("uv_read_start");
     ah__sock *s;
 
-    if (st == NULL || alloc_cb == NULL || read_cb == NULL)
+    if (st == NULL || (AH__UV_READ_START_CHECKS_CBS && (alloc_cb == NULL || read_cb == NULL)))
         return UV_EINVAL;
     if (st->type == UV_TTY && ah__tty_read_hook != NULL)
         return ah__tty_read_hook(st, alloc_cb, read_cb, site);
@@ -335,6 +335,11 @@ int uv_read_start(uv_stream_t *st, uv_alloc_cb alloc_cb, uv_read_cb read_cb)
         return UV_EALREADY;
     if (!(st->flags & AH__SF_READABLE))
         return UV_ENOTCONN;
+    if (alloc_cb == NULL || read_cb == NULL)
+        ah__fail(s->net->sim,
+                 "uv_read_start with a NULL %s: this libuv accepts it and calls NULL when data "
+                 "arrives",
+                 alloc_cb == NULL ? "alloc_cb" : "read_cb");
     st->flags |= AH__SF_READING;
     st->flags &= ~AH__SF_READ_EOF;
     st->read_cb = read_cb;

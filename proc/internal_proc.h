@@ -123,7 +123,7 @@ typedef struct ah__pstate {
     unsigned char real_installed[AH__NSIG];
     struct sigaction saved[AH__NSIG];
     uint64_t random_state;
-    ah__list ttys;        /* per-tty state (misc.c) */
+    ah__list ttys; /* per-tty state (misc.c) */
 } ah__pstate;
 
 /* The room's state of the sim, created on first use (registers the hooks). */

@@ -54,7 +54,8 @@ build_suite() {
     up=$1
     hb=$2
     src=$M/src/$up/libuv1-$up
-    if ! grep -q "^AH_LIBUV_SUITE_SRC:PATH=$src\$" "$hb/CMakeCache.txt" 2>/dev/null; then
+    if ! grep -q "^AH_LIBUV_SUITE_SRC:PATH=$src\$" "$hb/CMakeCache.txt" 2>/dev/null ||
+        [ ! -f "$hb/selftest/libuv-suite/Makefile" ]; then
         if [ -f "$hb/CMakeCache.txt" ]; then
             cmake "$hb" -DAH_LIBUV_SUITE_SRC="$src" >"$hb-suite.log" 2>&1
         else

@@ -69,6 +69,10 @@
 /* 1.41: uv_read_start on a stream already reading returns UV_EALREADY (before: 0, and the new
  * callbacks replace the old ones). */
 #define AH__UV_READ_START_EALREADY AH__UV_AT_LEAST(1, 41, 0)
+/* 1.41 (the same move of uv_read_start): NULL callbacks answer UV_EINVAL before anything else
+ * (before: not checked, so a stream that is not readable answers UV_ENOTCONN; libuv's test
+ * tcp_bind_writable_flags at 1.40). */
+#define AH__UV_READ_START_CHECKS_CBS AH__UV_AT_LEAST(1, 41, 0)
 
 /* 1.42: uv_shutdown clears the stream's writable flag at once (uv_is_writable 0, uv_write
  * UV_EPIPE; before: writes queued after uv_shutdown still go out before the FIN), and a read
