@@ -237,6 +237,7 @@ int ah__fd_block(ah__fsock *fs, const char *call, int (*pred)(void *ctx), void *
     block_ctx b;
     ah__event dl;
     char verb[256], where[160];
+    int ok;
 
     if (pred(ctx)) {
         ah__fd_body_resumes(sim);
@@ -270,10 +271,9 @@ int ah__fd_block(ah__fsock *fs, const char *call, int (*pred)(void *ctx), void *
     ah__run_until_pred(sim, verb, block_pred, &b);
     set_blocking(sim, -1);
     ah__event_cancel(&dl);
-    if (!pred(ctx))
-        return 0; /* its timeout */
+    ok = pred(ctx); /* else its timeout */
     ah__fd_body_resumes(sim);
-    return 1;
+    return ok;
 }
 
 void ah__fd_body_resumes(ah_sim *sim)
