@@ -121,7 +121,7 @@ static void *worker_main(void *arg)
     ah__sched *s = p->sched;
     ah__thr *self;
     ah__job *job;
-    char what[96];
+    char what[320];
 
     ah__sched_get(&self, 0);
 #if AH__UV_POOL_THREAD_NAME
@@ -140,7 +140,12 @@ static void *worker_main(void *arg)
         ah__list_remove(&job->link);
         ah__list_insert_tail(&p->running, &job->link);
         job->state = JOB_RUNNING;
-        snprintf(what, sizeof(what), "%s starts", job->what);
+        {
+            /* Named with its call site: which uv_fs_write of the code under test this is. */
+            char site[160];
+            snprintf(what, sizeof(what), "%s starts (called in %s)", job->what,
+                     ah__site_str(&job->site, site, sizeof(site)));
+        }
         ah__trace_note(s->sim, "thread pool", what);
         job->work(job);
         if (job->duration_ms > 0)
