@@ -352,8 +352,9 @@ void ah__peer_free_all(ah__net *net);
 /* The flow a peer connection reads and the end it is. */
 static inline ah__flow *ah__pc_in(ah__pconn *pc) { return &pc->conn->flow[1 - pc->side]; }
 
-/* server.c: what an ah_server does with its connections (peer.c calls it for a peer that has a
- * server): bytes or the other end's going reached `pc`; `pc` is being freed. */
+/* server.c: what an ah_server does with its connections (peer.c calls them through
+ * ah__net_parts for a peer that has a server): bytes or the other end's going reached `pc`;
+ * `pc` is being freed; the server is being freed. */
 void ah__server_advance(ah__pconn *pc);
 void ah__server_conn_free(ah__pconn *pc);
 void ah__server_free(struct ah__server *srv);
@@ -380,6 +381,10 @@ typedef struct ah__net_parts_t {
     void (*peer_check)(ah__net *net, ah__buf *b);
     void (*peer_pending)(ah__net *net, ah__buf *b);
     void (*peer_free_all)(ah__net *net);
+    /* server.c (set by ah_server_start) */
+    void (*server_advance)(ah__pconn *pc);
+    void (*server_conn_free)(ah__pconn *pc);
+    void (*server_free)(struct ah__server *srv);
     /* dns.c */
     void (*dns_check)(ah__net *net, ah__buf *b);
     void (*dns_free_all)(ah__net *net);

@@ -574,7 +574,7 @@ static void pconn_advance(ah__pconn *pc)
     if (pc->connecting || c == NULL)
         return;
     if (pc->peer->server != NULL) {
-        ah__server_advance(pc);
+        ah__net_parts.server_advance(pc);
         return;
     }
     while (!pc->aborted && !pc->finished && sc != NULL && pc->step < sc->n) {
@@ -854,7 +854,7 @@ void ah__peer_free_all(ah__net *net)
             ah__event_cancel(&pc->timer);
             ah__event_cancel(&pc->conn_ev);
             if (pc->srv != NULL)
-                ah__server_conn_free(pc);
+                ah__net_parts.server_conn_free(pc);
             ah__free(pc);
         }
         while (!ah__list_empty(&p->scripts)) {
@@ -866,7 +866,7 @@ void ah__peer_free_all(ah__net *net)
             ah__free(sc);
         }
         if (p->server != NULL)
-            ah__server_free(p->server);
+            ah__net_parts.server_free(p->server);
         ah__free(p);
     }
 }

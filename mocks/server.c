@@ -268,6 +268,9 @@ ah_server *ah_server_start(ah_sim *sim, const char *addr, ah_framing framing, ah
     pub->s.framing = framing;
     pub->s.handler = handler;
     pub->s.ctx = ctx;
+    ah__net_parts.server_advance = ah__server_advance;
+    ah__net_parts.server_conn_free = ah__server_conn_free;
+    ah__net_parts.server_free = ah__server_free;
     p->server = &pub->s;
     p->tolerant = 1;
     ah__trace_note(sim, p->route->addr.str, "ah_server listening");
