@@ -38,9 +38,22 @@ static void fd_check(ah_sim *sim, void *state, ah__buf *b)
     (void)sim;
     for (q = st->socks.next; q != &st->socks; q = q->next) {
         ah__fsock *fs = ah__container_of(q, ah__fsock, link);
-        if (fs->kind == AH__FK_SOCK)
-            ah__buf_printf(b, "  - socket descriptor %d created in %s was never closed\n", fs->fd,
-                           ah__site_str(&fs->site, s, sizeof(s)));
+        char hint[320] = "", conn[2 * AH__ADDR_MAX + 24] = "";
+        Dl_info info;
+
+        if (fs->kind != AH__FK_SOCK)
+            continue;
+        /* An unmarked site (a library built without ah/sites.h) comes with the command that
+         * turns its address into a line. */
+        if (fs->site.file == NULL && fs->site.ret != NULL && dladdr(fs->site.ret, &info) &&
+            info.dli_fname != NULL)
+            snprintf(
+                hint, sizeof(hint), " (addr2line -f -e %s 0x%lx names it)", info.dli_fname,
+                (unsigned long)((const char *)fs->site.ret - (const char *)info.dli_fbase - 1));
+        if (fs->conn != NULL)
+            snprintf(conn, sizeof(conn), " (%s)", fs->conn->label);
+        ah__buf_printf(b, "  - socket descriptor %d%s created in %s%s was never closed\n", fs->fd,
+                       conn, ah__site_str(&fs->site, s, sizeof(s)), hint);
     }
 }
 
