@@ -208,6 +208,8 @@ struct ah_peer {
     unsigned index;            /* a client's number among the sim's scripted clients (1-based) */
     int tolerant;              /* ah_peer_tolerant: a vanished other end is not a failure */
     struct ah__server *server; /* an ah_server runs its connections instead of scripts */
+    void *udp;                 /* a scripted UDP client's state (udp_peer.c) */
+    size_t udp_steps;          /* ... the steps it ran */
     ah__list scripts;
     ah__script *next_script; /* for the next accepted connection, or NULL */
     ah__list conns;          /* ah__pconn */
@@ -337,6 +339,9 @@ int ah__sock_reading(const ah__sock *s);
 void ah__sock_writable(ah__sock *s);
 
 /* peer.c */
+/* A scripted client with one empty script, in the network's peers (ah_net_connect,
+ * ah_net_connect_udp). */
+ah_peer *ah__peer_client_new(ah_sim *sim, struct ah__route *r, ah__site site);
 /* ah_net_listen's work (ah_server_start listens the same way). */
 ah_peer *ah__peer_listen(ah_sim *sim, const char *addr, ah__site site, const char *fn);
 /* A connection reached the scripted peer's address. */
@@ -385,6 +390,10 @@ typedef struct ah__net_parts_t {
     void (*server_advance)(ah__pconn *pc);
     void (*server_conn_free)(ah__pconn *pc);
     void (*server_free)(struct ah__server *srv);
+    /* udp_peer.c (set by ah_net_connect_udp) */
+    void (*udp_kick)(ah_peer *p);
+    void (*udp_check)(ah_peer *p, ah__buf *b);
+    void (*udp_free)(ah_peer *p);
     /* dns.c */
     void (*dns_check)(ah__net *net, ah__buf *b);
     void (*dns_free_all)(ah__net *net);

@@ -158,6 +158,10 @@ static void add_step(ah_peer *p, int kind, const void *bytes, size_t n, uint64_t
     if (kind == AH__STEP_CLOSE || kind == AH__STEP_RESET || kind == AH__STEP_STALL)
         sc->ended = 1;
 
+    if (p->udp != NULL) {
+        ah__net_parts.udp_kick(p);
+        return;
+    }
     /* A connection that already ran to the end of this script goes on with the new step. */
     for (q = p->conns.next; q != &p->conns; q = q->next) {
         ah__pconn *pc = ah__container_of(q, ah__pconn, link);
@@ -281,6 +285,9 @@ int ah_peer_refused(const ah_peer *p)
 int ah_peer_done(const ah_peer *p)
 {
     const ah__pconn *pc = last_pconn(p);
+
+    if (p->udp != NULL)
+        return p->udp_steps >= ah__container_of(p->scripts.next, ah__script, link)->n;
     return pc != NULL && pc->script != NULL && !pc->vanished && !pc->refused && !pc->aborted &&
            pc->step >= pc->script->n;
 }
@@ -288,6 +295,9 @@ int ah_peer_done(const ah_peer *p)
 size_t ah_peer_steps_run(const ah_peer *p)
 {
     const ah__pconn *pc = last_pconn(p);
+
+    if (p->udp != NULL)
+        return p->udp_steps;
     return pc != NULL ? pc->step : 0;
 }
 
@@ -323,17 +333,10 @@ static void client_connected(ah__event *ev)
     pconn_advance(pc);
 }
 
-static ah_peer *connect_client(ah_sim *sim, const char *addr, ah__site site, const char *fn)
+ah_peer *ah__peer_client_new(ah_sim *sim, ah__route *r, ah__site site)
 {
-    ah__route *r = ah__test_route(sim, fn, addr), *lst;
     ah__net *net;
-    ah__addr local;
-    ah__conn *c = NULL;
-    ah__pconn *pc;
-    uv_loop_t *loop;
-    uint64_t due;
     ah_peer *p;
-    int rc;
 
     parts_install();
     net = ah__net_get(sim);
@@ -347,6 +350,23 @@ static ah_peer *connect_client(ah_sim *sim, const char *addr, ah__site site, con
     ah__list_init(&p->conns);
     script_new(p, site)->used = 1;
     ah__list_insert_tail(&net->peers, &p->link);
+    return p;
+}
+
+static ah_peer *connect_client(ah_sim *sim, const char *addr, ah__site site, const char *fn)
+{
+    ah__route *r = ah__test_route(sim, fn, addr), *lst;
+    ah__net *net;
+    ah__addr local;
+    ah__conn *c = NULL;
+    ah__pconn *pc;
+    uv_loop_t *loop;
+    uint64_t due;
+    ah_peer *p;
+    int rc;
+
+    p = ah__peer_client_new(sim, r, site);
+    net = p->net;
 
     pc = ah__calloc(1, sizeof(*pc));
     pc->peer = p;
@@ -755,6 +775,8 @@ void ah__peer_check(ah__net *net, ah__buf *b)
 
     for (q = net->peers.next; q != &net->peers; q = q->next) {
         ah_peer *p = ah__container_of(q, ah_peer, link);
+        if (p->udp != NULL)
+            ah__net_parts.udp_check(p, b);
         for (r = p->conns.next; r != &p->conns; r = r->next) {
             ah__pconn *pc = ah__container_of(r, ah__pconn, link);
             const ah__step *st;
@@ -805,6 +827,8 @@ void ah__peer_pending(ah__net *net, ah__buf *b)
 
     for (q = net->peers.next; q != &net->peers; q = q->next) {
         ah_peer *p = ah__container_of(q, ah_peer, link);
+        if (p->udp != NULL)
+            ah__net_parts.udp_check(p, b);
         for (r = p->conns.next; r != &p->conns; r = r->next) {
             ah__pconn *pc = ah__container_of(r, ah__pconn, link);
             const ah__step *st;
@@ -867,6 +891,8 @@ void ah__peer_free_all(ah__net *net)
         }
         if (p->server != NULL)
             ah__net_parts.server_free(p->server);
+        if (p->udp != NULL)
+            ah__net_parts.udp_free(p);
         ah__free(p);
     }
 }

@@ -307,6 +307,106 @@ static void many_clients_are_explored_flows(void **state)
     ah_explore_result_free(&r);
 }
 
+/* ---- scripted UDP clients ---- */
+
+static uv_udp_t userver;
+static char uslab[512];
+static uv_udp_send_t ureq[8];
+static char uout[8][64];
+static unsigned un;
+
+static void us_alloc(uv_handle_t *h, size_t size, uv_buf_t *b)
+{
+    (void)h, (void)size;
+    *b = uv_buf_init(uslab, sizeof(uslab));
+}
+
+/* A UDP server under test: answers "re:" + the datagram, from the same socket. */
+static void us_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *b, const struct sockaddr *addr,
+                    unsigned flags)
+{
+    unsigned i;
+    uv_buf_t out;
+
+    (void)flags;
+    if (nread <= 0 || addr == NULL)
+        return;
+    i = un++ % 8;
+    memcpy(uout[i], "re:", 3);
+    memcpy(uout[i] + 3, b->base, (size_t)nread);
+    out = uv_buf_init(uout[i], 3 + (unsigned)nread);
+    uv_udp_send(&ureq[i], h, &out, 1, addr, NULL);
+}
+
+static void us_start(void)
+{
+    struct sockaddr_in a;
+    un = 0;
+    uv_ip4_addr("127.0.0.1", 9000, &a);
+    uv_udp_init(uv_default_loop(), &userver);
+    assert_int_equal(uv_udp_bind(&userver, (const struct sockaddr *)&a, 0), 0);
+    uv_udp_recv_start(&userver, us_alloc, us_recv);
+}
+
+static void udp_client_talks_to_a_uv_udp_server(void **state)
+{
+    ah_sim *sim = *state;
+    ah_peer *c;
+
+    us_start();
+    c = ah_net_connect_udp(sim, "127.0.0.1:9000");
+    ah_peer_reply(c, "ping");
+    ah_peer_expect(c, "re:ping");
+    ah_peer_reply_after(c, 40, "again");
+    ah_peer_expect(c, "re:again");
+    ah_peer_close(c);
+    ah_advance(sim, 100);
+    assert_true(ah_peer_done(c));
+    ah_assert_now_ms(sim, 100);
+    assert_int_equal(un, 2);
+    uv_close((uv_handle_t *)&userver, NULL);
+    ah_run_until_idle(sim);
+}
+
+static void udp_wrong_answer(ah_sim *sim, void *ctx)
+{
+    ah_peer *c;
+    (void)ctx;
+    us_start();
+    c = ah_net_connect_udp(sim, "127.0.0.1:9000");
+    ah_peer_reply(c, "ping");
+    ah_peer_expect(c, "pong");
+    ah_advance(sim, 10);
+    uv_close((uv_handle_t *)&userver, NULL);
+    ah_run_until_idle(sim);
+}
+
+static void udp_lost_answer(ah_sim *sim, void *ctx)
+{
+    ah_peer *c;
+    us_start();
+    ah_udp_drop_next(sim, "127.0.0.1:9000", 1); /* the request is lost */
+    c = ah_net_connect_udp(sim, "127.0.0.1:9000");
+    if (ctx != NULL)
+        ah_peer_tolerant(c);
+    ah_peer_reply(c, "ping");
+    ah_peer_expect(c, "re:ping");
+    ah_advance(sim, 10);
+    uv_close((uv_handle_t *)&userver, NULL);
+    ah_run_until_idle(sim);
+}
+
+static void udp_client_fails_on_a_wrong_or_missing_datagram(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, udp_wrong_answer, NULL,
+                         "scripted UDP client #1 to 127.0.0.1:9000: unexpected datagram");
+    ah_assert_fails_with(NULL, udp_wrong_answer, NULL, "received: \"re:ping\"");
+    ah_assert_fails_with(NULL, udp_lost_answer, NULL,
+                         "scripted UDP client #1 to 127.0.0.1:9000 did not finish its script");
+    ah_assert_passes(NULL, udp_lost_answer, (void *)1);
+}
+
 /* ---- tolerant listening peers ---- */
 
 static void client_leaves_early(ah_sim *sim, void *ctx)
@@ -467,6 +567,8 @@ int main(void)
         ah_unit_test(refused_client_fails_unless_tolerant),
         ah_unit_test(many_clients_from_one_template),
         ah_unit_test(many_clients_are_explored_flows),
+        ah_unit_test(udp_client_talks_to_a_uv_udp_server),
+        ah_unit_test(udp_client_fails_on_a_wrong_or_missing_datagram),
         ah_unit_test(tolerant_peer_accepts_a_client_that_vanishes),
         ah_unit_test(ah_server_echoes_lines),
         ah_unit_test(ah_server_answers_per_handler_in_order),

@@ -82,6 +82,13 @@ typedef void (*ah_peer_script_fn)(ah_peer *p, unsigned i, void *ctx);
  * are separate flows: under ah_explore their orderings are choices. */
 void ah_net_connect_many(ah_sim *sim, const char *addr, unsigned n, ah_peer_script_fn script,
                          void *ctx, ah_peer **out);
+/* A scripted UDP client of a server at `addr` (a uv_udp_t or raw socket bound there): its own
+ * socket on the fake network, owned by the sim. ah_peer_reply sends one datagram to `addr`,
+ * ah_peer_expect takes the next datagram that reaches the client and requires exactly these
+ * bytes, ah_peer_delay / ah_peer_reply_after wait, ah_peer_close closes its socket,
+ * ah_peer_stall takes everything from then on; the UDP faults of ah/udp.h apply to its
+ * datagrams. Reports say "scripted UDP client #N to ADDR". */
+ah_peer *ah_net_connect_udp(ah_sim *sim, const char *addr);
 /* Sends the peer's FIN (a half-close) and goes on with the next step: the other end reads EOF
  * while this end still reads. */
 void ah_peer_shutdown(ah_peer *p);
@@ -185,6 +192,7 @@ ah_peer *ah__peer_mark(ah_peer *p, const char *file, int line, const char *func,
 #define ah_net_listen(...) AH__NET_SITE(ah_net_listen, __VA_ARGS__)
 #define ah_net_connect(...) AH__NET_SITE(ah_net_connect, __VA_ARGS__)
 #define ah_net_connect_many(...) AH__NET_SITE(ah_net_connect_many, __VA_ARGS__)
+#define ah_net_connect_udp(...) AH__NET_SITE(ah_net_connect_udp, __VA_ARGS__)
 #define ah_peer_shutdown(p) AH__PEER_SITE(ah_peer_shutdown, p)
 #define ah_peer_expect(p, ...) AH__PEER_SITE_ARGS(ah_peer_expect, p, __VA_ARGS__)
 #define ah_peer_expect_n(p, ...) AH__PEER_SITE_ARGS(ah_peer_expect_n, p, __VA_ARGS__)
