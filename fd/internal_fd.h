@@ -151,6 +151,9 @@ ah__fsock *ah__fd_new(ah_sim *sim, int kind, ah__site site); /* NULL with errno 
 void ah__fd_release(ah__fsock *fs);                          /* frees the number and the entry */
 /* The deadline of a blocking call with a SO_RCVTIMEO/SO_SNDTIMEO of `ms` (0: UINT64_MAX). */
 uint64_t ah__fd_deadline(const ah__fsock *fs, int ms);
+/* A blocking call of the test body returns: under exploration, the flows due at this instant may
+ * run first (a choice, default no). */
+void ah__fd_body_resumes(ah_sim *sim);
 /* Watchers or a blocking call came or went: what arrives for `fs` may now keep its loop alive. */
 void ah__fd_rearm(ah__fsock *fs);
 /* Waits, running the sim, until pred(fs) holds or `deadline_ns` passes (UINT64_MAX: none).

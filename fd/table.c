@@ -41,13 +41,26 @@ static void fd_check(ah_sim *sim, void *state, ah__buf *b)
     (void)sim;
     for (q = st->socks.next; q != &st->socks; q = q->next) {
         ah__fsock *fs = ah__container_of(q, ah__fsock, link);
+        char hint[320] = "", conn[2 * AH__ADDR_MAX + 24] = "";
+        Dl_info info;
+
         if (fs->kind != AH__FK_SOCK || fs->fork_gen != ah__fd_fork_gen)
             continue; /* one made before the fork of this child is the parent's to close */
-        if (fs->what != NULL)
+        if (fs->what != NULL) {
             ah__buf_printf(b, "  - %s was never closed\n", ah__fd_str(fs, s, sizeof(s)));
-        else
-            ah__buf_printf(b, "  - socket descriptor %d created in %s was never closed\n", fs->fd,
-                           ah__site_str(&fs->site, s, sizeof(s)));
+            continue;
+        }
+        /* An unmarked site (a library built without ah/sites.h) comes with the command that
+         * turns its address into a line. */
+        if (fs->site.file == NULL && fs->site.ret != NULL && dladdr(fs->site.ret, &info) &&
+            info.dli_fname != NULL)
+            snprintf(
+                hint, sizeof(hint), " (addr2line -f -e %s 0x%lx names it)", info.dli_fname,
+                (unsigned long)((const char *)fs->site.ret - (const char *)info.dli_fbase - 1));
+        if (fs->conn != NULL)
+            snprintf(conn, sizeof(conn), " (%s)", fs->conn->label);
+        ah__buf_printf(b, "  - socket descriptor %d%s created in %s%s was never closed\n", fs->fd,
+                       conn, ah__site_str(&fs->site, s, sizeof(s)), hint);
     }
 }
 
@@ -359,8 +372,10 @@ int ah__fd_block(ah__fsock *fs, const char *call, int (*pred)(void *ctx), void *
     char verb[512], where[160], d[200];
     int ok;
 
-    if (pred(ctx))
+    if (pred(ctx)) {
+        ah__fd_body_resumes(sim);
         return 1;
+    }
     ah__site_str(&site, where, sizeof(where));
     memset(&b, 0, sizeof(b));
     b.pred = pred;
@@ -417,6 +432,20 @@ int ah__fd_block(ah__fsock *fs, const char *call, int (*pred)(void *ctx), void *
         errno = EINTR;
         return -1;
     }
+    ah__fd_body_resumes(sim);
+    return ok;
+}
+
+void ah__fd_body_resumes(ah_sim *sim)
+{
+    /* The test body is a flow like the others: when it resumes from a blocking call, what else
+     * is due at this instant (another client's bytes, the server's next read) may go first. The
+     * default lets the body go on at once, as before; the explorer tries the other order. */
+    if (sim->in_callback > 0 || sim->in_verb || ah__twait_off_main(sim) ||
+        ah__next_due_ns(sim) > sim->clock.now_ns)
+        return;
+    if (ah__choose(sim, 2, "the test body resumes after the flows due now"))
+        ah_run_ready(sim);
     return ok;
 }
 

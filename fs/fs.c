@@ -525,6 +525,19 @@ static void job_done(ah__job *job, int status)
     ah__site site = a->op.site;
     const char *fn = a->op.fn;
 
+    {
+        /* The completion names the operation's call site and what it was on, so a trace line
+         * says which uv_fs_write of the code under test completed, not just "uv_fs_write". */
+        char note[512], where[160];
+        if (a->op.path != NULL)
+            snprintf(note, sizeof(note), "%s of %s completes (%lld), called in %s", fn, a->op.path,
+                     (long long)req->result, ah__site_str(&site, where, sizeof(where)));
+        else
+            snprintf(note, sizeof(note), "%s on descriptor %d completes (%lld), called in %s", fn,
+                     (int)a->op.file, (long long)req->result,
+                     ah__site_str(&site, where, sizeof(where)));
+        ah__trace_note(sim, "file system", note);
+    }
     req->reserved[2] = NULL;
     ah__list_remove(&a->link);
     ah__free(a->bufs_copy);

@@ -22,7 +22,10 @@ typedef struct dgram_rule {
     uint64_t reorder_ms;
     size_t mtu;
     unsigned drop_next;
-    uint64_t lost; /* datagrams this rule dropped, for reports */
+    int send_err;            /* ah_udp_send_error: sends fail at once with it */
+    unsigned send_err_times; /* how many more (0 with send_err set: every one) */
+    int icmp_err;            /* ah_udp_icmp_error: the network answers with this ICMP error */
+    uint64_t lost;           /* datagrams this rule dropped, for reports */
 } dgram_rule;
 
 typedef struct dgram_msg {
@@ -30,6 +33,7 @@ typedef struct dgram_msg {
     ah__list all_link; /* dg->msgs: freed with the sim, whichever of owner and network goes first */
     uint64_t due_ns, seq;
     ah__addr from;
+    int icmp_err; /* n == (size_t)-1: an ICMP error for a connected socket */
     size_t n;
     unsigned char data[];
 } dgram_msg;
@@ -316,8 +320,8 @@ static dgram_rule *rule_for(ah__dgram *dg, const ah__addr *to)
 
     for (q = dg->rules.next; q != &dg->rules; q = q->next) {
         dgram_rule *r = ah__container_of(q, dgram_rule, link);
-        if (!pat_match(r->pat, to) ||
-            !(r->has_lat || r->loss_pct || r->dup_pct || r->reorder_ms || r->mtu || r->drop_next))
+        if (!pat_match(r->pat, to) || !(r->has_lat || r->loss_pct || r->dup_pct || r->reorder_ms ||
+                                        r->mtu || r->drop_next || r->send_err || r->icmp_err))
             continue;
         rank = strcmp(r->pat, to->str) == 0 ? 3 : strcmp(r->pat, to->host) == 0 ? 2 : 1;
         if (rank > best_rank) {
@@ -358,9 +362,13 @@ static void deliver(ah__dgram_ep *ep, dgram_msg *m)
     ah__list_remove(&m->link);
     ah__list_init(&m->link);
     if (m->n == (size_t)-1) {
-        /* An ICMP port unreachable for a connected socket. */
-        ep->pending_error = UV_ECONNREFUSED;
-        ah__trace_note(dg->sim, ep->label, "ICMP port unreachable");
+        /* An ICMP error for a connected socket: port unreachable (ECONNREFUSED), host or net
+         * unreachable. */
+        ep->pending_error = m->icmp_err;
+        snprintf(what, sizeof(what), "ICMP %s from %s",
+                 m->icmp_err == UV_ECONNREFUSED ? "port unreachable" : uv_err_name(m->icmp_err),
+                 m->from.str);
+        ah__trace_note(dg->sim, ep->label, what);
     } else {
         snprintf(what, sizeof(what), "datagram of %zu bytes from %s", m->n, m->from.str);
         ah__trace_note(dg->sim, ep->label, what);
@@ -511,6 +519,7 @@ ssize_t ah__dgram_send(ah__dgram_ep *ep, const ah__addr *to, const uv_buf_t bufs
     unsigned i;
     ah__list *q;
     ah__dgram_ep *last = NULL;
+    dgram_rule *rule;
     int err;
 
     for (i = 0; i < nbufs; i++)
@@ -532,8 +541,40 @@ ssize_t ah__dgram_send(ah__dgram_ep *ep, const ah__addr *to, const uv_buf_t bufs
         return UV_EAFNOSUPPORT;
     if (is_broadcast(&dest) && !ep->broadcast)
         return UV_EACCES;
+    rule = rule_for(dg, &dest);
+    if (rule != NULL && rule->send_err != 0) {
+        /* The kernel refuses it at once (no route, a path MTU, no buffer): the call fails. */
+        char what[2 * AH__ADDR_MAX + 64];
+        err = rule->send_err;
+        if (rule->send_err_times > 0 && --rule->send_err_times == 0)
+            rule->send_err = 0;
+        snprintf(what, sizeof(what), "datagram to %s: send fails with %s (ah_udp_send_error)",
+                 dest.str, uv_err_name(err));
+        ah__trace_note(dg->sim, ep->label[0] ? ep->label : "udp", what);
+        return err;
+    }
     source_for(ep, &dest, &from);
     dg->sent++;
+    if (rule != NULL && rule->icmp_err != 0 && !ah__addr_is_multicast(&dest) &&
+        !is_broadcast(&dest)) {
+        /* Lost on the way; the network answers with an ICMP error, which Linux reports only to
+         * a connected socket (its next send or receive fails), not to an unconnected one. */
+        char what[2 * AH__ADDR_MAX + 64];
+        snprintf(what, sizeof(what), "datagram to %s: lost, ICMP %s answers (ah_udp_icmp_error)",
+                 dest.str, uv_err_name(rule->icmp_err));
+        ah__trace_note(dg->sim, ep->label[0] ? ep->label : "udp", what);
+        dg->lost++;
+        rule->lost++;
+        if (ep->connected) {
+            dgram_msg *m = msg_alloc(dg, 0);
+            m->n = (size_t)-1;
+            m->icmp_err = rule->icmp_err;
+            m->from = dest;
+            m->due_ns = dg->sim->clock.now_ns;
+            enqueue(ep, m);
+        }
+        return (ssize_t)n;
+    }
     if (ah__addr_is_multicast(&dest) || is_broadcast(&dest)) {
         /* The whole sim is one host: with IP_MULTICAST_LOOP off nothing here receives it. */
         if (ah__addr_is_multicast(&dest) && !ep->mcast_loop)
@@ -565,6 +606,8 @@ ssize_t ah__dgram_send(ah__dgram_ep *ep, const ah__addr *to, const uv_buf_t bufs
              * operation fails with ECONNREFUSED. */
             dgram_msg *m = msg_alloc(dg, 0);
             m->n = (size_t)-1;
+            m->icmp_err = UV_ECONNREFUSED;
+            m->from = dest;
             m->due_ns = dg->sim->clock.now_ns;
             enqueue(ep, m);
         }
@@ -637,6 +680,32 @@ void ah_udp_mtu(ah_sim *sim, const char *addr, size_t mtu)
 void ah_udp_drop_next(ah_sim *sim, const char *addr, unsigned n)
 {
     rule_get(sim, "ah_udp_drop_next", addr)->drop_next += n;
+}
+
+void ah_udp_send_error(ah_sim *sim, const char *addr, int err, unsigned times)
+{
+    dgram_rule *r = rule_get(sim, "ah_udp_send_error", addr);
+
+    if (err != UV_ENETUNREACH && err != UV_EHOSTUNREACH && err != UV_EMSGSIZE &&
+        err != UV_ENOBUFS && err != UV_EPERM && err != UV_EACCES && err != UV_ECONNREFUSED)
+        ah__fail(sim,
+                 "ah_udp_send_error(\"%s\", %d): give UV_ENETUNREACH, UV_EHOSTUNREACH, "
+                 "UV_EMSGSIZE, UV_ENOBUFS, UV_EPERM, UV_EACCES or UV_ECONNREFUSED",
+                 addr, err);
+    r->send_err = err;
+    r->send_err_times = times;
+}
+
+void ah_udp_icmp_error(ah_sim *sim, const char *addr, int err)
+{
+    dgram_rule *r = rule_get(sim, "ah_udp_icmp_error", addr);
+
+    if (err != UV_ECONNREFUSED && err != UV_EHOSTUNREACH && err != UV_ENETUNREACH && err != 0)
+        ah__fail(sim,
+                 "ah_udp_icmp_error(\"%s\", %d): give UV_ECONNREFUSED (port unreachable), "
+                 "UV_EHOSTUNREACH or UV_ENETUNREACH (0 turns it off)",
+                 addr, err);
+    r->icmp_err = err;
 }
 
 void ah_udp_clear(ah_sim *sim, const char *addr)

@@ -179,6 +179,7 @@ enum {
     AH__STEP_CLOSE,
     AH__STEP_RESET,
     AH__STEP_STALL,
+    AH__STEP_SHUTDOWN,
 };
 typedef struct ah__step {
     int kind;
@@ -198,11 +199,18 @@ typedef struct ah__script {
     ah__site site;
 } ah__script;
 
+struct ah__server;
 struct ah_peer {
     ah__list link; /* net->peers */
     struct ah__net *net;
     struct ah__route *route;
     int listening;
+    int client;                /* made by ah_net_connect: it connects instead of accepting */
+    unsigned index;            /* a client's number among the sim's scripted clients (1-based) */
+    int tolerant;              /* ah_peer_tolerant: a vanished other end is not a failure */
+    struct ah__server *server; /* an ah_server runs its connections instead of scripts */
+    void *udp;                 /* a scripted UDP client's state (udp_peer.c) */
+    size_t udp_steps;          /* ... the steps it ran */
     ah__list scripts;
     ah__script *next_script; /* for the next accepted connection, or NULL */
     ah__list conns;          /* ah__pconn */
@@ -213,7 +221,13 @@ struct ah_peer {
 typedef struct ah__pconn {
     ah__list link;
     ah_peer *peer;
-    ah__conn *conn;
+    ah__conn *conn; /* NULL for a client whose connect was refused or never completes */
+    int side;       /* the end of conn it is: 1 for a listening peer, 0 for a client */
+    int connecting; /* a client's handshake is under way */
+    int refused;    /* a client's connect was refused */
+    int vanished;   /* the other end went away before the script ended (tolerated) */
+    ah__event conn_ev;
+    void *srv;      /* the ah_server's state of this connection */
     unsigned index; /* 1-based */
     ah__script *script;
     size_t step, pos;
@@ -240,6 +254,7 @@ typedef struct ah__net {
     ah__list dns, addrinfos;
     char (*locals)[AH__ADDR_MAX]; /* ah_net_local_address */
     int out_of_fds;               /* ah_net_out_of_descriptors */
+    unsigned clients;             /* scripted clients made so far (ah_net_connect) */
     size_t n_locals;
 } ah__net;
 
@@ -325,6 +340,11 @@ int ah__sock_reading(const ah__sock *s);
 void ah__sock_writable(ah__sock *s);
 
 /* peer.c */
+/* A scripted client with one empty script, in the network's peers (ah_net_connect,
+ * ah_net_connect_udp). */
+ah_peer *ah__peer_client_new(ah_sim *sim, struct ah__route *r, ah__site site);
+/* ah_net_listen's work (ah_server_start listens the same way). */
+ah_peer *ah__peer_listen(ah_sim *sim, const char *addr, ah__site site, const char *fn);
 /* A connection reached the scripted peer's address. */
 void ah__peer_accept(ah_peer *p, ah__conn *c);
 /* Bytes, EOF or a reset reached the peer end of `c`. */
@@ -335,6 +355,15 @@ void ah__peer_client_gone(ah__pconn *pc);
 void ah__peer_check(ah__net *net, ah__buf *b);
 void ah__peer_pending(ah__net *net, ah__buf *b);
 void ah__peer_free_all(ah__net *net);
+/* The flow a peer connection reads and the end it is. */
+static inline ah__flow *ah__pc_in(ah__pconn *pc) { return &pc->conn->flow[1 - pc->side]; }
+
+/* server.c: what an ah_server does with its connections (peer.c calls them through
+ * ah__net_parts for a peer that has a server): bytes or the other end's going reached `pc`;
+ * `pc` is being freed; the server is being freed. */
+void ah__server_advance(ah__pconn *pc);
+void ah__server_conn_free(ah__pconn *pc);
+void ah__server_free(struct ah__server *srv);
 
 /* What the network (net.c) calls in the files above it: the uv streams (stream.c), the scripted
  * peers (peer.c) and DNS (dns.c). Each file fills its part when it is first used (a stream is
@@ -358,6 +387,14 @@ typedef struct ah__net_parts_t {
     void (*peer_check)(ah__net *net, ah__buf *b);
     void (*peer_pending)(ah__net *net, ah__buf *b);
     void (*peer_free_all)(ah__net *net);
+    /* server.c (set by ah_server_start) */
+    void (*server_advance)(ah__pconn *pc);
+    void (*server_conn_free)(ah__pconn *pc);
+    void (*server_free)(struct ah__server *srv);
+    /* udp_peer.c (set by ah_net_connect_udp) */
+    void (*udp_kick)(ah_peer *p);
+    void (*udp_check)(ah_peer *p, ah__buf *b);
+    void (*udp_free)(ah_peer *p);
     /* dns.c */
     void (*dns_check)(ah__net *net, ah__buf *b);
     void (*dns_free_all)(ah__net *net);

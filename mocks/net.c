@@ -627,8 +627,8 @@ void ah__end_close(ah__conn *c, int side, int rst)
     e->pc = NULL;
     e->ops = NULL;
     e->ctx = NULL;
-    if (side == 0 && c->end[1].pc != NULL)
-        ah__net_parts.peer_client_gone(c->end[1].pc);
+    if (c->end[1 - side].pc != NULL)
+        ah__net_parts.peer_client_gone(c->end[1 - side].pc);
     /* Linux resets instead of closing when unread bytes are left in the receive queue. */
     if (!e->reset) {
         if (rst || in->arr > in->rd)

@@ -10,6 +10,7 @@
 #define SHOW_MAX 160
 
 static void pconn_advance(ah__pconn *pc);
+static void fail_header(ah__buf *b, ah__pconn *pc, const char *what);
 
 static ah_sim *sim_of(const ah_peer *p) { return p->net->sim; }
 
@@ -35,6 +36,8 @@ static const char *step_name(int kind)
         return "ah_peer_close";
     case AH__STEP_RESET:
         return "ah_peer_reset";
+    case AH__STEP_SHUTDOWN:
+        return "ah_peer_shutdown";
     default:
         return "ah_peer_stall";
     }
@@ -96,14 +99,13 @@ static void parts_install(void)
     ah__net_parts.peer_free_all = ah__peer_free_all;
 }
 
-ah_peer *ah_net_listen(ah_sim *sim, const char *addr)
+ah_peer *ah__peer_listen(ah_sim *sim, const char *addr, ah__site site, const char *fn)
 {
-    ah__site site = AH__CALLER("ah_net_listen");
-    ah__route *r = ah__test_route(sim, "ah_net_listen", addr);
+    ah__route *r = ah__test_route(sim, fn, addr);
     ah_peer *p;
 
     if (ah__route_listens(r) || r->peer != NULL || r->bound != NULL)
-        ah__fail(sim, "ah_net_listen(\"%s\"): something already listens on that address", addr);
+        ah__fail(sim, "%s(\"%s\"): something already listens on that address", fn, addr);
     p = ah__calloc(1, sizeof(*p));
     parts_install();
     p->net = ah__net_get(sim);
@@ -117,6 +119,11 @@ ah_peer *ah_net_listen(ah_sim *sim, const char *addr)
     ah__list_insert_tail(&p->net->peers, &p->link);
     ah__trace_note(sim, r->addr.str, "scripted peer listening");
     return p;
+}
+
+ah_peer *ah_net_listen(ah_sim *sim, const char *addr)
+{
+    return ah__peer_listen(sim, addr, AH__CALLER("ah_net_listen"), "ah_net_listen");
 }
 
 static void add_step(ah_peer *p, int kind, const void *bytes, size_t n, uint64_t ms, ah__site site,
@@ -150,6 +157,11 @@ static void add_step(ah_peer *p, int kind, const void *bytes, size_t n, uint64_t
     }
     if (kind == AH__STEP_CLOSE || kind == AH__STEP_RESET || kind == AH__STEP_STALL)
         sc->ended = 1;
+
+    if (p->udp != NULL) {
+        ah__net_parts.udp_kick(p);
+        return;
+    }
     /* A connection that already ran to the end of this script goes on with the new step. */
     for (q = p->conns.next; q != &p->conns; q = q->next) {
         ah__pconn *pc = ah__container_of(q, ah__pconn, link);
@@ -230,11 +242,23 @@ void ah_peer_stall(ah_peer *p)
     add_step(peer_arg(p, "ah_peer_stall"), AH__STEP_STALL, NULL, 0, 0, site, "ah_peer_stall");
 }
 
+void ah_peer_shutdown(ah_peer *p)
+{
+    ah__site site = AH__CALLER("ah_peer_shutdown");
+    add_step(peer_arg(p, "ah_peer_shutdown"), AH__STEP_SHUTDOWN, NULL, 0, 0, site,
+             "ah_peer_shutdown");
+}
+
 void ah_peer_next_connection(ah_peer *p)
 {
     ah__site site = AH__CALLER("ah_peer_next_connection");
 
     peer_arg(p, "ah_peer_next_connection");
+    if (p->client)
+        ah__fail(sim_of(p),
+                 "ah_peer_next_connection: scripted client #%u to %s makes one "
+                 "connection (call ah_net_connect again for another)",
+                 p->index, p->route->addr.str);
     if (last_script(p)->repeat)
         ah__fail(sim_of(p), "ah_peer_next_connection after ah_peer_repeat: the repeated script "
                             "takes every further connection");
@@ -245,15 +269,196 @@ void ah_peer_repeat(ah_peer *p) { last_script(peer_arg(p, "ah_peer_repeat"))->re
 
 unsigned ah_peer_accept_count(const ah_peer *p) { return p->accepted; }
 
+void ah_peer_tolerant(ah_peer *p) { peer_arg(p, "ah_peer_tolerant")->tolerant = 1; }
+
+static const ah__pconn *last_pconn(const ah_peer *p)
+{
+    return ah__list_empty(&p->conns) ? NULL : ah__container_of(p->conns.prev, ah__pconn, link);
+}
+
+int ah_peer_refused(const ah_peer *p)
+{
+    const ah__pconn *pc = last_pconn(p);
+    return pc != NULL && pc->refused;
+}
+
+int ah_peer_done(const ah_peer *p)
+{
+    const ah__pconn *pc = last_pconn(p);
+
+    if (p->udp != NULL)
+        return p->udp_steps >= ah__container_of(p->scripts.next, ah__script, link)->n;
+    return pc != NULL && pc->script != NULL && !pc->vanished && !pc->refused && !pc->aborted &&
+           pc->step >= pc->script->n;
+}
+
+size_t ah_peer_steps_run(const ah_peer *p)
+{
+    const ah__pconn *pc = last_pconn(p);
+
+    if (p->udp != NULL)
+        return p->udp_steps;
+    return pc != NULL ? pc->step : 0;
+}
+
+/* ---- scripted clients ---- */
+
+static void client_refused(ah__pconn *pc)
+{
+    ah_sim *sim = sim_of(pc->peer);
+    ah__buf b = {0};
+
+    pc->connecting = 0;
+    pc->refused = pc->finished = 1;
+    ah__trace_note(sim, pc->peer->route->addr.str, "scripted client: connection refused");
+    if (pc->peer->tolerant || pc->script->n == 0)
+        return;
+    fail_header(&b, pc, "the connection was refused");
+    ah__buf_printf(&b, "\n  (the script's first step is ");
+    describe_step(&b, &pc->script->steps[0]);
+    ah__buf_printf(&b, "; ah_peer_tolerant accepts a server that refuses or closes)");
+    ah__fail(sim, "%s", ah__buf_keep(sim, &b));
+}
+
+static void client_connected(ah__event *ev)
+{
+    ah__pconn *pc = ah__container_of(ev, ah__pconn, conn_ev);
+
+    if (pc->refused) {
+        client_refused(pc);
+        return;
+    }
+    pc->connecting = 0;
+    ah__trace_note(sim_of(pc->peer), pc->conn->label, "scripted client connected");
+    pconn_advance(pc);
+}
+
+ah_peer *ah__peer_client_new(ah_sim *sim, ah__route *r, ah__site site)
+{
+    ah__net *net;
+    ah_peer *p;
+
+    parts_install();
+    net = ah__net_get(sim);
+    p = ah__calloc(1, sizeof(*p));
+    p->net = net;
+    p->route = r;
+    p->client = 1;
+    p->index = ++net->clients;
+    p->site = site;
+    ah__list_init(&p->scripts);
+    ah__list_init(&p->conns);
+    script_new(p, site)->used = 1;
+    ah__list_insert_tail(&net->peers, &p->link);
+    return p;
+}
+
+static ah_peer *connect_client(ah_sim *sim, const char *addr, ah__site site, const char *fn)
+{
+    ah__route *r = ah__test_route(sim, fn, addr), *lst;
+    ah__net *net;
+    ah__addr local;
+    ah__conn *c = NULL;
+    ah__pconn *pc;
+    uv_loop_t *loop;
+    uint64_t due;
+    ah_peer *p;
+    int rc;
+
+    p = ah__peer_client_new(sim, r, site);
+    net = p->net;
+
+    pc = ah__calloc(1, sizeof(*pc));
+    pc->peer = p;
+    pc->side = 0;
+    pc->index = p->accepted = 1;
+    pc->script = p->next_script;
+    pc->connecting = 1;
+    pc->conn_ev.fire = client_connected;
+    pc->conn_ev.what = "a scripted client's connect completes";
+    pc->conn_ev.flags = AH__EV_REF;
+    pc->conn_ev.owner = pc;
+    ah__list_insert_tail(&p->conns, &pc->link);
+
+    /* The client's events run on the loop of what listens there (a uv server's loop). */
+    lst = ah__route_listening(net, &r->addr);
+    loop = lst != NULL && lst->listener != NULL             ? lst->listener->loop
+           : lst != NULL && lst->lops != NULL && !lst->peer ? lst->lops->loop(lst->lctx)
+                                                            : ah_sim_loop(sim);
+    ah__local_for(&r->addr, ah__net_ephemeral_port(net), &local);
+    rc =
+        loop != NULL ? ah__net_connect_end(net, &local, &r->addr, loop, &c, &due) : UV_ECONNREFUSED;
+    if (rc == 1) {
+        ah__trace_note(sim, r->addr.str, "scripted client: connect never completes");
+        return p; /* a lost SYN (ah_net_connect_timeout, a partition) */
+    }
+    if (rc != 0) {
+        pc->refused = 1;
+        if (loop == NULL || due <= sim->clock.now_ns) {
+            pc->connecting = 0;
+            pc->finished = 1;
+            ah__trace_note(sim, r->addr.str, "scripted client: connection refused");
+            return p; /* reported when a step is added (tolerance may come first) */
+        }
+        ah__event_schedule(loop, &pc->conn_ev, due);
+        return p;
+    }
+    pc->conn = c;
+    c->end[0].pc = pc;
+    c->accept_ev.owner = pc;
+    ah__trace_note(sim, c->label, "scripted client connects");
+    ah__event_schedule(loop, &pc->conn_ev, due);
+    return p;
+}
+
+ah_peer *ah_net_connect(ah_sim *sim, const char *addr)
+{
+    return connect_client(sim, addr, AH__CALLER("ah_net_connect"), "ah_net_connect");
+}
+
+void ah_net_connect_many(ah_sim *sim, const char *addr, unsigned n, ah_peer_script_fn script,
+                         void *ctx, ah_peer **out)
+{
+    ah__site site = AH__CALLER("ah_net_connect_many");
+    unsigned i;
+
+    if (script == NULL)
+        ah__fail(sim, "ah_net_connect_many(\"%s\"): called with a NULL script function", addr);
+    for (i = 0; i < n; i++) {
+        ah_peer *p = connect_client(sim, addr, site, "ah_net_connect_many");
+        if (out != NULL)
+            out[i] = p;
+        script(p, i, ctx);
+    }
+}
+
 /* ---- running a script ---- */
 
-static ah__flow *pc_in(ah__pconn *pc) { return &pc->conn->flow[0]; }
+static ah__flow *pc_in(ah__pconn *pc) { return ah__pc_in(pc); }
+
+/* "scripted peer 127.0.0.1:7000" or "scripted client #2 to 127.0.0.1:7000". */
+static void peer_name(ah__buf *b, const ah_peer *p)
+{
+    if (p->client)
+        ah__buf_printf(b, "scripted client #%u to %s", p->index, p->route->addr.str);
+    else
+        ah__buf_printf(b, "scripted peer %s", p->route->addr.str);
+}
+
+static const char *pc_label(const ah__pconn *pc)
+{
+    return pc->conn != NULL ? pc->conn->label : pc->peer->route->addr.str;
+}
 
 static void fail_header(ah__buf *b, ah__pconn *pc, const char *what)
 {
-    ah__buf_printf(b, "scripted peer %s: %s on connection #%u (%s) at +%llu ms",
-                   pc->peer->route->addr.str, what, pc->index, pc->conn->label,
-                   (unsigned long long)ah_now_ms(sim_of(pc->peer)));
+    peer_name(b, pc->peer);
+    if (pc->peer->client)
+        ah__buf_printf(b, ": %s (%s) at +%llu ms", what, pc_label(pc),
+                       (unsigned long long)ah_now_ms(sim_of(pc->peer)));
+    else
+        ah__buf_printf(b, ": %s on connection #%u (%s) at +%llu ms", what, pc->index, pc_label(pc),
+                       (unsigned long long)ah_now_ms(sim_of(pc->peer)));
 }
 
 static void fail_mismatch(ah__pconn *pc, const ah__step *st, const unsigned char *data,
@@ -278,11 +483,23 @@ static void fail_mismatch(ah__pconn *pc, const ah__step *st, const unsigned char
     ah__fail(sim, "%s", ah__buf_keep(sim, &b));
 }
 
-static void fail_gone(ah__pconn *pc, const ah__step *st, const char *how)
+/* The other end went away while the script still expected something: a failure, unless the peer
+ * is tolerant (ah_peer_tolerant), when the connection just ends there. Returns 1 then. */
+static int fail_gone(ah__pconn *pc, const ah__step *st, const char *how)
 {
     ah_sim *sim = sim_of(pc->peer);
     ah__buf b = {0};
 
+    if (pc->peer->tolerant) {
+        ah__trace_note(sim, pc_label(pc), "peer: the other end went away (tolerated)");
+        pc->vanished = pc->finished = 1;
+        ah__event_cancel(&pc->timer);
+        if (!pc->closed) {
+            pc->closed = 1;
+            ah__end_close(pc->conn, pc->side, 0);
+        }
+        return 1;
+    }
     fail_header(&b, pc, how);
     ah__buf_printf(&b, "\n  while the peer expects ");
     if (st->kind == AH__STEP_EXPECT) {
@@ -294,7 +511,7 @@ static void fail_gone(ah__pconn *pc, const ah__step *st, const char *how)
     }
     ah__buf_printf(&b, "\n  (the step is ");
     describe_step(&b, st);
-    ah__buf_printf(&b, ")");
+    ah__buf_printf(&b, "; ah_peer_tolerant accepts an end that goes away)");
     ah__fail(sim, "%s", ah__buf_keep(sim, &b));
 }
 
@@ -357,7 +574,7 @@ static int step_wait(ah__pconn *pc, uint64_t ms)
     pc->timer.what = "scripted peer delay";
     /* A server's timer keeps the sim running only while the client is there to see its
      * effect: a late reply to a client that gave up does not hold the test's clock. */
-    pc->timer.flags = pc->conn->end[0].closed ? 0 : AH__EV_REF;
+    pc->timer.flags = pc->conn->end[1 - pc->side].closed ? 0 : AH__EV_REF;
     ah__event_schedule(loop, &pc->timer, sim_of(pc->peer)->clock.now_ns + ms * AH__NS_PER_MS);
     return 0;
 }
@@ -371,9 +588,25 @@ static void pconn_advance(ah__pconn *pc)
     const ah__step *st;
     const unsigned char *data;
     size_t avail, m, i;
+    const char *other = pc->side == 1 ? "client" : "server";
+    char how[64];
 
+    if (pc->connecting || c == NULL)
+        return;
+    if (pc->peer->server != NULL) {
+        ah__net_parts.server_advance(pc);
+        return;
+    }
     while (!pc->aborted && !pc->finished && sc != NULL && pc->step < sc->n) {
         st = &sc->steps[pc->step];
+        if (pc->peer->tolerant && (c->end[pc->side].reset || f->fin_arrived) &&
+            st->kind != AH__STEP_EXPECT && st->kind != AH__STEP_EXPECT_EOF &&
+            st->kind != AH__STEP_STALL) {
+            /* The other end went away: a tolerant script ends here, its answer unread. */
+            ah__flow_consume(f, (size_t)(f->arr - f->rd));
+            fail_gone(pc, st, "gone");
+            return;
+        }
         avail = (size_t)(f->arr - f->rd);
         /* A flow that never carried a byte has no buffer yet: no pointer arithmetic on NULL. */
         data = avail > 0 ? f->buf + (f->rd - f->base) : NULL;
@@ -386,10 +619,13 @@ static void pconn_advance(ah__pconn *pc)
             ah__flow_consume(f, m);
             pc->pos += m;
             if (pc->pos < st->n) {
-                if (c->end[1].reset)
-                    fail_gone(pc, st, "the connection was reset by the client");
-                if (f->fin_arrived && f->rd == f->arr)
-                    fail_gone(pc, st, "the client closed the connection (EOF)");
+                if (c->end[pc->side].reset) {
+                    snprintf(how, sizeof(how), "the connection was reset by the %s", other);
+                    fail_gone(pc, st, how);
+                } else if (f->fin_arrived && f->rd == f->arr) {
+                    snprintf(how, sizeof(how), "the %s closed the connection (EOF)", other);
+                    fail_gone(pc, st, how);
+                }
                 return;
             }
             pc->pos = 0;
@@ -398,8 +634,11 @@ static void pconn_advance(ah__pconn *pc)
         case AH__STEP_EXPECT_EOF:
             if (avail > 0)
                 fail_mismatch(pc, st, data, avail, 0);
-            if (c->end[1].reset)
-                fail_gone(pc, st, "the connection was reset by the client");
+            if (c->end[pc->side].reset) {
+                snprintf(how, sizeof(how), "the connection was reset by the %s", other);
+                fail_gone(pc, st, how);
+                return;
+            }
             if (!f->fin_arrived)
                 return;
             ah__trace_note(sim, c->label, "peer: EOF received");
@@ -408,10 +647,14 @@ static void pconn_advance(ah__pconn *pc)
         case AH__STEP_DELAY:
             if (!step_wait(pc, st->ms))
                 return;
-            if (st->kind == AH__STEP_REPLY && !c->end[1].reset) {
+            if (st->kind == AH__STEP_REPLY && !c->end[pc->side].reset) {
                 ah__trace_note(sim, c->label, "peer: reply");
-                ah__flow_send(c, 1, st->bytes, st->n);
+                ah__flow_send(c, pc->side, st->bytes, st->n);
             }
+            break;
+        case AH__STEP_SHUTDOWN:
+            ah__trace_note(sim, c->label, "peer: shutdown (FIN)");
+            ah__flow_send_fin(c, pc->side);
             break;
         case AH__STEP_CLOSE:
         case AH__STEP_RESET:
@@ -421,7 +664,7 @@ static void pconn_advance(ah__pconn *pc)
                            st->kind == AH__STEP_CLOSE ? "peer: close" : "peer: reset");
             pc->closed = pc->finished = 1;
             pc->step++;
-            ah__end_close(c, 1, st->kind == AH__STEP_RESET);
+            ah__end_close(c, pc->side, st->kind == AH__STEP_RESET);
             return;
         case AH__STEP_STALL:
             ah__trace_note(sim, c->label, "peer: stall");
@@ -439,10 +682,10 @@ static void pconn_advance(ah__pconn *pc)
     }
     if (avail > 0)
         fail_after_end(pc, f->buf + (f->rd - f->base), avail, NULL);
-    if ((f->fin_arrived || c->end[1].reset) && !pc->closed) {
-        /* The script is done and the client went away: the server closes too. */
+    if ((f->fin_arrived || c->end[pc->side].reset) && !pc->closed) {
+        /* The script is done and the other end went away: this end closes too. */
         pc->closed = pc->finished = 1;
-        ah__end_close(c, 1, 0);
+        ah__end_close(c, pc->side, 0);
     }
 }
 
@@ -454,6 +697,7 @@ void ah__peer_accept(ah_peer *p, ah__conn *c)
 
     pc->peer = p;
     pc->conn = c;
+    pc->side = 1;
     pc->index = ++p->accepted;
     ah__list_insert_tail(&p->conns, &pc->link);
     c->end[1].pc = pc;
@@ -496,6 +740,7 @@ void ah__peer_abort(ah__pconn *pc)
 {
     pc->aborted = 1;
     ah__event_cancel(&pc->timer);
+    ah__event_cancel(&pc->conn_ev);
 }
 
 /* ---- reports ---- */
@@ -504,9 +749,16 @@ static int pc_unfinished(const ah__pconn *pc)
 {
     size_t i;
 
-    if (pc->aborted || pc->stalled || pc->script == NULL || pc->step >= pc->script->n)
+    if (pc->aborted || pc->stalled || pc->vanished || pc->script == NULL ||
+        pc->step >= pc->script->n || pc->peer->server != NULL)
         return 0;
-    if (!pc->conn->end[0].closed)
+    if (pc->conn == NULL)
+        return !pc->peer->tolerant; /* refused, or a connect that never completes */
+    if (pc->peer->tolerant &&
+        (pc->conn->end[1 - pc->side].closed || pc->conn->end[pc->side].reset ||
+         pc->conn->flow[1 - pc->side].fin_arrived))
+        return 0;
+    if (!pc->conn->end[1 - pc->side].closed)
         return 1;
     /* The client went away: what is left is the peer's own replies and closing, unless the
      * script still expects bytes the client never sent. */
@@ -523,16 +775,26 @@ void ah__peer_check(ah__net *net, ah__buf *b)
 
     for (q = net->peers.next; q != &net->peers; q = q->next) {
         ah_peer *p = ah__container_of(q, ah_peer, link);
+        if (p->udp != NULL)
+            ah__net_parts.udp_check(p, b);
         for (r = p->conns.next; r != &p->conns; r = r->next) {
             ah__pconn *pc = ah__container_of(r, ah__pconn, link);
             const ah__step *st;
             if (!pc_unfinished(pc))
                 continue;
             st = &pc->script->steps[pc->step];
-            ah__buf_printf(b,
-                           "  - scripted peer %s: connection #%u (%s) did not finish its script; "
-                           "next step: ",
-                           p->route->addr.str, pc->index, pc->conn->label);
+            ah__buf_printf(b, "  - ");
+            peer_name(b, p);
+            if (pc->conn == NULL)
+                ah__buf_printf(b, ": %s; next step: ",
+                               pc->refused ? "its connection was refused (ah_peer_tolerant "
+                                             "accepts a server that refuses)"
+                                           : "its connect never completed");
+            else if (p->client)
+                ah__buf_printf(b, " (%s) did not finish its script; next step: ", pc_label(pc));
+            else
+                ah__buf_printf(b, ": connection #%u (%s) did not finish its script; next step: ",
+                               pc->index, pc_label(pc));
             describe_step(b, st);
             if (st->kind == AH__STEP_EXPECT && pc->pos > 0) {
                 ah__buf_printf(b, ", received so far ");
@@ -545,7 +807,7 @@ void ah__peer_check(ah__net *net, ah__buf *b)
             ah__script *sc = ah__container_of(r, ah__script, link);
             char s[160];
             k++;
-            if (sc->used > 0 || sc->n == 0)
+            if (sc->used > 0 || sc->n == 0 || p->tolerant || p->client || p->server != NULL)
                 continue;
             ah__buf_printf(b,
                            "  - scripted peer %s: the script for connection #%u (declared in "
@@ -565,29 +827,38 @@ void ah__peer_pending(ah__net *net, ah__buf *b)
 
     for (q = net->peers.next; q != &net->peers; q = q->next) {
         ah_peer *p = ah__container_of(q, ah_peer, link);
+        if (p->udp != NULL)
+            ah__net_parts.udp_check(p, b);
         for (r = p->conns.next; r != &p->conns; r = r->next) {
             ah__pconn *pc = ah__container_of(r, ah__pconn, link);
             const ah__step *st;
             if (!pc_unfinished(pc))
                 continue;
             st = &pc->script->steps[pc->step];
-            ah__buf_printf(b, "  - scripted peer %s, connection #%u (%s): ", p->route->addr.str,
-                           pc->index, pc->conn->label);
+            ah__buf_printf(b, "  - ");
+            peer_name(b, p);
+            if (pc->conn == NULL) {
+                ah__buf_printf(b, ": %s\n",
+                               pc->refused ? "its connection was refused"
+                                           : "its connect never completes");
+                continue;
+            }
+            ah__buf_printf(b, ", connection #%u (%s): ", pc->index, pc_label(pc));
             if (st->kind == AH__STEP_EXPECT) {
-                ah__buf_printf(b, "waits for the client to send ");
+                ah__buf_printf(b, "waits for the %s to send ", p->client ? "server" : "client");
                 show_bytes(b, st->bytes, st->n);
                 ah__buf_printf(b, " (received so far ");
                 show_bytes(b, st->bytes, pc->pos);
                 ah__buf_printf(b, ")");
             } else if (st->kind == AH__STEP_EXPECT_EOF) {
-                ah__buf_printf(b, "waits for the client to close");
+                ah__buf_printf(b, "waits for the %s to close", p->client ? "server" : "client");
             } else {
                 ah__buf_printf(b, "at step ");
                 describe_step(b, st);
             }
             ah__buf_printf(b, "\n");
         }
-        if (p->listening && p->next_script != NULL && p->next_script->n > 0 &&
+        if (p->listening && !p->tolerant && p->next_script != NULL && p->next_script->n > 0 &&
             p->next_script->used == 0)
             ah__buf_printf(b, "  - scripted peer %s waits for connection #%u\n", p->route->addr.str,
                            p->accepted + 1);
@@ -604,6 +875,10 @@ void ah__peer_free_all(ah__net *net)
         while (!ah__list_empty(&p->conns)) {
             ah__pconn *pc = ah__container_of(p->conns.next, ah__pconn, link);
             ah__list_remove(&pc->link);
+            ah__event_cancel(&pc->timer);
+            ah__event_cancel(&pc->conn_ev);
+            if (pc->srv != NULL)
+                ah__net_parts.server_conn_free(pc);
             ah__free(pc);
         }
         while (!ah__list_empty(&p->scripts)) {
@@ -614,6 +889,10 @@ void ah__peer_free_all(ah__net *net)
             ah__free(sc->steps);
             ah__free(sc);
         }
+        if (p->server != NULL)
+            ah__net_parts.server_free(p->server);
+        if (p->udp != NULL)
+            ah__net_parts.udp_free(p);
         ah__free(p);
     }
 }

@@ -788,8 +788,8 @@ static void conn_detach(ah__sock *s)
     c->end[s->side].sock = NULL;
     if (!c->end[s->side].closed) {
         c->end[s->side].closed = 1;
-        if (s->side == 0 && c->end[1].pc != NULL)
-            ah__net_parts.peer_client_gone(c->end[1].pc);
+        if (c->end[1 - s->side].pc != NULL)
+            ah__net_parts.peer_client_gone(c->end[1 - s->side].pc);
         if (!c->flow[s->side].rst_sent && !c->end[s->side].reset)
             ah__flow_send_rst(c, s->side, 0);
     }

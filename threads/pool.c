@@ -226,10 +226,12 @@ static void job_tick(ah__event *ev) { jobs_step(ah__lp(ev->loop)->sim); }
 
 static void run_work(pool *p, ah__job *job)
 {
-    char what[96];
+    char what[320], site[160];
 
     job->state = JOB_RUNNING;
-    snprintf(what, sizeof(what), "%s starts", job->what);
+    /* Named with its call site: which uv_fs_write of the code under test this is. */
+    snprintf(what, sizeof(what), "%s starts (called in %s)", job->what,
+             ah__site_str(&job->site, site, sizeof(site)));
     ah__trace_note(p->sim, "thread pool", what);
     job->work(job);
 }

@@ -136,6 +136,7 @@ int ah__run_tests(const struct CMUnitTest *tests, size_t count, const char *file
 #include <ah/mock.h>
 #include <ah/net.h>
 #include <ah/proc.h>
+#include <ah/server.h>
 #include <ah/udp.h>
 #include <ah/sites.h>
 

@@ -65,6 +65,44 @@ void ah_peer_repeat(ah_peer *p);
 /* How many connections the peer has accepted so far. */
 unsigned ah_peer_accept_count(const ah_peer *p);
 
+/* ---- scripted clients ---- */
+
+/* Connects a scripted client to `addr` now (a uv_listen of the code under test, a raw listener, or
+ * anything that listens in the sim) and returns it, owned by the sim. It runs the same steps as a
+ * listening peer, seen from the client's side: ah_peer_reply sends to the server, ah_peer_expect
+ * waits for bytes from the server, ah_peer_expect_eof for the server's FIN, ah_peer_shutdown sends
+ * the client's FIN and keeps reading, ah_peer_close/ah_peer_reset/ah_peer_stall end it. The steps
+ * start once the handshake completes. A refused connect fails the test unless the script is empty
+ * or the client is tolerant (ah_peer_tolerant); ah_peer_refused tells. */
+ah_peer *ah_net_connect(ah_sim *sim, const char *addr);
+/* Scripts one client: called once per client with its index (0-based) and the caller's ctx. */
+typedef void (*ah_peer_script_fn)(ah_peer *p, unsigned i, void *ctx);
+/* Connects `n` scripted clients to `addr` at the same instant, scripting each with script(p, i,
+ * ctx); `out` (may be NULL) receives them. Their connects, requests and replies at one instant
+ * are separate flows: under ah_explore their orderings are choices. */
+void ah_net_connect_many(ah_sim *sim, const char *addr, unsigned n, ah_peer_script_fn script,
+                         void *ctx, ah_peer **out);
+/* A scripted UDP client of a server at `addr` (a uv_udp_t or raw socket bound there): its own
+ * socket on the fake network, owned by the sim. ah_peer_reply sends one datagram to `addr`,
+ * ah_peer_expect takes the next datagram that reaches the client and requires exactly these
+ * bytes, ah_peer_delay / ah_peer_reply_after wait, ah_peer_close closes its socket,
+ * ah_peer_stall takes everything from then on; the UDP faults of ah/udp.h apply to its
+ * datagrams. Reports say "scripted UDP client #N to ADDR". */
+ah_peer *ah_net_connect_udp(ah_sim *sim, const char *addr);
+/* Sends the peer's FIN (a half-close) and goes on with the next step: the other end reads EOF
+ * while this end still reads. */
+void ah_peer_shutdown(ah_peer *p);
+/* A tolerant peer accepts that the other end goes away (closes, resets, refuses) at any step: the
+ * connection ends there, and steps it never reached, scripts no connection used and a refused
+ * connect are not failures. Wrong bytes still are. For sweeps, explorations, clients that
+ * reconnect, servers that drop clients. */
+void ah_peer_tolerant(ah_peer *p);
+/* About the peer's last connection (a client's only one): whether its connect was refused;
+ * whether it ran its whole script; how many steps it ran. */
+int ah_peer_refused(const ah_peer *p);
+int ah_peer_done(const ah_peer *p);
+size_t ah_peer_steps_run(const ah_peer *p);
+
 /* Declares `host` ("192.168.1.5", "fe80::2") an address of the simulated host: uv_tcp_bind and
  * uv_udp_bind accept it. Loopback, the wildcard, 10.0.0.1 and fd00::1 are local from the start;
  * binding any other address fails with UV_EADDRNOTAVAIL, as on a real host. */
@@ -152,6 +190,10 @@ ah_peer *ah__peer_mark(ah_peer *p, const char *file, int line, const char *func,
 #define AH__PEER_SITE_ARGS(fn, p, ...)                                                             \
     fn(ah__peer_mark((p), __FILE__, __LINE__, __func__, #fn), __VA_ARGS__)
 #define ah_net_listen(...) AH__NET_SITE(ah_net_listen, __VA_ARGS__)
+#define ah_net_connect(...) AH__NET_SITE(ah_net_connect, __VA_ARGS__)
+#define ah_net_connect_many(...) AH__NET_SITE(ah_net_connect_many, __VA_ARGS__)
+#define ah_net_connect_udp(...) AH__NET_SITE(ah_net_connect_udp, __VA_ARGS__)
+#define ah_peer_shutdown(p) AH__PEER_SITE(ah_peer_shutdown, p)
 #define ah_peer_expect(p, ...) AH__PEER_SITE_ARGS(ah_peer_expect, p, __VA_ARGS__)
 #define ah_peer_expect_n(p, ...) AH__PEER_SITE_ARGS(ah_peer_expect_n, p, __VA_ARGS__)
 #define ah_peer_expect_eof(p) AH__PEER_SITE(ah_peer_expect_eof, p)

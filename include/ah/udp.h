@@ -36,6 +36,17 @@ void ah_udp_duplicate(ah_sim *sim, const char *addr, unsigned percent);
 void ah_udp_reorder(ah_sim *sim, const char *addr, uint64_t max_delay_ms);
 /* Datagrams to `addr` longer than `mtu` bytes arrive cut to `mtu` bytes (0 turns it off). */
 void ah_udp_mtu(ah_sim *sim, const char *addr, size_t mtu);
+/* Sends to `addr` fail at once with `err`, as the kernel refuses them: UV_ENETUNREACH or
+ * UV_EHOSTUNREACH (no route), UV_EMSGSIZE (beyond the path's MTU with DF), UV_ENOBUFS (the
+ * device queue is full), UV_EPERM/UV_EACCES (a firewall). uv_udp_try_send and sendto(2) return
+ * it; uv_udp_send passes it to its callback. The next `times` sends (0: every one until
+ * ah_udp_clear). */
+void ah_udp_send_error(ah_sim *sim, const char *addr, int err, unsigned times);
+/* Datagrams to `addr` are lost and the network answers each with an ICMP error: UV_ECONNREFUSED
+ * (port unreachable), UV_EHOSTUNREACH or UV_ENETUNREACH. As on Linux, only a connected socket
+ * (uv_udp_connect, connect(2)) hears it: its next send or receive fails with it, once; an
+ * unconnected socket's sends succeed and nothing is reported. 0 turns it off. */
+void ah_udp_icmp_error(ah_sim *sim, const char *addr, int err);
 /* Removes every fault set for exactly `addr`. */
 void ah_udp_clear(ah_sim *sim, const char *addr);
 
