@@ -31,7 +31,7 @@ static int64_t wall_ns(ah_sim *sim)
 
 int clock_gettime(clockid_t id, struct timespec *ts)
 {
-    ah_sim *sim = ah_sim_current();
+    ah_sim *sim = ah__sim_libc();
     int64_t ns;
 
     if (sim == NULL || sim->opts.real_libc_clocks)
@@ -62,7 +62,7 @@ int clock_gettime(clockid_t id, struct timespec *ts)
 int gettimeofday(struct timeval *restrict tv, void *restrict tz)
 {
     AH__REAL(gettimeofday);
-    ah_sim *sim = ah_sim_current();
+    ah_sim *sim = ah__sim_libc();
     int64_t ns;
 
     if (sim == NULL || sim->opts.real_libc_clocks)
@@ -79,7 +79,7 @@ int gettimeofday(struct timeval *restrict tv, void *restrict tz)
 time_t time(time_t *t)
 {
     AH__REAL(time);
-    ah_sim *sim = ah_sim_current();
+    ah_sim *sim = ah__sim_libc();
     time_t now;
 
     if (sim == NULL || sim->opts.real_libc_clocks)

@@ -284,7 +284,7 @@ static int fake_domain(int domain)
 int socket(int domain, int type, int protocol)
 {
     AH__REAL(socket);
-    ah_sim *sim = ah_sim_current();
+    ah_sim *sim = ah__sim_libc();
     int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
     ah__site site;
     ah__fsock *fs;
@@ -325,7 +325,7 @@ int socket(int domain, int type, int protocol)
 int socketpair(int domain, int type, int protocol, int sv[2])
 {
     AH__REAL(socketpair);
-    ah_sim *sim = ah_sim_current();
+    ah_sim *sim = ah__sim_libc();
     int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC), i;
     ah__fsock *fs[2];
     ah__fdstate *st;

@@ -10,7 +10,10 @@
 int ah__setup(void **state)
 {
     const struct ah__test_info *info = *state;
-    ah_sim *sim = ah_sim_new(&(ah_sim_opts){.name = info->name});
+    ah_sim *sim;
+
+    ah__implicit_suite(1); /* a cmocka suite: each test has its own sim, none is implicit */
+    sim = ah_sim_new(&(ah_sim_opts){.name = info->name});
 
     sim->test = info;
     snprintf(sim->replay_hint, sizeof(sim->replay_hint), "replay: AH_SEED=%llu %.150s --test %.80s",
@@ -118,6 +121,7 @@ int ah__run_tests(const struct CMUnitTest *tests, size_t count, const char *file
     }
     if (list)
         return list_tests(tests, count);
+    ah__implicit_suite(1);
     if (filter != NULL && *filter != '\0') {
         if (filter_names_nothing(tests, count, filter)) {
             fprintf(stderr, "asyncharness: %s: no test named \"%s\" (--list shows them)\n", group,

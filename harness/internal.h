@@ -421,6 +421,15 @@ struct ah_sim {
 /* The current sim; with none, a process-wide implicit sim is created (so a plain program linked
  * with the harness instead of libuv just runs). */
 ah_sim *ah__sim(void);
+/* The sim a C library call the rooms stand in for acts on: the current sim, or, on the thread
+ * that runs main, the implicit sim (made now if need be); NULL when the call is the C library's
+ * (another thread, a cmocka suite between its tests, the process exiting). */
+ah_sim *ah__sim_libc(void);
+/* While a cmocka suite runs (ah_run_tests), C library calls make no implicit sim: each test has
+ * its own. One made before (by main) stays, under the tests' sims. */
+void ah__implicit_suite(int on);
+/* The implicit sim, or NULL when none was made. */
+ah_sim *ah__implicit_sim(void);
 /* The sim a loop belongs to, failing clearly if the loop was never initialised. */
 ah_sim *ah__loop_sim(const uv_loop_t *loop, const char *fn);
 

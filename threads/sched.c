@@ -896,11 +896,16 @@ static void sched_destroy(ah_sim *sim, void *state)
 
 ah__sched *ah__sched_get(ah__thr **self, int create)
 {
-    ah_sim *sim = ah_sim_current();
+    ah_sim *sim;
     ah__sched *s;
     ah__ext ext;
 
-    if (sim == NULL || tls_passthrough)
+    if (tls_passthrough)
+        return NULL;
+    /* A call that makes or uses an object, from the thread that runs main, makes the implicit
+     * sim: a plain program's first lock is simulated, not only those after uv_default_loop. */
+    sim = create ? ah__sim_libc() : ah_sim_current();
+    if (sim == NULL)
         return NULL;
     s = sim->sched;
     if (s != NULL && tls_gen == s->gen) {

@@ -23,7 +23,9 @@ static int sleep_ns(const char *call, uint64_t arg, uint64_t ns, ah__site site)
     char b[320], st[160];
 
     if (sim == NULL) {
-        sim = ah__sim(); /* a plain program linked with the harness: its implicit sim */
+        /* a plain program linked with the harness: its implicit sim, on the thread of main */
+        if ((sim = ah__sim_libc()) == NULL)
+            return -1;
     } else if (!pthread_equal(pthread_self(), sim->owner) && ah__sched_get(&self, 0) == NULL) {
         return -1; /* a thread started outside the sim */
     }
@@ -105,7 +107,8 @@ int clock_nanosleep(clockid_t clock, int flags, const struct timespec *req, stru
 
     if (req == NULL || req->tv_nsec < 0 || req->tv_nsec >= 1000000000L)
         return EINVAL;
-    sim = ah_sim_current() != NULL ? ah_sim_current() : ah__sim();
+    if ((sim = ah__sim_libc()) == NULL)
+        return AH__REAL(clock_nanosleep)(clock, flags, req, rem);
     ns = ts_ns(req);
     if (flags & TIMER_ABSTIME) {
         uint64_t due = ah__deadline_abs(sim, clock, req);

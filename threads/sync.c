@@ -744,22 +744,20 @@ int uv_sem_trywait(uv_sem_t *sem)
 static int barrier_wait(ah__sched *s, ah__thr *self, void *b, const char *fn, ah__site site)
 {
     ah__sobj *o = ah__sobj_find(s, b);
-    uint64_t gen;
 
     if (o == NULL || o->kind != AH__O_BARRIER)
         ah__sched_fail(s, "%s(%p): the barrier was not initialised in this test", fn, b);
     ah__sched_yield(s, self);
-    gen = o->generation;
     if (++o->count == o->limit) {
         o->count = 0;
         o->generation++;
         ah__sched_wake_all(o);
         return PTHREAD_BARRIER_SERIAL_THREAD; /* the last to arrive, as glibc */
     }
-    while (o->generation == gen) {
-        ah__list_insert_tail(&o->waiters, &self->wait_link);
-        ah__sched_block(s, self, AH__W_BARRIER, o, fn, site, NO_DEADLINE);
-    }
+    /* Only the last arrival wakes a barrier's waiters, and it may destroy the barrier before they
+     * run again (libuv's barrier_serial_thread): once woken, a waiter does not look at it. */
+    ah__list_insert_tail(&o->waiters, &self->wait_link);
+    ah__sched_block(s, self, AH__W_BARRIER, o, fn, site, NO_DEADLINE);
     return 0;
 }
 
