@@ -39,6 +39,7 @@ static int eai_of(int uv)
     }
 }
 
+AH__LIBC(getaddrinfo, 16, AH__LIBC_DNS);
 int getaddrinfo(const char *restrict node, const char *restrict service,
                 const struct addrinfo *restrict hints, struct addrinfo **restrict res)
 {

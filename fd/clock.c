@@ -29,6 +29,7 @@ static int64_t wall_ns(ah_sim *sim)
            (int64_t)(sim->clock.now_ns - sim->clock.epoch_ns);
 }
 
+AH__LIBC(clock_gettime, 18, AH__LIBC_CLOCK);
 int clock_gettime(clockid_t id, struct timespec *ts)
 {
     ah_sim *sim = ah__sim_libc();
@@ -59,6 +60,7 @@ int clock_gettime(clockid_t id, struct timespec *ts)
     return 0;
 }
 
+AH__LIBC(gettimeofday, 17, AH__LIBC_CLOCK);
 int gettimeofday(struct timeval *restrict tv, void *restrict tz)
 {
     AH__REAL(gettimeofday);
@@ -76,6 +78,7 @@ int gettimeofday(struct timeval *restrict tv, void *restrict tz)
     return 0;
 }
 
+AH__LIBC(time, 9, AH__LIBC_CLOCK);
 time_t time(time_t *t)
 {
     AH__REAL(time);

@@ -281,6 +281,7 @@ static int fake_domain(int domain)
     return domain == AF_INET || domain == AF_INET6 || domain == AF_UNIX;
 }
 
+AH__LIBC(socket, 11, AH__LIBC_FD);
 int socket(int domain, int type, int protocol)
 {
     AH__REAL(socket);
@@ -322,6 +323,7 @@ int socket(int domain, int type, int protocol)
     return fs->fd;
 }
 
+AH__LIBC(socketpair, 15, AH__LIBC_FD);
 int socketpair(int domain, int type, int protocol, int sv[2])
 {
     AH__REAL(socketpair);
@@ -388,6 +390,7 @@ void ah__fd_sock_close(ah__fsock *fs)
     ah__fd_release(fs);
 }
 
+AH__LIBC(close, 10, AH__LIBC_FD);
 int close(int fd)
 {
     AH__REAL(close);
@@ -427,6 +430,7 @@ static void conn_fire(ah__event *ev)
 
 static int connecting_done(void *ctx) { return ((ah__fsock *)ctx)->state != AH__FS_CONNECTING; }
 
+AH__LIBC(connect, 12, AH__LIBC_FD);
 int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
     AH__REAL(connect);
@@ -497,6 +501,7 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
     return 0;
 }
 
+AH__LIBC(bind, 9, AH__LIBC_FD);
 int bind(int fd, const struct sockaddr *addr, socklen_t len)
 {
     AH__REAL(bind);
@@ -534,6 +539,7 @@ int bind(int fd, const struct sockaddr *addr, socklen_t len)
     return 0;
 }
 
+AH__LIBC(listen, 11, AH__LIBC_FD);
 int listen(int fd, int backlog)
 {
     AH__REAL(listen);
@@ -588,6 +594,7 @@ static uv_loop_t *lst_loop(void *ctx) { return ah__fd_loop(ctx); }
 
 static int backlog_ready(void *ctx) { return !ah__list_empty(&((ah__fsock *)ctx)->backlog); }
 
+AH__LIBC(accept4, 12, AH__LIBC_FD);
 int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
     AH__REAL(accept4);
@@ -629,6 +636,7 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
     return ns->fd;
 }
 
+AH__LIBC(accept, 11, AH__LIBC_FD);
 int accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
     AH__REAL(accept);
@@ -726,6 +734,7 @@ static ssize_t sock_recv(ah__fsock *fs, const struct iovec *iov, int iovcnt, int
     }
 }
 
+AH__LIBC(read, 9, AH__LIBC_FD);
 ssize_t read(int fd, void *buf, size_t n)
 {
     AH__REAL(read);
@@ -741,6 +750,7 @@ ssize_t read(int fd, void *buf, size_t n)
     return sock_recv(fs, &v, 1, 0, "read", SITE("read"));
 }
 
+AH__LIBC(recv, 9, AH__LIBC_FD);
 ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
     AH__REAL(recv);
@@ -756,6 +766,7 @@ ssize_t recv(int fd, void *buf, size_t n, int flags)
     return sock_recv(fs, &v, 1, flags, "recv", SITE("recv"));
 }
 
+AH__LIBC(recvfrom, 13, AH__LIBC_FD);
 ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr, socklen_t *alen)
 {
     AH__REAL(recvfrom);
@@ -775,6 +786,7 @@ ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr, 
     return r;
 }
 
+AH__LIBC(readv, 10, AH__LIBC_FD);
 ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 {
     AH__REAL(readv);
@@ -787,6 +799,7 @@ ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
     return sock_recv(fs, iov, iovcnt, 0, "readv", SITE("readv"));
 }
 
+AH__LIBC(recvmsg, 12, AH__LIBC_FD);
 ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
     AH__REAL(recvmsg);
@@ -807,6 +820,7 @@ ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 }
 
 ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
+AH__LIBC(__read_chk, 15, AH__LIBC_FD);
 ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 {
     AH__REAL(__read_chk);
@@ -818,6 +832,7 @@ ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 }
 
 ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags);
+AH__LIBC(__recv_chk, 15, AH__LIBC_FD);
 ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
 {
     AH__REAL(__recv_chk);
@@ -830,6 +845,7 @@ ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
 
 ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags, struct sockaddr *addr,
                        socklen_t *alen);
+AH__LIBC(__recvfrom_chk, 19, AH__LIBC_FD);
 ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags, struct sockaddr *addr,
                        socklen_t *alen)
 {
@@ -935,6 +951,7 @@ static ssize_t sock_send(ah__fsock *fs, const struct iovec *iov, int iovcnt, int
     }
 }
 
+AH__LIBC(write, 10, AH__LIBC_FD);
 ssize_t write(int fd, const void *buf, size_t n)
 {
     AH__REAL(write);
@@ -950,6 +967,7 @@ ssize_t write(int fd, const void *buf, size_t n)
     return sock_send(fs, &v, 1, 0, "write", SITE("write"));
 }
 
+AH__LIBC(send, 9, AH__LIBC_FD);
 ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
     AH__REAL(send);
@@ -965,6 +983,7 @@ ssize_t send(int fd, const void *buf, size_t n, int flags)
     return sock_send(fs, &v, 1, flags, "send", SITE("send"));
 }
 
+AH__LIBC(sendto, 11, AH__LIBC_FD);
 ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr,
                socklen_t alen)
 {
@@ -986,6 +1005,7 @@ ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockad
     return sock_send(fs, &v, 1, flags, "sendto", SITE("sendto"));
 }
 
+AH__LIBC(writev, 11, AH__LIBC_FD);
 ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
     AH__REAL(writev);
@@ -998,6 +1018,7 @@ ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
     return sock_send(fs, iov, iovcnt, 0, "writev", SITE("writev"));
 }
 
+AH__LIBC(sendmsg, 12, AH__LIBC_FD);
 ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
     AH__REAL(sendmsg);
@@ -1015,6 +1036,7 @@ ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 
 /* ---- shutdown, names, options, fcntl, ioctl ---- */
 
+AH__LIBC(shutdown, 13, AH__LIBC_FD);
 int shutdown(int fd, int how)
 {
     AH__REAL(shutdown);
@@ -1039,6 +1061,7 @@ int shutdown(int fd, int how)
     return 0;
 }
 
+AH__LIBC(getsockname, 16, AH__LIBC_FD);
 int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
 {
     AH__REAL(getsockname);
@@ -1065,6 +1088,7 @@ int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
     return 0;
 }
 
+AH__LIBC(getpeername, 16, AH__LIBC_FD);
 int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
 {
     AH__REAL(getpeername);
@@ -1116,6 +1140,7 @@ int ah__fd_int_out(void *val, socklen_t *len, int v)
     return 0;
 }
 
+AH__LIBC(getsockopt, 15, AH__LIBC_FD);
 int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 {
     AH__REAL(getsockopt);
@@ -1170,6 +1195,7 @@ int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
     return fail_errno(ENOPROTOOPT);
 }
 
+AH__LIBC(setsockopt, 15, AH__LIBC_FD);
 int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
     AH__REAL(setsockopt);
@@ -1258,6 +1284,7 @@ static int fcntl_fake(ah__fsock *fs, int cmd, void *arg)
     ah__fail(fs->sim, "fcntl(%d, %d) on a fake socket descriptor is not simulated", fs->fd, cmd);
 }
 
+AH__LIBC(fcntl, 10, AH__LIBC_FD);
 int fcntl(int fd, int cmd, ...)
 {
     AH__REAL(fcntl);
@@ -1274,6 +1301,7 @@ int fcntl(int fd, int cmd, ...)
 }
 
 int fcntl64(int fd, int cmd, ...);
+AH__LIBC(fcntl64, 12, AH__LIBC_FD);
 int fcntl64(int fd, int cmd, ...)
 {
     AH__REAL(fcntl64);
@@ -1289,6 +1317,7 @@ int fcntl64(int fd, int cmd, ...)
     return fcntl_fake(fs, cmd, arg);
 }
 
+AH__LIBC(ioctl, 10, AH__LIBC_FD);
 int ioctl(int fd, unsigned long req, ...)
 {
     AH__REAL(ioctl);
@@ -1340,6 +1369,7 @@ static void no_dup(int fd, const char *call)
                  call, fd, ah__site_str(&site, where, sizeof(where)));
 }
 
+AH__LIBC(dup, 8, AH__LIBC_FD);
 int dup(int fd)
 {
     AH__REAL(dup);
@@ -1347,6 +1377,7 @@ int dup(int fd)
     return real_dup(fd);
 }
 
+AH__LIBC(dup2, 9, AH__LIBC_FD);
 int dup2(int fd, int to)
 {
     AH__REAL(dup2);
@@ -1355,6 +1386,7 @@ int dup2(int fd, int to)
     return real_dup2(fd, to);
 }
 
+AH__LIBC(dup3, 9, AH__LIBC_FD);
 int dup3(int fd, int to, int flags)
 {
     AH__REAL(dup3);

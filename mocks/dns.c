@@ -480,6 +480,7 @@ static ah__ai_rec *rec_of(ah__net *net, const struct addrinfo *ai)
 }
 
 /* freeaddrinfo(3) itself: a result of the sim is freed here, any other goes to the C library. */
+AH__LIBC(freeaddrinfo, 17, AH__LIBC_DNS);
 void freeaddrinfo(struct addrinfo *ai)
 {
     ah__net *net = ah__net_find(ah_sim_current());

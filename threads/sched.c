@@ -773,6 +773,7 @@ static void key_destructors(ah__thr *t)
     }
 }
 
+AH__LIBC(pthread_key_create, 23, AH__LIBC_THREAD);
 int pthread_key_create(pthread_key_t *key, void (*dtor)(void *))
 {
     int (*real)(pthread_key_t *, void (*)(void *)) = AH__REAL(pthread_key_create);
@@ -804,6 +805,7 @@ int pthread_key_create(pthread_key_t *key, void (*dtor)(void *))
     return 0;
 }
 
+AH__LIBC(pthread_key_delete, 23, AH__LIBC_THREAD);
 int pthread_key_delete(pthread_key_t key)
 {
     int (*real)(pthread_key_t) = AH__REAL(pthread_key_delete);

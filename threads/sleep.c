@@ -61,6 +61,7 @@ void uv_sleep(unsigned int msec)
         AH__REAL(usleep)((useconds_t)msec * 1000);
 }
 
+AH__LIBC(sleep, 10, AH__LIBC_SLEEP);
 unsigned int sleep(unsigned int seconds)
 {
     ah__site site = AH__CALLER("sleep");
@@ -69,6 +70,7 @@ unsigned int sleep(unsigned int seconds)
     return 0;
 }
 
+AH__LIBC(usleep, 11, AH__LIBC_SLEEP);
 int usleep(useconds_t usec)
 {
     ah__site site = AH__CALLER("usleep");
@@ -84,6 +86,7 @@ static uint64_t ts_ns(const struct timespec *ts)
     return (uint64_t)ts->tv_sec * 1000000000ULL + (uint64_t)ts->tv_nsec;
 }
 
+AH__LIBC(nanosleep, 14, AH__LIBC_SLEEP);
 int nanosleep(const struct timespec *req, struct timespec *rem)
 {
     ah__site site = AH__CALLER("nanosleep");
@@ -99,6 +102,7 @@ int nanosleep(const struct timespec *req, struct timespec *rem)
     return 0;
 }
 
+AH__LIBC(clock_nanosleep, 20, AH__LIBC_SLEEP);
 int clock_nanosleep(clockid_t clock, int flags, const struct timespec *req, struct timespec *rem)
 {
     ah__site site = AH__CALLER("clock_nanosleep");

@@ -144,6 +144,7 @@ static int mtx_unlock(ah__sched *s, ah__thr *self, pthread_mutex_t *m, const cha
     return 0;
 }
 
+AH__LIBC(pthread_mutex_init, 23, AH__LIBC_THREAD);
 int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *attr)
 {
     ah__thr *self;
@@ -161,6 +162,7 @@ int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *attr)
     return err;
 }
 
+AH__LIBC(pthread_mutex_destroy, 26, AH__LIBC_THREAD);
 int pthread_mutex_destroy(pthread_mutex_t *m)
 {
     ah__thr *self;
@@ -176,6 +178,7 @@ int pthread_mutex_destroy(pthread_mutex_t *m)
     return 0;
 }
 
+AH__LIBC(pthread_mutex_lock, 23, AH__LIBC_THREAD);
 int pthread_mutex_lock(pthread_mutex_t *m)
 {
     ah__site site = here("pthread_mutex_lock", __builtin_return_address(0));
@@ -187,6 +190,7 @@ int pthread_mutex_lock(pthread_mutex_t *m)
     return mtx_lock(s, self, m, "pthread_mutex_lock", site, NO_DEADLINE, 0);
 }
 
+AH__LIBC(pthread_mutex_trylock, 26, AH__LIBC_THREAD);
 int pthread_mutex_trylock(pthread_mutex_t *m)
 {
     ah__site site = here("pthread_mutex_trylock", __builtin_return_address(0));
@@ -198,6 +202,7 @@ int pthread_mutex_trylock(pthread_mutex_t *m)
     return mtx_lock(s, self, m, "pthread_mutex_trylock", site, NO_DEADLINE, 1);
 }
 
+AH__LIBC(pthread_mutex_timedlock, 28, AH__LIBC_THREAD);
 int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abstime)
 {
     ah__site site = here("pthread_mutex_timedlock", __builtin_return_address(0));
@@ -210,6 +215,7 @@ int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abstime)
                     ah__deadline_abs(s->sim, CLOCK_REALTIME, abstime), 0);
 }
 
+AH__LIBC(pthread_mutex_unlock, 25, AH__LIBC_THREAD);
 int pthread_mutex_unlock(pthread_mutex_t *m)
 {
     ah__site site = here("pthread_mutex_unlock", __builtin_return_address(0));
@@ -344,11 +350,16 @@ static int rw_unlock(ah__sched *s, ah__thr *self, void *l, const char *fn, ah__s
             return AH__REAL(name)(l);                                                              \
         return rw_lock(s, self, l, write, fn, site, NO_DEADLINE, try);                             \
     }
+AH__LIBC(pthread_rwlock_rdlock, 26, AH__LIBC_THREAD);
 RW_FN(pthread_rwlock_rdlock, 0, 0, "pthread_rwlock_rdlock")
+AH__LIBC(pthread_rwlock_wrlock, 26, AH__LIBC_THREAD);
 RW_FN(pthread_rwlock_wrlock, 1, 0, "pthread_rwlock_wrlock")
+AH__LIBC(pthread_rwlock_tryrdlock, 29, AH__LIBC_THREAD);
 RW_FN(pthread_rwlock_tryrdlock, 0, 1, "pthread_rwlock_tryrdlock")
+AH__LIBC(pthread_rwlock_trywrlock, 29, AH__LIBC_THREAD);
 RW_FN(pthread_rwlock_trywrlock, 1, 1, "pthread_rwlock_trywrlock")
 
+AH__LIBC(pthread_rwlock_unlock, 26, AH__LIBC_THREAD);
 int pthread_rwlock_unlock(pthread_rwlock_t *l)
 {
     ah__site site = here("pthread_rwlock_unlock", __builtin_return_address(0));
@@ -360,6 +371,7 @@ int pthread_rwlock_unlock(pthread_rwlock_t *l)
     return rw_unlock(s, self, l, "pthread_rwlock_unlock", site);
 }
 
+AH__LIBC(pthread_rwlock_init, 24, AH__LIBC_THREAD);
 int pthread_rwlock_init(pthread_rwlock_t *l, const pthread_rwlockattr_t *attr)
 {
     ah__thr *self;
@@ -373,6 +385,7 @@ int pthread_rwlock_init(pthread_rwlock_t *l, const pthread_rwlockattr_t *attr)
     return err;
 }
 
+AH__LIBC(pthread_rwlock_destroy, 27, AH__LIBC_THREAD);
 int pthread_rwlock_destroy(pthread_rwlock_t *l)
 {
     ah__thr *self;
@@ -457,6 +470,7 @@ static clockid_t cond_clock(ah__sched *s, void *c)
     return o->mtype ? (clockid_t)(o->mtype - 1) : CLOCK_REALTIME;
 }
 
+AH__LIBC(pthread_cond_init, 22, AH__LIBC_THREAD);
 int pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *attr)
 {
     ah__thr *self;
@@ -473,6 +487,7 @@ int pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *attr)
     return err;
 }
 
+AH__LIBC(pthread_cond_destroy, 25, AH__LIBC_THREAD);
 int pthread_cond_destroy(pthread_cond_t *c)
 {
     ah__thr *self;
@@ -488,6 +503,7 @@ int pthread_cond_destroy(pthread_cond_t *c)
     return 0;
 }
 
+AH__LIBC(pthread_cond_wait, 22, AH__LIBC_THREAD);
 int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {
     ah__site site = here("pthread_cond_wait", __builtin_return_address(0));
@@ -499,6 +515,7 @@ int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
     return cond_wait(s, self, c, m, "pthread_cond_wait", site, NO_DEADLINE);
 }
 
+AH__LIBC(pthread_cond_timedwait, 27, AH__LIBC_THREAD);
 int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *abstime)
 {
     ah__site site = here("pthread_cond_timedwait", __builtin_return_address(0));
@@ -511,6 +528,7 @@ int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct t
                      ah__deadline_abs(s->sim, cond_clock(s, c), abstime));
 }
 
+AH__LIBC(pthread_cond_signal, 24, AH__LIBC_THREAD);
 int pthread_cond_signal(pthread_cond_t *c)
 {
     ah__thr *self;
@@ -522,6 +540,7 @@ int pthread_cond_signal(pthread_cond_t *c)
     return 0;
 }
 
+AH__LIBC(pthread_cond_broadcast, 27, AH__LIBC_THREAD);
 int pthread_cond_broadcast(pthread_cond_t *c)
 {
     ah__thr *self;
@@ -620,6 +639,7 @@ static int sem_do_wait(ah__sched *s, ah__thr *self, sem_t *sem, const char *fn, 
     }
 }
 
+AH__LIBC(sem_init, 13, AH__LIBC_THREAD);
 int sem_init(sem_t *sem, int pshared, unsigned value)
 {
     ah__thr *self;
@@ -633,6 +653,7 @@ int sem_init(sem_t *sem, int pshared, unsigned value)
     return err;
 }
 
+AH__LIBC(sem_destroy, 16, AH__LIBC_THREAD);
 int sem_destroy(sem_t *sem)
 {
     ah__thr *self;
@@ -643,6 +664,7 @@ int sem_destroy(sem_t *sem)
     return AH__REAL(sem_destroy)(sem);
 }
 
+AH__LIBC(sem_post, 13, AH__LIBC_THREAD);
 int sem_post(sem_t *sem)
 {
     ah__thr *self;
@@ -664,6 +686,7 @@ static int errno_ret(int err)
     return -1;
 }
 
+AH__LIBC(sem_wait, 13, AH__LIBC_THREAD);
 int sem_wait(sem_t *sem)
 {
     ah__site site = here("sem_wait", __builtin_return_address(0));
@@ -675,6 +698,7 @@ int sem_wait(sem_t *sem)
     return errno_ret(sem_do_wait(s, self, sem, "sem_wait", site, NO_DEADLINE, 0));
 }
 
+AH__LIBC(sem_trywait, 16, AH__LIBC_THREAD);
 int sem_trywait(sem_t *sem)
 {
     ah__site site = here("sem_trywait", __builtin_return_address(0));
@@ -686,6 +710,7 @@ int sem_trywait(sem_t *sem)
     return errno_ret(sem_do_wait(s, self, sem, "sem_trywait", site, NO_DEADLINE, 1));
 }
 
+AH__LIBC(sem_timedwait, 18, AH__LIBC_THREAD);
 int sem_timedwait(sem_t *sem, const struct timespec *abstime)
 {
     ah__site site = here("sem_timedwait", __builtin_return_address(0));
@@ -698,6 +723,7 @@ int sem_timedwait(sem_t *sem, const struct timespec *abstime)
                                  ah__deadline_abs(s->sim, CLOCK_REALTIME, abstime), 0));
 }
 
+AH__LIBC(sem_getvalue, 17, AH__LIBC_THREAD);
 int sem_getvalue(sem_t *sem, int *value)
 {
     ah__thr *self;
@@ -761,6 +787,7 @@ static int barrier_wait(ah__sched *s, ah__thr *self, void *b, const char *fn, ah
     return 0;
 }
 
+AH__LIBC(pthread_barrier_init, 25, AH__LIBC_THREAD);
 int pthread_barrier_init(pthread_barrier_t *b, const pthread_barrierattr_t *attr, unsigned count)
 {
     ah__thr *self;
@@ -774,6 +801,7 @@ int pthread_barrier_init(pthread_barrier_t *b, const pthread_barrierattr_t *attr
     return err;
 }
 
+AH__LIBC(pthread_barrier_destroy, 28, AH__LIBC_THREAD);
 int pthread_barrier_destroy(pthread_barrier_t *b)
 {
     ah__thr *self;
@@ -784,6 +812,7 @@ int pthread_barrier_destroy(pthread_barrier_t *b)
     return AH__REAL(pthread_barrier_destroy)(b);
 }
 
+AH__LIBC(pthread_barrier_wait, 25, AH__LIBC_THREAD);
 int pthread_barrier_wait(pthread_barrier_t *b)
 {
     ah__site site = here("pthread_barrier_wait", __builtin_return_address(0));
@@ -841,6 +870,7 @@ static int once_do(ah__sched *s, ah__thr *self, pthread_once_t *ctl, void (*init
     }
 }
 
+AH__LIBC(pthread_once, 17, AH__LIBC_THREAD);
 int pthread_once(pthread_once_t *ctl, void (*init)(void))
 {
     ah__site site = here("pthread_once", __builtin_return_address(0));
@@ -885,6 +915,7 @@ static int create(pthread_t *tid, size_t stack, void *(*start)(void *), void *ar
     return 0;
 }
 
+AH__LIBC(pthread_create, 19, AH__LIBC_THREAD);
 int pthread_create(pthread_t *tid, const pthread_attr_t *attr, void *(*start)(void *), void *arg)
 {
     ah__site site = here("pthread_create", __builtin_return_address(0));
@@ -928,6 +959,7 @@ static int join(ah__sched *s, ah__thr *self, pthread_t tid, void **ret, const ch
     return 0;
 }
 
+AH__LIBC(pthread_join, 17, AH__LIBC_THREAD);
 int pthread_join(pthread_t tid, void **ret)
 {
     ah__site site = here("pthread_join", __builtin_return_address(0));
@@ -939,6 +971,7 @@ int pthread_join(pthread_t tid, void **ret)
     return join(s, self, tid, ret, "pthread_join", site);
 }
 
+AH__LIBC(pthread_detach, 19, AH__LIBC_THREAD);
 int pthread_detach(pthread_t tid)
 {
     ah__thr *self;
@@ -953,6 +986,7 @@ int pthread_detach(pthread_t tid)
     return 0;
 }
 
+AH__LIBC(pthread_exit, 17, AH__LIBC_THREAD);
 void pthread_exit(void *ret)
 {
     ah__thr *self;
@@ -966,6 +1000,7 @@ void pthread_exit(void *ret)
     longjmp(self->exit_jb, 1);
 }
 
+AH__LIBC(sched_yield, 16, AH__LIBC_THREAD);
 int sched_yield(void)
 {
     ah__thr *self;
