@@ -29,8 +29,9 @@ static const char *what_is_lost(int what)
     case AH__LIBC_SLEEP:
         return "sleeps that reach it take real time, not virtual time";
     case AH__LIBC_THREAD:
-        return "calls that reach it are not simulated: a simulated thread that blocks in it for "
-               "real stops the whole simulation";
+        return "the objects of its family (mutexes with condition variables, rwlocks, semaphores "
+               "or barriers) are left to the C library, not simulated: a simulated thread that "
+               "blocks in it for real stops the whole simulation";
     case AH__LIBC_SIGNAL:
         return "signals sent through it are real, not the sim's";
     case AH__LIBC_DNS:

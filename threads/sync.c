@@ -33,6 +33,38 @@ static void misuse(ah__sched *s, const char *fn, const ah__sobj *o, const char *
                    ah__site_str(&site, st, sizeof(st)), what);
 }
 
+/* ---- the program's own doubles ----
+ * A family of objects of which the program defines even one function itself (a double of
+ * pthread_mutex_lock) is left to the C library whole: a lock taken by the double and released by
+ * the sim would be reported as misuse, and a condition variable waits with its mutex. The doubles
+ * are fixed at link time, so each family is looked at once (harness/libc.c names them). */
+enum { FAM_MUTEX, FAM_RWLOCK, FAM_SEM, FAM_BARRIER, FAM_N };
+static const char *const fam_fns[FAM_N][12] = {
+    {"pthread_mutex_init", "pthread_mutex_destroy", "pthread_mutex_lock", "pthread_mutex_trylock",
+     "pthread_mutex_timedlock", "pthread_mutex_unlock", "pthread_cond_init", "pthread_cond_destroy",
+     "pthread_cond_wait", "pthread_cond_timedwait", "pthread_cond_signal",
+     "pthread_cond_broadcast"},
+    {"pthread_rwlock_init", "pthread_rwlock_destroy", "pthread_rwlock_rdlock",
+     "pthread_rwlock_wrlock", "pthread_rwlock_tryrdlock", "pthread_rwlock_trywrlock",
+     "pthread_rwlock_unlock"},
+    {"sem_init", "sem_destroy", "sem_post", "sem_wait", "sem_trywait", "sem_timedwait",
+     "sem_getvalue"},
+    {"pthread_barrier_init", "pthread_barrier_destroy", "pthread_barrier_wait"},
+};
+static int fam_real[FAM_N]; /* 0: not looked at yet, 1: simulated, 2: the C library's */
+
+static ah__sched *fam_sched(int fam, ah__thr **self, int create)
+{
+    if (fam_real[fam] == 0) {
+        int i;
+        fam_real[fam] = 1;
+        for (i = 0; i < 12 && fam_fns[fam][i] != NULL; i++)
+            if (ah__libc_double(fam_fns[fam][i]))
+                fam_real[fam] = 2;
+    }
+    return fam_real[fam] == 2 ? NULL : ah__sched_get(self, create);
+}
+
 /* ---- mutexes ---- */
 
 static int mutex_type_of(const pthread_mutex_t *m)
@@ -148,7 +180,7 @@ AH__LIBC(pthread_mutex_init, 23, AH__LIBC_THREAD);
 int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *attr)
 {
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_MUTEX, &self, 1);
     int err = AH__REAL(pthread_mutex_init)(m, attr), type = 0;
 
     if (s != NULL && err == 0) {
@@ -166,7 +198,7 @@ AH__LIBC(pthread_mutex_destroy, 26, AH__LIBC_THREAD);
 int pthread_mutex_destroy(pthread_mutex_t *m)
 {
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 0);
+    ah__sched *s = fam_sched(FAM_MUTEX, &self, 0);
     ah__sobj *o;
 
     if (s == NULL)
@@ -183,7 +215,7 @@ int pthread_mutex_lock(pthread_mutex_t *m)
 {
     ah__site site = here("pthread_mutex_lock", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_MUTEX, &self, 1);
 
     if (s == NULL)
         return AH__REAL(pthread_mutex_lock)(m);
@@ -195,7 +227,7 @@ int pthread_mutex_trylock(pthread_mutex_t *m)
 {
     ah__site site = here("pthread_mutex_trylock", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_MUTEX, &self, 1);
 
     if (s == NULL)
         return AH__REAL(pthread_mutex_trylock)(m);
@@ -207,7 +239,7 @@ int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abstime)
 {
     ah__site site = here("pthread_mutex_timedlock", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_MUTEX, &self, 1);
 
     if (s == NULL)
         return AH__REAL(pthread_mutex_timedlock)(m, abstime);
@@ -220,7 +252,7 @@ int pthread_mutex_unlock(pthread_mutex_t *m)
 {
     ah__site site = here("pthread_mutex_unlock", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_MUTEX, &self, 1);
 
     if (s == NULL)
         return AH__REAL(pthread_mutex_unlock)(m);
@@ -245,7 +277,7 @@ void uv_mutex_destroy(uv_mutex_t *m)
 {
     ah__site site = here("uv_mutex_destroy", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 0);
+    ah__sched *s = fam_sched(FAM_MUTEX, &self, 0);
 
     if (pthread_mutex_destroy(m) != 0 && s != NULL)
         misuse(s, "uv_mutex_destroy", mutex_obj(s, m), "the mutex is locked or waited for", site);
@@ -255,10 +287,10 @@ void uv_mutex_lock(uv_mutex_t *m)
 {
     ah__site site = here("uv_mutex_lock", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_MUTEX, &self, 1);
 
     if (s == NULL) {
-        AH__REAL(pthread_mutex_lock)(m);
+        pthread_mutex_lock(m);
         return;
     }
     if (mtx_lock(s, self, m, "uv_mutex_lock", site, NO_DEADLINE, 0) != 0)
@@ -270,10 +302,10 @@ int uv_mutex_trylock(uv_mutex_t *m)
 {
     ah__site site = here("uv_mutex_trylock", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_MUTEX, &self, 1);
 
     if (s == NULL)
-        return AH__REAL(pthread_mutex_trylock)(m) ? UV_EBUSY : 0;
+        return pthread_mutex_trylock(m) ? UV_EBUSY : 0;
     return mtx_lock(s, self, m, "uv_mutex_trylock", site, NO_DEADLINE, 1) ? UV_EBUSY : 0;
 }
 
@@ -281,10 +313,10 @@ void uv_mutex_unlock(uv_mutex_t *m)
 {
     ah__site site = here("uv_mutex_unlock", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_MUTEX, &self, 1);
 
     if (s == NULL) {
-        AH__REAL(pthread_mutex_unlock)(m);
+        pthread_mutex_unlock(m);
         return;
     }
     if (mtx_unlock(s, self, m, "uv_mutex_unlock", site) != 0)
@@ -345,7 +377,7 @@ static int rw_unlock(ah__sched *s, ah__thr *self, void *l, const char *fn, ah__s
     {                                                                                              \
         ah__site site = here(fn, __builtin_return_address(0));                                     \
         ah__thr *self;                                                                             \
-        ah__sched *s = ah__sched_get(&self, 1);                                                    \
+        ah__sched *s = fam_sched(FAM_RWLOCK, &self, 1);                                            \
         if (s == NULL)                                                                             \
             return AH__REAL(name)(l);                                                              \
         return rw_lock(s, self, l, write, fn, site, NO_DEADLINE, try);                             \
@@ -364,7 +396,7 @@ int pthread_rwlock_unlock(pthread_rwlock_t *l)
 {
     ah__site site = here("pthread_rwlock_unlock", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_RWLOCK, &self, 1);
 
     if (s == NULL)
         return AH__REAL(pthread_rwlock_unlock)(l);
@@ -375,7 +407,7 @@ AH__LIBC(pthread_rwlock_init, 24, AH__LIBC_THREAD);
 int pthread_rwlock_init(pthread_rwlock_t *l, const pthread_rwlockattr_t *attr)
 {
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_RWLOCK, &self, 1);
     int err = AH__REAL(pthread_rwlock_init)(l, attr);
 
     if (s != NULL && err == 0) {
@@ -389,7 +421,7 @@ AH__LIBC(pthread_rwlock_destroy, 27, AH__LIBC_THREAD);
 int pthread_rwlock_destroy(pthread_rwlock_t *l)
 {
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 0);
+    ah__sched *s = fam_sched(FAM_RWLOCK, &self, 0);
     ah__sobj *o;
 
     if (s == NULL)
@@ -474,7 +506,7 @@ AH__LIBC(pthread_cond_init, 22, AH__LIBC_THREAD);
 int pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *attr)
 {
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_MUTEX, &self, 1);
     int err = AH__REAL(pthread_cond_init)(c, attr);
     clockid_t clk = CLOCK_REALTIME;
 
@@ -491,7 +523,7 @@ AH__LIBC(pthread_cond_destroy, 25, AH__LIBC_THREAD);
 int pthread_cond_destroy(pthread_cond_t *c)
 {
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 0);
+    ah__sched *s = fam_sched(FAM_MUTEX, &self, 0);
     ah__sobj *o;
 
     if (s == NULL)
@@ -508,7 +540,7 @@ int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {
     ah__site site = here("pthread_cond_wait", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_MUTEX, &self, 1);
 
     if (s == NULL)
         return AH__REAL(pthread_cond_wait)(c, m);
@@ -520,7 +552,7 @@ int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct t
 {
     ah__site site = here("pthread_cond_timedwait", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_MUTEX, &self, 1);
 
     if (s == NULL)
         return AH__REAL(pthread_cond_timedwait)(c, m, abstime);
@@ -532,7 +564,7 @@ AH__LIBC(pthread_cond_signal, 24, AH__LIBC_THREAD);
 int pthread_cond_signal(pthread_cond_t *c)
 {
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_MUTEX, &self, 1);
 
     if (s == NULL)
         return AH__REAL(pthread_cond_signal)(c);
@@ -544,7 +576,7 @@ AH__LIBC(pthread_cond_broadcast, 27, AH__LIBC_THREAD);
 int pthread_cond_broadcast(pthread_cond_t *c)
 {
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_MUTEX, &self, 1);
 
     if (s == NULL)
         return AH__REAL(pthread_cond_broadcast)(c);
@@ -572,10 +604,10 @@ void uv_cond_wait(uv_cond_t *c, uv_mutex_t *m)
 {
     ah__site site = here("uv_cond_wait", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_MUTEX, &self, 1);
 
     if (s == NULL) {
-        AH__REAL(pthread_cond_wait)(c, m);
+        pthread_cond_wait(c, m);
         return;
     }
     cond_wait(s, self, c, m, "uv_cond_wait", site, NO_DEADLINE);
@@ -585,7 +617,7 @@ int uv_cond_timedwait(uv_cond_t *c, uv_mutex_t *m, uint64_t timeout_ns)
 {
     ah__site site = here("uv_cond_timedwait", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_MUTEX, &self, 1);
 
     if (s == NULL) {
         struct timespec ts;
@@ -596,7 +628,7 @@ int uv_cond_timedwait(uv_cond_t *c, uv_mutex_t *m, uint64_t timeout_ns)
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000L;
         }
-        return AH__REAL(pthread_cond_timedwait)(c, m, &ts) == ETIMEDOUT ? UV_ETIMEDOUT : 0;
+        return pthread_cond_timedwait(c, m, &ts) == ETIMEDOUT ? UV_ETIMEDOUT : 0;
     }
     return cond_wait(s, self, c, m, "uv_cond_timedwait", site,
                      timeout_ns > UINT64_MAX - s->sim->clock.now_ns
@@ -643,7 +675,7 @@ AH__LIBC(sem_init, 13, AH__LIBC_THREAD);
 int sem_init(sem_t *sem, int pshared, unsigned value)
 {
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_SEM, &self, 1);
     int err = AH__REAL(sem_init)(sem, pshared, value);
 
     if (s != NULL && err == 0) {
@@ -657,7 +689,7 @@ AH__LIBC(sem_destroy, 16, AH__LIBC_THREAD);
 int sem_destroy(sem_t *sem)
 {
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 0);
+    ah__sched *s = fam_sched(FAM_SEM, &self, 0);
 
     if (s != NULL)
         ah__sobj_forget(s, sem);
@@ -668,7 +700,7 @@ AH__LIBC(sem_post, 13, AH__LIBC_THREAD);
 int sem_post(sem_t *sem)
 {
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_SEM, &self, 1);
     ah__sobj *o = s != NULL ? ah__sobj_find(s, sem) : NULL;
 
     if (o == NULL || o->kind != AH__O_SEM)
@@ -691,7 +723,7 @@ int sem_wait(sem_t *sem)
 {
     ah__site site = here("sem_wait", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_SEM, &self, 1);
 
     if (s == NULL)
         return AH__REAL(sem_wait)(sem);
@@ -703,7 +735,7 @@ int sem_trywait(sem_t *sem)
 {
     ah__site site = here("sem_trywait", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_SEM, &self, 1);
 
     if (s == NULL)
         return AH__REAL(sem_trywait)(sem);
@@ -715,7 +747,7 @@ int sem_timedwait(sem_t *sem, const struct timespec *abstime)
 {
     ah__site site = here("sem_timedwait", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_SEM, &self, 1);
 
     if (s == NULL)
         return AH__REAL(sem_timedwait)(sem, abstime);
@@ -727,7 +759,7 @@ AH__LIBC(sem_getvalue, 17, AH__LIBC_THREAD);
 int sem_getvalue(sem_t *sem, int *value)
 {
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 0);
+    ah__sched *s = fam_sched(FAM_SEM, &self, 0);
     ah__sobj *o = s != NULL ? ah__sobj_find(s, sem) : NULL;
 
     if (o == NULL || o->kind != AH__O_SEM)
@@ -744,10 +776,10 @@ void uv_sem_wait(uv_sem_t *sem)
 {
     ah__site site = here("uv_sem_wait", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_SEM, &self, 1);
 
     if (s == NULL) {
-        while (AH__REAL(sem_wait)(sem) != 0 && errno == EINTR)
+        while (sem_wait(sem) != 0 && errno == EINTR)
             ;
         return;
     }
@@ -758,10 +790,10 @@ int uv_sem_trywait(uv_sem_t *sem)
 {
     ah__site site = here("uv_sem_trywait", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_SEM, &self, 1);
 
     if (s == NULL)
-        return AH__REAL(sem_trywait)(sem) == 0 ? 0 : UV_EAGAIN;
+        return sem_trywait(sem) == 0 ? 0 : UV_EAGAIN;
     return sem_do_wait(s, self, sem, "uv_sem_trywait", site, NO_DEADLINE, 1) ? UV_EAGAIN : 0;
 }
 
@@ -791,7 +823,7 @@ AH__LIBC(pthread_barrier_init, 25, AH__LIBC_THREAD);
 int pthread_barrier_init(pthread_barrier_t *b, const pthread_barrierattr_t *attr, unsigned count)
 {
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_BARRIER, &self, 1);
     int err = AH__REAL(pthread_barrier_init)(b, attr, count);
 
     if (s != NULL && err == 0) {
@@ -805,7 +837,7 @@ AH__LIBC(pthread_barrier_destroy, 28, AH__LIBC_THREAD);
 int pthread_barrier_destroy(pthread_barrier_t *b)
 {
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 0);
+    ah__sched *s = fam_sched(FAM_BARRIER, &self, 0);
 
     if (s != NULL)
         ah__sobj_forget(s, b);
@@ -817,7 +849,7 @@ int pthread_barrier_wait(pthread_barrier_t *b)
 {
     ah__site site = here("pthread_barrier_wait", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_BARRIER, &self, 1);
 
     if (s == NULL)
         return AH__REAL(pthread_barrier_wait)(b);
@@ -835,10 +867,10 @@ int uv_barrier_wait(uv_barrier_t *b)
 {
     ah__site site = here("uv_barrier_wait", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_BARRIER, &self, 1);
 
     if (s == NULL)
-        return AH__REAL(pthread_barrier_wait)(b) == PTHREAD_BARRIER_SERIAL_THREAD;
+        return pthread_barrier_wait(b) == PTHREAD_BARRIER_SERIAL_THREAD;
     return barrier_wait(s, self, b, "uv_barrier_wait", site) == PTHREAD_BARRIER_SERIAL_THREAD;
 }
 
