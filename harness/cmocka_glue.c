@@ -108,6 +108,9 @@ int ah__run_tests(const struct CMUnitTest *tests, size_t count, const char *file
     const char *group = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
     int list = 0;
 
+    /* First: even reading the command line may reach an interposed call (a sanitizer's malloc
+     * reads clock_gettime), which must not make an implicit sim for the suite. */
+    ah__implicit_suite(1);
     if (read_cmdline(cmd, sizeof(cmd), &len) == 0 && len > 0) {
         ah__program_name_set(cmd);
         for (i = strlen(cmd) + 1; i < len; i += strlen(cmd + i) + 1) {
@@ -121,7 +124,6 @@ int ah__run_tests(const struct CMUnitTest *tests, size_t count, const char *file
     }
     if (list)
         return list_tests(tests, count);
-    ah__implicit_suite(1);
     if (filter != NULL && *filter != '\0') {
         if (filter_names_nothing(tests, count, filter)) {
             fprintf(stderr, "asyncharness: %s: no test named \"%s\" (--list shows them)\n", group,
