@@ -32,9 +32,12 @@ static int64_t wall_ns(ah_sim *sim)
 AH__LIBC(clock_gettime, 18, AH__LIBC_CLOCK);
 int clock_gettime(clockid_t id, struct timespec *ts)
 {
-    ah_sim *sim = ah__sim_libc();
+    ah_sim *sim;
     int64_t ns;
 
+    if (ah__libc_from_san(&ah__libc_rec_clock_gettime, __builtin_return_address(0)))
+        return ah__real_clock_gettime(id, ts);
+    sim = ah__sim_libc();
     if (sim == NULL || sim->opts.real_libc_clocks)
         return ah__real_clock_gettime(id, ts);
     switch (id) {

@@ -542,7 +542,10 @@ typedef struct ah__libc_fn {
     void *san_entry;  /* a static sanitizer runtime's interceptor of `name`, or NULL */
     void *san_entry3; /* the same, as LLVM 17 and later name it */
     void **san_real;  /* the pointer through which that interceptor calls the C library */
-    int what;         /* AH__LIBC_FD, ... */
+    /* Set when that pointer was redirected: the interceptor's code, so that a call that did not
+     * come through it (the sanitizer's own clock reads) can be told apart (ah__libc_from_san). */
+    const char *san_lo, *san_hi;
+    int what; /* AH__LIBC_FD, ... */
 } ah__libc_fn;
 
 #define AH__PRAGMA(x) _Pragma(#x)
@@ -577,6 +580,8 @@ typedef struct ah__libc_fn {
                                               ah__san_entry_##name,                                \
                                               ah__san_entry3_##name,                               \
                                               &ah__san_real_##name,                                \
+                                              NULL,                                                \
+                                              NULL,                                                \
                                               what};                                               \
     /* pointers, not the records: a compiler may align a larger object beyond its size */          \
     static ah__libc_fn *const ah__libc_ptr_##name __attribute__((used, section("ah_libc"))) =      \
@@ -586,6 +591,13 @@ typedef struct ah__libc_fn {
  * so that a uv_* function calls it as libuv would (uv_getaddrinfo calls the program's
  * getaddrinfo); 0 when the harness's stand-in (or none) answers. */
 int ah__libc_double(const char *name);
+/* 1 when a sanitizer runtime called `f`'s function for itself (not for the program through its
+ * interceptor): clang's ASan reads clock_gettime through the pointer harness/libc.c redirected,
+ * and its allocator's reads must not be virtual time (they would change the schedule). */
+static inline int ah__libc_from_san(const ah__libc_fn *f, const void *ret)
+{
+    return f->san_hi != NULL && ((const char *)ret < f->san_lo || (const char *)ret >= f->san_hi);
+}
 /* Reached from each room's anchor (fd/interpose.c, ...), so that harness/libc.c is linked. */
 extern const char ah__libc_room;
 

@@ -10,8 +10,12 @@
  *     the C library's with dlsym(RTLD_NEXT)): it wins, as it would against the C library. Where
  *     the harness needed that function (its clocks, its descriptors, its threads), one line on
  *     stderr names the symbol and what the program loses. */
+#define _GNU_SOURCE 1 /* dladdr1 */
 #include "internal.h"
 
+#include <dlfcn.h>
+#include <elf.h>
+#include <link.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -61,8 +65,16 @@ __attribute__((constructor(101))) static void libc_bind(void)
         if (f->bound == f->own)
             continue;
         if (!is_double(f)) {
-            if (f->san_real != NULL)
-                *f->san_real = f->own;
+            Dl_info info;
+            const ElfW(Sym) *sym = NULL;
+            if (f->san_real == NULL)
+                continue;
+            *f->san_real = f->own;
+            if (dladdr1(f->bound, &info, (void **)&sym, RTLD_DL_SYMENT) && sym != NULL &&
+                sym->st_size > 0) {
+                f->san_lo = (const char *)f->bound;
+                f->san_hi = f->san_lo + sym->st_size;
+            }
             continue;
         }
         if ((lost = what_is_lost(f->what)) != NULL)
