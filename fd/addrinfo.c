@@ -39,11 +39,12 @@ static int eai_of(int uv)
     }
 }
 
+AH__LIBC(getaddrinfo, 16, AH__LIBC_DNS);
 int getaddrinfo(const char *restrict node, const char *restrict service,
                 const struct addrinfo *restrict hints, struct addrinfo **restrict res)
 {
     AH__REAL(getaddrinfo);
-    ah_sim *sim = ah_sim_current();
+    ah_sim *sim = ah__sim_libc();
     ah__site site;
 
     if (sim == NULL || ah__fd_state(sim)->passthrough)

@@ -29,11 +29,15 @@ static int64_t wall_ns(ah_sim *sim)
            (int64_t)(sim->clock.now_ns - sim->clock.epoch_ns);
 }
 
+AH__LIBC(clock_gettime, 18, AH__LIBC_CLOCK);
 int clock_gettime(clockid_t id, struct timespec *ts)
 {
-    ah_sim *sim = ah_sim_current();
+    ah_sim *sim;
     int64_t ns;
 
+    if (ah__libc_from_san(&ah__libc_rec_clock_gettime, __builtin_return_address(0)))
+        return ah__real_clock_gettime(id, ts);
+    sim = ah__sim_libc();
     if (sim == NULL || sim->opts.real_libc_clocks)
         return ah__real_clock_gettime(id, ts);
     switch (id) {
@@ -59,10 +63,11 @@ int clock_gettime(clockid_t id, struct timespec *ts)
     return 0;
 }
 
+AH__LIBC(gettimeofday, 17, AH__LIBC_CLOCK);
 int gettimeofday(struct timeval *restrict tv, void *restrict tz)
 {
     AH__REAL(gettimeofday);
-    ah_sim *sim = ah_sim_current();
+    ah_sim *sim = ah__sim_libc();
     int64_t ns;
 
     if (sim == NULL || sim->opts.real_libc_clocks)
@@ -76,10 +81,11 @@ int gettimeofday(struct timeval *restrict tv, void *restrict tz)
     return 0;
 }
 
+AH__LIBC(time, 9, AH__LIBC_CLOCK);
 time_t time(time_t *t)
 {
     AH__REAL(time);
-    ah_sim *sim = ah_sim_current();
+    ah_sim *sim = ah__sim_libc();
     time_t now;
 
     if (sim == NULL || sim->opts.real_libc_clocks)

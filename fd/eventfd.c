@@ -169,10 +169,11 @@ static const ah__fsock_ops eventfd_ops = {
     NULL,
 };
 
+AH__LIBC(eventfd, 12, AH__LIBC_FD);
 int eventfd(unsigned int initval, int flags)
 {
     AH__REAL(eventfd);
-    ah_sim *sim = ah_sim_current();
+    ah_sim *sim = ah__sim_libc();
     ah__fsock *fs;
     fevent *e;
 
@@ -194,6 +195,7 @@ int eventfd(unsigned int initval, int flags)
     return fs->fd;
 }
 
+AH__LIBC(eventfd_read, 17, AH__LIBC_FD);
 int eventfd_read(int fd, eventfd_t *value)
 {
     AH__REAL(eventfd_read);
@@ -203,6 +205,7 @@ int eventfd_read(int fd, eventfd_t *value)
     return read(fd, value, sizeof(*value)) == sizeof(*value) ? 0 : -1;
 }
 
+AH__LIBC(eventfd_write, 18, AH__LIBC_FD);
 int eventfd_write(int fd, eventfd_t value)
 {
     AH__REAL(eventfd_write);

@@ -273,20 +273,22 @@ static int fake_pipe(ah_sim *sim, int fds[2], int flags, const char *call, ah__s
     return 0;
 }
 
+AH__LIBC(pipe2, 10, AH__LIBC_FD);
 int pipe2(int fds[2], int flags)
 {
     AH__REAL(pipe2);
-    ah_sim *sim = ah_sim_current();
+    ah_sim *sim = ah__sim_libc();
 
     if (sim == NULL || ah__fd_state(sim)->passthrough)
         return real_pipe2(fds, flags);
     return fake_pipe(sim, fds, flags, "pipe2", AH__CALLER("pipe2"));
 }
 
+AH__LIBC(pipe, 9, AH__LIBC_FD);
 int pipe(int fds[2])
 {
     AH__REAL(pipe);
-    ah_sim *sim = ah_sim_current();
+    ah_sim *sim = ah__sim_libc();
 
     if (sim == NULL || ah__fd_state(sim)->passthrough)
         return real_pipe(fds);

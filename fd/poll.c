@@ -382,6 +382,7 @@ static int poll_fake(ah__fsock *fs, struct pollfd *fds, nfds_t n, uint64_t timeo
     return poll_now(fds, n);
 }
 
+AH__LIBC(poll, 9, AH__LIBC_FD);
 int poll(struct pollfd *fds, nfds_t n, int timeout)
 {
     AH__REAL(poll);
@@ -394,6 +395,7 @@ int poll(struct pollfd *fds, nfds_t n, int timeout)
 }
 
 int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen);
+AH__LIBC(__poll_chk, 15, AH__LIBC_FD);
 int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen)
 {
     AH__REAL(__poll_chk);
@@ -404,6 +406,7 @@ int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen)
     return poll(fds, n, timeout);
 }
 
+AH__LIBC(ppoll, 10, AH__LIBC_FD);
 int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, const sigset_t *mask)
 {
     AH__REAL(ppoll);
@@ -419,6 +422,7 @@ int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, const sigset
 
 int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *tmo, const sigset_t *mask,
                 size_t fdslen);
+AH__LIBC(__ppoll_chk, 16, AH__LIBC_FD);
 int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *tmo, const sigset_t *mask,
                 size_t fdslen)
 {
@@ -430,6 +434,7 @@ int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *tmo, const 
     return ppoll(fds, n, tmo, mask);
 }
 
+AH__LIBC(select, 11, AH__LIBC_FD);
 int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
 {
     AH__REAL(select);

@@ -285,10 +285,11 @@ static int fake_domain(int domain)
     return domain == AF_INET || domain == AF_INET6 || domain == AF_UNIX;
 }
 
+AH__LIBC(socket, 11, AH__LIBC_FD);
 int socket(int domain, int type, int protocol)
 {
     AH__REAL(socket);
-    ah_sim *sim = ah_sim_current();
+    ah_sim *sim = ah__sim_libc();
     int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
     ah__site site;
     ah__fsock *fs;
@@ -356,10 +357,11 @@ int ah__fd_pair(ah_sim *sim, int flags, const char *call, ah__site site, ah__fso
     return 0;
 }
 
+AH__LIBC(socketpair, 15, AH__LIBC_FD);
 int socketpair(int domain, int type, int protocol, int sv[2])
 {
     AH__REAL(socketpair);
-    ah_sim *sim = ah_sim_current();
+    ah_sim *sim = ah__sim_libc();
     int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
     ah__fsock *fs[2];
 
@@ -414,6 +416,7 @@ void ah__fd_sock_close(ah__fsock *fs)
     ah__fd_release(fs);
 }
 
+AH__LIBC(close, 10, AH__LIBC_FD);
 int close(int fd)
 {
     AH__REAL(close);
@@ -453,6 +456,7 @@ static void conn_fire(ah__event *ev)
 
 static int connecting_done(void *ctx) { return ((ah__fsock *)ctx)->state != AH__FS_CONNECTING; }
 
+AH__LIBC(connect, 12, AH__LIBC_FD);
 int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
     AH__REAL(connect);
@@ -524,6 +528,7 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
     return 0;
 }
 
+AH__LIBC(bind, 9, AH__LIBC_FD);
 int bind(int fd, const struct sockaddr *addr, socklen_t len)
 {
     AH__REAL(bind);
@@ -561,6 +566,7 @@ int bind(int fd, const struct sockaddr *addr, socklen_t len)
     return 0;
 }
 
+AH__LIBC(listen, 11, AH__LIBC_FD);
 int listen(int fd, int backlog)
 {
     AH__REAL(listen);
@@ -615,6 +621,7 @@ static uv_loop_t *lst_loop(void *ctx) { return ah__fd_loop(ctx); }
 
 static int backlog_ready(void *ctx) { return !ah__list_empty(&((ah__fsock *)ctx)->backlog); }
 
+AH__LIBC(accept4, 12, AH__LIBC_FD);
 int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
     AH__REAL(accept4);
@@ -657,6 +664,7 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
     return ns->fd;
 }
 
+AH__LIBC(accept, 11, AH__LIBC_FD);
 int accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
     AH__REAL(accept);
@@ -759,6 +767,7 @@ static ssize_t sock_recv(ah__fsock *fs, const struct iovec *iov, int iovcnt, int
     }
 }
 
+AH__LIBC(read, 9, AH__LIBC_FD);
 ssize_t read(int fd, void *buf, size_t n)
 {
     AH__REAL(read);
@@ -774,6 +783,7 @@ ssize_t read(int fd, void *buf, size_t n)
     return sock_recv(fs, &v, 1, 0, "read", SITE("read"));
 }
 
+AH__LIBC(recv, 9, AH__LIBC_FD);
 ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
     AH__REAL(recv);
@@ -789,6 +799,7 @@ ssize_t recv(int fd, void *buf, size_t n, int flags)
     return sock_recv(fs, &v, 1, flags, "recv", SITE("recv"));
 }
 
+AH__LIBC(recvfrom, 13, AH__LIBC_FD);
 ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr, socklen_t *alen)
 {
     AH__REAL(recvfrom);
@@ -808,6 +819,7 @@ ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr, 
     return r;
 }
 
+AH__LIBC(readv, 10, AH__LIBC_FD);
 ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 {
     AH__REAL(readv);
@@ -820,6 +832,7 @@ ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
     return sock_recv(fs, iov, iovcnt, 0, "readv", SITE("readv"));
 }
 
+AH__LIBC(recvmsg, 12, AH__LIBC_FD);
 ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
     AH__REAL(recvmsg);
@@ -840,6 +853,7 @@ ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 }
 
 ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
+AH__LIBC(__read_chk, 15, AH__LIBC_FD);
 ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 {
     AH__REAL(__read_chk);
@@ -851,6 +865,7 @@ ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 }
 
 ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags);
+AH__LIBC(__recv_chk, 15, AH__LIBC_FD);
 ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
 {
     AH__REAL(__recv_chk);
@@ -863,6 +878,7 @@ ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
 
 ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags, struct sockaddr *addr,
                        socklen_t *alen);
+AH__LIBC(__recvfrom_chk, 19, AH__LIBC_FD);
 ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags, struct sockaddr *addr,
                        socklen_t *alen)
 {
@@ -977,6 +993,7 @@ static ssize_t sock_send(ah__fsock *fs, const struct iovec *iov, int iovcnt, int
     }
 }
 
+AH__LIBC(write, 10, AH__LIBC_FD);
 ssize_t write(int fd, const void *buf, size_t n)
 {
     AH__REAL(write);
@@ -992,6 +1009,7 @@ ssize_t write(int fd, const void *buf, size_t n)
     return sock_send(fs, &v, 1, 0, "write", SITE("write"));
 }
 
+AH__LIBC(send, 9, AH__LIBC_FD);
 ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
     AH__REAL(send);
@@ -1007,6 +1025,7 @@ ssize_t send(int fd, const void *buf, size_t n, int flags)
     return sock_send(fs, &v, 1, flags, "send", SITE("send"));
 }
 
+AH__LIBC(sendto, 11, AH__LIBC_FD);
 ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr,
                socklen_t alen)
 {
@@ -1028,6 +1047,7 @@ ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockad
     return sock_send(fs, &v, 1, flags, "sendto", SITE("sendto"));
 }
 
+AH__LIBC(writev, 11, AH__LIBC_FD);
 ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
     AH__REAL(writev);
@@ -1040,6 +1060,7 @@ ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
     return sock_send(fs, iov, iovcnt, 0, "writev", SITE("writev"));
 }
 
+AH__LIBC(sendmsg, 12, AH__LIBC_FD);
 ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
     AH__REAL(sendmsg);
@@ -1057,6 +1078,7 @@ ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 
 /* ---- shutdown, names, options, fcntl, ioctl ---- */
 
+AH__LIBC(shutdown, 13, AH__LIBC_FD);
 int shutdown(int fd, int how)
 {
     AH__REAL(shutdown);
@@ -1081,6 +1103,7 @@ int shutdown(int fd, int how)
     return 0;
 }
 
+AH__LIBC(getsockname, 16, AH__LIBC_FD);
 int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
 {
     AH__REAL(getsockname);
@@ -1107,6 +1130,7 @@ int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
     return 0;
 }
 
+AH__LIBC(getpeername, 16, AH__LIBC_FD);
 int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
 {
     AH__REAL(getpeername);
@@ -1158,6 +1182,7 @@ int ah__fd_int_out(void *val, socklen_t *len, int v)
     return 0;
 }
 
+AH__LIBC(getsockopt, 15, AH__LIBC_FD);
 int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 {
     AH__REAL(getsockopt);
@@ -1212,6 +1237,7 @@ int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
     return fail_errno(ENOPROTOOPT);
 }
 
+AH__LIBC(setsockopt, 15, AH__LIBC_FD);
 int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
     AH__REAL(setsockopt);
@@ -1303,6 +1329,7 @@ static int fcntl_fake(ah__fsock *fs, int cmd, void *arg)
     ah__fail(fs->sim, "fcntl(%d, %d) on a fake socket descriptor is not simulated", fs->fd, cmd);
 }
 
+AH__LIBC(fcntl, 10, AH__LIBC_FD);
 int fcntl(int fd, int cmd, ...)
 {
     AH__REAL(fcntl);
@@ -1319,6 +1346,7 @@ int fcntl(int fd, int cmd, ...)
 }
 
 int fcntl64(int fd, int cmd, ...);
+AH__LIBC(fcntl64, 12, AH__LIBC_FD);
 int fcntl64(int fd, int cmd, ...)
 {
     AH__REAL(fcntl64);
@@ -1334,6 +1362,7 @@ int fcntl64(int fd, int cmd, ...)
     return fcntl_fake(fs, cmd, arg);
 }
 
+AH__LIBC(ioctl, 10, AH__LIBC_FD);
 int ioctl(int fd, unsigned long req, ...)
 {
     AH__REAL(ioctl);
@@ -1385,6 +1414,7 @@ static void no_dup(int fd, const char *call)
                  call, fd, ah__site_str(&site, where, sizeof(where)));
 }
 
+AH__LIBC(dup, 8, AH__LIBC_FD);
 int dup(int fd)
 {
     AH__REAL(dup);
@@ -1392,6 +1422,7 @@ int dup(int fd)
     return real_dup(fd);
 }
 
+AH__LIBC(dup2, 9, AH__LIBC_FD);
 int dup2(int fd, int to)
 {
     AH__REAL(dup2);
@@ -1400,6 +1431,7 @@ int dup2(int fd, int to)
     return real_dup2(fd, to);
 }
 
+AH__LIBC(dup3, 9, AH__LIBC_FD);
 int dup3(int fd, int to, int flags)
 {
     AH__REAL(dup3);

@@ -157,10 +157,22 @@ void ah__fd_fork_check(ah__fsock *fs, const char *call)
 ah__fsock *ah__fd_get_any(int fd)
 {
     ah__fsock *fs;
+    ah_sim *cur;
 
     if (fd < 0 || fd >= tab_cap || (fs = tab[fd]) == NULL)
         return NULL;
-    return fs->sim == ah_sim_current() ? fs : NULL;
+    cur = ah_sim_current();
+    if (fs->sim != cur && cur != NULL) {
+        /* Made under another sim that is still alive (the implicit sim of main, under a cmocka
+         * test's own sim): acting on the /dev/null behind it would pass silently. */
+        char where[160];
+        ah__fail(cur,
+                 "descriptor %d is a fake socket of sim \"%s\" (made in %s), used while sim "
+                 "\"%s\" runs: a test's sim cannot use what another sim made (make it in the "
+                 "test)",
+                 fd, fs->sim->name, ah__site_str(&fs->site, where, sizeof(where)), cur->name);
+    }
+    return fs->sim == cur ? fs : NULL;
 }
 
 ah__fsock *ah__fd_get(int fd)
@@ -446,7 +458,6 @@ void ah__fd_body_resumes(ah_sim *sim)
         return;
     if (ah__choose(sim, 2, "the test body resumes after the flows due now"))
         ah_run_ready(sim);
-    return ok;
 }
 
 /* ---- the socket calls of descriptors that are not sockets (pipes, eventfd, timerfd) ---- */

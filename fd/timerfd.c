@@ -171,10 +171,11 @@ static const ah__fsock_ops timerfd_ops = {
     NULL,
 };
 
+AH__LIBC(timerfd_create, 19, AH__LIBC_FD);
 int timerfd_create(clockid_t clock, int flags)
 {
     AH__REAL(timerfd_create);
-    ah_sim *sim = ah_sim_current();
+    ah_sim *sim = ah__sim_libc();
     ah__fsock *fs;
     ftimer *t;
 
@@ -235,6 +236,7 @@ static ftimer *timer_of(int fd, int *real)
     return fs->priv;
 }
 
+AH__LIBC(timerfd_settime, 20, AH__LIBC_FD);
 int timerfd_settime(int fd, int flags, const struct itimerspec *nv, struct itimerspec *old)
 {
     AH__REAL(timerfd_settime);
@@ -283,6 +285,7 @@ int timerfd_settime(int fd, int flags, const struct itimerspec *nv, struct itime
     return 0;
 }
 
+AH__LIBC(timerfd_gettime, 20, AH__LIBC_FD);
 int timerfd_gettime(int fd, struct itimerspec *cur)
 {
     AH__REAL(timerfd_gettime);

@@ -134,6 +134,7 @@ static int tty_ioctl(ah__fsock *fs, unsigned long req, void *arg, int *r)
     return 1;
 }
 
+AH__LIBC(isatty, 11, AH__LIBC_FD);
 int isatty(int fd)
 {
     AH__REAL(isatty);
@@ -148,6 +149,7 @@ int isatty(int fd)
     return 1;
 }
 
+AH__LIBC(tcgetattr, 14, AH__LIBC_FD);
 int tcgetattr(int fd, struct termios *tio)
 {
     AH__REAL(tcgetattr);
@@ -164,6 +166,7 @@ int tcgetattr(int fd, struct termios *tio)
     return r;
 }
 
+AH__LIBC(tcsetattr, 14, AH__LIBC_FD);
 int tcsetattr(int fd, int when, const struct termios *tio)
 {
     AH__REAL(tcsetattr);

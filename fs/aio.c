@@ -618,6 +618,7 @@ static long aio_call(long n, const long *a, const void *ret)
 
 /* syscall(2) takes up to six register arguments; the C library's reads all six whatever the
  * number, and so does this, passing them on unchanged. */
+AH__LIBC(syscall, 12, AH__LIBC_FD);
 long syscall(long number, ...)
 {
     va_list ap;

@@ -11,7 +11,10 @@
 int ah__setup(void **state)
 {
     const struct ah__test_info *info = *state;
-    ah_sim *sim = ah_sim_new(&(ah_sim_opts){.name = info->name});
+    ah_sim *sim;
+
+    ah__implicit_suite(1); /* a cmocka suite: each test has its own sim, none is implicit */
+    sim = ah_sim_new(&(ah_sim_opts){.name = info->name});
 
     sim->test = info;
     snprintf(sim->replay_hint, sizeof(sim->replay_hint), "replay: AH_SEED=%llu %.150s --test %.80s",
@@ -117,6 +120,9 @@ int ah__run_tests(const struct CMUnitTest *tests, size_t count, const char *file
     const char *group = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
     int list = 0;
 
+    /* First: even reading the command line may reach an interposed call (a sanitizer's malloc
+     * reads clock_gettime), which must not make an implicit sim for the suite. */
+    ah__implicit_suite(1);
     if (read_cmdline(cmd, sizeof(cmd), &len) == 0 && len > 0) {
         ah__program_name_set(cmd);
         for (i = strlen(cmd) + 1; i < len; i += strlen(cmd + i) + 1) {

@@ -457,6 +457,15 @@ typedef struct ah__explore_env_hooks {
     void (*release)(ah_sim *sim);
 } ah__explore_env_hooks;
 extern ah__explore_env_hooks ah__explore_env;
+/* The sim a C library call the rooms stand in for acts on: the current sim, or, on the thread
+ * that runs main, the implicit sim (made now if need be); NULL when the call is the C library's
+ * (another thread, a cmocka suite between its tests, the process exiting). */
+ah_sim *ah__sim_libc(void);
+/* While a cmocka suite runs (ah_run_tests), C library calls make no implicit sim: each test has
+ * its own. One made before (by main) stays, under the tests' sims. */
+void ah__implicit_suite(int on);
+/* The implicit sim, or NULL when none was made. */
+ah_sim *ah__implicit_sim(void);
 /* The sim a loop belongs to, failing clearly if the loop was never initialised. */
 ah_sim *ah__loop_sim(const uv_loop_t *loop, const char *fn);
 
@@ -552,5 +561,89 @@ const char *ah__handle_type_name(uv_handle_type t);
 /* argv[0] of the test program, for replay commands (sim.c; set by the cmocka glue). */
 const char *ah__program_name(void);
 void ah__program_name_set(const char *name);
+
+/* ---- the C library functions the rooms stand in for (harness/libc.c, docs/packaging.md) ----
+ *
+ * AH__LIBC(name, len, what), placed right before a room's definition of the C library function
+ * `name`, makes that definition weak (a program that defines `name` itself wins, with no link
+ * error), gives it a second name, ah__libc_<name>, and records it in the section ah_libc. `len`
+ * is strlen("real_<name>"), part of the mangled name of a static sanitizer runtime's pointer to
+ * the C library's function (checked at compile time): where that runtime's interceptor won the
+ * link, harness/libc.c points it at the room's function before main. Under the project's TSan
+ * build the definitions stay strong (the threads room must beat TSan's interceptors, and reaches
+ * the C library through them: decision 69). */
+enum {
+    AH__LIBC_FD,
+    AH__LIBC_CLOCK,
+    AH__LIBC_SLEEP,
+    AH__LIBC_THREAD,
+    AH__LIBC_SIGNAL,
+    AH__LIBC_DNS
+};
+typedef struct ah__libc_fn {
+    const char *name;
+    void *own;        /* the room's definition */
+    void *bound;      /* what `name` resolved to at link time: own, a double, an interceptor */
+    void *san_entry;  /* a static sanitizer runtime's interceptor of `name`, or NULL */
+    void *san_entry3; /* the same, as LLVM 17 and later name it */
+    void **san_real;  /* the pointer through which that interceptor calls the C library */
+    /* Set when that pointer was redirected: the interceptor's code, so that a call that did not
+     * come through it (the sanitizer's own clock reads) can be told apart (ah__libc_from_san). */
+    const char *san_lo, *san_hi;
+    int what; /* AH__LIBC_FD, ... */
+} ah__libc_fn;
+
+#define AH__PRAGMA(x) _Pragma(#x)
+#ifdef AH_TSAN_RUNTIME
+#define AH__LIBC_WEAK(name)
+#else
+#define AH__LIBC_WEAK(name) AH__PRAGMA(weak name)
+#endif
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 9
+/* The glibc headers declare the socket calls with transparent unions (__SOCKADDR_ARG) where the
+ * rooms define them with struct sockaddr *: the same function, which gcc calls incompatible. */
+#define AH__LIBC_OWN(name)                                                                         \
+    _Pragma("GCC diagnostic push") _Pragma(                                                        \
+        "GCC diagnostic ignored \"-Wattribute-alias\"") extern __typeof__(name) ah__libc_##name    \
+        __attribute__((alias(#name), copy(name)));                                                 \
+    _Pragma("GCC diagnostic pop")
+#else
+#define AH__LIBC_OWN(name) extern __typeof__(name) ah__libc_##name __attribute__((alias(#name)));
+#endif
+#define AH__LIBC(name, len, what)                                                                  \
+    AH__LIBC_WEAK(name)                                                                            \
+    AH__LIBC_OWN(name)                                                                             \
+    extern char ah__san_entry_##name[] __asm__("__interceptor_" #name) __attribute__((weak));      \
+    extern char ah__san_entry3_##name[] __asm__("___interceptor_" #name) __attribute__((weak));    \
+    extern void *ah__san_real_##name __asm__("_ZN14__interception" #len "real_" #name "E")         \
+        __attribute__((weak));                                                                     \
+    _Static_assert(sizeof("real_" #name) - 1 == len,                                               \
+                   "AH__LIBC: len is strlen(\"real_" #name "\")");                                 \
+    static ah__libc_fn ah__libc_rec_##name = {#name,                                               \
+                                              (void *)ah__libc_##name,                             \
+                                              (void *)name,                                        \
+                                              ah__san_entry_##name,                                \
+                                              ah__san_entry3_##name,                               \
+                                              &ah__san_real_##name,                                \
+                                              NULL,                                                \
+                                              NULL,                                                \
+                                              what};                                               \
+    /* pointers, not the records: a compiler may align a larger object beyond its size */          \
+    static ah__libc_fn *const ah__libc_ptr_##name __attribute__((used, section("ah_libc"))) =      \
+        &ah__libc_rec_##name
+
+/* 1 when the program defines the C library function `name` itself (its double won the link),
+ * so that a uv_* function calls it as libuv would (uv_getaddrinfo calls the program's
+ * getaddrinfo); 0 when the harness's stand-in (or none) answers. */
+int ah__libc_double(const char *name);
+/* 1 when a sanitizer runtime called `f`'s function for itself (not for the program through its
+ * interceptor): clang's ASan reads clock_gettime through the pointer harness/libc.c redirected,
+ * and its allocator's reads must not be virtual time (they would change the schedule). */
+static inline int ah__libc_from_san(const ah__libc_fn *f, const void *ret)
+{
+    return f->san_hi != NULL && ((const char *)ret < f->san_lo || (const char *)ret >= f->san_hi);
+}
+/* Reached from each room's anchor (fd/interpose.c, ...), so that harness/libc.c is linked. */
+extern const char ah__libc_room;
 
 #endif

@@ -355,22 +355,71 @@ void ah_sim_free(ah_sim *sim)
 
 ah_sim *ah_sim_current(void) { return current_sim; }
 
+/* The implicit sim of a plain program (docs/threads.md, "Simulated from the first instruction").
+ * It is made by the program's first call that needs a sim, from the thread that runs main: a
+ * uv_* call, or a C library call the rooms stand in for (a lock, a socket, a clock). Nothing is
+ * made before that, so a program that never asks costs nothing. `main_thread` is set before main
+ * (the constructor below); calls from other threads, from libraries' constructors that run before
+ * it, while a cmocka suite runs (each test has its own sim), and once the process exits, get no
+ * implicit sim: they reach the C library. */
+static pthread_t main_thread;
+static int implicit_state; /* 0: not yet armed, 1: armed, 2: a suite runs, 3: exiting */
+static int implicit_making;
+
 static void free_implicit_sim(void)
 {
+    implicit_state = 3;
     if (implicit_sim != NULL)
         ah_sim_free(implicit_sim);
+}
+
+/* Before the program's own constructors (101: the first priority not reserved). */
+__attribute__((constructor(101))) static void implicit_arm(void)
+{
+    main_thread = pthread_self();
+    implicit_state = 1;
+    /* Registered now, so that it runs after every atexit handler the program registers (they may
+     * still close what the sim made); the C library's destructors (libuv's) run after it. */
+    atexit(free_implicit_sim);
+}
+
+static ah_sim *implicit_make(void)
+{
+    implicit_making = 1;
+    implicit_sim = ah_sim_new(&(ah_sim_opts){.name = "implicit"});
+    implicit_making = 0;
+    if (ah__explore_env.attach != NULL)
+        ah__explore_env.attach(implicit_sim);
+    if (implicit_state == 0)
+        atexit(free_implicit_sim); /* made before the constructor ran (another constructor) */
+    return implicit_sim;
 }
 
 ah_sim *ah__sim(void)
 {
     if (current_sim != NULL)
         return current_sim;
-    implicit_sim = ah_sim_new(&(ah_sim_opts){.name = "implicit"});
-    if (ah__explore_env.attach != NULL)
-        ah__explore_env.attach(implicit_sim);
-    atexit(free_implicit_sim);
-    return implicit_sim;
+    return implicit_make();
 }
+
+ah_sim *ah__sim_libc(void)
+{
+    if (current_sim != NULL)
+        return current_sim;
+    if (implicit_state != 1 || implicit_making || !pthread_equal(pthread_self(), main_thread))
+        return NULL;
+    return implicit_make();
+}
+
+void ah__implicit_suite(int on)
+{
+    if (implicit_state == 1 && on)
+        implicit_state = 2;
+    else if (implicit_state == 2 && !on)
+        implicit_state = 1;
+}
+
+ah_sim *ah__implicit_sim(void) { return implicit_sim; }
 
 uint64_t ah_sim_seed(const ah_sim *sim) { return sim->opts.seed; }
 const char *ah_sim_name(const ah_sim *sim) { return sim->name; }

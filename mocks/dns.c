@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <dlfcn.h>
 #include <stdio.h>
 #include <string.h>
@@ -151,7 +152,13 @@ static void set_port(struct sockaddr_storage *ss, int port)
 
 static void record_result(ah__net *net, struct addrinfo *ai, const char *name, ah__site site)
 {
-    ah__ai_rec *r = ah__calloc(1, sizeof(*r));
+    ah__ai_rec *r;
+
+    /* With the program's own freeaddrinfo, a result may be freed where the sim cannot see it:
+     * it is not recorded (nor reported as never freed). */
+    if (ah__libc_double("freeaddrinfo"))
+        return;
+    r = ah__calloc(1, sizeof(*r));
 
     r->ai = ai;
     snprintf(r->name, sizeof(r->name), "%.*s", (int)sizeof(r->name) - 1, name);
@@ -261,11 +268,64 @@ typedef struct gai_args {
 } gai_args;
 _Static_assert(sizeof(gai_args) <= sizeof(((ah__job *)0)->data), "gai_args fits a job's data");
 
+/* libuv's translation of getaddrinfo's EAI_* codes (uv__getaddrinfo_translate_error). */
+static int uv_eai_of(int eai)
+{
+    switch (eai) {
+    case 0:
+        return 0;
+#ifdef EAI_ADDRFAMILY
+    case EAI_ADDRFAMILY:
+        return UV_EAI_ADDRFAMILY;
+#endif
+    case EAI_AGAIN:
+        return UV_EAI_AGAIN;
+    case EAI_BADFLAGS:
+        return UV_EAI_BADFLAGS;
+#ifdef EAI_CANCELED
+    case EAI_CANCELED:
+        return UV_EAI_CANCELED;
+#endif
+    case EAI_FAIL:
+        return UV_EAI_FAIL;
+    case EAI_FAMILY:
+        return UV_EAI_FAMILY;
+    case EAI_MEMORY:
+        return UV_EAI_MEMORY;
+#ifdef EAI_NODATA
+    case EAI_NODATA:
+        return UV_EAI_NODATA;
+#endif
+    case EAI_NONAME:
+        return UV_EAI_NONAME;
+    case EAI_OVERFLOW:
+        return UV_EAI_OVERFLOW;
+    case EAI_SERVICE:
+        return UV_EAI_SERVICE;
+    case EAI_SOCKTYPE:
+        return UV_EAI_SOCKTYPE;
+    case EAI_SYSTEM:
+        return -errno;
+    default:
+        return UV_EAI_FAIL;
+    }
+}
+
 static int gai_work(ah__net *net, gai_args *job, uv_getaddrinfo_t *req)
 {
     struct addrinfo *res = NULL;
     int err;
 
+    if (ah__libc_double("getaddrinfo")) {
+        /* The program has its own getaddrinfo: libuv's pool thread would call it, so the job
+         * does (its result is the program's to free, with freeaddrinfo or uv_freeaddrinfo). */
+        err = uv_eai_of(getaddrinfo(job->has_host ? job->host : NULL,
+                                    job->has_service ? job->service : NULL,
+                                    job->has_hints ? &job->hints : NULL, &res));
+        req->addrinfo = err == 0 ? res : NULL;
+        req->retcode = err;
+        return err;
+    }
     err = resolve(net, job->has_host ? job->host : NULL, job->has_service ? job->service : NULL,
                   job->has_hints ? &job->hints : NULL, &res);
     req->addrinfo = res;
@@ -480,6 +540,7 @@ static ah__ai_rec *rec_of(ah__net *net, const struct addrinfo *ai)
 }
 
 /* freeaddrinfo(3) itself: a result of the sim is freed here, any other goes to the C library. */
+AH__LIBC(freeaddrinfo, 17, AH__LIBC_DNS);
 void freeaddrinfo(struct addrinfo *ai)
 {
     ah__net *net = ah__net_find(ah_sim_current());
@@ -502,7 +563,13 @@ void freeaddrinfo(struct addrinfo *ai)
 
 void uv_freeaddrinfo(struct addrinfo *ai)
 {
-    if (ai != NULL)
+    ah__net *net = ah__net_find(ah_sim_current());
+
+    /* A result of the sim's table is the sim's to free; any other goes to freeaddrinfo, the
+     * program's own when it has one, as libuv calls it. */
+    if (ai != NULL && net != NULL && rec_of(net, ai) != NULL)
+        ah__libc_freeaddrinfo(ai);
+    else if (ai != NULL)
         freeaddrinfo(ai);
 }
 

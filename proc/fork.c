@@ -166,6 +166,7 @@ static void in_child(ah_sim *sim, ah__site site)
     ah__aio_forked_child(sim);
 }
 
+AH__LIBC(fork, 9, AH__LIBC_FD);
 pid_t fork(void)
 {
     ah_sim *sim = ah_sim_current();

@@ -1071,6 +1071,7 @@ static void key_destructors(ah__thr *t)
     }
 }
 
+AH__LIBC(pthread_key_create, 23, AH__LIBC_THREAD);
 int pthread_key_create(pthread_key_t *key, void (*dtor)(void *))
 {
     int (*real)(pthread_key_t *, void (*)(void *)) = AH__REAL(pthread_key_create);
@@ -1102,6 +1103,7 @@ int pthread_key_create(pthread_key_t *key, void (*dtor)(void *))
     return 0;
 }
 
+AH__LIBC(pthread_key_delete, 23, AH__LIBC_THREAD);
 int pthread_key_delete(pthread_key_t key)
 {
     int (*real)(pthread_key_t) = AH__REAL(pthread_key_delete);
@@ -1186,11 +1188,16 @@ static void sched_destroy(ah_sim *sim, void *state)
 
 ah__sched *ah__sched_get(ah__thr **self, int create)
 {
-    ah_sim *sim = ah_sim_current();
+    ah_sim *sim;
     ah__sched *s;
     ah__ext ext;
 
-    if (sim == NULL || tls_passthrough)
+    if (tls_passthrough)
+        return NULL;
+    /* A call that makes or uses an object, from the thread that runs main, makes the implicit
+     * sim: a plain program's first lock is simulated, not only those after uv_default_loop. */
+    sim = create ? ah__sim_libc() : ah_sim_current();
+    if (sim == NULL)
         return NULL;
     s = sim->sched;
     if (s != NULL && tls_gen == s->gen && s->fork_lost == NULL) {

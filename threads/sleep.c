@@ -24,7 +24,9 @@ static int sleep_ns(const char *call, uint64_t arg, uint64_t ns, ah__site site, 
     char b[320], st[160];
 
     if (sim == NULL) {
-        sim = ah__sim(); /* a plain program linked with the harness: its implicit sim */
+        /* a plain program linked with the harness: its implicit sim, on the thread of main */
+        if ((sim = ah__sim_libc()) == NULL)
+            return -1;
     } else if (!pthread_equal(pthread_self(), sim->owner) && ah__sched_get(&self, 0) == NULL) {
         return -1; /* a thread started outside the sim */
     }
@@ -76,6 +78,7 @@ void uv_sleep(unsigned int msec)
         AH__REAL(usleep)((useconds_t)msec * 1000);
 }
 
+AH__LIBC(sleep, 10, AH__LIBC_SLEEP);
 unsigned int sleep(unsigned int seconds)
 {
     ah__site site = AH__CALLER("sleep");
@@ -89,6 +92,7 @@ unsigned int sleep(unsigned int seconds)
     return 0;
 }
 
+AH__LIBC(usleep, 11, AH__LIBC_SLEEP);
 int usleep(useconds_t usec)
 {
     ah__site site = AH__CALLER("usleep");
@@ -110,6 +114,7 @@ static uint64_t ts_ns(const struct timespec *ts)
     return (uint64_t)ts->tv_sec * 1000000000ULL + (uint64_t)ts->tv_nsec;
 }
 
+AH__LIBC(nanosleep, 14, AH__LIBC_SLEEP);
 int nanosleep(const struct timespec *req, struct timespec *rem)
 {
     ah__site site = AH__CALLER("nanosleep");
@@ -135,6 +140,7 @@ int nanosleep(const struct timespec *req, struct timespec *rem)
     return 0;
 }
 
+AH__LIBC(clock_nanosleep, 20, AH__LIBC_SLEEP);
 int clock_nanosleep(clockid_t clock, int flags, const struct timespec *req, struct timespec *rem)
 {
     ah__site site = AH__CALLER("clock_nanosleep");
@@ -143,7 +149,8 @@ int clock_nanosleep(clockid_t clock, int flags, const struct timespec *req, stru
 
     if (req == NULL || req->tv_nsec < 0 || req->tv_nsec >= 1000000000L)
         return EINVAL;
-    sim = ah_sim_current() != NULL ? ah_sim_current() : ah__sim();
+    if ((sim = ah__sim_libc()) == NULL)
+        return AH__REAL(clock_nanosleep)(clock, flags, req, rem);
     ns = ts_ns(req);
     if (flags & TIMER_ABSTIME) {
         uint64_t due = ah__deadline_abs(sim, clock, req);

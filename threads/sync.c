@@ -34,6 +34,38 @@ static void misuse(ah__sched *s, const char *fn, const ah__sobj *o, const char *
                    ah__site_str(&site, st, sizeof(st)), what);
 }
 
+/* ---- the program's own doubles ----
+ * A family of objects of which the program defines even one function itself (a double of
+ * pthread_mutex_lock) is left to the C library whole: a lock taken by the double and released by
+ * the sim would be reported as misuse, and a condition variable waits with its mutex. The doubles
+ * are fixed at link time, so each family is looked at once (harness/libc.c names them). */
+enum { FAM_MUTEX, FAM_RWLOCK, FAM_SEM, FAM_BARRIER, FAM_N };
+static const char *const fam_fns[FAM_N][12] = {
+    {"pthread_mutex_init", "pthread_mutex_destroy", "pthread_mutex_lock", "pthread_mutex_trylock",
+     "pthread_mutex_timedlock", "pthread_mutex_unlock", "pthread_cond_init", "pthread_cond_destroy",
+     "pthread_cond_wait", "pthread_cond_timedwait", "pthread_cond_signal",
+     "pthread_cond_broadcast"},
+    {"pthread_rwlock_init", "pthread_rwlock_destroy", "pthread_rwlock_rdlock",
+     "pthread_rwlock_wrlock", "pthread_rwlock_tryrdlock", "pthread_rwlock_trywrlock",
+     "pthread_rwlock_unlock"},
+    {"sem_init", "sem_destroy", "sem_post", "sem_wait", "sem_trywait", "sem_timedwait",
+     "sem_getvalue"},
+    {"pthread_barrier_init", "pthread_barrier_destroy", "pthread_barrier_wait"},
+};
+static int fam_real[FAM_N]; /* 0: not looked at yet, 1: simulated, 2: the C library's */
+
+static ah__sched *fam_sched(int fam, ah__thr **self, int create)
+{
+    if (fam_real[fam] == 0) {
+        int i;
+        fam_real[fam] = 1;
+        for (i = 0; i < 12 && fam_fns[fam][i] != NULL; i++)
+            if (ah__libc_double(fam_fns[fam][i]))
+                fam_real[fam] = 2;
+    }
+    return fam_real[fam] == 2 ? NULL : ah__sched_get(self, create);
+}
+
 /* ---- mutexes ---- */
 
 static int mutex_type_of(const pthread_mutex_t *m)
@@ -145,10 +177,11 @@ static int mtx_unlock(ah__sched *s, ah__thr *self, pthread_mutex_t *m, const cha
     return 0;
 }
 
+AH__LIBC(pthread_mutex_init, 23, AH__LIBC_THREAD);
 int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *attr)
 {
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_MUTEX, &self, 1);
     int err = AH__REAL(pthread_mutex_init)(m, attr), type = 0;
 
     if (s != NULL && err == 0) {
@@ -162,10 +195,11 @@ int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *attr)
     return err;
 }
 
+AH__LIBC(pthread_mutex_destroy, 26, AH__LIBC_THREAD);
 int pthread_mutex_destroy(pthread_mutex_t *m)
 {
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 0);
+    ah__sched *s = fam_sched(FAM_MUTEX, &self, 0);
     ah__sobj *o;
 
     if (s == NULL)
@@ -177,33 +211,36 @@ int pthread_mutex_destroy(pthread_mutex_t *m)
     return 0;
 }
 
+AH__LIBC(pthread_mutex_lock, 23, AH__LIBC_THREAD);
 int pthread_mutex_lock(pthread_mutex_t *m)
 {
     ah__site site = here("pthread_mutex_lock", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_MUTEX, &self, 1);
 
     if (s == NULL)
         return AH__REAL(pthread_mutex_lock)(m);
     return mtx_lock(s, self, m, "pthread_mutex_lock", site, NO_DEADLINE, 0);
 }
 
+AH__LIBC(pthread_mutex_trylock, 26, AH__LIBC_THREAD);
 int pthread_mutex_trylock(pthread_mutex_t *m)
 {
     ah__site site = here("pthread_mutex_trylock", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_MUTEX, &self, 1);
 
     if (s == NULL)
         return AH__REAL(pthread_mutex_trylock)(m);
     return mtx_lock(s, self, m, "pthread_mutex_trylock", site, NO_DEADLINE, 1);
 }
 
+AH__LIBC(pthread_mutex_timedlock, 28, AH__LIBC_THREAD);
 int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abstime)
 {
     ah__site site = here("pthread_mutex_timedlock", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_MUTEX, &self, 1);
 
     if (s == NULL)
         return AH__REAL(pthread_mutex_timedlock)(m, abstime);
@@ -211,11 +248,12 @@ int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abstime)
                     ah__deadline_abs(s->sim, CLOCK_REALTIME, abstime), 0);
 }
 
+AH__LIBC(pthread_mutex_unlock, 25, AH__LIBC_THREAD);
 int pthread_mutex_unlock(pthread_mutex_t *m)
 {
     ah__site site = here("pthread_mutex_unlock", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_MUTEX, &self, 1);
 
     if (s == NULL)
         return AH__REAL(pthread_mutex_unlock)(m);
@@ -240,7 +278,7 @@ void uv_mutex_destroy(uv_mutex_t *m)
 {
     ah__site site = here("uv_mutex_destroy", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 0);
+    ah__sched *s = fam_sched(FAM_MUTEX, &self, 0);
 
     if (pthread_mutex_destroy(m) != 0 && s != NULL)
         misuse(s, "uv_mutex_destroy", mutex_obj(s, m), "the mutex is locked or waited for", site);
@@ -250,10 +288,10 @@ void uv_mutex_lock(uv_mutex_t *m)
 {
     ah__site site = here("uv_mutex_lock", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_MUTEX, &self, 1);
 
     if (s == NULL) {
-        AH__REAL(pthread_mutex_lock)(m);
+        pthread_mutex_lock(m);
         return;
     }
     if (mtx_lock(s, self, m, "uv_mutex_lock", site, NO_DEADLINE, 0) != 0)
@@ -265,10 +303,10 @@ int uv_mutex_trylock(uv_mutex_t *m)
 {
     ah__site site = here("uv_mutex_trylock", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_MUTEX, &self, 1);
 
     if (s == NULL)
-        return AH__REAL(pthread_mutex_trylock)(m) ? UV_EBUSY : 0;
+        return pthread_mutex_trylock(m) ? UV_EBUSY : 0;
     return mtx_lock(s, self, m, "uv_mutex_trylock", site, NO_DEADLINE, 1) ? UV_EBUSY : 0;
 }
 
@@ -276,10 +314,10 @@ void uv_mutex_unlock(uv_mutex_t *m)
 {
     ah__site site = here("uv_mutex_unlock", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_MUTEX, &self, 1);
 
     if (s == NULL) {
-        AH__REAL(pthread_mutex_unlock)(m);
+        pthread_mutex_unlock(m);
         return;
     }
     if (mtx_unlock(s, self, m, "uv_mutex_unlock", site) != 0)
@@ -340,31 +378,37 @@ static int rw_unlock(ah__sched *s, ah__thr *self, void *l, const char *fn, ah__s
     {                                                                                              \
         ah__site site = here(fn, __builtin_return_address(0));                                     \
         ah__thr *self;                                                                             \
-        ah__sched *s = ah__sched_get(&self, 1);                                                    \
+        ah__sched *s = fam_sched(FAM_RWLOCK, &self, 1);                                            \
         if (s == NULL)                                                                             \
             return AH__REAL(name)(l);                                                              \
         return rw_lock(s, self, l, write, fn, site, NO_DEADLINE, try);                             \
     }
+AH__LIBC(pthread_rwlock_rdlock, 26, AH__LIBC_THREAD);
 RW_FN(pthread_rwlock_rdlock, 0, 0, "pthread_rwlock_rdlock")
+AH__LIBC(pthread_rwlock_wrlock, 26, AH__LIBC_THREAD);
 RW_FN(pthread_rwlock_wrlock, 1, 0, "pthread_rwlock_wrlock")
+AH__LIBC(pthread_rwlock_tryrdlock, 29, AH__LIBC_THREAD);
 RW_FN(pthread_rwlock_tryrdlock, 0, 1, "pthread_rwlock_tryrdlock")
+AH__LIBC(pthread_rwlock_trywrlock, 29, AH__LIBC_THREAD);
 RW_FN(pthread_rwlock_trywrlock, 1, 1, "pthread_rwlock_trywrlock")
 
+AH__LIBC(pthread_rwlock_unlock, 26, AH__LIBC_THREAD);
 int pthread_rwlock_unlock(pthread_rwlock_t *l)
 {
     ah__site site = here("pthread_rwlock_unlock", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_RWLOCK, &self, 1);
 
     if (s == NULL)
         return AH__REAL(pthread_rwlock_unlock)(l);
     return rw_unlock(s, self, l, "pthread_rwlock_unlock", site);
 }
 
+AH__LIBC(pthread_rwlock_init, 24, AH__LIBC_THREAD);
 int pthread_rwlock_init(pthread_rwlock_t *l, const pthread_rwlockattr_t *attr)
 {
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_RWLOCK, &self, 1);
     int err = AH__REAL(pthread_rwlock_init)(l, attr);
 
     if (s != NULL && err == 0) {
@@ -374,10 +418,11 @@ int pthread_rwlock_init(pthread_rwlock_t *l, const pthread_rwlockattr_t *attr)
     return err;
 }
 
+AH__LIBC(pthread_rwlock_destroy, 27, AH__LIBC_THREAD);
 int pthread_rwlock_destroy(pthread_rwlock_t *l)
 {
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 0);
+    ah__sched *s = fam_sched(FAM_RWLOCK, &self, 0);
     ah__sobj *o;
 
     if (s == NULL)
@@ -458,10 +503,11 @@ static clockid_t cond_clock(ah__sched *s, void *c)
     return o->mtype ? (clockid_t)(o->mtype - 1) : CLOCK_REALTIME;
 }
 
+AH__LIBC(pthread_cond_init, 22, AH__LIBC_THREAD);
 int pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *attr)
 {
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_MUTEX, &self, 1);
     int err = AH__REAL(pthread_cond_init)(c, attr);
     clockid_t clk = CLOCK_REALTIME;
 
@@ -474,10 +520,11 @@ int pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *attr)
     return err;
 }
 
+AH__LIBC(pthread_cond_destroy, 25, AH__LIBC_THREAD);
 int pthread_cond_destroy(pthread_cond_t *c)
 {
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 0);
+    ah__sched *s = fam_sched(FAM_MUTEX, &self, 0);
     ah__sobj *o;
 
     if (s == NULL)
@@ -489,22 +536,24 @@ int pthread_cond_destroy(pthread_cond_t *c)
     return 0;
 }
 
+AH__LIBC(pthread_cond_wait, 22, AH__LIBC_THREAD);
 int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {
     ah__site site = here("pthread_cond_wait", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_MUTEX, &self, 1);
 
     if (s == NULL)
         return AH__REAL(pthread_cond_wait)(c, m);
     return cond_wait(s, self, c, m, "pthread_cond_wait", site, NO_DEADLINE);
 }
 
+AH__LIBC(pthread_cond_timedwait, 27, AH__LIBC_THREAD);
 int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *abstime)
 {
     ah__site site = here("pthread_cond_timedwait", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_MUTEX, &self, 1);
 
     if (s == NULL)
         return AH__REAL(pthread_cond_timedwait)(c, m, abstime);
@@ -512,10 +561,11 @@ int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct t
                      ah__deadline_abs(s->sim, cond_clock(s, c), abstime));
 }
 
+AH__LIBC(pthread_cond_signal, 24, AH__LIBC_THREAD);
 int pthread_cond_signal(pthread_cond_t *c)
 {
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_MUTEX, &self, 1);
 
     if (s == NULL)
         return AH__REAL(pthread_cond_signal)(c);
@@ -523,10 +573,11 @@ int pthread_cond_signal(pthread_cond_t *c)
     return 0;
 }
 
+AH__LIBC(pthread_cond_broadcast, 27, AH__LIBC_THREAD);
 int pthread_cond_broadcast(pthread_cond_t *c)
 {
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_MUTEX, &self, 1);
 
     if (s == NULL)
         return AH__REAL(pthread_cond_broadcast)(c);
@@ -554,10 +605,10 @@ void uv_cond_wait(uv_cond_t *c, uv_mutex_t *m)
 {
     ah__site site = here("uv_cond_wait", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_MUTEX, &self, 1);
 
     if (s == NULL) {
-        AH__REAL(pthread_cond_wait)(c, m);
+        pthread_cond_wait(c, m);
         return;
     }
     cond_wait(s, self, c, m, "uv_cond_wait", site, NO_DEADLINE);
@@ -567,7 +618,7 @@ int uv_cond_timedwait(uv_cond_t *c, uv_mutex_t *m, uint64_t timeout_ns)
 {
     ah__site site = here("uv_cond_timedwait", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_MUTEX, &self, 1);
 
     if (s == NULL) {
         struct timespec ts;
@@ -578,7 +629,7 @@ int uv_cond_timedwait(uv_cond_t *c, uv_mutex_t *m, uint64_t timeout_ns)
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000L;
         }
-        return AH__REAL(pthread_cond_timedwait)(c, m, &ts) == ETIMEDOUT ? UV_ETIMEDOUT : 0;
+        return pthread_cond_timedwait(c, m, &ts) == ETIMEDOUT ? UV_ETIMEDOUT : 0;
     }
     return cond_wait(s, self, c, m, "uv_cond_timedwait", site,
                      timeout_ns > UINT64_MAX - s->sim->clock.now_ns
@@ -621,10 +672,11 @@ static int sem_do_wait(ah__sched *s, ah__thr *self, sem_t *sem, const char *fn, 
     }
 }
 
+AH__LIBC(sem_init, 13, AH__LIBC_THREAD);
 int sem_init(sem_t *sem, int pshared, unsigned value)
 {
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_SEM, &self, 1);
     int err = AH__REAL(sem_init)(sem, pshared, value);
 
     if (s != NULL && err == 0) {
@@ -634,20 +686,22 @@ int sem_init(sem_t *sem, int pshared, unsigned value)
     return err;
 }
 
+AH__LIBC(sem_destroy, 16, AH__LIBC_THREAD);
 int sem_destroy(sem_t *sem)
 {
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 0);
+    ah__sched *s = fam_sched(FAM_SEM, &self, 0);
 
     if (s != NULL)
         ah__sobj_forget(s, sem);
     return AH__REAL(sem_destroy)(sem);
 }
 
+AH__LIBC(sem_post, 13, AH__LIBC_THREAD);
 int sem_post(sem_t *sem)
 {
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_SEM, &self, 1);
     ah__sobj *o = s != NULL ? ah__sobj_find(s, sem) : NULL;
 
     if (o == NULL || o->kind != AH__O_SEM)
@@ -665,33 +719,36 @@ static int errno_ret(int err)
     return -1;
 }
 
+AH__LIBC(sem_wait, 13, AH__LIBC_THREAD);
 int sem_wait(sem_t *sem)
 {
     ah__site site = here("sem_wait", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_SEM, &self, 1);
 
     if (s == NULL)
         return AH__REAL(sem_wait)(sem);
     return errno_ret(sem_do_wait(s, self, sem, "sem_wait", site, NO_DEADLINE, 0));
 }
 
+AH__LIBC(sem_trywait, 16, AH__LIBC_THREAD);
 int sem_trywait(sem_t *sem)
 {
     ah__site site = here("sem_trywait", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_SEM, &self, 1);
 
     if (s == NULL)
         return AH__REAL(sem_trywait)(sem);
     return errno_ret(sem_do_wait(s, self, sem, "sem_trywait", site, NO_DEADLINE, 1));
 }
 
+AH__LIBC(sem_timedwait, 18, AH__LIBC_THREAD);
 int sem_timedwait(sem_t *sem, const struct timespec *abstime)
 {
     ah__site site = here("sem_timedwait", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_SEM, &self, 1);
 
     if (s == NULL)
         return AH__REAL(sem_timedwait)(sem, abstime);
@@ -699,10 +756,11 @@ int sem_timedwait(sem_t *sem, const struct timespec *abstime)
                                  ah__deadline_abs(s->sim, CLOCK_REALTIME, abstime), 0));
 }
 
+AH__LIBC(sem_getvalue, 17, AH__LIBC_THREAD);
 int sem_getvalue(sem_t *sem, int *value)
 {
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 0);
+    ah__sched *s = fam_sched(FAM_SEM, &self, 0);
     ah__sobj *o = s != NULL ? ah__sobj_find(s, sem) : NULL;
 
     if (o == NULL || o->kind != AH__O_SEM)
@@ -719,10 +777,10 @@ void uv_sem_wait(uv_sem_t *sem)
 {
     ah__site site = here("uv_sem_wait", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_SEM, &self, 1);
 
     if (s == NULL) {
-        while (AH__REAL(sem_wait)(sem) != 0 && errno == EINTR)
+        while (sem_wait(sem) != 0 && errno == EINTR)
             ;
         return;
     }
@@ -733,10 +791,10 @@ int uv_sem_trywait(uv_sem_t *sem)
 {
     ah__site site = here("uv_sem_trywait", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_SEM, &self, 1);
 
     if (s == NULL)
-        return AH__REAL(sem_trywait)(sem) == 0 ? 0 : UV_EAGAIN;
+        return sem_trywait(sem) == 0 ? 0 : UV_EAGAIN;
     return sem_do_wait(s, self, sem, "uv_sem_trywait", site, NO_DEADLINE, 1) ? UV_EAGAIN : 0;
 }
 
@@ -745,29 +803,28 @@ int uv_sem_trywait(uv_sem_t *sem)
 static int barrier_wait(ah__sched *s, ah__thr *self, void *b, const char *fn, ah__site site)
 {
     ah__sobj *o = ah__sobj_find(s, b);
-    uint64_t gen;
 
     if (o == NULL || o->kind != AH__O_BARRIER)
         ah__sched_fail(s, "%s(%p): the barrier was not initialised in this test", fn, b);
     ah__sched_yield(s, self);
-    gen = o->generation;
     if (++o->count == o->limit) {
         o->count = 0;
         o->generation++;
         ah__sched_wake_all(o);
         return PTHREAD_BARRIER_SERIAL_THREAD; /* the last to arrive, as glibc */
     }
-    while (o->generation == gen) {
-        ah__list_insert_tail(&o->waiters, &self->wait_link);
-        ah__sched_block(s, self, AH__W_BARRIER, o, fn, site, NO_DEADLINE);
-    }
+    /* Only the last arrival wakes a barrier's waiters, and it may destroy the barrier before they
+     * run again (libuv's barrier_serial_thread): once woken, a waiter does not look at it. */
+    ah__list_insert_tail(&o->waiters, &self->wait_link);
+    ah__sched_block(s, self, AH__W_BARRIER, o, fn, site, NO_DEADLINE);
     return 0;
 }
 
+AH__LIBC(pthread_barrier_init, 25, AH__LIBC_THREAD);
 int pthread_barrier_init(pthread_barrier_t *b, const pthread_barrierattr_t *attr, unsigned count)
 {
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_BARRIER, &self, 1);
     int err = AH__REAL(pthread_barrier_init)(b, attr, count);
 
     if (s != NULL && err == 0) {
@@ -777,21 +834,23 @@ int pthread_barrier_init(pthread_barrier_t *b, const pthread_barrierattr_t *attr
     return err;
 }
 
+AH__LIBC(pthread_barrier_destroy, 28, AH__LIBC_THREAD);
 int pthread_barrier_destroy(pthread_barrier_t *b)
 {
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 0);
+    ah__sched *s = fam_sched(FAM_BARRIER, &self, 0);
 
     if (s != NULL)
         ah__sobj_forget(s, b);
     return AH__REAL(pthread_barrier_destroy)(b);
 }
 
+AH__LIBC(pthread_barrier_wait, 25, AH__LIBC_THREAD);
 int pthread_barrier_wait(pthread_barrier_t *b)
 {
     ah__site site = here("pthread_barrier_wait", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_BARRIER, &self, 1);
 
     if (s == NULL)
         return AH__REAL(pthread_barrier_wait)(b);
@@ -809,10 +868,10 @@ int uv_barrier_wait(uv_barrier_t *b)
 {
     ah__site site = here("uv_barrier_wait", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s = fam_sched(FAM_BARRIER, &self, 1);
 
     if (s == NULL)
-        return AH__REAL(pthread_barrier_wait)(b) == PTHREAD_BARRIER_SERIAL_THREAD;
+        return pthread_barrier_wait(b) == PTHREAD_BARRIER_SERIAL_THREAD;
     return barrier_wait(s, self, b, "uv_barrier_wait", site) == PTHREAD_BARRIER_SERIAL_THREAD;
 }
 
@@ -844,6 +903,7 @@ static int once_do(ah__sched *s, ah__thr *self, pthread_once_t *ctl, void (*init
     }
 }
 
+AH__LIBC(pthread_once, 17, AH__LIBC_THREAD);
 int pthread_once(pthread_once_t *ctl, void (*init)(void))
 {
     ah__site site = here("pthread_once", __builtin_return_address(0));
@@ -888,6 +948,7 @@ static int create(pthread_t *tid, size_t stack, void *(*start)(void *), void *ar
     return 0;
 }
 
+AH__LIBC(pthread_create, 19, AH__LIBC_THREAD);
 int pthread_create(pthread_t *tid, const pthread_attr_t *attr, void *(*start)(void *), void *arg)
 {
     ah__site site = here("pthread_create", __builtin_return_address(0));
@@ -934,6 +995,7 @@ static int join(ah__sched *s, ah__thr *self, pthread_t tid, void **ret, const ch
     return 0;
 }
 
+AH__LIBC(pthread_join, 17, AH__LIBC_THREAD);
 int pthread_join(pthread_t tid, void **ret)
 {
     ah__site site = here("pthread_join", __builtin_return_address(0));
@@ -945,6 +1007,7 @@ int pthread_join(pthread_t tid, void **ret)
     return join(s, self, tid, ret, "pthread_join", site);
 }
 
+AH__LIBC(pthread_detach, 19, AH__LIBC_THREAD);
 int pthread_detach(pthread_t tid)
 {
     ah__thr *self;
@@ -959,6 +1022,7 @@ int pthread_detach(pthread_t tid)
     return 0;
 }
 
+AH__LIBC(pthread_exit, 17, AH__LIBC_THREAD);
 void pthread_exit(void *ret)
 {
     ah__thr *self;
@@ -972,6 +1036,7 @@ void pthread_exit(void *ret)
     longjmp(self->exit_jb, 1);
 }
 
+AH__LIBC(sched_yield, 16, AH__LIBC_THREAD);
 int sched_yield(void)
 {
     ah__thr *self;

@@ -78,13 +78,9 @@ void ah__site_mark(const char *file, int line, const char *func, const char *fn)
 #define uv_sem_wait(...) AH__SITE(uv_sem_wait, __VA_ARGS__)
 #define uv_barrier_wait(...) AH__SITE(uv_barrier_wait, __VA_ARGS__)
 #define uv_once(...) AH__SITE(uv_once, __VA_ARGS__)
-#define pthread_create(...) AH__SITE(pthread_create, __VA_ARGS__)
-#define pthread_join(...) AH__SITE(pthread_join, __VA_ARGS__)
-#define pthread_mutex_lock(...) AH__SITE(pthread_mutex_lock, __VA_ARGS__)
-#define pthread_mutex_unlock(...) AH__SITE(pthread_mutex_unlock, __VA_ARGS__)
-#define pthread_cond_wait(...) AH__SITE(pthread_cond_wait, __VA_ARGS__)
-#define pthread_cond_timedwait(...) AH__SITE(pthread_cond_timedwait, __VA_ARGS__)
-#define sem_wait(...) AH__SITE(sem_wait, __VA_ARGS__)
+/* No C library name is marked (pthread_mutex_lock, sem_wait, ...): a program may define its own
+ * double of one (docs/packaging.md), and a function-like macro of that name would break the
+ * definition. Their sites come from the return address. */
 #define uv_udp_init(...) AH__SITE(uv_udp_init, __VA_ARGS__)
 #define uv_udp_init_ex(...) AH__SITE(uv_udp_init_ex, __VA_ARGS__)
 #define uv_udp_send(...) AH__SITE(uv_udp_send, __VA_ARGS__)
