@@ -1,0 +1,178 @@
+/* Failure reports a newcomer can act on (issue 24), through the real cmocka runner. Each planted
+ * test FAILS on purpose and CTest checks its report (selftest/planted/CMakeLists.txt); each has a
+ * correct twin that must pass (reports_twins). */
+#include <ah/ah.h>
+
+#undef NDEBUG /* the planted assert() must fire in every build type */
+#include <assert.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+typedef struct client {
+    uv_timer_t timer;
+    int *value;
+} client;
+
+static volatile int zero;
+
+static void on_timer_crash(uv_timer_t *t)
+{
+    client *c = t->data;
+    *c->value = 42; /* c->value is NULL: the planted crash */
+}
+
+static void on_timer_ok(uv_timer_t *t)
+{
+    client *c = t->data;
+    *c->value = 42;
+}
+
+static void on_close_free(uv_handle_t *h) { free(h->data); }
+
+/* 1. a crash in the user's own callback, at +250 ms */
+static void crash_in_callback(void **state)
+{
+    ah_sim *sim = *state;
+    static client c;
+    static int v;
+
+    c.value = zero ? &v : NULL;
+    uv_timer_init(uv_default_loop(), &c.timer);
+    c.timer.data = &c;
+    uv_timer_start(&c.timer, on_timer_crash, 250, 0);
+    ah_run_until_idle(sim);
+}
+
+static void crash_in_callback_twin(void **state)
+{
+    ah_sim *sim = *state;
+    static client c;
+    static int v;
+
+    c.value = &v;
+    uv_timer_init(uv_default_loop(), &c.timer);
+    c.timer.data = &c;
+    uv_timer_start(&c.timer, on_timer_ok, 250, 0);
+    ah_run_until_idle(sim);
+    assert_int_equal(v, 42);
+    uv_close((uv_handle_t *)&c.timer, NULL);
+    ah_run_until_idle(sim);
+}
+
+static void on_timer_assert(uv_timer_t *t)
+{
+    (void)t;
+    assert(zero == 1); /* the planted failed assert() */
+}
+
+/* 1. assert() in a callback: SIGABRT, which cmocka does not catch */
+static void assert_in_callback(void **state)
+{
+    ah_sim *sim = *state;
+    static uv_timer_t t;
+
+    uv_timer_init(uv_default_loop(), &t);
+    uv_timer_start(&t, on_timer_assert, 30, 0);
+    ah_run_until_idle(sim);
+}
+
+/* 1. the test after a crash runs (cmocka's runner went on) */
+static void runs_after_a_crash(void **state) { (void)state; }
+
+/* 2, 3. a libuv call on a loop that was freed (the client's memory, freed before) */
+static void call_on_freed_loop(void **state)
+{
+    (void)state;
+    uv_loop_t *loop = malloc(sizeof(*loop));
+    uv_loop_t *volatile stale = loop; /* the compiler would see the use after free */
+    uv_timer_t t;
+
+    uv_loop_init(loop);
+    uv_loop_close(loop);
+    free(loop);
+    uv_timer_init(stale, &t); /* the planted use after free */
+}
+
+static void call_on_freed_loop_twin(void **state)
+{
+    ah_sim *sim = *state;
+    uv_loop_t *loop = malloc(sizeof(*loop));
+    uv_timer_t t;
+
+    uv_loop_init(loop);
+    uv_timer_init(loop, &t);
+    uv_close((uv_handle_t *)&t, NULL);
+    uv_run(loop, UV_RUN_DEFAULT);
+    uv_loop_close(loop);
+    free(loop);
+    (void)sim;
+}
+
+/* 3. a handle used after its memory was freed */
+static void call_on_freed_handle(void **state)
+{
+    ah_sim *sim = *state;
+    uv_timer_t *t = malloc(sizeof(*t));
+
+    uv_timer_init(uv_default_loop(), t);
+    t->data = t;
+    uv_close((uv_handle_t *)t, on_close_free);
+    ah_run_until_idle(sim);
+    {
+        /* the same memory, handed out again and scribbled on, then used as the handle */
+        uv_timer_t *again = malloc(sizeof(*again));
+        memset(again, 0, sizeof(*again));
+        uv_timer_start(again, on_timer_ok, 10, 0);
+    }
+}
+
+/* 4. a plain cmocka assertion in the body, at +40 ms */
+static void plain_assertion(void **state)
+{
+    ah_sim *sim = *state;
+
+    ah_advance(sim, 40);
+    assert_int_equal(5, 6);
+}
+
+static void plain_assertion_twin(void **state)
+{
+    ah_sim *sim = *state;
+
+    ah_advance(sim, 40);
+    assert_int_equal(6, 6);
+}
+
+/* 4. a teardown failure: a handle never closed */
+static void handle_left_open(void **state)
+{
+    (void)state;
+    static uv_timer_t t;
+
+    uv_timer_init(uv_default_loop(), &t);
+}
+
+int main(void)
+{
+    const char *which = getenv("AH_REPORTS");
+    const struct CMUnitTest planted[] = {
+        ah_unit_test(crash_in_callback),    ah_unit_test(runs_after_a_crash),
+        ah_unit_test(assert_in_callback),   ah_unit_test(call_on_freed_loop),
+        ah_unit_test(call_on_freed_handle), ah_unit_test(plain_assertion),
+        ah_unit_test(handle_left_open),
+    };
+    const struct CMUnitTest twins[] = {
+        ah_unit_test(crash_in_callback_twin),
+        ah_unit_test(call_on_freed_loop_twin),
+        ah_unit_test(plain_assertion_twin),
+    };
+
+    if (which != NULL && strcmp(which, "twins") == 0)
+        return ah_run_tests(twins);
+    return ah_run_tests(planted);
+}
