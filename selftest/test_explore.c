@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,9 @@ typedef struct conn {
 
 static char order_log[64];
 static conn conns[2];
+/* planted: the read callback crashes when b's reply comes first (a signal, not a bad pointer:
+ * this binary runs under Valgrind too) */
+static int crash_when_b_first;
 
 static void on_close(uv_handle_t *h) { (void)h; }
 
@@ -43,6 +47,8 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         return;
     if (n > 0)
         strcat(order_log, c->name);
+    if (crash_when_b_first && strcmp(order_log, "b") == 0)
+        raise(SIGSEGV);
     uv_close((uv_handle_t *)s, on_close);
 }
 
@@ -382,6 +388,56 @@ static void shrinking_says_when_its_budget_ended(void **state)
     assert_non_null(strstr(r.message, "budget (2 runs) ended before a local minimum; to go on "
                                       "shrinking: AH_SHRINK_RUNS=1000 AH_STRATEGY=replay"));
     ah_explore_result_free(&r);
+}
+
+/* A crash in a schedule is the failure found: caught in this process, shrunk and replayed like
+ * any other, its report naming the callback that was running. */
+static void crashing_schedule_is_shrunk_and_replayed(void **state)
+{
+    two_opts bug = {0, 20, 0};
+    ah_explore_opts o = quiet(AH_STRATEGY_RANDOM, 1000);
+    ah_explore_result r, again;
+
+    (void)state;
+    o.name = "crashing_schedule_is_shrunk_and_replayed";
+    o.no_trace_file = 1;
+    crash_when_b_first = 1;
+    assert_int_equal(ah_explore_run(&o, two_replies, &bug, &r), 1);
+    fprintf(stderr, "%s", r.message);
+    assert_non_null(strstr(r.message, "the test crashed: SIGSEGV"));
+    assert_non_null(strstr(r.message, "while running read_cb of uv_tcp_t #2"));
+    assert_non_null(strstr(r.message, "the shortest fails with: asyncharness: the test crashed"));
+    assert_non_null(strstr(r.message, "a local minimum"));
+    /* the shortest schedule replays the crash */
+    o.strategy = AH_STRATEGY_REPLAY;
+    o.replay = r.shrunk_choices;
+    o.no_shrink = 1;
+    assert_int_equal(ah_explore_run(&o, two_replies, &bug, &again), 1);
+    assert_non_null(strstr(again.message, "the test crashed: SIGSEGV"));
+    assert_true(again.trace_hash == r.shrunk_hash);
+    crash_when_b_first = 0;
+    ah_explore_result_free(&again);
+    ah_explore_result_free(&r);
+}
+
+/* A passing sweep says what it did. */
+static void passing_sweep_says_what_it_did(void **state)
+{
+    two_opts ok = {0, 5, 0};
+    ah_sweep_opts o;
+    ah_sweep_result r;
+
+    (void)state;
+    memset(&o, 0, sizeof(o));
+    o.name = "passing_sweep_says_what_it_did";
+    o.ignore_env = 1;
+    assert_int_equal(ah_sweep_run(&o, two_replies, AH_FAULT_MOCK_ERROR(UV_EIO), &ok, &r), 0);
+    fprintf(stderr, "%s\n", r.summary);
+    assert_non_null(r.summary);
+    assert_non_null(strstr(r.summary, "sweep passed: test passing_sweep_says_what_it_did, mock "
+                                      "error injected after each of "));
+    assert_true(r.steps > 0 && r.runs == r.steps);
+    ah_sweep_result_free(&r);
 }
 
 /* A passing exploration says what it did. */
@@ -985,6 +1041,8 @@ int main(void)
         cmocka_unit_test(shrinking_reaches_a_local_minimum),
         cmocka_unit_test(shrinking_says_when_its_budget_ended),
         cmocka_unit_test(passing_exploration_says_what_it_did),
+        cmocka_unit_test(crashing_schedule_is_shrunk_and_replayed),
+        cmocka_unit_test(passing_sweep_says_what_it_did),
         cmocka_unit_test(determinism_check_catches_rand_and_real_clock),
         cmocka_unit_test(explorer_runs_the_determinism_check),
         cmocka_unit_test(sometimes_needs_the_path_reached),

@@ -16,9 +16,22 @@ ah__close_fn ah__finish_close_hooks[UV_HANDLE_TYPE_MAX];
     "freed, run the test's MEMCHECK variant (ah_discover_tests(... MEMCHECK), Valgrind) or build " \
     "with -fsanitize=address (docs/testing-your-client.md, \"Catching use-after-free\")"
 
+/* Whether `loop` is a live loop of `sim`, found by address in the sim's list: its memory is
+ * never read first (a freed and reused loop's internal pointer may point anywhere). */
+static int loop_known(ah_sim *sim, const uv_loop_t *loop)
+{
+    ah__list *q;
+
+    if (loop == &sim->default_loop) /* the sim's own memory */
+        return ah__lp(loop) != NULL && ah__lp(loop)->loop == loop;
+    for (q = sim->loops.next; q != &sim->loops; q = q->next)
+        if (ah__container_of(q, ah__loop, link)->loop == loop)
+            return ah__lp(loop) == ah__container_of(q, ah__loop, link);
+    return 0;
+}
+
 static ah_sim *loop_check(const uv_loop_t *loop, const char *fn, const ah__site *site)
 {
-    ah__loop *lp;
     ah_sim *sim = ah__sim();
     char where[160], hint[320];
 
@@ -26,8 +39,7 @@ static ah_sim *loop_check(const uv_loop_t *loop, const char *fn, const ah__site 
         ah__fail_call(sim, site, "%s in %s%s: called with a NULL loop", fn,
                       ah__site_str(site, where, sizeof(where)),
                       ah__site_hint(site, hint, sizeof(hint)));
-    lp = ah__lp(loop);
-    if (lp == NULL || lp->loop != loop || lp->sim != sim)
+    if (!loop_known(sim, loop))
         ah__fail_call(sim, site,
                       "%s in %s%s: loop %p was " AH__UNKNOWN_HINT
                       " (a loop comes from uv_loop_init or uv_default_loop)",
@@ -38,12 +50,13 @@ static ah_sim *loop_check(const uv_loop_t *loop, const char *fn, const ah__site 
 
 ah_sim *ah__loop_sim_at(const uv_loop_t *loop, const char *fn, const void *ret)
 {
-    ah__loop *lp = loop != NULL ? ah__lp(loop) : NULL;
+    ah_sim *sim = ah_sim_current();
     ah__site site;
 
-    /* The common case first: no site is looked up for a loop of this sim. */
-    if (lp != NULL && lp->loop == loop && lp->sim == ah_sim_current() && lp->sim != NULL)
-        return lp->sim;
+    /* The common case first, without a site looked up: the current sim's default loop, or one
+     * of its other loops (a short list, walked without reading the loop's memory). */
+    if (sim != NULL && loop != NULL && loop_known(sim, loop))
+        return sim;
     site = ah__call_site(fn, ret);
     return loop_check(loop, fn, &site);
 }
