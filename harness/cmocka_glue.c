@@ -55,7 +55,6 @@ void ah__trampoline(void **state)
 
 /* For the runner's summary line. */
 static uint64_t virtual_ms_total;
-uint64_t ah__virtual_ms_inner;
 static unsigned tests_torn_down;
 
 int ah__teardown(void **state)

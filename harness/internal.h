@@ -335,6 +335,8 @@ void ah__fail_msg(ah_sim *sim, const char *msg) __attribute__((noreturn));
 /* Installs the crash report handler for SIGSEGV, SIGBUS, SIGFPE, SIGILL and SIGABRT over the
  * current ones (cmocka's), which it chains to after the report (harness/crash.c). */
 void ah__crash_arm(void);
+/* Run when the process-wide implicit sim is made (crash.c sets it to ah__crash_arm). */
+extern void (*ah__implicit_sim_hook)(void);
 
 typedef struct ah__capture {
     jmp_buf jb;
