@@ -118,6 +118,11 @@ ah__site ah__site_take(const char *fn, const void *ret);
  * mark made for it (pending, or taken by the same call, `ret` being the entry point's return
  * address), else `ret` alone. */
 ah__site ah__call_site(const char *fn, const void *ret);
+/* The marked call in progress on this thread (pending, or taken by the call), if any: a failure
+ * with no site of its own names it. Forgotten when a callback starts or ends and when a test
+ * verb starts (ah__site_forget). */
+int ah__site_current(ah__site *out, const char **fn);
+void ah__site_forget(void);
 /* " (addr2line -f -e BIN 0xOFF names it)" for a site known only by its address, else "". */
 const char *ah__site_hint(const ah__site *s, char *buf, size_t n);
 /* The file name of a path ("t.c" for "/src/t.c"); "?" for NULL. */

@@ -194,6 +194,30 @@ ah__site ah__site_take(const char *fn, const void *ret)
     return s;
 }
 
+int ah__site_current(ah__site *out, const char **fn)
+{
+    if (site_mark.fn != NULL) {
+        out->file = site_mark.file;
+        out->line = site_mark.line;
+        out->func = site_mark.func;
+        out->ret = NULL;
+        *fn = site_mark.fn;
+        return 1;
+    }
+    if (site_last.fn != NULL) {
+        *out = site_last.site;
+        *fn = site_last.fn;
+        return 1;
+    }
+    return 0;
+}
+
+void ah__site_forget(void)
+{
+    site_mark.fn = NULL;
+    site_last.fn = NULL;
+}
+
 ah__site ah__call_site(const char *fn, const void *ret)
 {
     ah__site s = {NULL, 0, NULL, ret};
@@ -477,6 +501,21 @@ void ah__failv(ah_sim *sim, const char *file, int line, const char *fmt, va_list
     ah__buf b = {0};
 
     ah__buf_vprintf(&b, fmt, ap);
+    if (file == NULL) {
+        /* No site given: the marked libuv call this failure happened in, if any (marks are
+         * forgotten when a callback starts or ends and when a test verb starts). */
+        ah__site s;
+        const char *fn;
+        char tail[48];
+        if (ah__site_current(&s, &fn) && s.file != NULL) {
+            snprintf(tail, sizeof(tail), "(%s:%d)", ah__base_name(s.file), s.line);
+            if (b.s == NULL || strstr(b.s, tail) == NULL)
+                ah__buf_printf(&b, "\n  (during the call of %s in %s %s)", fn,
+                               s.func ? s.func : "?", tail);
+            file = s.file;
+            line = s.line;
+        }
+    }
     if (sim != NULL) {
         ah__banner(sim, &b);
         /* On a thread the test started, the test's own thread fails with it. */

@@ -527,6 +527,7 @@ void ah__cb_enter(ah_sim *sim, const uv_handle_t *h, const char *what)
                  (unsigned long long)sim->callbacks_at_instant, (unsigned long long)ah_now_ms(sim),
                  what);
     }
+    ah__site_forget(); /* the call that dispatched this callback is not the callback's */
     sim->current_hrec = r;
     sim->current_what = what;
     {
@@ -551,6 +552,7 @@ void ah__cb_leave(ah_sim *sim)
     int i;
 
     sim->in_callback--;
+    ah__site_forget();
     if (took >= sim->opts.slow_callback_ms) {
         sim->slow_reported++;
         if (sim->current_hrec != NULL)

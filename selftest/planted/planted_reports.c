@@ -154,6 +154,31 @@ static void call_on_freed_handle(void **state)
     }
 }
 
+/* 2. a failure inside a marked call that names no site itself takes the call's */
+static void bind_null_address(void **state)
+{
+    ah_sim *sim = *state;
+    static uv_tcp_t tcp;
+
+    uv_tcp_init(uv_default_loop(), &tcp);
+    uv_tcp_bind(&tcp, NULL, 0); /* the planted misuse */
+    uv_close((uv_handle_t *)&tcp, NULL);
+    ah_run_until_idle(sim);
+}
+
+static void bind_null_address_twin(void **state)
+{
+    ah_sim *sim = *state;
+    static uv_tcp_t tcp;
+    struct sockaddr_in a;
+
+    uv_ip4_addr("127.0.0.1", 7300, &a);
+    uv_tcp_init(uv_default_loop(), &tcp);
+    assert_int_equal(uv_tcp_bind(&tcp, (const struct sockaddr *)&a, 0), 0);
+    uv_close((uv_handle_t *)&tcp, NULL);
+    ah_run_until_idle(sim);
+}
+
 /* 4. a plain cmocka assertion in the body, at +40 ms */
 static void plain_assertion(void **state)
 {
@@ -187,12 +212,13 @@ int main(void)
         ah_unit_test(crash_in_callback),    ah_unit_test(runs_after_a_crash),
         ah_unit_test(assert_in_callback),   ah_unit_test(call_on_freed_loop),
         ah_unit_test(call_on_freed_handle), ah_unit_test(plain_assertion),
-        ah_unit_test(handle_left_open),
+        ah_unit_test(handle_left_open),     ah_unit_test(bind_null_address),
     };
     const struct CMUnitTest twins[] = {
         ah_unit_test(crash_in_callback_twin),
         ah_unit_test(call_on_freed_loop_twin),
         ah_unit_test(plain_assertion_twin),
+        ah_unit_test(bind_null_address_twin),
     };
 
     if (which != NULL && strcmp(which, "twins") == 0)
