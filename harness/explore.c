@@ -1440,7 +1440,8 @@ int ah_explore_run(const ah_explore_opts *opts, ah_body_fn body, void *ctx,
                            ex.st[i].name, ex.st[i].site,
                            ex.st[i].hits ? "reached" : "never reached",
                            (unsigned long long)ex.st[i].hits);
-        res->summary = ah__buf_take(&b);
+        snprintf(res->summary, sizeof(res->summary), "%s", b.s);
+        ah__buf_free(&b);
     }
     active = saved;
     explorer_free(&ex);
@@ -1458,8 +1459,6 @@ void ah_explore_result_free(ah_explore_result *res)
         return;
     ah__free(res->message);
     res->message = NULL;
-    ah__free(res->summary);
-    res->summary = NULL;
 }
 
 void ah__explore_at(const char *file, int line, const ah_explore_opts *opts, ah_body_fn body,
@@ -1475,7 +1474,7 @@ void ah__explore_at(const char *file, int line, const ah_explore_opts *opts, ah_
         ah_explore_result_free(&res);
         _fail(file, line);
     }
-    if (res.summary != NULL)
+    if (res.summary[0] != '\0')
         fprintf(stderr, "%s\n", res.summary);
     ah_explore_result_free(&res);
 }

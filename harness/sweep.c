@@ -127,7 +127,8 @@ static int sweep_run(const ah_sweep_opts *opts, ah_body_fn body, ah_fault fault,
             ah__buf_printf(&b, ", every %llu-th step (Valgrind)", (unsigned long long)stride);
         if (o.only_step != 0)
             ah__buf_printf(&b, ", only step %llu (AH_SWEEP_STEP)", (unsigned long long)o.only_step);
-        res->summary = ah__buf_take(&b);
+        snprintf(res->summary, sizeof(res->summary), "%s", b.s);
+        ah__buf_free(&b);
     }
     return 0;
 }
@@ -152,8 +153,6 @@ void ah_sweep_result_free(ah_sweep_result *res)
         return;
     ah__free(res->message);
     res->message = NULL;
-    ah__free(res->summary);
-    res->summary = NULL;
 }
 
 void ah__sweep_at(const char *file, int line, const ah_sweep_opts *opts, ah_body_fn body,
@@ -166,7 +165,7 @@ void ah__sweep_at(const char *file, int line, const ah_sweep_opts *opts, ah_body
         ah_sweep_result_free(&res);
         _fail(file, line);
     }
-    if (res.summary != NULL)
+    if (res.summary[0] != '\0')
         fprintf(stderr, "%s\n", res.summary);
     ah_sweep_result_free(&res);
 }

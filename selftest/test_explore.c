@@ -385,7 +385,8 @@ static void shrinking_says_when_its_budget_ended(void **state)
     o.shrink_runs = 2;
     assert_int_equal(ah_explore_run(&o, two_replies, &bug, &r), 1);
     assert_int_equal(r.shrink_budget_hit, 1);
-    assert_non_null(strstr(r.message, "budget (2 runs) ended before a local minimum; to go on "
+    /* (a quarter of the budget under Valgrind: 1 run) */
+    assert_non_null(strstr(r.message, " runs) ended before a local minimum; to go on "
                                       "shrinking: AH_SHRINK_RUNS=1000 AH_STRATEGY=replay"));
     ah_explore_result_free(&r);
 }
@@ -433,7 +434,7 @@ static void passing_sweep_says_what_it_did(void **state)
     o.ignore_env = 1;
     assert_int_equal(ah_sweep_run(&o, two_replies, AH_FAULT_MOCK_ERROR(UV_EIO), &ok, &r), 0);
     fprintf(stderr, "%s\n", r.summary);
-    assert_non_null(r.summary);
+    assert_true(r.summary[0] != '\0');
     assert_non_null(strstr(r.summary, "sweep passed: test passing_sweep_says_what_it_did, mock "
                                       "error injected after each of "));
     assert_true(r.steps > 0 && r.runs == r.steps);
@@ -443,7 +444,9 @@ static void passing_sweep_says_what_it_did(void **state)
 /* A passing exploration says what it did. */
 static void passing_exploration_says_what_it_did(void **state)
 {
-    two_opts ok = {0, 5, 1};
+    /* under Valgrind (a tenth of the schedules) "b before a" may not happen: not asked for */
+    int full = scaled(50) == 50;
+    two_opts ok = {0, 5, full};
     ah_explore_opts o = quiet(AH_STRATEGY_RANDOM, 50);
     ah_explore_result r;
 
@@ -451,13 +454,16 @@ static void passing_exploration_says_what_it_did(void **state)
     o.name = "passing_exploration_says_what_it_did";
     assert_int_equal(ah_explore_run(&o, two_replies, &ok, &r), 0);
     fprintf(stderr, "%s\n", r.summary);
-    assert_non_null(r.summary);
-    assert_non_null(strstr(r.summary, "explore passed: test passing_exploration_says_what_it_did, "
-                                      "50 schedule(s) of strategy random from seed 1, "));
+    assert_true(r.summary[0] != '\0');
+    assert_non_null(
+        strstr(r.summary, "explore passed: test passing_exploration_says_what_it_did, "));
+    assert_non_null(strstr(r.summary, " schedule(s) of strategy random from seed 1, "));
     assert_true(r.distinct_hashes >= 2 && r.distinct_hashes <= 50);
     assert_non_null(strstr(r.summary, "distinct timeline(s) (trace hashes)"));
-    assert_non_null(strstr(r.summary, "ah_sometimes(\"b before a\") at test_explore.c:"));
-    assert_non_null(strstr(r.summary, ": reached (true "));
+    if (full) {
+        assert_non_null(strstr(r.summary, "ah_sometimes(\"b before a\") at test_explore.c:"));
+        assert_non_null(strstr(r.summary, ": reached (true "));
+    }
     assert_true(r.virtual_ms > 0);
     ah_explore_result_free(&r);
 }

@@ -180,7 +180,7 @@ static void jobs_report_a_worker_that_died(void **state)
     (void)state;
     assert_int_equal(ah_explore_run(&o, ask_once, &crash, &r), 1);
     fprintf(stderr, "%s", r.message);
-    assert_non_null(strstr(r.message, "schedule 3 of 40, strategy random, seed 3, trace hash "));
+    assert_non_null(strstr(r.message, ", strategy random, seed 3, trace hash "));
     assert_non_null(strstr(r.message, "replay: AH_SEED=3 AH_STRATEGY=random"));
     assert_non_null(strstr(r.message, "the test crashed: SIGABRT"));
     assert_non_null(strstr(r.message, "worker 1 died of signal 6 running this schedule"));
