@@ -58,6 +58,10 @@ set(AH_PC_UNDEFS)
 foreach(anchor IN LISTS AH_INTERPOSERS)
   string(APPEND AH_PC_UNDEFS " -Wl,-u,${anchor}")
 endforeach()
+# A sanitized build's archives need the sanitizers' runtimes (CMakeLists.txt, AH_SANITIZE_LINK).
+foreach(flag IN LISTS AH_SANITIZE_LINK)
+  string(APPEND AH_PC_LIBS " ${flag}")
+endforeach()
 string(STRIP "${AH_PC_ARCHIVES}" AH_PC_ARCHIVES)
 if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}" OR IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
   # An absolute libdir or includedir cannot move with the prefix: write them as they are.

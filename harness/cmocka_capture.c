@@ -78,6 +78,19 @@ void _fail(const char *const file, const int line)
     }
     pending_len = 0;
     {
+        /* A plain cmocka assertion in a test body: the virtual time, the seed and the replay
+         * line, as the harness's own failures carry (a harness failure printed them already). */
+        ah_sim *sim = ah_sim_current();
+        if (sim != NULL && !sim->failed && sim->test != NULL) {
+            ah__buf b = {0};
+            sim->failed = 1;
+            ah__banner(sim, &b);
+            if (b.s != NULL)
+                cm_print_error("%s\n", b.s + 1); /* the banner starts with a newline */
+            ah__buf_free(&b);
+        }
+    }
+    {
         void (*real)(const char *, int) = (void (*)(const char *, int))dlsym(RTLD_NEXT, "_fail");
         if (real != NULL)
             real(file, line);

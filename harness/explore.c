@@ -72,7 +72,40 @@ typedef struct explorer {
     const ah__runner *runner;
     /* a process following a schedule from its environment: where its choices go */
     ah__xout *out;
+
+    /* the distinct trace hashes of the schedules run (open addressing, 0 = empty) */
+    uint64_t *hashes;
+    size_t nhash, caphash;
+    uint64_t virtual_ms;
+    int budget_hit; /* the shrinker stopped at its budget, not at a local minimum */
 } explorer;
+
+static void hash_add(explorer *ex, uint64_t h)
+{
+    size_t i;
+
+    if (h == 0)
+        h = 1;
+    if ((ex->nhash + 1) * 2 > ex->caphash) {
+        uint64_t *old = ex->hashes;
+        size_t n = ex->caphash, j;
+        ex->caphash = n ? n * 2 : 64;
+        ex->hashes = ah__calloc(ex->caphash, sizeof(*ex->hashes));
+        for (j = 0; j < n; j++)
+            if (old[j] != 0) {
+                for (i = old[j] & (ex->caphash - 1); ex->hashes[i] != 0;
+                     i = (i + 1) & (ex->caphash - 1))
+                    ;
+                ex->hashes[i] = old[j];
+            }
+        ah__free(old);
+    }
+    for (i = h & (ex->caphash - 1); ex->hashes[i] != 0; i = (i + 1) & (ex->caphash - 1))
+        if (ex->hashes[i] == h)
+            return;
+    ex->hashes[i] = h;
+    ex->nhash++;
+}
 
 static explorer *active; /* the exploration running now, for ah_sometimes */
 
@@ -429,6 +462,8 @@ static void run_one(explorer *ex, uint64_t seed, int record, const char *replay_
     out->failed = out->msg != NULL;
     out->hash = sim->trace_hash;
     out->callbacks = sim->callbacks;
+    ex->virtual_ms += ah_now_ms(sim);
+    ah__virtual_ms_inner += ah_now_ms(sim);
     if (record)
         out->trace = ah__trace_take(sim);
     ah_sim_free(sim);
@@ -595,6 +630,9 @@ static void configure(explorer *ex, const ah_explore_opts *opts)
         v = env_num("AH_PCT_DEPTH", &set);
         if (set)
             ex->o.pct_depth = (unsigned)v;
+        v = env_num("AH_SHRINK_RUNS", &set);
+        if (set && v > 0)
+            ex->o.shrink_runs = v;
         if (ex->o.trace_path == NULL && (s = getenv("AH_TRACE")) != NULL && *s != '\0')
             ex->o.trace_path = s;
         if ((s = getenv("AH_JOBS")) != NULL && strcmp(s, "auto") == 0) {
@@ -736,68 +774,82 @@ static int try_shrink(explorer *ex, const uint64_t *cand, size_t len, uint64_t *
     return 1;
 }
 
-/* Delta debugging over the non-default choices: drop chunks of them (halving the chunk size),
- * then lower each remaining value, while the schedule still fails. */
-static void shrink(explorer *ex, uint64_t **best, size_t *best_len, run_out *best_out,
-                   uint64_t *runs)
+/* Delta debugging over the non-default choices: drop chunks of them (halving the chunk size down
+ * to single choices), then lower each remaining value by bisection between 0 (known to pass: its
+ * removal was tried) and its value, while the schedule still fails. It ends at a local minimum,
+ * when a whole pass changes nothing: removing any one choice, or lowering any one by one, passes
+ * (docs/decisions.md). Returns 0 then, 1 when the budget of runs ended first. */
+static int shrink(explorer *ex, uint64_t **best, size_t *best_len, run_out *best_out,
+                  uint64_t *runs)
 {
     uint64_t budget = ex->o.shrink_runs, *cand = NULL;
     size_t *nd = NULL, nnd, chunk, start, i;
+    int minimum = 0, incomplete;
 
     for (;;) {
+        int progress = 0;
+
         nnd = 0;
         ah__free(nd);
         nd = ah__malloc((*best_len ? *best_len : 1) * sizeof(*nd));
         for (i = 0; i < *best_len; i++)
             if ((*best)[i] != 0)
                 nd[nnd++] = i;
-        if (nnd == 0)
+        if (nnd == 0) {
+            minimum = 1;
             break;
-        chunk = nnd;
-        {
-            int progress = 0;
-            while (chunk >= 1 && !progress && *runs < budget) {
-                for (start = 0; start < nnd && *runs < budget; start += chunk) {
-                    ah__free(cand);
-                    cand = ah__malloc(*best_len * sizeof(*cand));
-                    memcpy(cand, *best, *best_len * sizeof(*cand));
-                    for (i = start; i < start + chunk && i < nnd; i++)
-                        cand[nd[i]] = 0;
-                    if (try_shrink(ex, cand, *best_len, best, best_len, best_out, runs)) {
-                        progress = 1;
-                        break;
-                    }
-                }
-                if (!progress)
-                    chunk /= 2;
-            }
-            if (progress)
-                continue;
         }
-        /* No choice can go: lower the values, halving toward 0, then by one. */
-        {
-            int progress = 0;
-            for (i = 0; i < nnd && *runs < budget && !progress; i++) {
-                uint64_t v = (*best)[nd[i]], tries[2];
-                int t;
-                if (v <= 1)
-                    continue;
-                tries[0] = v / 2;
-                tries[1] = v - 1;
-                for (t = 0; t < 2 && !progress; t++) {
-                    ah__free(cand);
-                    cand = ah__malloc(*best_len * sizeof(*cand));
-                    memcpy(cand, *best, *best_len * sizeof(*cand));
-                    cand[nd[i]] = tries[t];
-                    progress = try_shrink(ex, cand, *best_len, best, best_len, best_out, runs);
+        for (chunk = nnd; chunk >= 1 && !progress && *runs < budget; chunk /= 2) {
+            for (start = 0; start < nnd && *runs < budget; start += chunk) {
+                ah__free(cand);
+                cand = ah__malloc(*best_len * sizeof(*cand));
+                memcpy(cand, *best, *best_len * sizeof(*cand));
+                for (i = start; i < start + chunk && i < nnd; i++)
+                    cand[nd[i]] = 0;
+                if (try_shrink(ex, cand, *best_len, best, best_len, best_out, runs)) {
+                    progress = 1;
+                    break;
                 }
             }
-            if (!progress)
+        }
+        if (progress)
+            continue;
+        if (*runs >= budget)
+            break;
+        /* No single choice can go: lower each value, bisecting between the largest value known
+         * to pass (lo) and the smallest known to fail. */
+        incomplete = 0;
+        for (i = 0; i < nnd && *runs < budget && !progress; i++) {
+            uint64_t lo = 0, v = (*best)[nd[i]];
+            while (v > lo + 1 && *runs < budget) {
+                uint64_t mid = lo + (v - lo) / 2;
+                ah__free(cand);
+                cand = ah__malloc(*best_len * sizeof(*cand));
+                memcpy(cand, *best, *best_len * sizeof(*cand));
+                cand[nd[i]] = mid;
+                if (try_shrink(ex, cand, *best_len, best, best_len, best_out, runs)) {
+                    progress = 1;
+                    /* the run's own choices became *best: go on from its value here */
+                    if (nd[i] >= *best_len || (*best)[nd[i]] == 0)
+                        break;
+                    v = (*best)[nd[i]];
+                } else {
+                    lo = mid;
+                }
+            }
+            if (progress) /* the other choices may go now: start the next pass */
                 break;
+            if (v > lo + 1) /* the budget ended inside the bisection */
+                incomplete = 1;
+        }
+        if (!progress) {
+            minimum = !incomplete && i == nnd;
+            break;
         }
     }
     ah__free(cand);
     ah__free(nd);
+    return !minimum;
 }
 
 /* ---- the exploration ---- */
@@ -853,6 +905,7 @@ static void explorer_free(explorer *ex)
     ah__free(ex->recs);
     ah__free(ex->fixed);
     ah__free(ex->prios);
+    ah__free(ex->hashes);
 }
 
 /* Reports a failing schedule: shrinks it, writes the trace of the shortest, builds the banner. */
@@ -878,8 +931,9 @@ static void report_failure(explorer *ex, ah_explore_result *res, uint64_t index,
     shortest.msg = ah__strdup(fail->msg);
     shortest.hash = fail->hash;
     if (!ex->o.no_shrink && res->nondefault_before > 0)
-        shrink(ex, &best, &best_len, &shortest, &runs);
+        ex->budget_hit = shrink(ex, &best, &best_len, &shortest, &runs);
     res->shrink_runs = runs;
+    res->shrink_budget_hit = ex->budget_hit;
 
     /* Replay the shortest once more, recording its trace (and proving it replays). */
     ex->mode = MODE_FIXED;
@@ -918,6 +972,20 @@ static void report_failure(explorer *ex, ah_explore_result *res, uint64_t index,
                    "shortest: %s (trace hash 0x%016llx)\n",
                    res->nondefault_after, res->nondefault_before, (unsigned long long)runs,
                    shrunk_cmd, (unsigned long long)traced.hash);
+    if (ex->o.no_shrink || res->nondefault_before == 0) {
+        /* nothing to say: not shrunk, or nothing to shrink */
+    } else if (ex->budget_hit) {
+        ah__buf_printf(
+            &b,
+            "  the shrinker's budget (%llu runs) ended before a local minimum; to go "
+            "on shrinking: AH_SHRINK_RUNS=%llu %s\n",
+            (unsigned long long)ex->o.shrink_runs,
+            (unsigned long long)(ex->o.shrink_runs * 10 > 1000 ? ex->o.shrink_runs * 10 : 1000),
+            shrunk_cmd);
+    } else {
+        ah__buf_printf(&b, "  a local minimum: removing any one of its choices, or lowering any "
+                           "one by one, makes the failure go away\n");
+    }
     if (traced.failed && traced.msg != NULL) {
         nl = strchr(traced.msg, '\n');
         ah__buf_printf(&b, "  the shortest fails with: %.*s\n",
@@ -987,6 +1055,7 @@ static int run_schedule(explorer *ex, ah_explore_result *res, uint64_t s, int ch
         fprintf(stderr, "asyncharness: schedule %s %s seed %llu trace hash 0x%016llx%s\n", ex->name,
                 strategy_name(ex->strategy), (unsigned long long)seed, (unsigned long long)r.hash,
                 r.failed ? " failed" : "");
+    hash_add(ex, r.hash);
     if (check && !r.failed) {
         /* The determinism self-check: the same schedule again must give the same timeline. */
         run_out again;
@@ -1111,6 +1180,15 @@ static void worker(explorer *ex, shared_state *sh, unsigned w, unsigned jobs, ui
         }
     }
     __atomic_store_n(&sh->at[w], 0, __ATOMIC_RELEASE);
+    for (i = 0; i < ex->caphash; i++)
+        if (ex->hashes[i] != 0) {
+            int n = snprintf(line, sizeof(line), "#%llx\n", (unsigned long long)ex->hashes[i]);
+            write_all(fd, line, (size_t)n);
+        }
+    {
+        int n = snprintf(line, sizeof(line), "@%llu\n", (unsigned long long)ex->virtual_ms);
+        write_all(fd, line, (size_t)n);
+    }
     for (i = 0; i < ex->nst; i++) {
         int n = snprintf(line, sizeof(line), "%llu\t%s\t%s\n", (unsigned long long)ex->st[i].hits,
                          ex->st[i].site, ex->st[i].name);
@@ -1132,6 +1210,16 @@ static void merge_sometimes(explorer *ex, char *text)
         next = strchr(line, '\n');
         if (next != NULL)
             *next++ = '\0';
+        if (line[0] == '#') { /* a trace hash the worker saw */
+            hash_add(ex, strtoull(line + 1, NULL, 16));
+            continue;
+        }
+        if (line[0] == '@') { /* the virtual time its schedules simulated */
+            uint64_t ms = strtoull(line + 1, NULL, 10);
+            ex->virtual_ms += ms;
+            ah__virtual_ms_inner += ms;
+            continue;
+        }
         t1 = strchr(line, '\t');
         t2 = t1 != NULL ? strchr(t1 + 1, '\t') : NULL;
         if (t2 == NULL)
@@ -1275,7 +1363,21 @@ static void run_parallel(explorer *ex, ah_explore_result *res, uint64_t first, u
             crash_status = status[w];
         }
     }
-    if (crashed < sh->bound) {
+    if (crashed < sh->bound && run_schedule(ex, res, first + crashed * step,
+                                            crashed == 0 && !ex->o.no_determinism_check, 1)) {
+        /* The crash happened again here, where the crash handler makes it this schedule's
+         * failure: reported, shrunk and traced like any other. */
+        ah__buf b = {0};
+        ah__buf_printf(&b,
+                       "%s  (worker %u died of %s %d running this schedule; run again in this "
+                       "process, it failed as above)\n",
+                       res->message != NULL ? res->message : "", crashed_w + 1,
+                       WIFSIGNALED(crash_status) ? "signal" : "exit status",
+                       WIFSIGNALED(crash_status) ? WTERMSIG(crash_status)
+                                                 : WEXITSTATUS(crash_status));
+        ah__free(res->message);
+        res->message = ah__buf_take(&b);
+    } else if (crashed < sh->bound) {
         uint64_t s = first + crashed * step, seed = ex->o.seed_start + s;
         char cmd[640];
         ah__buf b = {0};
@@ -1351,6 +1453,7 @@ static int explore_main(explorer *ex, ah_explore_result *res_out)
     char cmd[640];
     int done = 0;
 
+    ah__crash_arm(); /* a crashing schedule is a failure found, in a plain program too */
     memset(res, 0, sizeof(*res));
     res->strategy = (ah_strategy)ex->strategy;
     active = ex;
@@ -1422,6 +1525,35 @@ static int explore_main(explorer *ex, ah_explore_result *res_out)
             res->message = ah__buf_take(&m);
         }
     }
+    res->distinct_hashes = ex->nhash;
+    res->virtual_ms = ex->virtual_ms;
+    if (!res->failed) {
+        ah__buf b = {0};
+        size_t i;
+        ah__buf_printf(&b, "asyncharness: explore passed: test %s, %llu schedule(s) of strategy %s",
+                       ex->name, (unsigned long long)res->schedules_run,
+                       strategy_name(ex->strategy));
+        if (ex->strategy == AH_STRATEGY_PCT)
+            ah__buf_printf(&b, " (depth %u)", ex->o.pct_depth);
+        if (ex->strategy == AH_STRATEGY_RANDOM || ex->strategy == AH_STRATEGY_PCT)
+            ah__buf_printf(&b, " from seed %llu", (unsigned long long)ex->o.seed_start);
+        if (ex->strategy == AH_STRATEGY_EXHAUSTIVE)
+            ah__buf_printf(&b, res->exhausted ? " (the whole tree of choices)"
+                                              : " (the tree of choices was not finished)");
+        if (ex->o.shards > 1)
+            ah__buf_printf(&b, ", shard %u/%u", ex->o.shard, ex->o.shards);
+        if (ex->o.jobs > 1)
+            ah__buf_printf(&b, ", %u processes", ex->o.jobs);
+        ah__buf_printf(&b, ", %llu distinct timeline(s) (trace hashes), %.3f s of virtual time",
+                       (unsigned long long)ex->nhash, (double)ex->virtual_ms / 1000.0);
+        for (i = 0; i < ex->nst; i++)
+            ah__buf_printf(&b, "\n  - ah_sometimes(\"%s\") at %s: %s (true %llu time(s))",
+                           ex->st[i].name, ex->st[i].site,
+                           ex->st[i].hits ? "reached" : "never reached",
+                           (unsigned long long)ex->st[i].hits);
+        snprintf(res->summary, sizeof(res->summary), "%s", b.s);
+        ah__buf_free(&b);
+    }
     active = saved;
     explorer_free(ex);
     if (res_out == NULL) {
@@ -1446,10 +1578,15 @@ void ah__explore_at(const char *file, int line, const ah_explore_opts *opts, ah_
     ah_explore_result res;
 
     if (ah_explore_run(opts, body, ctx, &res)) {
+        ah_sim *outer = ah_sim_current();
+        if (outer != NULL) /* the banner names its own replay line: not the outer sim's */
+            outer->failed = 1;
         print_error("%s\n", res.message);
         ah_explore_result_free(&res);
         _fail(file, line);
     }
+    if (res.summary[0] != '\0')
+        fprintf(stderr, "%s\n", res.summary);
     ah_explore_result_free(&res);
 }
 
@@ -1468,6 +1605,7 @@ void ah__explore_trampoline(void **state)
     ah_sim *outer = *state;
     ah_explore_opts o;
 
+    ah__crash_arm(); /* over cmocka's handler: a crashing schedule is a failure found */
     memset(&o, 0, sizeof(o));
     o.name = outer->test->name;
     ah__explore_at(outer->test->file, outer->test->line, &o, explore_test_body,

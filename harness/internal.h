@@ -114,6 +114,17 @@ typedef struct ah__site {
 /* The site of the current call of `fn`: the one ah/sites.h marked, else the return address. */
 ah__site ah__site_take(const char *fn, const void *ret);
 #define AH__CALLER(fn) ah__site_take((fn), __builtin_return_address(0))
+/* The site of the call of `fn` being diagnosed, for a check that did not take it itself: the
+ * mark made for it (pending, or taken by the same call, `ret` being the entry point's return
+ * address), else `ret` alone. */
+ah__site ah__call_site(const char *fn, const void *ret);
+/* The marked call in progress on this thread (pending, or taken by the call), if any: a failure
+ * with no site of its own names it. Forgotten when a callback starts or ends and when a test
+ * verb starts (ah__site_forget). */
+int ah__site_current(ah__site *out, const char **fn);
+void ah__site_forget(void);
+/* " (addr2line -f -e BIN 0xOFF names it)" for a site known only by its address, else "". */
+const char *ah__site_hint(const ah__site *s, char *buf, size_t n);
 /* The file name of a path ("t.c" for "/src/t.c"); "?" for NULL. */
 const char *ah__base_name(const char *path);
 /* A virtual instant in ms since the sim started. */
@@ -342,6 +353,13 @@ int ah__time_pass(ah_sim *sim, uv_loop_t *loop, uint64_t due_ns);
 void ah__fail_msg(ah_sim *sim, const char *msg) __attribute__((noreturn));
 
 /* ---- the sim ---- */
+#define AH__RECENT 8
+/* Installs the crash report handler for SIGSEGV, SIGBUS, SIGFPE, SIGILL and SIGABRT over the
+ * current ones (cmocka's), which it chains to after the report (harness/crash.c). */
+void ah__crash_arm(void);
+/* Run when the process-wide implicit sim is made (crash.c sets it to ah__crash_arm). */
+extern void (*ah__implicit_sim_hook)(void);
+
 typedef struct ah__capture {
     jmp_buf jb;
     char *msg;
@@ -381,7 +399,14 @@ struct ah_sim {
     uint64_t clock_read_ns;       /* the clock value the last uv_hrtime/uv_update_time read */
     uint32_t clock_reads;         /* how many reads in a row returned it (harness/uv/busy.c) */
     const ah__hrec *current_hrec; /* the handle whose callback runs now, or NULL */
-    const ah__hrec *last_hrec;    /* the handle of the last callback dispatched, for reports */
+    /* The last callbacks dispatched, for crash reports (a ring; recent_n counts them all). */
+    struct ah__recent {
+        uint64_t t_ns;
+        const ah__hrec *r;
+        const char *what;
+    } recent[AH__RECENT];
+    unsigned recent_n;
+    const ah__hrec *last_hrec; /* the handle of the last callback dispatched, for reports */
     const char *last_what;
     const char *current_what;
     int in_callback;
@@ -429,6 +454,7 @@ struct ah_sim {
     int n_kept;
     int failed;
     int body_done;
+    int checked; /* the teardown checks ran at the end of the body (cmocka_glue.c) */
     const struct ah__test_info *test;
     /* threads/: its scheduler (NULL until the code under test uses threads or locks), the
      * number of simulated threads alive besides the test's own, the thread that made the sim,
@@ -467,12 +493,18 @@ void ah__implicit_suite(int on);
 /* The implicit sim, or NULL when none was made. */
 ah_sim *ah__implicit_sim(void);
 /* The sim a loop belongs to, failing clearly if the loop was never initialised. */
-ah_sim *ah__loop_sim(const uv_loop_t *loop, const char *fn);
+ah_sim *ah__loop_sim_at(const uv_loop_t *loop, const char *fn, const void *ret);
+#define ah__loop_sim(loop, fn) ah__loop_sim_at((loop), (fn), __builtin_return_address(0))
 
 /* Fails the running test (cmocka) or the capture. Never returns. */
 void ah__fail(ah_sim *sim, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
 void ah__failv(ah_sim *sim, const char *file, int line, const char *fmt, va_list ap)
     __attribute__((noreturn));
+/* Fails a diagnostic about a call: cmocka's LINE is the call's site when ah/sites.h marked it. */
+void ah__fail_call(ah_sim *sim, const ah__site *site, const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 3, 4)));
+/* Appends the failure banner: virtual time, seed, the sim's name and its replay line. */
+void ah__banner(ah_sim *sim, ah__buf *b);
 /* Runs body(sim, ctx), then the teardown checks, with failures captured instead of failing the
  * test: returns the first failure's message (malloc'd) or NULL. The sim is left for the caller
  * to read and free. */
@@ -485,9 +517,12 @@ void ah__not_simulated_at(const char *fn, const void *ret) __attribute__((noretu
 /* Handle plumbing used by every handle type. */
 void ah__handle_init(uv_loop_t *loop, uv_handle_t *h, uv_handle_type type, ah__site site);
 /* The record of a live handle; fails naming `fn` when h is not a handle of a live sim. */
-ah__hrec *ah__handle_rec(const uv_handle_t *h, const char *fn);
+ah__hrec *ah__handle_rec_at(const uv_handle_t *h, const char *fn, const void *ret);
+#define ah__handle_rec(h, fn) ah__handle_rec_at((h), (fn), __builtin_return_address(0))
 /* Fails when `h` is closing or closed (for functions libuv does not guard). */
-void ah__handle_require_open(const uv_handle_t *h, const char *fn);
+void ah__handle_require_open_at(const uv_handle_t *h, const char *fn, const void *ret);
+#define ah__handle_require_open(h, fn)                                                             \
+    ah__handle_require_open_at((h), (fn), __builtin_return_address(0))
 /* "uv_timer_t #2 (0x7ffd..) initialised in test_x (t.c:12)" */
 const char *ah__handle_str(const ah__hrec *r, char *buf, size_t n);
 void ah__handle_start(uv_handle_t *h);
@@ -558,6 +593,8 @@ void ah__run_until_pred(ah_sim *sim, const char *verb, ah_pred_fn pred, void *ct
 void ah__report_pending(ah_sim *sim, ah__buf *b);
 
 const char *ah__handle_type_name(uv_handle_type t);
+/* Virtual ms simulated by sims the explorer and sweeps ran (for the runner's summary line). */
+extern uint64_t ah__virtual_ms_inner;
 /* argv[0] of the test program, for replay commands (sim.c; set by the cmocka glue). */
 const char *ah__program_name(void);
 void ah__program_name_set(const char *name);

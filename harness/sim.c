@@ -23,6 +23,8 @@ int ah__real_clock_gettime(clockid_t id, struct timespec *ts)
 static ah_sim *implicit_sim;
 static uint64_t sim_counter;
 ah__explore_env_hooks ah__explore_env;
+void (*ah__implicit_sim_hook)(void);
+uint64_t ah__virtual_ms_inner;
 
 /* ---- allocation ---- */
 
@@ -160,6 +162,13 @@ static __thread struct {
     const char *fn;
 } site_mark;
 
+/* The last marked site a call took, with the return address of the call that took it: a
+ * diagnostic raised later inside that same call (a check after the site was taken) names it. */
+static __thread struct {
+    ah__site site;
+    const char *fn;
+} site_last;
+
 void ah__site_mark(const char *file, int line, const char *func, const char *fn)
 {
     site_mark.file = file;
@@ -178,11 +187,61 @@ ah__site ah__site_take(const char *fn, const void *ret)
         s.file = site_mark.file;
         s.line = site_mark.line;
         s.func = site_mark.func;
+        site_last.site = s;
+        site_last.fn = site_mark.fn;
         site_mark.fn = NULL;
     }
     /* Another name: a call made while evaluating the marked call's arguments (uv_default_loop()
      * inside uv_timer_init(...)); the mark stays for the call it belongs to. */
     return s;
+}
+
+int ah__site_current(ah__site *out, const char **fn)
+{
+    if (site_mark.fn != NULL) {
+        out->file = site_mark.file;
+        out->line = site_mark.line;
+        out->func = site_mark.func;
+        out->ret = NULL;
+        *fn = site_mark.fn;
+        return 1;
+    }
+    if (site_last.fn != NULL) {
+        *out = site_last.site;
+        *fn = site_last.fn;
+        return 1;
+    }
+    return 0;
+}
+
+void ah__site_forget(void)
+{
+    site_mark.fn = NULL;
+    site_last.fn = NULL;
+}
+
+ah__site ah__call_site(const char *fn, const void *ret)
+{
+    ah__site s = {NULL, 0, NULL, ret};
+
+    if (site_mark.fn != NULL && strcmp(site_mark.fn, fn) == 0)
+        return ah__site_take(fn, ret);
+    if (site_last.fn != NULL && site_last.site.ret == ret && strcmp(site_last.fn, fn) == 0)
+        return site_last.site;
+    return s;
+}
+
+const char *ah__site_hint(const ah__site *s, char *buf, size_t n)
+{
+    Dl_info info;
+
+    buf[0] = '\0';
+    /* Without a mark, the return address: `addr2line` turns its offset into a line (minus one:
+     * the address is that of the instruction after the call). */
+    if (s->file == NULL && s->ret != NULL && dladdr(s->ret, &info) && info.dli_fname != NULL)
+        snprintf(buf, n, " (addr2line -f -e %s 0x%lx names it)", info.dli_fname,
+                 (unsigned long)((const char *)s->ret - (const char *)info.dli_fbase - 1));
+    return buf;
 }
 
 const char *ah__base_name(const char *path)
@@ -390,6 +449,8 @@ static ah_sim *implicit_make(void)
     implicit_making = 0;
     if (ah__explore_env.attach != NULL)
         ah__explore_env.attach(implicit_sim);
+    if (ah__implicit_sim_hook != NULL) /* a plain program gets the crash report (crash.c) */
+        ah__implicit_sim_hook();
     if (implicit_state == 0)
         atexit(free_implicit_sim); /* made before the constructor ran (another constructor) */
     return implicit_sim;
@@ -479,7 +540,7 @@ void ah__task_cancel(ah__task *t)
 
 /* ---- failure ---- */
 
-static void banner(ah_sim *sim, ah__buf *b)
+void ah__banner(ah_sim *sim, ah__buf *b)
 {
     ah__buf_printf(b, "\n  [virtual time +%llu ms, seed %llu, %s]",
                    (unsigned long long)ah_now_ms(sim), (unsigned long long)sim->opts.seed,
@@ -499,8 +560,23 @@ void ah__failv(ah_sim *sim, const char *file, int line, const char *fmt, va_list
     ah__buf b = {0};
 
     ah__buf_vprintf(&b, fmt, ap);
+    if (file == NULL) {
+        /* No site given: the marked libuv call this failure happened in, if any (marks are
+         * forgotten when a callback starts or ends and when a test verb starts). */
+        ah__site s;
+        const char *fn;
+        char tail[48];
+        if (ah__site_current(&s, &fn) && s.file != NULL) {
+            snprintf(tail, sizeof(tail), "(%s:%d)", ah__base_name(s.file), s.line);
+            if (b.s == NULL || strstr(b.s, tail) == NULL)
+                ah__buf_printf(&b, "\n  (during the call of %s in %s %s)", fn,
+                               s.func ? s.func : "?", tail);
+            file = s.file;
+            line = s.line;
+        }
+    }
     if (sim != NULL) {
-        banner(sim, &b);
+        ah__banner(sim, &b);
         /* On a thread the test started, the test's own thread fails with it. */
         if (sim->threads_live > 0 && ah__threads_hooks.off_main != NULL &&
             ah__threads_hooks.off_main(sim))
@@ -561,7 +637,12 @@ static void fail_with(ah_sim *sim, const char *file, int line, ah__buf b)
     msg = ah__buf_take(&b);
     print_error("%s\n", msg);
     ah__free(msg);
-    _fail(file ? file : __FILE__, file ? line : __LINE__);
+    /* cmocka's LINE: the call's site, else the test's own line, never the harness. */
+    if (file == NULL && sim != NULL && sim->test != NULL) {
+        file = sim->test->file;
+        line = sim->test->line;
+    }
+    _fail(file ? file : "(no call site)", file ? line : 0);
     abort(); /* _fail does not return */
 }
 
@@ -579,20 +660,23 @@ void ah__fail_at(ah_sim *sim, const char *file, int line, const char *fmt, ...)
     ah__failv(sim, file, line, fmt, ap);
 }
 
+void ah__fail_call(ah_sim *sim, const ah__site *site, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    ah__failv(sim, site != NULL ? site->file : NULL, site != NULL ? site->line : 0, fmt, ap);
+}
+
 void ah__not_simulated_at(const char *fn, const void *ret)
 {
     ah__site site = ah__site_take(fn, ret);
-    char where[160], hint[320] = "";
-    Dl_info info;
+    char where[160], hint[320];
 
-    /* Without a mark, the return address: `addr2line` turns its offset into a line. */
-    if (site.file == NULL && ret != NULL && dladdr(ret, &info) && info.dli_fname != NULL)
-        snprintf(hint, sizeof(hint), " (addr2line -f -e %s 0x%lx names it)", info.dli_fname,
-                 (unsigned long)((const char *)ret - (const char *)info.dli_fbase - 1));
-    ah__fail(ah__sim(),
-             "%s is not simulated by asyncharness (called in %s%s); mock it or run this test on "
-             "real libuv",
-             fn, ah__site_str(&site, where, sizeof(where)), hint);
+    ah__fail_call(ah__sim(), &site,
+                  "%s is not simulated by asyncharness (called in %s%s); mock it or run this test "
+                  "on real libuv",
+                  fn, ah__site_str(&site, where, sizeof(where)),
+                  ah__site_hint(&site, hint, sizeof(hint)));
 }
 
 void ah__not_simulated(const char *fn) { ah__not_simulated_at(fn, __builtin_return_address(0)); }

@@ -47,6 +47,7 @@ static char *sweep_one(const ah_sim_opts *so, ah_body_fn body, sweep_ctx *sc, co
     ah__after_callback_add(sim, after_cb, sc);
     msg = ah__run_captured(sim, body, sc->ctx);
     *steps = sim->callbacks;
+    ah__virtual_ms_inner += ah_now_ms(sim);
     ah_sim_free(sim);
     return msg;
 }
@@ -116,6 +117,19 @@ static int sweep_run(const ah_sweep_opts *opts, ah_body_fn body, ah_fault fault,
             return 1;
         }
     }
+    {
+        ah__buf b = {0};
+        ah__buf_printf(&b,
+                       "asyncharness: sweep passed: test %s, %s injected after each of %llu "
+                       "step(s) (callbacks of the run without it): %llu run(s)",
+                       name, fault.name, (unsigned long long)steps, (unsigned long long)res->runs);
+        if (stride > 1)
+            ah__buf_printf(&b, ", every %llu-th step (Valgrind)", (unsigned long long)stride);
+        if (o.only_step != 0)
+            ah__buf_printf(&b, ", only step %llu (AH_SWEEP_STEP)", (unsigned long long)o.only_step);
+        snprintf(res->summary, sizeof(res->summary), "%s", b.s);
+        ah__buf_free(&b);
+    }
     return 0;
 }
 
@@ -125,6 +139,7 @@ int ah_sweep_run(const ah_sweep_opts *opts, ah_body_fn body, ah_fault fault, voi
     ah_sweep_result local;
     int failed;
 
+    ah__crash_arm(); /* a crash at a step is that step's failure */
     if (res_out != NULL)
         return sweep_run(opts, body, fault, ctx, res_out);
     failed = sweep_run(opts, body, fault, ctx, &local);
@@ -150,6 +165,8 @@ void ah__sweep_at(const char *file, int line, const ah_sweep_opts *opts, ah_body
         ah_sweep_result_free(&res);
         _fail(file, line);
     }
+    if (res.summary[0] != '\0')
+        fprintf(stderr, "%s\n", res.summary);
     ah_sweep_result_free(&res);
 }
 

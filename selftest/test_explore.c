@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,9 @@ typedef struct conn {
 
 static char order_log[64];
 static conn conns[2];
+/* planted: the read callback crashes when b's reply comes first (a signal, not a bad pointer:
+ * this binary runs under Valgrind too) */
+static int crash_when_b_first;
 
 static void on_close(uv_handle_t *h) { (void)h; }
 
@@ -43,6 +47,8 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         return;
     if (n > 0)
         strcat(order_log, c->name);
+    if (crash_when_b_first && strcmp(order_log, "b") == 0)
+        raise(SIGSEGV);
     uv_close((uv_handle_t *)s, on_close);
 }
 
@@ -81,6 +87,10 @@ typedef struct two_opts {
     int want_ba; /* ah_sometimes: b overtakes a in some schedule */
 } two_opts;
 
+/* b asks this long after a: overtaking then needs a's latency drawn high (a jitter choice in the
+ * hundreds, not a same-instant order). */
+static uint64_t b_after_ms;
+
 /* Two clients ask two jittery servers; the replies may come in either order. */
 static void two_replies(ah_sim *sim, void *ctx)
 {
@@ -96,6 +106,8 @@ static void two_replies(ah_sim *sim, void *ctx)
     ah_net_latency(sim, "127.0.0.1:7001", 1, o->lat_max);
     ah_net_latency(sim, "127.0.0.1:7002", 1, o->lat_max);
     start_conn(&conns[0], "a", "a\n", 7001);
+    if (b_after_ms != 0)
+        ah_advance(sim, b_after_ms);
     start_conn(&conns[1], "b", "b\n", 7002);
     ah_run_until_idle(sim);
     assert_int_equal(strlen(order_log), 2);
@@ -299,6 +311,162 @@ static void guaranteed_orders_never_permuted(void **state)
 }
 
 /* ---- shrinking ---- */
+
+/* Replays the choice list `choices` with choice `index` set to `value` (0 removes it); returns
+ * whether that schedule fails. */
+static int fails_with_choice(two_opts *bug, const char *choices, unsigned long index,
+                             unsigned long long value)
+{
+    char list[512] = "", item[48];
+    const char *p = choices;
+    ah_explore_opts o = quiet(AH_STRATEGY_REPLAY, 1);
+    int failed;
+
+    while (*p != '\0' && strcmp(choices, "-") != 0) {
+        unsigned long i = strtoul(p, (char **)&p, 10);
+        unsigned long long v = strtoull(p + 1, (char **)&p, 10);
+        if (i == index)
+            v = value;
+        if (v != 0) {
+            snprintf(item, sizeof(item), "%s%lu:%llu", list[0] ? "," : "", i, v);
+            strncat(list, item, sizeof(list) - strlen(list) - 1);
+        }
+        if (*p == ',')
+            p++;
+    }
+    o.replay = list[0] ? list : "-";
+    o.no_shrink = 1;
+    o.no_trace_file = 1;
+    failed = ah_explore_run(&o, two_replies, bug, NULL);
+    return failed;
+}
+
+/* The shortest schedule is a local minimum within the budget, on jitter choices in the
+ * hundreds (the budget ended before, and the "shortest" shrank further when replayed): removing
+ * any one choice, or lowering any one by one, passes. */
+static void shrinking_reaches_a_local_minimum(void **state)
+{
+    two_opts bug = {1, 400, 0};
+    ah_explore_opts o = quiet(AH_STRATEGY_RANDOM, 1000);
+    ah_explore_result r;
+    const char *p;
+
+    (void)state;
+    b_after_ms = 150;
+    o.no_trace_file = 1;
+    assert_int_equal(ah_explore_run(&o, two_replies, &bug, &r), 1);
+    fprintf(stderr, "shrink: %zu -> %zu non-default choices in %llu runs (%s)\n",
+            r.nondefault_before, r.nondefault_after, (unsigned long long)r.shrink_runs,
+            r.shrunk_choices);
+    assert_int_equal(r.shrink_budget_hit, 0);
+    assert_non_null(strstr(r.message, "a local minimum"));
+    assert_true(fails_with_choice(&bug, r.shrunk_choices, (unsigned long)-1, 0));
+    for (p = r.shrunk_choices; *p != '\0' && strcmp(p, "-") != 0;) {
+        unsigned long i = strtoul(p, (char **)&p, 10);
+        unsigned long long v = strtoull(p + 1, (char **)&p, 10);
+        assert_false(fails_with_choice(&bug, r.shrunk_choices, i, 0));
+        assert_false(fails_with_choice(&bug, r.shrunk_choices, i, v - 1));
+        if (*p == ',')
+            p++;
+    }
+    b_after_ms = 0;
+    ah_explore_result_free(&r);
+}
+
+/* With a budget too small, the report says so and prints the command that goes on. */
+static void shrinking_says_when_its_budget_ended(void **state)
+{
+    two_opts bug = {1, 400, 0};
+    ah_explore_opts o = quiet(AH_STRATEGY_RANDOM, 1000);
+    ah_explore_result r;
+
+    (void)state;
+    o.no_trace_file = 1;
+    o.shrink_runs = 2;
+    assert_int_equal(ah_explore_run(&o, two_replies, &bug, &r), 1);
+    assert_int_equal(r.shrink_budget_hit, 1);
+    /* (a quarter of the budget under Valgrind: 1 run) */
+    assert_non_null(strstr(r.message, " runs) ended before a local minimum; to go on "
+                                      "shrinking: AH_SHRINK_RUNS=1000 AH_STRATEGY=replay"));
+    ah_explore_result_free(&r);
+}
+
+/* A crash in a schedule is the failure found: caught in this process, shrunk and replayed like
+ * any other, its report naming the callback that was running. */
+static void crashing_schedule_is_shrunk_and_replayed(void **state)
+{
+    two_opts bug = {0, 20, 0};
+    ah_explore_opts o = quiet(AH_STRATEGY_RANDOM, 1000);
+    ah_explore_result r, again;
+
+    (void)state;
+    o.name = "crashing_schedule_is_shrunk_and_replayed";
+    o.no_trace_file = 1;
+    crash_when_b_first = 1;
+    assert_int_equal(ah_explore_run(&o, two_replies, &bug, &r), 1);
+    fprintf(stderr, "%s", r.message);
+    assert_non_null(strstr(r.message, "the test crashed: SIGSEGV"));
+    assert_non_null(strstr(r.message, "while running read_cb of uv_tcp_t #2"));
+    assert_non_null(strstr(r.message, "the shortest fails with: asyncharness: the test crashed"));
+    assert_non_null(strstr(r.message, "a local minimum"));
+    /* the shortest schedule replays the crash */
+    o.strategy = AH_STRATEGY_REPLAY;
+    o.replay = r.shrunk_choices;
+    o.no_shrink = 1;
+    assert_int_equal(ah_explore_run(&o, two_replies, &bug, &again), 1);
+    assert_non_null(strstr(again.message, "the test crashed: SIGSEGV"));
+    assert_true(again.trace_hash == r.shrunk_hash);
+    crash_when_b_first = 0;
+    ah_explore_result_free(&again);
+    ah_explore_result_free(&r);
+}
+
+/* A passing sweep says what it did. */
+static void passing_sweep_says_what_it_did(void **state)
+{
+    two_opts ok = {0, 5, 0};
+    ah_sweep_opts o;
+    ah_sweep_result r;
+
+    (void)state;
+    memset(&o, 0, sizeof(o));
+    o.name = "passing_sweep_says_what_it_did";
+    o.ignore_env = 1;
+    assert_int_equal(ah_sweep_run(&o, two_replies, AH_FAULT_MOCK_ERROR(UV_EIO), &ok, &r), 0);
+    fprintf(stderr, "%s\n", r.summary);
+    assert_true(r.summary[0] != '\0');
+    assert_non_null(strstr(r.summary, "sweep passed: test passing_sweep_says_what_it_did, mock "
+                                      "error injected after each of "));
+    assert_true(r.steps > 0 && r.runs == r.steps);
+    ah_sweep_result_free(&r);
+}
+
+/* A passing exploration says what it did. */
+static void passing_exploration_says_what_it_did(void **state)
+{
+    /* under Valgrind (a tenth of the schedules) "b before a" may not happen: not asked for */
+    int full = scaled(50) == 50;
+    two_opts ok = {0, 5, full};
+    ah_explore_opts o = quiet(AH_STRATEGY_RANDOM, 50);
+    ah_explore_result r;
+
+    (void)state;
+    o.name = "passing_exploration_says_what_it_did";
+    assert_int_equal(ah_explore_run(&o, two_replies, &ok, &r), 0);
+    fprintf(stderr, "%s\n", r.summary);
+    assert_true(r.summary[0] != '\0');
+    assert_non_null(
+        strstr(r.summary, "explore passed: test passing_exploration_says_what_it_did, "));
+    assert_non_null(strstr(r.summary, " schedule(s) of strategy random from seed 1, "));
+    assert_true(r.distinct_hashes >= 2 && r.distinct_hashes <= 50);
+    assert_non_null(strstr(r.summary, "distinct timeline(s) (trace hashes)"));
+    if (full) {
+        assert_non_null(strstr(r.summary, "ah_sometimes(\"b before a\") at test_explore.c:"));
+        assert_non_null(strstr(r.summary, ": reached (true "));
+    }
+    assert_true(r.virtual_ms > 0);
+    ah_explore_result_free(&r);
+}
 
 static void shrinking_drops_needless_choices(void **state)
 {
@@ -876,6 +1044,11 @@ int main(void)
         cmocka_unit_test(seed_ranges_split),
         cmocka_unit_test(guaranteed_orders_never_permuted),
         cmocka_unit_test(shrinking_drops_needless_choices),
+        cmocka_unit_test(shrinking_reaches_a_local_minimum),
+        cmocka_unit_test(shrinking_says_when_its_budget_ended),
+        cmocka_unit_test(passing_exploration_says_what_it_did),
+        cmocka_unit_test(crashing_schedule_is_shrunk_and_replayed),
+        cmocka_unit_test(passing_sweep_says_what_it_did),
         cmocka_unit_test(determinism_check_catches_rand_and_real_clock),
         cmocka_unit_test(explorer_runs_the_determinism_check),
         cmocka_unit_test(sometimes_needs_the_path_reached),

@@ -96,7 +96,8 @@ static void start_uninitialised(ah_sim *sim, void *ctx)
 static void uninitialised_handle_is_reported(void **state)
 {
     (void)state;
-    ah_assert_fails_with(NULL, start_uninitialised, NULL, "uv_timer_start: handle");
+    ah_assert_fails_with(NULL, start_uninitialised, NULL,
+                         "uv_timer_start in start_uninitialised (test_misuse.c:");
     ah_assert_fails_with(NULL, start_uninitialised, NULL, "was never initialised in this sim");
 }
 
@@ -146,7 +147,8 @@ static void start_on_closing_idle_is_reported(void **state)
     (void)state;
     /* libuv does not check this: the handle would be started after uv_close, undefined
      * behaviour. The harness reports it with both sites. */
-    ah_assert_fails_with(NULL, closing_idle, NULL, "uv_idle_start on uv_idle_t #1");
+    ah_assert_fails_with(NULL, closing_idle, NULL,
+                         "uv_idle_start in closing_idle (test_misuse.c:141) on uv_idle_t #1");
     ah_assert_fails_with(NULL, closing_idle, NULL, "uv_close called in closing_idle");
 }
 

@@ -10,21 +10,55 @@ ah__close_fn ah__finish_close_hooks[UV_HANDLE_TYPE_MAX];
 
 #define HREC_SLAB 128
 
-ah_sim *ah__loop_sim(const uv_loop_t *loop, const char *fn)
+/* What a pointer the sim does not know may be, and how to find out. */
+#define AH__UNKNOWN_HINT                                                                           \
+    "never initialised in this sim, closed, or freed (a use after free?). To see where it was "    \
+    "freed, run the test's MEMCHECK variant (ah_discover_tests(... MEMCHECK), Valgrind) or build " \
+    "with -fsanitize=address (docs/testing-your-client.md, \"Catching use-after-free\")"
+
+/* Whether `loop` is a live loop of `sim`, found by address in the sim's list: its memory is
+ * never read first (a freed and reused loop's internal pointer may point anywhere). */
+static int loop_known(ah_sim *sim, const uv_loop_t *loop)
 {
-    ah__loop *lp;
-    ah_sim *sim;
+    ah__list *q;
+
+    if (loop == &sim->default_loop) /* the sim's own memory */
+        return ah__lp(loop) != NULL && ah__lp(loop)->loop == loop;
+    for (q = sim->loops.next; q != &sim->loops; q = q->next)
+        if (ah__container_of(q, ah__loop, link)->loop == loop)
+            return ah__lp(loop) == ah__container_of(q, ah__loop, link);
+    return 0;
+}
+
+static ah_sim *loop_check(const uv_loop_t *loop, const char *fn, const ah__site *site)
+{
+    ah_sim *sim = ah__sim();
+    char where[160], hint[320];
 
     if (loop == NULL)
-        ah__fail(ah__sim(), "%s: called with a NULL loop", fn);
-    lp = ah__lp(loop);
-    sim = ah__sim();
-    if (lp == NULL || lp->loop != loop || lp->sim != sim)
-        ah__fail(sim,
-                 "%s: loop %p was never initialised in this sim (uv_loop_init or "
-                 "uv_default_loop), or it was closed",
-                 fn, (const void *)loop);
+        ah__fail_call(sim, site, "%s in %s%s: called with a NULL loop", fn,
+                      ah__site_str(site, where, sizeof(where)),
+                      ah__site_hint(site, hint, sizeof(hint)));
+    if (!loop_known(sim, loop))
+        ah__fail_call(sim, site,
+                      "%s in %s%s: loop %p was " AH__UNKNOWN_HINT
+                      " (a loop comes from uv_loop_init or uv_default_loop)",
+                      fn, ah__site_str(site, where, sizeof(where)),
+                      ah__site_hint(site, hint, sizeof(hint)), (const void *)loop);
     return sim;
+}
+
+ah_sim *ah__loop_sim_at(const uv_loop_t *loop, const char *fn, const void *ret)
+{
+    ah_sim *sim = ah_sim_current();
+    ah__site site;
+
+    /* The common case first, without a site looked up: the current sim's default loop, or one
+     * of its other loops (a short list, walked without reading the loop's memory). */
+    if (sim != NULL && loop != NULL && loop_known(sim, loop))
+        return sim;
+    site = ah__call_site(fn, ret);
+    return loop_check(loop, fn, &site);
 }
 
 static void *cookie(const ah_sim *sim, const ah__hrec *r)
@@ -121,19 +155,21 @@ static void live_remove(ah_sim *sim, const ah__hrec *r)
 
 void ah__handle_init(uv_loop_t *loop, uv_handle_t *h, uv_handle_type type, ah__site site)
 {
-    ah_sim *sim = ah__loop_sim(loop, "uv_*_init");
-    ah__loop *lp = ah__lp(loop);
+    ah_sim *sim;
+    ah__loop *lp;
     ah__hrec *r, *old;
     char hs[320], where[160], fn[40];
 
+    /* "uv_timer_t" -> "uv_timer_init" */
+    snprintf(fn, sizeof(fn), "%s", ah__handle_type_name(type));
+    if (strlen(fn) > 2)
+        snprintf(fn + strlen(fn) - 2, sizeof(fn) - (strlen(fn) - 2), "_init");
+    sim = loop_check(loop, fn, &site);
+    lp = ah__lp(loop);
     if ((old = live_find(sim, h)) != NULL) {
-        /* "uv_timer_t" -> "uv_timer_init" */
-        snprintf(fn, sizeof(fn), "%s", ah__handle_type_name(type));
-        if (strlen(fn) > 2)
-            fn[strlen(fn) - 2] = '\0';
-        ah__fail(
-            sim,
-            "%s_init in %s: the handle is %s, still %s: initialising it again corrupts the loop's "
+        ah__fail_call(
+            sim, &site,
+            "%s in %s: the handle is %s, still %s: initialising it again corrupts the loop's "
             "handle queue (close it and wait for its close callback first; or its memory "
             "was freed before its close callback and reused)",
             fn, ah__site_str(&site, where, sizeof(where)), ah__handle_str(old, hs, sizeof(hs)),
@@ -164,21 +200,30 @@ void ah__handle_init(uv_loop_t *loop, uv_handle_t *h, uv_handle_type type, ah__s
     ah__list_insert_tail(&lp->handles, ah__qlist(h->handle_queue));
 }
 
-ah__hrec *ah__handle_rec(const uv_handle_t *h, const char *fn)
+ah__hrec *ah__handle_rec_at(const uv_handle_t *h, const char *fn, const void *ret)
 {
     ah_sim *sim = ah__sim();
     ah__hrec *r;
+    ah__site site;
+    char where[160], hint[320];
 
+    if (h != NULL) {
+        r = h->u.reserved[0];
+        if ((h->flags & AH__HF_MAGIC_MASK) == AH__HF_MAGIC && r != NULL &&
+            h->u.reserved[1] == cookie(sim, r))
+            return r;
+    }
+    site = ah__call_site(fn, ret);
     if (h == NULL)
-        ah__fail(sim, "%s: called with a NULL handle", fn);
-    r = h->u.reserved[0];
-    if ((h->flags & AH__HF_MAGIC_MASK) != AH__HF_MAGIC || r == NULL ||
-        h->u.reserved[1] != cookie(sim, r))
-        ah__fail(sim,
-                 "%s: handle %p was never initialised in this sim (call its uv_<type>_init "
-                 "first; a handle from an earlier test or a freed handle looks the same)",
-                 fn, (const void *)h);
-    return r;
+        ah__fail_call(sim, &site, "%s in %s%s: called with a NULL handle", fn,
+                      ah__site_str(&site, where, sizeof(where)),
+                      ah__site_hint(&site, hint, sizeof(hint)));
+    ah__fail_call(sim, &site,
+                  "%s in %s%s: handle %p was " AH__UNKNOWN_HINT
+                  " (a handle comes from its uv_<type>_init; one of an earlier test looks the "
+                  "same)",
+                  fn, ah__site_str(&site, where, sizeof(where)),
+                  ah__site_hint(&site, hint, sizeof(hint)), (const void *)h);
 }
 
 const char *ah__handle_str(const ah__hrec *r, char *buf, size_t n)
@@ -194,15 +239,20 @@ const char *ah__handle_str(const ah__hrec *r, char *buf, size_t n)
     return buf;
 }
 
-void ah__handle_require_open(const uv_handle_t *h, const char *fn)
+void ah__handle_require_open_at(const uv_handle_t *h, const char *fn, const void *ret)
 {
-    ah__hrec *r = ah__handle_rec(h, fn);
-    char b[320];
+    ah__hrec *r = ah__handle_rec_at(h, fn, ret);
+    char b[320], where[160], hint[320];
+    ah__site site;
 
-    if (ah__is_closing(h))
-        ah__fail(ah__sim(), "%s on %s, which is %s (uv_close called in %s)", fn,
-                 ah__handle_str(r, b, sizeof(b)), (h->flags & AH__HF_CLOSED) ? "closed" : "closing",
-                 ah__site_str(&r->close_site, (char[160]){0}, 160));
+    if (ah__is_closing(h)) {
+        site = ah__call_site(fn, ret);
+        ah__fail_call(ah__sim(), &site, "%s in %s%s on %s, which is %s (uv_close called in %s)", fn,
+                      ah__site_str(&site, where, sizeof(where)),
+                      ah__site_hint(&site, hint, sizeof(hint)), ah__handle_str(r, b, sizeof(b)),
+                      (h->flags & AH__HF_CLOSED) ? "closed" : "closing",
+                      ah__site_str(&r->close_site, (char[160]){0}, 160));
+    }
 }
 
 void ah__handle_start(uv_handle_t *h)
@@ -488,8 +538,15 @@ void ah__cb_enter(ah_sim *sim, const uv_handle_t *h, const char *what)
                  (unsigned long long)sim->callbacks_at_instant, (unsigned long long)ah_now_ms(sim),
                  what);
     }
+    ah__site_forget(); /* the call that dispatched this callback is not the callback's */
     sim->current_hrec = r;
     sim->current_what = what;
+    {
+        struct ah__recent *e = &sim->recent[sim->recent_n++ % AH__RECENT];
+        e->t_ns = sim->clock.now_ns;
+        e->r = r;
+        e->what = what;
+    }
     sim->last_hrec = r;
     sim->last_what = what;
     ah__trace_dispatch(sim, h ? (uint64_t)(uintptr_t)h->u.reserved[2] : UINT64_MAX, r, what);
@@ -506,6 +563,7 @@ void ah__cb_leave(ah_sim *sim)
     int i;
 
     sim->in_callback--;
+    ah__site_forget();
     if (took >= sim->opts.slow_callback_ms) {
         sim->slow_reported++;
         if (sim->current_hrec != NULL)

@@ -56,7 +56,8 @@ int uv_loop_init(uv_loop_t *loop)
     ah_sim *sim = ah__sim();
 
     if (loop == NULL)
-        ah__fail(sim, "uv_loop_init: called with a NULL loop");
+        ah__fail_call(sim, &site, "uv_loop_init in %s: called with a NULL loop",
+                      ah__site_str(&site, (char[160]){0}, 160));
     loop_init(sim, loop, site, 0);
     return 0;
 }
@@ -96,9 +97,9 @@ int uv_loop_close(uv_loop_t *loop)
     ah__list *q;
     void *saved;
 
-    (void)site;
     if (lp->running)
-        ah__fail(sim, "uv_loop_close called on loop %p while uv_run is running it", (void *)loop);
+        ah__fail_call(sim, &site, "uv_loop_close in %s on loop %p while uv_run is running it",
+                      ah__site_str(&site, (char[160]){0}, 160), (void *)loop);
     if (loop->active_reqs.count > 0)
         return UV_EBUSY;
     for (q = lp->handles.next; q != &lp->handles; q = q->next) {
@@ -481,12 +482,13 @@ int uv_run(uv_loop_t *loop, uv_run_mode mode)
     int r;
 
     if (lp->running)
-        ah__fail(sim,
-                 "uv_run re-entered on loop %p from %s while it is already running (uv_run is not "
-                 "reentrant; a callback must not run its own loop)",
-                 (void *)loop, ah__site_str(&site, where, sizeof(where)));
+        ah__fail_call(sim, &site,
+                      "uv_run re-entered on loop %p from %s while it is already running (uv_run "
+                      "is not reentrant; a callback must not run its own loop)",
+                      (void *)loop, ah__site_str(&site, where, sizeof(where)));
     if (mode != UV_RUN_DEFAULT && mode != UV_RUN_ONCE && mode != UV_RUN_NOWAIT)
-        ah__fail(sim, "uv_run: unknown mode %d", (int)mode);
+        ah__fail_call(sim, &site, "uv_run in %s: unknown mode %d",
+                      ah__site_str(&site, where, sizeof(where)), (int)mode);
     ah__tasks_drain(sim);
     lp->running = 1;
     r = ah__loop_is_alive(loop);
@@ -551,6 +553,7 @@ static void verb_enter(ah_sim *sim, const char *verb)
     if (sim->in_verb)
         ah__fail(sim, "%s called while another sim verb is running", verb);
     sim->in_verb = 1;
+    ah__site_forget();
 }
 
 static void verb_leave(ah_sim *sim)

@@ -67,6 +67,10 @@ typedef struct ah_explore_result {
     char replay[640];         /* the command that replays the failing schedule */
     char shrunk_choices[512]; /* AH_REPLAY value of the shortest failing schedule */
     char trace_file[512];     /* the .json trace written for the shortest failing schedule */
+    uint64_t distinct_hashes; /* different timelines (trace hashes) among the schedules run */
+    uint64_t virtual_ms;      /* virtual time the schedules simulated, together */
+    int shrink_budget_hit;    /* the shrinker's budget ended before a local minimum */
+    char summary[1024]; /* what a passing exploration did ("" if it failed; no need to free) */
 } ah_explore_result;
 
 /* Runs body under many schedules, a fresh sim each, and fills `res` (may be NULL). Returns 1 when
@@ -124,6 +128,7 @@ typedef struct ah_sweep_result {
     uint64_t runs;        /* injected runs made */
     uint64_t failed_step; /* the step after which the injection broke the scenario */
     char *message;        /* malloc'd, NULL if every run passed */
+    char summary[512];    /* what a passing sweep did ("" if it failed; no need to free) */
 } ah_sweep_result;
 
 /* Runs body once to count its steps (dispatched callbacks) N, then once per k in 1..N injecting

@@ -25,6 +25,15 @@ step() { echo "== consumer: $* (+$(($(date +%s) - t0)) s)"; }
 
 rm -rf "$W/prefix" "$W/moved" "$W/package" "$W/pkgconfig" "$W/xml"
 mkdir -p "$W"
+# The consumer is compiled by the compiler that built the package (a sanitized build's archives
+# need that compiler's sanitizer runtime); Valgrind cannot run sanitized binaries.
+CC_BUILD=$(sed -n 's/^CMAKE_C_COMPILER:[A-Z]*=//p' "$BUILD/CMakeCache.txt")
+CC=${CC_BUILD:-${CC:-cc}}
+SANITIZED=0
+grep -Eq -- '^(AH_SANITIZE:STRING=.+|CMAKE_C_FLAGS:STRING=.*-fsanitize=)' "$BUILD/CMakeCache.txt" &&
+    SANITIZED=1
+MEMCHECK=ON
+[ $SANITIZED = 0 ] || MEMCHECK=OFF
 
 step "install to a prefix, then move it"
 cmake --install "$BUILD" --prefix "$W/prefix" >"$W/install.log" || fail "cmake --install (see $W/install.log)"
@@ -33,6 +42,7 @@ P="$W/moved"
 
 step "find_package(asyncharness) from the moved prefix"
 cmake -S "$HERE" -B "$W/package" -DCMAKE_PREFIX_PATH="$P" -DAH_CONSUMER_MODE=package \
+    -DCMAKE_C_COMPILER="$CC" -DAH_CONSUMER_MEMCHECK=$MEMCHECK \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$W/package.log" 2>&1 || {
     cat "$W/package.log"
     fail "configure (find_package)"
@@ -57,10 +67,23 @@ n=$(ctest --test-dir "$W/package" -N -LE memcheck | sed -n 's/^Total Tests: //p'
 [ "$n" = 6 ] || fail "expected 6 tests registered (4 + 2 planted), got $n"
 n=$(ctest --test-dir "$W/package" -N -L explore -LE memcheck | sed -n 's/^Total Tests: //p')
 [ "$n" = 1 ] || fail "expected the ah_explore_test entry labelled explore, got $n"
-ctest --test-dir "$W/package" -LE memcheck -j "$JOBS" --output-on-failure >"$W/package-ctest.log" 2>&1 || {
-    cat "$W/package-ctest.log"
-    fail "the consumer's tests"
-}
+if [ $SANITIZED = 0 ]; then
+    ctest --test-dir "$W/package" -LE memcheck -j "$JOBS" --output-on-failure >"$W/package-ctest.log" 2>&1 || {
+        cat "$W/package-ctest.log"
+        fail "the consumer's tests"
+    }
+else
+    # A sanitized package links the sanitizers' runtimes into the consumer's binaries: its tests
+    # pass, and LeakSanitizer catches the planted leak as Valgrind does below in a plain build.
+    ctest --test-dir "$W/package" -LE memcheck -j "$JOBS" --output-on-failure >"$W/package-ctest.log" 2>&1 || true
+    failed=$(sed -n 's/^[[:space:]]*[0-9]* - \([^ ]*\) (.*/\1/p' "$W/package-ctest.log")
+    [ "$failed" = "planted_leak.leaks_a_buffer" ] || {
+        cat "$W/package-ctest.log"
+        fail "expected exactly planted_leak.leaks_a_buffer to fail under LeakSanitizer, got: $failed"
+    }
+    grep -q "detected memory leaks" "$W/package-ctest.log" || fail "no LeakSanitizer report in $W/package-ctest.log"
+    echo "the planted leak failed under LeakSanitizer, as it must"
+fi
 step "the installed ah-explore, from the moved prefix"
 [ -x "$P/bin/ah-explore" ] || fail "no bin/ah-explore in the prefix"
 "$P/bin/ah-explore" -n 20 -- "$W/package/test_consumer" --test pong_comes_back >"$W/explore.log" 2>&1 || {
@@ -69,7 +92,7 @@ step "the installed ah-explore, from the moved prefix"
 }
 grep -q "20 schedule(s) of .*test_consumer --test pong_comes_back passed" "$W/explore.log" ||
     fail "ah-explore's summary: $(cat "$W/explore.log")"
-if command -v valgrind >/dev/null 2>&1; then
+if [ $SANITIZED = 0 ] && command -v valgrind >/dev/null 2>&1; then
     step "memcheck variants"
     n=$(ctest --test-dir "$W/package" -N -L memcheck | sed -n 's/^Total Tests: //p')
     [ "$n" = 6 ] || fail "expected 6 memcheck variants, got $n"
@@ -100,7 +123,7 @@ $PC --exists asyncharness || fail "pkg-config cannot find asyncharness.pc under 
 [ "$($PC --modversion asyncharness)" = "$(sed -n 's/^project(asyncharness VERSION \([0-9.]*\).*/\1/p' "$SRC/CMakeLists.txt")" ] ||
     fail "the .pc file's version"
 # shellcheck disable=SC2046
-${CC:-cc} -o "$W/pkgconfig/test_consumer" $($PC --cflags asyncharness) "$HERE/test_consumer.c" \
+$CC -o "$W/pkgconfig/test_consumer" $($PC --cflags asyncharness) "$HERE/test_consumer.c" \
     "$HERE/ping.c" $($PC --libs asyncharness) >"$W/pkgconfig.log" 2>&1 || {
     cat "$W/pkgconfig.log"
     fail "build through pkg-config"

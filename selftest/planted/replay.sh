@@ -37,6 +37,22 @@ shash2=$(grep "explore FAILED" err3 | sed -n 's/.*trace hash \(0x[0-9a-f]*\);.*/
 [ "$shash" = "$shash2" ] || fail "shrunk replay gave $shash2, expected $shash"
 echo "shrunk replay ($scmd): same trace hash $shash2"
 
+# 2a. the shortest is a local minimum: replayed, the shrinker finds nothing shorter (it shrank
+# further when replayed once: 1:314 became 1:296); with a budget too small it says so and prints
+# the command that goes on shrinking
+grep -q "a local minimum: removing any one of its choices" err || fail "the shrinker did not say it reached a local minimum"
+schoices=$(echo "$scmd" | sed -n 's/.*AH_REPLAY=\([^ ]*\) .*/\1/p')
+s2=$(grep "replay the shortest: " err3 | sed -n 's/.*AH_REPLAY=\([^ ]*\) .*/\1/p')
+[ -n "$schoices" ] && [ "$schoices" = "$s2" ] || fail "the shortest schedule $schoices shrank further when replayed: $s2"
+echo "local minimum: $schoices replays and shrinks to itself"
+if AH_SCHEDULES=1000 AH_SHRINK_RUNS=2 "$BIN" >out10 2>err10; then fail "AH_SHRINK_RUNS=2 did not find the race"; fi
+ccmd=$(sed -n "s/.*budget (2 runs) ended before a local minimum; to go on shrinking: //p" err10)
+[ -n "$ccmd" ] || fail "no 'budget ended' line with AH_SHRINK_RUNS=2"
+if env $ccmd >out11 2>err11; then fail "the command that goes on shrinking passed: $ccmd"; fi
+grep -q "a local minimum: removing any one" err11 || fail "going on shrinking did not reach a local minimum: $ccmd"
+c2=$(grep "replay the shortest: " err11 | sed -n 's/.*AH_REPLAY=\([^ ]*\) .*/\1/p')
+echo "budget of 2 runs: said so; its command went on to the local minimum $c2"
+
 # 2b. the same for PCT: its seed replays in a new process (priorities and change points are a
 # function of the seed and the test, never of pointer values)
 if AH_STRATEGY=pct AH_PCT_DEPTH=2 AH_SCHEDULES=1000 "$BIN" >out4 2>err4; then fail "pct did not find the race"; fi
