@@ -669,7 +669,8 @@ static void hook_forked_child(ah_sim *sim, ah__site site)
         next = q->next;
         if (t == self)
             continue;
-        if (t->state != AH__T_DONE && ah__pool_forget_idle != NULL && ah__pool_forget_idle(sim, t)) {
+        if (t->state != AH__T_DONE && ah__pool_forget_idle != NULL &&
+            ah__pool_forget_idle(sim, t)) {
             ah__list_remove(&t->link);
             ah__free(t);
             sim->threads_live--;
