@@ -529,8 +529,10 @@ static void job_done(ah__job *job, int status)
         /* The completion names the operation's call site and what it was on, so a trace line
          * says which uv_fs_write of the code under test completed, not just "uv_fs_write". */
         char note[512], where[160];
-        if (a->op.path != NULL)
-            snprintf(note, sizeof(note), "%s of %s completes (%lld), called in %s", fn, a->op.path,
+        /* req->path, not the op's: a template (uv_fs_mkdtemp) was copied again by the call and
+         * its first copy freed in job_run */
+        if (req->path != NULL)
+            snprintf(note, sizeof(note), "%s of %s completes (%lld), called in %s", fn, req->path,
                      (long long)req->result, ah__site_str(&site, where, sizeof(where)));
         else
             snprintf(note, sizeof(note), "%s on descriptor %d completes (%lld), called in %s", fn,
