@@ -213,6 +213,11 @@ static void forked_workers_make_their_own_threads(void **state)
     ah_explore_result r;
 
     (void)state;
+    /* Known limit (issue 21's note): under Valgrind, forked explorer workers that start a thread
+     * each run one schedule and stop, so the count below is 2; the plain, ASan and TSan passes
+     * run it. */
+    if (getenv("AH_UNDER_VALGRIND") != NULL)
+        skip();
     memset(&o, 0, sizeof(o));
     o.name = "thread_user";
     o.schedules = 20;
