@@ -66,8 +66,11 @@ if command -v clang >/dev/null 2>&1; then
         echo "TSan build failed"
         exit 1
     }
+    # report_signal_unsafe=0: the crash report (harness/crash.c, decision 99) runs in the handler
+    # of a fatal signal by design, as cmocka's own handler does, to print and leave the crashed
+    # test; test_explore plants such a crash. Every other kind of report still fails the pass.
     for t in test_threads test_threadpool test_explore; do
-        (cd "$BUILD-tsan/selftest" && TSAN_OPTIONS="halt_on_error=1:exitcode=66" \
+        (cd "$BUILD-tsan/selftest" && TSAN_OPTIONS="halt_on_error=1:exitcode=66:report_signal_unsafe=0" \
             AH_SLOW_CALLBACK_MS=5000 "./$t") >"$BUILD-tsan-run.log" 2>&1 || {
             tail -n 60 "$BUILD-tsan-run.log"
             echo "tsan: $t failed"
