@@ -1262,7 +1262,7 @@ ssize_t ah__memfs_get(struct ah__memfs *m, const char *path, void *buf, size_t c
         return r;
     if (S_ISDIR(n->mode))
         return UV_EISDIR;
-    if (buf != NULL && cap > 0)
+    if (buf != NULL && cap > 0 && n->size > 0) /* an empty file has no data block */
         memcpy(buf, n->data, n->size < cap ? n->size : cap);
     return (ssize_t)n->size;
 }
