@@ -356,7 +356,10 @@ void ah__peer_check(ah__net *net, ah__buf *b);
 void ah__peer_pending(ah__net *net, ah__buf *b);
 void ah__peer_free_all(ah__net *net);
 /* The flow a peer connection reads and the end it is. */
-static inline ah__flow *ah__pc_in(ah__pconn *pc) { return &pc->conn->flow[1 - pc->side]; }
+static inline ah__flow *ah__pc_in(ah__pconn *pc)
+{
+    return pc->conn != NULL ? &pc->conn->flow[1 - pc->side] : NULL; /* a refused client has none */
+}
 
 /* server.c: what an ah_server does with its connections (peer.c calls them through
  * ah__net_parts for a peer that has a server): bytes or the other end's going reached `pc`;

@@ -55,13 +55,14 @@ grep -q -- "-include ah/sites.h" "$W/package/CMakeFiles/test_consumer.dir/flags.
     fail "asyncharness::harness did not force-include ah/sites.h"
 # The link order: the harness's archives as one group, the real libuv only after it.
 link="$W/package/CMakeFiles/test_consumer.dir/link.txt"
-sed 's/-Wl,--end-group.*//' "$link" | grep -q -- "-Wl,--start-group.*libah_harness_core" ||
+# gcc writes the group as -Wl,--start-group, clang (the sanitizer pass) as -Xlinker --start-group
+sed -E 's/(-Wl,|-Xlinker )--end-group.*//' "$link" | grep -Eq -- "(-Wl,|-Xlinker )--start-group.*libah_harness_core" ||
     fail "no group of the harness's archives: $(cat "$link")"
 # (the library's file or -luv: a build folder's path may itself contain "libuv")
-if sed 's/-Wl,--end-group.*//' "$link" | grep -Eq '/libuv\.(so|a)|-luv( |$)'; then
+if sed -E 's/(-Wl,|-Xlinker )--end-group.*//' "$link" | grep -Eq '/libuv\.(so|a)|-luv( |$)'; then
     fail "libuv inside the group: $(cat "$link")"
 fi
-sed 's/.*-Wl,--end-group//' "$link" | grep -q "libuv" || fail "libuv not after the group: $(cat "$link")"
+sed -E 's/.*(-Wl,|-Xlinker )--end-group//' "$link" | grep -q "libuv" || fail "libuv not after the group: $(cat "$link")"
 # One CTest test per cmocka test, and a Valgrind variant of each.
 n=$(ctest --test-dir "$W/package" -N -LE memcheck | sed -n 's/^Total Tests: //p')
 [ "$n" = 6 ] || fail "expected 6 tests registered (4 + 2 planted), got $n"
