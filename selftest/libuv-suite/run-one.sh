@@ -19,8 +19,19 @@ secs=$4
 name=$5
 if [ "$(id -u)" = 0 ]; then
     # shellcheck disable=SC2016
+    # A checkout under /tmp (a CI clone there) would vanish under the private /tmp: its top folder
+    # is bound back at the same path, so the binary, its libuv and the sources stay reachable.
     unshare -n -m --propagation private sh -c '
-        mount -t tmpfs tmpfs /tmp && ip link set lo up && mkdir /tmp/w &&
+        keep=
+        case "$1" in /tmp/?*) keep=$(echo "$1" | cut -d/ -f1-3) ;; esac
+        if [ -n "$keep" ]; then
+            mkdir -p /run/ah-suite-tmp && mount --bind /tmp /run/ah-suite-tmp || exit 97
+        fi
+        mount -t tmpfs tmpfs /tmp || exit 97
+        if [ -n "$keep" ]; then
+            mkdir -p "$keep" && mount --bind "/run/ah-suite-tmp/${keep#/tmp/}" "$keep" || exit 97
+        fi
+        ip link set lo up && mkdir /tmp/w &&
         ln -s "$2/test" /tmp/w/test && chown -R 65534:65534 /tmp/w && cd /tmp/w &&
         exec timeout -k 5 "$4" setpriv --reuid=65534 --regid=65534 --clear-groups \
             env HOME=/tmp/w TMPDIR=/tmp "$1" "$3" "$3"' \
