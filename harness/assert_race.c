@@ -78,15 +78,10 @@ static void race_check(ah_sim *sim, void *state, ah__buf *report)
 
 static race_state *state_of(ah_sim *sim)
 {
-    race_state *rs = ah__ext_get(sim, &race_key);
+    static const ah__ext race_ext = {
+        .key = &race_key, .name = "race", .check = race_check, .destroy = race_destroy};
 
-    if (rs == NULL) {
-        rs = ah__calloc(1, sizeof(*rs));
-        ah__ext_add(
-            sim, &(ah__ext){
-                     .key = &race_key, .state = rs, .check = race_check, .destroy = race_destroy});
-    }
-    return rs;
+    return ah__ext_get_or_add(sim, &race_ext, sizeof(race_state));
 }
 
 /* "read_cb of uv_tcp_t #2 [...] (0x..) initialised in main (t.c:3)", or "the test body". */

@@ -52,28 +52,30 @@ static void futures_pending(ah_sim *sim, void *state, ah__buf *b);
 static void futures_ops(ah_sim *sim, void *state, ah__buf *b, unsigned *n);
 static void futures_destroy(ah_sim *sim, void *state);
 
-ah__futures *ah__futures_get(ah_sim *sim)
+static void futures_init(ah_sim *sim, void *state)
 {
-    ah__futures *fs = ah__ext_get(sim, &futures_key);
-    ah__ext ext;
+    ah__futures *fs = state;
 
-    if (fs != NULL)
-        return fs;
-    fs = ah__calloc(1, sizeof(*fs));
     fs->sim = sim;
     ah__list_init(&fs->all);
     ah__list_init(&fs->conts);
     ah__list_init(&fs->combs);
     ah__list_init(&fs->armed);
-    memset(&ext, 0, sizeof(ext));
-    ext.key = &futures_key;
-    ext.state = fs;
-    ext.check = futures_check;
-    ext.pending = futures_pending;
-    ext.ops = futures_ops;
-    ext.destroy = futures_destroy;
-    ah__ext_add(sim, &ext);
-    return fs;
+}
+
+static const ah__ext futures_ext = {
+    .key = &futures_key,
+    .name = "futures",
+    .check = futures_check,
+    .pending = futures_pending,
+    .ops = futures_ops,
+    .destroy = futures_destroy,
+    .init = futures_init,
+};
+
+ah__futures *ah__futures_get(ah_sim *sim)
+{
+    return ah__ext_get_or_add(sim, &futures_ext, sizeof(ah__futures));
 }
 
 const char *ah__future_site(const ah_future *f, char *buf, size_t n)

@@ -286,6 +286,8 @@ static inline const ah_fc_node *ah__timer_min(const uv_loop_t *loop)
 /* ---- extensions: per-sim state of higher layers (futures, mocks, net, explorer) ---- */
 typedef struct ah__ext {
     const void *key;
+    /* The room's name in ah__sim_rooms ("fd", "net", ...). */
+    const char *name;
     void *state;
     /* Appends teardown problems to `report` (one line each, prefixed "  - "). */
     void (*check)(ah_sim *sim, void *state, ah__buf *report);
@@ -296,12 +298,23 @@ typedef struct ah__ext {
      * number to *n; check.c reports them together as "the test ended with N operations
      * pending". May be NULL. */
     void (*ops)(ah_sim *sim, void *state, ah__buf *report, unsigned *n);
+    /* ah__ext_get_or_add: fills the zeroed state it has just allocated, before registering it.
+     * May be NULL. */
+    void (*init)(ah_sim *sim, void *state);
 } ah__ext;
 #define AH__MAX_EXT 16
 /* The state registered under `key`, or NULL. */
 void *ah__ext_get(ah_sim *sim, const void *key);
 /* Registers `ext` (copied) on the sim. */
 void ah__ext_add(ah_sim *sim, const ah__ext *ext);
+/* A room's state, made on the room's first use (a room the test never touches costs nothing):
+ * the state registered under `ext->key`, or else `size` zeroed bytes, filled by `ext->init` and
+ * registered with `ext`'s name and hooks (`ext->state` is not read). The sim owns it;
+ * `ext->destroy` frees it. */
+void *ah__ext_get_or_add(ah_sim *sim, const ah__ext *ext, size_t size);
+/* The names of the rooms attached to the sim, in the order they were attached, separated by
+ * spaces, in `buf` ("" when none is): which rooms the test has touched. */
+const char *ah__sim_rooms(ah_sim *sim, char *buf, size_t n);
 
 /* Hooks run after every callback the loop dispatches (and after every task): invariants,
  * exclusive sections, step counting. */

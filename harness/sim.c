@@ -518,6 +518,40 @@ void ah__ext_add(ah_sim *sim, const ah__ext *ext)
     sim->ext[sim->n_ext++] = *ext;
 }
 
+void *ah__ext_get_or_add(ah_sim *sim, const ah__ext *ext, size_t size)
+{
+    void *state = ah__ext_get(sim, ext->key);
+    ah__ext e;
+
+    if (state != NULL)
+        return state;
+    state = ah__calloc(1, size);
+    if (ext->init != NULL)
+        ext->init(sim, state);
+    e = *ext;
+    e.state = state;
+    ah__ext_add(sim, &e);
+    return state;
+}
+
+const char *ah__sim_rooms(ah_sim *sim, char *buf, size_t n)
+{
+    size_t len = 0;
+    int i;
+
+    if (n == 0)
+        return buf;
+    buf[0] = '\0';
+    for (i = 0; i < sim->n_ext && len < n; i++) {
+        int w = snprintf(buf + len, n - len, "%s%s", len > 0 ? " " : "",
+                         sim->ext[i].name != NULL ? sim->ext[i].name : "?");
+        if (w < 0)
+            break;
+        len += (size_t)w;
+    }
+    return buf;
+}
+
 void ah__after_callback_add(ah_sim *sim, ah__after_cb_fn fn, void *ctx)
 {
     int n = (int)(sizeof(sim->after_cb) / sizeof(sim->after_cb[0]));

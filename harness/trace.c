@@ -229,7 +229,9 @@ void ah__trace_start(ah_sim *sim)
         return;
     sim->trace = ah__calloc(1, sizeof(*sim->trace));
     if (ah__ext_get(sim, &trace_key) == NULL)
-        ah__ext_add(sim, &(ah__ext){.key = &trace_key, .state = sim, .destroy = trace_destroy});
+        ah__ext_add(
+            sim,
+            &(ah__ext){.key = &trace_key, .name = "trace", .state = sim, .destroy = trace_destroy});
 }
 
 ah__trace *ah__trace_take(ah_sim *sim)
