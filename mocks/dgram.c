@@ -51,26 +51,28 @@ typedef struct ah__dgram {
 static void dgram_pending(ah_sim *sim, void *state, ah__buf *b);
 static void dgram_destroy(ah_sim *sim, void *state);
 
-struct ah__dgram *ah__dgram_get(ah_sim *sim)
+static void dgram_init(ah_sim *sim, void *state)
 {
-    ah__dgram *dg = ah__ext_get(sim, &dgram_key);
-    ah__ext ext;
+    ah__dgram *dg = state;
 
-    if (dg != NULL)
-        return dg;
-    dg = ah__calloc(1, sizeof(*dg));
     dg->sim = sim;
     ah__list_init(&dg->eps);
     ah__list_init(&dg->rules);
     ah__list_init(&dg->msgs);
     dg->next_port = 40001; /* apart from the TCP ports (50001...) so traces read easily */
-    memset(&ext, 0, sizeof(ext));
-    ext.key = &dgram_key;
-    ext.state = dg;
-    ext.pending = dgram_pending;
-    ext.destroy = dgram_destroy;
-    ah__ext_add(sim, &ext);
-    return dg;
+}
+
+struct ah__dgram *ah__dgram_get(ah_sim *sim)
+{
+    static const ah__ext dgram_ext = {
+        .key = &dgram_key,
+        .name = "dgram",
+        .pending = dgram_pending,
+        .destroy = dgram_destroy,
+        .init = dgram_init,
+    };
+
+    return ah__ext_get_or_add(sim, &dgram_ext, sizeof(ah__dgram));
 }
 
 /* ---- addresses ---- */

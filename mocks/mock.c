@@ -100,29 +100,31 @@ static void mocks_destroy(ah_sim *sim, void *state);
 
 static mocks *mocks_find(ah_sim *sim) { return sim ? ah__ext_get(sim, &mocks_key) : NULL; }
 
-static mocks *mocks_get(ah_sim *sim)
+static void mocks_init(ah_sim *sim, void *state)
 {
-    mocks *m = mocks_find(sim);
-    ah__ext ext;
+    mocks *m = state;
 
-    if (m != NULL)
-        return m;
-    m = ah__calloc(1, sizeof(*m));
     m->sim = sim;
     ah__list_init(&m->fns);
     ah__list_init(&m->outcomes);
     ah__list_init(&m->calls);
     /* Futures first, so that their teardown lines come before the mocks'. */
     (void)ah__futures_get(sim);
-    memset(&ext, 0, sizeof(ext));
-    ext.key = &mocks_key;
-    ext.state = m;
-    ext.check = mocks_check;
-    ext.pending = mocks_pending;
-    ext.ops = mocks_ops;
-    ext.destroy = mocks_destroy;
-    ah__ext_add(sim, &ext);
-    return m;
+}
+
+static mocks *mocks_get(ah_sim *sim)
+{
+    static const ah__ext mocks_ext = {
+        .key = &mocks_key,
+        .name = "mocks",
+        .check = mocks_check,
+        .pending = mocks_pending,
+        .ops = mocks_ops,
+        .destroy = mocks_destroy,
+        .init = mocks_init,
+    };
+
+    return ah__ext_get_or_add(sim, &mocks_ext, sizeof(mocks));
 }
 
 static mock_fn *fn_find(mocks *m, const char *name, int create)

@@ -20,14 +20,10 @@ static void net_destroy(ah_sim *sim, void *state);
 
 ah__net *ah__net_find(ah_sim *sim) { return sim != NULL ? ah__ext_get(sim, &net_key) : NULL; }
 
-ah__net *ah__net_get(ah_sim *sim)
+static void net_init(ah_sim *sim, void *state)
 {
-    ah__net *net = ah__ext_get(sim, &net_key);
-    ah__ext ext;
+    ah__net *net = state;
 
-    if (net != NULL)
-        return net;
-    net = ah__calloc(1, sizeof(*net));
     net->sim = sim;
     ah__list_init(&net->routes);
     ah__list_init(&net->socks);
@@ -38,14 +34,20 @@ ah__net *ah__net_get(ah_sim *sim)
     ah__list_init(&net->dns);
     ah__list_init(&net->addrinfos);
     net->next_port = 50001;
-    memset(&ext, 0, sizeof(ext));
-    ext.key = &net_key;
-    ext.state = net;
-    ext.check = net_check;
-    ext.pending = net_pending;
-    ext.destroy = net_destroy;
-    ah__ext_add(sim, &ext);
-    return net;
+}
+
+ah__net *ah__net_get(ah_sim *sim)
+{
+    static const ah__ext net_ext = {
+        .key = &net_key,
+        .name = "net",
+        .check = net_check,
+        .pending = net_pending,
+        .destroy = net_destroy,
+        .init = net_init,
+    };
+
+    return ah__ext_get_or_add(sim, &net_ext, sizeof(ah__net));
 }
 
 /* ---- addresses ---- */

@@ -63,20 +63,24 @@ static void udp_destroy(ah_sim *sim, void *state)
 static void udp_close(uv_handle_t *h);
 static void udp_finish_close(uv_handle_t *h);
 
+static void udp_state_init(ah_sim *sim, void *state)
+{
+    udp_state *st = state;
+
+    (void)sim;
+    ah__list_init(&st->all);
+}
+
 static udp_state *state_get(ah_sim *sim)
 {
+    static const ah__ext udp_ext = {
+        .key = &udp_key, .name = "udp", .destroy = udp_destroy, .init = udp_state_init};
     udp_state *st = ah__ext_get(sim, &udp_key);
-    ah__ext ext;
 
     if (st != NULL)
         return st;
-    st = ah__calloc(1, sizeof(*st));
-    ah__list_init(&st->all);
-    memset(&ext, 0, sizeof(ext));
-    ext.key = &udp_key;
-    ext.state = st;
-    ext.destroy = udp_destroy;
-    ah__ext_add(sim, &ext);
+    st = ah__ext_get_or_add(sim, &udp_ext, sizeof(*st));
+    /* the datagram network after the UDP state, as it always was (destroyed first) */
     ah__dgram_get(sim);
     ah__close_hooks[UV_UDP] = udp_close;
     ah__finish_close_hooks[UV_UDP] = udp_finish_close;
