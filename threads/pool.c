@@ -56,20 +56,11 @@ static void job_tick(ah__event *ev);
 static pool *pool_find(ah_sim *sim) { return ah__ext_get(sim, &pool_key); }
 static int pool_forget_idle(ah_sim *sim, ah__thr *t);
 
-static pool *pool_get(ah_sim *sim, const char *fn)
+static void pool_init(ah_sim *sim, void *state)
 {
-    ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 0);
-    pool *p;
+    pool *p = state;
     const char *env;
-    ah__ext ext;
 
-    /* The test's thread (with or without a scheduler) or one of the sim's simulated threads. */
-    if (s != NULL ? s->sim != sim : !pthread_equal(pthread_self(), sim->owner))
-        ah__fail(sim, "%s called from a thread the sim does not schedule", fn);
-    if ((p = pool_find(sim)) != NULL)
-        return p;
-    p = ah__calloc(1, sizeof(*p));
     p->sim = sim;
     ah__list_init(&p->queue);
     ah__list_init(&p->running);
@@ -80,12 +71,25 @@ static pool *pool_get(ah_sim *sim, const char *fn)
     p->size = 4;
     if ((env = getenv("UV_THREADPOOL_SIZE")) != NULL && atoi(env) > 0)
         p->size = atoi(env) > 1024 ? 1024 : (unsigned)atoi(env);
-    memset(&ext, 0, sizeof(ext));
-    ext.key = &pool_key;
-    ext.state = p;
-    ext.pending = pool_pending;
-    ext.destroy = pool_destroy;
-    ah__ext_add(sim, &ext);
+}
+
+static pool *pool_get(ah_sim *sim, const char *fn)
+{
+    static const ah__ext pool_ext = {.key = &pool_key,
+                                     .name = "pool",
+                                     .pending = pool_pending,
+                                     .destroy = pool_destroy,
+                                     .init = pool_init};
+    ah__thr *self;
+    ah__sched *s = ah__sched_get(&self, 0);
+    pool *p;
+
+    /* The test's thread (with or without a scheduler) or one of the sim's simulated threads. */
+    if (s != NULL ? s->sim != sim : !pthread_equal(pthread_self(), sim->owner))
+        ah__fail(sim, "%s called from a thread the sim does not schedule", fn);
+    if ((p = pool_find(sim)) != NULL)
+        return p;
+    p = ah__ext_get_or_add(sim, &pool_ext, sizeof(*p));
     ah__threads_hooks.jobs_step = jobs_step;
     ah__pool_forget_idle = pool_forget_idle;
     return p;

@@ -1229,6 +1229,7 @@ ah__sched *ah__sched_get(ah__thr **self, int create)
         s->running = s->main;
         memset(&ext, 0, sizeof(ext));
         ext.key = &sched_key;
+        ext.name = "threads";
         ext.state = s;
         ext.check = sched_check;
         ext.pending = sched_pending;
