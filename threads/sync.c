@@ -903,14 +903,52 @@ static int once_do(ah__sched *s, ah__thr *self, pthread_once_t *ctl, void (*init
     }
 }
 
+/* A once on a sim that has no scheduler yet: no other simulated thread exists to race it, so it
+ * runs here without making the room (a library's lazy initialisation, such as the unwinder's on
+ * the first backtrace, costs the sim nothing). The controls whose init runs now are kept to
+ * diagnose a recursive call, as once_do does; a failed test's are dropped with its sim. Returns
+ * -1 when the scheduler must take the call. */
+static __thread const void *once_open[8];
+static __thread int once_depth;
+static __thread uint64_t once_sim_key;
+
+static int once_unscheduled(pthread_once_t *ctl, void (*init)(void), const char *fn)
+{
+    ah_sim *sim = ah__sim_libc();
+    int i;
+
+    if (sim == NULL || sim->sched != NULL || !pthread_equal(pthread_self(), sim->owner))
+        return -1;
+    if (once_sim_key != sim->key) {
+        once_sim_key = sim->key;
+        once_depth = 0;
+    }
+    if ((*ctl & 3) == 2)
+        return 0;
+    for (i = 0; i < once_depth; i++)
+        if (once_open[i] == ctl)
+            ah__fail(sim, "%s in %s: the init function calls %s on its own control", fn,
+                     "(recursive)", fn);
+    if (once_depth == (int)(sizeof(once_open) / sizeof(once_open[0])))
+        return -1;
+    once_open[once_depth++] = ctl;
+    *ctl = 1;
+    init();
+    *ctl = 2;
+    once_depth--;
+    return 0;
+}
+
 AH__LIBC(pthread_once, 17, AH__LIBC_THREAD);
 int pthread_once(pthread_once_t *ctl, void (*init)(void))
 {
     ah__site site = here("pthread_once", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s;
 
-    if (s == NULL)
+    if (once_unscheduled(ctl, init, "pthread_once") == 0)
+        return 0;
+    if ((s = ah__sched_get(&self, 1)) == NULL)
         return AH__REAL(pthread_once)(ctl, init);
     return once_do(s, self, ctl, init, "pthread_once", site);
 }
@@ -919,9 +957,11 @@ void uv_once(uv_once_t *guard, void (*callback)(void))
 {
     ah__site site = here("uv_once", __builtin_return_address(0));
     ah__thr *self;
-    ah__sched *s = ah__sched_get(&self, 1);
+    ah__sched *s;
 
-    if (s == NULL) {
+    if (once_unscheduled(guard, callback, "uv_once") == 0)
+        return;
+    if ((s = ah__sched_get(&self, 1)) == NULL) {
         AH__REAL(pthread_once)(guard, callback);
         return;
     }
