@@ -47,7 +47,7 @@ int getaddrinfo(const char *restrict node, const char *restrict service,
     ah_sim *sim = ah__sim_libc();
     ah__site site;
 
-    if (sim == NULL || ah__fd_state(sim)->passthrough)
+    if (sim == NULL || ah__fd_passthrough(sim))
         return real_getaddrinfo(node, service, hints, res);
     site = AH__CALLER("getaddrinfo");
     if (node == NULL && service == NULL)

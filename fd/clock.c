@@ -25,7 +25,7 @@ void ah_wall_clock_set(ah_sim *sim, int64_t unix_seconds)
 /* Wall time in ns since 1970. */
 static int64_t wall_ns(ah_sim *sim)
 {
-    return ah__fd_state(sim)->wall_epoch_s * 1000000000LL +
+    return ah__fd_wall_epoch_s(sim) * 1000000000LL +
            (int64_t)(sim->clock.now_ns - sim->clock.epoch_ns);
 }
 

@@ -177,7 +177,7 @@ int eventfd(unsigned int initval, int flags)
     ah__fsock *fs;
     fevent *e;
 
-    if (sim == NULL || ah__fd_state(sim)->passthrough)
+    if (sim == NULL || ah__fd_passthrough(sim))
         return real_eventfd(initval, flags);
     if (flags & ~(EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE))
         return ah__fd_fail_errno(EINVAL);

@@ -145,6 +145,12 @@ typedef struct ah__fdstate {
 
 /* table.c */
 ah__fdstate *ah__fd_state(ah_sim *sim); /* created on first use */
+ah__fdstate *ah__fd_find(ah_sim *sim);  /* NULL while the sim has not used the room */
+/* The sim's wall-clock epoch (ah_wall_clock_set, else AH_WALL_EPOCH, else 2026-01-01): reading
+ * the clock does not make the room. */
+int64_t ah__fd_wall_epoch_s(ah_sim *sim);
+/* ah_fd_passthrough is on for the sim (asking does not make the room). */
+int ah__fd_passthrough(const ah_sim *sim);
 /* The fake descriptor `fd` of the current sim, or NULL (a real descriptor, or no sim). */
 ah__fsock *ah__fd_get(int fd);
 ah__fsock *ah__fd_new(ah_sim *sim, int kind, ah__site site); /* NULL with errno set */

@@ -279,7 +279,7 @@ int pipe2(int fds[2], int flags)
     AH__REAL(pipe2);
     ah_sim *sim = ah__sim_libc();
 
-    if (sim == NULL || ah__fd_state(sim)->passthrough)
+    if (sim == NULL || ah__fd_passthrough(sim))
         return real_pipe2(fds, flags);
     return fake_pipe(sim, fds, flags, "pipe2", AH__CALLER("pipe2"));
 }
@@ -290,7 +290,7 @@ int pipe(int fds[2])
     AH__REAL(pipe);
     ah_sim *sim = ah__sim_libc();
 
-    if (sim == NULL || ah__fd_state(sim)->passthrough)
+    if (sim == NULL || ah__fd_passthrough(sim))
         return real_pipe(fds);
     return fake_pipe(sim, fds, 0, "pipe", AH__CALLER("pipe"));
 }

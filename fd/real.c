@@ -51,13 +51,15 @@ static short real_revents(ah__fsock *fs)
 static int real_io(ah_sim *sim, uv_loop_t *loop, int wait)
 {
     AH__REAL(poll);
-    ah__fdstate *st = ah__fd_state(sim);
+    ah__fdstate *st = ah__fd_find(sim); /* the hook stays set: later sims may have no room */
     struct pollfd pf[64];
     ah__fsock *of[64];
     nfds_t n = 0, i;
     ah__list *q;
     int r, any = 0;
 
+    if (st == NULL)
+        return 0;
     for (q = st->reals.next; q != &st->reals && n < 64; q = q->next) {
         ah__fsock *fs = ah__container_of(q, ah__fsock, link);
         short ev = watched(fs, loop, wait);

@@ -296,7 +296,7 @@ int socket(int domain, int type, int protocol)
     char where[160];
     int e;
 
-    if (sim == NULL || !fake_domain(domain) || ah__fd_state(sim)->passthrough)
+    if (sim == NULL || !fake_domain(domain) || ah__fd_passthrough(sim))
         return real_socket(domain, type, protocol);
     site = SITE("socket");
     if (base == SOCK_DGRAM && domain != AF_UNIX) {
@@ -365,7 +365,7 @@ int socketpair(int domain, int type, int protocol, int sv[2])
     int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
     ah__fsock *fs[2];
 
-    if (sim == NULL || domain != AF_UNIX || base != SOCK_STREAM || ah__fd_state(sim)->passthrough)
+    if (sim == NULL || domain != AF_UNIX || base != SOCK_STREAM || ah__fd_passthrough(sim))
         return real_socketpair(domain, type, protocol, sv);
     if (sv == NULL)
         return fail_errno(EFAULT);

@@ -111,31 +111,50 @@ static void fd_destroy(ah_sim *sim, void *state)
     ah__free(st);
 }
 
-ah__fdstate *ah__fd_state(ah_sim *sim)
+static void fd_init(ah_sim *sim, void *state)
 {
-    ah__fdstate *st = ah__ext_get(sim, &fd_key);
-    const char *env;
-    ah__ext ext;
+    ah__fdstate *st = state;
 
-    if (st != NULL)
-        return st;
-    st = ah__calloc(1, sizeof(*st));
     st->sim = sim;
     ah__list_init(&st->socks);
     ah__list_init(&st->all_polls);
     ah__list_init(&st->reals);
     ah__list_init(&st->blocked);
-    st->wall_epoch_s = 1767225600; /* 2026-01-01T00:00:00Z */
+    st->wall_epoch_s = ah__fd_wall_epoch_s(NULL);
+}
+
+ah__fdstate *ah__fd_find(ah_sim *sim) { return ah__ext_get(sim, &fd_key); }
+
+int64_t ah__fd_wall_epoch_s(ah_sim *sim)
+{
+    const ah__fdstate *st = sim != NULL ? ah__fd_find(sim) : NULL;
+    const char *env;
+
+    if (st != NULL)
+        return st->wall_epoch_s;
     if ((env = getenv("AH_WALL_EPOCH")) != NULL && *env != '\0')
-        st->wall_epoch_s = strtoll(env, NULL, 10);
-    memset(&ext, 0, sizeof(ext));
-    ext.key = &fd_key;
-    ext.state = st;
-    ext.check = fd_check;
-    ext.pending = fd_pending;
-    ext.destroy = fd_destroy;
-    ah__ext_add(sim, &ext);
-    return st;
+        return strtoll(env, NULL, 10);
+    return 1767225600; /* 2026-01-01T00:00:00Z */
+}
+
+int ah__fd_passthrough(const ah_sim *sim)
+{
+    const ah__fdstate *st = ah__ext_get((ah_sim *)sim, &fd_key);
+    return st != NULL && st->passthrough;
+}
+
+ah__fdstate *ah__fd_state(ah_sim *sim)
+{
+    static const ah__ext fd_ext = {
+        .key = &fd_key,
+        .name = "fd",
+        .check = fd_check,
+        .pending = fd_pending,
+        .destroy = fd_destroy,
+        .init = fd_init,
+    };
+
+    return ah__ext_get_or_add(sim, &fd_ext, sizeof(ah__fdstate));
 }
 
 void ah__fd_fork_check(ah__fsock *fs, const char *call)
@@ -349,11 +368,11 @@ static void deadline_fire(ah__event *ev) { (void)ev; }
  * poll and select return EINTR. Returns 1 when a call was interrupted. */
 int ah__fd_interrupt(ah_sim *sim, int sa_restart)
 {
-    ah__fdstate *st = ah__fd_state(sim);
+    ah__fdstate *st = ah__fd_find(sim);
     block_ctx *pick = NULL;
     ah__list *q;
 
-    if (st->blocked.next == NULL)
+    if (st == NULL || st->blocked.next == NULL)
         return 0;
     for (q = st->blocked.next; q != &st->blocked; q = q->next) {
         block_ctx *b = ah__container_of(q, block_ctx, link);

@@ -179,7 +179,7 @@ int timerfd_create(clockid_t clock, int flags)
     ah__fsock *fs;
     ftimer *t;
 
-    if (sim == NULL || ah__fd_state(sim)->passthrough || sim->opts.real_libc_clocks)
+    if (sim == NULL || ah__fd_passthrough(sim) || sim->opts.real_libc_clocks)
         return real_timerfd_create(clock, flags);
     if (flags & ~(TFD_NONBLOCK | TFD_CLOEXEC))
         return ah__fd_fail_errno(EINVAL);
