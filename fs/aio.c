@@ -142,23 +142,23 @@ static void aio_destroy(ah_sim *sim, void *state)
     ah__free(st);
 }
 
-static aio_state *state_get(ah_sim *sim)
+static void aio_init(ah_sim *sim, void *state)
 {
-    aio_state *st = ah__ext_get(sim, &aio_key);
-    ah__ext ext;
+    aio_state *st = state;
 
-    if (st != NULL)
-        return st;
-    st = ah__calloc(1, sizeof(*st));
     st->sim = sim;
     ah__list_init(&st->ctxs);
-    memset(&ext, 0, sizeof(ext));
-    ext.key = &aio_key;
-    ext.state = st;
-    ext.check = aio_check;
-    ext.destroy = aio_destroy;
-    ah__ext_add(sim, &ext);
-    return st;
+}
+
+static aio_state *state_get(ah_sim *sim)
+{
+    static const ah__ext aio_ext = {.key = &aio_key,
+                                    .name = "aio",
+                                    .check = aio_check,
+                                    .destroy = aio_destroy,
+                                    .init = aio_init};
+
+    return ah__ext_get_or_add(sim, &aio_ext, sizeof(aio_state));
 }
 
 static aio_ctx *ctx_find(aio_state *st, aio_context_t id)

@@ -76,14 +76,10 @@ static void fs_destroy(ah_sim *sim, void *state)
 
 ah__fs *ah__fs_find(ah_sim *sim) { return ah__ext_get(sim, &fs_key); }
 
-ah__fs *ah__fs_get(ah_sim *sim)
+static void fs_init(ah_sim *sim, void *state)
 {
-    ah__fs *fs = ah__ext_get(sim, &fs_key);
-    ah__ext ext;
+    ah__fs *fs = state;
 
-    if (fs != NULL)
-        return fs;
-    fs = ah__calloc(1, sizeof(*fs));
     fs->sim = sim;
     ah__list_init(&fs->rules);
     ah__list_init(&fs->leaks);
@@ -91,13 +87,14 @@ ah__fs *ah__fs_get(ah_sim *sim)
     ah__list_init(&fs->watchers);
     ah__list_init(&fs->polls);
     ah__list_init(&fs->asyncs);
-    memset(&ext, 0, sizeof(ext));
-    ext.key = &fs_key;
-    ext.state = fs;
-    ext.check = fs_check;
-    ext.destroy = fs_destroy;
-    ah__ext_add(sim, &ext);
-    return fs;
+}
+
+ah__fs *ah__fs_get(ah_sim *sim)
+{
+    static const ah__ext fs_ext = {
+        .key = &fs_key, .name = "fs", .check = fs_check, .destroy = fs_destroy, .init = fs_init};
+
+    return ah__ext_get_or_add(sim, &fs_ext, sizeof(ah__fs));
 }
 
 /* ---- paths ---- */
