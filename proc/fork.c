@@ -69,21 +69,20 @@ static void fork_destroy(ah_sim *sim, void *state)
     ah__free(fs);
 }
 
+static void fork_init(ah_sim *sim, void *state)
+{
+    fork_state *fs = state;
+
+    (void)sim;
+    ah__list_init(&fs->kids);
+}
+
 static fork_state *fork_state_get(ah_sim *sim)
 {
-    fork_state *fs = ah__ext_get(sim, &fork_key);
-    ah__ext ext;
+    static const ah__ext fork_ext = {
+        .key = &fork_key, .name = "fork", .destroy = fork_destroy, .init = fork_init};
 
-    if (fs != NULL)
-        return fs;
-    fs = ah__calloc(1, sizeof(*fs));
-    ah__list_init(&fs->kids);
-    memset(&ext, 0, sizeof(ext));
-    ext.key = &fork_key;
-    ext.state = fs;
-    ext.destroy = fork_destroy;
-    ah__ext_add(sim, &ext);
-    return fs;
+    return ah__ext_get_or_add(sim, &fork_ext, sizeof(fork_state));
 }
 
 static uint64_t real_ms(void)

@@ -50,14 +50,10 @@ static void st_destroy(ah_sim *sim, void *state)
 
 ah__pstate *ah__pstate_find(ah_sim *sim) { return sim ? ah__ext_get(sim, &pstate_key) : NULL; }
 
-ah__pstate *ah__pstate_get(ah_sim *sim)
+static void st_init(ah_sim *sim, void *state)
 {
-    ah__pstate *st = ah__ext_get(sim, &pstate_key);
-    ah__ext ext;
+    ah__pstate *st = state;
 
-    if (st != NULL)
-        return st;
-    st = ah__calloc(1, sizeof(*st));
     st->sim = sim;
     ah__list_init(&st->loops);
     ah__list_init(&st->procs);
@@ -68,14 +64,24 @@ ah__pstate *ah__pstate_get(ah_sim *sim)
     st->real_timeout_ms = 30000;
     st->grace_ms = 250;
     st->random_state = ah_sim_seed(sim) ^ 0x9e3779b97f4a7c15ULL;
-    memset(&ext, 0, sizeof(ext));
-    ext.key = &pstate_key;
-    ext.state = st;
-    ext.check = st_check;
-    ext.pending = st_pending;
-    ext.destroy = st_destroy;
-    ext.ops = st_ops;
-    ah__ext_add(sim, &ext);
+}
+
+ah__pstate *ah__pstate_get(ah_sim *sim)
+{
+    static const ah__ext pstate_ext = {
+        .key = &pstate_key,
+        .name = "proc",
+        .check = st_check,
+        .pending = st_pending,
+        .destroy = st_destroy,
+        .ops = st_ops,
+        .init = st_init,
+    };
+    ah__pstate *st = ah__ext_get(sim, &pstate_key);
+
+    if (st != NULL)
+        return st;
+    st = ah__ext_get_or_add(sim, &pstate_ext, sizeof(*st));
     if (ah__pstate_ops.install != NULL)
         ah__pstate_ops.install();
     return st;
