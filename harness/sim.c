@@ -283,9 +283,36 @@ const char *ah__site_str(const ah__site *s, char *buf, size_t n)
 
 /* ---- the sim ---- */
 
-static uint64_t env_u64(const char *name, uint64_t dflt)
+/* The AH_* knobs a new sim reads, found in one pass over the environment: five getenv calls
+ * (five passes) and a snprintf of the name were half of an empty schedule (issue 21). */
+enum { KNOB_SEED, KNOB_RUNAWAY, KNOB_TIME_LIMIT, KNOB_REAL_FD_WAIT, KNOB_SLOW_CB, KNOB_N };
+static const char *const knob_names[KNOB_N] = {
+    "AH_SEED", "AH_RUNAWAY_LIMIT", "AH_TIME_LIMIT_MS", "AH_REAL_FD_WAIT_MS", "AH_SLOW_CALLBACK_MS",
+};
+
+static void env_knobs(const char *v[KNOB_N])
 {
-    const char *v = getenv(name);
+    char **e;
+    int k;
+
+    for (k = 0; k < KNOB_N; k++)
+        v[k] = NULL;
+    for (e = environ; e != NULL && *e != NULL; e++) {
+        const char *s = *e;
+        if (s[0] != 'A' || s[1] != 'H' || s[2] != '_')
+            continue;
+        for (k = 0; k < KNOB_N; k++) {
+            size_t len = strlen(knob_names[k]);
+            if (v[k] == NULL && strncmp(s, knob_names[k], len) == 0 && s[len] == '=') {
+                v[k] = s + len + 1; /* the first one, as getenv */
+                break;
+            }
+        }
+    }
+}
+
+static uint64_t env_u64(const char *name, const char *v, uint64_t dflt)
+{
     char *end;
     unsigned long long x;
 
@@ -302,20 +329,27 @@ static uint64_t env_u64(const char *name, uint64_t dflt)
 ah_sim *ah_sim_new(const ah_sim_opts *opts)
 {
     ah_sim *sim = ah__calloc(1, sizeof(*sim));
+    const char *knob[KNOB_N], *name;
+    size_t len;
 
     if (opts != NULL)
         sim->opts = *opts;
+    env_knobs(knob);
     if (sim->opts.seed == 0)
-        sim->opts.seed = env_u64("AH_SEED", 1);
+        sim->opts.seed = env_u64(knob_names[KNOB_SEED], knob[KNOB_SEED], 1);
     if (sim->opts.runaway_limit == 0)
-        sim->opts.runaway_limit = env_u64("AH_RUNAWAY_LIMIT", 100000);
+        sim->opts.runaway_limit = env_u64(knob_names[KNOB_RUNAWAY], knob[KNOB_RUNAWAY], 100000);
     if (sim->opts.time_limit_ms == 0)
-        sim->opts.time_limit_ms = env_u64("AH_TIME_LIMIT_MS", 7ULL * 24 * 3600 * 1000);
+        sim->opts.time_limit_ms =
+            env_u64(knob_names[KNOB_TIME_LIMIT], knob[KNOB_TIME_LIMIT], 7ULL * 24 * 3600 * 1000);
     if (sim->opts.real_fd_wait_ms == 0)
-        sim->opts.real_fd_wait_ms = env_u64("AH_REAL_FD_WAIT_MS", 3000);
+        sim->opts.real_fd_wait_ms =
+            env_u64(knob_names[KNOB_REAL_FD_WAIT], knob[KNOB_REAL_FD_WAIT], 3000);
     if (sim->opts.slow_callback_ms == 0)
-        sim->opts.slow_callback_ms = env_u64("AH_SLOW_CALLBACK_MS", 100);
-    snprintf(sim->name, sizeof(sim->name), "%s", sim->opts.name ? sim->opts.name : "sim");
+        sim->opts.slow_callback_ms = env_u64(knob_names[KNOB_SLOW_CB], knob[KNOB_SLOW_CB], 100);
+    name = sim->opts.name ? sim->opts.name : "sim";
+    len = strnlen(name, sizeof(sim->name) - 1);
+    memcpy(sim->name, name, len); /* the rest is zero (calloc) */
     sim->opts.name = sim->name;
 
     ah_fc_clock_init(&sim->clock, AH__EPOCH_NS);
