@@ -78,7 +78,23 @@ typedef struct explorer {
     size_t nhash, caphash;
     uint64_t virtual_ms;
     int budget_hit; /* the shrinker stopped at its budget, not at a local minimum */
+    /* what every random schedule's replay command has after its seed ("" until the first) */
+    char cmd_tail[300];
+    int print_hashes; /* AH_PRINT_HASHES: 0 not read yet, 1 unset, 2 set */
 } explorer;
+
+/* Appends `s` to the string in buf[n], truncating as snprintf would. */
+static void str_append(char *buf, size_t n, const char *s)
+{
+    size_t len = strlen(buf), k = strlen(s);
+
+    if (len + 1 >= n)
+        return;
+    if (k > n - 1 - len)
+        k = n - 1 - len;
+    memcpy(buf + len, s, k);
+    buf[len + k] = '\0';
+}
 
 static void hash_add(explorer *ex, uint64_t h)
 {
@@ -453,8 +469,10 @@ static void run_one(explorer *ex, uint64_t seed, int record, const char *replay_
     sim->chooser = ex_choose;
     sim->chooser_ctx = ex;
     sim->order_batch = ex_order_batch;
-    if (replay_cmd != NULL)
-        snprintf(sim->replay_hint, sizeof(sim->replay_hint), "replay: %s", replay_cmd);
+    if (replay_cmd != NULL) {
+        memcpy(sim->replay_hint, "replay: ", sizeof("replay: "));
+        str_append(sim->replay_hint, sizeof(sim->replay_hint), replay_cmd);
+    }
     if (record)
         ah__trace_start(sim);
     ex->runs++;
@@ -711,9 +729,27 @@ static void replay_command(explorer *ex, uint64_t seed, const char *choices, cha
     else if (ex->strategy == AH_STRATEGY_PCT)
         snprintf(buf, n, "AH_SEED=%llu AH_STRATEGY=pct AH_PCT_DEPTH=%u %.150s --test %.120s",
                  (unsigned long long)seed, ex->o.pct_depth, prog, ex->name);
-    else
-        snprintf(buf, n, "AH_SEED=%llu AH_STRATEGY=random %.150s --test %.120s",
-                 (unsigned long long)seed, prog, ex->name);
+    else {
+        /* Every schedule's, so the part after the seed is formatted once and the seed put in by
+         * hand: two snprintf calls per schedule were a third of an empty one (issue 21). */
+        char digits[24];
+        size_t i = sizeof(digits) - 1;
+
+        if (ex->cmd_tail[0] == '\0')
+            snprintf(ex->cmd_tail, sizeof(ex->cmd_tail), " AH_STRATEGY=random %.150s --test %.120s",
+                     prog, ex->name);
+        digits[i] = '\0';
+        do {
+            digits[--i] = (char)('0' + seed % 10);
+            seed /= 10;
+        } while (seed != 0);
+        if (n == 0)
+            return;
+        buf[0] = '\0';
+        str_append(buf, n, "AH_SEED=");
+        str_append(buf, n, digits + i);
+        str_append(buf, n, ex->cmd_tail);
+    }
 }
 
 /* ---- shrinking ---- */
@@ -1050,7 +1086,9 @@ static int run_schedule(explorer *ex, ah_explore_result *res, uint64_t s, int ch
         replay_command(ex, seed, NULL, cmd, sizeof(cmd));
         run_one(ex, seed, check, cmd, &r);
     }
-    if (!ex->o.ignore_env && getenv("AH_PRINT_HASHES") != NULL)
+    if (ex->print_hashes == 0)
+        ex->print_hashes = !ex->o.ignore_env && getenv("AH_PRINT_HASHES") != NULL ? 2 : 1;
+    if (ex->print_hashes == 2)
         /* one line per schedule for the determinism soak (scripts/soak.sh) */
         fprintf(stderr, "asyncharness: schedule %s %s seed %llu trace hash 0x%016llx%s\n", ex->name,
                 strategy_name(ex->strategy), (unsigned long long)seed, (unsigned long long)r.hash,
