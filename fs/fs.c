@@ -460,6 +460,12 @@ void uv_fs_req_cleanup(uv_fs_t *req)
 
     if (req == NULL)
         return;
+    /* A zeroed uv_fs_t holds nothing and is libuv's no-op; any other request the sim never
+     * made (or whose memory was freed and scribbled) would have libuv free its pointers. */
+    if (!ah__req_known((uv_req_t *)req) && (req->type != UV_UNKNOWN_REQ || holds_memory(req)))
+        ah__req_unknown_at((uv_req_t *)req, "uv_fs_req_cleanup", __builtin_return_address(0),
+                           "a second uv_fs_req_cleanup is harmless only while its memory is the "
+                           "request's");
     if (ah__req_rec((uv_req_t *)req) != NULL)
         ah__fail(sim,
                  "uv_fs_req_cleanup on a uv_fs_t (%p) of %s that is still in flight: its callback "
@@ -588,6 +594,7 @@ static int start(uv_loop_t *loop, uv_fs_t *req, uv_fs_cb cb, ah__fsop *o, ah__si
     req->new_path = NULL;
     req->bufs = NULL;
     req->cb = cb;
+    ah__req_done_here((uv_req_t *)req); /* made here: uv_fs_req_cleanup may take it */
     switch (o->type) {
     case UV_FS_READ:
     case UV_FS_WRITE:
@@ -626,7 +633,7 @@ static int start(uv_loop_t *loop, uv_fs_t *req, uv_fs_cb cb, ah__fsop *o, ah__si
 
     if (cb == NULL) {
         /* not in flight: what uv_fs_req_cleanup's in-flight check reads */
-        req->reserved[0] = req->reserved[1] = req->reserved[2] = NULL;
+        req->reserved[2] = NULL;
         run_op(fs, loop, req, o);
         completed(fs, req, o->fn, site);
         return (int)req->result;

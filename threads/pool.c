@@ -368,9 +368,19 @@ int uv_cancel(uv_req_t *req)
     ah__job *job;
     pool *p;
 
-    (void)site;
-    if (req == NULL)
-        ah__fail(sim, "uv_cancel: called with a NULL request");
+    if (req == NULL) {
+        char where[160], hint[320];
+        ah__fail_call(sim, &site, "uv_cancel in %s%s: called with a NULL request",
+                      ah__site_str(&site, where, sizeof(where)),
+                      ah__site_hint(&site, hint, sizeof(hint)));
+    }
+    /* A zeroed request (UV_UNKNOWN_REQ) is libuv's UV_EINVAL; a scribbled type, or a request of
+     * a cancellable type this sim neither runs nor finished, is memory it never handed out. */
+    if (req->type != UV_UNKNOWN_REQ && !ah__req_known(req) &&
+        ((unsigned)req->type >= UV_REQ_TYPE_MAX || work_of(req) != NULL))
+        ah__req_unknown_at(req, "uv_cancel", __builtin_return_address(0),
+                           "cancelling one whose callback ran returns UV_EBUSY only while its "
+                           "memory is still the request's");
     if (work_of(req) == NULL)
         return UV_EINVAL;
     job = job_of(req);
