@@ -458,6 +458,7 @@ void uv_fs_req_cleanup(uv_fs_t *req)
     ah_sim *sim = ah__sim();
     ah__fs *fs = ah__fs_find(sim);
 
+    (void)AH__CALLER("uv_fs_req_cleanup"); /* its site, for a failure below */
     if (req == NULL)
         return;
     /* A zeroed uv_fs_t holds nothing and is libuv's no-op; any other request the sim never

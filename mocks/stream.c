@@ -952,6 +952,7 @@ int uv_accept(uv_stream_t *server, uv_stream_t *client)
     char b[320];
     int err = 0;
 
+    (void)AH__CALLER("uv_accept"); /* its site, for a failure below */
     if (client == NULL)
         ah__fail(sim, "uv_accept: called with a NULL client handle");
     ah__handle_rec((uv_handle_t *)client, "uv_accept");

@@ -71,6 +71,7 @@ int uv_tcp_bind(uv_tcp_t *tcp, const struct sockaddr *addr, unsigned int flags)
     ah__sock *s;
     ah__addr a;
 
+    (void)AH__CALLER("uv_tcp_bind"); /* its site, for a failure below */
     if (tcp->type != UV_TCP)
         return UV_EINVAL;
     if (ah__is_closing((uv_handle_t *)tcp))

@@ -434,6 +434,7 @@ int uv_udp_bind(uv_udp_t *handle, const struct sockaddr *addr, unsigned int flag
 {
     ah__udp *u = udp_of(handle, "uv_udp_bind");
 
+    (void)AH__CALLER("uv_udp_bind"); /* its site, for a failure below */
     if (u == NULL)
         return UV_EINVAL;
     ah__handle_require_open((uv_handle_t *)handle, "uv_udp_bind");
@@ -680,6 +681,7 @@ int uv_udp_try_send(uv_udp_t *handle, const uv_buf_t bufs[], unsigned int nbufs,
     ah__addr to;
     int addrlen, err;
 
+    (void)AH__CALLER("uv_udp_try_send"); /* its site, for a failure below */
     if (u == NULL)
         return UV_EINVAL;
     if ((addrlen = check_before_send(handle, addr)) < 0)
@@ -712,6 +714,7 @@ int uv_udp_try_send2(uv_udp_t *handle, unsigned int count, uv_buf_t *bufs[], uns
     unsigned int i;
     int err;
 
+    (void)AH__CALLER("uv_udp_try_send2"); /* its site, for a failure below */
     if (u == NULL || count < 1 || flags != 0)
         return UV_EINVAL;
     ah__handle_require_open((uv_handle_t *)handle, "uv_udp_try_send2");
