@@ -535,16 +535,18 @@ static void job_done(ah__job *job, int status)
     {
         /* The completion names the operation's call site and what it was on, so a trace line
          * says which uv_fs_write of the code under test completed, not just "uv_fs_write". */
-        char note[512], where[160];
+        char note[900], where[160], hint[320];
         /* req->path, not the op's: a template (uv_fs_mkdtemp) was copied again by the call and
          * its first copy freed in job_run */
         if (req->path != NULL)
-            snprintf(note, sizeof(note), "%s of %s completes (%lld), called in %s", fn, req->path,
-                     (long long)req->result, ah__site_str(&site, where, sizeof(where)));
+            snprintf(note, sizeof(note), "%s of %s completes (%lld), called in %s%s", fn, req->path,
+                     (long long)req->result, ah__site_str(&site, where, sizeof(where)),
+                     ah__trace_site_hint(sim, &site, hint, sizeof(hint)));
         else
-            snprintf(note, sizeof(note), "%s on descriptor %d completes (%lld), called in %s", fn,
+            snprintf(note, sizeof(note), "%s on descriptor %d completes (%lld), called in %s%s", fn,
                      (int)a->op.file, (long long)req->result,
-                     ah__site_str(&site, where, sizeof(where)));
+                     ah__site_str(&site, where, sizeof(where)),
+                     ah__trace_site_hint(sim, &site, hint, sizeof(hint)));
         ah__trace_note(sim, "file system", note);
     }
     req->reserved[2] = NULL;

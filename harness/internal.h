@@ -125,6 +125,10 @@ int ah__site_current(ah__site *out, const char **fn);
 void ah__site_forget(void);
 /* " (addr2line -f -e BIN 0xOFF names it)" for a site known only by its address, else "". */
 const char *ah__site_hint(const ah__site *s, char *buf, size_t n);
+/* The same for a trace note: only while a trace is recorded (the command holds the binary's path
+ * as it was run, which the trace hash must not depend on). */
+#define ah__trace_site_hint(sim, s, buf, n)                                                        \
+    ((sim)->trace != NULL ? ah__site_hint((s), (buf), (n)) : "")
 /* The file name of a path ("t.c" for "/src/t.c"); "?" for NULL. */
 const char *ah__base_name(const char *path);
 /* A virtual instant in ms since the sim started. */

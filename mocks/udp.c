@@ -527,6 +527,10 @@ static void flush(ah__udp *u)
             ah__addr to;
             if (AH__UV_UDP_SEND_ADDR(req).ss_family != AF_UNSPEC)
                 ah__addr_from_sockaddr((const struct sockaddr *)&AH__UV_UDP_SEND_ADDR(req), &to);
+            {
+                const ah__rrec *rr = ah__req_rec((uv_req_t *)req); /* its uv_udp_send's site */
+                u->ep.site = rr != NULL ? rr->site : (ah__site){NULL, 0, NULL, NULL};
+            }
             r = ah__dgram_send(&u->ep,
                                AH__UV_UDP_SEND_ADDR(req).ss_family != AF_UNSPEC ? &to : NULL,
                                req->bufs, req->nbufs);
@@ -680,8 +684,8 @@ int uv_udp_try_send(uv_udp_t *handle, const uv_buf_t bufs[], unsigned int nbufs,
     ah__udp *u = udp_of(handle, "uv_udp_try_send");
     ah__addr to;
     int addrlen, err;
+    ah__site site = AH__CALLER("uv_udp_try_send"); /* for a failure below, and the trace */
 
-    (void)AH__CALLER("uv_udp_try_send"); /* its site, for a failure below */
     if (u == NULL)
         return UV_EINVAL;
     if ((addrlen = check_before_send(handle, addr)) < 0)
@@ -700,6 +704,7 @@ int uv_udp_try_send(uv_udp_t *handle, const uv_buf_t bufs[], unsigned int nbufs,
     autobind(u);
     if (addr != NULL)
         ah__addr_from_sockaddr(addr, &to);
+    u->ep.site = site;
     return (int)ah__dgram_send(&u->ep, addr != NULL ? &to : NULL, bufs, nbufs);
 }
 
@@ -713,8 +718,8 @@ int uv_udp_try_send2(uv_udp_t *handle, unsigned int count, uv_buf_t *bufs[], uns
     ah__udp *u = udp_of(handle, "uv_udp_try_send2");
     unsigned int i;
     int err;
+    ah__site site = AH__CALLER("uv_udp_try_send2"); /* for a failure below, and the trace */
 
-    (void)AH__CALLER("uv_udp_try_send2"); /* its site, for a failure below */
     if (u == NULL || count < 1 || flags != 0)
         return UV_EINVAL;
     ah__handle_require_open((uv_handle_t *)handle, "uv_udp_try_send2");
@@ -731,6 +736,7 @@ int uv_udp_try_send2(uv_udp_t *handle, unsigned int count, uv_buf_t *bufs[], uns
             autobind(u);
             if (addrs[i] != NULL)
                 ah__addr_from_sockaddr(addrs[i], &to);
+            u->ep.site = site;
             err = (int)ah__dgram_send(&u->ep, addrs[i] != NULL ? &to : NULL, bufs[i], nbufs[i]);
         }
         if (err < 0)

@@ -226,12 +226,13 @@ static void job_tick(ah__event *ev) { jobs_step(ah__lp(ev->loop)->sim); }
 
 static void run_work(pool *p, ah__job *job)
 {
-    char what[320], site[160];
+    char what[640], site[160], hint[320];
 
     job->state = JOB_RUNNING;
     /* Named with its call site: which uv_fs_write of the code under test this is. */
-    snprintf(what, sizeof(what), "%s starts (called in %s)", job->what,
-             ah__site_str(&job->site, site, sizeof(site)));
+    snprintf(what, sizeof(what), "%s starts (called in %s%s)", job->what,
+             ah__site_str(&job->site, site, sizeof(site)),
+             ah__trace_site_hint(p->sim, &job->site, hint, sizeof(hint)));
     ah__trace_note(p->sim, "thread pool", what);
     job->work(job);
 }
