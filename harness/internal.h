@@ -114,6 +114,9 @@ typedef struct ah__site {
 /* The site of the current call of `fn`: the one ah/sites.h marked, else the return address. */
 ah__site ah__site_take(const char *fn, const void *ret);
 #define AH__CALLER(fn) ah__site_take((fn), __builtin_return_address(0))
+/* The first declaration of an entry point that keeps no site: takes it before anything can fail,
+ * so that a failure inside names the call (its file and line, or its address). */
+#define AH__ENTRY(fn) __attribute__((unused)) const ah__site ah__entry_site = AH__CALLER(fn)
 /* The site of the call of `fn` being diagnosed, for a check that did not take it itself: the
  * mark made for it (pending, or taken by the same call, `ret` being the entry point's return
  * address), else `ret` alone. */

@@ -432,9 +432,9 @@ static void autobind(ah__udp *u)
 
 int uv_udp_bind(uv_udp_t *handle, const struct sockaddr *addr, unsigned int flags)
 {
+    AH__ENTRY("uv_udp_bind");
     ah__udp *u = udp_of(handle, "uv_udp_bind");
 
-    (void)AH__CALLER("uv_udp_bind"); /* its site, for a failure below */
     if (u == NULL)
         return UV_EINVAL;
     ah__handle_require_open((uv_handle_t *)handle, "uv_udp_bind");
@@ -447,6 +447,7 @@ int uv_udp_bind(uv_udp_t *handle, const struct sockaddr *addr, unsigned int flag
 
 int uv_udp_connect(uv_udp_t *handle, const struct sockaddr *addr)
 {
+    AH__ENTRY("uv_udp_connect");
     ah__udp *u = udp_of(handle, "uv_udp_connect");
     ah__addr a;
     int err;
@@ -772,6 +773,7 @@ int uv_udp_recv_start(uv_udp_t *handle, uv_alloc_cb alloc_cb, uv_udp_recv_cb rec
 
 int uv_udp_recv_stop(uv_udp_t *handle)
 {
+    AH__ENTRY("uv_udp_recv_stop");
     ah__udp *u = udp_of(handle, "uv_udp_recv_stop");
 
     if (u == NULL)
@@ -787,6 +789,7 @@ int uv_udp_recv_stop(uv_udp_t *handle)
 
 int uv_udp_using_recvmmsg(const uv_udp_t *handle)
 {
+    AH__ENTRY("uv_udp_using_recvmmsg");
     ah__handle_rec((const uv_handle_t *)handle, "uv_udp_using_recvmmsg");
     return (handle->flags & UDP_RECVMMSG) != 0;
 }
@@ -818,6 +821,7 @@ static int copy_name(const ah__addr *a, int family, struct sockaddr *name, int *
 
 int uv_udp_getsockname(const uv_udp_t *handle, struct sockaddr *name, int *namelen)
 {
+    AH__ENTRY("uv_udp_getsockname");
     ah__udp *u = udp_of(handle, "uv_udp_getsockname");
     ah__addr a;
 
@@ -831,6 +835,7 @@ int uv_udp_getsockname(const uv_udp_t *handle, struct sockaddr *name, int *namel
 
 int uv_udp_getpeername(const uv_udp_t *handle, struct sockaddr *name, int *namelen)
 {
+    AH__ENTRY("uv_udp_getpeername");
     ah__udp *u = udp_of(handle, "uv_udp_getpeername");
 
     if (u == NULL || u->family == 0 || ah__is_closing((const uv_handle_t *)handle))
@@ -882,6 +887,7 @@ static int membership(uv_udp_t *handle, const char *fn, const char *multicast_ad
 int uv_udp_set_membership(uv_udp_t *handle, const char *multicast_addr, const char *interface_addr,
                           uv_membership membership_)
 {
+    AH__ENTRY("uv_udp_set_membership");
     return membership(handle, "uv_udp_set_membership", multicast_addr, interface_addr, NULL,
                       membership_);
 }
@@ -890,6 +896,7 @@ int uv_udp_set_source_membership(uv_udp_t *handle, const char *multicast_addr,
                                  const char *interface_addr, const char *source_addr,
                                  uv_membership membership_)
 {
+    AH__ENTRY("uv_udp_set_source_membership");
     if (source_addr == NULL)
         return UV_EINVAL;
     return membership(handle, "uv_udp_set_source_membership", multicast_addr, interface_addr,
@@ -907,6 +914,7 @@ static ah__udp *opt_target(uv_udp_t *handle, const char *fn, int *err)
 
 int uv_udp_set_broadcast(uv_udp_t *handle, int on)
 {
+    AH__ENTRY("uv_udp_set_broadcast");
     int err;
     ah__udp *u = opt_target(handle, "uv_udp_set_broadcast", &err);
 
@@ -917,6 +925,7 @@ int uv_udp_set_broadcast(uv_udp_t *handle, int on)
 
 int uv_udp_set_ttl(uv_udp_t *handle, int ttl)
 {
+    AH__ENTRY("uv_udp_set_ttl");
     int err;
     ah__udp *u;
 
@@ -930,6 +939,7 @@ int uv_udp_set_ttl(uv_udp_t *handle, int ttl)
 
 int uv_udp_set_multicast_ttl(uv_udp_t *handle, int ttl)
 {
+    AH__ENTRY("uv_udp_set_multicast_ttl");
     int err;
     ah__udp *u;
 
@@ -943,6 +953,7 @@ int uv_udp_set_multicast_ttl(uv_udp_t *handle, int ttl)
 
 int uv_udp_set_multicast_loop(uv_udp_t *handle, int on)
 {
+    AH__ENTRY("uv_udp_set_multicast_loop");
     int err;
     ah__udp *u;
 
@@ -956,6 +967,7 @@ int uv_udp_set_multicast_loop(uv_udp_t *handle, int on)
 
 int uv_udp_set_multicast_interface(uv_udp_t *handle, const char *interface_addr)
 {
+    AH__ENTRY("uv_udp_set_multicast_interface");
     ah__addr iface;
     int err;
     ah__udp *u;
