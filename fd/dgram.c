@@ -224,7 +224,7 @@ static ssize_t dg_send(ah__fsock *fs, const struct msghdr *msg, int flags, const
     int e;
 
     (void)call;
-    (void)site;
+    d->ep.site = site; /* the datagram's trace names its sendto */
     if (flags & MSG_OOB)
         return ah__fd_fail_errno(EOPNOTSUPP);
     if (msg->msg_name != NULL) {

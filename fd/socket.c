@@ -499,6 +499,13 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
     fs->remote = remote;
     fs->local = local;
     r = ah__net_connect_end(net, &local, &remote, ah__fd_loop(fs), &c, &due);
+    {
+        char what[640], where[160], hint[320];
+        snprintf(what, sizeof(what), "connect (raw socket %d), called in %s%s", fd,
+                 ah__site_str(&site, where, sizeof(where)),
+                 ah__trace_site_hint(fs->sim, &site, hint, sizeof(hint)));
+        ah__trace_note(fs->sim, c != NULL ? c->label : remote.str, what);
+    }
     if (fs->domain == AF_UNIX && r != 0) {
         /* A Unix socket's connect fails at once. */
         ah__route *rt = ah__route_get(net, &remote);
@@ -604,7 +611,14 @@ int listen(int fd, int backlog)
     r->lctx = fs;
     fs->lst_route = r;
     fs->state = AH__FS_LISTENING;
-    ah__trace_note(fs->sim, r->addr.str, "listening (raw socket)");
+    {
+        ah__site site = SITE("listen");
+        char what[640], where[160], hint[320];
+        snprintf(what, sizeof(what), "listening (raw socket %d), called in %s%s", fd,
+                 ah__site_str(&site, where, sizeof(where)),
+                 ah__trace_site_hint(fs->sim, &site, hint, sizeof(hint)));
+        ah__trace_note(fs->sim, r->addr.str, what);
+    }
     return 0;
 }
 
@@ -621,17 +635,13 @@ static uv_loop_t *lst_loop(void *ctx) { return ah__fd_loop(ctx); }
 
 static int backlog_ready(void *ctx) { return !ah__list_empty(&((ah__fsock *)ctx)->backlog); }
 
-AH__LIBC(accept4, 12, AH__LIBC_FD);
-int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+/* accept and accept4 on a fake socket; `site` is their caller's (accept's, not accept4's, when
+ * the program called accept). */
+static int accept_at(int fd, struct sockaddr *addr, socklen_t *len, int flags, ah__site site)
 {
-    AH__REAL(accept4);
     ah__fsock *fs = ah__fd_get(fd), *ns;
-    ah__site site;
     ah__conn *c;
 
-    if (fs == NULL)
-        return real_accept4(fd, addr, len, flags);
-    site = SITE("accept");
     if (fs->kind != AH__FK_SOCK)
         stream_owned(fs, "accept", site);
     if (fs->ops != NULL)
@@ -658,19 +668,34 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
     ns->remote = c->end[0].addr;
     ns->bound = 1;
     attach(ns, c, 1);
-    ah__trace_note(fs->sim, c->label, "accept (raw socket)");
+    {
+        char what[640], where[160], hint[320];
+        snprintf(what, sizeof(what), "accept (raw socket %d), called in %s%s", ns->fd,
+                 ah__site_str(&site, where, sizeof(where)),
+                 ah__trace_site_hint(fs->sim, &site, hint, sizeof(hint)));
+        ah__trace_note(fs->sim, c->label, what);
+    }
     if (addr != NULL && len != NULL)
         ah__fd_addr_out(ns, &ns->remote, addr, len);
     return ns->fd;
 }
 
 AH__LIBC(accept, 11, AH__LIBC_FD);
+AH__LIBC(accept4, 12, AH__LIBC_FD);
+int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+    AH__REAL(accept4);
+    if (ah__fd_get(fd) == NULL)
+        return real_accept4(fd, addr, len, flags);
+    return accept_at(fd, addr, len, flags, SITE("accept"));
+}
+
 int accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
     AH__REAL(accept);
     if (ah__fd_get(fd) == NULL)
         return real_accept(fd, addr, len);
-    return accept4(fd, addr, len, 0);
+    return accept_at(fd, addr, len, 0, SITE("accept"));
 }
 
 /* ---- reading ---- */

@@ -458,8 +458,15 @@ void uv_fs_req_cleanup(uv_fs_t *req)
     ah_sim *sim = ah__sim();
     ah__fs *fs = ah__fs_find(sim);
 
+    (void)AH__CALLER("uv_fs_req_cleanup"); /* its site, for a failure below */
     if (req == NULL)
         return;
+    /* A zeroed uv_fs_t holds nothing and is libuv's no-op; any other request the sim never
+     * made (or whose memory was freed and scribbled) would have libuv free its pointers. */
+    if (!ah__req_known((uv_req_t *)req) && (req->type != UV_UNKNOWN_REQ || holds_memory(req)))
+        ah__req_unknown_at((uv_req_t *)req, "uv_fs_req_cleanup", __builtin_return_address(0),
+                           "a second uv_fs_req_cleanup is harmless only while its memory is the "
+                           "request's");
     if (ah__req_rec((uv_req_t *)req) != NULL)
         ah__fail(sim,
                  "uv_fs_req_cleanup on a uv_fs_t (%p) of %s that is still in flight: its callback "
@@ -528,16 +535,18 @@ static void job_done(ah__job *job, int status)
     {
         /* The completion names the operation's call site and what it was on, so a trace line
          * says which uv_fs_write of the code under test completed, not just "uv_fs_write". */
-        char note[512], where[160];
+        char note[900], where[160], hint[320];
         /* req->path, not the op's: a template (uv_fs_mkdtemp) was copied again by the call and
          * its first copy freed in job_run */
         if (req->path != NULL)
-            snprintf(note, sizeof(note), "%s of %s completes (%lld), called in %s", fn, req->path,
-                     (long long)req->result, ah__site_str(&site, where, sizeof(where)));
+            snprintf(note, sizeof(note), "%s of %s completes (%lld), called in %s%s", fn, req->path,
+                     (long long)req->result, ah__site_str(&site, where, sizeof(where)),
+                     ah__trace_site_hint(sim, &site, hint, sizeof(hint)));
         else
-            snprintf(note, sizeof(note), "%s on descriptor %d completes (%lld), called in %s", fn,
+            snprintf(note, sizeof(note), "%s on descriptor %d completes (%lld), called in %s%s", fn,
                      (int)a->op.file, (long long)req->result,
-                     ah__site_str(&site, where, sizeof(where)));
+                     ah__site_str(&site, where, sizeof(where)),
+                     ah__trace_site_hint(sim, &site, hint, sizeof(hint)));
         ah__trace_note(sim, "file system", note);
     }
     req->reserved[2] = NULL;
@@ -588,6 +597,7 @@ static int start(uv_loop_t *loop, uv_fs_t *req, uv_fs_cb cb, ah__fsop *o, ah__si
     req->new_path = NULL;
     req->bufs = NULL;
     req->cb = cb;
+    ah__req_done_here((uv_req_t *)req); /* made here: uv_fs_req_cleanup may take it */
     switch (o->type) {
     case UV_FS_READ:
     case UV_FS_WRITE:
@@ -626,7 +636,7 @@ static int start(uv_loop_t *loop, uv_fs_t *req, uv_fs_cb cb, ah__fsop *o, ah__si
 
     if (cb == NULL) {
         /* not in flight: what uv_fs_req_cleanup's in-flight check reads */
-        req->reserved[0] = req->reserved[1] = req->reserved[2] = NULL;
+        req->reserved[2] = NULL;
         run_op(fs, loop, req, o);
         completed(fs, req, o->fn, site);
         return (int)req->result;

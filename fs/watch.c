@@ -227,6 +227,7 @@ static int getpath(const uv_handle_t *h, const char *path, char *buffer, size_t 
 
 int uv_fs_event_getpath(uv_fs_event_t *handle, char *buffer, size_t *size)
 {
+    AH__ENTRY("uv_fs_event_getpath");
     ah__handle_rec((uv_handle_t *)handle, "uv_fs_event_getpath");
     return getpath((uv_handle_t *)handle, handle->path, buffer, size);
 }
@@ -386,6 +387,7 @@ int uv_fs_poll_stop(uv_fs_poll_t *handle)
 
 int uv_fs_poll_getpath(uv_fs_poll_t *handle, char *buffer, size_t *size)
 {
+    AH__ENTRY("uv_fs_poll_getpath");
     pctx *c;
 
     ah__handle_rec((uv_handle_t *)handle, "uv_fs_poll_getpath");

@@ -13,6 +13,7 @@ ah_future_state ah__await(ah_sim *sim, ah_future *f, const char *file, int line)
     if (f == NULL)
         ah__fail_at(sim, file, line, "ah_await (%s:%d): the future is NULL", ah__base_name(file),
                     line);
+    ah__future_require_at(f, "ah_await", file, line, NULL);
     if (sim == NULL)
         sim = f->sim;
     if (f->sim != sim)
@@ -66,6 +67,7 @@ void ah__assert_pending(const ah_future *f, const char *file, int line)
 {
     char s[64], st[96];
 
+    ah__future_require_at(f, "ah_assert_pending", file, line, NULL);
     if (f->state != AH_FUTURE_PENDING)
         ah__fail_at(f->sim, file, line,
                     "ah_assert_pending (%s:%d): the future created at %s is %s, expected pending",
@@ -77,6 +79,7 @@ void ah__assert_settled(const ah_future *f, const char *file, int line)
 {
     char s[64];
 
+    ah__future_require_at(f, "ah_assert_settled", file, line, NULL);
     if (f->state == AH_FUTURE_PENDING)
         ah__fail_at(f->sim, file, line,
                     "ah_assert_settled (%s:%d): the future created at %s is still pending at "

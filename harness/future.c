@@ -115,11 +115,39 @@ void ah__future_note(ah_future *f, uint64_t due_ns, const char *fmt, ...)
     f->due_ns = due_ns;
 }
 
+static uintptr_t future_tag(const ah_future *f)
+{
+    return (uintptr_t)f ^ (uintptr_t)0x6675747572652e31ull;
+}
+
+void ah__future_require_at(const ah_future *f, const char *fn, const char *file, int line,
+                           const void *ret)
+{
+    ah__site site = {file, line, NULL, ret};
+    char where[160], hint[320];
+
+    if (f != NULL && f->live == future_tag(f))
+        return;
+    if (file != NULL) /* the entry point is a macro: its line is the caller's */
+        snprintf(where, sizeof(where), "%s:%d", ah__base_name(file), line);
+    else
+        ah__site_str(&site, where, sizeof(where));
+    if (f == NULL)
+        ah__fail_call(ah_sim_current(), &site, "%s in %s%s: called with a NULL future", fn, where,
+                      ah__site_hint(&site, hint, sizeof(hint)));
+    ah__fail_call(ah_sim_current(), &site,
+                  "%s in %s%s: future %p was " AH__UNKNOWN_HINT
+                  " (a future comes from ah_future_new or a combinator and is freed with its "
+                  "sim, at the end of its test: one kept from an earlier test is gone)",
+                  fn, where, ah__site_hint(&site, hint, sizeof(hint)), (const void *)f);
+}
+
 static ah_future *future_make(ah_sim *sim, const char *kind, const char *file, int line)
 {
     ah__futures *fs = ah__futures_get(sim);
     ah_future *f = ah__calloc(1, sizeof(*f));
 
+    f->live = future_tag(f);
     f->sim = sim;
     f->kind = kind;
     f->file = file;
@@ -208,12 +236,16 @@ static int settle(ah_future *f, ah_future_state st, intptr_t value, int err)
 
 int ah_future_fulfil(ah_future *f, intptr_t value)
 {
+    ah__future_require(f, "ah_future_fulfil");
     return settle(f, AH_FUTURE_FULFILLED, value, 0);
 }
 
 int ah_future_fulfil_owned(ah_future *f, void *value, void (*free_fn)(void *))
 {
-    int r = settle(f, AH_FUTURE_FULFILLED, (intptr_t)value, 0);
+    int r;
+
+    ah__future_require(f, "ah_future_fulfil_owned");
+    r = settle(f, AH_FUTURE_FULFILLED, (intptr_t)value, 0);
 
     if (r != 0) {
         if (free_fn != NULL)
@@ -227,28 +259,40 @@ int ah_future_fulfil_owned(ah_future *f, void *value, void (*free_fn)(void *))
 
 int ah_future_reject(ah_future *f, int err)
 {
+    ah__future_require(f, "ah_future_reject");
     if (err >= 0)
         return UV_EINVAL;
     return settle(f, AH_FUTURE_REJECTED, 0, err);
 }
 
-int ah_future_cancel(ah_future *f) { return settle(f, AH_FUTURE_CANCELLED, 0, UV_ECANCELED); }
+int ah_future_cancel(ah_future *f)
+{
+    ah__future_require(f, "ah_future_cancel");
+    return settle(f, AH_FUTURE_CANCELLED, 0, UV_ECANCELED);
+}
 
 int ah_future_settle(ah_future *f, int status, intptr_t value)
 {
+    ah__future_require(f, "ah_future_settle");
     return status < 0 ? ah_future_reject(f, status) : ah_future_fulfil(f, value);
 }
 
 void ah_future_on_cancel(ah_future *f, ah_future_cb fn, void *ctx)
 {
+    ah__future_require(f, "ah_future_on_cancel");
     cont_add(f, fn, ctx, CONT_ON_CANCEL);
 }
 
-ah_future_state ah_future_state_of(const ah_future *f) { return f->state; }
+ah_future_state ah_future_state_of(const ah_future *f)
+{
+    ah__future_require(f, "ah_future_state_of");
+    return f->state;
+}
 
 intptr_t ah_future_value(const ah_future *f)
 {
     char s[64], st[96];
+    ah__future_require(f, "ah_future_value");
 
     if (f->state != AH_FUTURE_FULFILLED)
         ah__fail(f->sim, "ah_future_value: the future created at %s is %s, not fulfilled",
@@ -258,20 +302,34 @@ intptr_t ah_future_value(const ah_future *f)
 
 int ah_future_error(const ah_future *f)
 {
+    ah__future_require(f, "ah_future_error");
     return f->state == AH_FUTURE_REJECTED || f->state == AH_FUTURE_CANCELLED ? f->err : 0;
 }
 
-ah_sim *ah_future_sim(const ah_future *f) { return f->sim; }
+ah_sim *ah_future_sim(const ah_future *f)
+{
+    ah__future_require(f, "ah_future_sim");
+    return f->sim;
+}
 
-int ah_future_winner(const ah_future *f) { return f->winner; }
+int ah_future_winner(const ah_future *f)
+{
+    ah__future_require(f, "ah_future_winner");
+    return f->winner;
+}
 
 void ah_future_then(ah_future *f, ah_future_cb cb, void *ctx)
 {
+    ah__future_require(f, "ah_future_then");
     f->consumed |= AH__FUT_CHAINED;
     cont_add(f, cb, ctx, 0);
 }
 
-void ah_future_detach(ah_future *f) { f->consumed |= AH__FUT_DETACHED; }
+void ah_future_detach(ah_future *f)
+{
+    ah__future_require(f, "ah_future_detach");
+    f->consumed |= AH__FUT_DETACHED;
+}
 
 /* ---- combinators ---- */
 
@@ -379,11 +437,16 @@ static void comb_input_settled(ah_future *in, void *ctx)
 static ah__comb *comb_make(ah_sim *sim, int kind, const char *name, ah_future *const *in, size_t n,
                            const char *file, int line)
 {
-    ah__futures *fs = ah__futures_get(sim);
-    ah__comb *cb = ah__calloc(1, sizeof(*cb));
+    ah__futures *fs;
+    ah__comb *cb;
     size_t i;
     char s[64];
 
+    for (i = 0; i < n; i++)
+        if (in[i] != NULL)
+            ah__future_require_at(in[i], name, file, line, NULL);
+    fs = ah__futures_get(sim);
+    cb = ah__calloc(1, sizeof(*cb));
     cb->kind = kind;
     cb->n = n;
     cb->in = ah__calloc(n ? n : 1, sizeof(*cb->in));
@@ -540,6 +603,7 @@ void ah__adapter_settle(void *data, int status, intptr_t value, const char *adap
 {
     if (data == NULL)
         ah__fail(ah__sim(), "%s: data is NULL, expected the ah_future to settle", adapter);
+    ah__future_require_at(data, adapter, NULL, 0, NULL);
     ah_future_settle(data, status, value);
 }
 
@@ -646,6 +710,7 @@ static void futures_destroy(ah_sim *sim, void *state)
         ah__list_remove(q);
         if (f->owned_free != NULL)
             f->owned_free(f->owned);
+        f->live = 0;
         ah__free(f);
     }
     ah__free(fs);

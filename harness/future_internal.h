@@ -16,7 +16,8 @@ enum {
 struct ah__comb;
 
 struct ah_future {
-    ah__list link; /* futs->all, creation order */
+    ah__list link;  /* futs->all, creation order */
+    uintptr_t live; /* ah__future_tag(f) while its sim lives: a freed one is told apart */
     ah_sim *sim;
     ah_future_state state;
     intptr_t value;
@@ -39,6 +40,14 @@ struct ah_future {
 };
 
 typedef struct ah__futures ah__futures;
+
+/* Fails when `f` is not a live future ("never initialised in this sim, closed, or freed"),
+ * naming `fn` and its site: file:line when the entry point is a macro that has them, else `ret`,
+ * the entry point's return address. */
+void ah__future_require_at(const ah_future *f, const char *fn, const char *file, int line,
+                           const void *ret);
+#define ah__future_require(f, fn)                                                                  \
+    ah__future_require_at((f), (fn), NULL, 0, __builtin_return_address(0))
 
 /* The per-sim futures state, created on first use. */
 ah__futures *ah__futures_get(ah_sim *sim);

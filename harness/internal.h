@@ -114,6 +114,9 @@ typedef struct ah__site {
 /* The site of the current call of `fn`: the one ah/sites.h marked, else the return address. */
 ah__site ah__site_take(const char *fn, const void *ret);
 #define AH__CALLER(fn) ah__site_take((fn), __builtin_return_address(0))
+/* The first declaration of an entry point that keeps no site: takes it before anything can fail,
+ * so that a failure inside names the call (its file and line, or its address). */
+#define AH__ENTRY(fn) __attribute__((unused)) const ah__site ah__entry_site = AH__CALLER(fn)
 /* The site of the call of `fn` being diagnosed, for a check that did not take it itself: the
  * mark made for it (pending, or taken by the same call, `ret` being the entry point's return
  * address), else `ret` alone. */
@@ -125,6 +128,10 @@ int ah__site_current(ah__site *out, const char **fn);
 void ah__site_forget(void);
 /* " (addr2line -f -e BIN 0xOFF names it)" for a site known only by its address, else "". */
 const char *ah__site_hint(const ah__site *s, char *buf, size_t n);
+/* The same for a trace note: only while a trace is recorded (the command holds the binary's path
+ * as it was run, which the trace hash must not depend on). */
+#define ah__trace_site_hint(sim, s, buf, n)                                                        \
+    ((sim)->trace != NULL ? ah__site_hint((s), (buf), (n)) : "")
 /* The file name of a path ("t.c" for "/src/t.c"); "?" for NULL. */
 const char *ah__base_name(const char *path);
 /* A virtual instant in ms since the sim started. */
@@ -133,6 +140,12 @@ uint64_t ah__rel_ms(const ah_sim *sim, uint64_t ns);
 int ah__under_valgrind(void);
 /* "kv_connect (kvclient.c:120)" or "0x4011a6 in ./test". Returns buf. */
 const char *ah__site_str(const ah__site *s, char *buf, size_t n);
+
+/* What a pointer the sim does not know may be, and how to find out. */
+#define AH__UNKNOWN_HINT                                                                           \
+    "never initialised in this sim, closed, or freed (a use after free?). To see where it was "    \
+    "freed, run the test's MEMCHECK variant (ah_discover_tests(... MEMCHECK), Valgrind) or build " \
+    "with -fsanitize=address (docs/testing-your-client.md, \"Catching use-after-free\")"
 
 /* ---- handle records: the sim's own account of every handle, outside user memory ---- */
 enum { AH__H_OPEN = 0, AH__H_CLOSING = 1, AH__H_CLOSED = 2 };
@@ -182,6 +195,15 @@ void ah__req_begin(uv_loop_t *loop, uv_req_t *req, uv_req_type type, const char 
 /* Stops tracking `req` (before its callback runs, as libuv unregisters first). */
 void ah__req_end(uv_req_t *req);
 ah__rrec *ah__req_rec(const uv_req_t *req); /* NULL when not in flight */
+/* Marks a request made and finished without tracking (a synchronous call, a refused one). */
+void ah__req_done_here(uv_req_t *req);
+/* Whether `req` is in flight in the current sim, or was made by some sim of this process (its
+ * memory since then is the user's: a freed one shows a scribbled type). */
+int ah__req_known(const uv_req_t *req);
+/* Fails: `req` given to `fn` is not a request of this sim ("never initialised in this sim,
+ * closed, or freed"), naming `fn`'s site (`ret`: the entry point's return address). */
+void ah__req_unknown_at(const uv_req_t *req, const char *fn, const void *ret, const char *why)
+    __attribute__((noreturn));
 
 /* ---- events: things that become ready at a virtual time and are delivered in the poll phase ----
  */

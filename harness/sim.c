@@ -192,7 +192,14 @@ ah__site ah__site_take(const char *fn, const void *ret)
         site_mark.fn = NULL;
     }
     /* Another name: a call made while evaluating the marked call's arguments (uv_default_loop()
-     * inside uv_timer_init(...)); the mark stays for the call it belongs to. */
+     * inside uv_timer_init(...)); the mark stays for the call it belongs to. An unmarked call
+     * (code built without ah/sites.h) is remembered by its return address, so that a failure
+     * inside it names that address with its addr2line command; never over a marked call's
+     * site, which a call the harness makes inside it would otherwise replace. */
+    else if (site_mark.fn == NULL && (site_last.fn == NULL || site_last.site.file == NULL)) {
+        site_last.site = s;
+        site_last.fn = fn;
+    }
     return s;
 }
 
@@ -641,6 +648,13 @@ void ah__failv(ah_sim *sim, const char *file, int line, const char *fmt, va_list
                                s.func ? s.func : "?", tail);
             file = s.file;
             line = s.line;
+        } else if (ah__site_current(&s, &fn) && s.ret != NULL) {
+            /* unmarked: its address, and cmocka's LINE stays the test's own */
+            char where[160], hint[320];
+            ah__site_hint(&s, hint, sizeof(hint));
+            if (b.s == NULL || strstr(b.s, "addr2line") == NULL)
+                ah__buf_printf(&b, "\n  (during the call of %s in %s%s)", fn,
+                               ah__site_str(&s, where, sizeof(where)), hint);
         }
     }
     if (sim != NULL) {

@@ -33,7 +33,8 @@ typedef struct dgram_msg {
     ah__list all_link; /* dg->msgs: freed with the sim, whichever of owner and network goes first */
     uint64_t due_ns, seq;
     ah__addr from;
-    int icmp_err; /* n == (size_t)-1: an ICMP error for a connected socket */
+    ah__site site; /* the send call that made it, for the trace */
+    int icmp_err;  /* n == (size_t)-1: an ICMP error for a connected socket */
     size_t n;
     unsigned char data[];
 } dgram_msg;
@@ -46,7 +47,22 @@ typedef struct ah__dgram {
     uint32_t next_port;
     uint64_t seq;
     uint64_t sent, delivered, lost, duplicated, truncated, overflowed;
+    ah__site send_site; /* the send being made: its datagrams carry it */
 } ah__dgram;
+
+/* ", sent in f (t.c:12)" for a trace note (an unmarked site with its addr2line command), or ""
+ * when the send's site is unknown (a scripted peer's). */
+static const char *sent_in(const ah_sim *sim, const ah__site *site, char *buf, size_t n)
+{
+    char where[160], hint[320];
+
+    if (site->file == NULL && site->ret == NULL)
+        buf[0] = '\0';
+    else
+        snprintf(buf, n, ", sent in %s%s", ah__site_str(site, where, sizeof(where)),
+                 ah__trace_site_hint(sim, site, hint, sizeof(hint)));
+    return buf;
+}
 
 static void dgram_pending(ah_sim *sim, void *state, ah__buf *b);
 static void dgram_destroy(ah_sim *sim, void *state);
@@ -359,7 +375,7 @@ static void arm(ah__dgram_ep *ep)
 static void deliver(ah__dgram_ep *ep, dgram_msg *m)
 {
     ah__dgram *dg = ep->dg;
-    char what[AH__ADDR_MAX + 64];
+    char what[AH__ADDR_MAX + 640], sent[512];
 
     ah__list_remove(&m->link);
     ah__list_init(&m->link);
@@ -367,12 +383,13 @@ static void deliver(ah__dgram_ep *ep, dgram_msg *m)
         /* An ICMP error for a connected socket: port unreachable (ECONNREFUSED), host or net
          * unreachable. */
         ep->pending_error = m->icmp_err;
-        snprintf(what, sizeof(what), "ICMP %s from %s",
+        snprintf(what, sizeof(what), "ICMP %s from %s%s",
                  m->icmp_err == UV_ECONNREFUSED ? "port unreachable" : uv_err_name(m->icmp_err),
-                 m->from.str);
+                 m->from.str, sent_in(dg->sim, &m->site, sent, sizeof(sent)));
         ah__trace_note(dg->sim, ep->label, what);
     } else {
-        snprintf(what, sizeof(what), "datagram of %zu bytes from %s", m->n, m->from.str);
+        snprintf(what, sizeof(what), "datagram of %zu bytes from %s%s", m->n, m->from.str,
+                 sent_in(dg->sim, &m->site, sent, sizeof(sent)));
         ah__trace_note(dg->sim, ep->label, what);
         dg->delivered++;
         ep->recv(ep, &m->from, m->data, m->n);
@@ -427,6 +444,7 @@ static dgram_msg *msg_new(ah__dgram *dg, const ah__addr *from, const uv_buf_t bu
     unsigned i;
 
     m->from = *from;
+    m->site = dg->send_site;
     m->n = n;
     for (i = 0; i < nbufs && off < n; i++) {
         size_t k = bufs[i].len < n - off ? bufs[i].len : n - off;
@@ -444,7 +462,7 @@ static void deliver_to(ah__dgram *dg, ah__dgram_ep *rx, const ah__addr *from, co
     dgram_rule *r = rule_for(dg, to);
     unsigned copies = 1, i;
     ah__addr seen = *from;
-    char what[2 * AH__ADDR_MAX + 48];
+    char what[2 * AH__ADDR_MAX + 640], sent[512];
 
     if (rx->connected && strcmp(rx->peer.str, from->str) != 0)
         return; /* a connected socket takes datagrams from its peer only */
@@ -457,8 +475,9 @@ static void deliver_to(ah__dgram *dg, ah__dgram_ep *rx, const ah__addr *from, co
                 r->drop_next--;
             r->lost++;
             dg->lost++;
-            snprintf(what, sizeof(what), "datagram of %zu bytes to %s lost (%s)", n, to->str,
-                     r->drop_next > 0 || r->loss_pct == 0 ? "ah_udp_drop_next" : "ah_udp_loss");
+            snprintf(what, sizeof(what), "datagram of %zu bytes to %s lost (%s)%s", n, to->str,
+                     r->drop_next > 0 || r->loss_pct == 0 ? "ah_udp_drop_next" : "ah_udp_loss",
+                     sent_in(sim, &dg->send_site, sent, sizeof(sent)));
             ah__trace_note(sim, rx->label, what);
             return;
         }
@@ -524,6 +543,7 @@ ssize_t ah__dgram_send(ah__dgram_ep *ep, const ah__addr *to, const uv_buf_t bufs
     dgram_rule *rule;
     int err;
 
+    dg->send_site = ep->site;
     for (i = 0; i < nbufs; i++)
         n += bufs[i].len;
     if (to == NULL) {
@@ -546,12 +566,12 @@ ssize_t ah__dgram_send(ah__dgram_ep *ep, const ah__addr *to, const uv_buf_t bufs
     rule = rule_for(dg, &dest);
     if (rule != NULL && rule->send_err != 0) {
         /* The kernel refuses it at once (no route, a path MTU, no buffer): the call fails. */
-        char what[2 * AH__ADDR_MAX + 64];
+        char what[2 * AH__ADDR_MAX + 640], sent[512];
         err = rule->send_err;
         if (rule->send_err_times > 0 && --rule->send_err_times == 0)
             rule->send_err = 0;
-        snprintf(what, sizeof(what), "datagram to %s: send fails with %s (ah_udp_send_error)",
-                 dest.str, uv_err_name(err));
+        snprintf(what, sizeof(what), "datagram to %s: send fails with %s (ah_udp_send_error)%s",
+                 dest.str, uv_err_name(err), sent_in(dg->sim, &ep->site, sent, sizeof(sent)));
         ah__trace_note(dg->sim, ep->label[0] ? ep->label : "udp", what);
         return err;
     }
@@ -561,14 +581,16 @@ ssize_t ah__dgram_send(ah__dgram_ep *ep, const ah__addr *to, const uv_buf_t bufs
         !is_broadcast(&dest)) {
         /* Lost on the way; the network answers with an ICMP error, which Linux reports only to
          * a connected socket (its next send or receive fails), not to an unconnected one. */
-        char what[2 * AH__ADDR_MAX + 64];
-        snprintf(what, sizeof(what), "datagram to %s: lost, ICMP %s answers (ah_udp_icmp_error)",
-                 dest.str, uv_err_name(rule->icmp_err));
+        char what[2 * AH__ADDR_MAX + 640], sent[512];
+        snprintf(what, sizeof(what), "datagram to %s: lost, ICMP %s answers (ah_udp_icmp_error)%s",
+                 dest.str, uv_err_name(rule->icmp_err),
+                 sent_in(dg->sim, &ep->site, sent, sizeof(sent)));
         ah__trace_note(dg->sim, ep->label[0] ? ep->label : "udp", what);
         dg->lost++;
         rule->lost++;
         if (ep->connected) {
             dgram_msg *m = msg_alloc(dg, 0);
+            m->site = dg->send_site;
             m->n = (size_t)-1;
             m->icmp_err = rule->icmp_err;
             m->from = dest;
@@ -600,13 +622,15 @@ ssize_t ah__dgram_send(ah__dgram_ep *ep, const ah__addr *to, const uv_buf_t bufs
     if (last != NULL) {
         deliver_to(dg, last, &from, &dest, bufs, nbufs, n);
     } else {
-        char what[2 * AH__ADDR_MAX + 64];
-        snprintf(what, sizeof(what), "datagram to %s: nothing is bound there", dest.str);
+        char what[2 * AH__ADDR_MAX + 640], sent[512];
+        snprintf(what, sizeof(what), "datagram to %s: nothing is bound there%s", dest.str,
+                 sent_in(dg->sim, &ep->site, sent, sizeof(sent)));
         ah__trace_note(dg->sim, ep->label[0] ? ep->label : "udp", what);
         if (ep->connected && ah__addr_local(dg->sim, &dest)) {
             /* The local stack answers with ICMP port unreachable: the connected socket's next
              * operation fails with ECONNREFUSED. */
             dgram_msg *m = msg_alloc(dg, 0);
+            m->site = dg->send_site;
             m->n = (size_t)-1;
             m->icmp_err = UV_ECONNREFUSED;
             m->from = dest;

@@ -41,7 +41,8 @@ typedef struct ah__dgram_ep {
     uv_loop_t *loop; /* where arrivals are delivered */
     ah__dgram_recv_fn recv;
     ah__dgram_ready_fn ready;
-    void *owner; /* the uv_udp_t, for reports */
+    void *owner;   /* the uv_udp_t, for reports */
+    ah__site site; /* the call of the send being made (set before ah__dgram_send), for traces */
     char label[AH__ADDR_MAX + 8];
     ah__addr addr; /* bound address, port filled in */
     int bound;

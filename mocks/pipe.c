@@ -71,6 +71,7 @@ static int pipe_bind(uv_pipe_t *handle, const char *name, const char *fn)
 
 int uv_pipe_bind(uv_pipe_t *handle, const char *name)
 {
+    AH__ENTRY("uv_pipe_bind");
 #if AH__UV_HAS_PIPE2
     /* Since 1.46 uv_pipe_bind is uv_pipe_bind2(strlen(name)). */
     if (name != NULL)
@@ -116,6 +117,7 @@ static int pipe_name2(const char *name, size_t namelen, unsigned int flags, int 
 
 int uv_pipe_bind2(uv_pipe_t *handle, const char *name, size_t namelen, unsigned int flags)
 {
+    AH__ENTRY("uv_pipe_bind2");
     char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
     int err;
 
@@ -233,6 +235,7 @@ static int pipe_name(const uv_pipe_t *handle, const ah__addr *a, char *buffer, s
 
 int uv_pipe_getsockname(const uv_pipe_t *handle, char *buffer, size_t *size)
 {
+    AH__ENTRY("uv_pipe_getsockname");
     ah__sock *s = ah__sock_of((const uv_stream_t *)handle, "uv_pipe_getsockname");
 
     if (ah__is_closing((const uv_handle_t *)handle) || handle->io_watcher.fd == -1) {
@@ -245,6 +248,7 @@ int uv_pipe_getsockname(const uv_pipe_t *handle, char *buffer, size_t *size)
 
 int uv_pipe_getpeername(const uv_pipe_t *handle, char *buffer, size_t *size)
 {
+    AH__ENTRY("uv_pipe_getpeername");
     ah__sock *s = ah__sock_of((const uv_stream_t *)handle, "uv_pipe_getpeername");
 
     if (ah__is_closing((const uv_handle_t *)handle) || handle->io_watcher.fd == -1) {
@@ -262,18 +266,21 @@ int uv_pipe_getpeername(const uv_pipe_t *handle, char *buffer, size_t *size)
 
 void uv_pipe_pending_instances(uv_pipe_t *handle, int count)
 {
+    AH__ENTRY("uv_pipe_pending_instances");
     (void)count;
     ah__sock_of((uv_stream_t *)handle, "uv_pipe_pending_instances");
 }
 
 int uv_pipe_pending_count(uv_pipe_t *handle)
 {
+    AH__ENTRY("uv_pipe_pending_count");
     ah__sock_of((uv_stream_t *)handle, "uv_pipe_pending_count");
     return 0; /* no handle is ever passed: IPC is not simulated */
 }
 
 uv_handle_type uv_pipe_pending_type(uv_pipe_t *handle)
 {
+    AH__ENTRY("uv_pipe_pending_type");
     ah__sock_of((uv_stream_t *)handle, "uv_pipe_pending_type");
     return UV_UNKNOWN_HANDLE;
 }

@@ -355,6 +355,7 @@ int uv_read_start(uv_stream_t *st, uv_alloc_cb alloc_cb, uv_read_cb read_cb)
 
 int uv_read_stop(uv_stream_t *st)
 {
+    AH__ENTRY("uv_read_stop");
     ah__sock *s;
 
     if (st != NULL && st->type == UV_TTY && ah__tty_read_hook != NULL)
@@ -378,6 +379,7 @@ size_t uv_stream_get_write_queue_size(const uv_stream_t *st) { return st->write_
 
 int uv_stream_set_blocking(uv_stream_t *st, int blocking)
 {
+    AH__ENTRY("uv_stream_set_blocking");
     (void)blocking;
     ah__sock_of(st, "uv_stream_set_blocking");
     return st->io_watcher.fd < 0 ? UV_EBADF : 0;
@@ -701,6 +703,7 @@ int uv_write2(uv_write_t *req, uv_stream_t *st, const uv_buf_t bufs[], unsigned 
 int uv_try_write2(uv_stream_t *st, const uv_buf_t bufs[], unsigned int nbufs,
                   uv_stream_t *send_handle)
 {
+    AH__ENTRY("uv_try_write2");
     ah__sock *s;
     int err;
 
@@ -946,6 +949,7 @@ void ah__sock_attach(ah__sock *s, ah__conn *c, int side)
 
 int uv_accept(uv_stream_t *server, uv_stream_t *client)
 {
+    AH__ENTRY("uv_accept");
     ah__sock *ss = ah__sock_of(server, "uv_accept"), *cs;
     ah_sim *sim = ss->net->sim;
     ah__conn *c;

@@ -67,6 +67,7 @@ int uv_tcp_init(uv_loop_t *loop, uv_tcp_t *tcp)
 
 int uv_tcp_bind(uv_tcp_t *tcp, const struct sockaddr *addr, unsigned int flags)
 {
+    AH__ENTRY("uv_tcp_bind");
     ah__hrec *r = ah__handle_rec((uv_handle_t *)tcp, "uv_tcp_bind");
     ah__sock *s;
     ah__addr a;
@@ -202,6 +203,7 @@ static int sock_name(const uv_tcp_t *tcp, const ah__addr *a, struct sockaddr *na
 
 int uv_tcp_getsockname(const uv_tcp_t *tcp, struct sockaddr *name, int *namelen)
 {
+    AH__ENTRY("uv_tcp_getsockname");
     ah__sock *s = ah__sock_of((const uv_stream_t *)tcp, "uv_tcp_getsockname");
     ah__addr any;
 
@@ -218,6 +220,7 @@ int uv_tcp_getsockname(const uv_tcp_t *tcp, struct sockaddr *name, int *namelen)
 
 int uv_tcp_getpeername(const uv_tcp_t *tcp, struct sockaddr *name, int *namelen)
 {
+    AH__ENTRY("uv_tcp_getpeername");
     ah__sock *s = ah__sock_of((const uv_stream_t *)tcp, "uv_tcp_getpeername");
 
     if (tcp->delayed_error != 0)
@@ -231,12 +234,14 @@ int uv_tcp_getpeername(const uv_tcp_t *tcp, struct sockaddr *name, int *namelen)
 
 int uv_tcp_nodelay(uv_tcp_t *tcp, int enable)
 {
+    AH__ENTRY("uv_tcp_nodelay");
     ah__sock_of((uv_stream_t *)tcp, "uv_tcp_nodelay")->nodelay = enable != 0;
     return 0;
 }
 
 int uv_tcp_keepalive(uv_tcp_t *tcp, int enable, unsigned int delay)
 {
+    AH__ENTRY("uv_tcp_keepalive");
     ah__sock *s = ah__sock_of((uv_stream_t *)tcp, "uv_tcp_keepalive");
 
     s->keepalive = enable != 0;
@@ -257,6 +262,7 @@ int uv_tcp_keepalive(uv_tcp_t *tcp, int enable, unsigned int delay)
 
 int uv_tcp_simultaneous_accepts(uv_tcp_t *tcp, int enable)
 {
+    AH__ENTRY("uv_tcp_simultaneous_accepts");
     ah__sock_of((uv_stream_t *)tcp, "uv_tcp_simultaneous_accepts")->single_accept = !enable;
     return 0;
 }

@@ -436,6 +436,7 @@ static void autobind(ah__udp *u)
 
 int uv_udp_bind(uv_udp_t *handle, const struct sockaddr *addr, unsigned int flags)
 {
+    AH__ENTRY("uv_udp_bind");
     ah__udp *u = udp_of(handle, "uv_udp_bind");
 
     if (u == NULL)
@@ -450,6 +451,7 @@ int uv_udp_bind(uv_udp_t *handle, const struct sockaddr *addr, unsigned int flag
 
 int uv_udp_connect(uv_udp_t *handle, const struct sockaddr *addr)
 {
+    AH__ENTRY("uv_udp_connect");
     ah__udp *u = udp_of(handle, "uv_udp_connect");
     ah__addr a;
     int err;
@@ -530,6 +532,10 @@ static void flush(ah__udp *u)
             ah__addr to;
             if (AH__UV_UDP_SEND_ADDR(req).ss_family != AF_UNSPEC)
                 ah__addr_from_sockaddr((const struct sockaddr *)&AH__UV_UDP_SEND_ADDR(req), &to);
+            {
+                const ah__rrec *rr = ah__req_rec((uv_req_t *)req); /* its uv_udp_send's site */
+                u->ep.site = rr != NULL ? rr->site : (ah__site){NULL, 0, NULL, NULL};
+            }
             r = ah__dgram_send(&u->ep,
                                AH__UV_UDP_SEND_ADDR(req).ss_family != AF_UNSPEC ? &to : NULL,
                                req->bufs, req->nbufs);
@@ -683,6 +689,7 @@ int uv_udp_try_send(uv_udp_t *handle, const uv_buf_t bufs[], unsigned int nbufs,
     ah__udp *u = udp_of(handle, "uv_udp_try_send");
     ah__addr to;
     int addrlen, err;
+    ah__site site = AH__CALLER("uv_udp_try_send"); /* for a failure below, and the trace */
 
     if (u == NULL)
         return UV_EINVAL;
@@ -702,6 +709,7 @@ int uv_udp_try_send(uv_udp_t *handle, const uv_buf_t bufs[], unsigned int nbufs,
     autobind(u);
     if (addr != NULL)
         ah__addr_from_sockaddr(addr, &to);
+    u->ep.site = site;
     return (int)ah__dgram_send(&u->ep, addr != NULL ? &to : NULL, bufs, nbufs);
 }
 
@@ -715,6 +723,7 @@ int uv_udp_try_send2(uv_udp_t *handle, unsigned int count, uv_buf_t *bufs[], uns
     ah__udp *u = udp_of(handle, "uv_udp_try_send2");
     unsigned int i;
     int err;
+    ah__site site = AH__CALLER("uv_udp_try_send2"); /* for a failure below, and the trace */
 
     if (u == NULL || count < 1 || flags != 0)
         return UV_EINVAL;
@@ -732,6 +741,7 @@ int uv_udp_try_send2(uv_udp_t *handle, unsigned int count, uv_buf_t *bufs[], uns
             autobind(u);
             if (addrs[i] != NULL)
                 ah__addr_from_sockaddr(addrs[i], &to);
+            u->ep.site = site;
             err = (int)ah__dgram_send(&u->ep, addrs[i] != NULL ? &to : NULL, bufs[i], nbufs[i]);
         }
         if (err < 0)
@@ -767,6 +777,7 @@ int uv_udp_recv_start(uv_udp_t *handle, uv_alloc_cb alloc_cb, uv_udp_recv_cb rec
 
 int uv_udp_recv_stop(uv_udp_t *handle)
 {
+    AH__ENTRY("uv_udp_recv_stop");
     ah__udp *u = udp_of(handle, "uv_udp_recv_stop");
 
     if (u == NULL)
@@ -782,6 +793,7 @@ int uv_udp_recv_stop(uv_udp_t *handle)
 
 int uv_udp_using_recvmmsg(const uv_udp_t *handle)
 {
+    AH__ENTRY("uv_udp_using_recvmmsg");
     ah__handle_rec((const uv_handle_t *)handle, "uv_udp_using_recvmmsg");
     return (handle->flags & UDP_RECVMMSG) != 0;
 }
@@ -813,6 +825,7 @@ static int copy_name(const ah__addr *a, int family, struct sockaddr *name, int *
 
 int uv_udp_getsockname(const uv_udp_t *handle, struct sockaddr *name, int *namelen)
 {
+    AH__ENTRY("uv_udp_getsockname");
     ah__udp *u = udp_of(handle, "uv_udp_getsockname");
     ah__addr a;
 
@@ -826,6 +839,7 @@ int uv_udp_getsockname(const uv_udp_t *handle, struct sockaddr *name, int *namel
 
 int uv_udp_getpeername(const uv_udp_t *handle, struct sockaddr *name, int *namelen)
 {
+    AH__ENTRY("uv_udp_getpeername");
     ah__udp *u = udp_of(handle, "uv_udp_getpeername");
 
     if (u == NULL || u->family == 0 || ah__is_closing((const uv_handle_t *)handle))
@@ -877,6 +891,7 @@ static int membership(uv_udp_t *handle, const char *fn, const char *multicast_ad
 int uv_udp_set_membership(uv_udp_t *handle, const char *multicast_addr, const char *interface_addr,
                           uv_membership membership_)
 {
+    AH__ENTRY("uv_udp_set_membership");
     return membership(handle, "uv_udp_set_membership", multicast_addr, interface_addr, NULL,
                       membership_);
 }
@@ -885,6 +900,7 @@ int uv_udp_set_source_membership(uv_udp_t *handle, const char *multicast_addr,
                                  const char *interface_addr, const char *source_addr,
                                  uv_membership membership_)
 {
+    AH__ENTRY("uv_udp_set_source_membership");
     if (source_addr == NULL)
         return UV_EINVAL;
     return membership(handle, "uv_udp_set_source_membership", multicast_addr, interface_addr,
@@ -902,6 +918,7 @@ static ah__udp *opt_target(uv_udp_t *handle, const char *fn, int *err)
 
 int uv_udp_set_broadcast(uv_udp_t *handle, int on)
 {
+    AH__ENTRY("uv_udp_set_broadcast");
     int err;
     ah__udp *u = opt_target(handle, "uv_udp_set_broadcast", &err);
 
@@ -912,6 +929,7 @@ int uv_udp_set_broadcast(uv_udp_t *handle, int on)
 
 int uv_udp_set_ttl(uv_udp_t *handle, int ttl)
 {
+    AH__ENTRY("uv_udp_set_ttl");
     int err;
     ah__udp *u;
 
@@ -925,6 +943,7 @@ int uv_udp_set_ttl(uv_udp_t *handle, int ttl)
 
 int uv_udp_set_multicast_ttl(uv_udp_t *handle, int ttl)
 {
+    AH__ENTRY("uv_udp_set_multicast_ttl");
     int err;
     ah__udp *u;
 
@@ -938,6 +957,7 @@ int uv_udp_set_multicast_ttl(uv_udp_t *handle, int ttl)
 
 int uv_udp_set_multicast_loop(uv_udp_t *handle, int on)
 {
+    AH__ENTRY("uv_udp_set_multicast_loop");
     int err;
     ah__udp *u;
 
@@ -951,6 +971,7 @@ int uv_udp_set_multicast_loop(uv_udp_t *handle, int on)
 
 int uv_udp_set_multicast_interface(uv_udp_t *handle, const char *interface_addr)
 {
+    AH__ENTRY("uv_udp_set_multicast_interface");
     ah__addr iface;
     int err;
     ah__udp *u;

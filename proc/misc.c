@@ -130,6 +130,7 @@ static uv_tty_t *tty_of(uv_tty_t *tty, const char *fn)
 
 int uv_tty_set_mode(uv_tty_t *tty, uv_tty_mode_t mode)
 {
+    AH__ENTRY("uv_tty_set_mode");
     struct termios t;
     int fd, rc;
 
@@ -180,6 +181,7 @@ int uv_tty_reset_mode(void)
 
 int uv_tty_get_winsize(uv_tty_t *tty, int *width, int *height)
 {
+    AH__ENTRY("uv_tty_get_winsize");
     struct winsize ws;
     int rc;
 

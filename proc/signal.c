@@ -441,6 +441,7 @@ int uv_signal_stop(uv_signal_t *handle)
     ah_sim *sim = ah__lp(handle->loop)->sim;
     char b[320];
 
+    (void)AH__CALLER("uv_signal_stop"); /* its site, for a failure below */
     if (ah__is_closing((uv_handle_t *)handle))
         ah__fail(sim, "uv_signal_stop on %s, which is closing (libuv asserts on this)",
                  ah__handle_str(r, b, sizeof(b)));

@@ -1,5 +1,6 @@
 /* ah_run_until stops at the instant its condition becomes true, and counts a delivery that runs
- * no user callback (a thread-pool job starting) as progress rather than a deadlock. */
+ * no user callback (a thread-pool job starting) as progress rather than a deadlock; ah_run_for
+ * runs a span of virtual time and stops even with a repeating timer. */
 #include <ah/ah.h>
 
 #include <stdarg.h>
@@ -67,11 +68,67 @@ static void run_until_waits_through_a_thread_pool_job(void **state)
     ah_assert_now_ms(sim, 0);
 }
 
+static int beats;
+
+static void beat(uv_timer_t *t)
+{
+    (void)t;
+    beats++;
+}
+
+/* A heartbeat every 100 ms keeps the loop alive for ever: ah_run_until_idle would run to the
+ * simulated-time limit, ah_run_for stops at the span's end, with the beat due at its last
+ * instant run. */
+static void run_for_stops_with_a_repeating_timer(void **state)
+{
+    ah_sim *sim = *state;
+    uv_timer_t hb;
+    uint64_t start = uv_now(uv_default_loop());
+
+    beats = 0;
+    uv_timer_init(uv_default_loop(), &hb);
+    uv_timer_start(&hb, beat, 100, 100);
+    assert_int_equal(ah_run_for(sim, 1000), 1000);
+    ah_assert_now_ms(sim, 1000);
+    assert_int_equal(beats, 10);
+    assert_int_equal(uv_now(uv_default_loop()) - start, 1000); /* cached time settled */
+    assert_int_equal(ah_run_for(sim, 50), 50);                 /* a span between two beats */
+    assert_int_equal(beats, 10);
+    assert_int_equal(ah_run_for(sim, 50), 50);
+    assert_int_equal(beats, 11);
+    uv_close((uv_handle_t *)&hb, on_close);
+    assert_int_equal(ah_run_for(sim, 1000), 0); /* idle: it returns at once */
+    ah_assert_now_ms(sim, 1100);
+}
+
+/* A one-shot timer inside the span: the loop goes idle before the span ends. */
+static void run_for_returns_early_when_idle(void **state)
+{
+    ah_sim *sim = *state;
+    uv_timer_t a;
+
+    fired = 0;
+    uv_timer_init(uv_default_loop(), &a);
+    uv_timer_start(&a, set_flag, 300, 0);
+    assert_int_equal(ah_run_for(sim, 200), 200);
+    assert_int_equal(fired, 0);
+    uv_unref((uv_handle_t *)&a); /* unreferenced: not alive, ah_run_for does not wait for it */
+    assert_int_equal(ah_run_for(sim, 500), 0);
+    assert_int_equal(fired, 0);
+    uv_ref((uv_handle_t *)&a);
+    assert_int_equal(ah_run_for(sim, 500), 100);
+    assert_int_equal(fired, 1);
+    uv_close((uv_handle_t *)&a, on_close);
+    ah_run_until_idle(sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         ah_unit_test(run_until_stops_at_the_instant_the_condition_holds),
         ah_unit_test(run_until_waits_through_a_thread_pool_job),
+        ah_unit_test(run_for_stops_with_a_repeating_timer),
+        ah_unit_test(run_for_returns_early_when_idle),
     };
 
     return ah_run_tests(tests);

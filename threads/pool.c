@@ -230,12 +230,13 @@ static void job_tick(ah__event *ev) { jobs_step(ah__lp(ev->loop)->sim); }
 
 static void run_work(pool *p, ah__job *job)
 {
-    char what[320], site[160];
+    char what[640], site[160], hint[320];
 
     job->state = JOB_RUNNING;
     /* Named with its call site: which uv_fs_write of the code under test this is. */
-    snprintf(what, sizeof(what), "%s starts (called in %s)", job->what,
-             ah__site_str(&job->site, site, sizeof(site)));
+    snprintf(what, sizeof(what), "%s starts (called in %s%s)", job->what,
+             ah__site_str(&job->site, site, sizeof(site)),
+             ah__trace_site_hint(p->sim, &job->site, hint, sizeof(hint)));
     ah__trace_note(p->sim, "thread pool", what);
     job->work(job);
 }
@@ -372,9 +373,19 @@ int uv_cancel(uv_req_t *req)
     ah__job *job;
     pool *p;
 
-    (void)site;
-    if (req == NULL)
-        ah__fail(sim, "uv_cancel: called with a NULL request");
+    if (req == NULL) {
+        char where[160], hint[320];
+        ah__fail_call(sim, &site, "uv_cancel in %s%s: called with a NULL request",
+                      ah__site_str(&site, where, sizeof(where)),
+                      ah__site_hint(&site, hint, sizeof(hint)));
+    }
+    /* A zeroed request (UV_UNKNOWN_REQ) is libuv's UV_EINVAL; a scribbled type, or a request of
+     * a cancellable type this sim neither runs nor finished, is memory it never handed out. */
+    if (req->type != UV_UNKNOWN_REQ && !ah__req_known(req) &&
+        ((unsigned)req->type >= UV_REQ_TYPE_MAX || work_of(req) != NULL))
+        ah__req_unknown_at(req, "uv_cancel", __builtin_return_address(0),
+                           "cancelling one whose callback ran returns UV_EBUSY only while its "
+                           "memory is still the request's");
     if (work_of(req) == NULL)
         return UV_EINVAL;
     job = job_of(req);

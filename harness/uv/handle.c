@@ -10,12 +10,6 @@ ah__close_fn ah__finish_close_hooks[UV_HANDLE_TYPE_MAX];
 
 #define HREC_SLAB 128
 
-/* What a pointer the sim does not know may be, and how to find out. */
-#define AH__UNKNOWN_HINT                                                                           \
-    "never initialised in this sim, closed, or freed (a use after free?). To see where it was "    \
-    "freed, run the test's MEMCHECK variant (ah_discover_tests(... MEMCHECK), Valgrind) or build " \
-    "with -fsanitize=address (docs/testing-your-client.md, \"Catching use-after-free\")"
-
 /* Whether `loop` is a live loop of `sim`, found by address in the sim's list: its memory is
  * never read first (a freed and reused loop's internal pointer may point anywhere). */
 static int loop_known(ah_sim *sim, const uv_loop_t *loop)
@@ -460,6 +454,16 @@ uv_req_type uv_req_get_type(const uv_req_t *req) { return req->type; }
 
 /* ---- requests ---- */
 
+/* What a request any sim of the process made keeps in its last reserved field, for good: so
+ * that uv_cancel and uv_fs_req_cleanup tell a request that was made (legal to pass after its
+ * callback, as on libuv, whichever sim or test made it: a uv_fs_t is not tied to its loop) from
+ * memory no sim handed out, or one freed since (malloc scribbles over its type). */
+#define AH__REQ_MADE 5
+static void *made_token(const uv_req_t *req)
+{
+    return (void *)((uintptr_t)req ^ (uintptr_t)0x61682e7265712e31ull);
+}
+
 void ah__req_begin(uv_loop_t *loop, uv_req_t *req, uv_req_type type, const char *what,
                    ah__site site)
 {
@@ -482,6 +486,7 @@ void ah__req_begin(uv_loop_t *loop, uv_req_t *req, uv_req_type type, const char 
     req->type = type;
     req->reserved[0] = r;
     req->reserved[1] = (void *)((uintptr_t)r ^ (uintptr_t)sim->key);
+    req->reserved[AH__REQ_MADE] = made_token(req);
     loop->active_reqs.count++;
 }
 
@@ -493,6 +498,33 @@ ah__rrec *ah__req_rec(const uv_req_t *req)
     if (r == NULL || req->reserved[1] != (void *)((uintptr_t)r ^ (uintptr_t)sim->key))
         return NULL;
     return r;
+}
+
+void ah__req_done_here(uv_req_t *req)
+{
+    req->reserved[0] = NULL;
+    req->reserved[1] = NULL;
+    req->reserved[AH__REQ_MADE] = made_token(req);
+}
+
+int ah__req_known(const uv_req_t *req)
+{
+    if ((unsigned)req->type >= UV_REQ_TYPE_MAX)
+        return 0; /* a freed request: malloc's free list writes over its first 16 bytes */
+    return ah__req_rec(req) != NULL || req->reserved[AH__REQ_MADE] == made_token(req);
+}
+
+void ah__req_unknown_at(const uv_req_t *req, const char *fn, const void *ret, const char *why)
+{
+    ah__site site = ah__call_site(fn, ret);
+    char where[160], hint[320];
+
+    ah__fail_call(ah__sim(), &site,
+                  "%s in %s%s: request %p was " AH__UNKNOWN_HINT
+                  " (a request is made by the call that starts it, such as uv_write, uv_fs_open "
+                  "or uv_queue_work, and stays valid until its callback has run; %s)",
+                  fn, ah__site_str(&site, where, sizeof(where)),
+                  ah__site_hint(&site, hint, sizeof(hint)), (const void *)req, why);
 }
 
 void ah__req_end(uv_req_t *req)

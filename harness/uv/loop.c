@@ -669,7 +669,10 @@ void ah_advance(ah_sim *sim, uint64_t ms)
     verb_leave(sim);
 }
 
-static void run_until(ah_sim *sim, const char *verb, const char *waits, ah_pred_fn pred, void *ctx)
+/* Runs the alive loops until pred(ctx), or until nothing is alive (pred NULL), jumping the clock
+ * to the next due event; never past `limit_ns` (ah_run_for), where it stops whatever is due. */
+static void run_until_by(ah_sim *sim, const char *verb, const char *waits, ah_pred_fn pred,
+                         void *ctx, uint64_t limit_ns)
 {
     int sat = 0;
     uint64_t next;
@@ -681,12 +684,18 @@ static void run_until(ah_sim *sim, const char *verb, const char *waits, ah_pred_
     for (;;) {
         if (pred != NULL && pred(ctx))
             break;
-        if (round_of_loops(sim, UINT64_MAX, 1, pred, ctx, &sat)) {
+        if (round_of_loops(sim, limit_ns, 1, pred, ctx, &sat)) {
             if (sat)
                 break;
             continue;
         }
         next = ah__next_due(sim, 1);
+        if (limit_ns != UINT64_MAX && next != UINT64_MAX && next > limit_ns) {
+            /* a repeating timer, say: the span ends before it is due again */
+            if (sim->clock.now_ns < limit_ns)
+                ah__time_pass(sim, NULL, limit_ns);
+            break;
+        }
         if (next == UINT64_MAX || next <= sim->clock.now_ns) {
             /* Threads still running may yet send to a loop: wait for them first. */
             if (sim->threads_live > 0 && ah__time_pass(sim, NULL, UINT64_MAX) == 0)
@@ -703,6 +712,21 @@ static void run_until(ah_sim *sim, const char *verb, const char *waits, ah_pred_
     }
     sim->run_pred = NULL;
     verb_leave(sim);
+}
+
+static void run_until(ah_sim *sim, const char *verb, const char *waits, ah_pred_fn pred, void *ctx)
+{
+    run_until_by(sim, verb, waits, pred, ctx, UINT64_MAX);
+}
+
+uint64_t ah_run_for(ah_sim *sim, uint64_t ms)
+{
+    uint64_t start = sim->clock.now_ns;
+    uint64_t limit =
+        ms > (UINT64_MAX - start) / AH__NS_PER_MS ? UINT64_MAX - 1 : start + ms * AH__NS_PER_MS;
+
+    run_until_by(sim, "ah_run_for", NULL, NULL, NULL, limit);
+    return (sim->clock.now_ns - start) / AH__NS_PER_MS;
 }
 
 uint64_t ah_run_until_idle(ah_sim *sim)

@@ -65,6 +65,11 @@ void ah_advance(ah_sim *sim, uint64_t ms);
  * loop is alive (libuv's rule: active referenced handles or requests) or nothing more can happen.
  * Returns the virtual ms it advanced. */
 uint64_t ah_run_until_idle(ah_sim *sim);
+/* Like ah_run_until_idle, but for at most `ms` of virtual time: it stops when no loop is alive or
+ * when the span ends, whichever comes first, even with repeating timers (a server's heartbeat)
+ * still due later. What falls due at the span's last instant runs. Returns the virtual ms it
+ * advanced (`ms` unless the sim went idle first; ah_advance always moves the clock by `ms`). */
+uint64_t ah_run_for(ah_sim *sim, uint64_t ms);
 /* Like ah_run_until_idle, but stops as soon as pred(ctx) is true (checked after every loop
  * iteration). Fails the test with a deadlock report if nothing left can make it true. */
 typedef int (*ah_pred_fn)(void *ctx);
