@@ -324,7 +324,7 @@ typedef struct ah__ext {
      * May be NULL. */
     void (*init)(ah_sim *sim, void *state);
 } ah__ext;
-#define AH__MAX_EXT 16
+#define AH__MAX_EXT 32
 /* The state registered under `key`, or NULL. */
 void *ah__ext_get(ah_sim *sim, const void *key);
 /* Registers `ext` (copied) on the sim. */
