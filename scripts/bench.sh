@@ -90,16 +90,22 @@ for jobs in 1 2; do
 done
 
 echo "== bench_threads: a switch between two threads (mutex + cond ping-pong), ns per switch (goal: at most half the C library's)"
+echo "   the C library, the harness with OS threads (the default), the harness with AH_THREADS=contexts"
 r=$(field ns_per_switch "$("$BUILD/bench/bench_threads_real" pingpong 100000)")
 h=$(field ns_per_switch "$("$BUILD/bench/bench_threads_sim" pingpong 100000)")
-printf '%12s %12s %8s\n' real_ns harness_ns ratio
-printf '%12s %12s %8s\n' "$r" "$h" "$(awk -v a="$h" -v b="$r" 'BEGIN { printf "%.2f", a / b }')"
-echo "== bench_threads explore: schedules per second of a two-thread test (goal 20,000/s),"
-echo "   OS threads parked and reused, beside AH_REUSE_THREADS=0 (a clone and a join per thread)"
-printf '%16s %16s %16s %16s\n' reuse/s reuse_us_cpu no_reuse/s no_reuse_us_cpu
+c=$(field ns_per_switch "$(AH_THREADS=contexts "$BUILD/bench/bench_threads_sim" pingpong 100000)")
+printf '%12s %12s %8s %12s %8s\n' real_ns os_threads_ns ratio contexts_ns ratio
+printf '%12s %12s %8s %12s %8s\n' "$r" "$h" "$(awk -v a="$h" -v b="$r" 'BEGIN { printf "%.2f", a / b }')" \
+    "$c" "$(awk -v a="$c" -v b="$r" 'BEGIN { printf "%.2f", a / b }')"
+echo "== bench_threads explore: schedules per second of a two-thread test (goal 20,000/s), with the"
+echo "   CPU per schedule: OS threads parked and reused (the default), AH_REUSE_THREADS=0 (a clone"
+echo "   and a join per thread), AH_THREADS=contexts"
+printf '%12s %12s %12s %12s %12s %12s\n' reuse/s us_cpu no_reuse/s us_cpu contexts/s us_cpu
+per5k() { awk -v c="$1" 'BEGIN { if (c > 0) printf "%.1f", c / 5 }'; }
 a=$(field schedules_per_s "$("$BUILD/bench/bench_threads_sim" explore 5000)")
 ac=$(cpu_ms "$BUILD/bench/bench_threads_sim" explore 5000)
 b=$(field schedules_per_s "$(AH_REUSE_THREADS=0 "$BUILD/bench/bench_threads_sim" explore 5000)")
 bc=$(export AH_REUSE_THREADS=0; cpu_ms "$BUILD/bench/bench_threads_sim" explore 5000)
-printf '%16s %16s %16s %16s\n' "$a" "$(awk -v c="$ac" 'BEGIN { if (c > 0) printf "%.1f", c / 5 }')" \
-    "$b" "$(awk -v c="$bc" 'BEGIN { if (c > 0) printf "%.1f", c / 5 }')"
+c=$(field schedules_per_s "$(AH_THREADS=contexts "$BUILD/bench/bench_threads_sim" explore 5000)")
+cc=$(export AH_THREADS=contexts; cpu_ms "$BUILD/bench/bench_threads_sim" explore 5000)
+printf '%12s %12s %12s %12s %12s %12s\n' "$a" "$(per5k "$ac")" "$b" "$(per5k "$bc")" "$c" "$(per5k "$cc")"

@@ -331,6 +331,7 @@ ah__cx *ah__cx_main(void)
     c = ah__calloc(1, sizeof(*c) + tls_total);
     c->tls = (unsigned char *)(c + 1);
     c->tls_size = tls_total;
+    /* read once per sim: a mask restored behind our back (siglongjmp) is seen here */
     real_sigmask(SIG_SETMASK, NULL, &c->mask);
     mask_dirty = 0;
     return c;

@@ -105,7 +105,8 @@ typedef struct ah__thr {
     const char *current_what;
     uint64_t cb_start_ms;
     char name[24];
-    ah__cx *cx; /* the contexts mode: its context (ctx.c); NULL: an OS thread of its own */
+    ah__cx *cx;    /* the contexts mode: its context (ctx.c); NULL: an OS thread of its own */
+    int name_lazy; /* contexts: its name is still the test's thread's (read when asked) */
 } ah__thr;
 
 typedef struct ah__sched {
@@ -126,8 +127,9 @@ typedef struct ah__sched {
     const char *fork_lost;
     ah__thr **cand;
     size_t cand_cap;
-    int contexts;     /* the contexts mode: every thread but the test's is an ah__cx */
-    ah__thr *cx_back; /* contexts: where a stopped context returns (sched_destroy) */
+    int contexts;      /* the contexts mode: every thread but the test's is an ah__cx */
+    ah__thr *cx_back;  /* contexts: where a stopped context returns (sched_destroy) */
+    size_t stack_dflt; /* RLIMIT_STACK as uv_thread_create sizes a stack, read once (sync.c) */
 } ah__sched;
 
 /* In a forked child: forgets `t` if it is an idle pool worker and says whether it was one; set by

@@ -90,6 +90,11 @@ void *ah__real(const char *name)
 
 static void futex_wait(int *w) { syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0); }
 
+static void futex_wait2(int *w, int val)
+{
+    syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
 static void futex_wake(int *w) { syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0); }
 
 static void futex_wake_all(int *w)
@@ -133,18 +138,29 @@ static void await_turn(ah__thr *self)
 }
 #else
 
+/* The word: 0 not this thread's turn, 1 its turn, 2 not its turn and it sleeps in the kernel.
+ * The giver wakes it only when it sleeps: a thread not yet waiting takes the baton with no system
+ * call on either side. (A bounded spin before sleeping was measured and made every figure worse
+ * on the loaded 2-core VM: the spinner holds the core the other thread needs; docs/bench.md.) */
 static void give(ah__thr *to)
 {
     ANNOTATE_HAPPENS_BEFORE(&to->turn);
     TSAN_RELEASE(&to->turn);
-    __atomic_store_n(&to->turn, 1, __ATOMIC_RELEASE);
-    futex_wake(&to->turn);
+    if (__atomic_exchange_n(&to->turn, 1, __ATOMIC_RELEASE) == 2)
+        futex_wake(&to->turn);
 }
 
 static void await_turn(ah__thr *self)
 {
-    while (__atomic_load_n(&self->turn, __ATOMIC_ACQUIRE) == 0)
-        futex_wait(&self->turn);
+    for (;;) {
+        int v = 0;
+        if (__atomic_load_n(&self->turn, __ATOMIC_ACQUIRE) == 1)
+            break;
+        if (__atomic_compare_exchange_n(&self->turn, &v, 2, 0, __ATOMIC_ACQUIRE,
+                                        __ATOMIC_ACQUIRE) ||
+            v == 2)
+            futex_wait2(&self->turn, 2);
+    }
     __atomic_store_n(&self->turn, 0, __ATOMIC_RELAXED);
     ANNOTATE_HAPPENS_AFTER(&self->turn);
     TSAN_ACQUIRE(&self->turn);
@@ -179,8 +195,17 @@ static void ctx_restore(ah__sched *s, ah__thr *t)
 
 static void trace(ah__sched *s, const ah__thr *t, const char *what)
 {
-    char track[32];
-    snprintf(track, sizeof(track), "thread %u", (unsigned)t->id);
+    char track[32] = "thread ", digits[12];
+    unsigned v = (unsigned)t->id;
+    size_t n = 0, i;
+
+    /* by hand: an snprintf per switch was a tenth of a switch */
+    do
+        digits[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    for (i = 0; i < n; i++)
+        track[7 + i] = digits[n - 1 - i];
+    track[7 + n] = 0;
     ah__trace_note(s->sim, track, what);
 }
 
@@ -543,11 +568,8 @@ static void schedule(ah__sched *s, ah__thr *self, int leaving)
     pick = s->cand[c];
     if (pick == self)
         return;
-    if (pick != s->running || leaving) {
-        char w[64];
-        snprintf(w, sizeof(w), "runs");
-        trace(s, pick, w);
-    }
+    if (pick != s->running || leaving)
+        trace(s, pick, "runs");
     if (leaving) {
         s->running = pick;
         hand(s, pick);
@@ -1047,7 +1069,11 @@ ah__thr *ah__thr_create(ah__sched *s, void *(*start)(void *), void *arg, const c
             return NULL;
         }
         t->os = (pthread_t)(uintptr_t)t; /* what pthread_self answers on it */
-        pthread_getname_np(pthread_self(), t->name, sizeof(t->name)); /* the creator's name */
+        /* the creator's name: a context's, or the OS thread's, read only when asked */
+        if (me != s->main && !me->name_lazy)
+            memcpy(t->name, me->name, sizeof(t->name));
+        else
+            t->name_lazy = 1;
     } else if (reuse_enabled() && (o = park_take(stack_size)) != NULL) {
         /* A parked OS thread: it starts as a new one would, from this thread's mask and name. */
         pthread_sigmask(SIG_SETMASK, NULL, &o->mask);
@@ -1490,6 +1516,7 @@ int pthread_setname_np(pthread_t tid, const char *name)
     if (strlen(name) > 15)
         return ERANGE;
     snprintf(t->name, sizeof(t->name), "%s", name);
+    t->name_lazy = 0;
     return 0;
 }
 
@@ -1500,6 +1527,8 @@ int pthread_getname_np(pthread_t tid, char *buf, size_t len)
 
     if (t == NULL)
         return AH__REAL(pthread_getname_np)(tid, buf, len);
+    if (t->name_lazy) /* the test's thread's name (the OS thread's) */
+        return AH__REAL(pthread_getname_np)(t->sched->main->os, buf, len);
     if (strlen(t->name) >= len)
         return ERANGE;
     memcpy(buf, t->name, strlen(t->name) + 1);
@@ -1553,3 +1582,6 @@ int pthread_getschedparam(pthread_t tid, int *policy, struct sched_param *p)
 {
     return AH__REAL(pthread_getschedparam)(carrier(tid), policy, p);
 }
+
+AH__LIBC(pthread_kill, 17, AH__LIBC_THREAD);
+int pthread_kill(pthread_t tid, int sig) { return AH__REAL(pthread_kill)(carrier(tid), sig); }
