@@ -54,21 +54,36 @@ echo "== bench_explore: schedules explored per second on a kvclient pipeline, be
 echo "   (goals: at least $BASE_REV's rate; 100,000/s at 8 commands and 25,000/s at 64 on one core)"
 printf '%10s %10s %14s %14s %8s %16s %16s\n' commands schedules "$BASE_REV/s" harness/s ratio \
     "$BASE_REV us_cpu" "harness us_cpu"
+# Three rounds, the two builds in turn (A B A B A B), the best rate of each: on a shared machine
+# a single run's rate moves by 10-30% with the load, and a drift between two runs in a row once
+# made the harness look 10% slower at the same CPU per schedule.
+best() { # the larger of two rates
+    awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b + 0 > a + 0) print b; else print a }'
+}
 for spec in "20000 8" "5000 64"; do
     set -- $spec
-    h=$("$BUILD/bench/bench_explore" "$1" "$2")
-    hc=$(cpu_ms "$BUILD/bench/bench_explore" "$1" "$2")
+    h=""
     b=""
+    for round in 1 2 3; do
+        h=$(best "$h" "$(rate "$("$BUILD/bench/bench_explore" "$1" "$2")")")
+        [ -x "$BASE/b/bench/bench_explore" ] &&
+            b=$(best "$b" "$(rate "$("$BASE/b/bench/bench_explore" "$1" "$2")")")
+    done
+    hc=$(cpu_ms "$BUILD/bench/bench_explore" "$1" "$2")
     bc=""
-    if [ -x "$BASE/b/bench/bench_explore" ]; then
-        b=$(rate "$("$BASE/b/bench/bench_explore" "$1" "$2")")
-        bc=$(cpu_ms "$BASE/b/bench/bench_explore" "$1" "$2")
-    fi
-    printf '%10s %10s %14s %14s %8s %16s %16s\n' "$2" "$1" "$b" "$(rate "$h")" \
-        "$(awk -v a="$(rate "$h")" -v b="$b" 'BEGIN { if (b > 0) printf "%.2f", a / b }')" \
+    [ -x "$BASE/b/bench/bench_explore" ] && bc=$(cpu_ms "$BASE/b/bench/bench_explore" "$1" "$2")
+    printf '%10s %10s %14s %14s %8s %16s %16s\n' "$2" "$1" "$b" "$h" \
+        "$(awk -v a="$h" -v b="$b" 'BEGIN { if (b > 0) printf "%.2f", a / b }')" \
         "$(awk -v c="$bc" -v n="$1" 'BEGIN { if (c > 0) printf "%.1f", c * 1000 / n }')" \
         "$(awk -v c="$hc" -v n="$1" 'BEGIN { if (c > 0) printf "%.1f", c * 1000 / n }')"
 done
+# Where the wall time beyond the CPU goes: the explorer never blocks (no voluntary switch), so the
+# rest is time spent waiting for a core the other processes hold.
+if [ -x /usr/bin/time ]; then
+    /usr/bin/time -f '   wall %e s, CPU %U s user + %S s system, %w voluntary and %c involuntary context switches' \
+        "$BUILD/bench/bench_explore" 20000 8 2>&1 >/dev/null | tail -1
+    echo "   (no voluntary switch: the wall time beyond the CPU is waiting for a core, not the harness)"
+fi
 echo "== bench_explore: the fixed cost of an empty schedule (a fresh sim, teardown checks)"
 e=$("$BUILD/bench/bench_explore" 100000 0)
 echo "$e"
