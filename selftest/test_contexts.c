@@ -400,11 +400,13 @@ static void signal_masks_are_per_thread(void **state)
 /* ---- the option wins over AH_THREADS ---- */
 
 static pid_t tid_in;
+static pthread_t self_where;
 
 static void where(void *arg)
 {
     (void)arg;
     tid_in = (pid_t)syscall(SYS_gettid);
+    self_where = pthread_self();
 }
 
 static void os_threads_by_option(void **state)
@@ -421,6 +423,8 @@ static void os_threads_by_option(void **state)
     assert_int_equal(uv_thread_join(&t), 0);
     ah_sim_free(sim);
     assert_int_not_equal(tid_in, getpid());
+    /* an OS thread's pthread_self is the C library's: the id pthread_create gave */
+    assert_true(pthread_equal(self_where, t));
 }
 
 static void contexts_by_option(void **state)

@@ -1479,13 +1479,24 @@ uint64_t ah__deadline_abs(ah_sim *sim, clockid_t clock, const struct timespec *a
 AH__LIBC(pthread_self, 17, AH__LIBC_THREAD);
 pthread_t pthread_self(void)
 {
-    static pthread_t (*real)(void);
-
     if (tls_ctx_id != 0)
         return tls_ctx_id;
-    if (real == NULL)
-        *(void **)&real = dlsym(RTLD_NEXT, "pthread_self");
-    return real();
+#if defined(__x86_64__) && defined(__GLIBC__)
+    {
+        /* glibc's own definition, with no lookup: a sanitizer's runtime calls pthread_self while
+         * it starts, before a dlsym is safe (the TCB's `self`, at %fs:16, is glibc's x86-64 ABI) */
+        pthread_t r;
+        __asm__("movq %%fs:16, %0" : "=r"(r));
+        return r;
+    }
+#else
+    {
+        static pthread_t (*real)(void);
+        if (real == NULL)
+            *(void **)&real = dlsym(RTLD_NEXT, "pthread_self");
+        return real();
+    }
+#endif
 }
 
 /* The simulated thread behind a pthread_t when it is a context (pthread_self on one, or what
