@@ -64,28 +64,6 @@ static __thread pthread_t tls_ctx_id;
 
 void ah__passthrough(int on) { tls_passthrough += on ? 1 : -1; }
 
-void *ah__real(const char *name)
-{
-    void *p = NULL;
-
-#if defined(__SANITIZE_THREAD__) || AH__TSAN || defined(AH_TSAN_RUNTIME)
-    {
-        /* Under TSan, its interceptor (which our definitions replace) is the C library's door:
-         * it must see threads start and locks taken. */
-        char n[96];
-        snprintf(n, sizeof(n), "__interceptor_%s", name);
-        p = dlsym(RTLD_DEFAULT, n);
-    }
-#endif
-    if (p == NULL)
-        p = dlsym(RTLD_NEXT, name);
-    if (p == NULL) {
-        fprintf(stderr, "asyncharness: the C library has no %s\n", name);
-        abort();
-    }
-    return p;
-}
-
 /* ---- the baton ---- */
 
 static void futex_wait(int *w) { syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0); }
