@@ -161,7 +161,11 @@ static void record_result(ah__net *net, struct addrinfo *ai, const char *name, a
     r = ah__calloc(1, sizeof(*r));
 
     r->ai = ai;
-    snprintf(r->name, sizeof(r->name), "%.*s", (int)sizeof(r->name) - 1, name);
+    {
+        size_t n = strnlen(name, sizeof(r->name) - 1); /* no snprintf: one per lookup explored */
+        memcpy(r->name, name, n);
+        r->name[n] = 0;
+    }
     r->site = site;
     r->at_ns = net->sim->clock.now_ns;
     ah__list_insert_tail(&net->addrinfos, &r->link);

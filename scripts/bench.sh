@@ -54,21 +54,36 @@ echo "== bench_explore: schedules explored per second on a kvclient pipeline, be
 echo "   (goals: at least $BASE_REV's rate; 100,000/s at 8 commands and 25,000/s at 64 on one core)"
 printf '%10s %10s %14s %14s %8s %16s %16s\n' commands schedules "$BASE_REV/s" harness/s ratio \
     "$BASE_REV us_cpu" "harness us_cpu"
+# Three rounds, the two builds in turn (A B A B A B), the best rate of each: on a shared machine
+# a single run's rate moves by 10-30% with the load, and a drift between two runs in a row once
+# made the harness look 10% slower at the same CPU per schedule.
+best() { # the larger of two rates
+    awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b + 0 > a + 0) print b; else print a }'
+}
 for spec in "20000 8" "5000 64"; do
     set -- $spec
-    h=$("$BUILD/bench/bench_explore" "$1" "$2")
-    hc=$(cpu_ms "$BUILD/bench/bench_explore" "$1" "$2")
+    h=""
     b=""
+    for round in 1 2 3; do
+        h=$(best "$h" "$(rate "$("$BUILD/bench/bench_explore" "$1" "$2")")")
+        [ -x "$BASE/b/bench/bench_explore" ] &&
+            b=$(best "$b" "$(rate "$("$BASE/b/bench/bench_explore" "$1" "$2")")")
+    done
+    hc=$(cpu_ms "$BUILD/bench/bench_explore" "$1" "$2")
     bc=""
-    if [ -x "$BASE/b/bench/bench_explore" ]; then
-        b=$(rate "$("$BASE/b/bench/bench_explore" "$1" "$2")")
-        bc=$(cpu_ms "$BASE/b/bench/bench_explore" "$1" "$2")
-    fi
-    printf '%10s %10s %14s %14s %8s %16s %16s\n' "$2" "$1" "$b" "$(rate "$h")" \
-        "$(awk -v a="$(rate "$h")" -v b="$b" 'BEGIN { if (b > 0) printf "%.2f", a / b }')" \
+    [ -x "$BASE/b/bench/bench_explore" ] && bc=$(cpu_ms "$BASE/b/bench/bench_explore" "$1" "$2")
+    printf '%10s %10s %14s %14s %8s %16s %16s\n' "$2" "$1" "$b" "$h" \
+        "$(awk -v a="$h" -v b="$b" 'BEGIN { if (b > 0) printf "%.2f", a / b }')" \
         "$(awk -v c="$bc" -v n="$1" 'BEGIN { if (c > 0) printf "%.1f", c * 1000 / n }')" \
         "$(awk -v c="$hc" -v n="$1" 'BEGIN { if (c > 0) printf "%.1f", c * 1000 / n }')"
 done
+# Where the wall time beyond the CPU goes: the explorer never blocks (no voluntary switch), so the
+# rest is time spent waiting for a core the other processes hold.
+if [ -x /usr/bin/time ]; then
+    /usr/bin/time -f '   wall %e s, CPU %U s user + %S s system, %w voluntary and %c involuntary context switches' \
+        "$BUILD/bench/bench_explore" 20000 8 2>&1 >/dev/null | tail -1
+    echo "   (no voluntary switch: the wall time beyond the CPU is waiting for a core, not the harness)"
+fi
 echo "== bench_explore: the fixed cost of an empty schedule (a fresh sim, teardown checks)"
 e=$("$BUILD/bench/bench_explore" 100000 0)
 echo "$e"
@@ -90,16 +105,22 @@ for jobs in 1 2; do
 done
 
 echo "== bench_threads: a switch between two threads (mutex + cond ping-pong), ns per switch (goal: at most half the C library's)"
+echo "   the C library, the harness with OS threads (the default), the harness with AH_THREADS=contexts"
 r=$(field ns_per_switch "$("$BUILD/bench/bench_threads_real" pingpong 100000)")
 h=$(field ns_per_switch "$("$BUILD/bench/bench_threads_sim" pingpong 100000)")
-printf '%12s %12s %8s\n' real_ns harness_ns ratio
-printf '%12s %12s %8s\n' "$r" "$h" "$(awk -v a="$h" -v b="$r" 'BEGIN { printf "%.2f", a / b }')"
-echo "== bench_threads explore: schedules per second of a two-thread test (goal 20,000/s),"
-echo "   OS threads parked and reused, beside AH_REUSE_THREADS=0 (a clone and a join per thread)"
-printf '%16s %16s %16s %16s\n' reuse/s reuse_us_cpu no_reuse/s no_reuse_us_cpu
+c=$(field ns_per_switch "$(AH_THREADS=contexts "$BUILD/bench/bench_threads_sim" pingpong 100000)")
+printf '%12s %12s %8s %12s %8s\n' real_ns os_threads_ns ratio contexts_ns ratio
+printf '%12s %12s %8s %12s %8s\n' "$r" "$h" "$(awk -v a="$h" -v b="$r" 'BEGIN { printf "%.2f", a / b }')" \
+    "$c" "$(awk -v a="$c" -v b="$r" 'BEGIN { printf "%.2f", a / b }')"
+echo "== bench_threads explore: schedules per second of a two-thread test (goal 20,000/s), with the"
+echo "   CPU per schedule: OS threads parked and reused (the default), AH_REUSE_THREADS=0 (a clone"
+echo "   and a join per thread), AH_THREADS=contexts"
+printf '%12s %12s %12s %12s %12s %12s\n' reuse/s us_cpu no_reuse/s us_cpu contexts/s us_cpu
+per5k() { awk -v c="$1" 'BEGIN { if (c > 0) printf "%.1f", c / 5 }'; }
 a=$(field schedules_per_s "$("$BUILD/bench/bench_threads_sim" explore 5000)")
 ac=$(cpu_ms "$BUILD/bench/bench_threads_sim" explore 5000)
 b=$(field schedules_per_s "$(AH_REUSE_THREADS=0 "$BUILD/bench/bench_threads_sim" explore 5000)")
 bc=$(export AH_REUSE_THREADS=0; cpu_ms "$BUILD/bench/bench_threads_sim" explore 5000)
-printf '%16s %16s %16s %16s\n' "$a" "$(awk -v c="$ac" 'BEGIN { if (c > 0) printf "%.1f", c / 5 }')" \
-    "$b" "$(awk -v c="$bc" 'BEGIN { if (c > 0) printf "%.1f", c / 5 }')"
+c=$(field schedules_per_s "$(AH_THREADS=contexts "$BUILD/bench/bench_threads_sim" explore 5000)")
+cc=$(export AH_THREADS=contexts; cpu_ms "$BUILD/bench/bench_threads_sim" explore 5000)
+printf '%12s %12s %12s %12s %12s %12s\n' "$a" "$(per5k "$ac")" "$b" "$(per5k "$bc")" "$c" "$(per5k "$cc")"

@@ -7,6 +7,29 @@
 
 #include <pthread.h>
 #include <semaphore.h>
+#include <ucontext.h>
+
+/* The thread-specific keys the sim knows of (sched.c). */
+#define AH__MAX_KEYS 128
+
+/* A simulated thread's user-level context, in the contexts mode (ctx.c). */
+typedef struct ah__cx {
+#if defined(__x86_64__)
+    void *sp; /* its saved stack pointer (ctx.c) */
+#else
+    ucontext_t uc;
+    void (*entry)(void *); /* before its first run */
+    void *arg;
+#endif
+    sigset_t mask;       /* its signal mask, while another runs */
+    struct ah__cx *next; /* in the park of stacks */
+    void *map, *stack;   /* NULL for the test's thread: its own stack */
+    size_t map_size, stack_size;
+    int err;                /* errno */
+    void *kv[AH__MAX_KEYS]; /* the thread-specific values (sched.c swaps them) */
+    unsigned char *tls;     /* the TLS blocks, while another context runs */
+    size_t tls_size;
+} ah__cx;
 
 /* What a blocked thread waits for. */
 enum {
@@ -82,6 +105,8 @@ typedef struct ah__thr {
     const char *current_what;
     uint64_t cb_start_ms;
     char name[24];
+    ah__cx *cx;    /* the contexts mode: its context (ctx.c); NULL: an OS thread of its own */
+    int name_lazy; /* contexts: its name is still the test's thread's (read when asked) */
 } ah__thr;
 
 typedef struct ah__sched {
@@ -102,6 +127,9 @@ typedef struct ah__sched {
     const char *fork_lost;
     ah__thr **cand;
     size_t cand_cap;
+    int contexts;      /* the contexts mode: every thread but the test's is an ah__cx */
+    ah__thr *cx_back;  /* contexts: where a stopped context returns (sched_destroy) */
+    size_t stack_dflt; /* RLIMIT_STACK as uv_thread_create sizes a stack, read once (sync.c) */
 } ah__sched;
 
 /* In a forked child: forgets `t` if it is an idle pool worker and says whether it was one; set by
@@ -155,6 +183,19 @@ void *ah__real(const char *name);
             real_ = (__typeof__(&fn))ah__real(#fn);                                                \
         real_;                                                                                     \
     }))
+
+/* The contexts mode (ctx.c): wanted for this sim (AH_THREADS=contexts or its option, and no
+ * Valgrind or sanitizer); the test's thread's context; a new context that starts at entry(arg),
+ * with the signal mask of `creator` (the running context); back to the park; saving and restoring
+ * errno and the TLS blocks around a switch. */
+int ah__cx_wanted(const ah_sim *sim);
+ah__cx *ah__cx_main(void);
+ah__cx *ah__cx_new(size_t stack_size, void (*entry)(void *), void *arg, ah__cx *creator);
+/* Runs `to`, after saving `from` (NULL: from a context that is leaving for good). */
+void ah__cx_switch(ah__cx *from, ah__cx *to);
+void ah__cx_free(ah__cx *c);
+void ah__cx_out(ah__cx *c);
+void ah__cx_in(ah__cx *c);
 
 /* The virtual deadline for an absolute time on `clock` (CLOCK_REALTIME or CLOCK_MONOTONIC). */
 uint64_t ah__deadline_abs(ah_sim *sim, clockid_t clock, const struct timespec *abstime);

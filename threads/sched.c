@@ -58,34 +58,20 @@ static __thread uint64_t tls_gen;
 static __thread int tls_passthrough;
 static uint64_t sched_gen;
 static const int sched_key;
+/* The contexts mode: the pthread_t that pthread_self answers on a context (0 elsewhere). Each
+ * context has its own copy, as every TLS variable of this module (ctx.c swaps the blocks). */
+static __thread pthread_t tls_ctx_id;
 
 void ah__passthrough(int on) { tls_passthrough += on ? 1 : -1; }
-
-void *ah__real(const char *name)
-{
-    void *p = NULL;
-
-#if defined(__SANITIZE_THREAD__) || AH__TSAN || defined(AH_TSAN_RUNTIME)
-    {
-        /* Under TSan, its interceptor (which our definitions replace) is the C library's door:
-         * it must see threads start and locks taken. */
-        char n[96];
-        snprintf(n, sizeof(n), "__interceptor_%s", name);
-        p = dlsym(RTLD_DEFAULT, n);
-    }
-#endif
-    if (p == NULL)
-        p = dlsym(RTLD_NEXT, name);
-    if (p == NULL) {
-        fprintf(stderr, "asyncharness: the C library has no %s\n", name);
-        abort();
-    }
-    return p;
-}
 
 /* ---- the baton ---- */
 
 static void futex_wait(int *w) { syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0); }
+
+static void futex_wait2(int *w, int val)
+{
+    syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
 
 static void futex_wake(int *w) { syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0); }
 
@@ -130,18 +116,29 @@ static void await_turn(ah__thr *self)
 }
 #else
 
+/* The word: 0 not this thread's turn, 1 its turn, 2 not its turn and it sleeps in the kernel.
+ * The giver wakes it only when it sleeps: a thread not yet waiting takes the baton with no system
+ * call on either side. (A bounded spin before sleeping was measured and made every figure worse
+ * on the loaded 2-core VM: the spinner holds the core the other thread needs; docs/bench.md.) */
 static void give(ah__thr *to)
 {
     ANNOTATE_HAPPENS_BEFORE(&to->turn);
     TSAN_RELEASE(&to->turn);
-    __atomic_store_n(&to->turn, 1, __ATOMIC_RELEASE);
-    futex_wake(&to->turn);
+    if (__atomic_exchange_n(&to->turn, 1, __ATOMIC_RELEASE) == 2)
+        futex_wake(&to->turn);
 }
 
 static void await_turn(ah__thr *self)
 {
-    while (__atomic_load_n(&self->turn, __ATOMIC_ACQUIRE) == 0)
-        futex_wait(&self->turn);
+    for (;;) {
+        int v = 0;
+        if (__atomic_load_n(&self->turn, __ATOMIC_ACQUIRE) == 1)
+            break;
+        if (__atomic_compare_exchange_n(&self->turn, &v, 2, 0, __ATOMIC_ACQUIRE,
+                                        __ATOMIC_ACQUIRE) ||
+            v == 2)
+            futex_wait2(&self->turn, 2);
+    }
     __atomic_store_n(&self->turn, 0, __ATOMIC_RELAXED);
     ANNOTATE_HAPPENS_AFTER(&self->turn);
     TSAN_ACQUIRE(&self->turn);
@@ -176,8 +173,17 @@ static void ctx_restore(ah__sched *s, ah__thr *t)
 
 static void trace(ah__sched *s, const ah__thr *t, const char *what)
 {
-    char track[32];
-    snprintf(track, sizeof(track), "thread %u", (unsigned)t->id);
+    char track[32] = "thread ", digits[12];
+    unsigned v = (unsigned)t->id;
+    size_t n = 0, i;
+
+    /* by hand: an snprintf per switch was a tenth of a switch */
+    do
+        digits[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    for (i = 0; i < n; i++)
+        track[7 + i] = digits[n - 1 - i];
+    track[7 + n] = 0;
     ah__trace_note(s->sim, track, what);
 }
 
@@ -193,13 +199,42 @@ static void raise_pending(ah__sched *s, ah__thr *self)
 static void die(ah__thr *self) __attribute__((noreturn));
 static void die(ah__thr *self) { longjmp(self->exit_jb, 1); }
 
+/* ---- the contexts mode (ctx.c): a handover is a swapcontext on the test's OS thread ---- */
+
+static void keys_out(ah__cx *c);
+static void keys_in(const ah__cx *c);
+
+/* From the context of self to that of `to`; returns when self is switched to again. */
+static void cx_switch(ah__thr *self, ah__thr *to)
+{
+    ah__cx *c = self->cx;
+
+    keys_out(c);
+    ah__cx_out(c);
+    ah__cx_switch(c, to->cx);
+    ah__cx_in(c); /* self again: its TLS, errno and keys back */
+    keys_in(c);
+}
+
+/* The baton passed to `to` by a thread that will not wait for it (it leaves, or is the sim's end
+ * stopping `to`): with OS threads a wake-up; a context switches when it leaves (cx_entry). */
+static void hand(ah__sched *s, ah__thr *to)
+{
+    if (!s->contexts)
+        give(to);
+}
+
 /* Hands the baton from self to `to` and waits until self has it again. */
 static void switch_to(ah__sched *s, ah__thr *self, ah__thr *to)
 {
     ctx_save(s, self);
     s->running = to;
-    give(to);
-    await_turn(self);
+    if (s->contexts) {
+        cx_switch(self, to);
+    } else {
+        give(to);
+        await_turn(self);
+    }
     if (self->killing)
         die(self);
     ctx_restore(s, self);
@@ -336,7 +371,7 @@ static void fail_elsewhere(ah__sched *s, ah__thr *self, const char *msg)
     s->sim->threads_live--;
     ctx_save(s, self);
     s->running = m;
-    give(m);
+    hand(s, m);
     die(self);
 }
 
@@ -497,7 +532,7 @@ static void schedule(ah__sched *s, ah__thr *self, int leaving)
                     ah__list_remove(&mn->wait_link);
                 mn->state = AH__T_RUNNABLE;
                 s->running = mn;
-                give(mn);
+                hand(s, mn);
             }
             return;
         }
@@ -511,14 +546,11 @@ static void schedule(ah__sched *s, ah__thr *self, int leaving)
     pick = s->cand[c];
     if (pick == self)
         return;
-    if (pick != s->running || leaving) {
-        char w[64];
-        snprintf(w, sizeof(w), "runs");
-        trace(s, pick, w);
-    }
+    if (pick != s->running || leaving)
+        trace(s, pick, "runs");
     if (leaving) {
         s->running = pick;
-        give(pick);
+        hand(s, pick);
         return;
     }
     switch_to(s, self, pick);
@@ -844,6 +876,23 @@ static void fresh_thread(ah__os *o)
 
 static void run_thr(ah__thr *self);
 
+/* A context's first frame: it runs its simulated thread, then switches for good to the thread
+ * the baton went to (or, stopped at the sim's end, back to the one stopping it). */
+static void cx_entry(void *arg)
+{
+    ah__thr *t = arg;
+    ah__sched *s = t->sched;
+    ah__thr *to;
+
+    ah__cx_in(t->cx); /* its TLS from the images, errno 0 */
+    keys_in(t->cx);   /* no thread-specific values */
+    tls_ctx_id = t->os;
+    run_thr(t);
+    to = t->killing ? s->cx_back : s->running;
+    ah__cx_switch(NULL, to->cx); /* `to` restores its own TLS, errno and keys */
+    abort();
+}
+
 static void *os_main(void *arg)
 {
     ah__os *o = arg;
@@ -880,6 +929,11 @@ void ah__thr_reap(ah__thr *t)
 {
     ah__os *o = t->host;
 
+    if (t->cx != NULL) { /* a context that left: its stack back to the park */
+        ah__cx_free(t->cx);
+        t->cx = NULL;
+        return;
+    }
     if (o == NULL)
         return;
     t->host = NULL;
@@ -931,7 +985,8 @@ static void run_thr(ah__thr *self)
 
     tls_self = self;
     tls_gen = s->gen;
-    await_turn(self);
+    if (self->cx == NULL)
+        await_turn(self);
     if (self->killing) {
         tls_self = NULL;
         tls_gen = 0;
@@ -981,7 +1036,23 @@ ah__thr *ah__thr_create(ah__sched *s, void *(*start)(void *), void *arg, const c
     t->deadline_ns = UINT64_MAX;
     ah__list_init(&t->wait_link);
     BATON_INIT(t);
-    if (reuse_enabled() && (o = park_take(stack_size)) != NULL) {
+    if (s->contexts) {
+        ah__thr *me = tls_gen == s->gen && tls_self != NULL ? tls_self : s->main;
+        if (s->main->cx == NULL)
+            s->main->cx = ah__cx_main();
+        t->cx = ah__cx_new(stack_size, cx_entry, t, me->cx);
+        if (t->cx == NULL) {
+            *err = EAGAIN;
+            ah__free(t);
+            return NULL;
+        }
+        t->os = (pthread_t)(uintptr_t)t; /* what pthread_self answers on it */
+        /* the creator's name: a context's, or the OS thread's, read only when asked */
+        if (me != s->main && !me->name_lazy)
+            memcpy(t->name, me->name, sizeof(t->name));
+        else
+            t->name_lazy = 1;
+    } else if (reuse_enabled() && (o = park_take(stack_size)) != NULL) {
         /* A parked OS thread: it starts as a new one would, from this thread's mask and name. */
         pthread_sigmask(SIG_SETMASK, NULL, &o->mask);
         prctl(PR_GET_NAME, o->name, 0, 0, 0);
@@ -1032,7 +1103,6 @@ ah__thr *ah__thr_find(ah__sched *s, pthread_t os)
 
 /* ---- pthread keys: real, but their destructors run before the baton is passed on ---- */
 
-#define AH__MAX_KEYS 128
 static struct {
     pthread_key_t key;
     void (*dtor)(void *);
@@ -1072,6 +1142,27 @@ static void key_destructors(ah__thr *t)
     }
 }
 
+/* The contexts mode: the values of the sim's keys are per context (the C library keeps one set
+ * per OS thread). */
+static int keys_hi; /* every used key is below */
+
+static void keys_out(ah__cx *c)
+{
+    int i;
+
+    for (i = 0; i < keys_hi; i++)
+        c->kv[i] = keys[i].used ? pthread_getspecific(keys[i].key) : NULL;
+}
+
+static void keys_in(const ah__cx *c)
+{
+    int i;
+
+    for (i = 0; i < keys_hi; i++)
+        if (keys[i].used && pthread_getspecific(keys[i].key) != c->kv[i])
+            pthread_setspecific(keys[i].key, c->kv[i]);
+}
+
 AH__LIBC(pthread_key_create, 23, AH__LIBC_THREAD);
 int pthread_key_create(pthread_key_t *key, void (*dtor)(void *))
 {
@@ -1100,6 +1191,8 @@ int pthread_key_create(pthread_key_t *key, void (*dtor)(void *))
         keys[i].key = *key;
         keys[i].dtor = dtor;
         keys[i].used = 1;
+        if (i + 1 > keys_hi)
+            keys_hi = i + 1;
     }
     return 0;
 }
@@ -1168,7 +1261,14 @@ static void sched_destroy(ah_sim *sim, void *state)
             continue;
         if (t->state != AH__T_DONE) {
             t->killing = t->state == AH__T_BLOCKED && t->wait_kind == AH__W_POOL ? 2 : 1;
-            give(t);
+            if (s->contexts) {
+                /* into the context, which leaves through its start frame and comes back */
+                ah__thr *cur = tls_gen == s->gen && tls_self != NULL ? tls_self : s->main;
+                s->cx_back = cur;
+                cx_switch(cur, t);
+            } else {
+                give(t);
+            }
         }
         if (!t->joined)
             ah__thr_reap(t);
@@ -1176,6 +1276,7 @@ static void sched_destroy(ah_sim *sim, void *state)
     while (!ah__list_empty(&s->threads)) {
         ah__thr *t = ah__container_of(s->threads.next, ah__thr, link);
         ah__list_remove(&t->link);
+        ah__cx_free(t->cx);
         ah__free(t);
     }
     for (i = 0; i < s->nslots; i++)
@@ -1227,6 +1328,7 @@ ah__sched *ah__sched_get(ah__thr **self, int create)
         s->next_id = 1;
         ah__list_insert_tail(&s->threads, &s->main->link);
         s->running = s->main;
+        s->contexts = ah__cx_wanted(sim);
         memset(&ext, 0, sizeof(ext));
         ext.key = &sched_key;
         ext.name = "threads";
@@ -1350,3 +1452,126 @@ uint64_t ah__deadline_abs(ah_sim *sim, clockid_t clock, const struct timespec *a
         return sim->clock.now_ns;
     return sim->clock.now_ns + (uint64_t)d;
 }
+
+/* ---- what a context answers for the OS thread it is not (the contexts mode) ---- */
+
+AH__LIBC(pthread_self, 17, AH__LIBC_THREAD);
+pthread_t pthread_self(void)
+{
+    if (tls_ctx_id != 0)
+        return tls_ctx_id;
+#if defined(__x86_64__) && defined(__GLIBC__)
+    {
+        /* glibc's own definition, with no lookup: a sanitizer's runtime calls pthread_self while
+         * it starts, before a dlsym is safe (the TCB's `self`, at %fs:16, is glibc's x86-64 ABI) */
+        pthread_t r;
+        __asm__("movq %%fs:16, %0" : "=r"(r));
+        return r;
+    }
+#else
+    {
+        static pthread_t (*real)(void);
+        if (real == NULL)
+            *(void **)&real = dlsym(RTLD_NEXT, "pthread_self");
+        return real();
+    }
+#endif
+}
+
+/* The simulated thread behind a pthread_t when it is a context (pthread_self on one, or what
+ * pthread_create gave), else NULL: the id is not the C library's and must not reach it. */
+static ah__thr *ctx_of(pthread_t tid)
+{
+    ah_sim *sim;
+    ah__sched *s;
+    ah__list *q;
+
+    if (tid == 0 || (sim = ah_sim_current()) == NULL || (s = sim->sched) == NULL || !s->contexts)
+        return NULL;
+    for (q = s->threads.next; q != &s->threads; q = q->next) {
+        ah__thr *t = ah__container_of(q, ah__thr, link);
+        if (t->cx != NULL && t != s->main && pthread_equal(t->os, tid))
+            return t;
+    }
+    return NULL;
+}
+
+AH__LIBC(pthread_setname_np, 23, AH__LIBC_THREAD);
+int pthread_setname_np(pthread_t tid, const char *name)
+{
+    ah__thr *t = ctx_of(tid);
+
+    if (t == NULL)
+        return AH__REAL(pthread_setname_np)(tid, name);
+    if (strlen(name) > 15)
+        return ERANGE;
+    snprintf(t->name, sizeof(t->name), "%s", name);
+    t->name_lazy = 0;
+    return 0;
+}
+
+AH__LIBC(pthread_getname_np, 23, AH__LIBC_THREAD);
+int pthread_getname_np(pthread_t tid, char *buf, size_t len)
+{
+    ah__thr *t = ctx_of(tid);
+
+    if (t == NULL)
+        return AH__REAL(pthread_getname_np)(tid, buf, len);
+    if (t->name_lazy) /* the test's thread's name (the OS thread's) */
+        return AH__REAL(pthread_getname_np)(t->sched->main->os, buf, len);
+    if (strlen(t->name) >= len)
+        return ERANGE;
+    memcpy(buf, t->name, strlen(t->name) + 1);
+    return 0;
+}
+
+/* A context's attributes: its own stack (libuv's thread_stack_size_explicit reads it). */
+AH__LIBC(pthread_getattr_np, 23, AH__LIBC_THREAD);
+int pthread_getattr_np(pthread_t tid, pthread_attr_t *attr)
+{
+    ah__thr *t = ctx_of(tid);
+    int err;
+
+    if (t == NULL)
+        return AH__REAL(pthread_getattr_np)(tid, attr);
+    err = pthread_attr_init(attr);
+    if (err == 0)
+        err = pthread_attr_setstack(attr, t->cx->stack, t->cx->stack_size);
+    if (err == 0 && t->detached)
+        err = pthread_attr_setdetachstate(attr, PTHREAD_CREATE_DETACHED);
+    return err;
+}
+
+/* Affinity, scheduling and signals of a context are those of the OS thread carrying it. */
+static pthread_t carrier(pthread_t tid)
+{
+    ah__thr *t = ctx_of(tid);
+    return t != NULL ? t->sched->main->os : tid;
+}
+
+AH__LIBC(pthread_setaffinity_np, 27, AH__LIBC_THREAD);
+int pthread_setaffinity_np(pthread_t tid, size_t n, const cpu_set_t *set)
+{
+    return AH__REAL(pthread_setaffinity_np)(carrier(tid), n, set);
+}
+
+AH__LIBC(pthread_getaffinity_np, 27, AH__LIBC_THREAD);
+int pthread_getaffinity_np(pthread_t tid, size_t n, cpu_set_t *set)
+{
+    return AH__REAL(pthread_getaffinity_np)(carrier(tid), n, set);
+}
+
+AH__LIBC(pthread_setschedparam, 26, AH__LIBC_THREAD);
+int pthread_setschedparam(pthread_t tid, int policy, const struct sched_param *p)
+{
+    return AH__REAL(pthread_setschedparam)(carrier(tid), policy, p);
+}
+
+AH__LIBC(pthread_getschedparam, 26, AH__LIBC_THREAD);
+int pthread_getschedparam(pthread_t tid, int *policy, struct sched_param *p)
+{
+    return AH__REAL(pthread_getschedparam)(carrier(tid), policy, p);
+}
+
+AH__LIBC(pthread_kill, 17, AH__LIBC_THREAD);
+int pthread_kill(pthread_t tid, int sig) { return AH__REAL(pthread_kill)(carrier(tid), sig); }

@@ -1093,7 +1093,7 @@ int sched_yield(void)
  * asked size is rounded up to a page and to at least PTHREAD_STACK_MIN (8 KiB where that is
  * smaller). Code checks it from inside the thread (pthread_getattr_np): libuv's test
  * thread_stack_size_explicit does. */
-static size_t thread_stack_size(size_t asked)
+static size_t thread_stack_size(ah__sched *s, size_t asked)
 {
     size_t page = (size_t)getpagesize(), min = 8192, dflt = (size_t)2 << 20;
     struct rlimit lim;
@@ -1106,10 +1106,17 @@ static size_t thread_stack_size(size_t asked)
         asked = (asked + page - 1) & ~(page - 1);
         return asked < min ? min : asked;
     }
-    if (getrlimit(RLIMIT_STACK, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY)
-        return dflt;
-    lim.rlim_cur -= lim.rlim_cur % (rlim_t)page;
-    return lim.rlim_cur >= (rlim_t)min ? (size_t)lim.rlim_cur : dflt;
+    /* read once per sim: a getrlimit per thread was a tenth of a two-thread schedule */
+    if (s != NULL && s->stack_dflt != 0)
+        return s->stack_dflt;
+    if (getrlimit(RLIMIT_STACK, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY) {
+        lim.rlim_cur -= lim.rlim_cur % (rlim_t)page;
+        if (lim.rlim_cur >= (rlim_t)min)
+            dflt = (size_t)lim.rlim_cur;
+    }
+    if (s != NULL)
+        s->stack_dflt = dflt;
+    return dflt;
 }
 
 static int uv_create(uv_thread_t *tid, const uv_thread_options_t *opts, void (*entry)(void *),
@@ -1129,7 +1136,7 @@ static int uv_create(uv_thread_t *tid, const uv_thread_options_t *opts, void (*e
     s = ah__sched_get(&self, 1);
     if (opts != NULL && (opts->flags & UV_THREAD_HAS_STACK_SIZE))
         stack = opts->stack_size;
-    stack = thread_stack_size(stack);
+    stack = thread_stack_size(s, stack);
     if (s == NULL) {
         pthread_attr_t a;
         pthread_attr_init(&a);

@@ -36,6 +36,11 @@ typedef struct ah_sim_opts {
      * inherited pipe, say) when nothing simulated is left to run; then the test fails listing
      * them. Default AH_REAL_FD_WAIT_MS or 3000 (docs/descriptors.md). */
     uint64_t real_fd_wait_ms;
+    /* How the sim runs the threads the code under test starts: 0 follows AH_THREADS (unset: OS
+     * threads), 1 runs them as user-level contexts on the test's thread (AH_THREADS=contexts:
+     * cheaper switches, thread-local storage copied at each switch; docs/threads.md "The contexts
+     * mode"), -1 as OS threads. Under Valgrind and the sanitizers they are OS threads. */
+    int thread_contexts;
 } ah_sim_opts;
 
 /* Creates a sim with its own clock, default loop and oracle, and makes it the current sim (the
