@@ -102,6 +102,7 @@ typedef struct ah__fsock {
     ah__twaitq twq;               /* simulated threads blocked in a call on it */
     char wait_desc[224];          /* what a blocked thread waits for, for the deadlock report */
     unsigned fork_gen;            /* ah__fd_fork_gen when it was made */
+    int nfds;                     /* descriptor numbers that refer to it (dup): 1 at first */
     ah__site site;
 } ah__fsock;
 
@@ -148,7 +149,18 @@ ah__fdstate *ah__fd_state(ah_sim *sim); /* created on first use */
 /* The fake descriptor `fd` of the current sim, or NULL (a real descriptor, or no sim). */
 ah__fsock *ah__fd_get(int fd);
 ah__fsock *ah__fd_new(ah_sim *sim, int kind, ah__site site); /* NULL with errno set */
-void ah__fd_release(ah__fsock *fs);                          /* frees the number and the entry */
+void ah__fd_release(ah__fsock *fs);                          /* frees every number and the entry */
+/* dup (fd/dup.c): `fd`, a real descriptor of /dev/null just duplicated from fs->fd, becomes one
+ * more number of the same open object, with FD_CLOEXEC as `cloexec`. */
+void ah__fd_add_number(ah__fsock *fs, int fd, int cloexec);
+/* close of one of several numbers of `fs`: the number goes, the object stays. Returns 0. */
+int ah__fd_drop_number(ah__fsock *fs, int fd);
+/* `fd` (a number of `fs`) becomes fs->fd, the one reports and a uv handle's io_watcher name. */
+void ah__fd_make_primary(ah__fsock *fs, int fd);
+/* FD_CLOEXEC of the number `fd` of `fs`: read (set < 0) or set to `set`. */
+int ah__fd_number_cloexec(ah__fsock *fs, int fd, int set);
+/* fcntl(fd, F_DUPFD or F_DUPFD_CLOEXEC, min) on a fake descriptor (fd/dup.c). */
+int ah__fd_dupfd(ah__fsock *fs, int fd, long min, int cloexec);
 /* The deadline of a blocking call with a SO_RCVTIMEO/SO_SNDTIMEO of `ms` (0: UINT64_MAX). */
 uint64_t ah__fd_deadline(const ah__fsock *fs, int ms);
 /* A blocking call of the test body returns: under exploration, the flows due at this instant may

@@ -9,6 +9,7 @@
 extern const char ah__fd_interposer_addrinfo;
 extern const char ah__fd_interposer_clock;
 extern const char ah__fd_interposer_dgram;
+extern const char ah__fd_interposer_dup;
 extern const char ah__fd_interposer_eventfd;
 extern const char ah__fd_interposer_pipe;
 extern const char ah__fd_interposer_poll;
@@ -27,4 +28,5 @@ const void *const ah__fd_interposers[] = {
     &ah__fd_interposer_eventfd,
     &ah__fd_interposer_pipe,
     &ah__fd_interposer_timerfd,
+    &ah__fd_interposer_dup,
 };

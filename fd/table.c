@@ -16,6 +16,7 @@
 
 static const int fd_key;
 static ah__fsock **tab;
+static unsigned char *tab_cloexec; /* FD_CLOEXEC of a duplicate (fs->fd's is fs->cloexec) */
 static int tab_cap;
 
 void *ah__fd_dlsym(const char *fn)
@@ -184,6 +185,21 @@ ah__fsock *ah__fd_get(int fd)
     return fs;
 }
 
+static void tab_grow(int fd)
+{
+    int cap = tab_cap ? tab_cap : 64;
+
+    if (fd < tab_cap)
+        return;
+    while (cap <= fd)
+        cap *= 2;
+    tab = ah__realloc(tab, (size_t)cap * sizeof(*tab));
+    tab_cloexec = ah__realloc(tab_cloexec, (size_t)cap);
+    memset(tab + tab_cap, 0, (size_t)(cap - tab_cap) * sizeof(*tab));
+    memset(tab_cloexec + tab_cap, 0, (size_t)(cap - tab_cap));
+    tab_cap = cap;
+}
+
 ah__fsock *ah__fd_new(ah_sim *sim, int kind, ah__site site)
 {
     ah__fdstate *st = ah__fd_state(sim);
@@ -192,14 +208,7 @@ ah__fsock *ah__fd_new(ah_sim *sim, int kind, ah__site site)
 
     if (fd < 0)
         return NULL; /* EMFILE, as socket(2) would say */
-    if (fd >= tab_cap) {
-        int cap = tab_cap ? tab_cap : 64;
-        while (cap <= fd)
-            cap *= 2;
-        tab = ah__realloc(tab, (size_t)cap * sizeof(*tab));
-        memset(tab + tab_cap, 0, (size_t)(cap - tab_cap) * sizeof(*tab));
-        tab_cap = cap;
-    }
+    tab_grow(fd);
     fs = ah__calloc(1, sizeof(*fs));
     fs->fd = fd;
     fs->sim = sim;
@@ -207,6 +216,7 @@ ah__fsock *ah__fd_new(ah_sim *sim, int kind, ah__site site)
     fs->site = site;
     fs->fork_gen = ah__fd_fork_gen;
     fs->accmode = O_RDWR;
+    fs->nfds = 1;
     ah__list_init(&fs->backlog);
     ah__list_init(&fs->polls);
     ah__list_insert_tail(&st->socks, &fs->link);
@@ -218,6 +228,7 @@ void ah__fd_release(ah__fsock *fs)
 {
     AH__REAL(close);
     ah__list *q, *next;
+    int i;
 
     for (q = fs->polls.next; q != &fs->polls; q = next) {
         next = q->next;
@@ -230,10 +241,65 @@ void ah__fd_release(ah__fsock *fs)
         fs->ops->release(fs);
     fs->ops = NULL;
     ah__list_remove(&fs->link);
+    for (i = 0; fs->nfds > 1 && i < tab_cap; i++) /* its duplicates (the sim's end) */
+        if (tab[i] == fs && i != fs->fd) {
+            tab[i] = NULL;
+            real_close(i);
+            fs->nfds--;
+        }
     if (fs->fd >= 0 && fs->fd < tab_cap && tab[fs->fd] == fs)
         tab[fs->fd] = NULL;
     real_close(fs->fd);
     ah__free(fs);
+}
+
+/* ---- duplicates: several numbers, one open object (fd/dup.c) ---- */
+
+void ah__fd_add_number(ah__fsock *fs, int fd, int cloexec)
+{
+    tab_grow(fd);
+    tab[fd] = fs;
+    tab_cloexec[fd] = cloexec != 0;
+    fs->nfds++;
+}
+
+int ah__fd_drop_number(ah__fsock *fs, int fd)
+{
+    AH__REAL(close);
+    int i;
+
+    tab[fd] = NULL;
+    real_close(fd);
+    fs->nfds--;
+    if (fd == fs->fd) /* another number names it now */
+        for (i = 0; i < tab_cap; i++)
+            if (tab[i] == fs) {
+                fs->fd = i;
+                fs->cloexec = tab_cloexec[i];
+                break;
+            }
+    return 0;
+}
+
+void ah__fd_make_primary(ah__fsock *fs, int fd)
+{
+    if (fd == fs->fd)
+        return;
+    tab_cloexec[fs->fd] = (unsigned char)(fs->cloexec != 0);
+    fs->cloexec = tab_cloexec[fd];
+    fs->fd = fd;
+}
+
+int ah__fd_number_cloexec(ah__fsock *fs, int fd, int set)
+{
+    if (fd == fs->fd) {
+        if (set >= 0)
+            fs->cloexec = set != 0;
+        return fs->cloexec;
+    }
+    if (set >= 0)
+        tab_cloexec[fd] = set != 0;
+    return tab_cloexec[fd];
 }
 
 /* ---- the watchers of a descriptor (their state; poll.c owns what they do) ---- */

@@ -30,6 +30,10 @@
 #define F_GETPIPE_SZ 1032
 #endif
 int pipe2(int fds[2], int flags);
+int dup3(int fd, int to, int flags);
+#ifndef F_DUPFD_CLOEXEC
+#define F_DUPFD_CLOEXEC 1030
+#endif
 
 /* ---- pipes ---- */
 
@@ -571,6 +575,171 @@ static void uv_fs_read_of_a_pipe_survives_a_signal(void **state)
     ah_run_until_idle(sim);
 }
 
+/* ---- duplicates (fd/dup.c) ---- */
+
+static void a_duplicate_is_the_same_open_object(void **state)
+{
+    ah_sim *sim = *state;
+    int p[2], d, r2, e, n;
+    char b[8];
+    struct pollfd pf;
+
+    (void)sim;
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(fcntl(p[1], F_SETFD, FD_CLOEXEC), 0);
+    d = dup(p[1]);
+    assert_true(d >= 0);
+    assert_int_equal(fcntl(d, F_GETFD), 0); /* FD_CLOEXEC is the number's own */
+    assert_int_equal(fcntl(p[1], F_GETFD), FD_CLOEXEC);
+    assert_int_equal(fcntl(d, F_GETFL) & O_ACCMODE, O_WRONLY);
+    assert_int_equal(write(d, "ab", 2), 2);
+    assert_int_equal(read(p[0], b, sizeof(b)), 2);
+    /* O_NONBLOCK is the open object's: set through one number, seen through the other */
+    assert_int_equal(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+    /* one write end closed, its duplicate open: no end of file yet */
+    assert_int_equal(close(p[1]), 0);
+    assert_int_equal(read(p[0], b, sizeof(b)), -1);
+    assert_int_equal(errno, EAGAIN);
+    pf.fd = p[0];
+    pf.events = POLLIN;
+    assert_int_equal(poll(&pf, 1, 0), 0);
+    assert_int_equal(write(d, "c", 1), 1);
+    assert_int_equal(close(d), 0);
+    assert_int_equal(read(p[0], b, sizeof(b)), 1); /* what was written comes first */
+    assert_int_equal(read(p[0], b, sizeof(b)), 0); /* then end of file */
+    assert_int_equal(poll(&pf, 1, 0), 1);
+    assert_true(pf.revents & POLLHUP);
+
+    /* F_DUPFD and F_DUPFD_CLOEXEC from a minimum; a reader's duplicate keeps writes going */
+    r2 = fcntl(p[0], F_DUPFD_CLOEXEC, 100);
+    assert_true(r2 >= 100);
+    assert_int_equal(fcntl(r2, F_GETFD), FD_CLOEXEC);
+    n = fcntl(p[0], F_DUPFD, 200);
+    assert_true(n >= 200);
+    assert_int_equal(fcntl(n, F_GETFD), 0);
+    assert_int_equal(fcntl(p[0], F_DUPFD, -1), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(close(n), 0);
+    assert_int_equal(close(p[0]), 0);
+    assert_int_equal(close(r2), 0);
+
+    /* dup2 and dup3: onto itself, bad flags, onto another fake object (closed silently) */
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(dup2(p[0], p[0]), p[0]);
+    assert_int_equal(dup3(p[0], p[0], 0), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(dup3(p[0], 300, O_NONBLOCK), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(dup2(p[0], -1), -1);
+    assert_int_equal(errno, EBADF);
+    assert_int_equal(dup(987654), -1);
+    assert_int_equal(errno, EBADF);
+    e = eventfd(0, 0);
+    assert_int_equal(dup3(p[0], e, O_CLOEXEC), e); /* the eventfd is closed, e reads the pipe */
+    assert_int_equal(fcntl(e, F_GETFD), FD_CLOEXEC);
+    assert_int_equal(write(p[1], "z", 1), 1);
+    assert_int_equal(read(e, b, 1), 1); /* an eventfd would say EINVAL for 1 byte */
+    assert_int_equal(b[0], 'z');
+    /* dup2 of a real descriptor onto the write end: the pipe loses its writer */
+    n = open("/dev/null", O_RDONLY);
+    assert_true(n >= 0);
+    assert_int_equal(dup2(n, p[1]), p[1]);
+    assert_int_equal(close(e), 0);
+    assert_int_equal(read(p[0], b, 1), 0);
+    assert_int_equal(close(p[0]), 0);
+    assert_int_equal(close(p[1]), 0); /* the real /dev/null now */
+    assert_int_equal(close(n), 0);
+}
+
+static int dup_reads;
+static uint64_t dup_read_ms;
+static void on_dup_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+    (void)b;
+    if (n > 0) {
+        dup_reads += (int)n;
+        dup_read_ms = uv_now(s->loop);
+    } else if (n < 0) {
+        assert_int_equal(n, UV_EOF);
+        uv_close((uv_handle_t *)s, NULL);
+    }
+}
+
+static int dup_w;
+static void write_dup_later(uv_timer_t *t)
+{
+    assert_int_equal(write(dup_w, "hi", 2), 2);
+    assert_int_equal(close(dup_w), 0);
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+static void uv_pipe_open_adopts_a_duplicate(void **state)
+{
+    ah_sim *sim = *state;
+    uv_loop_t *loop = uv_default_loop();
+    uv_pipe_t h;
+    uv_timer_t t;
+    uint64_t t0 = uv_now(loop);
+    int p[2], d;
+
+    assert_int_equal(pipe(p), 0);
+    d = dup(p[0]);
+    assert_int_equal(uv_pipe_init(loop, &h, 0), 0);
+    assert_int_equal(uv_pipe_open(&h, d), 0);
+    assert_int_equal(close(p[0]), 0); /* the original goes; the handle's number stays */
+    dup_w = dup(p[1]);
+    assert_int_equal(close(p[1]), 0);
+    assert_int_equal(uv_read_start((uv_stream_t *)&h, on_alloc, on_dup_read), 0);
+    assert_int_equal(uv_timer_init(loop, &t), 0);
+    assert_int_equal(uv_timer_start(&t, write_dup_later, 100, 0), 0);
+    ah_run_until_idle(sim);
+    assert_int_equal(dup_reads, 2);
+    assert_int_equal(dup_read_ms - t0, 100);
+}
+
+static int dt_pipe[2], dt_dup;
+static void dup_writer(void *arg)
+{
+    (void)arg;
+    uv_sleep(300);
+    assert_int_equal(write(dt_dup, "x", 1), 1);
+    uv_sleep(100);
+    assert_int_equal(close(dt_pipe[1]), 0); /* one number of the write end: no EOF yet */
+    uv_sleep(100);
+    assert_int_equal(close(dt_dup), 0); /* the last one */
+}
+
+static void dup_reader(void *arg)
+{
+    uint64_t *at = arg;
+    char b[4];
+
+    assert_int_equal(read(dt_pipe[0], b, sizeof(b)), 1);
+    at[0] = uv_hrtime() / 1000000;
+    assert_int_equal(read(dt_pipe[0], b, sizeof(b)), 0);
+    at[1] = uv_hrtime() / 1000000;
+}
+
+/* A thread blocked reading a pipe sees end of file when the last duplicate of the write end
+ * closes, not the first. */
+static void a_thread_blocks_until_every_writer_is_closed(void **state)
+{
+    ah_sim *sim = *state;
+    uv_thread_t w, r;
+    uint64_t at[2], t0 = uv_hrtime() / 1000000;
+
+    (void)sim;
+    assert_int_equal(pipe(dt_pipe), 0);
+    dt_dup = dup(dt_pipe[1]);
+    assert_int_equal(uv_thread_create(&r, dup_reader, at), 0);
+    assert_int_equal(uv_thread_create(&w, dup_writer, NULL), 0);
+    assert_int_equal(uv_thread_join(&w), 0);
+    assert_int_equal(uv_thread_join(&r), 0);
+    assert_int_equal(at[0] - t0, 300);
+    assert_int_equal(at[1] - t0, 500);
+    assert_int_equal(close(dt_pipe[0]), 0);
+}
+
 /* ---- planted misuse beside correct twins ---- */
 
 static void read_unwritten_pipe_body(ah_sim *sim, void *ctx)
@@ -688,6 +857,75 @@ static void a_pipe_never_closed_is_reported(void **state)
     ah_assert_passes(NULL, unclosed_pipe_body, "closes");
 }
 
+static void dup_writer_left_body(ah_sim *sim, void *ctx)
+{
+    int p[2], d;
+    char b[4];
+
+    (void)sim;
+    assert_int_equal(pipe(p), 0);
+    d = dup(p[1]);
+    close(p[1]);
+    if (ctx != NULL) /* the twin closes every number of the write end */
+        close(d);
+    assert_int_equal(read(p[0], b, sizeof(b)), 0); /* planted: the duplicate still writes */
+    close(p[0]);
+    if (ctx == NULL)
+        close(d);
+}
+
+static void eof_waits_for_every_duplicate_of_the_writer(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, dup_writer_left_body, NULL, "read on the read end of pipe");
+    ah_assert_passes(NULL, dup_writer_left_body, "closes both");
+}
+
+static void dup_of_handle_body(ah_sim *sim, void *ctx)
+{
+    uv_pipe_t h;
+    int p[2], d = -1;
+
+    assert_int_equal(pipe(p), 0);
+    if (ctx != NULL) /* the twin duplicates before the handle adopts it */
+        d = dup(p[0]);
+    assert_int_equal(uv_pipe_init(uv_default_loop(), &h, 0), 0);
+    assert_int_equal(uv_pipe_open(&h, p[0]), 0);
+    if (ctx == NULL)
+        d = dup(p[0]); /* planted: behind libuv's back */
+    close(d);
+    close(p[1]);
+    uv_close((uv_handle_t *)&h, NULL);
+    ah_run_until_idle(sim);
+}
+
+static void a_dup_of_a_handles_descriptor_is_named(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, dup_of_handle_body, NULL, "belongs to a uv handle");
+    ah_assert_passes(NULL, dup_of_handle_body, "before");
+}
+
+static void dup_left_open_body(ah_sim *sim, void *ctx)
+{
+    int p[2], d;
+
+    (void)sim;
+    assert_int_equal(pipe(p), 0);
+    d = dup(p[0]);
+    close(p[0]);
+    close(p[1]);
+    if (ctx != NULL)
+        close(d); /* planted without ctx: the duplicate keeps the read end open */
+}
+
+static void a_duplicate_never_closed_is_reported(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, dup_left_open_body, NULL, "the read end of pipe");
+    ah_assert_passes(NULL, dup_left_open_body, "closes");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -703,11 +941,17 @@ int main(void)
         ah_unit_test(a_signal_interrupts_poll_even_with_sa_restart),
         ah_unit_test(a_signal_interrupts_nanosleep_with_the_time_left),
         ah_unit_test(uv_fs_read_of_a_pipe_survives_a_signal),
+        ah_unit_test(a_duplicate_is_the_same_open_object),
+        ah_unit_test(uv_pipe_open_adopts_a_duplicate),
+        ah_unit_test(a_thread_blocks_until_every_writer_is_closed),
         cmocka_unit_test(a_read_on_a_pipe_nobody_writes_is_a_deadlock),
         cmocka_unit_test(a_thread_reading_a_pipe_nobody_writes_is_a_deadlock),
         cmocka_unit_test(a_write_to_a_closed_eventfd_is_ebadf),
         cmocka_unit_test(a_write_to_a_pipe_without_reader_raises_sigpipe),
         cmocka_unit_test(a_pipe_never_closed_is_reported),
+        cmocka_unit_test(eof_waits_for_every_duplicate_of_the_writer),
+        cmocka_unit_test(a_dup_of_a_handles_descriptor_is_named),
+        cmocka_unit_test(a_duplicate_never_closed_is_reported),
     };
     return ah_run_tests(tests);
 }
