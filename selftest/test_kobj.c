@@ -926,6 +926,47 @@ static void a_duplicate_never_closed_is_reported(void **state)
     ah_assert_passes(NULL, dup_left_open_body, "closes");
 }
 
+static void on_child_exit(uv_process_t *p, int64_t status, int sig)
+{
+    (void)status, (void)sig;
+    uv_close((uv_handle_t *)p, NULL);
+}
+
+static void spawn_inherit_body(ah_sim *sim, void *ctx)
+{
+    uv_process_t pr;
+    uv_process_options_t o;
+    uv_stdio_container_t io[2];
+    char *args[] = {"true", NULL};
+    int p[2];
+
+    assert_int_equal(pipe(p), 0);
+    memset(&o, 0, sizeof(o));
+    memset(io, 0, sizeof(io));
+    o.file = "true";
+    o.args = args;
+    o.exit_cb = on_child_exit;
+    o.stdio = io;
+    o.stdio_count = 2;
+    io[0].flags = UV_IGNORE;
+    io[1].flags = UV_INHERIT_FD;
+    /* planted without ctx: a real child cannot inherit a fake pipe (decision 107) */
+    io[1].data.fd = ctx == NULL ? p[1] : 2;
+    assert_int_equal(uv_spawn(uv_default_loop(), &pr, &o), 0);
+    ah_run_until_idle(sim);
+    close(p[0]);
+    close(p[1]);
+}
+
+static void a_real_child_inheriting_a_fake_pipe_is_named(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, spawn_inherit_body, NULL,
+                         "a fake kernel object of the sim (a pipe, socketpair, eventfd, ...), "
+                         "which a real process cannot inherit");
+    ah_assert_passes(NULL, spawn_inherit_body, "stderr");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -952,6 +993,7 @@ int main(void)
         cmocka_unit_test(eof_waits_for_every_duplicate_of_the_writer),
         cmocka_unit_test(a_dup_of_a_handles_descriptor_is_named),
         cmocka_unit_test(a_duplicate_never_closed_is_reported),
+        cmocka_unit_test(a_real_child_inheriting_a_fake_pipe_is_named),
     };
     return ah_run_tests(tests);
 }
