@@ -212,6 +212,9 @@ int ah__fd_int_out(void *val, socklen_t *len, int v);
 /* Makes `fs` (a fresh SOCK_DGRAM socket of AF_INET or AF_INET6) a UDP socket: set by dgram.c,
  * which socket.c must not depend on. Returns 0 or a positive errno. */
 extern int (*ah__fd_dgram_open)(ah__fsock *fs);
+/* socketpair(AF_UNIX, SOCK_DGRAM or SOCK_SEQPACKET): set by unixdgram.c. Returns 0, or -1 with
+ * errno set. */
+extern int (*ah__fd_msgpair_open)(ah_sim *sim, int type, int flags, ah__site site, int sv[2]);
 
 /* tty.c: ioctl requests on a fake terminal; returns 1 and sets *r when it answered `req`. Set by
  * tty.c when it makes a terminal (socket.c's ioctl calls it, and must not depend on tty.c). */

@@ -16,6 +16,7 @@ extern const char ah__fd_interposer_poll;
 extern const char ah__fd_interposer_socket;
 extern const char ah__fd_interposer_timerfd;
 extern const char ah__fd_interposer_tty;
+extern const char ah__fd_interposer_unixdgram;
 
 const void *const ah__fd_interposers[] = {
     &ah__libc_room, /* harness/libc.c: which definition of each name won the link */
@@ -29,4 +30,5 @@ const void *const ah__fd_interposers[] = {
     &ah__fd_interposer_pipe,
     &ah__fd_interposer_timerfd,
     &ah__fd_interposer_dup,
+    &ah__fd_interposer_unixdgram,
 };

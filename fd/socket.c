@@ -38,6 +38,7 @@ static const ah__listen_ops lst_ops = {lst_arrived, lst_loop};
 
 int (*ah__fd_tty_ioctl_hook)(ah__fsock *fs, unsigned long req, void *arg, int *r);
 int (*ah__fd_dgram_open)(ah__fsock *fs);
+int (*ah__fd_msgpair_open)(ah_sim *sim, int type, int flags, ah__site site, int sv[2]);
 
 int ah__fd_fail_errno(int e)
 {
@@ -365,10 +366,16 @@ int socketpair(int domain, int type, int protocol, int sv[2])
     int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
     ah__fsock *fs[2];
 
-    if (sim == NULL || domain != AF_UNIX || base != SOCK_STREAM || ah__fd_state(sim)->passthrough)
+    if (sim == NULL || domain != AF_UNIX ||
+        (base != SOCK_STREAM && base != SOCK_DGRAM && base != SOCK_SEQPACKET) ||
+        ah__fd_state(sim)->passthrough)
         return real_socketpair(domain, type, protocol, sv);
     if (sv == NULL)
         return fail_errno(EFAULT);
+    if (protocol != 0)
+        return fail_errno(EPROTONOSUPPORT);
+    if (base != SOCK_STREAM) /* messages: fd/unixdgram.c */
+        return ah__fd_msgpair_open(sim, base, type, SITE("socketpair"), sv);
     if (ah__fd_pair(sim, type, "socketpair", SITE("socketpair"), fs) != 0)
         return -1;
     sv[0] = fs[0]->fd;

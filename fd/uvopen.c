@@ -162,6 +162,11 @@ static int stream_open(uv_stream_t *st, int fd, const char *fn, ah__site site)
                  fs->state == AH__FS_CONNECTING ? "still connecting" : "listening");
     if ((st->type == UV_TCP) != (fs->domain != AF_UNIX))
         return UV_EINVAL;
+    if (fs->conn == NULL && fs->ops != NULL && fs->type != SOCK_STREAM)
+        ah__fail(s->net->sim,
+                 "%s(%d) in %s: adopting an end of a SOCK_DGRAM or SOCK_SEQPACKET socketpair as "
+                 "a stream is not simulated",
+                 fn, fd, ah__site_str(&site, where, sizeof(where)));
     for (q = fs->polls.next; q != &fs->polls; q = next) {
         next = q->next;
         ah__fpoll_detach(ah__container_of(q, ah__fpoll, link));

@@ -740,6 +740,144 @@ static void a_thread_blocks_until_every_writer_is_closed(void **state)
     assert_int_equal(close(dt_pipe[0]), 0);
 }
 
+static void writes_then_closes(void *arg)
+{
+    (void)arg;
+    uv_sleep(300);
+    assert_int_equal(write(dt_pipe[1], "x", 1), 1);
+    assert_int_equal(close(dt_pipe[1]), 0);
+}
+
+/* The test's thread blocks in read while a simulated thread sleeps, writes and ends: the read
+ * returns at +300 ms (before, the sim saw every thread gone and reported a deadlock without
+ * looking at the read again). */
+static void the_test_thread_reads_what_a_thread_wrote_before_ending(void **state)
+{
+    ah_sim *sim = *state;
+    uv_thread_t t;
+    char b[4];
+    uint64_t t0 = uv_hrtime();
+
+    (void)sim;
+    assert_int_equal(pipe(dt_pipe), 0);
+    assert_int_equal(uv_thread_create(&t, writes_then_closes, NULL), 0);
+    assert_int_equal(read(dt_pipe[0], b, sizeof(b)), 1);
+    assert_int_equal(read(dt_pipe[0], b, sizeof(b)), 0);
+    assert_int_equal((uv_hrtime() - t0) / 1000000, 300);
+    assert_int_equal(uv_thread_join(&t), 0);
+    assert_int_equal(close(dt_pipe[0]), 0);
+}
+
+/* ---- message socketpairs (fd/unixdgram.c) ---- */
+
+static int mp[2];
+static void sends_later(void *arg)
+{
+    (void)arg;
+    uv_sleep(100);
+    assert_int_equal(send(mp[1], "one", 3, 0), 3);
+    assert_int_equal(send(mp[1], "two!", 4, 0), 4);
+}
+
+/* A thread's blocking recv on a SOCK_SEQPACKET pair takes whole messages at the virtual instant
+ * they are sent; the test's thread waits for them in a blocking recv too. */
+static void a_message_pair_keeps_boundaries_in_virtual_time(void **state)
+{
+    ah_sim *sim = *state;
+    uv_thread_t t;
+    char b[16];
+    uint64_t t0 = uv_hrtime();
+    int v;
+    socklen_t len = sizeof(v);
+
+    (void)sim;
+    assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, mp), 0);
+    assert_int_equal(getsockopt(mp[0], SOL_SOCKET, SO_TYPE, &v, &len), 0);
+    assert_int_equal(v, SOCK_SEQPACKET);
+    assert_int_equal(uv_thread_create(&t, sends_later, NULL), 0);
+    assert_int_equal(uv_thread_join(&t), 0);
+    assert_int_equal(recv(mp[0], b, sizeof(b), 0), 3);
+    assert_int_equal((uv_hrtime() - t0) / 1000000, 100);
+    assert_int_equal(recv(mp[0], b, 2, 0), 2); /* cut at the buffer: the rest is dropped */
+    assert_int_equal(close(mp[1]), 0);
+    assert_int_equal(recv(mp[0], b, sizeof(b), 0), 0); /* SOCK_SEQPACKET: end of file */
+    assert_int_equal(close(mp[0]), 0);
+}
+
+static int drained_at;
+static void drains_later(void *arg)
+{
+    char b[2048];
+    (void)arg;
+    uv_sleep(250);
+    assert_int_equal(recv(mp[0], b, sizeof(b), 0), 1000);
+    drained_at = (int)(uv_hrtime() / 1000000);
+}
+
+/* A blocking send on a full SOCK_DGRAM pair waits until the reader takes a message. */
+static void a_send_on_a_full_message_pair_waits_for_the_reader(void **state)
+{
+    ah_sim *sim = *state;
+    uv_thread_t t;
+    static char b[1000];
+    int n = 0, t0 = (int)(uv_hrtime() / 1000000);
+
+    (void)sim;
+    assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM, 0, mp), 0);
+    while (send(mp[1], b, sizeof(b), MSG_DONTWAIT) == (ssize_t)sizeof(b))
+        n++;
+    assert_int_equal(errno, EAGAIN);
+    assert_int_equal(n, 93); /* 212992 bytes of send buffer, 2304 charged per message */
+    assert_int_equal(uv_thread_create(&t, drains_later, NULL), 0);
+    assert_int_equal(send(mp[1], b, sizeof(b), 0), (ssize_t)sizeof(b)); /* waits for the reader */
+    assert_int_equal((int)(uv_hrtime() / 1000000) - t0, 250);
+    assert_int_equal(uv_thread_join(&t), 0);
+    assert_int_equal(drained_at - t0, 250);
+    assert_int_equal(close(mp[0]), 0);
+    assert_int_equal(send(mp[1], "x", 1, 0), -1); /* the peer went: refused, then not connected */
+    assert_int_equal(errno, ECONNREFUSED);
+    assert_int_equal(send(mp[1], "x", 1, 0), -1);
+    assert_int_equal(errno, ENOTCONN);
+    assert_int_equal(close(mp[1]), 0);
+}
+
+static int dgram_polls;
+static void on_dgram(uv_poll_t *h, int status, int events)
+{
+    char b[16];
+    assert_int_equal(status, 0);
+    assert_true(events & UV_READABLE);
+    assert_int_equal(recv(mp[0], b, sizeof(b), 0), 5);
+    if (++dgram_polls == 2)
+        uv_close((uv_handle_t *)h, NULL);
+}
+
+static void send_dgram(uv_timer_t *t)
+{
+    assert_int_equal(send(mp[1], "hello", 5, 0), 5);
+    if (dgram_polls == 1)
+        uv_close((uv_handle_t *)t, NULL);
+}
+
+static void uv_poll_watches_a_message_pair(void **state)
+{
+    ah_sim *sim = *state;
+    uv_loop_t *loop = uv_default_loop();
+    uv_poll_t p;
+    uv_timer_t t;
+
+    assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, mp), 0);
+    assert_int_equal(uv_poll_init(loop, &p, mp[0]), 0);
+    assert_int_equal(uv_poll_start(&p, UV_READABLE, on_dgram), 0);
+    assert_int_equal(uv_timer_init(loop, &t), 0);
+    assert_int_equal(uv_timer_start(&t, send_dgram, 100, 100), 0);
+    ah_run_until_idle(sim);
+    assert_int_equal(dgram_polls, 2);
+    ah_assert_now_ms(sim, 200);
+    close(mp[0]);
+    close(mp[1]);
+}
+
 /* ---- planted misuse beside correct twins ---- */
 
 static void read_unwritten_pipe_body(ah_sim *sim, void *ctx)
@@ -967,6 +1105,47 @@ static void a_real_child_inheriting_a_fake_pipe_is_named(void **state)
     ah_assert_passes(NULL, spawn_inherit_body, "stderr");
 }
 
+static void dgram_peer_gone_body(ah_sim *sim, void *ctx)
+{
+    int sv[2];
+    char b[4];
+
+    (void)sim;
+    /* planted without ctx: a SOCK_DGRAM pair has no end of file; SOCK_SEQPACKET does */
+    assert_int_equal(socketpair(AF_UNIX, ctx == NULL ? SOCK_DGRAM : SOCK_SEQPACKET, 0, sv), 0);
+    close(sv[1]);
+    assert_int_equal(recv(sv[0], b, sizeof(b), 0), 0);
+    close(sv[0]);
+}
+
+static void a_dgram_pair_read_after_its_peer_closed_is_a_deadlock(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, dgram_peer_gone_body, NULL, "recv on a SOCK_DGRAM socketpair end");
+    ah_assert_passes(NULL, dgram_peer_gone_body, "seqpacket");
+}
+
+static void dgram_as_stream_body(ah_sim *sim, void *ctx)
+{
+    uv_pipe_t h;
+    int sv[2];
+
+    assert_int_equal(socketpair(AF_UNIX, ctx == NULL ? SOCK_DGRAM : SOCK_STREAM, 0, sv), 0);
+    assert_int_equal(uv_pipe_init(uv_default_loop(), &h, 0), 0);
+    assert_int_equal(uv_pipe_open(&h, sv[0]), 0); /* planted without ctx: not a stream */
+    uv_close((uv_handle_t *)&h, NULL);
+    close(sv[1]);
+    ah_run_until_idle(sim);
+}
+
+static void a_message_pair_adopted_as_a_stream_is_named(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, dgram_as_stream_body, NULL,
+                         "adopting an end of a SOCK_DGRAM or SOCK_SEQPACKET socketpair");
+    ah_assert_passes(NULL, dgram_as_stream_body, "stream");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -985,6 +1164,10 @@ int main(void)
         ah_unit_test(a_duplicate_is_the_same_open_object),
         ah_unit_test(uv_pipe_open_adopts_a_duplicate),
         ah_unit_test(a_thread_blocks_until_every_writer_is_closed),
+        ah_unit_test(the_test_thread_reads_what_a_thread_wrote_before_ending),
+        ah_unit_test(a_message_pair_keeps_boundaries_in_virtual_time),
+        ah_unit_test(a_send_on_a_full_message_pair_waits_for_the_reader),
+        ah_unit_test(uv_poll_watches_a_message_pair),
         cmocka_unit_test(a_read_on_a_pipe_nobody_writes_is_a_deadlock),
         cmocka_unit_test(a_thread_reading_a_pipe_nobody_writes_is_a_deadlock),
         cmocka_unit_test(a_write_to_a_closed_eventfd_is_ebadf),
@@ -994,6 +1177,8 @@ int main(void)
         cmocka_unit_test(a_dup_of_a_handles_descriptor_is_named),
         cmocka_unit_test(a_duplicate_never_closed_is_reported),
         cmocka_unit_test(a_real_child_inheriting_a_fake_pipe_is_named),
+        cmocka_unit_test(a_dgram_pair_read_after_its_peer_closed_is_a_deadlock),
+        cmocka_unit_test(a_message_pair_adopted_as_a_stream_is_named),
     };
     return ah_run_tests(tests);
 }
