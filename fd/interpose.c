@@ -16,6 +16,7 @@ extern const char ah__fd_interposer_poll;
 extern const char ah__fd_interposer_socket;
 extern const char ah__fd_interposer_timerfd;
 extern const char ah__fd_interposer_tty;
+extern const char ah__fd_interposer_signalfd;
 extern const char ah__fd_interposer_unixdgram;
 
 const void *const ah__fd_interposers[] = {
@@ -31,4 +32,5 @@ const void *const ah__fd_interposers[] = {
     &ah__fd_interposer_timerfd,
     &ah__fd_interposer_dup,
     &ah__fd_interposer_unixdgram,
+    &ah__fd_interposer_signalfd,
 };

@@ -270,7 +270,19 @@ void ah__sig_catch(ah__pstate *st, int signum, const char *what, ah__site site)
     watcher w[MAX_WATCHERS];
     char note[96], name[32];
     size_t n, i;
+    int outside;
 
+    /* Blocked by the thread and read through a signalfd: it waits there (fd/signalfd.c). Sent
+     * by the process itself (kill, raise, uv_kill: its pid) or from outside (ah_signal_raise, a
+     * child's exit, a real signal: pid 0, the sim does not know the sender). */
+    outside = strcmp(what, "ah_signal_raise") == 0 || strncmp(what, "a ", 2) == 0;
+    if (ah__fd_signalfd_deliver(st->sim, signum, strcmp(what, "raise") == 0 ? SI_TKILL : SI_USER,
+                                outside ? 0 : (int)getpid())) {
+        snprintf(note, sizeof(note), "%s pending for a signalfd (%s)",
+                 sig_name(signum, name, sizeof(name)), what);
+        ah__trace_note(st->sim, "signals", note);
+        return;
+    }
     snprintf(note, sizeof(note), "%s caught (%s)", sig_name(signum, name, sizeof(name)), what);
     ah__trace_note(st->sim, "signals", note);
     if (st->reset_dfl[signum]) {

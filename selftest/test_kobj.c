@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -878,6 +879,109 @@ static void uv_poll_watches_a_message_pair(void **state)
     close(mp[1]);
 }
 
+/* ---- signalfd (fd/signalfd.c) ---- */
+
+static void block_usr(int how)
+{
+    sigset_t m;
+    sigemptyset(&m);
+    sigaddset(&m, SIGUSR1);
+    sigaddset(&m, SIGUSR2);
+    assert_int_equal(pthread_sigmask(how, &m, NULL), 0);
+}
+
+static void kill_later(uv_timer_t *t)
+{
+    assert_int_equal(kill(getpid(), SIGUSR2), 0);
+    assert_int_equal(raise(SIGUSR1), 0);
+    assert_int_equal(kill(getpid(), SIGUSR2), 0); /* a standard signal pending already: coalesces */
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+/* Blocked signals sent at +100 ms are read from a signalfd at +100 ms, lowest number first, with
+ * the sender's pid and code; a signal the mask leaves out is not taken. */
+static void a_signalfd_reads_blocked_signals_in_virtual_time(void **state)
+{
+    ah_sim *sim = *state;
+    uv_timer_t t;
+    struct signalfd_siginfo si[4];
+    sigset_t m;
+    uint64_t t0 = uv_hrtime();
+    int fd;
+
+    (void)sim;
+    block_usr(SIG_BLOCK);
+    sigemptyset(&m);
+    sigaddset(&m, SIGUSR1);
+    sigaddset(&m, SIGUSR2);
+    fd = signalfd(-1, &m, SFD_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(fcntl(fd, F_GETFD), FD_CLOEXEC);
+    assert_int_equal(read(fd, si, 8), -1); /* under one siginfo */
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(uv_timer_init(uv_default_loop(), &t), 0);
+    assert_int_equal(uv_timer_start(&t, kill_later, 100, 0), 0);
+    assert_int_equal(read(fd, si, sizeof(si)), 2 * (int)sizeof(si[0])); /* waits for the timer */
+    assert_int_equal((uv_hrtime() - t0) / 1000000, 100);
+    assert_int_equal(si[0].ssi_signo, SIGUSR1);
+    assert_int_equal(si[0].ssi_code, SI_TKILL);
+    assert_int_equal(si[0].ssi_pid, getpid());
+    assert_int_equal(si[1].ssi_signo, SIGUSR2);
+    assert_int_equal(si[1].ssi_code, SI_USER);
+    /* signalfd(fd, ...) changes the mask; non-blocking: EAGAIN */
+    sigdelset(&m, SIGUSR2);
+    assert_int_equal(signalfd(fd, &m, 0), fd);
+    assert_int_equal(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+    assert_int_equal(read(fd, si, sizeof(si)), -1);
+    assert_int_equal(errno, EAGAIN);
+    ah_run_until_idle(sim);
+    assert_int_equal(close(fd), 0);
+    block_usr(SIG_UNBLOCK);
+}
+
+static int sfd_polls;
+static int sfd_fd;
+static void on_sfd(uv_poll_t *h, int status, int events)
+{
+    struct signalfd_siginfo si;
+    assert_int_equal(status, 0);
+    assert_true(events & UV_READABLE);
+    assert_int_equal(read(sfd_fd, &si, sizeof(si)), (int)sizeof(si));
+    assert_int_equal(si.ssi_signo, SIGUSR1);
+    sfd_polls++;
+    uv_close((uv_handle_t *)h, NULL);
+}
+
+static void signal_from_outside(uv_timer_t *t)
+{
+    ah_signal_raise(uv_handle_get_data((uv_handle_t *)t), SIGUSR1);
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+static void uv_poll_watches_a_signalfd(void **state)
+{
+    ah_sim *sim = *state;
+    uv_loop_t *loop = uv_default_loop();
+    uv_poll_t p;
+    uv_timer_t t;
+    sigset_t m;
+
+    block_usr(SIG_BLOCK);
+    sigemptyset(&m);
+    sigaddset(&m, SIGUSR1);
+    sfd_fd = signalfd(-1, &m, SFD_NONBLOCK);
+    assert_int_equal(uv_poll_init(loop, &p, sfd_fd), 0);
+    assert_int_equal(uv_poll_start(&p, UV_READABLE, on_sfd), 0);
+    assert_int_equal(uv_timer_init(loop, &t), 0);
+    uv_handle_set_data((uv_handle_t *)&t, sim);
+    assert_int_equal(uv_timer_start(&t, signal_from_outside, 250, 0), 0);
+    ah_run_until_idle(sim);
+    assert_int_equal(sfd_polls, 1);
+    ah_assert_now_ms(sim, 250);
+    close(sfd_fd);
+    block_usr(SIG_UNBLOCK);
+}
+
 /* ---- planted misuse beside correct twins ---- */
 
 static void read_unwritten_pipe_body(ah_sim *sim, void *ctx)
@@ -1146,6 +1250,34 @@ static void a_message_pair_adopted_as_a_stream_is_named(void **state)
     ah_assert_passes(NULL, dgram_as_stream_body, "stream");
 }
 
+static void sfd_unblocked_body(ah_sim *sim, void *ctx)
+{
+    struct signalfd_siginfo si;
+    sigset_t m;
+    int fd;
+
+    (void)sim;
+    sigemptyset(&m);
+    sigaddset(&m, SIGUSR2);
+    if (ctx != NULL) /* the twin blocks it, as signalfd(2) says a program must */
+        assert_int_equal(pthread_sigmask(SIG_BLOCK, &m, NULL), 0);
+    fd = signalfd(-1, &m, SFD_NONBLOCK);
+    /* planted without ctx: not blocked, SIGUSR2's default action runs instead */
+    kill(getpid(), SIGUSR2);
+    assert_int_equal(read(fd, &si, sizeof(si)), (int)sizeof(si));
+    close(fd);
+    if (ctx != NULL)
+        assert_int_equal(pthread_sigmask(SIG_UNBLOCK, &m, NULL), 0);
+}
+
+static void a_signal_a_signalfd_waits_for_must_be_blocked(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, sfd_unblocked_body, NULL,
+                         "no uv_signal_t watches it, so its default action would terminate");
+    ah_assert_passes(NULL, sfd_unblocked_body, "blocked");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1168,6 +1300,8 @@ int main(void)
         ah_unit_test(a_message_pair_keeps_boundaries_in_virtual_time),
         ah_unit_test(a_send_on_a_full_message_pair_waits_for_the_reader),
         ah_unit_test(uv_poll_watches_a_message_pair),
+        ah_unit_test(a_signalfd_reads_blocked_signals_in_virtual_time),
+        ah_unit_test(uv_poll_watches_a_signalfd),
         cmocka_unit_test(a_read_on_a_pipe_nobody_writes_is_a_deadlock),
         cmocka_unit_test(a_thread_reading_a_pipe_nobody_writes_is_a_deadlock),
         cmocka_unit_test(a_write_to_a_closed_eventfd_is_ebadf),
@@ -1179,6 +1313,7 @@ int main(void)
         cmocka_unit_test(a_real_child_inheriting_a_fake_pipe_is_named),
         cmocka_unit_test(a_dgram_pair_read_after_its_peer_closed_is_a_deadlock),
         cmocka_unit_test(a_message_pair_adopted_as_a_stream_is_named),
+        cmocka_unit_test(a_signal_a_signalfd_waits_for_must_be_blocked),
     };
     return ah_run_tests(tests);
 }
