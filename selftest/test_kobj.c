@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -528,6 +530,85 @@ static void a_signal_interrupts_nanosleep_with_the_time_left(void **state)
     assert_int_equal(res.at_ms - t0, 100);
     assert_int_equal(res.rem.tv_sec, 1);
     assert_int_equal(res.rem.tv_nsec, 900000000L);
+}
+
+static sem_t isem;
+static void sem_thread(void *arg)
+{
+    intr_result *res = arg;
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 2;
+    res->r = sem_timedwait(&isem, &ts);
+    res->err = errno;
+    res->at_ms = uv_hrtime() / 1000000;
+}
+
+static pthread_mutex_t imu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t icv = PTHREAD_COND_INITIALIZER;
+static void cond_thread(void *arg)
+{
+    intr_result *res = arg;
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 300000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&imu);
+    res->r = pthread_cond_timedwait(&icv, &imu, &ts);
+    pthread_mutex_unlock(&imu);
+    res->at_ms = uv_hrtime() / 1000000;
+}
+
+/* sem_timedwait returns EINTR when a handler runs, SA_RESTART or not (signal(7)); a
+ * pthread_cond_timedwait is not interrupted and times out at its deadline (POSIX). */
+static void a_signal_interrupts_sem_timedwait_but_not_a_condition_wait(void **state)
+{
+    intr_result res;
+    uint64_t t0;
+
+    (void)state;
+    assert_int_equal(sem_init(&isem, 0, 0), 0);
+    run_intr(sem_thread, SA_RESTART, &res, &t0);
+    assert_int_equal(res.r, -1);
+    assert_int_equal(res.err, EINTR);
+    assert_int_equal(res.at_ms - t0, 100);
+    assert_int_equal(sem_destroy(&isem), 0);
+    run_intr(cond_thread, 0, &res, &t0);
+    assert_int_equal(res.r, ETIMEDOUT);
+    assert_int_equal(res.at_ms - t0, 300);
+}
+
+/* pthread_kill of a thread is a simulated signal too: a real SIGUSR1 would end the process. */
+static void pthread_kill_is_a_simulated_signal(void **state)
+{
+    intr_result res;
+    uv_thread_t t;
+    uint64_t t0;
+
+    (void)state;
+    memset(&res, 0, sizeof(res));
+    handled = 0;
+    set_usr1(0);
+    assert_int_equal(pipe(ipipe), 0);
+    t0 = uv_hrtime() / 1000000;
+    assert_int_equal(uv_thread_create(&t, reader_thread, &res), 0);
+    uv_sleep(100);
+    assert_int_equal(pthread_kill(t, 0), 0);
+    assert_int_equal(pthread_kill(t, SIGUSR1), 0);
+    assert_int_equal(pthread_kill(t, 99), EINVAL);
+    assert_int_equal(uv_thread_join(&t), 0);
+    assert_int_equal(handled, 1);
+    assert_int_equal(res.r, -1);
+    assert_int_equal(res.err, EINTR);
+    assert_int_equal(res.at_ms - t0, 100);
+    close(ipipe[0]);
+    close(ipipe[1]);
+    signal(SIGUSR1, SIG_DFL);
 }
 
 /* libuv's eintr_handling: a uv_signal_t watches SIGUSR1 (libuv's handler has SA_RESTART); a thread
@@ -1292,6 +1373,8 @@ int main(void)
         ah_unit_test(a_signal_interrupts_a_blocked_read_unless_sa_restart),
         ah_unit_test(a_signal_interrupts_poll_even_with_sa_restart),
         ah_unit_test(a_signal_interrupts_nanosleep_with_the_time_left),
+        ah_unit_test(a_signal_interrupts_sem_timedwait_but_not_a_condition_wait),
+        ah_unit_test(pthread_kill_is_a_simulated_signal),
         ah_unit_test(uv_fs_read_of_a_pipe_survives_a_signal),
         ah_unit_test(a_duplicate_is_the_same_open_object),
         ah_unit_test(uv_pipe_open_adopts_a_duplicate),
