@@ -23,40 +23,6 @@
 /* Reached from fd/interpose.c, so that this file is linked (see there). */
 const char ah__fd_interposer_dup = 0;
 
-static void handle_owned(ah__fsock *fs, int fd, const char *call, ah__site site)
-{
-    char where[160], what[256];
-
-    if (fs->kind == AH__FK_SOCK)
-        return;
-    ah__fail(fs->sim,
-             "%s(%d) in %s: %s belongs to a uv handle (uv_pipe_open, uv_tcp_open, uv_udp_open "
-             "or uv_fileno); duplicating it behind libuv's back is not simulated (duplicate it "
-             "before the handle adopts it)",
-             call, fd, ah__site_str(&site, where, sizeof(where)),
-             ah__fd_str(fs, what, sizeof(what)));
-}
-
-/* One more number of `fs`, the lowest free one from `min` (F_DUPFD's rule, and dup's with 0). */
-static int dup_from(ah__fsock *fs, int fd, int min, int cloexec, const char *call, ah__site site)
-{
-    AH__REAL(fcntl);
-    int nfd;
-
-    handle_owned(fs, fd, call, site);
-    if ((nfd = real_fcntl(fs->fd, F_DUPFD_CLOEXEC, min)) < 0)
-        return -1; /* EMFILE, EINVAL: the kernel's answer */
-    ah__fd_add_number(fs, nfd, cloexec);
-    return nfd;
-}
-
-int ah__fd_dupfd(ah__fsock *fs, int fd, long min, int cloexec)
-{
-    if (min < 0 || min > INT32_MAX)
-        return ah__fd_fail_errno(EINVAL);
-    return dup_from(fs, fd, (int)min, cloexec, "fcntl", AH__CALLER("fcntl"));
-}
-
 AH__LIBC(dup, 8, AH__LIBC_FD);
 int dup(int fd)
 {
@@ -65,7 +31,7 @@ int dup(int fd)
 
     if (fs == NULL)
         return real_dup(fd);
-    return dup_from(fs, fd, 0, 0, "dup", AH__CALLER("dup"));
+    return ah__fd_dup_from(fs, fd, 0, 0, "dup", AH__CALLER("dup"));
 }
 
 /* dup2 and dup3 (`flags` -1 for dup2). */
@@ -88,7 +54,7 @@ static int dup_onto(int fd, int to, int flags, const char *call, ah__site site)
     if (to < 0)
         return ah__fd_fail_errno(EBADF);
     if (fs != NULL)
-        handle_owned(fs, fd, call, site);
+        ah__fd_handle_owned(fs, fd, call, site);
     if (old != NULL && old == fs) {
         /* Already a number of the same object: only FD_CLOEXEC changes. */
         ah__fd_number_cloexec(fs, to, cloexec);

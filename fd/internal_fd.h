@@ -159,8 +159,13 @@ int ah__fd_drop_number(ah__fsock *fs, int fd);
 void ah__fd_make_primary(ah__fsock *fs, int fd);
 /* FD_CLOEXEC of the number `fd` of `fs`: read (set < 0) or set to `set`. */
 int ah__fd_number_cloexec(ah__fsock *fs, int fd, int set);
-/* fcntl(fd, F_DUPFD or F_DUPFD_CLOEXEC, min) on a fake descriptor (fd/dup.c). */
+/* fcntl(fd, F_DUPFD or F_DUPFD_CLOEXEC, min) on a fake descriptor. */
 int ah__fd_dupfd(ah__fsock *fs, int fd, long min, int cloexec);
+/* One more number of `fs` (its number `fd`), the lowest free one from `min`, for `call` at
+ * `site`; -1 with the kernel's errno. A descriptor a uv handle owns fails the test by name
+ * (ah__fd_handle_owned). */
+int ah__fd_dup_from(ah__fsock *fs, int fd, int min, int cloexec, const char *call, ah__site site);
+void ah__fd_handle_owned(ah__fsock *fs, int fd, const char *call, ah__site site);
 /* The deadline of a blocking call with a SO_RCVTIMEO/SO_SNDTIMEO of `ms` (0: UINT64_MAX). */
 uint64_t ah__fd_deadline(const ah__fsock *fs, int ms);
 /* A blocking call of the test body returns: under exploration, the flows due at this instant may

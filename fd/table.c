@@ -4,7 +4,7 @@
  * A fake descriptor is a real descriptor of /dev/null opened by the layer: the kernel cannot give
  * its number to a file the code under test opens, and the number goes back to the kernel when
  * the fake socket is closed (docs/decisions.md). */
-#define _GNU_SOURCE 1 /* RTLD_NEXT */
+#define _GNU_SOURCE 1 /* RTLD_NEXT, F_DUPFD_CLOEXEC */
 #include "internal_fd.h"
 
 #include <dlfcn.h>
@@ -288,6 +288,42 @@ void ah__fd_make_primary(ah__fsock *fs, int fd)
     tab_cloexec[fs->fd] = (unsigned char)(fs->cloexec != 0);
     fs->cloexec = tab_cloexec[fd];
     fs->fd = fd;
+}
+
+void ah__fd_handle_owned(ah__fsock *fs, int fd, const char *call, ah__site site)
+{
+    char where[160], what[256];
+
+    if (fs->kind == AH__FK_SOCK)
+        return;
+    ah__fail(fs->sim,
+             "%s(%d) in %s: %s belongs to a uv handle (uv_pipe_open, uv_tcp_open, uv_udp_open "
+             "or uv_fileno); duplicating it behind libuv's back is not simulated (duplicate it "
+             "before the handle adopts it)",
+             call, fd, ah__site_str(&site, where, sizeof(where)),
+             ah__fd_str(fs, what, sizeof(what)));
+}
+
+/* One more number of `fs`, the lowest free one from `min` (F_DUPFD's rule, and dup's with 0). */
+int ah__fd_dup_from(ah__fsock *fs, int fd, int min, int cloexec, const char *call, ah__site site)
+{
+    AH__REAL(fcntl);
+    int nfd;
+
+    ah__fd_handle_owned(fs, fd, call, site);
+    if ((nfd = real_fcntl(fs->fd, F_DUPFD_CLOEXEC, min)) < 0)
+        return -1; /* EMFILE, EINVAL: the kernel's answer */
+    ah__fd_add_number(fs, nfd, cloexec);
+    return nfd;
+}
+
+int ah__fd_dupfd(ah__fsock *fs, int fd, long min, int cloexec)
+{
+    if (min < 0 || min > INT32_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    return ah__fd_dup_from(fs, fd, (int)min, cloexec, "fcntl", AH__CALLER("fcntl"));
 }
 
 int ah__fd_number_cloexec(ah__fsock *fs, int fd, int set)
