@@ -657,6 +657,40 @@ static void uv_fs_read_of_a_pipe_survives_a_signal(void **state)
     ah_run_until_idle(sim);
 }
 
+static int epipe_status = 1;
+static void on_big_write(uv_write_t *req, int status)
+{
+    epipe_status = status;
+    uv_close((uv_handle_t *)req->handle, NULL);
+}
+
+/* libuv's signal_pending_on_close: on a loop of its own, a uv_write bigger than the pipe waits for
+ * room; the read end closes meanwhile, and the write fails with EPIPE. Before, the pipe's reset
+ * was an event of the default loop, which nobody ran: the write waited forever. */
+static void a_queued_write_fails_when_the_reader_closes(void **state)
+{
+    ah_sim *sim = *state;
+    static char big[1 << 24]; /* as libuv's test: more than the sim's stream window too */
+    uv_loop_t loop;
+    uv_pipe_t w;
+    uv_write_t req;
+    uv_buf_t b = uv_buf_init(big, sizeof(big));
+    int p[2];
+
+    (void)sim;
+    signal(SIGPIPE, SIG_IGN);
+    assert_int_equal(uv_loop_init(&loop), 0);
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(uv_pipe_init(&loop, &w, 0), 0);
+    assert_int_equal(uv_pipe_open(&w, p[1]), 0);
+    assert_int_equal(uv_write(&req, (uv_stream_t *)&w, &b, 1, on_big_write), 0);
+    assert_int_equal(close(p[0]), 0);
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(epipe_status, UV_EPIPE);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    signal(SIGPIPE, SIG_DFL);
+}
+
 /* ---- duplicates (fd/dup.c) ---- */
 
 static void a_duplicate_is_the_same_open_object(void **state)
@@ -1376,6 +1410,7 @@ int main(void)
         ah_unit_test(a_signal_interrupts_sem_timedwait_but_not_a_condition_wait),
         ah_unit_test(pthread_kill_is_a_simulated_signal),
         ah_unit_test(uv_fs_read_of_a_pipe_survives_a_signal),
+        ah_unit_test(a_queued_write_fails_when_the_reader_closes),
         ah_unit_test(a_duplicate_is_the_same_open_object),
         ah_unit_test(uv_pipe_open_adopts_a_duplicate),
         ah_unit_test(a_thread_blocks_until_every_writer_is_closed),
