@@ -671,9 +671,9 @@ static void a_queued_write_fails_when_the_reader_closes(void **state)
 {
     ah_sim *sim = *state;
     static char big[1 << 24]; /* as libuv's test: more than the sim's stream window too */
-    uv_loop_t loop;
-    uv_pipe_t w;
-    uv_write_t req;
+    static uv_loop_t loop;    /* static, as libuv's: the sim's teardown still looks at it */
+    static uv_pipe_t w;
+    static uv_write_t req;
     uv_buf_t b = uv_buf_init(big, sizeof(big));
     int p[2];
 
