@@ -102,6 +102,7 @@ typedef struct ah__fsock {
     ah__twaitq twq;               /* simulated threads blocked in a call on it */
     char wait_desc[224];          /* what a blocked thread waits for, for the deadlock report */
     unsigned fork_gen;            /* ah__fd_fork_gen when it was made */
+    int nfds;                     /* descriptor numbers that refer to it (dup): 1 at first */
     ah__site site;
 } ah__fsock;
 
@@ -154,7 +155,23 @@ int ah__fd_passthrough(const ah_sim *sim);
 /* The fake descriptor `fd` of the current sim, or NULL (a real descriptor, or no sim). */
 ah__fsock *ah__fd_get(int fd);
 ah__fsock *ah__fd_new(ah_sim *sim, int kind, ah__site site); /* NULL with errno set */
-void ah__fd_release(ah__fsock *fs);                          /* frees the number and the entry */
+void ah__fd_release(ah__fsock *fs);                          /* frees every number and the entry */
+/* dup (fd/dup.c): `fd`, a real descriptor of /dev/null just duplicated from fs->fd, becomes one
+ * more number of the same open object, with FD_CLOEXEC as `cloexec`. */
+void ah__fd_add_number(ah__fsock *fs, int fd, int cloexec);
+/* close of one of several numbers of `fs`: the number goes, the object stays. Returns 0. */
+int ah__fd_drop_number(ah__fsock *fs, int fd);
+/* `fd` (a number of `fs`) becomes fs->fd, the one reports and a uv handle's io_watcher name. */
+void ah__fd_make_primary(ah__fsock *fs, int fd);
+/* FD_CLOEXEC of the number `fd` of `fs`: read (set < 0) or set to `set`. */
+int ah__fd_number_cloexec(ah__fsock *fs, int fd, int set);
+/* fcntl(fd, F_DUPFD or F_DUPFD_CLOEXEC, min) on a fake descriptor. */
+int ah__fd_dupfd(ah__fsock *fs, int fd, long min, int cloexec);
+/* One more number of `fs` (its number `fd`), the lowest free one from `min`, for `call` at
+ * `site`; -1 with the kernel's errno. A descriptor a uv handle owns fails the test by name
+ * (ah__fd_handle_owned). */
+int ah__fd_dup_from(ah__fsock *fs, int fd, int min, int cloexec, const char *call, ah__site site);
+void ah__fd_handle_owned(ah__fsock *fs, int fd, const char *call, ah__site site);
 /* The deadline of a blocking call with a SO_RCVTIMEO/SO_SNDTIMEO of `ms` (0: UINT64_MAX). */
 uint64_t ah__fd_deadline(const ah__fsock *fs, int ms);
 /* A blocking call of the test body returns: under exploration, the flows due at this instant may
@@ -206,6 +223,9 @@ int ah__fd_int_out(void *val, socklen_t *len, int v);
 /* Makes `fs` (a fresh SOCK_DGRAM socket of AF_INET or AF_INET6) a UDP socket: set by dgram.c,
  * which socket.c must not depend on. Returns 0 or a positive errno. */
 extern int (*ah__fd_dgram_open)(ah__fsock *fs);
+/* socketpair(AF_UNIX, SOCK_DGRAM or SOCK_SEQPACKET): set by unixdgram.c. Returns 0, or -1 with
+ * errno set. */
+extern int (*ah__fd_msgpair_open)(ah_sim *sim, int type, int flags, ah__site site, int sv[2]);
 
 /* tty.c: ioctl requests on a fake terminal; returns 1 and sets *r when it answered `req`. Set by
  * tty.c when it makes a terminal (socket.c's ioctl calls it, and must not depend on tty.c). */

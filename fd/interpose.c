@@ -9,12 +9,15 @@
 extern const char ah__fd_interposer_addrinfo;
 extern const char ah__fd_interposer_clock;
 extern const char ah__fd_interposer_dgram;
+extern const char ah__fd_interposer_dup;
 extern const char ah__fd_interposer_eventfd;
 extern const char ah__fd_interposer_pipe;
 extern const char ah__fd_interposer_poll;
 extern const char ah__fd_interposer_socket;
 extern const char ah__fd_interposer_timerfd;
 extern const char ah__fd_interposer_tty;
+extern const char ah__fd_interposer_signalfd;
+extern const char ah__fd_interposer_unixdgram;
 
 const void *const ah__fd_interposers[] = {
     &ah__libc_room, /* harness/libc.c: which definition of each name won the link */
@@ -27,4 +30,7 @@ const void *const ah__fd_interposers[] = {
     &ah__fd_interposer_eventfd,
     &ah__fd_interposer_pipe,
     &ah__fd_interposer_timerfd,
+    &ah__fd_interposer_dup,
+    &ah__fd_interposer_unixdgram,
+    &ah__fd_interposer_signalfd,
 };

@@ -10,4 +10,9 @@
  * a read/write-like call and sa_restart. Returns 1 when a call was interrupted. */
 int ah__fd_interrupt(ah_sim *sim, int sa_restart);
 
+/* A signal reached the process (fd/signalfd.c): when the calling thread blocks it and a fake
+ * signalfd's mask holds it, it becomes pending for the signalfds (siginfo's code and pid as given)
+ * and 1 is returned: no handler or default action runs. 0 otherwise. */
+int ah__fd_signalfd_deliver(ah_sim *sim, int signum, int code, int pid);
+
 #endif

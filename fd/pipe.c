@@ -183,6 +183,19 @@ static short pipe_revents(ah__fsock *fs)
     return m;
 }
 
+/* One end closes: a uv stream that adopted the other end and has writes queued (waiting for room)
+ * tries them again, and meets EPIPE, as Linux's pipe_write does once no reader is left. */
+static void pipe_close(ah__fsock *fs)
+{
+    ah__sock *other;
+
+    if (fs->conn == NULL)
+        return;
+    other = fs->conn->end[1 - fs->side].sock;
+    if (other != NULL)
+        ah__sock_writable(other);
+}
+
 static void pipe_release(ah__fsock *fs)
 {
     fpipe *p = fs->priv;
@@ -232,7 +245,7 @@ static const ah__fsock_ops pipe_ops = {
     pipe_nread,
     pipe_revents,
     ah__fd_nop,
-    ah__fd_nop,
+    pipe_close,
     pipe_release,
     NULL,
     pipe_fcntl,

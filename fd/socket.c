@@ -38,6 +38,7 @@ static const ah__listen_ops lst_ops = {lst_arrived, lst_loop};
 
 int (*ah__fd_tty_ioctl_hook)(ah__fsock *fs, unsigned long req, void *arg, int *r);
 int (*ah__fd_dgram_open)(ah__fsock *fs);
+int (*ah__fd_msgpair_open)(ah_sim *sim, int type, int flags, ah__site site, int sv[2]);
 
 int ah__fd_fail_errno(int e)
 {
@@ -365,10 +366,16 @@ int socketpair(int domain, int type, int protocol, int sv[2])
     int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
     ah__fsock *fs[2];
 
-    if (sim == NULL || domain != AF_UNIX || base != SOCK_STREAM || ah__fd_passthrough(sim))
+    if (sim == NULL || domain != AF_UNIX ||
+        (base != SOCK_STREAM && base != SOCK_DGRAM && base != SOCK_SEQPACKET) ||
+        ah__fd_passthrough(sim))
         return real_socketpair(domain, type, protocol, sv);
     if (sv == NULL)
         return fail_errno(EFAULT);
+    if (protocol != 0)
+        return fail_errno(EPROTONOSUPPORT);
+    if (base != SOCK_STREAM) /* messages: fd/unixdgram.c */
+        return ah__fd_msgpair_open(sim, base, type, SITE("socketpair"), sv);
     if (ah__fd_pair(sim, type, "socketpair", SITE("socketpair"), fs) != 0)
         return -1;
     sv[0] = fs[0]->fd;
@@ -424,8 +431,16 @@ int close(int fd)
 
     if (fs == NULL)
         return real_close(fd);
-    if (fs->kind != AH__FK_SOCK)
-        stream_owned(fs, "close", SITE("close"));
+    /* One of several numbers (dup): the object stays for the others (fd/dup.c). */
+    if (fs->nfds > 1 &&
+        (fs->kind == AH__FK_SOCK || fd != fs->fd || (fs->stream == NULL && fs->udp == NULL)))
+        return ah__fd_drop_number(fs, fd);
+    if (fs->kind != AH__FK_SOCK) {
+        if (fs->stream != NULL || fs->udp != NULL)
+            stream_owned(fs, "close", SITE("close"));
+        ah__fd_release(fs); /* the last duplicate of one whose handle closed its number */
+        return 0;
+    }
     if (fs->ops != NULL)
         fs->ops->close(fs);
     ah__fd_sock_close(fs);
@@ -1332,11 +1347,13 @@ int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
     return 0; /* other options are accepted and have no effect in the sim */
 }
 
-static int fcntl_fake(ah__fsock *fs, int cmd, void *arg)
+static int fcntl_fake(ah__fsock *fs, int fd, int cmd, void *arg)
 {
     long v = (long)(intptr_t)arg;
     int r;
 
+    if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
+        return ah__fd_dupfd(fs, fd, v, cmd == F_DUPFD_CLOEXEC);
     if (fs->ops != NULL && fs->ops->fcntl != NULL && fs->ops->fcntl(fs, cmd, v, &r))
         return r;
     switch (cmd) {
@@ -1345,10 +1362,10 @@ static int fcntl_fake(ah__fsock *fs, int cmd, void *arg)
     case F_SETFL:
         fs->nonblock = (v & O_NONBLOCK) != 0;
         return 0;
-    case F_GETFD:
-        return fs->cloexec ? FD_CLOEXEC : 0;
+    case F_GETFD: /* the number's own (fd/dup.c) */
+        return ah__fd_number_cloexec(fs, fd, -1) ? FD_CLOEXEC : 0;
     case F_SETFD:
-        fs->cloexec = (v & FD_CLOEXEC) != 0;
+        ah__fd_number_cloexec(fs, fd, (v & FD_CLOEXEC) != 0);
         return 0;
     }
     ah__fail(fs->sim, "fcntl(%d, %d) on a fake socket descriptor is not simulated", fs->fd, cmd);
@@ -1367,7 +1384,7 @@ int fcntl(int fd, int cmd, ...)
     va_end(ap);
     if (fs == NULL)
         return real_fcntl(fd, cmd, arg);
-    return fcntl_fake(fs, cmd, arg);
+    return fcntl_fake(fs, fd, cmd, arg);
 }
 
 int fcntl64(int fd, int cmd, ...);
@@ -1384,7 +1401,7 @@ int fcntl64(int fd, int cmd, ...)
     va_end(ap);
     if (fs == NULL)
         return real_fcntl64(fd, cmd, arg);
-    return fcntl_fake(fs, cmd, arg);
+    return fcntl_fake(fs, fd, cmd, arg);
 }
 
 AH__LIBC(ioctl, 10, AH__LIBC_FD);
@@ -1424,43 +1441,4 @@ int ioctl(int fd, unsigned long req, ...)
         return 0;
     }
     return fail_errno(ENOTTY);
-}
-
-/* ---- dup: not simulated on fake descriptors ---- */
-
-static void no_dup(int fd, const char *call)
-{
-    ah__fsock *fs = ah__fd_get(fd);
-    ah__site site = SITE(call);
-    char where[160];
-
-    if (fs != NULL)
-        ah__fail(fs->sim, "%s(%d) in %s: duplicating a fake socket descriptor is not simulated",
-                 call, fd, ah__site_str(&site, where, sizeof(where)));
-}
-
-AH__LIBC(dup, 8, AH__LIBC_FD);
-int dup(int fd)
-{
-    AH__REAL(dup);
-    no_dup(fd, "dup");
-    return real_dup(fd);
-}
-
-AH__LIBC(dup2, 9, AH__LIBC_FD);
-int dup2(int fd, int to)
-{
-    AH__REAL(dup2);
-    no_dup(fd, "dup2");
-    no_dup(to, "dup2");
-    return real_dup2(fd, to);
-}
-
-AH__LIBC(dup3, 9, AH__LIBC_FD);
-int dup3(int fd, int to, int flags)
-{
-    AH__REAL(dup3);
-    no_dup(fd, "dup3");
-    no_dup(to, "dup3");
-    return real_dup3(fd, to, flags);
 }

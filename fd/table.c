@@ -4,7 +4,7 @@
  * A fake descriptor is a real descriptor of /dev/null opened by the layer: the kernel cannot give
  * its number to a file the code under test opens, and the number goes back to the kernel when
  * the fake socket is closed (docs/decisions.md). */
-#define _GNU_SOURCE 1 /* RTLD_NEXT */
+#define _GNU_SOURCE 1 /* RTLD_NEXT, F_DUPFD_CLOEXEC */
 #include "internal_fd.h"
 
 #include <dlfcn.h>
@@ -16,6 +16,7 @@
 
 static const int fd_key;
 static ah__fsock **tab;
+static unsigned char *tab_cloexec; /* FD_CLOEXEC of a duplicate (fs->fd's is fs->cloexec) */
 static int tab_cap;
 
 void *ah__fd_dlsym(const char *fn)
@@ -203,6 +204,21 @@ ah__fsock *ah__fd_get(int fd)
     return fs;
 }
 
+static void tab_grow(int fd)
+{
+    int cap = tab_cap ? tab_cap : 64;
+
+    if (fd < tab_cap)
+        return;
+    while (cap <= fd)
+        cap *= 2;
+    tab = ah__realloc(tab, (size_t)cap * sizeof(*tab));
+    tab_cloexec = ah__realloc(tab_cloexec, (size_t)cap);
+    memset(tab + tab_cap, 0, (size_t)(cap - tab_cap) * sizeof(*tab));
+    memset(tab_cloexec + tab_cap, 0, (size_t)(cap - tab_cap));
+    tab_cap = cap;
+}
+
 ah__fsock *ah__fd_new(ah_sim *sim, int kind, ah__site site)
 {
     ah__fdstate *st = ah__fd_state(sim);
@@ -211,14 +227,7 @@ ah__fsock *ah__fd_new(ah_sim *sim, int kind, ah__site site)
 
     if (fd < 0)
         return NULL; /* EMFILE, as socket(2) would say */
-    if (fd >= tab_cap) {
-        int cap = tab_cap ? tab_cap : 64;
-        while (cap <= fd)
-            cap *= 2;
-        tab = ah__realloc(tab, (size_t)cap * sizeof(*tab));
-        memset(tab + tab_cap, 0, (size_t)(cap - tab_cap) * sizeof(*tab));
-        tab_cap = cap;
-    }
+    tab_grow(fd);
     fs = ah__calloc(1, sizeof(*fs));
     fs->fd = fd;
     fs->sim = sim;
@@ -226,6 +235,7 @@ ah__fsock *ah__fd_new(ah_sim *sim, int kind, ah__site site)
     fs->site = site;
     fs->fork_gen = ah__fd_fork_gen;
     fs->accmode = O_RDWR;
+    fs->nfds = 1;
     ah__list_init(&fs->backlog);
     ah__list_init(&fs->polls);
     ah__list_insert_tail(&st->socks, &fs->link);
@@ -237,6 +247,7 @@ void ah__fd_release(ah__fsock *fs)
 {
     AH__REAL(close);
     ah__list *q, *next;
+    int i;
 
     for (q = fs->polls.next; q != &fs->polls; q = next) {
         next = q->next;
@@ -249,10 +260,101 @@ void ah__fd_release(ah__fsock *fs)
         fs->ops->release(fs);
     fs->ops = NULL;
     ah__list_remove(&fs->link);
+    for (i = 0; fs->nfds > 1 && i < tab_cap; i++) /* its duplicates (the sim's end) */
+        if (tab[i] == fs && i != fs->fd) {
+            tab[i] = NULL;
+            real_close(i);
+            fs->nfds--;
+        }
     if (fs->fd >= 0 && fs->fd < tab_cap && tab[fs->fd] == fs)
         tab[fs->fd] = NULL;
     real_close(fs->fd);
     ah__free(fs);
+}
+
+/* ---- duplicates: several numbers, one open object (fd/dup.c) ---- */
+
+void ah__fd_add_number(ah__fsock *fs, int fd, int cloexec)
+{
+    tab_grow(fd);
+    tab[fd] = fs;
+    tab_cloexec[fd] = cloexec != 0;
+    fs->nfds++;
+}
+
+int ah__fd_drop_number(ah__fsock *fs, int fd)
+{
+    AH__REAL(close);
+    int i;
+
+    tab[fd] = NULL;
+    real_close(fd);
+    fs->nfds--;
+    if (fd == fs->fd) /* another number names it now */
+        for (i = 0; i < tab_cap; i++)
+            if (tab[i] == fs) {
+                fs->fd = i;
+                fs->cloexec = tab_cloexec[i];
+                break;
+            }
+    return 0;
+}
+
+void ah__fd_make_primary(ah__fsock *fs, int fd)
+{
+    if (fd == fs->fd)
+        return;
+    tab_cloexec[fs->fd] = (unsigned char)(fs->cloexec != 0);
+    fs->cloexec = tab_cloexec[fd];
+    fs->fd = fd;
+}
+
+void ah__fd_handle_owned(ah__fsock *fs, int fd, const char *call, ah__site site)
+{
+    char where[160], what[256];
+
+    if (fs->kind == AH__FK_SOCK)
+        return;
+    ah__fail(fs->sim,
+             "%s(%d) in %s: %s belongs to a uv handle (uv_pipe_open, uv_tcp_open, uv_udp_open "
+             "or uv_fileno); duplicating it behind libuv's back is not simulated (duplicate it "
+             "before the handle adopts it)",
+             call, fd, ah__site_str(&site, where, sizeof(where)),
+             ah__fd_str(fs, what, sizeof(what)));
+}
+
+/* One more number of `fs`, the lowest free one from `min` (F_DUPFD's rule, and dup's with 0). */
+int ah__fd_dup_from(ah__fsock *fs, int fd, int min, int cloexec, const char *call, ah__site site)
+{
+    AH__REAL(fcntl);
+    int nfd;
+
+    ah__fd_handle_owned(fs, fd, call, site);
+    if ((nfd = real_fcntl(fs->fd, F_DUPFD_CLOEXEC, min)) < 0)
+        return -1; /* EMFILE, EINVAL: the kernel's answer */
+    ah__fd_add_number(fs, nfd, cloexec);
+    return nfd;
+}
+
+int ah__fd_dupfd(ah__fsock *fs, int fd, long min, int cloexec)
+{
+    if (min < 0 || min > INT32_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    return ah__fd_dup_from(fs, fd, (int)min, cloexec, "fcntl", AH__CALLER("fcntl"));
+}
+
+int ah__fd_number_cloexec(ah__fsock *fs, int fd, int set)
+{
+    if (fd == fs->fd) {
+        if (set >= 0)
+            fs->cloexec = set != 0;
+        return fs->cloexec;
+    }
+    if (set >= 0)
+        tab_cloexec[fd] = set != 0;
+    return tab_cloexec[fd];
 }
 
 /* ---- the watchers of a descriptor (their state; poll.c owns what they do) ---- */

@@ -21,7 +21,11 @@ static void stream_fd_closed(ah__sock *s, int fd)
     if (fs == NULL || fs->kind != AH__FK_STREAM || fs->stream != s)
         return;
     fs->stream = NULL;
-    fs->conn = NULL; /* the stream's close ends the connection */
+    fs->conn = NULL;    /* the stream's close ends the connection */
+    if (fs->nfds > 1) { /* duplicates made before the adoption: closing them is left */
+        ah__fd_drop_number(fs, fd);
+        return;
+    }
     ah__fd_release(fs);
 }
 
@@ -149,6 +153,7 @@ static int stream_open(uv_stream_t *st, int fd, const char *fn, ah__site site)
         return fs->stream == s ? 0 : UV_EEXIST; /* uv__stream_open takes its own fd again */
     if (st->io_watcher.fd != -1 && st->io_watcher.fd != fd)
         return UV_EBUSY;
+    ah__fd_make_primary(fs, fd); /* a duplicate adopted: the handle's number names it */
     if (fs->state == AH__FS_CONNECTING || fs->state == AH__FS_LISTENING)
         ah__fail(s->net->sim,
                  "%s(%d) in %s: adopting a socket that is %s is not simulated (adopt it "
@@ -157,6 +162,11 @@ static int stream_open(uv_stream_t *st, int fd, const char *fn, ah__site site)
                  fs->state == AH__FS_CONNECTING ? "still connecting" : "listening");
     if ((st->type == UV_TCP) != (fs->domain != AF_UNIX))
         return UV_EINVAL;
+    if (fs->conn == NULL && fs->ops != NULL && fs->type != SOCK_STREAM)
+        ah__fail(s->net->sim,
+                 "%s(%d) in %s: adopting an end of a SOCK_DGRAM or SOCK_SEQPACKET socketpair as "
+                 "a stream is not simulated",
+                 fn, fd, ah__site_str(&site, where, sizeof(where)));
     for (q = fs->polls.next; q != &fs->polls; q = next) {
         next = q->next;
         ah__fpoll_detach(ah__container_of(q, ah__fpoll, link));
@@ -217,6 +227,10 @@ static void udp_fd_closed(uv_udp_t *h, int fd)
     if (fs == NULL || fs->kind != AH__FK_UDP || fs->udp != h)
         return;
     fs->udp = NULL;
+    if (fs->nfds > 1) {
+        ah__fd_drop_number(fs, fd);
+        return;
+    }
     ah__fd_release(fs);
 }
 
@@ -256,6 +270,7 @@ int uv_udp_open(uv_udp_t *h, uv_os_sock_t sock)
     ep = ah__udp_adopt(h, sock, fs->domain, fs->state == AH__FS_CONNECTED, &err);
     if (ep == NULL)
         return err;
+    ah__fd_make_primary(fs, sock);
     fs->nonblock = 1;
     fs->reuseaddr = 1;
     fs->ops->adopt(fs, ep);

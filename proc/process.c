@@ -14,6 +14,7 @@
  * instant. A child whose stdin is still open then gets a short real grace; if it has not exited,
  * its exit waits until the parent closes its stdin (docs/processes.md). */
 #include "internal_proc.h"
+#include "../fd/tty.h" /* ah__fd_is_fake */
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -767,6 +768,15 @@ int uv_spawn(uv_loop_t *loop, uv_process_t *process, const uv_process_options_t 
                              o->file, ah__site_str(&site, note, sizeof(note)), i);
                 child_fds[i] = c->data.stream->io_watcher.fd;
             } else if (c->flags & UV_INHERIT_FD) {
+                if (ah__fd_is_fake(c->data.fd))
+                    ah__fail(sim,
+                             "uv_spawn of the real program %s in %s: stdio[%d] inherits "
+                             "descriptor %d, a fake kernel object of the sim (a pipe, socketpair, "
+                             "eventfd, ...), which a real process cannot inherit: it has no kernel "
+                             "object behind it (docs/decisions.md); script the program "
+                             "(ah_proc_script), give it UV_CREATE_PIPE, or make the object real "
+                             "(ah_fd_passthrough)",
+                             o->file, ah__site_str(&site, note, sizeof(note)), i, c->data.fd);
                 child_fds[i] = c->data.fd;
             }
         }

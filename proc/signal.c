@@ -15,6 +15,7 @@
 #include "../threads/wait.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -270,7 +271,21 @@ void ah__sig_catch(ah__pstate *st, int signum, const char *what, ah__site site)
     watcher w[MAX_WATCHERS];
     char note[96], name[32];
     size_t n, i;
+    int outside;
 
+    /* Blocked by the thread and read through a signalfd: it waits there (fd/signalfd.c). Sent
+     * by the process itself (kill, raise, uv_kill: its pid) or from outside (ah_signal_raise, a
+     * child's exit, a real signal: pid 0, the sim does not know the sender). */
+    outside = strcmp(what, "ah_signal_raise") == 0 || strncmp(what, "a ", 2) == 0;
+    if (ah__fd_signalfd_deliver(
+            st->sim, signum,
+            strcmp(what, "raise") == 0 || strcmp(what, "pthread_kill") == 0 ? SI_TKILL : SI_USER,
+            outside ? 0 : (int)getpid())) {
+        snprintf(note, sizeof(note), "%s pending for a signalfd (%s)",
+                 sig_name(signum, name, sizeof(name)), what);
+        ah__trace_note(st->sim, "signals", note);
+        return;
+    }
     snprintf(note, sizeof(note), "%s caught (%s)", sig_name(signum, name, sizeof(name)), what);
     ah__trace_note(st->sim, "signals", note);
     if (st->reset_dfl[signum]) {
@@ -525,6 +540,27 @@ int raise(int sig)
         errno = -r;
         return -1;
     }
+    return 0;
+}
+
+/* pthread_kill(3) of a thread of the process: a simulated signal, as raise's (a real one would
+ * run the real disposition: SIGUSR1's kills). Which thread it was sent to is not kept: it
+ * interrupts a blocking call by the same rule as kill's (the test's thread first). Signal 0 only
+ * checks the thread, for real. */
+AH__LIBC(pthread_kill, 17, AH__LIBC_SIGNAL);
+int pthread_kill(pthread_t t, int sig)
+{
+    static int (*real_pthread_kill)(pthread_t, int);
+    ah__site site = AH__CALLER("pthread_kill");
+    ah_sim *sim = ah__sim_libc();
+
+    if (real_pthread_kill == NULL)
+        *(void **)&real_pthread_kill = dlsym(RTLD_NEXT, "pthread_kill");
+    if (sim == NULL || sig == 0)
+        return real_pthread_kill(t, sig);
+    if (sig < 0 || sig >= AH__NSIG)
+        return EINVAL;
+    ah__sig_catch(ah__pstate_get(sim), sig, "pthread_kill", site);
     return 0;
 }
 

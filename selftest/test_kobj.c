@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -30,6 +33,10 @@
 #define F_GETPIPE_SZ 1032
 #endif
 int pipe2(int fds[2], int flags);
+int dup3(int fd, int to, int flags);
+#ifndef F_DUPFD_CLOEXEC
+#define F_DUPFD_CLOEXEC 1030
+#endif
 
 /* ---- pipes ---- */
 
@@ -525,6 +532,85 @@ static void a_signal_interrupts_nanosleep_with_the_time_left(void **state)
     assert_int_equal(res.rem.tv_nsec, 900000000L);
 }
 
+static sem_t isem;
+static void sem_thread(void *arg)
+{
+    intr_result *res = arg;
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 2;
+    res->r = sem_timedwait(&isem, &ts);
+    res->err = errno;
+    res->at_ms = uv_hrtime() / 1000000;
+}
+
+static pthread_mutex_t imu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t icv = PTHREAD_COND_INITIALIZER;
+static void cond_thread(void *arg)
+{
+    intr_result *res = arg;
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 300000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&imu);
+    res->r = pthread_cond_timedwait(&icv, &imu, &ts);
+    pthread_mutex_unlock(&imu);
+    res->at_ms = uv_hrtime() / 1000000;
+}
+
+/* sem_timedwait returns EINTR when a handler runs, SA_RESTART or not (signal(7)); a
+ * pthread_cond_timedwait is not interrupted and times out at its deadline (POSIX). */
+static void a_signal_interrupts_sem_timedwait_but_not_a_condition_wait(void **state)
+{
+    intr_result res;
+    uint64_t t0;
+
+    (void)state;
+    assert_int_equal(sem_init(&isem, 0, 0), 0);
+    run_intr(sem_thread, SA_RESTART, &res, &t0);
+    assert_int_equal(res.r, -1);
+    assert_int_equal(res.err, EINTR);
+    assert_int_equal(res.at_ms - t0, 100);
+    assert_int_equal(sem_destroy(&isem), 0);
+    run_intr(cond_thread, 0, &res, &t0);
+    assert_int_equal(res.r, ETIMEDOUT);
+    assert_int_equal(res.at_ms - t0, 300);
+}
+
+/* pthread_kill of a thread is a simulated signal too: a real SIGUSR1 would end the process. */
+static void pthread_kill_is_a_simulated_signal(void **state)
+{
+    intr_result res;
+    uv_thread_t t;
+    uint64_t t0;
+
+    (void)state;
+    memset(&res, 0, sizeof(res));
+    handled = 0;
+    set_usr1(0);
+    assert_int_equal(pipe(ipipe), 0);
+    t0 = uv_hrtime() / 1000000;
+    assert_int_equal(uv_thread_create(&t, reader_thread, &res), 0);
+    uv_sleep(100);
+    assert_int_equal(pthread_kill(t, 0), 0);
+    assert_int_equal(pthread_kill(t, SIGUSR1), 0);
+    assert_int_equal(pthread_kill(t, 99), EINVAL);
+    assert_int_equal(uv_thread_join(&t), 0);
+    assert_int_equal(handled, 1);
+    assert_int_equal(res.r, -1);
+    assert_int_equal(res.err, EINTR);
+    assert_int_equal(res.at_ms - t0, 100);
+    close(ipipe[0]);
+    close(ipipe[1]);
+    signal(SIGUSR1, SIG_DFL);
+}
+
 /* libuv's eintr_handling: a uv_signal_t watches SIGUSR1 (libuv's handler has SA_RESTART); a thread
  * signals the process and then writes a pipe that the test's thread reads with a synchronous
  * uv_fs_read. */
@@ -569,6 +655,446 @@ static void uv_fs_read_of_a_pipe_survives_a_signal(void **state)
     close(ipipe[1]);
     uv_close((uv_handle_t *)&usr1, NULL);
     ah_run_until_idle(sim);
+}
+
+static int epipe_status = 1;
+static void on_big_write(uv_write_t *req, int status)
+{
+    epipe_status = status;
+    uv_close((uv_handle_t *)req->handle, NULL);
+}
+
+/* libuv's signal_pending_on_close: on a loop of its own, a uv_write bigger than the pipe waits for
+ * room; the read end closes meanwhile, and the write fails with EPIPE. Before, the pipe's reset
+ * was an event of the default loop, which nobody ran: the write waited forever. */
+static void a_queued_write_fails_when_the_reader_closes(void **state)
+{
+    ah_sim *sim = *state;
+    static char big[1 << 24]; /* as libuv's test: more than the sim's stream window too */
+    static uv_loop_t loop;    /* static, as libuv's: the sim's teardown still looks at it */
+    static uv_pipe_t w;
+    static uv_write_t req;
+    uv_buf_t b = uv_buf_init(big, sizeof(big));
+    int p[2];
+
+    (void)sim;
+    signal(SIGPIPE, SIG_IGN);
+    assert_int_equal(uv_loop_init(&loop), 0);
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(uv_pipe_init(&loop, &w, 0), 0);
+    assert_int_equal(uv_pipe_open(&w, p[1]), 0);
+    assert_int_equal(uv_write(&req, (uv_stream_t *)&w, &b, 1, on_big_write), 0);
+    assert_int_equal(close(p[0]), 0);
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(epipe_status, UV_EPIPE);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    signal(SIGPIPE, SIG_DFL);
+}
+
+/* ---- duplicates (fd/dup.c) ---- */
+
+static void a_duplicate_is_the_same_open_object(void **state)
+{
+    ah_sim *sim = *state;
+    int p[2], d, r2, e, n;
+    char b[8];
+    struct pollfd pf;
+
+    (void)sim;
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(fcntl(p[1], F_SETFD, FD_CLOEXEC), 0);
+    d = dup(p[1]);
+    assert_true(d >= 0);
+    assert_int_equal(fcntl(d, F_GETFD), 0); /* FD_CLOEXEC is the number's own */
+    assert_int_equal(fcntl(p[1], F_GETFD), FD_CLOEXEC);
+    assert_int_equal(fcntl(d, F_GETFL) & O_ACCMODE, O_WRONLY);
+    assert_int_equal(write(d, "ab", 2), 2);
+    assert_int_equal(read(p[0], b, sizeof(b)), 2);
+    /* O_NONBLOCK is the open object's: set through one number, seen through the other */
+    assert_int_equal(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+    /* one write end closed, its duplicate open: no end of file yet */
+    assert_int_equal(close(p[1]), 0);
+    assert_int_equal(read(p[0], b, sizeof(b)), -1);
+    assert_int_equal(errno, EAGAIN);
+    pf.fd = p[0];
+    pf.events = POLLIN;
+    assert_int_equal(poll(&pf, 1, 0), 0);
+    assert_int_equal(write(d, "c", 1), 1);
+    assert_int_equal(close(d), 0);
+    assert_int_equal(read(p[0], b, sizeof(b)), 1); /* what was written comes first */
+    assert_int_equal(read(p[0], b, sizeof(b)), 0); /* then end of file */
+    assert_int_equal(poll(&pf, 1, 0), 1);
+    assert_true(pf.revents & POLLHUP);
+
+    /* F_DUPFD and F_DUPFD_CLOEXEC from a minimum; a reader's duplicate keeps writes going */
+    r2 = fcntl(p[0], F_DUPFD_CLOEXEC, 100);
+    assert_true(r2 >= 100);
+    assert_int_equal(fcntl(r2, F_GETFD), FD_CLOEXEC);
+    n = fcntl(p[0], F_DUPFD, 200);
+    assert_true(n >= 200);
+    assert_int_equal(fcntl(n, F_GETFD), 0);
+    assert_int_equal(fcntl(p[0], F_DUPFD, -1), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(close(n), 0);
+    assert_int_equal(close(p[0]), 0);
+    assert_int_equal(close(r2), 0);
+
+    /* dup2 and dup3: onto itself, bad flags, onto another fake object (closed silently) */
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(dup2(p[0], p[0]), p[0]);
+    assert_int_equal(dup3(p[0], p[0], 0), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(dup3(p[0], 300, O_NONBLOCK), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(dup2(p[0], -1), -1);
+    assert_int_equal(errno, EBADF);
+    assert_int_equal(dup(987654), -1);
+    assert_int_equal(errno, EBADF);
+    e = eventfd(0, 0);
+    assert_int_equal(dup3(p[0], e, O_CLOEXEC), e); /* the eventfd is closed, e reads the pipe */
+    assert_int_equal(fcntl(e, F_GETFD), FD_CLOEXEC);
+    assert_int_equal(write(p[1], "z", 1), 1);
+    assert_int_equal(read(e, b, 1), 1); /* an eventfd would say EINVAL for 1 byte */
+    assert_int_equal(b[0], 'z');
+    /* dup2 of a real descriptor onto the write end: the pipe loses its writer */
+    n = open("/dev/null", O_RDONLY);
+    assert_true(n >= 0);
+    assert_int_equal(dup2(n, p[1]), p[1]);
+    assert_int_equal(close(e), 0);
+    assert_int_equal(read(p[0], b, 1), 0);
+    assert_int_equal(close(p[0]), 0);
+    assert_int_equal(close(p[1]), 0); /* the real /dev/null now */
+    assert_int_equal(close(n), 0);
+}
+
+static int dup_reads;
+static uint64_t dup_read_ms;
+static void on_dup_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+    (void)b;
+    if (n > 0) {
+        dup_reads += (int)n;
+        dup_read_ms = uv_now(s->loop);
+    } else if (n < 0) {
+        assert_int_equal(n, UV_EOF);
+        uv_close((uv_handle_t *)s, NULL);
+    }
+}
+
+static int dup_w;
+static void write_dup_later(uv_timer_t *t)
+{
+    assert_int_equal(write(dup_w, "hi", 2), 2);
+    assert_int_equal(close(dup_w), 0);
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+static void uv_pipe_open_adopts_a_duplicate(void **state)
+{
+    ah_sim *sim = *state;
+    uv_loop_t *loop = uv_default_loop();
+    uv_pipe_t h;
+    uv_timer_t t;
+    uint64_t t0 = uv_now(loop);
+    int p[2], d;
+
+    assert_int_equal(pipe(p), 0);
+    d = dup(p[0]);
+    assert_int_equal(uv_pipe_init(loop, &h, 0), 0);
+    assert_int_equal(uv_pipe_open(&h, d), 0);
+    assert_int_equal(close(p[0]), 0); /* the original goes; the handle's number stays */
+    dup_w = dup(p[1]);
+    assert_int_equal(close(p[1]), 0);
+    assert_int_equal(uv_read_start((uv_stream_t *)&h, on_alloc, on_dup_read), 0);
+    assert_int_equal(uv_timer_init(loop, &t), 0);
+    assert_int_equal(uv_timer_start(&t, write_dup_later, 100, 0), 0);
+    ah_run_until_idle(sim);
+    assert_int_equal(dup_reads, 2);
+    assert_int_equal(dup_read_ms - t0, 100);
+}
+
+static int dt_pipe[2], dt_dup;
+static void dup_writer(void *arg)
+{
+    (void)arg;
+    uv_sleep(300);
+    assert_int_equal(write(dt_dup, "x", 1), 1);
+    uv_sleep(100);
+    assert_int_equal(close(dt_pipe[1]), 0); /* one number of the write end: no EOF yet */
+    uv_sleep(100);
+    assert_int_equal(close(dt_dup), 0); /* the last one */
+}
+
+static void dup_reader(void *arg)
+{
+    uint64_t *at = arg;
+    char b[4];
+
+    assert_int_equal(read(dt_pipe[0], b, sizeof(b)), 1);
+    at[0] = uv_hrtime() / 1000000;
+    assert_int_equal(read(dt_pipe[0], b, sizeof(b)), 0);
+    at[1] = uv_hrtime() / 1000000;
+}
+
+/* A thread blocked reading a pipe sees end of file when the last duplicate of the write end
+ * closes, not the first. */
+static void a_thread_blocks_until_every_writer_is_closed(void **state)
+{
+    ah_sim *sim = *state;
+    uv_thread_t w, r;
+    uint64_t at[2], t0 = uv_hrtime() / 1000000;
+
+    (void)sim;
+    assert_int_equal(pipe(dt_pipe), 0);
+    dt_dup = dup(dt_pipe[1]);
+    assert_int_equal(uv_thread_create(&r, dup_reader, at), 0);
+    assert_int_equal(uv_thread_create(&w, dup_writer, NULL), 0);
+    assert_int_equal(uv_thread_join(&w), 0);
+    assert_int_equal(uv_thread_join(&r), 0);
+    assert_int_equal(at[0] - t0, 300);
+    assert_int_equal(at[1] - t0, 500);
+    assert_int_equal(close(dt_pipe[0]), 0);
+}
+
+static void writes_then_closes(void *arg)
+{
+    (void)arg;
+    uv_sleep(300);
+    assert_int_equal(write(dt_pipe[1], "x", 1), 1);
+    assert_int_equal(close(dt_pipe[1]), 0);
+}
+
+/* The test's thread blocks in read while a simulated thread sleeps, writes and ends: the read
+ * returns at +300 ms (before, the sim saw every thread gone and reported a deadlock without
+ * looking at the read again). */
+static void the_test_thread_reads_what_a_thread_wrote_before_ending(void **state)
+{
+    ah_sim *sim = *state;
+    uv_thread_t t;
+    char b[4];
+    uint64_t t0 = uv_hrtime();
+
+    (void)sim;
+    assert_int_equal(pipe(dt_pipe), 0);
+    assert_int_equal(uv_thread_create(&t, writes_then_closes, NULL), 0);
+    assert_int_equal(read(dt_pipe[0], b, sizeof(b)), 1);
+    assert_int_equal(read(dt_pipe[0], b, sizeof(b)), 0);
+    assert_int_equal((uv_hrtime() - t0) / 1000000, 300);
+    assert_int_equal(uv_thread_join(&t), 0);
+    assert_int_equal(close(dt_pipe[0]), 0);
+}
+
+/* ---- message socketpairs (fd/unixdgram.c) ---- */
+
+static int mp[2];
+static void sends_later(void *arg)
+{
+    (void)arg;
+    uv_sleep(100);
+    assert_int_equal(send(mp[1], "one", 3, 0), 3);
+    assert_int_equal(send(mp[1], "two!", 4, 0), 4);
+}
+
+/* A thread's blocking recv on a SOCK_SEQPACKET pair takes whole messages at the virtual instant
+ * they are sent; the test's thread waits for them in a blocking recv too. */
+static void a_message_pair_keeps_boundaries_in_virtual_time(void **state)
+{
+    ah_sim *sim = *state;
+    uv_thread_t t;
+    char b[16];
+    uint64_t t0 = uv_hrtime();
+    int v;
+    socklen_t len = sizeof(v);
+
+    (void)sim;
+    assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, mp), 0);
+    assert_int_equal(getsockopt(mp[0], SOL_SOCKET, SO_TYPE, &v, &len), 0);
+    assert_int_equal(v, SOCK_SEQPACKET);
+    assert_int_equal(uv_thread_create(&t, sends_later, NULL), 0);
+    assert_int_equal(uv_thread_join(&t), 0);
+    assert_int_equal(recv(mp[0], b, sizeof(b), 0), 3);
+    assert_int_equal((uv_hrtime() - t0) / 1000000, 100);
+    assert_int_equal(recv(mp[0], b, 2, 0), 2); /* cut at the buffer: the rest is dropped */
+    assert_int_equal(close(mp[1]), 0);
+    assert_int_equal(recv(mp[0], b, sizeof(b), 0), 0); /* SOCK_SEQPACKET: end of file */
+    assert_int_equal(close(mp[0]), 0);
+}
+
+static int drained_at;
+static void drains_later(void *arg)
+{
+    char b[2048];
+    (void)arg;
+    uv_sleep(250);
+    assert_int_equal(recv(mp[0], b, sizeof(b), 0), 1000);
+    drained_at = (int)(uv_hrtime() / 1000000);
+}
+
+/* A blocking send on a full SOCK_DGRAM pair waits until the reader takes a message. */
+static void a_send_on_a_full_message_pair_waits_for_the_reader(void **state)
+{
+    ah_sim *sim = *state;
+    uv_thread_t t;
+    static char b[1000];
+    int n = 0, t0 = (int)(uv_hrtime() / 1000000);
+
+    (void)sim;
+    assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM, 0, mp), 0);
+    while (send(mp[1], b, sizeof(b), MSG_DONTWAIT) == (ssize_t)sizeof(b))
+        n++;
+    assert_int_equal(errno, EAGAIN);
+    assert_int_equal(n, 93); /* 212992 bytes of send buffer, 2304 charged per message */
+    assert_int_equal(uv_thread_create(&t, drains_later, NULL), 0);
+    assert_int_equal(send(mp[1], b, sizeof(b), 0), (ssize_t)sizeof(b)); /* waits for the reader */
+    assert_int_equal((int)(uv_hrtime() / 1000000) - t0, 250);
+    assert_int_equal(uv_thread_join(&t), 0);
+    assert_int_equal(drained_at - t0, 250);
+    assert_int_equal(close(mp[0]), 0);
+    assert_int_equal(send(mp[1], "x", 1, 0), -1); /* the peer went: refused, then not connected */
+    assert_int_equal(errno, ECONNREFUSED);
+    assert_int_equal(send(mp[1], "x", 1, 0), -1);
+    assert_int_equal(errno, ENOTCONN);
+    assert_int_equal(close(mp[1]), 0);
+}
+
+static int dgram_polls;
+static void on_dgram(uv_poll_t *h, int status, int events)
+{
+    char b[16];
+    assert_int_equal(status, 0);
+    assert_true(events & UV_READABLE);
+    assert_int_equal(recv(mp[0], b, sizeof(b), 0), 5);
+    if (++dgram_polls == 2)
+        uv_close((uv_handle_t *)h, NULL);
+}
+
+static void send_dgram(uv_timer_t *t)
+{
+    assert_int_equal(send(mp[1], "hello", 5, 0), 5);
+    if (dgram_polls == 1)
+        uv_close((uv_handle_t *)t, NULL);
+}
+
+static void uv_poll_watches_a_message_pair(void **state)
+{
+    ah_sim *sim = *state;
+    uv_loop_t *loop = uv_default_loop();
+    uv_poll_t p;
+    uv_timer_t t;
+
+    assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, mp), 0);
+    assert_int_equal(uv_poll_init(loop, &p, mp[0]), 0);
+    assert_int_equal(uv_poll_start(&p, UV_READABLE, on_dgram), 0);
+    assert_int_equal(uv_timer_init(loop, &t), 0);
+    assert_int_equal(uv_timer_start(&t, send_dgram, 100, 100), 0);
+    ah_run_until_idle(sim);
+    assert_int_equal(dgram_polls, 2);
+    ah_assert_now_ms(sim, 200);
+    close(mp[0]);
+    close(mp[1]);
+}
+
+/* ---- signalfd (fd/signalfd.c) ---- */
+
+static void block_usr(int how)
+{
+    sigset_t m;
+    sigemptyset(&m);
+    sigaddset(&m, SIGUSR1);
+    sigaddset(&m, SIGUSR2);
+    assert_int_equal(pthread_sigmask(how, &m, NULL), 0);
+}
+
+static void kill_later(uv_timer_t *t)
+{
+    assert_int_equal(kill(getpid(), SIGUSR2), 0);
+    assert_int_equal(raise(SIGUSR1), 0);
+    assert_int_equal(kill(getpid(), SIGUSR2), 0); /* a standard signal pending already: coalesces */
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+/* Blocked signals sent at +100 ms are read from a signalfd at +100 ms, lowest number first, with
+ * the sender's pid and code; a signal the mask leaves out is not taken. */
+static void a_signalfd_reads_blocked_signals_in_virtual_time(void **state)
+{
+    ah_sim *sim = *state;
+    uv_timer_t t;
+    struct signalfd_siginfo si[4];
+    sigset_t m;
+    uint64_t t0 = uv_hrtime();
+    int fd;
+
+    (void)sim;
+    block_usr(SIG_BLOCK);
+    sigemptyset(&m);
+    sigaddset(&m, SIGUSR1);
+    sigaddset(&m, SIGUSR2);
+    fd = signalfd(-1, &m, SFD_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(fcntl(fd, F_GETFD), FD_CLOEXEC);
+    assert_int_equal(read(fd, si, 8), -1); /* under one siginfo */
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(uv_timer_init(uv_default_loop(), &t), 0);
+    assert_int_equal(uv_timer_start(&t, kill_later, 100, 0), 0);
+    assert_int_equal(read(fd, si, sizeof(si)), 2 * (int)sizeof(si[0])); /* waits for the timer */
+    assert_int_equal((uv_hrtime() - t0) / 1000000, 100);
+    assert_int_equal(si[0].ssi_signo, SIGUSR1);
+    assert_int_equal(si[0].ssi_code, SI_TKILL);
+    assert_int_equal(si[0].ssi_pid, getpid());
+    assert_int_equal(si[1].ssi_signo, SIGUSR2);
+    assert_int_equal(si[1].ssi_code, SI_USER);
+    /* signalfd(fd, ...) changes the mask; non-blocking: EAGAIN */
+    sigdelset(&m, SIGUSR2);
+    assert_int_equal(signalfd(fd, &m, 0), fd);
+    assert_int_equal(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+    assert_int_equal(read(fd, si, sizeof(si)), -1);
+    assert_int_equal(errno, EAGAIN);
+    ah_run_until_idle(sim);
+    assert_int_equal(close(fd), 0);
+    block_usr(SIG_UNBLOCK);
+}
+
+static int sfd_polls;
+static int sfd_fd;
+static void on_sfd(uv_poll_t *h, int status, int events)
+{
+    struct signalfd_siginfo si;
+    assert_int_equal(status, 0);
+    assert_true(events & UV_READABLE);
+    assert_int_equal(read(sfd_fd, &si, sizeof(si)), (int)sizeof(si));
+    assert_int_equal(si.ssi_signo, SIGUSR1);
+    sfd_polls++;
+    uv_close((uv_handle_t *)h, NULL);
+}
+
+static void signal_from_outside(uv_timer_t *t)
+{
+    ah_signal_raise(uv_handle_get_data((uv_handle_t *)t), SIGUSR1);
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+static void uv_poll_watches_a_signalfd(void **state)
+{
+    ah_sim *sim = *state;
+    uv_loop_t *loop = uv_default_loop();
+    uv_poll_t p;
+    uv_timer_t t;
+    sigset_t m;
+
+    block_usr(SIG_BLOCK);
+    sigemptyset(&m);
+    sigaddset(&m, SIGUSR1);
+    sfd_fd = signalfd(-1, &m, SFD_NONBLOCK);
+    assert_int_equal(uv_poll_init(loop, &p, sfd_fd), 0);
+    assert_int_equal(uv_poll_start(&p, UV_READABLE, on_sfd), 0);
+    assert_int_equal(uv_timer_init(loop, &t), 0);
+    uv_handle_set_data((uv_handle_t *)&t, sim);
+    assert_int_equal(uv_timer_start(&t, signal_from_outside, 250, 0), 0);
+    ah_run_until_idle(sim);
+    assert_int_equal(sfd_polls, 1);
+    ah_assert_now_ms(sim, 250);
+    close(sfd_fd);
+    block_usr(SIG_UNBLOCK);
 }
 
 /* ---- planted misuse beside correct twins ---- */
@@ -688,6 +1214,185 @@ static void a_pipe_never_closed_is_reported(void **state)
     ah_assert_passes(NULL, unclosed_pipe_body, "closes");
 }
 
+static void dup_writer_left_body(ah_sim *sim, void *ctx)
+{
+    int p[2], d;
+    char b[4];
+
+    (void)sim;
+    assert_int_equal(pipe(p), 0);
+    d = dup(p[1]);
+    close(p[1]);
+    if (ctx != NULL) /* the twin closes every number of the write end */
+        close(d);
+    assert_int_equal(read(p[0], b, sizeof(b)), 0); /* planted: the duplicate still writes */
+    close(p[0]);
+    if (ctx == NULL)
+        close(d);
+}
+
+static void eof_waits_for_every_duplicate_of_the_writer(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, dup_writer_left_body, NULL, "read on the read end of pipe");
+    ah_assert_passes(NULL, dup_writer_left_body, "closes both");
+}
+
+static void dup_of_handle_body(ah_sim *sim, void *ctx)
+{
+    uv_pipe_t h;
+    int p[2], d = -1;
+
+    assert_int_equal(pipe(p), 0);
+    if (ctx != NULL) /* the twin duplicates before the handle adopts it */
+        d = dup(p[0]);
+    assert_int_equal(uv_pipe_init(uv_default_loop(), &h, 0), 0);
+    assert_int_equal(uv_pipe_open(&h, p[0]), 0);
+    if (ctx == NULL)
+        d = dup(p[0]); /* planted: behind libuv's back */
+    close(d);
+    close(p[1]);
+    uv_close((uv_handle_t *)&h, NULL);
+    ah_run_until_idle(sim);
+}
+
+static void a_dup_of_a_handles_descriptor_is_named(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, dup_of_handle_body, NULL, "belongs to a uv handle");
+    ah_assert_passes(NULL, dup_of_handle_body, "before");
+}
+
+static void dup_left_open_body(ah_sim *sim, void *ctx)
+{
+    int p[2], d;
+
+    (void)sim;
+    assert_int_equal(pipe(p), 0);
+    d = dup(p[0]);
+    close(p[0]);
+    close(p[1]);
+    if (ctx != NULL)
+        close(d); /* planted without ctx: the duplicate keeps the read end open */
+}
+
+static void a_duplicate_never_closed_is_reported(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, dup_left_open_body, NULL, "the read end of pipe");
+    ah_assert_passes(NULL, dup_left_open_body, "closes");
+}
+
+static void on_child_exit(uv_process_t *p, int64_t status, int sig)
+{
+    (void)status, (void)sig;
+    uv_close((uv_handle_t *)p, NULL);
+}
+
+static void spawn_inherit_body(ah_sim *sim, void *ctx)
+{
+    uv_process_t pr;
+    uv_process_options_t o;
+    uv_stdio_container_t io[2];
+    char *args[] = {"true", NULL};
+    int p[2];
+
+    assert_int_equal(pipe(p), 0);
+    memset(&o, 0, sizeof(o));
+    memset(io, 0, sizeof(io));
+    o.file = "true";
+    o.args = args;
+    o.exit_cb = on_child_exit;
+    o.stdio = io;
+    o.stdio_count = 2;
+    io[0].flags = UV_IGNORE;
+    io[1].flags = UV_INHERIT_FD;
+    /* planted without ctx: a real child cannot inherit a fake pipe (decision 107) */
+    io[1].data.fd = ctx == NULL ? p[1] : 2;
+    assert_int_equal(uv_spawn(uv_default_loop(), &pr, &o), 0);
+    ah_run_until_idle(sim);
+    close(p[0]);
+    close(p[1]);
+}
+
+static void a_real_child_inheriting_a_fake_pipe_is_named(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, spawn_inherit_body, NULL,
+                         "a fake kernel object of the sim (a pipe, socketpair, eventfd, ...), "
+                         "which a real process cannot inherit");
+    ah_assert_passes(NULL, spawn_inherit_body, "stderr");
+}
+
+static void dgram_peer_gone_body(ah_sim *sim, void *ctx)
+{
+    int sv[2];
+    char b[4];
+
+    (void)sim;
+    /* planted without ctx: a SOCK_DGRAM pair has no end of file; SOCK_SEQPACKET does */
+    assert_int_equal(socketpair(AF_UNIX, ctx == NULL ? SOCK_DGRAM : SOCK_SEQPACKET, 0, sv), 0);
+    close(sv[1]);
+    assert_int_equal(recv(sv[0], b, sizeof(b), 0), 0);
+    close(sv[0]);
+}
+
+static void a_dgram_pair_read_after_its_peer_closed_is_a_deadlock(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, dgram_peer_gone_body, NULL, "recv on a SOCK_DGRAM socketpair end");
+    ah_assert_passes(NULL, dgram_peer_gone_body, "seqpacket");
+}
+
+static void dgram_as_stream_body(ah_sim *sim, void *ctx)
+{
+    uv_pipe_t h;
+    int sv[2];
+
+    assert_int_equal(socketpair(AF_UNIX, ctx == NULL ? SOCK_DGRAM : SOCK_STREAM, 0, sv), 0);
+    assert_int_equal(uv_pipe_init(uv_default_loop(), &h, 0), 0);
+    assert_int_equal(uv_pipe_open(&h, sv[0]), 0); /* planted without ctx: not a stream */
+    uv_close((uv_handle_t *)&h, NULL);
+    close(sv[1]);
+    ah_run_until_idle(sim);
+}
+
+static void a_message_pair_adopted_as_a_stream_is_named(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, dgram_as_stream_body, NULL,
+                         "adopting an end of a SOCK_DGRAM or SOCK_SEQPACKET socketpair");
+    ah_assert_passes(NULL, dgram_as_stream_body, "stream");
+}
+
+static void sfd_unblocked_body(ah_sim *sim, void *ctx)
+{
+    struct signalfd_siginfo si;
+    sigset_t m;
+    int fd;
+
+    (void)sim;
+    sigemptyset(&m);
+    sigaddset(&m, SIGUSR2);
+    if (ctx != NULL) /* the twin blocks it, as signalfd(2) says a program must */
+        assert_int_equal(pthread_sigmask(SIG_BLOCK, &m, NULL), 0);
+    fd = signalfd(-1, &m, SFD_NONBLOCK);
+    /* planted without ctx: not blocked, SIGUSR2's default action runs instead */
+    kill(getpid(), SIGUSR2);
+    assert_int_equal(read(fd, &si, sizeof(si)), (int)sizeof(si));
+    close(fd);
+    if (ctx != NULL)
+        assert_int_equal(pthread_sigmask(SIG_UNBLOCK, &m, NULL), 0);
+}
+
+static void a_signal_a_signalfd_waits_for_must_be_blocked(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, sfd_unblocked_body, NULL,
+                         "no uv_signal_t watches it, so its default action would terminate");
+    ah_assert_passes(NULL, sfd_unblocked_body, "blocked");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -702,12 +1407,31 @@ int main(void)
         ah_unit_test(a_signal_interrupts_a_blocked_read_unless_sa_restart),
         ah_unit_test(a_signal_interrupts_poll_even_with_sa_restart),
         ah_unit_test(a_signal_interrupts_nanosleep_with_the_time_left),
+        ah_unit_test(a_signal_interrupts_sem_timedwait_but_not_a_condition_wait),
+        ah_unit_test(pthread_kill_is_a_simulated_signal),
         ah_unit_test(uv_fs_read_of_a_pipe_survives_a_signal),
+        ah_unit_test(a_queued_write_fails_when_the_reader_closes),
+        ah_unit_test(a_duplicate_is_the_same_open_object),
+        ah_unit_test(uv_pipe_open_adopts_a_duplicate),
+        ah_unit_test(a_thread_blocks_until_every_writer_is_closed),
+        ah_unit_test(the_test_thread_reads_what_a_thread_wrote_before_ending),
+        ah_unit_test(a_message_pair_keeps_boundaries_in_virtual_time),
+        ah_unit_test(a_send_on_a_full_message_pair_waits_for_the_reader),
+        ah_unit_test(uv_poll_watches_a_message_pair),
+        ah_unit_test(a_signalfd_reads_blocked_signals_in_virtual_time),
+        ah_unit_test(uv_poll_watches_a_signalfd),
         cmocka_unit_test(a_read_on_a_pipe_nobody_writes_is_a_deadlock),
         cmocka_unit_test(a_thread_reading_a_pipe_nobody_writes_is_a_deadlock),
         cmocka_unit_test(a_write_to_a_closed_eventfd_is_ebadf),
         cmocka_unit_test(a_write_to_a_pipe_without_reader_raises_sigpipe),
         cmocka_unit_test(a_pipe_never_closed_is_reported),
+        cmocka_unit_test(eof_waits_for_every_duplicate_of_the_writer),
+        cmocka_unit_test(a_dup_of_a_handles_descriptor_is_named),
+        cmocka_unit_test(a_duplicate_never_closed_is_reported),
+        cmocka_unit_test(a_real_child_inheriting_a_fake_pipe_is_named),
+        cmocka_unit_test(a_dgram_pair_read_after_its_peer_closed_is_a_deadlock),
+        cmocka_unit_test(a_message_pair_adopted_as_a_stream_is_named),
+        cmocka_unit_test(a_signal_a_signalfd_waits_for_must_be_blocked),
     };
     return ah_run_tests(tests);
 }

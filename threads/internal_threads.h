@@ -200,4 +200,8 @@ void ah__cx_in(ah__cx *c);
 /* The virtual deadline for an absolute time on `clock` (CLOCK_REALTIME or CLOCK_MONOTONIC). */
 uint64_t ah__deadline_abs(ah_sim *sim, clockid_t clock, const struct timespec *abstime);
 
+/* Whether a thread blocked in `fn` (a semaphore wait) returns EINTR when a signal handler runs:
+ * sem_wait and sem_timedwait (sync.c); the sleeps are (wait.c). */
+int ah__sem_wait_interruptible(const char *fn);
+
 #endif

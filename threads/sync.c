@@ -669,7 +669,18 @@ static int sem_do_wait(ah__sched *s, ah__thr *self, sem_t *sem, const char *fn, 
         ah__list_insert_tail(&o->waiters, &self->wait_link);
         if (ah__sched_block(s, self, AH__W_SEM, o, fn, site, deadline))
             return ETIMEDOUT;
+        if (self->interrupted) { /* a signal handler ran (wait.c): never restarted */
+            self->interrupted = 0;
+            return EINTR;
+        }
     }
+}
+
+/* sem_wait and sem_timedwait return EINTR when a handler interrupts them, SA_RESTART or not
+ * (signal(7)); uv_sem_wait waits again, as libuv's loop on EINTR does. */
+int ah__sem_wait_interruptible(const char *fn)
+{
+    return fn != NULL && (strcmp(fn, "sem_wait") == 0 || strcmp(fn, "sem_timedwait") == 0);
 }
 
 AH__LIBC(sem_init, 13, AH__LIBC_THREAD);

@@ -49,7 +49,9 @@ int ah__twait_interrupt_sleep(ah_sim *sim)
         return 0;
     for (q = s->threads.next; q != &s->threads; q = q->next) {
         ah__thr *t = ah__container_of(q, ah__thr, link);
-        if (t->state != AH__T_BLOCKED || t->wait_kind != AH__W_SLEEP)
+        if (t->state != AH__T_BLOCKED ||
+            !(t->wait_kind == AH__W_SLEEP ||
+              (t->wait_kind == AH__W_SEM && ah__sem_wait_interruptible(t->wait_fn))))
             continue;
         if (pick == NULL || t == s->main)
             pick = t;
