@@ -222,7 +222,7 @@ int signalfd(int fd, const sigset_t *mask, int flags)
         return fd;
     }
     sim = ah__sim_libc();
-    if (sim == NULL || ah__fd_state(sim)->passthrough)
+    if (sim == NULL || ah__fd_passthrough(sim))
         return real_signalfd(fd, mask, flags);
     if (flags & ~(SFD_NONBLOCK | SFD_CLOEXEC))
         return ah__fd_fail_errno(EINVAL);

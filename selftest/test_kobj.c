@@ -1307,7 +1307,7 @@ static void spawn_inherit_body(ah_sim *sim, void *ctx)
     o.stdio_count = 2;
     io[0].flags = UV_IGNORE;
     io[1].flags = UV_INHERIT_FD;
-    /* planted without ctx: a real child cannot inherit a fake pipe (decision 107) */
+    /* planted without ctx: a real child cannot inherit a fake pipe (decision 114) */
     io[1].data.fd = ctx == NULL ? p[1] : 2;
     assert_int_equal(uv_spawn(uv_default_loop(), &pr, &o), 0);
     ah_run_until_idle(sim);
