@@ -127,6 +127,7 @@ typedef struct ah__fpoll {
     ah__fsock *fs; /* NULL once its descriptor was closed */
     int fd;
     int events; /* POLL* bits watched */
+    int always; /* fires whether or not its handle is active (a write waiting for POLLOUT) */
     ah__event ev;
 } ah__fpoll;
 
@@ -180,6 +181,18 @@ int ah__fd_waited(ah__fsock *fs);
 /* real.c: the record of a real descriptor for uv_poll (made on first use), or NULL with *err
  * (UV_EBADF: no such descriptor; UV_EPERM: a regular file or directory, as epoll says). */
 ah__fsock *ah__fd_real_watch(ah_sim *sim, int fd, ah__site site, int *err);
+/* real.c: the record is no longer used by the handle that adopted it (its descriptor was closed):
+ * it goes once no watcher is left. */
+void ah__fd_real_forget(ah__fsock *fs);
+/* poll.c: ah__fd_watch for a descriptor record, fake or real. */
+ah__fpoll *ah__fd_watch_fs(uv_handle_t *h, ah__fsock *fs, short events,
+                           void (*io)(ah__fpoll *, int), void *ctx);
+/* realstream.c: uv_pipe_open / uv_tcp_open of a real descriptor (stream.c's checks done):
+ * 0 or a UV_ error, as libuv's. */
+int ah__fd_real_stream_open(uv_stream_t *st, ah__sock *s, int fd, int tcp, const char *fn,
+                            ah__site site);
+/* realstream.c: the stream's descriptor is closed (uv_close). */
+void ah__fd_real_stream_close(ah__sock *s);
 
 /* socket.c */
 short ah__fd_revents(ah__fsock *fs); /* what poll(2) would report now, every POLL* bit */

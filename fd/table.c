@@ -75,7 +75,7 @@ static void fd_pending(ah_sim *sim, void *state, ah__buf *b)
 
     (void)sim;
     for (q = st->reals.next; q != &st->reals; q = q->next)
-        ah__buf_printf(b, "  - %s, watched by uv_poll: its readiness comes from outside the sim\n",
+        ah__buf_printf(b, "  - %s, watched by the loop: its readiness comes from outside the sim\n",
                        ah__fd_str(ah__container_of(q, ah__fsock, link), s, sizeof(s)));
     for (q = st->all_polls.next; q != &st->all_polls; q = q->next) {
         ah__fpoll *p = ah__container_of(q, ah__fpoll, all_link);

@@ -16,7 +16,13 @@
 
 static void stream_fd_closed(ah__sock *s, int fd)
 {
-    ah__fsock *fs = ah__fd_get(fd);
+    ah__fsock *fs;
+
+    if (s->real != NULL) { /* a real descriptor the stream adopted (realstream.c) */
+        ah__fd_real_stream_close(s);
+        return;
+    }
+    fs = ah__fd_get(fd);
 
     if (fs == NULL || fs->kind != AH__FK_STREAM || fs->stream != s)
         return;
@@ -32,7 +38,7 @@ static int stream_fd(uv_stream_t *st, const char *fn)
     int fd = st->io_watcher.fd;
     ah__fsock *fs;
 
-    if (fd == -1 || ah__fd_get(fd) != NULL)
+    if (fd == -1 || s->real != NULL || ah__fd_get(fd) != NULL)
         return fd;
     if ((fs = ah__fd_new(s->net->sim, AH__FK_STREAM, AH__CALLER(fn))) == NULL)
         return fd;
@@ -98,9 +104,12 @@ static int buffer_size(uv_handle_t *h, int *value, int opt, const char *fn)
         return UV_ENOTSUP;
     } else {
         fd = stream_fd((uv_stream_t *)h, fn);
+        if (fd != -1 && ((ah__sock *)((uv_stream_t *)h)->queued_fds)->real != NULL)
+            goto sockopt; /* a real descriptor: the kernel answers */
     }
     if (ah__fd_get(fd) == NULL)
         return UV_EBADF;
+sockopt:
     if (*value == 0)
         r = getsockopt(fd, SOL_SOCKET, opt, value, &len);
     else
@@ -137,12 +146,17 @@ static ah__fsock *adoptable(int fd, const char *fn, ah__site site)
 /* uv__stream_open with a fake socket: the stream takes over its connection. */
 static int stream_open(uv_stream_t *st, int fd, const char *fn, ah__site site)
 {
+    AH__REAL(fcntl);
     ah__sock *s = ah__sock_of(st, fn);
-    ah__fsock *fs = adoptable(fd, fn, site);
+    ah__fsock *fs = ah__fd_get(fd);
     char where[160];
     ah__conn *c;
     ah__list *q, *next;
 
+    if (fs == NULL && real_fcntl(fd, F_GETFD) != -1) { /* a real descriptor (realstream.c) */
+        ah__stream_fd_close_hook = stream_fd_closed;
+        return ah__fd_real_stream_open(st, s, fd, st->type == UV_TCP, fn, site);
+    }
     if (fs == NULL)
         return UV_EBADF;
     if (fs->kind == AH__FK_STREAM)
