@@ -223,8 +223,9 @@ static int rs_accept(ah__sock *ss, ah__sock *cs)
     if (client->io_watcher.fd != -1 && client->io_watcher.fd != fd) {
         err = UV_EBUSY; /* uv__stream_open */
         real_close(fd);
-    } else if ((fs = ah__fd_real_watch(ss->net->sim, fd, ((ah__hrec *)server->u.reserved[0])->start_site,
-                                       &err)) == NULL) {
+    } else if ((fs = ah__fd_real_watch(ss->net->sim, fd,
+                                       ((ah__hrec *)server->u.reserved[0])->start_site, &err)) ==
+               NULL) {
         real_close(fd);
     } else {
         adopt(client, cs, fs, AH__SF_READABLE | AH__SF_WRITABLE | AH__SF_BOUND);
@@ -271,8 +272,7 @@ static void adopt(uv_stream_t *st, ah__sock *s, ah__fsock *fs, unsigned flags)
         addr_of(fs->fd, 0, &s->local);
         addr_of(fs->fd, 1, &s->remote);
     }
-    snprintf(d, sizeof(d), "%s on real descriptor %d", st->type == UV_TCP ? "tcp" : "pipe",
-             fs->fd);
+    snprintf(d, sizeof(d), "%s on real descriptor %d", st->type == UV_TCP ? "tcp" : "pipe", fs->fd);
     n = strlen(d) < sizeof(r->label) - 1 ? strlen(d) : sizeof(r->label) - 1;
     memcpy(r->label, d, n);
     r->label[n] = '\0';

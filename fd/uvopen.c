@@ -98,6 +98,8 @@ static int buffer_size(uv_handle_t *h, int *value, int opt, const char *fn)
         return UV_EINVAL;
     if (h->type == UV_UDP) {
         fd = ((uv_udp_t *)h)->io_watcher.fd;
+        if (ah__udp_real((uv_udp_t *)h) != NULL)
+            goto sockopt;           /* a real socket: the kernel answers */
         if (ah__fd_get(fd) == NULL) /* not adopted: the handle's own socket */
             return ah__udp_buffer_size((uv_udp_t *)h, opt, value, fn);
     } else if (h->type != UV_TCP && h->type != UV_NAMED_PIPE) {
@@ -125,22 +127,6 @@ int uv_send_buffer_size(uv_handle_t *h, int *value)
 int uv_recv_buffer_size(uv_handle_t *h, int *value)
 {
     return buffer_size(h, value, SO_RCVBUF, "uv_recv_buffer_size");
-}
-
-/* The fake descriptor `fd` that a uv_*_open adopts, or NULL when no descriptor has that number
- * (UV_EBADF). A real descriptor fails the test: adopting one is not simulated. */
-static ah__fsock *adoptable(int fd, const char *fn, ah__site site)
-{
-    AH__REAL(fcntl);
-    ah__fsock *fs = ah__fd_get(fd);
-    char where[160];
-
-    if (fs != NULL || real_fcntl(fd, F_GETFD) == -1)
-        return fs;
-    ah__fail(ah__sim(),
-             "%s(%d) in %s: the descriptor is a real one, and adopting real descriptors is not "
-             "simulated (only sockets created under the sim are)",
-             fn, fd, ah__site_str(&site, where, sizeof(where)));
 }
 
 /* uv__stream_open with a fake socket: the stream takes over its connection. */
@@ -239,6 +225,7 @@ static void udp_fd_closed(uv_udp_t *h, int fd)
  * socket was. */
 int uv_udp_open(uv_udp_t *h, uv_os_sock_t sock)
 {
+    AH__REAL(fcntl);
     ah__site site = AH__CALLER("uv_udp_open");
     ah__fsock *fs;
     ah__dgram_ep *ep;
@@ -246,7 +233,9 @@ int uv_udp_open(uv_udp_t *h, uv_os_sock_t sock)
     int err;
 
     ah__handle_rec((uv_handle_t *)h, "uv_udp_open");
-    if ((fs = adoptable(sock, "uv_udp_open", site)) == NULL)
+    if (ah__fd_get(sock) == NULL && real_fcntl(sock, F_GETFD) != -1)
+        return ah__fd_real_udp_open(h, sock, site); /* a real socket (realudp.c) */
+    if ((fs = ah__fd_get(sock)) == NULL)
         return UV_EBADF;
     if (h->io_watcher.fd != -1)
         return UV_EBUSY;
