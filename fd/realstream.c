@@ -20,9 +20,23 @@
 typedef struct rstream {
     ah__sock *s;
     uv_stream_t *st;
-    ah__fsock *fs; /* the real descriptor's record (real.c) */
+    ah__fsock *fs; /* the real descriptor's record (real.c); NULL for a regular file */
     ah__fpoll *rd, *wr, *lst;
+    ah__site site; /* where it was adopted */
 } rstream;
+
+/* A regular file under a stream: libuv writes it at once, but the first wait on it (a read, a
+ * write the kernel did not take whole) makes epoll_ctl fail with EPERM, and libuv aborts. */
+static void no_wait(rstream *rs, const char *what)
+{
+    char b[320], where[160];
+
+    ah__fail(rs->s->net->sim,
+             "%s on a regular file (descriptor %d of %s, adopted in %s): libuv's epoll refuses "
+             "to watch files (EPERM) and libuv aborts; read and write files with uv_fs_*",
+             what, rs->st->io_watcher.fd, ah__handle_str(rs->st->u.reserved[0], b, sizeof(b)),
+             ah__site_str(&rs->site, where, sizeof(where)));
+}
 
 static int closing(const uv_stream_t *st) { return ah__is_closing((const uv_handle_t *)st); }
 
@@ -100,6 +114,8 @@ static void rs_reading(ah__sock *s, int on)
 {
     rstream *rs = s->real;
 
+    if (on && rs->fs == NULL)
+        no_wait(rs, "uv_read_start");
     if (on && rs->rd == NULL)
         rs->rd = ah__fd_watch_fs((uv_handle_t *)rs->st, rs->fs, POLLIN, rd_io, rs);
     else if (!on)
@@ -123,6 +139,8 @@ static void rs_want_write(ah__sock *s, int on)
 {
     rstream *rs = s->real;
 
+    if (on && rs->fs == NULL)
+        no_wait(rs, "a uv_write that waits for the kernel");
     if (on && rs->wr == NULL) {
         rs->wr = ah__fd_watch_fs((uv_handle_t *)rs->st, rs->fs, POLLOUT, wr_io, rs);
         rs->wr->always = 1; /* the write request keeps the loop alive, not the handle */
@@ -200,6 +218,8 @@ static int rs_listen(ah__sock *s, int backlog, uv_connection_cb cb)
 
     if (real_listen(s->stream->io_watcher.fd, backlog) != 0)
         return -errno;
+    if (rs->fs == NULL)
+        no_wait(rs, "uv_listen");
     s->stream->connection_cb = cb;
     s->stream->flags |= AH__SF_LISTENING;
     if (rs->lst == NULL)
@@ -207,7 +227,8 @@ static int rs_listen(ah__sock *s, int backlog, uv_connection_cb cb)
     return 0;
 }
 
-static void adopt(uv_stream_t *st, ah__sock *s, ah__fsock *fs, unsigned flags);
+static void adopt(uv_stream_t *st, ah__sock *s, int fd, ah__fsock *fs, unsigned flags,
+                  ah__site site);
 
 /* libuv's uv_accept on a real listener: the client opens the accepted descriptor. */
 static int rs_accept(ah__sock *ss, ah__sock *cs)
@@ -228,7 +249,8 @@ static int rs_accept(ah__sock *ss, ah__sock *cs)
                NULL) {
         real_close(fd);
     } else {
-        adopt(client, cs, fs, AH__SF_READABLE | AH__SF_WRITABLE | AH__SF_BOUND);
+        adopt(client, cs, fd, fs, AH__SF_READABLE | AH__SF_WRITABLE | AH__SF_BOUND,
+              ((ah__hrec *)server->u.reserved[0])->start_site);
     }
     server->accepted_fd = -1;
     if (err == 0 && rs->lst == NULL)
@@ -254,7 +276,8 @@ static void addr_of(int fd, int peer, ah__addr *a)
         ah__addr_from_sockaddr((struct sockaddr *)&ss, a);
 }
 
-static void adopt(uv_stream_t *st, ah__sock *s, ah__fsock *fs, unsigned flags)
+static void adopt(uv_stream_t *st, ah__sock *s, int fd, ah__fsock *fs, unsigned flags,
+                  ah__site site)
 {
     rstream *rs = ah__calloc(1, sizeof(*rs));
     ah__hrec *r = st->u.reserved[0];
@@ -264,15 +287,16 @@ static void adopt(uv_stream_t *st, ah__sock *s, ah__fsock *fs, unsigned flags)
     rs->s = s;
     rs->st = st;
     rs->fs = fs;
+    rs->site = site;
     s->real = rs;
     ah__real_stream = &ops;
     st->flags |= flags;
-    st->io_watcher.fd = fs->fd;
+    st->io_watcher.fd = fd;
     if (st->type == UV_TCP) {
-        addr_of(fs->fd, 0, &s->local);
-        addr_of(fs->fd, 1, &s->remote);
+        addr_of(fd, 0, &s->local);
+        addr_of(fd, 1, &s->remote);
     }
-    snprintf(d, sizeof(d), "%s on real descriptor %d", st->type == UV_TCP ? "tcp" : "pipe", fs->fd);
+    snprintf(d, sizeof(d), "%s on real descriptor %d", st->type == UV_TCP ? "tcp" : "pipe", fd);
     n = strlen(d) < sizeof(r->label) - 1 ? strlen(d) : sizeof(r->label) - 1;
     memcpy(r->label, d, n);
     r->label[n] = '\0';
@@ -288,7 +312,7 @@ int ah__fd_real_stream_open(uv_stream_t *st, ah__sock *s, int fd, int tcp, const
     struct stat sb;
     ah__fsock *fs;
     ah__list *q;
-    char where[160];
+
     int mode, err;
     unsigned flags = 0;
 
@@ -304,14 +328,9 @@ int ah__fd_real_stream_open(uv_stream_t *st, ah__sock *s, int fd, int tcp, const
                 return UV_EEXIST;
         }
     }
+    (void)fn;
     if ((mode = real_fcntl(fd, F_GETFL)) == -1)
         return -errno;
-    if (real_fstat(fd, &sb) == 0 && (S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode)))
-        ah__fail(sim,
-                 "%s(%d) in %s: the descriptor is a regular file or a directory; libuv's epoll "
-                 "cannot watch it (EPERM) and its stream would abort at the first read or write "
-                 "that waits: read files with uv_fs_read",
-                 fn, fd, ah__site_str(&site, where, sizeof(where)));
     if (real_fcntl(fd, F_SETFL, mode | O_NONBLOCK) == -1) /* uv__nonblock */
         return -errno;
     if (tcp) {
@@ -325,10 +344,14 @@ int ah__fd_real_stream_open(uv_stream_t *st, ah__sock *s, int fd, int tcp, const
     }
     if (st->io_watcher.fd != -1 && st->io_watcher.fd != fd)
         return UV_EBUSY;
+    if (real_fstat(fd, &sb) == 0 && (S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode))) {
+        adopt(st, s, fd, NULL, flags, site); /* written at once; never waited on (no_wait) */
+        return 0;
+    }
     if ((fs = ah__fd_real_watch(sim, fd, site, &err)) == NULL)
         return err;
     fs->site = site; /* the latest adoption names it */
-    adopt(st, s, fs, flags);
+    adopt(st, s, fd, fs, flags, site);
     return 0;
 }
 
