@@ -142,6 +142,8 @@ typedef struct ah__fdstate {
     ah__list blocked; /* the blocking calls waiting now (table.c), for signals to interrupt */
     ah__list reals;   /* AH__FK_REAL records (real.c) */
     int real_used;    /* a real descriptor was watched: reports say so */
+    ah__list adopted; /* realstream.c, realudp.c: the state of each handle on a real descriptor,
+                         each starting with its link; freed with the sim if never closed */
 } ah__fdstate;
 
 /* table.c */

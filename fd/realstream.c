@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 typedef struct rstream {
+    ah__list link; /* fdstate->adopted: first, freed with the sim as is */
     ah__sock *s;
     uv_stream_t *st;
     ah__fsock *fs; /* the real descriptor's record (real.c); NULL for a regular file */
@@ -288,6 +289,7 @@ static void adopt(uv_stream_t *st, ah__sock *s, int fd, ah__fsock *fs, unsigned 
     rs->st = st;
     rs->fs = fs;
     rs->site = site;
+    ah__list_insert_tail(&ah__fd_state(s->net->sim)->adopted, &rs->link);
     s->real = rs;
     ah__real_stream = &ops;
     st->flags |= flags;
@@ -385,5 +387,6 @@ void ah__fd_real_stream_close(ah__sock *s)
         real_close(st->io_watcher.fd);
     ah__fd_real_forget(rs->fs);
     s->real = NULL;
+    ah__list_remove(&rs->link);
     ah__free(rs);
 }

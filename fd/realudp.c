@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 typedef struct rudp {
+    ah__list link; /* fdstate->adopted: first, freed with the sim as is */
     uv_udp_t *h;
     ah__fsock *fs;
     ah__fpoll *rd, *wr;
@@ -202,6 +203,7 @@ static void ru_close(uv_udp_t *h)
     if (h->io_watcher.fd > STDERR_FILENO)
         real_close(h->io_watcher.fd);
     ah__fd_real_forget(ru->fs);
+    ah__list_remove(&ru->link);
     ah__free(ru);
 }
 
@@ -271,6 +273,7 @@ int ah__fd_real_udp_open(uv_udp_t *h, int fd, ah__site site)
         ah__free(ru);
         return err;
     }
+    ah__list_insert_tail(&fst->adopted, &ru->link);
     ah__real_udp = &ops;
     snprintf(((ah__hrec *)h->u.reserved[0])->label, sizeof(((ah__hrec *)h->u.reserved[0])->label),
              "udp on real descriptor %d", fd);

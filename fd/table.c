@@ -97,6 +97,11 @@ static void fd_destroy(ah_sim *sim, void *state)
 
     (void)sim;
     ah__fpoll_free_all(st);
+    while (!ah__list_empty(&st->adopted)) {
+        ah__list *q = st->adopted.next;
+        ah__list_remove(q);
+        ah__free(q);
+    }
     while (
         !ah__list_empty(&st->reals)) { /* their watchers are gone; the descriptors are not ours */
         ah__fsock *fs = ah__container_of(st->reals.next, ah__fsock, link);
@@ -124,6 +129,7 @@ ah__fdstate *ah__fd_state(ah_sim *sim)
     ah__list_init(&st->socks);
     ah__list_init(&st->all_polls);
     ah__list_init(&st->reals);
+    ah__list_init(&st->adopted);
     ah__list_init(&st->blocked);
     st->wall_epoch_s = 1767225600; /* 2026-01-01T00:00:00Z */
     if ((env = getenv("AH_WALL_EPOCH")) != NULL && *env != '\0')
