@@ -193,6 +193,10 @@ ah__fpoll *ah__fd_watch_fs(uv_handle_t *h, ah__fsock *fs, short events,
  * 0 or a UV_ error, as libuv's. */
 int ah__fd_real_stream_open(uv_stream_t *st, ah__sock *s, int fd, int tcp, const char *fn,
                             ah__site site);
+/* materialize.c: just before a fork, the fake pipes and AF_UNIX socketpairs whose ends are plain
+ * descriptors of the program become real ones under the same numbers, with their unread bytes;
+ * uv_poll watchers follow them. */
+void ah__fd_materialize(ah_sim *sim);
 /* realudp.c: uv_udp_open of a real descriptor: 0 or a UV_ error, as libuv's. */
 int ah__fd_real_udp_open(uv_udp_t *h, int fd, ah__site site);
 /* realstream.c: the stream's descriptor is closed (uv_close). */

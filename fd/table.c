@@ -148,8 +148,8 @@ void ah__fd_fork_check(ah__fsock *fs, const char *call)
 {
     char what[256], forked[160];
 
-    if (fs->fork_gen == ah__fd_fork_gen)
-        return;
+    if (fs->fork_gen == ah__fd_fork_gen || fs->kind == AH__FK_REAL)
+        return; /* a real descriptor is the kernel's, shared by both processes */
     ah__fail(fs->sim,
              "%s on %s in the child forked in %s: the descriptor was made before the fork, and "
              "the child runs its own copy of the sim, which cannot reach the parent's: what one "
