@@ -1106,6 +1106,23 @@ ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 
 /* ---- shutdown, names, options, fcntl, ioctl ---- */
 
+/* shutdown(2) of a uv stream's socket behind libuv's back (libuv's
+ * tcp_close_reset_accepted_after_socket_shutdown): the FIN goes out on the stream's connection;
+ * the stream itself is not told, as libuv is not. */
+static int stream_shutdown(ah__fsock *fs, int how)
+{
+    ah__sock *s = fs->stream;
+    ah__conn *c = s->conn;
+
+    if (how != SHUT_WR && how != SHUT_RDWR)
+        return fail_errno(EINVAL);
+    if (c == NULL)
+        return fail_errno(ENOTCONN);
+    if (!c->flow[s->side].fin_sent && !c->flow[s->side].rst_sent && !c->end[s->side].reset)
+        ah__flow_send_fin(c, s->side);
+    return 0;
+}
+
 AH__LIBC(shutdown, 13, AH__LIBC_FD);
 int shutdown(int fd, int how)
 {
@@ -1115,6 +1132,8 @@ int shutdown(int fd, int how)
 
     if (fs == NULL)
         return real_shutdown(fd, how);
+    if (fs->kind == AH__FK_STREAM && fs->stream != NULL && how != SHUT_RD)
+        return stream_shutdown(fs, how);
     if (fs->kind != AH__FK_SOCK)
         stream_owned(fs, "shutdown", SITE("shutdown"));
     if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
