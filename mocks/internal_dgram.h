@@ -135,8 +135,7 @@ extern void (*ah__udp_fd_close_hook)(uv_udp_t *h, int fd);
  * these when it adopts one. */
 typedef struct ah__real_udp_ops {
     /* sendmsg(2) of one datagram: its size, or a UV_ error (UV_EAGAIN: the kernel is full). */
-    ssize_t (*send)(uv_udp_t *h, const struct sockaddr *addr, const uv_buf_t *bufs,
-                    unsigned nbufs);
+    ssize_t (*send)(uv_udp_t *h, const struct sockaddr *addr, const uv_buf_t *bufs, unsigned nbufs);
     void (*reading)(uv_udp_t *h, int on);    /* uv_udp_recv_start / uv_udp_recv_stop */
     void (*want_write)(uv_udp_t *h, int on); /* sends wait for POLLOUT */
     int (*name)(uv_udp_t *h, int peer, struct sockaddr *name, int *namelen);

@@ -177,7 +177,7 @@ pid_t fork(void)
         return ah__real_fork();
     site = AH__CALLER("fork");
     ah__fd_materialize(sim); /* pipes and socketpairs both processes may use: the kernel's */
-    fflush(NULL); /* what stdio holds is written once, not by both processes */
+    fflush(NULL);            /* what stdio holds is written once, not by both processes */
     pid = ah__real_fork();
     if (pid == 0)
         in_child(sim, site);
