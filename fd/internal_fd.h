@@ -128,6 +128,7 @@ typedef struct ah__fpoll {
     ah__fsock *fs; /* NULL once its descriptor was closed */
     int fd;
     int events; /* POLL* bits watched */
+    int always; /* fires whether or not its handle is active (a write waiting for POLLOUT) */
     ah__event ev;
 } ah__fpoll;
 
@@ -142,6 +143,8 @@ typedef struct ah__fdstate {
     ah__list blocked; /* the blocking calls waiting now (table.c), for signals to interrupt */
     ah__list reals;   /* AH__FK_REAL records (real.c) */
     int real_used;    /* a real descriptor was watched: reports say so */
+    ah__list adopted; /* realstream.c, realudp.c: the state of each handle on a real descriptor,
+                         each starting with its link; freed with the sim if never closed */
 } ah__fdstate;
 
 /* table.c */
@@ -203,6 +206,24 @@ int ah__fd_waited(ah__fsock *fs);
 /* real.c: the record of a real descriptor for uv_poll (made on first use), or NULL with *err
  * (UV_EBADF: no such descriptor; UV_EPERM: a regular file or directory, as epoll says). */
 ah__fsock *ah__fd_real_watch(ah_sim *sim, int fd, ah__site site, int *err);
+/* real.c: the record is no longer used by the handle that adopted it (its descriptor was closed):
+ * it goes once no watcher is left. */
+void ah__fd_real_forget(ah__fsock *fs);
+/* poll.c: ah__fd_watch for a descriptor record, fake or real. */
+ah__fpoll *ah__fd_watch_fs(uv_handle_t *h, ah__fsock *fs, short events,
+                           void (*io)(ah__fpoll *, int), void *ctx);
+/* realstream.c: uv_pipe_open / uv_tcp_open of a real descriptor (stream.c's checks done):
+ * 0 or a UV_ error, as libuv's. */
+int ah__fd_real_stream_open(uv_stream_t *st, ah__sock *s, int fd, int tcp, const char *fn,
+                            ah__site site);
+/* materialize.c: just before a fork, the fake pipes and AF_UNIX socketpairs whose ends are plain
+ * descriptors of the program become real ones under the same numbers, with their unread bytes;
+ * uv_poll watchers follow them. */
+void ah__fd_materialize(ah_sim *sim);
+/* realudp.c: uv_udp_open of a real descriptor: 0 or a UV_ error, as libuv's. */
+int ah__fd_real_udp_open(uv_udp_t *h, int fd, ah__site site);
+/* realstream.c: the stream's descriptor is closed (uv_close). */
+void ah__fd_real_stream_close(ah__sock *s);
 
 /* socket.c */
 short ah__fd_revents(ah__fsock *fs); /* what poll(2) would report now, every POLL* bit */

@@ -49,7 +49,7 @@ static int fpoll_events(ah__fpoll *p)
 
 static int fpoll_live(const ah__fpoll *p)
 {
-    return p->handle != NULL && ah__is_active((const uv_handle_t *)p->handle) &&
+    return p->handle != NULL && (p->always || ah__is_active((const uv_handle_t *)p->handle)) &&
            !ah__is_closing((const uv_handle_t *)p->handle);
 }
 
@@ -147,10 +147,18 @@ ah__fpoll *ah__fd_watch(uv_handle_t *h, int fd, short events, void (*io)(ah__fpo
                         void *ctx)
 {
     ah__fsock *fs = ah__fd_get(fd);
-    ah__fpoll *p;
 
     if (fs == NULL)
         return NULL;
+    return ah__fd_watch_fs(h, fs, events, io, ctx);
+}
+
+ah__fpoll *ah__fd_watch_fs(uv_handle_t *h, ah__fsock *fs, short events,
+                           void (*io)(ah__fpoll *, int), void *ctx)
+{
+    int fd = fs->fd;
+    ah__fpoll *p;
+
     p = ah__calloc(1, sizeof(*p));
     p->handle = (uv_poll_t *)h; /* only its loop, active and closing flags are read */
     p->io = io;

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* The watchers of a real descriptor that keep their loop waiting: active and referenced. */
 static short watched(ah__fsock *fs, uv_loop_t *loop, int refd_only)
@@ -23,16 +24,42 @@ static short watched(ah__fsock *fs, uv_loop_t *loop, int refd_only)
 
     for (q = fs->polls.next; q != &fs->polls; q = q->next) {
         ah__fpoll *p = ah__container_of(q, ah__fpoll, link);
-        if (p->handle == NULL || !uv_is_active((uv_handle_t *)p->handle) ||
+        if (p->handle == NULL || (!p->always && !uv_is_active((uv_handle_t *)p->handle)) ||
             uv_is_closing((uv_handle_t *)p->handle))
             continue;
         if (loop != NULL && p->handle->loop != loop)
             continue;
-        if (refd_only && !uv_has_ref((uv_handle_t *)p->handle))
+        /* A write waiting for POLLOUT keeps the loop alive by its request, ref'd or not. */
+        if (refd_only && !p->always && !uv_has_ref((uv_handle_t *)p->handle))
             continue;
         ev |= (short)p->events;
     }
     return ev;
+}
+
+/* "uv_poll", or the handle and the call that waits: "uv_pipe_t 0x... (uv_read_start in ...)". */
+static void watchers(ah__fsock *fs, uv_loop_t *loop, ah__buf *b)
+{
+    ah__list *q;
+    const char *sep = "";
+    char h[320], where[160];
+
+    for (q = fs->polls.next; q != &fs->polls; q = q->next) {
+        ah__fpoll *p = ah__container_of(q, ah__fpoll, link);
+        ah__hrec *r;
+        if (p->handle == NULL || (loop != NULL && p->handle->loop != loop) ||
+            (!p->always && !uv_is_active((uv_handle_t *)p->handle)))
+            continue;
+        r = p->handle->u.reserved[0];
+        if (p->io == NULL)
+            ah__buf_printf(b, "%suv_poll (%s)", sep, ah__handle_str(r, h, sizeof(h)));
+        else
+            ah__buf_printf(b, "%s%s (%s in %s)", sep, ah__handle_str(r, h, sizeof(h)),
+                           p->always ? "a uv_write" : "reading",
+                           ah__site_str(&r->start_site, where, sizeof(where)));
+        sep = ", ";
+    }
+    ah__buf_printf(b, "\n");
 }
 
 static short real_revents(ah__fsock *fs)
@@ -84,12 +111,13 @@ static int real_io(ah_sim *sim, uv_loop_t *loop, int wait)
     if (!any && wait) {
         ah__buf b = {0};
         char d[256];
-        for (i = 0; i < n; i++)
-            ah__buf_printf(&b, "  - %s, waited on for %s%s%s by uv_poll\n",
-                           ah__fd_str(of[i], d, sizeof(d)),
+        for (i = 0; i < n; i++) {
+            ah__buf_printf(&b, "  - %s, waited on for %s%s%s by ", ah__fd_str(of[i], d, sizeof(d)),
                            (pf[i].events & POLLIN) ? "reading" : "",
                            (pf[i].events & POLLIN) && (pf[i].events & POLLOUT) ? " and " : "",
                            (pf[i].events & POLLOUT) ? "writing" : "");
+            watchers(of[i], loop, &b);
+        }
         ah__fail(sim,
                  "nothing simulated is left to run, and the real descriptors the loop waits on "
                  "did not become ready within %llu ms of real time (ah_sim_opts.real_fd_wait_ms, "
@@ -105,6 +133,26 @@ static const ah__fsock_ops real_ops = {
     NULL, NULL,         NULL,     NULL,     NULL,     NULL, NULL, NULL,
     NULL, real_revents, real_nop, real_nop, real_nop, NULL, NULL,
 };
+
+void ah__fd_real_forget(ah__fsock *fs)
+{
+    if (fs == NULL || !ah__list_empty(&fs->polls))
+        return;
+    ah__list_remove(&fs->link);
+    ah__free(fs);
+}
+
+/* What a real descriptor is, for reports. */
+static const char *real_what(int fd, const struct stat *sb)
+{
+    if (S_ISFIFO(sb->st_mode))
+        return "real pipe";
+    if (S_ISSOCK(sb->st_mode))
+        return "real socket";
+    if (S_ISCHR(sb->st_mode))
+        return isatty(fd) ? "real terminal" : "real character device";
+    return "real descriptor";
+}
 
 ah__fsock *ah__fd_real_watch(ah_sim *sim, int fd, ah__site site, int *err)
 {
@@ -124,8 +172,10 @@ ah__fsock *ah__fd_real_watch(ah_sim *sim, int fd, ah__site site, int *err)
     }
     for (q = st->reals.next; q != &st->reals; q = q->next) {
         fs = ah__container_of(q, ah__fsock, link);
-        if (fs->fd == fd)
+        if (fs->fd == fd) {
+            fs->what = real_what(fd, &sb); /* the number may have been closed and reused */
             return fs;
+        }
     }
     fs = ah__calloc(1, sizeof(*fs));
     fs->fd = fd;
@@ -133,7 +183,7 @@ ah__fsock *ah__fd_real_watch(ah_sim *sim, int fd, ah__site site, int *err)
     fs->kind = AH__FK_REAL;
     fs->site = site;
     fs->ops = &real_ops;
-    fs->what = "real descriptor";
+    fs->what = real_what(fd, &sb);
     fs->accmode = O_RDWR;
     ah__list_init(&fs->backlog);
     ah__list_init(&fs->polls);

@@ -963,6 +963,32 @@ static int writable_now(void *ctx)
            send_room(fs) > 0;
 }
 
+/* send(MSG_OOB) on the socket of a uv stream, behind libuv's back (libuv's tcp_oob): the bytes go
+ * on the stream's connection, but for the last one, the urgent byte, which a reader without
+ * SO_OOBINLINE never reads inline (tcp_urg); POLLPRI and recv(MSG_OOB) are not simulated. */
+static ssize_t stream_send_oob(ah__fsock *fs, const struct iovec *iov, int iovcnt, int flags,
+                               const char *call, ah__site site)
+{
+    ah__sock *s = fs->stream;
+    ah__conn *c = s != NULL ? s->conn : NULL;
+    size_t len = 0, left;
+    int i;
+
+    if (c == NULL)
+        return fail_errno(ENOTCONN);
+    if (c->flow[s->side].fin_sent || c->flow[s->side].rst_sent || c->end[s->side].reset)
+        return ah__fd_epipe(fs, flags, call, site);
+    for (i = 0; i < iovcnt; i++)
+        len += iov[i].iov_len;
+    left = len > 0 ? len - 1 : 0;
+    for (i = 0; i < iovcnt && left > 0; i++) {
+        size_t n = iov[i].iov_len < left ? iov[i].iov_len : left;
+        ah__flow_send(c, s->side, iov[i].iov_base, n);
+        left -= n;
+    }
+    return (ssize_t)len;
+}
+
 /* tcp_sendmsg. */
 static ssize_t sock_send(ah__fsock *fs, const struct iovec *iov, int iovcnt, int flags,
                          const char *call, ah__site site)
@@ -971,6 +997,8 @@ static ssize_t sock_send(ah__fsock *fs, const struct iovec *iov, int iovcnt, int
     ah__route *rt;
     int i, e;
 
+    if (fs->kind == AH__FK_STREAM && (flags & MSG_OOB))
+        return stream_send_oob(fs, iov, iovcnt, flags, call, site);
     if (fs->kind != AH__FK_SOCK)
         stream_owned(fs, call, site);
     for (i = 0; i < iovcnt; i++)
@@ -1118,6 +1146,23 @@ ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 
 /* ---- shutdown, names, options, fcntl, ioctl ---- */
 
+/* shutdown(2) of a uv stream's socket behind libuv's back (libuv's
+ * tcp_close_reset_accepted_after_socket_shutdown): the FIN goes out on the stream's connection;
+ * the stream itself is not told, as libuv is not. */
+static int stream_shutdown(ah__fsock *fs, int how)
+{
+    ah__sock *s = fs->stream;
+    ah__conn *c = s->conn;
+
+    if (how != SHUT_WR && how != SHUT_RDWR)
+        return fail_errno(EINVAL);
+    if (c == NULL)
+        return fail_errno(ENOTCONN);
+    if (!c->flow[s->side].fin_sent && !c->flow[s->side].rst_sent && !c->end[s->side].reset)
+        ah__flow_send_fin(c, s->side);
+    return 0;
+}
+
 AH__LIBC(shutdown, 13, AH__LIBC_FD);
 int shutdown(int fd, int how)
 {
@@ -1127,6 +1172,8 @@ int shutdown(int fd, int how)
 
     if (fs == NULL)
         return real_shutdown(fd, how);
+    if (fs->kind == AH__FK_STREAM && fs->stream != NULL && how != SHUT_RD)
+        return stream_shutdown(fs, how);
     if (fs->kind != AH__FK_SOCK)
         stream_owned(fs, "shutdown", SITE("shutdown"));
     if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)

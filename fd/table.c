@@ -76,7 +76,7 @@ static void fd_pending(ah_sim *sim, void *state, ah__buf *b)
 
     (void)sim;
     for (q = st->reals.next; q != &st->reals; q = q->next)
-        ah__buf_printf(b, "  - %s, watched by uv_poll: its readiness comes from outside the sim\n",
+        ah__buf_printf(b, "  - %s, watched by the loop: its readiness comes from outside the sim\n",
                        ah__fd_str(ah__container_of(q, ah__fsock, link), s, sizeof(s)));
     for (q = st->all_polls.next; q != &st->all_polls; q = q->next) {
         ah__fpoll *p = ah__container_of(q, ah__fpoll, all_link);
@@ -98,6 +98,11 @@ static void fd_destroy(ah_sim *sim, void *state)
 
     (void)sim;
     ah__fpoll_free_all(st);
+    while (!ah__list_empty(&st->adopted)) {
+        ah__list *q = st->adopted.next;
+        ah__list_remove(q);
+        ah__free(q);
+    }
     while (
         !ah__list_empty(&st->reals)) { /* their watchers are gone; the descriptors are not ours */
         ah__fsock *fs = ah__container_of(st->reals.next, ah__fsock, link);
@@ -120,6 +125,7 @@ static void fd_init(ah_sim *sim, void *state)
     ah__list_init(&st->socks);
     ah__list_init(&st->all_polls);
     ah__list_init(&st->reals);
+    ah__list_init(&st->adopted);
     ah__list_init(&st->blocked);
     st->wall_epoch_s = ah__fd_wall_epoch_s(NULL);
 }
@@ -162,8 +168,8 @@ void ah__fd_fork_check(ah__fsock *fs, const char *call)
 {
     char what[256], forked[160];
 
-    if (fs->fork_gen == ah__fd_fork_gen)
-        return;
+    if (fs->fork_gen == ah__fd_fork_gen || fs->kind == AH__FK_REAL)
+        return; /* a real descriptor is the kernel's, shared by both processes */
     ah__fail(fs->sim,
              "%s on %s in the child forked in %s: the descriptor was made before the fork, and "
              "the child runs its own copy of the sim, which cannot reach the parent's: what one "

@@ -17,6 +17,12 @@ int ah__fd_is_fake(int fd);
 struct ah__fpoll *ah__fd_watch(uv_handle_t *h, int fd, short events,
                                void (*io)(struct ah__fpoll *p, int revents), void *ctx);
 void *ah__fd_watch_ctx(const struct ah__fpoll *p);
+/* The same for a real descriptor the sim did not make (a terminal): the kernel is asked for its
+ * readiness (fd/real.c), and `site` is where it was adopted, for reports. NULL when `fd` is not
+ * open or is a regular file. */
+struct ah__fpoll *ah__fd_watch_real(uv_handle_t *h, int fd, short events,
+                                    void (*io)(struct ah__fpoll *p, int revents), void *ctx,
+                                    ah__site site);
 void ah__fd_unwatch(struct ah__fpoll *p);
 
 #endif

@@ -16,7 +16,13 @@
 
 static void stream_fd_closed(ah__sock *s, int fd)
 {
-    ah__fsock *fs = ah__fd_get(fd);
+    ah__fsock *fs;
+
+    if (s->real != NULL) { /* a real descriptor the stream adopted (realstream.c) */
+        ah__fd_real_stream_close(s);
+        return;
+    }
+    fs = ah__fd_get(fd);
 
     if (fs == NULL || fs->kind != AH__FK_STREAM || fs->stream != s)
         return;
@@ -36,7 +42,7 @@ static int stream_fd(uv_stream_t *st, const char *fn)
     int fd = st->io_watcher.fd;
     ah__fsock *fs;
 
-    if (fd == -1 || ah__fd_get(fd) != NULL)
+    if (fd == -1 || s->real != NULL || ah__fd_get(fd) != NULL)
         return fd;
     if ((fs = ah__fd_new(s->net->sim, AH__FK_STREAM, AH__CALLER(fn))) == NULL)
         return fd;
@@ -96,15 +102,20 @@ static int buffer_size(uv_handle_t *h, int *value, int opt, const char *fn)
         return UV_EINVAL;
     if (h->type == UV_UDP) {
         fd = ((uv_udp_t *)h)->io_watcher.fd;
+        if (ah__udp_real((uv_udp_t *)h) != NULL)
+            goto sockopt;           /* a real socket: the kernel answers */
         if (ah__fd_get(fd) == NULL) /* not adopted: the handle's own socket */
             return ah__udp_buffer_size((uv_udp_t *)h, opt, value, fn);
     } else if (h->type != UV_TCP && h->type != UV_NAMED_PIPE) {
         return UV_ENOTSUP;
     } else {
         fd = stream_fd((uv_stream_t *)h, fn);
+        if (fd != -1 && ((ah__sock *)((uv_stream_t *)h)->queued_fds)->real != NULL)
+            goto sockopt; /* a real descriptor: the kernel answers */
     }
     if (ah__fd_get(fd) == NULL)
         return UV_EBADF;
+sockopt:
     if (*value == 0)
         r = getsockopt(fd, SOL_SOCKET, opt, value, &len);
     else
@@ -122,31 +133,20 @@ int uv_recv_buffer_size(uv_handle_t *h, int *value)
     return buffer_size(h, value, SO_RCVBUF, "uv_recv_buffer_size");
 }
 
-/* The fake descriptor `fd` that a uv_*_open adopts, or NULL when no descriptor has that number
- * (UV_EBADF). A real descriptor fails the test: adopting one is not simulated. */
-static ah__fsock *adoptable(int fd, const char *fn, ah__site site)
-{
-    AH__REAL(fcntl);
-    ah__fsock *fs = ah__fd_get(fd);
-    char where[160];
-
-    if (fs != NULL || real_fcntl(fd, F_GETFD) == -1)
-        return fs;
-    ah__fail(ah__sim(),
-             "%s(%d) in %s: the descriptor is a real one, and adopting real descriptors is not "
-             "simulated (only sockets created under the sim are)",
-             fn, fd, ah__site_str(&site, where, sizeof(where)));
-}
-
 /* uv__stream_open with a fake socket: the stream takes over its connection. */
 static int stream_open(uv_stream_t *st, int fd, const char *fn, ah__site site)
 {
+    AH__REAL(fcntl);
     ah__sock *s = ah__sock_of(st, fn);
-    ah__fsock *fs = adoptable(fd, fn, site);
+    ah__fsock *fs = ah__fd_get(fd);
     char where[160];
     ah__conn *c;
     ah__list *q, *next;
 
+    if (fs == NULL && real_fcntl(fd, F_GETFD) != -1) { /* a real descriptor (realstream.c) */
+        ah__stream_fd_close_hook = stream_fd_closed;
+        return ah__fd_real_stream_open(st, s, fd, st->type == UV_TCP, fn, site);
+    }
     if (fs == NULL)
         return UV_EBADF;
     if (fs->kind == AH__FK_STREAM)
@@ -239,6 +239,7 @@ static void udp_fd_closed(uv_udp_t *h, int fd)
  * socket was. */
 int uv_udp_open(uv_udp_t *h, uv_os_sock_t sock)
 {
+    AH__REAL(fcntl);
     ah__site site = AH__CALLER("uv_udp_open");
     ah__fsock *fs;
     ah__dgram_ep *ep;
@@ -246,7 +247,9 @@ int uv_udp_open(uv_udp_t *h, uv_os_sock_t sock)
     int err;
 
     ah__handle_rec((uv_handle_t *)h, "uv_udp_open");
-    if ((fs = adoptable(sock, "uv_udp_open", site)) == NULL)
+    if (ah__fd_get(sock) == NULL && real_fcntl(sock, F_GETFD) != -1)
+        return ah__fd_real_udp_open(h, sock, site); /* a real socket (realudp.c) */
+    if ((fs = ah__fd_get(sock)) == NULL)
         return UV_EBADF;
     if (h->io_watcher.fd != -1)
         return UV_EBUSY;

@@ -131,4 +131,25 @@ void ah__udp_relabel(uv_udp_t *h);
 /* A handle that adopted a descriptor closes it (set by the descriptor layer). */
 extern void (*ah__udp_fd_close_hook)(uv_udp_t *h, int fd);
 
+/* uv_udp_open of a real descriptor the sim did not make: the handle's queues and callbacks stay
+ * udp.c's, what touches the socket goes to the layer that adopted it (fd/realudp.c), which sets
+ * these when it adopts one. */
+typedef struct ah__real_udp_ops {
+    /* sendmsg(2) of one datagram: its size, or a UV_ error (UV_EAGAIN: the kernel is full). */
+    ssize_t (*send)(uv_udp_t *h, const struct sockaddr *addr, const uv_buf_t *bufs, unsigned nbufs);
+    void (*reading)(uv_udp_t *h, int on);    /* uv_udp_recv_start / uv_udp_recv_stop */
+    void (*want_write)(uv_udp_t *h, int on); /* sends wait for POLLOUT */
+    int (*name)(uv_udp_t *h, int peer, struct sockaddr *name, int *namelen);
+    int (*bind)(uv_udp_t *h, const struct sockaddr *addr, unsigned flags);
+    int (*connect)(uv_udp_t *h, const struct sockaddr *addr); /* NULL: disconnect */
+    void (*close)(uv_udp_t *h);
+} ah__real_udp_ops;
+extern const ah__real_udp_ops *ah__real_udp;
+/* The handle (not yet opened) takes real descriptor `fd`; `real` is the adopter's state. 0, or
+ * UV_EBUSY when it has a socket already. */
+int ah__udp_adopt_real(uv_udp_t *h, int fd, int family, int connected, void *real);
+void *ah__udp_real(const uv_udp_t *h);
+/* uv__udp_io's POLLOUT half: queued sends go out, completed ones get their callbacks. */
+void ah__udp_io_out(uv_udp_t *h);
+
 #endif

@@ -145,6 +145,7 @@ typedef struct ah__sock {
     int close_reset;  /* uv_tcp_close_reset */
     int nodelay, keepalive, single_accept;
     unsigned keepalive_delay;
+    void *real; /* a real descriptor the stream adopted (fd/realstream.c), or NULL */
 } ah__sock;
 
 /* Per server address: listener and faults. Lives until the sim is freed. */
@@ -423,6 +424,28 @@ extern ah__tty_write_fn ah__tty_write_hook;
 typedef int (*ah__tty_read_fn)(uv_stream_t *st, uv_alloc_cb alloc_cb, uv_read_cb read_cb,
                                ah__site site);
 extern ah__tty_read_fn ah__tty_read_hook;
+
+/* stream.c: a stream whose `real` is set works on a real descriptor the sim did not make
+ * (uv_pipe_open, uv_tcp_open of an inherited or passthrough descriptor): the queues and callbacks
+ * stay stream.c's, and what touches the descriptor goes to the layer that adopted it (fd/).
+ * Set by that layer when it adopts one. */
+typedef struct ah__real_stream_ops {
+    /* write(2) of the buffers: bytes taken, or a UV_ error (UV_EAGAIN: none). */
+    ssize_t (*send)(ah__sock *s, const uv_buf_t *bufs, unsigned nbufs);
+    /* The write queue waits for POLLOUT (1) or is empty (0). */
+    void (*want_write)(ah__sock *s, int on);
+    /* uv_read_start (1) or uv_read_stop, after stream.c's checks and flags. */
+    void (*reading)(ah__sock *s, int on);
+    int (*shutdown)(ah__sock *s); /* shutdown(SHUT_WR): 0 or a UV_ error */
+    int (*listen)(ah__sock *s, int backlog, uv_connection_cb cb);
+    int (*accept)(ah__sock *server, ah__sock *client);
+} ah__real_stream_ops;
+extern const ah__real_stream_ops *ah__real_stream;
+/* stream.c, for the real streams: uv__stream_io's POLLOUT half (writes, their callbacks, the
+ * drain), and uv__stream_eof. */
+void ah__sock_io_out(ah__sock *s);
+void ah__stream_eof(ah__sock *s, const uv_buf_t *buf);
+void ah__stream_read_end_stop(uv_stream_t *st);
 
 /* tcp.c, pipe.c: the type-specific half of uv_listen. */
 int ah__tcp_listen(ah__sock *s, int backlog, uv_connection_cb cb);

@@ -31,6 +31,7 @@ static void parts_install(void)
 }
 
 int (*ah__listen_hooks[UV_HANDLE_TYPE_MAX])(ah__sock *s, int backlog, uv_connection_cb cb);
+const ah__real_stream_ops *ah__real_stream;
 
 ah__sock *ah__sock_new(ah__net *net, uv_stream_t *st)
 {
@@ -189,6 +190,8 @@ static void read_end_stop(uv_stream_t *st)
         ah__handle_stop((uv_handle_t *)st);
 }
 
+void ah__stream_read_end_stop(uv_stream_t *st) { read_end_stop(st); }
+
 static void stream_eof(ah__sock *s, const uv_buf_t *buf)
 {
     uv_stream_t *st = s->stream;
@@ -346,6 +349,10 @@ int uv_read_start(uv_stream_t *st, uv_alloc_cb alloc_cb, uv_read_cb read_cb)
     st->alloc_cb = alloc_cb;
     ((ah__hrec *)st->u.reserved[0])->start_site = site;
     ah__handle_start((uv_handle_t *)st);
+    if (s->real != NULL) {
+        ah__real_stream->reading(s, 1);
+        return 0;
+    }
     sync_reset(s);
     if (read_pending(s))
         schedule_now(s, &s->rd_ev);
@@ -369,6 +376,8 @@ int uv_read_stop(uv_stream_t *st)
     st->read_cb = NULL;
     st->alloc_cb = NULL;
     ah__event_cancel(&s->rd_ev);
+    if (s->real != NULL)
+        ah__real_stream->reading(s, 0);
     rearm_incoming(s);
     return 0;
 }
@@ -425,6 +434,8 @@ static ssize_t sock_send(ah__sock *s, const uv_buf_t *bufs, unsigned nbufs, int 
     unsigned i;
     int err;
 
+    if (s->real != NULL)
+        return ah__real_stream->send(s, bufs, nbufs);
     if (c == NULL || s->stream->connect_req != NULL)
         return s->stream->type == UV_NAMED_PIPE ? UV_ENOTCONN : UV_EPIPE;
     sync_reset(s);
@@ -536,6 +547,10 @@ next:
         n = UV_EAGAIN;
     }
     if (n == UV_EAGAIN) {
+        if (s->real != NULL) {
+            ah__real_stream->want_write(s, 1); /* the kernel's POLLOUT */
+            return;
+        }
         /* POLLOUT comes when the receiver reads (ah__sock_writable), not before. */
         if (!window_full(s))
             schedule_now(s, &s->wr_ev);
@@ -599,7 +614,10 @@ static void drain(ah__sock *s)
     ah__req_end((uv_req_t *)req);
     if (closing(st))
         err = UV_ECANCELED;
-    else if (s->conn == NULL || s->conn->end[s->side].reset)
+    else if (s->real != NULL) {
+        if ((err = ah__real_stream->shutdown(s)) == 0)
+            st->flags |= AH__SF_SHUT;
+    } else if (s->conn == NULL || s->conn->end[s->side].reset)
         err = UV_ENOTCONN;
     else {
         ah__flow_send_fin(s->conn, s->side);
@@ -638,6 +656,10 @@ static void stream_io_out(ah__sock *s)
     if (!closing(st) && ah__list_empty(ah__qlist(st->write_queue)))
         drain(s);
 }
+
+void ah__sock_io_out(ah__sock *s) { stream_io_out(s); }
+
+void ah__stream_eof(ah__sock *s, const uv_buf_t *buf) { stream_eof(s, buf); }
 
 static void io_pend_run(ah__pending *p) { stream_io_out(ah__container_of(p, ah__sock, io_pend)); }
 
@@ -931,7 +953,10 @@ int uv_listen(uv_stream_t *st, int backlog, uv_connection_cb cb)
     if (st->type != UV_TCP && st->type != UV_NAMED_PIPE)
         return UV_EINVAL;
     s = ah__sock_of(st, "uv_listen");
-    err = ah__listen_hooks[st->type](s, backlog, cb);
+    if (s->real != NULL)
+        err = ah__real_stream->listen(s, backlog, cb);
+    else
+        err = ah__listen_hooks[st->type](s, backlog, cb);
     if (err == 0) {
         r->start_site = site;
         ah__handle_start((uv_handle_t *)st);
@@ -967,6 +992,8 @@ int uv_accept(uv_stream_t *server, uv_stream_t *client)
                  "uv_accept: the client %s is on another loop than the server (libuv asserts "
                  "on this)",
                  ah__handle_str(client->u.reserved[0], b, sizeof(b)));
+    if (ss->real != NULL)
+        return ah__real_stream->accept(ss, cs);
     if (ss->accepted == NULL)
         return UV_EAGAIN;
     c = ss->accepted;

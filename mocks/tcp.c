@@ -227,7 +227,9 @@ int uv_tcp_getpeername(const uv_tcp_t *tcp, struct sockaddr *name, int *namelen)
         return tcp->delayed_error;
     if (ah__is_closing((const uv_handle_t *)tcp) || tcp->io_watcher.fd == -1)
         return UV_EBADF;
-    if (s->conn == NULL || tcp->connect_req != NULL || s->conn->end[s->side].reset)
+    if (s->real != NULL
+            ? s->remote.family == 0
+            : s->conn == NULL || tcp->connect_req != NULL || s->conn->end[s->side].reset)
         return UV_ENOTCONN;
     return sock_name(tcp, &s->remote, name, namelen, "uv_tcp_getpeername");
 }

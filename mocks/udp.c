@@ -36,7 +36,10 @@ typedef struct ah__udp {
     int ttl, mcast_ttl;
     int adopted;        /* uv_udp_open took a fake descriptor, which closing the handle closes */
     int rcvbuf, sndbuf; /* SO_RCVBUF / SO_SNDBUF as set (uv_*_buffer_size); 0: the default */
+    void *real;         /* a real descriptor adopted (fd/realudp.c), or NULL */
 } ah__udp;
+
+const ah__real_udp_ops *ah__real_udp;
 
 typedef struct udp_state {
     ah__list all;
@@ -340,6 +343,28 @@ int ah__udp_buffer_size(uv_udp_t *h, int opt, int *value, const char *fn)
     return 0;
 }
 
+int ah__udp_adopt_real(uv_udp_t *h, int fd, int family, int connected, void *real)
+{
+    ah__udp *u = udp_open_of(h, "uv_udp_open");
+
+    if (h->io_watcher.fd != -1)
+        return UV_EBUSY;
+    u->family = family;
+    u->real = real;
+    h->io_watcher.fd = fd;
+    if (family == AF_INET6)
+        h->flags |= UDP_IPV6;
+    if (connected)
+        h->flags |= UDP_CONNECTED;
+    return 0;
+}
+
+void *ah__udp_real(const uv_udp_t *h)
+{
+    ah__udp *u = ah__qslot_get(&h->io_watcher.pending_queue, 0);
+    return u != NULL ? u->real : NULL;
+}
+
 void ah__udp_relabel(uv_udp_t *h) { set_label(udp_open_of(h, "uv_udp_open")); }
 
 ah__dgram_ep *ah__udp_adopt(uv_udp_t *h, int fd, int family, int connected, int *err)
@@ -391,6 +416,8 @@ static int do_bind(ah__udp *u, const struct sockaddr *addr, unsigned flags)
         return UV_EINVAL;
     if ((flags & UV_UDP_IPV6ONLY) && addr->sa_family != AF_INET6)
         return UV_EINVAL;
+    if (u->real != NULL)
+        return ah__real_udp->bind(h, addr, flags);
     give_fd(u, addr->sa_family);
     if (flags & UV_UDP_REUSEADDR)
         u->ep.reuse = 1;
@@ -425,7 +452,7 @@ static void autobind(ah__udp *u)
     struct sockaddr_storage ss;
     ah__addr a;
 
-    if (u->ep.bound || u->family == 0)
+    if (u->ep.bound || u->family == 0 || u->real != NULL)
         return;
     memset(&ss, 0, sizeof(ss));
     ss.ss_family = (sa_family_t)u->family;
@@ -462,6 +489,8 @@ int uv_udp_connect(uv_udp_t *handle, const struct sockaddr *addr)
     if (addr == NULL) {
         if (!(handle->flags & UDP_CONNECTED))
             return UV_ENOTCONN;
+        if (u->real != NULL && (err = ah__real_udp->connect(handle, NULL)) != 0)
+            return err;
         ah__dgram_connect(&u->ep, NULL);
         handle->flags &= ~UDP_CONNECTED;
         return 0;
@@ -470,6 +499,11 @@ int uv_udp_connect(uv_udp_t *handle, const struct sockaddr *addr)
         return UV_EINVAL;
     if (handle->flags & UDP_CONNECTED)
         return UV_EISCONN;
+    if (u->real != NULL) {
+        if ((err = ah__real_udp->connect(handle, addr)) == 0)
+            handle->flags |= UDP_CONNECTED;
+        return err;
+    }
     if ((err = deferred_bind(u, addr->sa_family, 0)) != 0)
         return err;
     autobind(u);
@@ -518,6 +552,26 @@ static void flush(ah__udp *u)
     ah__list *wq = ah__qlist(h->write_queue), *done = ah__qlist(h->write_completed_queue);
     int moved = 0;
 
+    if (u->real != NULL) {
+        /* uv__udp_sendmsg: one datagram at a time, until the kernel says EAGAIN. */
+        while (!ah__list_empty(wq)) {
+            uv_udp_send_t *req = ah__container_of((void *)wq->next, uv_udp_send_t, queue);
+            ssize_t r = ah__real_udp->send(h,
+                                           AH__UV_UDP_SEND_ADDR(req).ss_family != AF_UNSPEC
+                                               ? (const struct sockaddr *)&AH__UV_UDP_SEND_ADDR(req)
+                                               : NULL,
+                                           req->bufs, req->nbufs);
+            if (r == UV_EAGAIN)
+                break;
+            req->status = r;
+            ah__list_remove(ah__qlist(req->queue));
+            ah__list_insert_tail(done, ah__qlist(req->queue));
+            moved = 1;
+        }
+        if (moved)
+            io_feed(u);
+        return;
+    }
     autobind(u);
     while (!ah__list_empty(wq)) {
         uv_udp_send_t *batch[UDP_MMSG_MAXWIDTH];
@@ -573,6 +627,10 @@ static void wr_fire(ah__event *ev)
 static void pollout_start(ah__udp *u)
 {
     u->h->flags |= UDP_POLLOUT;
+    if (u->real != NULL) {
+        ah__real_udp->want_write(u->h, 1);
+        return;
+    }
     if (!ah__event_scheduled(&u->wr_ev) && u->wr_ev.batch_index == 0) {
         u->wr_ev.fire = wr_fire;
         u->wr_ev.what = "udp writable";
@@ -585,6 +643,16 @@ static void pollout_stop(ah__udp *u)
 {
     u->h->flags &= ~UDP_POLLOUT;
     ah__event_cancel(&u->wr_ev);
+    if (u->real != NULL)
+        ah__real_udp->want_write(u->h, 0);
+}
+
+void ah__udp_io_out(uv_udp_t *h)
+{
+    ah__udp *u = ah__qslot_get(&h->io_watcher.pending_queue, 0);
+
+    if (u != NULL && !ah__is_closing((uv_handle_t *)h))
+        run_completed(u);
 }
 
 /* uv__udp_io(POLLOUT) and uv__udp_run_completed. */
@@ -704,6 +772,8 @@ int uv_udp_try_send(uv_udp_t *handle, const uv_buf_t bufs[], unsigned int nbufs,
         return UV_EAGAIN;
     if (addr != NULL && addr->sa_family == AF_UNIX)
         ah__fail(ah__sim(), "uv_udp_try_send to an AF_UNIX address is not simulated");
+    if (u->real != NULL)
+        return (int)ah__real_udp->send(handle, addr, bufs, nbufs);
     if (addr != NULL && (err = deferred_bind(u, addr->sa_family, 0)) != 0)
         return err;
     autobind(u);
@@ -771,7 +841,10 @@ int uv_udp_recv_start(uv_udp_t *handle, uv_alloc_cb alloc_cb, uv_udp_recv_cb rec
     handle->recv_cb = recv_cb;
     handle->flags |= UDP_READING;
     ah__handle_start((uv_handle_t *)handle);
-    rearm_read(u);
+    if (u->real != NULL)
+        ah__real_udp->reading(handle, 1);
+    else
+        rearm_read(u);
     return 0;
 }
 
@@ -788,6 +861,8 @@ int uv_udp_recv_stop(uv_udp_t *handle)
     handle->alloc_cb = NULL;
     handle->recv_cb = NULL;
     ah__event_cancel(&u->rd_ev);
+    if (u->real != NULL)
+        ah__real_udp->reading(handle, 0);
     return 0;
 }
 
@@ -831,6 +906,8 @@ int uv_udp_getsockname(const uv_udp_t *handle, struct sockaddr *name, int *namel
 
     if (u == NULL || u->family == 0 || ah__is_closing((const uv_handle_t *)handle))
         return UV_EBADF;
+    if (u->real != NULL)
+        return ah__real_udp->name((uv_udp_t *)handle, 0, name, namelen);
     if (!u->ep.bound)
         return copy_name(NULL, u->family, name, namelen);
     ah__dgram_local_name(&u->ep, &a);
@@ -844,6 +921,8 @@ int uv_udp_getpeername(const uv_udp_t *handle, struct sockaddr *name, int *namel
 
     if (u == NULL || u->family == 0 || ah__is_closing((const uv_handle_t *)handle))
         return UV_EBADF;
+    if (u->real != NULL)
+        return ah__real_udp->name((uv_udp_t *)handle, 1, name, namelen);
     if (!u->ep.connected)
         return UV_ENOTCONN;
     return copy_name(&u->ep.peer, u->family, name, namelen);
@@ -1003,7 +1082,10 @@ static void udp_close(uv_handle_t *hd)
     h->flags &= ~(UDP_READING | UDP_POLLOUT);
     ah__dgram_unbind(&u->ep);
     ah__handle_stop(hd);
-    if (u->adopted && ah__udp_fd_close_hook != NULL)
+    if (u->real != NULL) {
+        ah__real_udp->close(h);
+        u->real = NULL;
+    } else if (u->adopted && ah__udp_fd_close_hook != NULL)
         ah__udp_fd_close_hook(h, h->io_watcher.fd);
     h->io_watcher.fd = -1;
 }

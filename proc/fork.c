@@ -175,7 +175,8 @@ pid_t fork(void)
     if (sim == NULL)
         return ah__real_fork();
     site = AH__CALLER("fork");
-    fflush(NULL); /* what stdio holds is written once, not by both processes */
+    ah__fd_materialize(sim); /* pipes and socketpairs both processes may use: the kernel's */
+    fflush(NULL);            /* what stdio holds is written once, not by both processes */
     pid = ah__real_fork();
     if (pid == 0)
         in_child(sim, site);

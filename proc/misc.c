@@ -386,11 +386,6 @@ static int tty_read(uv_stream_t *st, uv_alloc_cb alloc_cb, uv_read_cb read_cb, a
     }
     if (ah__is_closing((uv_handle_t *)st) || ts == NULL)
         return UV_EINVAL;
-    if (!ah__fd_is_fake(st->io_watcher.fd))
-        ah__fail(sim,
-                 "uv_read_start on %s in %s: reading a real terminal or descriptor is not "
-                 "simulated (give the code a fake terminal: ah_tty_open)",
-                 ah__handle_str(r, b, sizeof(b)), ah__site_str(&site, where, sizeof(where)));
     if (AH__UV_READ_START_EALREADY && (st->flags & AH__SF_READING))
         return UV_EALREADY;
     if (!(st->flags & AH__SF_READABLE))
@@ -400,9 +395,18 @@ static int tty_read(uv_stream_t *st, uv_alloc_cb alloc_cb, uv_read_cb read_cb, a
     st->alloc_cb = alloc_cb;
     r->start_site = site;
     ah__handle_start((uv_handle_t *)st);
-    if (ts->watch == NULL)
+    /* A real terminal (or descriptor) is read for real: the kernel is asked for its readiness
+     * at each poll phase, and waited on only when nothing simulated is left (fd/real.c). */
+    if (ts->watch == NULL && ah__fd_is_fake(st->io_watcher.fd))
         ts->watch =
             ah__fd_watch((uv_handle_t *)st, st->io_watcher.fd, POLLIN | POLLRDHUP, tty_read_io, ts);
+    else if (ts->watch == NULL)
+        ts->watch = ah__fd_watch_real((uv_handle_t *)st, st->io_watcher.fd, POLLIN, tty_read_io, ts,
+                                      r->init_site);
+    if (ts->watch == NULL)
+        ah__fail(sim, "uv_read_start on %s in %s: its descriptor %d cannot be watched",
+                 ah__handle_str(r, b, sizeof(b)), ah__site_str(&site, where, sizeof(where)),
+                 st->io_watcher.fd);
     return 0;
 }
 

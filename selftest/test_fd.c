@@ -521,7 +521,7 @@ static void uv_udp_open_misuse_is_reported(void **state)
 {
     (void)state;
     ah_assert_fails_with(NULL, udp_open_body, (void *)0,
-                         "adopting real descriptors is not simulated");
+                         "the real descriptor is not a datagram socket");
     ah_assert_fails_with(NULL, udp_open_body, (void *)1, "is not a UDP socket");
     ah_assert_fails_with(NULL, udp_open_body, (void *)2, "is the socket of uv_udp_t #1");
     ah_assert_passes(NULL, udp_open_body, (void *)3);
