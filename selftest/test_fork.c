@@ -413,7 +413,7 @@ static void evt_cb(uv_poll_t *p, int status, int events)
     uv_close((uv_handle_t *)p, NULL);
 }
 
-/* An eventfd stays a fake object across a fork (decision 109 moves only pipes and socketpairs):
+/* An eventfd stays a fake object across a fork (decision 118 moves only pipes and socketpairs):
  * the child's copy of it never hears the parent's write. */
 static void an_eventfd_made_before_the_fork_is_reported_in_the_child(void **state)
 {
@@ -446,7 +446,7 @@ static void an_eventfd_made_before_the_fork_is_reported_in_the_child(void **stat
 }
 
 /* The twin, libuv's fork_socketpair: a socketpair made before the fork is the kernel's in both
- * processes (decision 109), so the child's watcher sees what the parent sends. */
+ * processes (decision 118), so the child's watcher sees what the parent sends. */
 static void a_socketpair_made_before_the_fork_is_shared_with_the_child(void **state)
 {
     uv_poll_t poll;
