@@ -557,7 +557,7 @@ int pthread_kill(pthread_t t, int sig)
     if (real_pthread_kill == NULL)
         *(void **)&real_pthread_kill = dlsym(RTLD_NEXT, "pthread_kill");
     if (sim == NULL || sig == 0)
-        return real_pthread_kill(t, sig);
+        return real_pthread_kill(ah__thread_carrier(t), sig);
     if (sig < 0 || sig >= AH__NSIG)
         return EINVAL;
     ah__sig_catch(ah__pstate_get(sim), sig, "pthread_kill", site);

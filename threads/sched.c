@@ -1542,8 +1542,9 @@ int pthread_getattr_np(pthread_t tid, pthread_attr_t *attr)
     return err;
 }
 
-/* Affinity, scheduling and signals of a context are those of the OS thread carrying it. */
-static pthread_t carrier(pthread_t tid)
+/* Affinity, scheduling and signals of a context are those of the OS thread carrying it
+ * (proc/signal.c's pthread_kill sends signal 0 there too). */
+pthread_t ah__thread_carrier(pthread_t tid)
 {
     ah__thr *t = ctx_of(tid);
     return t != NULL ? t->sched->main->os : tid;
@@ -1552,26 +1553,23 @@ static pthread_t carrier(pthread_t tid)
 AH__LIBC(pthread_setaffinity_np, 27, AH__LIBC_THREAD);
 int pthread_setaffinity_np(pthread_t tid, size_t n, const cpu_set_t *set)
 {
-    return AH__REAL(pthread_setaffinity_np)(carrier(tid), n, set);
+    return AH__REAL(pthread_setaffinity_np)(ah__thread_carrier(tid), n, set);
 }
 
 AH__LIBC(pthread_getaffinity_np, 27, AH__LIBC_THREAD);
 int pthread_getaffinity_np(pthread_t tid, size_t n, cpu_set_t *set)
 {
-    return AH__REAL(pthread_getaffinity_np)(carrier(tid), n, set);
+    return AH__REAL(pthread_getaffinity_np)(ah__thread_carrier(tid), n, set);
 }
 
 AH__LIBC(pthread_setschedparam, 26, AH__LIBC_THREAD);
 int pthread_setschedparam(pthread_t tid, int policy, const struct sched_param *p)
 {
-    return AH__REAL(pthread_setschedparam)(carrier(tid), policy, p);
+    return AH__REAL(pthread_setschedparam)(ah__thread_carrier(tid), policy, p);
 }
 
 AH__LIBC(pthread_getschedparam, 26, AH__LIBC_THREAD);
 int pthread_getschedparam(pthread_t tid, int *policy, struct sched_param *p)
 {
-    return AH__REAL(pthread_getschedparam)(carrier(tid), policy, p);
+    return AH__REAL(pthread_getschedparam)(ah__thread_carrier(tid), policy, p);
 }
-
-AH__LIBC(pthread_kill, 17, AH__LIBC_THREAD);
-int pthread_kill(pthread_t tid, int sig) { return AH__REAL(pthread_kill)(carrier(tid), sig); }

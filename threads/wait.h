@@ -6,6 +6,8 @@
 
 #include "../harness/internal.h"
 
+#include <pthread.h>
+
 /* A wait queue, embedded in the object (zeroed memory is an empty queue). */
 typedef struct ah__twaitq {
     ah__list waiters;
@@ -24,5 +26,7 @@ void ah__twait_wake(ah__twaitq *q);
 int ah__twait_interrupt_sleep(ah_sim *sim);
 /* Whether the caller is a simulated thread other than the test's own. */
 int ah__twait_off_main(ah_sim *sim);
+/* The OS thread carrying `tid` (itself unless it names a simulated thread run as a context). */
+pthread_t ah__thread_carrier(pthread_t tid);
 
 #endif
