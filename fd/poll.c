@@ -312,6 +312,7 @@ int uv_poll_start(uv_poll_t *h, int events, uv_poll_cb cb)
 
 int uv_poll_stop(uv_poll_t *h)
 {
+    AH__ENTRY("uv_poll_stop");
     fpoll_stop(poll_check(h, "uv_poll_stop"));
     return 0;
 }

@@ -757,9 +757,47 @@ static ssize_t ops_send(ah__fsock *fs, const struct iovec *iov, int iovcnt, int 
     return fs->ops->send(fs, &m, flags, call, site);
 }
 
-/* tcp_recvmsg: up to `len` bytes into the iovecs. */
+/* A byte transfer's trace note on the connection's track: "send of 5 bytes (raw socket 3),
+ * called in f (t.c:12)". A libc call is never marked, so its site is an address: the last one's
+ * text is kept, since dladdr costs more than the transfer and a loop sends from one place. */
+static void note_io(ah__fsock *fs, const char *call, ssize_t n, ah__site site)
+{
+    static const void *last_ret;
+    static char last_where[160];
+    char what[640], hint[320], where[160];
+    const char *w;
+
+    if (n <= 0)
+        return;
+    if (site.file == NULL && site.ret != NULL && site.ret == last_ret) {
+        w = last_where;
+    } else {
+        w = ah__site_str(&site, where, sizeof(where));
+        if (site.file == NULL && site.ret != NULL) {
+            last_ret = site.ret;
+            snprintf(last_where, sizeof(last_where), "%s", where);
+        }
+    }
+    snprintf(what, sizeof(what), "%s of %zd bytes (raw socket %d), called in %s%s", call, n, fs->fd,
+             w, ah__trace_site_hint(fs->sim, &site, hint, sizeof(hint)));
+    ah__trace_note(fs->sim, fs->conn != NULL ? fs->conn->label : fs->remote.str, what);
+}
+
+static ssize_t sock_recv_at(ah__fsock *fs, const struct iovec *iov, int iovcnt, int flags,
+                            const char *call, ah__site site);
+
+/* tcp_recvmsg: up to `len` bytes into the iovecs; the bytes taken are traced with the call. */
 static ssize_t sock_recv(ah__fsock *fs, const struct iovec *iov, int iovcnt, int flags,
                          const char *call, ah__site site)
+{
+    ssize_t r = sock_recv_at(fs, iov, iovcnt, flags, call, site);
+
+    note_io(fs, call, r, site);
+    return r;
+}
+
+static ssize_t sock_recv_at(ah__fsock *fs, const struct iovec *iov, int iovcnt, int flags,
+                            const char *call, ah__site site)
 {
     ah__flow *f;
     size_t len = 0, avail, n, done, piece;
@@ -989,9 +1027,21 @@ static ssize_t stream_send_oob(ah__fsock *fs, const struct iovec *iov, int iovcn
     return (ssize_t)len;
 }
 
-/* tcp_sendmsg. */
+static ssize_t sock_send_at(ah__fsock *fs, const struct iovec *iov, int iovcnt, int flags,
+                            const char *call, ah__site site);
+
+/* tcp_sendmsg; the bytes sent are traced with the call. */
 static ssize_t sock_send(ah__fsock *fs, const struct iovec *iov, int iovcnt, int flags,
                          const char *call, ah__site site)
+{
+    ssize_t r = sock_send_at(fs, iov, iovcnt, flags, call, site);
+
+    note_io(fs, call, r, site);
+    return r;
+}
+
+static ssize_t sock_send_at(ah__fsock *fs, const struct iovec *iov, int iovcnt, int flags,
+                            const char *call, ah__site site)
 {
     size_t len = 0, sent = 0, room, n, skip, piece;
     ah__route *rt;

@@ -191,6 +191,12 @@ int tcsetattr(int fd, int when, const struct termios *tio)
  * /dev/null behind it and say UV_FILE); every other descriptor is libuv's to guess. */
 uv_handle_type uv_guess_handle(uv_file fd)
 {
+    AH__ENTRY("uv_guess_handle");
+    return ah__fd_guess_handle(fd);
+}
+
+uv_handle_type ah__fd_guess_handle(int fd)
+{
     static uv_handle_type (*real)(uv_file);
     ah__fsock *fs = ah__fd_get(fd);
 

@@ -8,6 +8,9 @@
 
 struct ah__fpoll;
 
+/* uv_guess_handle without taking a site (uv_tty_init's own site stays the one a failure names). */
+uv_handle_type ah__fd_guess_handle(int fd);
+
 /* 1 when `fd` is a fake descriptor of the current sim. */
 int ah__fd_is_fake(int fd);
 

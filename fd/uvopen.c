@@ -61,6 +61,7 @@ static int stream_fd(uv_stream_t *st, const char *fn)
 
 int uv_fileno(const uv_handle_t *h, uv_os_fd_t *fd)
 {
+    AH__ENTRY("uv_fileno");
     int f;
 
     ah__handle_rec(h, "uv_fileno");
@@ -125,11 +126,13 @@ sockopt:
 
 int uv_send_buffer_size(uv_handle_t *h, int *value)
 {
+    AH__ENTRY("uv_send_buffer_size");
     return buffer_size(h, value, SO_SNDBUF, "uv_send_buffer_size");
 }
 
 int uv_recv_buffer_size(uv_handle_t *h, int *value)
 {
+    AH__ENTRY("uv_recv_buffer_size");
     return buffer_size(h, value, SO_RCVBUF, "uv_recv_buffer_size");
 }
 

@@ -66,7 +66,7 @@ int uv_tty_init(uv_loop_t *loop, uv_tty_t *tty, int fd, int unused)
     if (tty == NULL)
         ah__fail(sim, "uv_tty_init: called with a NULL handle");
     ah__pstate_get(sim);
-    type = uv_guess_handle(fd);
+    type = ah__fd_guess_handle(fd); /* not uv_guess_handle: it would take its own site */
     if (type == UV_FILE || type == UV_UNKNOWN_HANDLE)
         return UV_EINVAL;
     do
@@ -517,6 +517,7 @@ int uv_random(uv_loop_t *loop, uv_random_t *req, void *buf, size_t buflen, unsig
  * passthrough handlers are the parent's. */
 int uv_loop_fork(uv_loop_t *loop)
 {
+    AH__ENTRY("uv_loop_fork");
     ah__loop_sim(loop, "uv_loop_fork");
     return 0;
 }

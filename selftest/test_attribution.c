@@ -130,21 +130,27 @@ static void a_datagram_names_the_call_that_sent_it(void **state)
 }
 
 static uv_tcp_t accepted;
+static uv_write_t pong;
 
 static void on_connection(uv_stream_t *srv, int status)
 {
+    uv_buf_t b = uv_buf_init("pong", 4);
+
     assert_int_equal(status, 0);
     uv_tcp_init(srv->loop, &accepted);
     assert_int_equal(uv_accept(srv, (uv_stream_t *)&accepted), 0);
+    assert_int_equal(uv_write(&pong, (uv_stream_t *)&accepted, &b, 1, NULL), 0);
 }
 
-/* A raw socket's connect (a client in the test body) names the connection and its call. */
+/* A raw socket's connect (a client in the test body) names the connection and its call, and so
+ * do its byte transfers (send, write, recv) on the connection's track. */
 static void a_raw_connect_names_its_call(void **state)
 {
     ah_sim *sim = *state;
     uv_tcp_t srv;
     struct sockaddr_in a;
     char *trace, want[256];
+    char buf[8];
     int fd, line;
 
     ah_trace_record(sim, NULL);
@@ -155,6 +161,9 @@ static void a_raw_connect_names_its_call(void **state)
     fd = socket(AF_INET, SOCK_STREAM, 0);
     line = __LINE__ + 1;
     assert_int_equal(connect(fd, (const struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(send(fd, "ping", 4, 0), 4);
+    assert_int_equal(write(fd, "!!", 2), 2);
+    assert_int_equal(recv(fd, buf, sizeof(buf), 0), 4); /* waits in virtual time for the pong */
     ah_run_ready(sim);
     trace = trace_text(sim, "raw");
     if (getenv("AH_ATTRIBUTION_SHOW") != NULL)
@@ -163,6 +172,21 @@ static void a_raw_connect_names_its_call(void **state)
     assert_traced(trace, want);
     (void)line;
     assert_traced(trace, " in test_attribution (addr2line -f -e ");
+    snprintf(want, sizeof(want), "-> 127.0.0.1:7000: send of 4 bytes (raw socket %d), called in ",
+             fd);
+    assert_traced(trace, want);
+    snprintf(want, sizeof(want), "-> 127.0.0.1:7000: write of 2 bytes (raw socket %d), called in ",
+             fd);
+    assert_traced(trace, want);
+    snprintf(want, sizeof(want), "-> 127.0.0.1:7000: recv of 4 bytes (raw socket %d), called in ",
+             fd);
+    assert_traced(trace, want);
+    /* each from a function ah/sites.h cannot mark (libc's): its address and addr2line command */
+    {
+        const char *at = strstr(trace, want), *hint = strstr(at, " (addr2line -f -e ");
+        if (hint == NULL || memchr(at, '\n', (size_t)(hint - at)) != NULL)
+            fail_msg("the raw recv is not named by its address:\n%s", trace);
+    }
     free(trace);
     close(fd);
     uv_close((uv_handle_t *)&accepted, NULL);

@@ -176,6 +176,15 @@ static void unmarked_udp_call_on_a_tcp_handle(void **state)
     (uv_udp_set_broadcast)((uv_udp_t *)&tcp, 1); /* the planted misuse */
 }
 
+static void unmarked_poll_stop_on_a_tcp_handle(void **state)
+{
+    static uv_tcp_t tcp;
+
+    (void)state;
+    (uv_tcp_init)(uv_default_loop(), &tcp);
+    (uv_poll_stop)((uv_poll_t *)&tcp); /* the planted misuse */
+}
+
 static void unmarked_twin(void **state)
 {
     ah_sim *sim = *state;
@@ -203,6 +212,7 @@ int main(void)
         ah_unit_test(unmarked_write_without_buffers),
         ah_unit_test(unmarked_udp_send_without_buffers),
         ah_unit_test(unmarked_udp_call_on_a_tcp_handle),
+        ah_unit_test(unmarked_poll_stop_on_a_tcp_handle),
     };
     const struct CMUnitTest twins[] = {
         ah_unit_test(cancel_freed_request_twin),
