@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const int net_key;
 
@@ -686,6 +687,16 @@ static void accept_arrive(ah__event *ev)
         lst->lops->arrived(lst->lctx, c);
 }
 
+/* A unix socket's name is the sim's, but a path that names a real file which is no socket of the
+ * sim (a regular file, a folder) is there all the same: Linux's connect(2) answers ECONNREFUSED
+ * for it, not ENOENT. */
+static int real_file_at(const char *path)
+{
+    struct stat st;
+
+    return path[0] != '\0' && stat(path, &st) == 0;
+}
+
 void ah__net_connect(ah__sock *s)
 {
     ah__net *net = s->net;
@@ -710,7 +721,7 @@ void ah__net_connect(ah__sock *s)
     lst = ah__route_listening(net, &s->remote);
     if (lst == NULL) {
         ah__trace_note(sim, route->addr.str, "connect refused: nothing listens");
-        if (pipe && route->bound == NULL) {
+        if (pipe && route->bound == NULL && !real_file_at(s->remote.str)) {
             ah__net_parts.sock_connect_pending(s, UV_ENOENT); /* no socket file at that path */
             return;
         }
