@@ -607,6 +607,34 @@ static void flow_arrive(ah__event *ev)
     ah__flow_arm(f);
 }
 
+int ah__flow_take_due(ah__flow *f)
+{
+    ah__conn *c = f->conn;
+    ah_sim *sim = ah__sim();
+    ah__end *e = &c->end[1 - f->from];
+    uint64_t now = sim->clock.now_ns, before = f->arr;
+    int fin = 0, rst = 0;
+    char what[64];
+
+    if (ah__conn_blocked(ah__net_get(sim), c) || f->ev.batch_index != 0 || f->seg_arr == f->seg_n ||
+        f->segs[f->seg_arr].due_ns > now)
+        return 0;
+    while (f->seg_arr < f->seg_n && f->segs[f->seg_arr].due_ns <= now) {
+        ah__seg *sg = &f->segs[f->seg_arr++];
+        if (sg->kind == AH__SEG_DATA)
+            f->arr = sg->end;
+        else if (sg->kind == AH__SEG_FIN)
+            fin = f->fin_arrived = 1;
+        else
+            rst = f->rst_arrived = 1;
+    }
+    arrive_note(what, f->from == 0 ? "to server " : "to client ", f->arr - before, fin, rst);
+    ah__trace_note(sim, c->label, what);
+    if (rst)
+        e->reset = 1;
+    return 1;
+}
+
 void ah__flow_deliver_due(ah__flow *f)
 {
     if (ah__event_scheduled(&f->ev) && f->ev.batch_index == 0 &&
