@@ -276,6 +276,20 @@ static ah__fpoll *poll_check(uv_poll_t *h, const char *fn)
     return fpoll_of(h);
 }
 
+/* Another uv_poll_t of the same loop is active on p's descriptor. */
+static int other_poll_active(const ah__fpoll *p)
+{
+    ah__list *q;
+
+    for (q = p->fs->polls.next; q != &p->fs->polls; q = q->next) {
+        ah__fpoll *o = ah__container_of(q, ah__fpoll, link);
+        if (o != p && o->handle != NULL && o->handle->loop == p->handle->loop &&
+            ah__is_active((uv_handle_t *)o->handle))
+            return 1;
+    }
+    return 0;
+}
+
 int uv_poll_start(uv_poll_t *h, int events, uv_poll_cb cb)
 {
     ah__site site = AH__CALLER("uv_poll_start");
@@ -287,6 +301,8 @@ int uv_poll_start(uv_poll_t *h, int events, uv_poll_cb cb)
     if (events & ~(UV_READABLE | UV_WRITABLE | UV_DISCONNECT | UV_PRIORITIZED))
         ah__fail(ah__sim(), "uv_poll_start on %s with unknown event bits %#x (libuv asserts)",
                  ah__handle_str(h->u.reserved[0], b, sizeof(b)), (unsigned)events);
+    if (AH__UV_POLL_START_EEXIST && p->fs != NULL && other_poll_active(p))
+        return UV_EEXIST; /* libuv's uv__fd_exists: another watcher of the loop has the fd */
     fpoll_stop(p);
     if (events == 0)
         return 0;

@@ -294,7 +294,7 @@ static void untrack_real_fd(ah__fs *fs, int fd)
     }
 }
 
-static void notify_path(ah__fs *fs, const char *path, int events, int kind)
+void ah__fs_notify_path(ah__fs *fs, const char *path, int events, int kind)
 {
     char abs[AH__FS_PATH_MAX];
 
@@ -340,8 +340,11 @@ static void run_op(ah__fs *fs, uv_loop_t *loop, uv_fs_t *req, const ah__fsop *o)
         existed = exists(fs, o, o->new_path);
     if (mem)
         ah__memfs_run(fs, req, o);
-    else
+    else {
+        fs->in_real++;
         passthrough(loop, req, o);
+        fs->in_real--;
+    }
     if (req->result < 0)
         return;
 
@@ -385,7 +388,7 @@ static void run_op(ah__fs *fs, uv_loop_t *loop, uv_fs_t *req, const ah__fsop *o)
     case UV_FS_MKDTEMP:
     case UV_FS_MKSTEMP:
         if (req->path != NULL)
-            notify_path(fs, req->path, UV_RENAME, o->type);
+            ah__fs_notify_path(fs, req->path, UV_RENAME, o->type);
         if (o->type == UV_FS_MKSTEMP && !mem && req->path != NULL) {
             char p[AH__FS_PATH_MAX];
             abs_path(fs, req->path, p, sizeof(p));
@@ -394,17 +397,17 @@ static void run_op(ah__fs *fs, uv_loop_t *loop, uv_fs_t *req, const ah__fsop *o)
         break;
     case UV_FS_RENAME:
         ah__fs_changed(fs, abs, UV_RENAME, o->type);
-        notify_path(fs, o->new_path, UV_RENAME, o->type + AH__FS_KIND_TO);
+        ah__fs_notify_path(fs, o->new_path, UV_RENAME, o->type + AH__FS_KIND_TO);
         break;
     case UV_FS_LINK:
     case UV_FS_SYMLINK:
-        notify_path(fs, o->new_path, UV_RENAME, o->type);
+        ah__fs_notify_path(fs, o->new_path, UV_RENAME, o->type);
         break;
     case UV_FS_COPYFILE:
         /* In passthrough, libuv's copyfile made its own uv_fs_open/sendfile calls, which
          * reached this file and reported themselves. */
         if (mem)
-            notify_path(fs, o->new_path, existed ? UV_CHANGE : UV_RENAME, o->type);
+            ah__fs_notify_path(fs, o->new_path, existed ? UV_CHANGE : UV_RENAME, o->type);
         break;
     default:
         break;

@@ -84,6 +84,7 @@ typedef struct ah__fs {
     ah__list asyncs;
     uint64_t capacity;
     int has_capacity;
+    int in_real; /* inside the real libuv's call (passthrough): libc.c leaves the reports to it */
 } ah__fs;
 
 /* state.c: the per-sim state, rules and paths; it reaches the memory file system and the
@@ -110,6 +111,8 @@ int ah__fs_under(const char *prefix, const char *path);
 
 /* fs.c */
 const char *ah__fs_op_name(uv_fs_type t);
+/* Reports `path` (relative to the working folder in passthrough) to the watchers (libc.c). */
+void ah__fs_notify_path(ah__fs *fs, const char *path, int events, int kind);
 /* The path a descriptor opened through uv_fs_open was opened with (either mode), or NULL. */
 const char *ah__fs_fd_path(ah__fs *fs, uv_file fd);
 /* The error an ah_fs_fail rule injects into `op` on `abs` (NULL: no path), consuming one of its

@@ -4,7 +4,9 @@
 #include "internal.h"
 
 extern const char ah__fs_interposer_aio;
+extern const char ah__fs_interposer_libc;
 
 const void *const ah__fs_interposers[] = {
     &ah__fs_interposer_aio,
+    &ah__fs_interposer_libc,
 };

@@ -650,7 +650,8 @@ enum {
     AH__LIBC_SLEEP,
     AH__LIBC_THREAD,
     AH__LIBC_SIGNAL,
-    AH__LIBC_DNS
+    AH__LIBC_DNS,
+    AH__LIBC_FS
 };
 typedef struct ah__libc_fn {
     const char *name;

@@ -38,6 +38,8 @@ static const char *what_is_lost(int what)
                "blocks in it for real stops the whole simulation";
     case AH__LIBC_SIGNAL:
         return "signals sent through it are real, not the sim's";
+    case AH__LIBC_FS:
+        return "uv_fs_event watchers do not see the names it removes or moves";
     case AH__LIBC_DNS:
         return NULL; /* honoured: uv_getaddrinfo and uv_freeaddrinfo call it, as libuv does */
     default:

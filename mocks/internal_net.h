@@ -286,6 +286,9 @@ void ah__flow_arm(ah__flow *f);
 /* Delivers now what of `f` is due by now, without waiting for a loop's poll: a raw socket's
  * kernel receives bytes whether or not a loop runs (fd/). */
 void ah__flow_deliver_due(ah__flow *f);
+/* Takes what is due on `f` now (bytes, FIN, RST) without telling the receiving end, whose event
+ * stays armed and tells it at the next poll; 1 when anything arrived. */
+int ah__flow_take_due(ah__flow *f);
 /* Bytes the receiver of `f` may read now (up to a segment end when `chunked`). */
 size_t ah__flow_readable(const ah__flow *f, int chunked);
 void ah__flow_consume(ah__flow *f, size_t n);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const int net_key;
 
@@ -608,6 +609,34 @@ static void flow_arrive(ah__event *ev)
     ah__flow_arm(f);
 }
 
+int ah__flow_take_due(ah__flow *f)
+{
+    ah__conn *c = f->conn;
+    ah_sim *sim = ah__sim();
+    ah__end *e = &c->end[1 - f->from];
+    uint64_t now = sim->clock.now_ns, before = f->arr;
+    int fin = 0, rst = 0;
+    char what[64];
+
+    if (ah__conn_blocked(ah__net_get(sim), c) || f->ev.batch_index != 0 || f->seg_arr == f->seg_n ||
+        f->segs[f->seg_arr].due_ns > now)
+        return 0;
+    while (f->seg_arr < f->seg_n && f->segs[f->seg_arr].due_ns <= now) {
+        ah__seg *sg = &f->segs[f->seg_arr++];
+        if (sg->kind == AH__SEG_DATA)
+            f->arr = sg->end;
+        else if (sg->kind == AH__SEG_FIN)
+            fin = f->fin_arrived = 1;
+        else
+            rst = f->rst_arrived = 1;
+    }
+    arrive_note(what, f->from == 0 ? "to server " : "to client ", f->arr - before, fin, rst);
+    ah__trace_note(sim, c->label, what);
+    if (rst)
+        e->reset = 1;
+    return 1;
+}
+
 void ah__flow_deliver_due(ah__flow *f)
 {
     if (ah__event_scheduled(&f->ev) && f->ev.batch_index == 0 &&
@@ -688,6 +717,16 @@ static void accept_arrive(ah__event *ev)
         lst->lops->arrived(lst->lctx, c);
 }
 
+/* A unix socket's name is the sim's, but a path that names a real file which is no socket of the
+ * sim (a regular file, a folder) is there all the same: Linux's connect(2) answers ECONNREFUSED
+ * for it, not ENOENT. */
+static int real_file_at(const char *path)
+{
+    struct stat st;
+
+    return path[0] != '\0' && stat(path, &st) == 0;
+}
+
 void ah__net_connect(ah__sock *s)
 {
     ah__net *net = s->net;
@@ -712,7 +751,7 @@ void ah__net_connect(ah__sock *s)
     lst = ah__route_listening(net, &s->remote);
     if (lst == NULL) {
         ah__trace_note(sim, route->addr.str, "connect refused: nothing listens");
-        if (pipe && route->bound == NULL) {
+        if (pipe && route->bound == NULL && !real_file_at(s->remote.str)) {
             ah__net_parts.sock_connect_pending(s, UV_ENOENT); /* no socket file at that path */
             return;
         }

@@ -722,6 +722,22 @@ int uv_write2(uv_write_t *req, uv_stream_t *st, const uv_buf_t bufs[], unsigned 
     return write_begin(req, st, bufs, nbufs, send_handle, cb, "uv_write2", site);
 }
 
+/* A peer whose socket is closed answers the bytes it gets with a reset; on a route without latency
+ * (loopback) Linux has handled both before the sending write(2) returns, so the next write already
+ * fails (libuv's tcp_try_write_error: EPIPE once the peer's FIN came, else ECONNRESET). Here the
+ * bytes due at the closed end are taken now, which queues the reset, and what is due back at this
+ * end (its FIN and that reset) is taken too; the reading side still learns it from its poll. */
+static void peer_gone_answers(ah__sock *s)
+{
+    ah__conn *c = s->conn;
+
+    if (c == NULL || s->stream->type != UV_TCP || !c->end[1 - s->side].closed ||
+        c->end[s->side].reset)
+        return;
+    ah__flow_deliver_due(&c->flow[s->side]); /* the closed end answers with a reset */
+    (void)ah__flow_take_due(&c->flow[1 - s->side]);
+}
+
 int uv_try_write2(uv_stream_t *st, const uv_buf_t bufs[], unsigned int nbufs,
                   uv_stream_t *send_handle)
 {
@@ -735,6 +751,7 @@ int uv_try_write2(uv_stream_t *st, const uv_buf_t bufs[], unsigned int nbufs,
 
     if (st->connect_req != NULL || st->write_queue_size != 0)
         return UV_EAGAIN;
+    peer_gone_answers(s);
     err = check_before_write(s, nbufs, NULL, "uv_try_write");
     if (err < 0)
         return err;

@@ -380,6 +380,36 @@ static void uv_poll_is_level_triggered(void **state)
     ah_run_until_idle(sim);
 }
 
+/* Two uv_poll_t on one descriptor (libuv's poll_multiple_handles): both init; from 1.41 the second
+ * start answers UV_EEXIST while the first is active, and succeeds once it stopped (its twin: a
+ * restart of the active handle itself is no conflict). 1.40 let both watch. */
+static void noop_poll(uv_poll_t *h, int status, int events) { (void)h, (void)status, (void)events; }
+
+static void a_second_poll_on_one_descriptor_is_eexist(void **state)
+{
+    ah_sim *sim = *state;
+    uv_poll_t a, b;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    assert_true(fd >= 0);
+    assert_int_equal(uv_poll_init_socket(uv_default_loop(), &a, fd), 0);
+    assert_int_equal(uv_poll_init_socket(uv_default_loop(), &b, fd), 0);
+    assert_int_equal(uv_poll_start(&a, UV_READABLE, noop_poll), 0);
+    assert_int_equal(uv_poll_start(&a, UV_READABLE | UV_WRITABLE, noop_poll), 0);
+#if UV_VERSION_HEX >= 0x012900
+    assert_int_equal(uv_poll_start(&b, UV_READABLE, noop_poll), UV_EEXIST);
+#else
+    assert_int_equal(uv_poll_start(&b, UV_READABLE, noop_poll), 0);
+    assert_int_equal(uv_poll_stop(&b), 0);
+#endif
+    assert_int_equal(uv_poll_stop(&a), 0);
+    assert_int_equal(uv_poll_start(&b, UV_READABLE, noop_poll), 0);
+    uv_close((uv_handle_t *)&a, NULL);
+    uv_close((uv_handle_t *)&b, NULL);
+    ah_run_until_idle(sim);
+    close(fd);
+}
+
 /* ---- getaddrinfo ---- */
 
 static void getaddrinfo_answers_from_the_dns_table(void **state)
@@ -685,6 +715,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         ah_unit_test(libc_clocks_read_the_virtual_clock),
+        ah_unit_test(a_second_poll_on_one_descriptor_is_eexist),
         ah_unit_test(a_clock_gettime_deadline_passes_in_virtual_time),
         ah_unit_test(real_descriptors_pass_through),
         cmocka_unit_test(with_no_sim_sockets_are_real),

@@ -3,6 +3,8 @@
  * missing file once and each change of its stat. */
 #include "fskit.h"
 
+#include <errno.h>
+
 #define L uv_default_loop()
 
 static char log_[1024];
@@ -107,6 +109,76 @@ static void watching_a_file_names_the_file(void **state)
     assert_string_equal(log_, "0 change conf 0|");
 }
 
+/* libc's remove, unlink, rmdir and rename are seen in passthrough (libuv's fs_event_watch_dir
+ * removes its files with remove()), each once; in memory mode they act on the real file system,
+ * which is not the sim's, and nothing is reported. */
+static void touch(const char *path)
+{
+    uv_fs_t req;
+    uv_file fd = uv_fs_open(L, &req, path, O_WRONLY | O_CREAT, 0644, NULL);
+    uv_fs_req_cleanup(&req);
+    assert_true(fd >= 0);
+    uv_fs_close(L, &req, fd, NULL);
+    uv_fs_req_cleanup(&req);
+}
+
+static void libc_removals_are_seen(void **state)
+{
+    ah_sim *sim = *state;
+    uv_fs_event_t ev;
+    uv_fs_t req;
+    char a[300], b[300];
+
+    cur = sim;
+    log_[0] = '\0';
+    fsroot_make(sim, 0);
+    touch(P("a"));
+    touch(P("b"));
+    uv_fs_mkdir(L, &req, P("d"), 0755, NULL);
+    uv_fs_req_cleanup(&req);
+    snprintf(a, sizeof(a), "%s", P("a"));
+    snprintf(b, sizeof(b), "%s", P("c"));
+    assert_int_equal(uv_fs_event_init(L, &ev), 0);
+    assert_int_equal(uv_fs_event_start(&ev, on_event, fsroot, 0), 0);
+    assert_int_equal(rename(a, b), 0);
+    ah_advance(sim, 1);
+    assert_int_equal(remove(P("b")), 0);
+    assert_int_equal(unlink(P("c")), 0);
+    ah_advance(sim, 1);
+    assert_int_equal(remove(P("d")), 0);     /* a folder: rmdir */
+    assert_int_equal(remove(P("none")), -1); /* fails: nothing to report */
+    assert_int_equal(errno, ENOENT);
+    ah_run_until_idle(sim);
+    assert_string_equal(log_, "0 rename a 0|0 rename c 0|1 rename b 0|1 rename c 0|2 rename d 0|");
+    uv_close((uv_handle_t *)&ev, NULL);
+    ah_run_until_idle(sim);
+    fsroot_remove(sim);
+}
+
+static void libc_removals_in_memory_are_not_the_sims(void **state)
+{
+    ah_sim *sim = *state;
+    uv_fs_event_t ev;
+    char real[64];
+    int fd;
+
+    cur = sim;
+    log_[0] = '\0';
+    ah_fs_memory(sim);
+    ah_fs_put(sim, "/tmp/x", "1", 1);
+    snprintf(real, sizeof(real), "/tmp/ah_watch_real_XXXXXX");
+    fd = mkstemp(real);
+    assert_true(fd >= 0);
+    close(fd);
+    uv_fs_event_init(L, &ev);
+    uv_fs_event_start(&ev, on_event, "/tmp", 0);
+    assert_int_equal(remove(real), 0); /* the real file system's file */
+    ah_run_until_idle(sim);
+    assert_string_equal(log_, "");
+    uv_close((uv_handle_t *)&ev, NULL);
+    ah_run_until_idle(sim);
+}
+
 /* ---- uv_fs_poll ---- */
 
 static void on_poll(uv_fs_poll_t *h, int status, const uv_stat_t *prev, const uv_stat_t *curr)
@@ -180,6 +252,8 @@ int main(void)
         ah_unit_test(events_passthrough),
         ah_unit_test(events_memory),
         ah_unit_test(watching_a_file_names_the_file),
+        ah_unit_test(libc_removals_are_seen),
+        ah_unit_test(libc_removals_in_memory_are_not_the_sims),
         ah_unit_test(poll_passthrough),
         ah_unit_test(poll_memory),
         ah_unit_test(closing_a_poll_while_its_stat_runs),

@@ -4,6 +4,9 @@
  * ways, and a scripted peer can listen on a path too. */
 #include "netkit.h"
 
+#include <stdlib.h>
+#include <unistd.h>
+
 static uv_pipe_t server, sconn, client;
 static uv_connect_t creq;
 static uv_write_t wreq;
@@ -63,6 +66,26 @@ static void connect_to_an_unbound_path_is_enoent(void **state)
     uv_pipe_connect(&creq, &client, "/run/nothing.sock", on_connect);
     ah_run_until_idle(sim);
     assert_log("0 connect ENOENT|0 close client");
+}
+
+/* A path that names a real file which is no socket (libuv's pipe_connect_to_file): Linux's
+ * connect(2) refuses it, ECONNREFUSED; the twin above (nothing at the path) stays ENOENT. */
+static void connect_to_a_real_file_is_refused(void **state)
+{
+    ah_sim *sim = *state;
+    char path[64];
+    int fd;
+
+    reset_state();
+    snprintf(path, sizeof(path), "/tmp/ah_pipe_file_XXXXXX");
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    uv_pipe_init(uv_default_loop(), &client, 0);
+    uv_pipe_connect(&creq, &client, path, on_connect);
+    ah_run_until_idle(sim);
+    unlink(path);
+    assert_log("0 connect ECONNREFUSED|0 close client");
 }
 
 static void connect_to_a_bound_path_without_listen_is_refused(void **state)
@@ -166,6 +189,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         ah_unit_test(connect_to_an_unbound_path_is_enoent),
+        ah_unit_test(connect_to_a_real_file_is_refused),
         ah_unit_test(connect_to_a_bound_path_without_listen_is_refused),
         ah_unit_test(bytes_flow_over_a_pipe_and_eof_ends_it),
         ah_unit_test(a_closed_listener_frees_its_path),

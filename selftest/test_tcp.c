@@ -217,6 +217,63 @@ static void srv_close_all(ah_sim *sim)
     ah_run_until_idle(sim);
 }
 
+/* A write to a peer whose socket is closed draws a reset. On loopback (no latency) Linux has it
+ * before the write returns, so the next uv_try_write fails: UV_EPIPE once the peer's FIN came
+ * (libuv's tcp_try_write_error). With latency the reset is on its way: writes succeed until it
+ * arrives (the twin). */
+static uv_tcp_t gone_srv, gone_in, gone_cl;
+static uv_connect_t gone_req;
+
+static void gone_accept_and_close(uv_stream_t *s, int status)
+{
+    assert_int_equal(status, 0);
+    uv_tcp_init(s->loop, &gone_in);
+    assert_int_equal(uv_accept(s, (uv_stream_t *)&gone_in), 0);
+    uv_close((uv_handle_t *)&gone_in, NULL);
+}
+
+static void gone_connected(uv_connect_t *r, int status) { (void)r, assert_int_equal(status, 0); }
+
+static void try_write_to_a_closed_peer(ah_sim *sim, int port, uint64_t latency_ms)
+{
+    struct sockaddr_in a;
+    uv_buf_t b = uv_buf_init("meow", 4);
+    char addr[32];
+
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+    if (latency_ms > 0)
+        ah_net_latency(sim, addr, latency_ms, latency_ms);
+    uv_ip4_addr("127.0.0.1", port, &a);
+    uv_tcp_init(uv_default_loop(), &gone_srv);
+    assert_int_equal(uv_tcp_bind(&gone_srv, (const struct sockaddr *)&a, 0), 0);
+    assert_int_equal(uv_listen((uv_stream_t *)&gone_srv, 8, gone_accept_and_close), 0);
+    uv_tcp_init(uv_default_loop(), &gone_cl);
+    uv_tcp_connect(&gone_req, &gone_cl, (const struct sockaddr *)&a, gone_connected);
+    ah_run_until_idle(sim);
+    assert_int_equal(uv_try_write((uv_stream_t *)&gone_cl, &b, 1), 4);
+    if (latency_ms == 0) {
+        assert_int_equal(uv_try_write((uv_stream_t *)&gone_cl, &b, 1), UV_EPIPE);
+    } else {
+        assert_int_equal(uv_try_write((uv_stream_t *)&gone_cl, &b, 1), 4);
+        ah_run_until_idle(sim); /* the reset comes back after the round trip */
+        assert_int_equal(uv_try_write((uv_stream_t *)&gone_cl, &b, 1), UV_EPIPE);
+    }
+    assert_int_equal(gone_cl.write_queue_size, 0);
+    uv_close((uv_handle_t *)&gone_cl, NULL);
+    uv_close((uv_handle_t *)&gone_srv, NULL);
+    ah_run_until_idle(sim);
+}
+
+static void try_write_after_the_peer_closed_fails_at_once_on_loopback(void **state)
+{
+    try_write_to_a_closed_peer(*state, 7002, 0);
+}
+
+static void try_write_after_the_peer_closed_fails_when_the_reset_arrives(void **state)
+{
+    try_write_to_a_closed_peer(*state, 7003, 5);
+}
+
 static void connect_without_a_listener_is_refused_through_the_loop(void **state)
 {
     ah_sim *sim = *state;
@@ -610,6 +667,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         ah_unit_test(echo_server_and_client_talk_in_the_sim),
         ah_unit_test(connect_without_a_listener_is_refused_through_the_loop),
+        ah_unit_test(try_write_after_the_peer_closed_fails_at_once_on_loopback),
+        ah_unit_test(try_write_after_the_peer_closed_fails_when_the_reset_arrives),
         ah_unit_test(writes_queued_while_connecting_go_out_after_the_connect),
         ah_unit_test(close_cancels_queued_writes_before_close_cb),
         ah_unit_test(a_reader_drains_a_full_window),

@@ -4,6 +4,9 @@
  * after, for work and resolver requests; auto-advance never jumps past work still running. */
 #include "netkit.h"
 
+#include <pthread.h>
+#include <stdint.h>
+
 static uv_work_t w1, w2, w3;
 static uv_timer_t timer;
 static uv_getaddrinfo_t gai;
@@ -20,6 +23,42 @@ static void on_timer(uv_timer_t *t)
 {
     netlog_add("timer");
     uv_close((uv_handle_t *)t, NULL);
+}
+
+/* Which worker ran each job: libuv starts its four workers at the first job and the one idle the
+ * longest takes the next, so jobs queued one after another (each from the previous one's
+ * after-work callback: libuv's thread_name_threadpool) rotate over the four; the fifth is the
+ * first's again (pool_size_limits_the_jobs_running_at_once covers jobs queued together). */
+static uv_work_t chain;
+static pthread_t ran_on[8];
+static int chained;
+
+static void who_work(uv_work_t *req) { ran_on[(intptr_t)req->data] = pthread_self(); }
+
+static void chain_after(uv_work_t *req, int status)
+{
+    assert_int_equal(status, 0);
+    if (++chained < 8) {
+        req->data = (void *)(intptr_t)chained;
+        assert_int_equal(uv_queue_work(uv_default_loop(), req, who_work, chain_after), 0);
+    }
+}
+
+static void jobs_one_after_another_rotate_over_the_workers(void **state)
+{
+    ah_sim *sim = *state;
+    int i, j;
+
+    chained = 0;
+    chain.data = (void *)0;
+    assert_int_equal(uv_queue_work(uv_default_loop(), &chain, who_work, chain_after), 0);
+    ah_run_until_idle(sim);
+    assert_int_equal(chained, 8);
+    for (i = 0; i < 4; i++)
+        for (j = i + 1; j < 4; j++)
+            assert_false(pthread_equal(ran_on[i], ran_on[j]));
+    for (i = 4; i < 8; i++)
+        assert_true(pthread_equal(ran_on[i], ran_on[i - 4]));
 }
 
 static void work_runs_then_its_after_callback(void **state)
@@ -193,6 +232,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         ah_unit_test(work_runs_then_its_after_callback),
+        ah_unit_test(jobs_one_after_another_rotate_over_the_workers),
         ah_unit_test(duration_per_work_callback_delays_the_after_callback),
         ah_unit_test(duration_per_call_site),
         ah_unit_test(pool_size_limits_the_jobs_running_at_once),

@@ -14,7 +14,8 @@
  * would have run, at the loop's next switch point), then stops the clock at the end of its
  * duration (an event, `tick`) to free the slot and complete it. Only uv_queue_work's work
  * callback, user code that may block, needs a thread: a simulated worker thread (threads/sched.c)
- * made when a job finds no idle one, and kept for the sim's life as libuv keeps its pool. */
+ * made when a job needs one and the pool has fewer workers than slots (libuv's workers all exist
+ * from the first job), and kept for the sim's life as libuv keeps its pool. */
 #define _GNU_SOURCE 1
 #include "internal_threads.h"
 #include "pool.h"
@@ -171,7 +172,11 @@ static void complete(pool *p, ah__job *job, int status, uint64_t at_ns)
 
 static void *worker_main(void *arg);
 
-/* A job on a thread goes to the worker finishing a job, else an idle one, else a new one. */
+/* A job on a thread goes to the worker finishing a job, else to the worker idle the longest. libuv
+ * starts all its workers at the pool's first use and each waits on one condition variable, whose
+ * signal wakes the longest waiter: a worker not made yet stands for one waiting since then, so a
+ * new one is made while the pool has fewer than its size (decision 107), else the first idle
+ * one takes the job. Jobs queued one after another so rotate over the workers, as on libuv. */
 static void hand_to_worker(pool *p, ah__job *job)
 {
     ah__thr *self, *t;
@@ -181,7 +186,7 @@ static void hand_to_worker(pool *p, ah__job *job)
     if (p->handoff != NULL) {
         t = p->handoff;
         p->handoff = NULL;
-    } else if (p->idle > 0) {
+    } else if (p->idle > 0 && p->workers >= p->size) {
         t = ah__container_of(p->idle_obj.waiters.next, ah__thr, wait_link);
         ah__sched_wake(t);
         p->idle--;

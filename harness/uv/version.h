@@ -127,6 +127,10 @@
  * (uint64_t)(t * 1e6) % 1e6, one microsecond short for most fractions. */
 #define AH__UV_UTIME_ROUNDING_FIX AH__UV_AT_LEAST(1, 41, 0)
 
+/* 1.41 ("poll,unix: ensure safety of rapid fd reuse"): uv_poll_start on a descriptor another
+ * handle of the loop watches answers UV_EEXIST (1.40 let both watch it). */
+#define AH__UV_POLL_START_EEXIST AH__UV_AT_LEAST(1, 41, 0)
+
 /* ---- terminals and threads ---- */
 
 /* 1.49 ("unix: restore tty attributes on handle close"): closing the uv_tty_t whose mode was
