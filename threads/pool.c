@@ -175,7 +175,7 @@ static void *worker_main(void *arg);
 /* A job on a thread goes to the worker finishing a job, else to the worker idle the longest. libuv
  * starts all its workers at the pool's first use and each waits on one condition variable, whose
  * signal wakes the longest waiter: a worker not made yet stands for one waiting since then, so a
- * new one is made while the pool has fewer than its size (decision 107), else the first idle
+ * new one is made while the pool has fewer than its size (decision 121), else the first idle
  * one takes the job. Jobs queued one after another so rotate over the workers, as on libuv. */
 static void hand_to_worker(pool *p, ah__job *job)
 {
