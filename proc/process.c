@@ -59,6 +59,8 @@ static void libc_resolve(void)
 
 static void proc_ev_fire(ah__event *ev);
 
+ah__proc_world_hooks ah__proc_world;
+
 static const char *base_of(const char *p)
 {
     const char *s = strrchr(p, '/');
@@ -246,6 +248,8 @@ static void proc_exited(ah__proc *pr, int status, int signum)
     pr->ev.flags = 0;
     ah__event_schedule(pr->loop, &pr->ev, st->sim->clock.now_ns);
 }
+
+void ah__proc_exited(ah__proc *pr, int status, int signum) { proc_exited(pr, status, signum); }
 
 void ah__proc_reap_loop(ah__ploop *pl)
 {
@@ -496,7 +500,7 @@ static void proc_ev_fire(ah__event *ev)
         ah__sig_catch(pr->st, SIGCHLD, "a child's exit", pr->site);
         return;
     }
-    if (pr->state != AH__PROC_RUNNING)
+    if (pr->state != AH__PROC_RUNNING || pr->world != NULL)
         return;
     if (pr->real)
         real_reap(pr);
@@ -517,7 +521,7 @@ static int child_fcntl(int fd, int cmd, long arg) { return (int)syscall(SYS_fcnt
 /* fork and exec, as libuv's uv__spawn_and_init_child_fork / uv__process_child_init do it: the
  * parent learns an exec failure through a close-on-exec pipe. `fds[i]` is what the child gets as
  * descriptor i (-1: /dev/null for 0..2, nothing above). Returns 0 or a UV_ error. */
-static int real_spawn(const uv_process_options_t *o, int *fds, int n, int *pid_out)
+static int real_spawn(const uv_process_options_t *o, int *fds, int n, int wfd, int *pid_out)
 {
     int ep[2], err = 0, i, fd, status;
     sigset_t all, old;
@@ -578,6 +582,8 @@ static int real_spawn(const uv_process_options_t *o, int *fds, int n, int *pid_o
                 child_fcntl(i, F_SETFL, fl & ~O_NONBLOCK);
             }
         }
+        if (wfd >= 0) /* the world's descriptor (world/), named in the environment */
+            child_fcntl(wfd, F_SETFD, 0);
         if (o->cwd != NULL && chdir(o->cwd) != 0)
             child_fail(ep[1], -errno);
         if (o->flags & (UV_PROCESS_SETUID | UV_PROCESS_SETGID))
@@ -770,8 +776,17 @@ int uv_spawn(uv_loop_t *loop, uv_process_t *process, const uv_process_options_t 
                 child_fds[i] = c->data.fd;
             }
         }
-        if (err == 0)
-            err = real_spawn(o, child_fds, n, &pr->real_pid);
+        if (err == 0) {
+            /* A harness-linked program joins the parent's world (world/). */
+            uv_process_options_t wo = *o;
+            char **wenv = NULL;
+            int wfd = ah__proc_world.prepare != NULL ? ah__proc_world.prepare(pr, o, &wenv) : -1;
+            if (wfd >= 0)
+                wo.env = wenv;
+            err = real_spawn(&wo, child_fds, n, wfd, &pr->real_pid);
+            if (wfd >= 0)
+                ah__proc_world.started(pr, err == 0);
+        }
         for (i = 0; i < o->stdio_count; i++)
             if (o->stdio[i].flags & UV_CREATE_PIPE && child_fds[i] >= 0)
                 libc.close(child_fds[i]);
@@ -848,6 +863,8 @@ int ah__proc_signal(ah__pstate *st, int pid, int signum)
         return 0; /* a zombie takes signals and ignores them */
     snprintf(note, sizeof(note), "signal %d to child %s (pid %d)", signum, pr->file, pr->pid);
     ah__trace_note(st->sim, "processes", note);
+    if (pr->world != NULL)
+        return ah__proc_world.signal(pr, signum);
     if (pr->real) {
         if (!pr->real_reaped && ah__real_kill(pr->real_pid, signum) != 0)
             return -errno;
@@ -993,6 +1010,8 @@ void ah__proc_free_all(ah__pstate *st)
         ah__list_remove(q);
         if (ah__event_scheduled(&pr->ev))
             ah__event_cancel(&pr->ev);
+        if (pr->world != NULL)
+            ah__proc_world.gone(pr);
         if (pr->real && !pr->real_reaped && !pr->detached) {
             /* A real child the test left behind: the harness kills and reaps it. */
             ah__real_kill(pr->real_pid, SIGKILL);
