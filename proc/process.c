@@ -61,6 +61,17 @@ static void proc_ev_fire(ah__event *ev);
 
 ah__proc_world_hooks ah__proc_world;
 
+/* A child in a trace note: a member of a world is not named by its real pid, which differs from
+ * run to run (the trace hash of a schedule must not). */
+static const char *pid_str(const ah__proc *pr, char *b, size_t n)
+{
+    if (pr->world != NULL)
+        snprintf(b, n, "a process of the world");
+    else
+        snprintf(b, n, "pid %d", pr->pid);
+    return b;
+}
+
 static const char *base_of(const char *p)
 {
     const char *s = strrchr(p, '/');
@@ -214,7 +225,7 @@ static const ah__end_ops child_end_ops = {child_incoming, child_writable, child_
 static void proc_exited(ah__proc *pr, int status, int signum)
 {
     ah__pstate *st = pr->st;
-    char note[320];
+    char note[320], pb[32];
     int i;
 
     if (pr->state != AH__PROC_RUNNING)
@@ -231,10 +242,11 @@ static void proc_exited(ah__proc *pr, int status, int signum)
     pr->term_signal = signum;
     pr->exit_ns = st->sim->clock.now_ns;
     if (signum != 0)
-        snprintf(note, sizeof(note), "child %s (pid %d) killed by signal %d", pr->file, pr->pid,
-                 signum);
+        snprintf(note, sizeof(note), "child %s (%s) killed by signal %d", pr->file,
+                 pid_str(pr, pb, sizeof(pb)), signum);
     else
-        snprintf(note, sizeof(note), "child %s (pid %d) exits %d", pr->file, pr->pid, status);
+        snprintf(note, sizeof(note), "child %s (%s) exits %d", pr->file,
+                 pid_str(pr, pb, sizeof(pb)), status);
     ah__trace_note(st->sim, "processes", note);
     /* The kernel closes the child's descriptors before it signals the parent: the parent's poll
      * that sees the pipes' EOF usually returns before SIGCHLD reaches the signal pipe, so the
@@ -686,7 +698,7 @@ int uv_spawn(uv_loop_t *loop, uv_process_t *process, const uv_process_options_t 
                 UV_PROCESS_WINDOWS_HIDE_GUI | UV_PROCESS_WINDOWS_VERBATIM_ARGUMENTS;
     int i, err = 0, real_fds[64], n;
     int child_fds[64];
-    char note[320];
+    char note[320], pb[32];
 
     libc_resolve();
     if (process == NULL || o == NULL || o->file == NULL)
@@ -812,7 +824,7 @@ int uv_spawn(uv_loop_t *loop, uv_process_t *process, const uv_process_options_t 
     process->exit_cb = o->exit_cb;
     ah__list_insert_tail(&pl->procs, &pr->loop_link);
     ah__handle_start((uv_handle_t *)process);
-    snprintf(note, sizeof(note), "uv_spawn %s (pid %d%s)", o->file, pr->pid,
+    snprintf(note, sizeof(note), "uv_spawn %s (%s%s)", o->file, pid_str(pr, pb, sizeof(pb)),
              pr->real ? ", real" : ", scripted");
     ah__trace_note(sim, "processes", note);
     open_pipes(pr, o);
@@ -846,7 +858,7 @@ int ah__proc_signal(ah__pstate *st, int pid, int signum)
 {
     ah__list *q;
     ah__proc *pr = NULL;
-    char note[320];
+    char note[320], pb[32];
 
     for (q = st->procs.prev; q != &st->procs; q = q->prev) {
         ah__proc *c = ah__container_of(q, ah__proc, link);
@@ -861,7 +873,8 @@ int ah__proc_signal(ah__pstate *st, int pid, int signum)
         return UV_ESRCH;
     if (pr->state == AH__PROC_EXITED || signum == 0)
         return 0; /* a zombie takes signals and ignores them */
-    snprintf(note, sizeof(note), "signal %d to child %s (pid %d)", signum, pr->file, pr->pid);
+    snprintf(note, sizeof(note), "signal %d to child %s (%s)", signum, pr->file,
+             pid_str(pr, pb, sizeof(pb)));
     ah__trace_note(st->sim, "processes", note);
     if (pr->world != NULL)
         return ah__proc_world.signal(pr, signum);

@@ -97,8 +97,7 @@ typedef struct outbuf {
     size_t len, cap;
 } outbuf;
 
-static void out_put(outbuf *o, uint32_t type, uint32_t id, uint64_t a, const void *data,
-                    size_t n)
+static void out_put(outbuf *o, uint32_t type, uint32_t id, uint64_t a, const void *data, size_t n)
 {
     msg_hdr h = {type, id, a, (uint32_t)n, 0};
     if (o->len + sizeof(h) + n > o->cap) {
@@ -246,6 +245,8 @@ typedef struct member {
     int child_fd;
     char (*listens)[AH__ADDR_MAX + 2]; /* [0]: 't' or 'p', then the address */
     size_t n_listens;
+    char (*told)[AH__ADDR_MAX + 2]; /* the addresses listened on elsewhere it was told of */
+    size_t n_told;
     char *fail;
     uint64_t turns;
 } member;
@@ -271,8 +272,8 @@ static void owner_end_incoming(void *ctx)
 static void owner_end_writable(void *ctx) { (void)ctx; }
 static int owner_end_waiting(void *ctx) { return (void)ctx, 0; }
 static uv_loop_t *owner_end_loop(void *ctx) { return ((wlink *)ctx)->m->pr->loop; }
-static const ah__end_ops owner_end_ops = {owner_end_incoming, owner_end_writable,
-                                          owner_end_waiting, owner_end_loop};
+static const ah__end_ops owner_end_ops = {owner_end_incoming, owner_end_writable, owner_end_waiting,
+                                          owner_end_loop};
 
 /* A connection reached an address a member listens on. */
 static void member_arrived(void *ctx, ah__conn *c)
@@ -358,16 +359,88 @@ static void member_died(member *m)
     }
     while (m->n_listens > 0)
         listen_set(m, m->listens[m->n_listens - 1], 0);
-    snprintf(note, sizeof(note), "member %s (pid %d) ends: %s %d", pr->file, pr->pid,
-             sig ? "signal" : "exit", sig ? sig : st);
+    snprintf(note, sizeof(note), "member %s ends: %s %d", pr->file, sig ? "signal" : "exit",
+             sig ? sig : st);
     ah__trace_note(m->sim, "world", note);
     ah__proc_exited(pr, st, sig);
     if (m->fail != NULL) {
         char *f = m->fail;
         m->fail = NULL;
-        ah__fail(m->sim, "%s (pid %d), a process of this world, failed:\n%s", pr->file, pr->pid,
-                 f);
+        ah__fail(m->sim, "%s (pid %d), a process of this world, failed:\n%s", pr->file, pr->pid, f);
     }
+}
+
+/* Diffs of two sets of addresses as LISTEN/UNLISTEN messages; `old` becomes `cur`. */
+static void listens_diff(outbuf *o, char (**old)[AH__ADDR_MAX + 2], size_t *n_old,
+                         char (*cur)[AH__ADDR_MAX + 2], size_t n)
+{
+    size_t i, j;
+
+    for (i = 0; i < *n_old; i++) {
+        for (j = 0; j < n && strcmp(cur[j], (*old)[i]) != 0; j++)
+            ;
+        if (j == n)
+            out_put(o, WM_UNLISTEN, 0, 0, (*old)[i], strlen((*old)[i]) + 1);
+    }
+    for (j = 0; j < n; j++) {
+        for (i = 0; i < *n_old && strcmp(cur[j], (*old)[i]) != 0; i++)
+            ;
+        if (i == *n_old)
+            out_put(o, WM_LISTEN, 0, 0, cur[j], strlen(cur[j]) + 1);
+    }
+    *old = ah__realloc(*old, (n ? n : 1) * sizeof(**old));
+    memcpy(*old, cur, n * sizeof(**old));
+    *n_old = n;
+}
+
+#define MAX_LISTENS 64
+
+/* What listens in the world outside member m: the owner's listeners and scripted peers, and the
+ * other members'. */
+static void tell_listens(member *m)
+{
+    ah__net *net = ah__net_find(m->sim);
+    char cur[MAX_LISTENS][AH__ADDR_MAX + 2];
+    size_t n = 0;
+    ah__list *q;
+
+    if (net != NULL)
+        for (q = net->routes.next; q != &net->routes && n < MAX_LISTENS; q = q->next) {
+            ah__route *r = ah__container_of(q, ah__route, link);
+            if (r->listener != NULL || (r->peer != NULL && r->peer->listening) ||
+                (r->lops != NULL && r->lctx != m))
+                snprintf(cur[n++], sizeof(cur[0]), "%c%s", r->addr.family == AF_UNIX ? 'p' : 't',
+                         r->addr.str);
+        }
+    listens_diff(&m->out, &m->told, &m->n_told, cur, n);
+}
+
+/* A process of the world connects from member m to an address listened on outside it. */
+static void member_connect(member *m, uint32_t id, const char *pair)
+{
+    ah__net *net = ah__net_get(m->sim);
+    const char *server = pair + strlen(pair) + 1;
+    ah__addr cl, sv;
+    ah__conn *c = NULL;
+    uint64_t due;
+    wlink *l;
+
+    if ((ah__addr_parse(server, 1, &sv) != 0 && ah__addr_parse(server, 0, &sv) != 0) ||
+        ah__net_connect_end(net, (ah__addr_parse(pair, sv.family != AF_UNIX, &cl) == 0 ? &cl : &sv),
+                            &sv, m->pr->loop, &c, &due) != 0 ||
+        c == NULL) {
+        out_put(&m->out, WM_RST, id, 0, NULL, 0);
+        member_wake(m, m->sim->clock.now_ns);
+        return;
+    }
+    l = ah__calloc(1, sizeof(*l));
+    l->id = id;
+    l->c = c;
+    l->side = 0;
+    l->m = m;
+    ah__list_insert_tail(&m->links, &l->link);
+    c->end[0].ops = &owner_end_ops;
+    c->end[0].ctx = l;
 }
 
 static void member_turn(ah__event *ev)
@@ -381,6 +454,7 @@ static void member_turn(ah__event *ev)
     if (m->fd < 0 || m->pr->state != AH__PROC_RUNNING)
         return;
     m->turns++;
+    tell_listens(m);
     {
         outbuf head = {0};
         out_put(&head, WM_RUN, 0, sim->clock.now_ns, NULL, 0);
@@ -406,6 +480,9 @@ static void member_turn(ah__event *ev)
         case WM_LISTEN:
         case WM_UNLISTEN:
             listen_set(m, (const char *)data, h.type == WM_LISTEN);
+            break;
+        case WM_CONNECT:
+            member_connect(m, h.id, (const char *)data);
             break;
         case WM_DATA:
         case WM_FIN:
@@ -528,6 +605,7 @@ static void member_free(member *m)
         ah__event_cancel(&m->ev);
     links_free(&m->links);
     ah__free(m->listens);
+    ah__free(m->told);
     ah__free(m->out.p);
     ah__free(m->fail);
     ah__free(m);
@@ -575,7 +653,7 @@ static int world_started(ah__proc *pr, int ok)
     }
     ah__free(data);
     pr->world = m;
-    snprintf(note, sizeof(note), "%s (pid %d) joins the world", pr->file, (int)h.a);
+    snprintf(note, sizeof(note), "%s joins the world", pr->file);
     ah__trace_note(m->sim, "world", note);
     member_wake(m, m->sim->clock.now_ns); /* its first turn: at the spawn instant */
     return 1;
@@ -612,6 +690,7 @@ static struct {
     ah__list links;
     char (*listens)[AH__ADDR_MAX + 2];
     size_t n_listens;
+    uint32_t next_link;
 } me = {.fd = -1};
 
 static void me_lost(void)
@@ -663,6 +742,45 @@ static void me_connect(uint32_t id, const char *pair)
     c->end[0].ctx = l;
 }
 
+/* A connect of this process reached an address another process of the world listens on. */
+static void me_arrived(void *ctx, ah__conn *c)
+{
+    wlink *l = ah__calloc(1, sizeof(*l));
+    char pair[2 * AH__ADDR_MAX];
+    size_t n1 = strlen(c->end[0].addr.str), n2 = strlen(c->end[1].addr.str);
+
+    (void)ctx;
+    l->id = 0x80000000u | ++me.next_link; /* apart from the owner's numbers */
+    l->c = c;
+    l->side = 1;
+    ah__list_insert_tail(&me.links, &l->link);
+    c->end[1].ops = &me_end_ops;
+    c->end[1].ctx = l;
+    memcpy(pair, c->end[0].addr.str, n1 + 1);
+    memcpy(pair + n1 + 1, c->end[1].addr.str, n2 + 1);
+    out_put(&me.out, WM_CONNECT, l->id, 0, pair, n1 + n2 + 2);
+}
+static uv_loop_t *me_listen_loop(void *ctx) { return (void)ctx, uv_default_loop(); }
+static const ah__listen_ops me_listen_ops = {me_arrived, me_listen_loop};
+
+/* Another process of the world listens on `what` (or no longer does). */
+static void me_remote_listen(const char *what, int on)
+{
+    ah__net *net = ah__net_get(ah__sim());
+    ah__addr a;
+    ah__route *r;
+
+    if (ah__addr_parse(what + 1, what[0] == 't', &a) != 0)
+        return;
+    r = ah__route_get(net, &a);
+    if (on && !ah__route_listens(r)) {
+        r->lops = &me_listen_ops;
+        r->lctx = NULL;
+    } else if (!on && r->lops == &me_listen_ops) {
+        r->lops = NULL;
+    }
+}
+
 /* A signal from another process of the world reached this one. */
 static void me_signal(int signum)
 {
@@ -693,33 +811,19 @@ static void me_signal(int signum)
 static void me_listens(ah_sim *sim)
 {
     ah__net *net = ah__net_find(sim);
-    char cur[64][AH__ADDR_MAX + 2];
-    size_t n = 0, i, j;
+    char cur[MAX_LISTENS][AH__ADDR_MAX + 2];
+    size_t n = 0;
     ah__list *q;
 
     if (net == NULL)
         return;
-    for (q = net->routes.next; q != &net->routes && n < 64; q = q->next) {
+    for (q = net->routes.next; q != &net->routes && n < MAX_LISTENS; q = q->next) {
         ah__route *r = ah__container_of(q, ah__route, link);
         if (r->listener != NULL)
             snprintf(cur[n++], sizeof(cur[0]), "%c%s", r->addr.family == AF_UNIX ? 'p' : 't',
                      r->addr.str);
     }
-    for (i = 0; i < me.n_listens; i++) {
-        for (j = 0; j < n && strcmp(cur[j], me.listens[i]) != 0; j++)
-            ;
-        if (j == n)
-            out_put(&me.out, WM_UNLISTEN, 0, 0, me.listens[i], strlen(me.listens[i]) + 1);
-    }
-    for (j = 0; j < n; j++) {
-        for (i = 0; i < me.n_listens && strcmp(cur[j], me.listens[i]) != 0; i++)
-            ;
-        if (i == me.n_listens)
-            out_put(&me.out, WM_LISTEN, 0, 0, cur[j], strlen(cur[j]) + 1);
-    }
-    me.listens = ah__realloc(me.listens, (n ? n : 1) * sizeof(*me.listens));
-    memcpy(me.listens, cur, n * sizeof(*me.listens));
-    me.n_listens = n;
+    listens_diff(&me.out, &me.listens, &me.n_listens, cur, n);
 }
 
 /* Waits for the next turn: RUN(instant), deliveries, GO. */
@@ -744,6 +848,10 @@ static void me_wait_turn(void)
             return;
         case WM_CONNECT:
             me_connect(h.id, (const char *)data);
+            break;
+        case WM_LISTEN:
+        case WM_UNLISTEN:
+            me_remote_listen((const char *)data, h.type == WM_LISTEN);
             break;
         case WM_DATA:
         case WM_FIN:
