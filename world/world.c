@@ -443,6 +443,28 @@ static void member_connect(member *m, uint32_t id, const char *pair)
     c->end[0].ctx = l;
 }
 
+/* Waits (in real time) for the member to answer; a member that keeps the baton too long (blocked
+ * for real, or computing) fails the test naming it. 0 when its socket ended. */
+static int turn_wait(member *m)
+{
+    const char *v = getenv("AH_WORLD_TURN_MS");
+    int limit_ms = v != NULL && atoi(v) > 0 ? atoi(v) : 30000, r;
+    struct pollfd pf = {m->fd, POLLIN, 0};
+    char where[160];
+
+    do
+        r = libc.poll(&pf, 1, limit_ms);
+    while (r < 0 && errno == EINTR);
+    if (r == 0)
+        ah__fail(m->sim,
+                 "%s (pid %d, spawned in %s), a process of this world, kept its turn at +%llu ms "
+                 "for %d ms of real time without handing it back (blocked outside the sim, or "
+                 "computing; AH_WORLD_TURN_MS sets the limit)",
+                 m->pr->file, m->pr->pid, ah__site_str(&m->pr->site, where, sizeof(where)),
+                 (unsigned long long)ah_now_ms(m->sim), limit_ms);
+    return r > 0;
+}
+
 static void member_turn(ah__event *ev)
 {
     member *m = ah__container_of(ev, member, ev);
@@ -467,7 +489,7 @@ static void member_turn(ah__event *ev)
         ah__free(head.p);
     }
     for (;;) {
-        if (!msg_read(m->fd, &h, &data)) {
+        if (!turn_wait(m) || !msg_read(m->fd, &h, &data)) {
             member_died(m);
             return;
         }
@@ -894,6 +916,10 @@ static void me_fail(ah_sim *sim, const char *msg)
 static void me_attach(ah_sim *sim)
 {
     me.sim = sim;
+    if (sim->outside[0] == '\0')
+        snprintf(sim->outside, sizeof(sim->outside),
+                 "in %s (pid %d), a process of the world of pid %d (its parent)",
+                 program_invocation_name, (int)getpid(), (int)getppid());
     if (me.have_now && me.now_ns > sim->clock.now_ns)
         ah__clock_set(sim, me.now_ns);
     if (sim->on_fail == NULL)

@@ -1,6 +1,7 @@
 /* The server of the world scenario (docs/world.md, issue 25): plain libuv. Listens on
  * 127.0.0.1:PORT; answers "PING\n" with "PONG\n" after 2 s, never answers "SLOW\n". SIGTERM ends
- * it (the default action). Built twice: on real libuv and linked with the harness. */
+ * it (the default action). Built twice: on real libuv and linked with the harness; and once more
+ * with a planted misuse (PLANTED_CLOSE_TWICE, world_bad_server). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,11 @@ static void on_connection(uv_stream_t *s, int status)
     uv_tcp_init(loop, &conn);
     if (uv_accept(s, (uv_stream_t *)&conn) == 0)
         uv_read_start((uv_stream_t *)&conn, alloc_cb, read_cb);
+#ifdef PLANTED_CLOSE_TWICE
+    /* planted misuse (world_bad_server): the harness fails the member, and so the world */
+    uv_close((uv_handle_t *)&conn, NULL);
+    uv_close((uv_handle_t *)&conn, NULL);
+#endif
 }
 
 int main(int argc, char **argv)
