@@ -477,16 +477,18 @@ static void member_turn(ah__event *ev)
         return;
     m->turns++;
     tell_listens(m);
+    /* RUN, the deliveries, GO: one write */
     {
-        outbuf head = {0};
-        out_put(&head, WM_RUN, 0, sim->clock.now_ns, NULL, 0);
+        msg_hdr run = {WM_RUN, 0, sim->clock.now_ns, 0, 0};
+        size_t n = m->out.len;
         out_put(&m->out, WM_GO, 0, 0, NULL, 0);
-        if (out_flush(m->fd, &head) != 0 || out_flush(m->fd, &m->out) != 0) {
-            ah__free(head.p);
+        out_put(&m->out, WM_RUN, 0, 0, NULL, 0); /* room for the header in front */
+        memmove(m->out.p + sizeof(run), m->out.p, n + sizeof(msg_hdr));
+        memcpy(m->out.p, &run, sizeof(run));
+        if (out_flush(m->fd, &m->out) != 0) {
             member_died(m);
             return;
         }
-        ah__free(head.p);
     }
     for (;;) {
         if (!turn_wait(m) || !msg_read(m->fd, &h, &data)) {
