@@ -90,10 +90,43 @@ static void kv_server_process_crashes_and_restarts(void **state)
     assert_int_equal(ah_await_value(sim, exit2), 0);
 }
 
+/* The owner's network faults apply to the traffic between the processes: latency on the server's
+ * address, and bytes held in flight until released. */
+static void kv_server_process_behind_faults(void **state)
+{
+    ah_sim *sim = *state;
+    uv_process_t srv;
+    ah_future *exited = ah_future_new(sim), *f;
+    kv_client *c;
+
+    ah_net_latency(sim, "127.0.0.1:7000", 5, 5);
+    start_server(&srv, exited);
+    c = kv_new(uv_default_loop(), "127.0.0.1", 7000,
+               &(kv_opts){.timeout_ms = 1000, .backoff_initial_ms = 100});
+    f = ah_future_new(sim);
+    kv_set(c, "k", "v", 0, kv_future_cb, f);
+    assert_int_equal(ah_await_value(sim, f), KV_REPLY_STATUS * 256 + 'O');
+    ah_assert_now_ms(sim, 20); /* the handshake's round trip, then the command's */
+
+    ah_net_hold(sim, "127.0.0.1:7000");
+    f = ah_future_new(sim);
+    kv_get(c, "k", kv_future_cb, f);
+    ah_advance(sim, 300);
+    assert_int_equal(ah_future_state_of(f), AH_FUTURE_PENDING);
+    ah_net_release(sim, "127.0.0.1:7000");
+    assert_int_equal(ah_await_value(sim, f), KV_REPLY_STRING * 256 + 'v');
+    ah_assert_now_ms(sim, 325);
+
+    assert_int_equal(uv_process_kill(&srv, SIGTERM), 0);
+    kv_close(c, NULL, NULL);
+    assert_int_equal(ah_await_value(sim, exited), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         ah_unit_test(kv_server_process_crashes_and_restarts),
+        ah_unit_test(kv_server_process_behind_faults),
     };
     return ah_run_tests(tests);
 }
