@@ -715,6 +715,7 @@ static struct {
     char (*listens)[AH__ADDR_MAX + 2];
     size_t n_listens;
     uint32_t next_link;
+    pid_t pid; /* a child it forks (fork()) goes on outside the world */
 } me = {.fd = -1};
 
 static void me_lost(void)
@@ -895,7 +896,7 @@ static void me_wait_turn(void)
 
 static int me_time_pass(ah_sim *sim, uint64_t due_ns, int *r)
 {
-    if (me.fd < 0 || sim != me.sim)
+    if (me.fd < 0 || sim != me.sim || getpid() != me.pid)
         return 0;
     me_listens(sim);
     out_put(&me.out, WM_YIELD, 0, due_ns, NULL, 0);
@@ -909,7 +910,7 @@ static int me_time_pass(ah_sim *sim, uint64_t due_ns, int *r)
 static void me_fail(ah_sim *sim, const char *msg)
 {
     (void)sim;
-    if (me.fd < 0)
+    if (me.fd < 0 || getpid() != me.pid)
         return;
     out_put(&me.out, WM_FAIL, 0, 0, msg, strlen(msg) + 1);
     out_flush(me.fd, &me.out);
@@ -931,7 +932,7 @@ static void me_attach(ah_sim *sim)
 /* At the exit: what it still sent leaves with it (its sockets close in the owner). */
 static void me_exit(void)
 {
-    if (me.fd < 0)
+    if (me.fd < 0 || getpid() != me.pid)
         return;
     if (me.sim != NULL)
         me_listens(me.sim);
@@ -959,6 +960,7 @@ __attribute__((constructor(103))) static void world_start(void)
         return;
     libc.fcntl((int)fd, F_SETFD, FD_CLOEXEC);
     me.fd = (int)fd;
+    me.pid = getpid();
     ah__list_init(&me.links);
     out_put(&me.out, WM_HELLO, 0, (uint64_t)getpid(), NULL, 0);
     if (out_flush(me.fd, &me.out) != 0) {
