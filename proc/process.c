@@ -917,7 +917,10 @@ static const char *proc_str(ah__proc *pr, char *buf, size_t n)
 {
     char s[160];
     snprintf(buf, n, "child %s (pid %d, %s) spawned in %s at +%llu ms", pr->file, pr->pid,
-             pr->real ? "real" : "scripted", ah__site_str(&pr->site, s, sizeof(s)),
+             pr->world != NULL ? "a process of this world"
+             : pr->real        ? "real"
+                               : "scripted",
+             ah__site_str(&pr->site, s, sizeof(s)),
              (unsigned long long)ah__rel_ms(pr->st->sim, pr->spawn_ns));
     return buf;
 }
@@ -958,7 +961,9 @@ static void describe_running(ah__proc *pr, ah__buf *b, const char *prefix)
     char s[400];
 
     ah__buf_printf(b, "%s%s is running", prefix, proc_str(pr, s, sizeof(s)));
-    if (pr->waiting_eof || pr->stdin_gated)
+    if (pr->world != NULL)
+        ah__proc_world.describe(pr, b);
+    else if (pr->waiting_eof || pr->stdin_gated)
         ah__buf_printf(b, ", waiting for EOF on its stdin, which the parent never closes");
     else if (ah__event_scheduled(&pr->ev))
         ah__buf_printf(b, ", its next step due at +%llu ms",

@@ -694,6 +694,20 @@ static int world_signal(ah__proc *pr, int signum)
     return 0;
 }
 
+static void world_describe(ah__proc *pr, ah__buf *b)
+{
+    member *m = pr->world;
+    size_t i;
+
+    if (ah__event_scheduled(&m->ev))
+        ah__buf_printf(b, ", its next turn due at +%llu ms",
+                       (unsigned long long)ah__rel_ms(m->sim, m->ev.node.due));
+    else
+        ah__buf_printf(b, ", waiting for something to be delivered to it (nothing of it is due)");
+    for (i = 0; i < m->n_listens; i++)
+        ah__buf_printf(b, "%s%s", i == 0 ? "; it listens on " : ", ", m->listens[i] + 1);
+}
+
 static void world_gone(ah__proc *pr)
 {
     member *m = pr->world;
@@ -951,6 +965,7 @@ __attribute__((constructor(103))) static void world_start(void)
     ah__proc_world.started = world_started;
     ah__proc_world.signal = world_signal;
     ah__proc_world.gone = world_gone;
+    ah__proc_world.describe = world_describe;
     if (v == NULL || *v == '\0')
         return;
     fd = strtol(v, &end, 10);
