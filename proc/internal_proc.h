@@ -182,6 +182,7 @@ typedef struct ah__proc_world_hooks {
     int (*signal)(ah__proc *pr, int signum);
     void (*gone)(ah__proc *pr);
     void (*describe)(ah__proc *pr, ah__buf *b); /* what a running member waits for */
+    void (*stdio_arrived)(ah__proc *pr);        /* the parent wrote to a pipe of the member */
 } ah__proc_world_hooks;
 extern ah__proc_world_hooks ah__proc_world;
 /* A child's exit at the current instant (its pipes close, SIGCHLD follows). */

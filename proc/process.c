@@ -194,6 +194,10 @@ static void child_incoming(void *ctx)
     ah__pstdio *io = stdio_of(pr, 0);
     ah__conn *c;
 
+    if (pr->state == AH__PROC_RUNNING && pr->world != NULL) {
+        ah__proc_world.stdio_arrived(pr); /* a member of the world reads it in its next turn */
+        return;
+    }
     if (pr->state != AH__PROC_RUNNING || io == NULL || (c = io->conn) == NULL)
         return;
     if (!pr->real) {

@@ -53,6 +53,9 @@ static struct {
     int (*close)(int);
     ssize_t (*read)(int, void *, size_t);
     ssize_t (*write)(int, const void *, size_t);
+    ssize_t (*recv)(int, void *, size_t, int);
+    ssize_t (*send)(int, const void *, size_t, int);
+    int (*shutdown)(int, int);
     int (*poll)(struct pollfd *, nfds_t, int);
     int (*fcntl)(int, int, ...);
 } libc;
@@ -64,6 +67,9 @@ static void libc_resolve(void)
     *(void **)&libc.socketpair = dlsym(RTLD_NEXT, "socketpair");
     *(void **)&libc.read = dlsym(RTLD_NEXT, "read");
     *(void **)&libc.write = dlsym(RTLD_NEXT, "write");
+    *(void **)&libc.recv = dlsym(RTLD_NEXT, "recv");
+    *(void **)&libc.send = dlsym(RTLD_NEXT, "send");
+    *(void **)&libc.shutdown = dlsym(RTLD_NEXT, "shutdown");
     *(void **)&libc.poll = dlsym(RTLD_NEXT, "poll");
     *(void **)&libc.fcntl = dlsym(RTLD_NEXT, "fcntl");
     *(void **)&libc.close = dlsym(RTLD_NEXT, "close");
@@ -330,6 +336,8 @@ static void listen_set(member *m, const char *what, int on)
     }
 }
 
+static void member_stdio_out(member *m);
+
 /* The member's process ended (its socket closed): reaped for real, it exits now. */
 static void member_died(member *m)
 {
@@ -359,6 +367,7 @@ static void member_died(member *m)
     }
     while (m->n_listens > 0)
         listen_set(m, m->listens[m->n_listens - 1], 0);
+    member_stdio_out(m); /* its last output, before its pipes' EOF */
     snprintf(note, sizeof(note), "member %s ends: %s %d", pr->file, sig ? "signal" : "exit",
              sig ? sig : st);
     ah__trace_note(m->sim, "world", note);
@@ -367,6 +376,54 @@ static void member_died(member *m)
         char *f = m->fail;
         m->fail = NULL;
         ah__fail(m->sim, "%s (pid %d), a process of this world, failed:\n%s", pr->file, pr->pid, f);
+    }
+}
+
+/* Its UV_CREATE_PIPE stdio: real socketpairs (proc/process.c). Before a turn, what the parent
+ * wrote to a pipe the member reads is written to it (and its EOF); after a turn, what the member
+ * wrote during it is in the socket's buffer and reaches the parent at that instant. */
+static void member_stdio_in(member *m)
+{
+    ah__proc *pr = m->pr;
+    ah__flow *f;
+    ssize_t w;
+    size_t n;
+    int i;
+
+    for (i = 0; i < pr->nstdio; i++) {
+        ah__pstdio *io = &pr->stdio[i];
+        if (io->conn == NULL || io->real_fd < 0 || !(io->flags & UV_READABLE_PIPE) ||
+            io->real_wr_closed)
+            continue;
+        f = &io->conn->flow[0];
+        while ((n = (size_t)(f->arr - f->rd)) > 0) {
+            w = libc.send(io->real_fd, f->buf + (f->rd - f->base), n, MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (w <= 0)
+                break;
+            ah__flow_consume(f, (size_t)w);
+        }
+        /* (the parent's closing is its FIN, which arrives after what it wrote) */
+        if (f->arr == f->rd && (f->fin_arrived || f->rst_arrived)) {
+            libc.shutdown(io->real_fd, SHUT_WR);
+            io->real_wr_closed = 1;
+        }
+    }
+}
+
+static void member_stdio_out(member *m)
+{
+    ah__proc *pr = m->pr;
+    char buf[16384];
+    ssize_t n;
+    int i;
+
+    for (i = 0; i < pr->nstdio; i++) {
+        ah__pstdio *io = &pr->stdio[i];
+        if (io->conn == NULL || io->real_fd < 0 || !(io->flags & UV_WRITABLE_PIPE))
+            continue;
+        while ((n = libc.recv(io->real_fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+            if (!io->conn->end[1].closed)
+                ah__flow_send(io->conn, 1, buf, (size_t)n);
     }
 }
 
@@ -477,6 +534,7 @@ static void member_turn(ah__event *ev)
         return;
     m->turns++;
     tell_listens(m);
+    member_stdio_in(m);
     /* RUN, the deliveries, GO: one write */
     {
         msg_hdr run = {WM_RUN, 0, sim->clock.now_ns, 0, 0};
@@ -497,6 +555,7 @@ static void member_turn(ah__event *ev)
         }
         switch (h.type) {
         case WM_YIELD:
+            member_stdio_out(m);
             if (h.a != UINT64_MAX)
                 member_wake(m, h.a > sim->clock.now_ns ? h.a : sim->clock.now_ns);
             ah__free(data);
@@ -706,6 +765,12 @@ static void world_describe(ah__proc *pr, ah__buf *b)
         ah__buf_printf(b, ", waiting for something to be delivered to it (nothing of it is due)");
     for (i = 0; i < m->n_listens; i++)
         ah__buf_printf(b, "%s%s", i == 0 ? "; it listens on " : ", ", m->listens[i] + 1);
+}
+
+static void world_stdio_arrived(ah__proc *pr)
+{
+    member *m = pr->world;
+    member_wake(m, m->sim->clock.now_ns);
 }
 
 static void world_gone(ah__proc *pr)
@@ -966,6 +1031,7 @@ __attribute__((constructor(103))) static void world_start(void)
     ah__proc_world.signal = world_signal;
     ah__proc_world.gone = world_gone;
     ah__proc_world.describe = world_describe;
+    ah__proc_world.stdio_arrived = world_stdio_arrived;
     if (v == NULL || *v == '\0')
         return;
     fd = strtol(v, &end, 10);

@@ -122,11 +122,84 @@ static void kv_server_process_behind_faults(void **state)
     assert_int_equal(ah_await_value(sim, exited), 0);
 }
 
+/* A member's UV_CREATE_PIPE stdio: what it writes during a turn reaches the parent at that
+ * instant, what the parent writes reaches it before its next turn, and its exit comes after its
+ * output and EOF. */
+static char out[256];
+static size_t out_len;
+static uint64_t out_ms[4];
+static int reads;
+
+static void out_alloc(uv_handle_t *h, size_t size, uv_buf_t *buf)
+{
+    (void)h;
+    (void)size;
+    *buf = uv_buf_init(out + out_len, (unsigned)(sizeof(out) - out_len - 1));
+}
+
+static void out_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    (void)buf;
+    if (n > 0) {
+        out_len += (size_t)n;
+        if (reads < 4)
+            out_ms[reads++] = ah_now_ms(ah_sim_current());
+    } else if (n < 0) {
+        uv_close((uv_handle_t *)s, NULL);
+    }
+}
+
+static void in_written(uv_write_t *w, int status)
+{
+    assert_int_equal(status, 0);
+    uv_close((uv_handle_t *)w->handle, NULL); /* the member's EOF */
+}
+
+static void pipes_cross_the_world(void **state)
+{
+    ah_sim *sim = *state;
+    char *args[] = {PIPE_MEMBER_PROGRAM, NULL};
+    uv_pipe_t in, outp;
+    uv_stdio_container_t io[3];
+    uv_process_options_t o;
+    uv_process_t p;
+    uv_write_t w;
+    uv_buf_t b = uv_buf_init("abc", 3);
+    ah_future *exited = ah_future_new(sim);
+
+    uv_pipe_init(uv_default_loop(), &in, 0);
+    uv_pipe_init(uv_default_loop(), &outp, 0);
+    io[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
+    io[0].data.stream = (uv_stream_t *)&in;
+    io[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    io[1].data.stream = (uv_stream_t *)&outp;
+    io[2].flags = UV_IGNORE;
+    memset(&o, 0, sizeof(o));
+    o.file = args[0];
+    o.args = args;
+    o.exit_cb = exit_cb;
+    o.stdio = io;
+    o.stdio_count = 3;
+    p.data = exited;
+    assert_int_equal(uv_spawn(uv_default_loop(), &p, &o), 0);
+    uv_read_start((uv_stream_t *)&outp, out_alloc, out_read);
+    assert_int_equal(uv_write(&w, (uv_stream_t *)&in, &b, 1, in_written), 0);
+    assert_int_equal(ah_await_value(sim, exited), 3);
+    ah_assert_now_ms(sim, 100);
+    out[out_len] = '\0';
+    assert_string_equal(out, "hello\ngot 3 bytes\n");
+    assert_int_equal(reads, 2);
+    assert_int_equal(out_ms[0], 0);
+    assert_int_equal(out_ms[1], 100);
+    ah_run_until_idle(sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         ah_unit_test(kv_server_process_crashes_and_restarts),
         ah_unit_test(kv_server_process_behind_faults),
+        ah_unit_test(pipes_cross_the_world),
     };
     return ah_run_tests(tests);
 }
