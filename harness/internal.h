@@ -487,7 +487,8 @@ extern ah__explore_env_hooks ah__explore_env;
  * several processes: `attach` gets the implicit sim when it is made (the world's clock), and
  * `time_pass` is asked first whenever the sim would move its clock (ah__time_pass): a member hands
  * the baton back to the world's owner, which runs it again at an instant <= due_ns. It returns
- * nonzero when it took over, with *r what ah__time_pass returns. NULL elsewhere. */
+ * nonzero when it took over, with *r what ah__time_pass returns (0: the threads scheduler moves
+ * the clock, as without a world). NULL elsewhere. */
 typedef struct ah__world_hooks_t {
     void (*attach)(ah_sim *sim);
     int (*time_pass)(ah_sim *sim, uint64_t due_ns, int *r);

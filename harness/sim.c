@@ -606,8 +606,7 @@ int ah__time_pass(ah_sim *sim, uv_loop_t *loop, uint64_t due_ns)
         if (sim->jobs_due_ns != 0 && sim->jobs_due_ns < due_ns)
             due_ns = sim->jobs_due_ns > sim->clock.now_ns ? sim->jobs_due_ns : sim->clock.now_ns;
     }
-    if (ah__world_hooks.time_pass != NULL && sim->threads_live == 0 &&
-        ah__world_hooks.time_pass(sim, due_ns, &r)) {
+    if (ah__world_hooks.time_pass != NULL && ah__world_hooks.time_pass(sim, due_ns, &r)) {
         ah__jobs_due(sim);
         return r;
     }

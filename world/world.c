@@ -977,6 +977,11 @@ static int me_time_pass(ah_sim *sim, uint64_t due_ns, int *r)
 {
     if (me.fd < 0 || sim != me.sim || getpid() != me.pid)
         return 0;
+    if (sim->threads_live > 0)
+        ah__fail(sim,
+                 "this process is a member of a world (docs/world.md) and runs simulated threads "
+                 "(a thread pool job, pthread_create): a member's threads would move its clock "
+                 "apart from the world's, which is not simulated yet");
     me_listens(sim);
     out_put(&me.out, WM_YIELD, 0, due_ns, NULL, 0);
     if (out_flush(me.fd, &me.out) != 0)
