@@ -645,6 +645,13 @@ static int world_prepare(ah__proc *pr, const uv_process_options_t *o, char ***en
     char var[48];
 
     libc_resolve();
+    /* A child the parent feeds through a pipe may block reading it for real (fgets on stdin),
+     * which a member cannot do: its turn would never end while the parent waits to write. Such a
+     * child runs for real, as before, unless AH_WORLD_PIPE_INPUT=1 says it reads with care. */
+    for (i = 0; i < o->stdio_count; i++)
+        if ((o->stdio[i].flags & UV_CREATE_PIPE) && (o->stdio[i].flags & UV_READABLE_PIPE) &&
+            (getenv("AH_WORLD_PIPE_INPUT") == NULL || strcmp(getenv("AH_WORLD_PIPE_INPUT"), "1")))
+            return -1;
     if (!program_joins(o->file, src))
         return -1;
     if (libc.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0)

@@ -167,6 +167,7 @@ static void pipes_cross_the_world(void **state)
     uv_buf_t b = uv_buf_init("abc", 3);
     ah_future *exited = ah_future_new(sim);
 
+    setenv("AH_WORLD_PIPE_INPUT", "1", 1); /* it reads its stdin only when it is all there */
     uv_pipe_init(uv_default_loop(), &in, 0);
     uv_pipe_init(uv_default_loop(), &outp, 0);
     io[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
@@ -192,6 +193,7 @@ static void pipes_cross_the_world(void **state)
     assert_int_equal(out_ms[0], 0);
     assert_int_equal(out_ms[1], 100);
     ah_run_until_idle(sim);
+    unsetenv("AH_WORLD_PIPE_INPUT");
 }
 
 int main(void)
