@@ -196,12 +196,34 @@ static void pipes_cross_the_world(void **state)
     unsetenv("AH_WORLD_PIPE_INPUT");
 }
 
+/* A member that sleeps forever (uv_sleep hands its turn back) dies of SIGTERM when it is sent. */
+static void a_sleeping_member_is_killed(void **state)
+{
+    ah_sim *sim = *state;
+    char *args[] = {SLEEPER_PROGRAM, NULL};
+    uv_process_options_t o;
+    uv_process_t p;
+    ah_future *exited = ah_future_new(sim);
+
+    memset(&o, 0, sizeof(o));
+    o.file = args[0];
+    o.args = args;
+    o.exit_cb = exit_cb;
+    p.data = exited;
+    assert_int_equal(uv_spawn(uv_default_loop(), &p, &o), 0);
+    ah_advance(sim, 25000);
+    assert_int_equal(uv_process_kill(&p, SIGTERM), 0);
+    assert_int_equal(ah_await_value(sim, exited), 1000 + SIGTERM);
+    ah_assert_now_ms(sim, 25000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         ah_unit_test(kv_server_process_crashes_and_restarts),
         ah_unit_test(kv_server_process_behind_faults),
         ah_unit_test(pipes_cross_the_world),
+        ah_unit_test(a_sleeping_member_is_killed),
     };
     return ah_run_tests(tests);
 }
