@@ -518,6 +518,17 @@ typedef struct ah__explore_env_hooks {
     void (*release)(ah_sim *sim);
 } ah__explore_env_hooks;
 extern ah__explore_env_hooks ah__explore_env;
+/* The world room (world/, docs/world.md), set only in a process that is a member of a world of
+ * several processes: `attach` gets the implicit sim when it is made (the world's clock), and
+ * `time_pass` is asked first whenever the sim would move its clock (ah__time_pass): a member hands
+ * the baton back to the world's owner, which runs it again at an instant <= due_ns. It returns
+ * nonzero when it took over, with *r what ah__time_pass returns (0: the threads scheduler moves
+ * the clock, as without a world). NULL elsewhere. */
+typedef struct ah__world_hooks_t {
+    void (*attach)(ah_sim *sim);
+    int (*time_pass)(ah_sim *sim, uint64_t due_ns, int *r);
+} ah__world_hooks_t;
+extern ah__world_hooks_t ah__world_hooks;
 /* The sim a C library call the rooms stand in for acts on: the current sim, or, on the thread
  * that runs main, the implicit sim (made now if need be); NULL when the call is the C library's
  * (another thread, a cmocka suite between its tests, the process exiting). */

@@ -23,6 +23,7 @@ int ah__real_clock_gettime(clockid_t id, struct timespec *ts)
 static ah_sim *implicit_sim;
 static uint64_t sim_counter;
 ah__explore_env_hooks ah__explore_env;
+ah__world_hooks_t ah__world_hooks;
 void (*ah__implicit_sim_hook)(void);
 uint64_t ah__virtual_ms_inner;
 
@@ -492,6 +493,8 @@ static ah_sim *implicit_make(void)
         ah__explore_env.attach(implicit_sim);
     if (ah__implicit_sim_hook != NULL) /* a plain program gets the crash report (crash.c) */
         ah__implicit_sim_hook();
+    if (ah__world_hooks.attach != NULL) /* a member of a world takes the world's clock */
+        ah__world_hooks.attach(implicit_sim);
     if (implicit_state == 0)
         atexit(free_implicit_sim); /* made before the constructor ran (another constructor) */
     return implicit_sim;
@@ -684,6 +687,10 @@ int ah__time_pass(ah_sim *sim, uv_loop_t *loop, uint64_t due_ns)
          * its own loop). */
         if (sim->jobs_due_ns != 0 && sim->jobs_due_ns < due_ns)
             due_ns = sim->jobs_due_ns > sim->clock.now_ns ? sim->jobs_due_ns : sim->clock.now_ns;
+    }
+    if (ah__world_hooks.time_pass != NULL && ah__world_hooks.time_pass(sim, due_ns, &r)) {
+        ah__jobs_due(sim);
+        return r;
     }
     if (sim->threads_live > 0 && ah__threads_hooks.wait_until != NULL) {
         r = ah__threads_hooks.wait_until(sim, loop, due_ns);

@@ -101,6 +101,7 @@ typedef struct ah__proc {
     int real_status;
     int stdin_gated;         /* the reap waits for the parent to close the child's input */
     uint64_t real_waited_ms; /* real time the harness waited for it so far */
+    void *world;             /* a member of the world (world/): the world drives it */
 } ah__proc;
 
 typedef struct ah__pstate {
@@ -168,6 +169,26 @@ void ah__proc_check(ah__pstate *st, ah__buf *b);
 void ah__proc_ops(ah__pstate *st, ah__buf *b, unsigned *n);
 void ah__proc_pending(ah__pstate *st, ah__buf *b);
 void ah__proc_free_all(ah__pstate *st);
+
+/* The world room above (world/, docs/world.md): a harness-linked real program joins its parent's
+ * world instead of running on its own. Set by world/ when it is linked; NULL members otherwise.
+ * `prepare`: before the fork, whether `o->file` may join; if so it returns the descriptor the
+ * child inherits and an environment for it (*env, freed by `started`/`abandon`). `started`: after
+ * the exec, waits for the child's hello; nonzero when it joined (pr->world is set). `signal`: a
+ * signal to a member (0 or a UV_ error). `gone`: the sim is freed. */
+typedef struct ah__proc_world_hooks {
+    int (*prepare)(ah__proc *pr, const uv_process_options_t *o, char ***env);
+    int (*started)(ah__proc *pr, int ok);
+    int (*signal)(ah__proc *pr, int signum);
+    void (*gone)(ah__proc *pr);
+    void (*describe)(ah__proc *pr, ah__buf *b); /* what a running member waits for */
+    void (*stdio_arrived)(ah__proc *pr);        /* the parent wrote to a pipe of the member */
+} ah__proc_world_hooks;
+extern ah__proc_world_hooks ah__proc_world;
+/* A child's exit at the current instant (its pipes close, SIGCHLD follows). */
+void ah__proc_exited(ah__proc *pr, int status, int signum);
+/* Whether a uv_signal_t (or the loop's child watcher) would catch `signum` now. */
+int ah__sig_watched(ah__pstate *st, int signum);
 
 /* misc.c */
 void ah__tty_close(uv_handle_t *h);

@@ -60,6 +60,19 @@ static void libc_resolve(void)
 
 static void proc_ev_fire(ah__event *ev);
 
+ah__proc_world_hooks ah__proc_world;
+
+/* A child in a trace note: a member of a world is not named by its real pid, which differs from
+ * run to run (the trace hash of a schedule must not). */
+static const char *pid_str(const ah__proc *pr, char *b, size_t n)
+{
+    if (pr->world != NULL)
+        snprintf(b, n, "a process of the world");
+    else
+        snprintf(b, n, "pid %d", pr->pid);
+    return b;
+}
+
 static const char *base_of(const char *p)
 {
     const char *s = strrchr(p, '/');
@@ -182,6 +195,10 @@ static void child_incoming(void *ctx)
     ah__pstdio *io = stdio_of(pr, 0);
     ah__conn *c;
 
+    if (pr->state == AH__PROC_RUNNING && pr->world != NULL) {
+        ah__proc_world.stdio_arrived(pr); /* a member of the world reads it in its next turn */
+        return;
+    }
     if (pr->state != AH__PROC_RUNNING || io == NULL || (c = io->conn) == NULL)
         return;
     if (!pr->real) {
@@ -213,7 +230,7 @@ static const ah__end_ops child_end_ops = {child_incoming, child_writable, child_
 static void proc_exited(ah__proc *pr, int status, int signum)
 {
     ah__pstate *st = pr->st;
-    char note[320];
+    char note[320], pb[32];
     int i;
 
     if (pr->state != AH__PROC_RUNNING)
@@ -230,10 +247,11 @@ static void proc_exited(ah__proc *pr, int status, int signum)
     pr->term_signal = signum;
     pr->exit_ns = st->sim->clock.now_ns;
     if (signum != 0)
-        snprintf(note, sizeof(note), "child %s (pid %d) killed by signal %d", pr->file, pr->pid,
-                 signum);
+        snprintf(note, sizeof(note), "child %s (%s) killed by signal %d", pr->file,
+                 pid_str(pr, pb, sizeof(pb)), signum);
     else
-        snprintf(note, sizeof(note), "child %s (pid %d) exits %d", pr->file, pr->pid, status);
+        snprintf(note, sizeof(note), "child %s (%s) exits %d", pr->file,
+                 pid_str(pr, pb, sizeof(pb)), status);
     ah__trace_note(st->sim, "processes", note);
     /* The kernel closes the child's descriptors before it signals the parent: the parent's poll
      * that sees the pipes' EOF usually returns before SIGCHLD reaches the signal pipe, so the
@@ -247,6 +265,8 @@ static void proc_exited(ah__proc *pr, int status, int signum)
     pr->ev.flags = 0;
     ah__event_schedule(pr->loop, &pr->ev, st->sim->clock.now_ns);
 }
+
+void ah__proc_exited(ah__proc *pr, int status, int signum) { proc_exited(pr, status, signum); }
 
 void ah__proc_reap_loop(ah__ploop *pl)
 {
@@ -497,7 +517,7 @@ static void proc_ev_fire(ah__event *ev)
         ah__sig_catch(pr->st, SIGCHLD, "a child's exit", pr->site);
         return;
     }
-    if (pr->state != AH__PROC_RUNNING)
+    if (pr->state != AH__PROC_RUNNING || pr->world != NULL)
         return;
     if (pr->real)
         real_reap(pr);
@@ -518,7 +538,7 @@ static int child_fcntl(int fd, int cmd, long arg) { return (int)syscall(SYS_fcnt
 /* fork and exec, as libuv's uv__spawn_and_init_child_fork / uv__process_child_init do it: the
  * parent learns an exec failure through a close-on-exec pipe. `fds[i]` is what the child gets as
  * descriptor i (-1: /dev/null for 0..2, nothing above). Returns 0 or a UV_ error. */
-static int real_spawn(const uv_process_options_t *o, int *fds, int n, int *pid_out)
+static int real_spawn(const uv_process_options_t *o, int *fds, int n, int wfd, int *pid_out)
 {
     int ep[2], err = 0, i, fd, status;
     sigset_t all, old;
@@ -579,6 +599,8 @@ static int real_spawn(const uv_process_options_t *o, int *fds, int n, int *pid_o
                 child_fcntl(i, F_SETFL, fl & ~O_NONBLOCK);
             }
         }
+        if (wfd >= 0) /* the world's descriptor (world/), named in the environment */
+            child_fcntl(wfd, F_SETFD, 0);
         if (o->cwd != NULL && chdir(o->cwd) != 0)
             child_fail(ep[1], -errno);
         if (o->flags & (UV_PROCESS_SETUID | UV_PROCESS_SETGID))
@@ -681,7 +703,7 @@ int uv_spawn(uv_loop_t *loop, uv_process_t *process, const uv_process_options_t 
                 UV_PROCESS_WINDOWS_HIDE_GUI | UV_PROCESS_WINDOWS_VERBATIM_ARGUMENTS;
     int i, err = 0, real_fds[64], n;
     int child_fds[64];
-    char note[320];
+    char note[320], pb[32];
 
     libc_resolve();
     if (process == NULL || o == NULL || o->file == NULL)
@@ -780,8 +802,17 @@ int uv_spawn(uv_loop_t *loop, uv_process_t *process, const uv_process_options_t 
                 child_fds[i] = c->data.fd;
             }
         }
-        if (err == 0)
-            err = real_spawn(o, child_fds, n, &pr->real_pid);
+        if (err == 0) {
+            /* A harness-linked program joins the parent's world (world/). */
+            uv_process_options_t wo = *o;
+            char **wenv = NULL;
+            int wfd = ah__proc_world.prepare != NULL ? ah__proc_world.prepare(pr, o, &wenv) : -1;
+            if (wfd >= 0)
+                wo.env = wenv;
+            err = real_spawn(&wo, child_fds, n, wfd, &pr->real_pid);
+            if (wfd >= 0)
+                ah__proc_world.started(pr, err == 0);
+        }
         for (i = 0; i < o->stdio_count; i++)
             if (o->stdio[i].flags & UV_CREATE_PIPE && child_fds[i] >= 0)
                 libc.close(child_fds[i]);
@@ -807,7 +838,7 @@ int uv_spawn(uv_loop_t *loop, uv_process_t *process, const uv_process_options_t 
     process->exit_cb = o->exit_cb;
     ah__list_insert_tail(&pl->procs, &pr->loop_link);
     ah__handle_start((uv_handle_t *)process);
-    snprintf(note, sizeof(note), "uv_spawn %s (pid %d%s)", o->file, pr->pid,
+    snprintf(note, sizeof(note), "uv_spawn %s (%s%s)", o->file, pid_str(pr, pb, sizeof(pb)),
              pr->real ? ", real" : ", scripted");
     ah__trace_note(sim, "processes", note);
     open_pipes(pr, o);
@@ -841,7 +872,7 @@ int ah__proc_signal(ah__pstate *st, int pid, int signum)
 {
     ah__list *q;
     ah__proc *pr = NULL;
-    char note[320];
+    char note[320], pb[32];
 
     for (q = st->procs.prev; q != &st->procs; q = q->prev) {
         ah__proc *c = ah__container_of(q, ah__proc, link);
@@ -856,8 +887,11 @@ int ah__proc_signal(ah__pstate *st, int pid, int signum)
         return UV_ESRCH;
     if (pr->state == AH__PROC_EXITED || signum == 0)
         return 0; /* a zombie takes signals and ignores them */
-    snprintf(note, sizeof(note), "signal %d to child %s (pid %d)", signum, pr->file, pr->pid);
+    snprintf(note, sizeof(note), "signal %d to child %s (%s)", signum, pr->file,
+             pid_str(pr, pb, sizeof(pb)));
     ah__trace_note(st->sim, "processes", note);
+    if (pr->world != NULL)
+        return ah__proc_world.signal(pr, signum);
     if (pr->real) {
         if (!pr->real_reaped && ah__real_kill(pr->real_pid, signum) != 0)
             return -errno;
@@ -897,7 +931,10 @@ static const char *proc_str(ah__proc *pr, char *buf, size_t n)
 {
     char s[160];
     snprintf(buf, n, "child %s (pid %d, %s) spawned in %s at +%llu ms", pr->file, pr->pid,
-             pr->real ? "real" : "scripted", ah__site_str(&pr->site, s, sizeof(s)),
+             pr->world != NULL ? "a process of this world"
+             : pr->real        ? "real"
+                               : "scripted",
+             ah__site_str(&pr->site, s, sizeof(s)),
              (unsigned long long)ah__rel_ms(pr->st->sim, pr->spawn_ns));
     return buf;
 }
@@ -938,7 +975,9 @@ static void describe_running(ah__proc *pr, ah__buf *b, const char *prefix)
     char s[400];
 
     ah__buf_printf(b, "%s%s is running", prefix, proc_str(pr, s, sizeof(s)));
-    if (pr->waiting_eof || pr->stdin_gated)
+    if (pr->world != NULL)
+        ah__proc_world.describe(pr, b);
+    else if (pr->waiting_eof || pr->stdin_gated)
         ah__buf_printf(b, ", waiting for EOF on its stdin, which the parent never closes");
     else if (ah__event_scheduled(&pr->ev))
         ah__buf_printf(b, ", its next step due at +%llu ms",
@@ -1003,6 +1042,8 @@ void ah__proc_free_all(ah__pstate *st)
         ah__list_remove(q);
         if (ah__event_scheduled(&pr->ev))
             ah__event_cancel(&pr->ev);
+        if (pr->world != NULL)
+            ah__proc_world.gone(pr);
         if (pr->real && !pr->real_reaped && !pr->detached) {
             /* A real child the test left behind: the harness kills and reaps it. */
             ah__real_kill(pr->real_pid, SIGKILL);

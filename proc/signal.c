@@ -147,6 +147,12 @@ static int first_is(ah__pstate *st, int signum, int *oneshot)
     return 1;
 }
 
+int ah__sig_watched(ah__pstate *st, int signum)
+{
+    int oneshot;
+    return !st->reset_dfl[signum] && first_is(st, signum, &oneshot);
+}
+
 /* libuv (re)installs its handler: the disposition is the handler again. */
 static void register_handler(ah__pstate *st, int signum, int oneshot)
 {

@@ -124,3 +124,13 @@ bc=$(export AH_REUSE_THREADS=0; cpu_ms "$BUILD/bench/bench_threads_sim" explore 
 c=$(field schedules_per_s "$(AH_THREADS=contexts "$BUILD/bench/bench_threads_sim" explore 5000)")
 cc=$(export AH_THREADS=contexts; cpu_ms "$BUILD/bench/bench_threads_sim" explore 5000)
 printf '%12s %12s %12s %12s %12s %12s\n' "$a" "$(per5k "$ac")" "$b" "$(per5k "$bc")" "$c" "$(per5k "$cc")"
+
+echo "== bench_world: a one-byte TCP ping-pong, ns per round trip (wall time): the echo server in"
+echo "   another process (on the harness a member of the client's world: one turn per round trip)"
+echo "   beside the echo server in the client's own loop (docs/world.md)"
+printf '%8s %12s %12s %8s\n' mode real_ns harness_ns ratio
+for mode in world same; do
+    r=$(field ns_per_round "$("$BUILD/bench/bench_world_real" 20000 $mode)")
+    h=$(field ns_per_round "$(AH_RUNAWAY_LIMIT=1000000 "$BUILD/bench/bench_world_sim" 20000 $mode)")
+    printf '%8s %12s %12s %8s\n' "$mode" "$r" "$h" "$(awk -v a="$h" -v b="$r" 'BEGIN { printf "%.2f", a / b }')"
+done

@@ -9,7 +9,7 @@ set -eu
 BUILD=${1:-build}
 cd "$(dirname "$0")/.."
 ALLOW=scripts/layers.allow
-ORDER="fakeclock harness_core threads mocks fd fs proc unsimulated"
+ORDER="fakeclock harness_core threads mocks fd fs proc world unsimulated"
 
 libs=""
 for l in $ORDER; do

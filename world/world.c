@@ -1,0 +1,1067 @@
+#define _GNU_SOURCE 1
+/* One virtual world across processes (docs/world.md).
+ *
+ * A harness-linked program that a simulated process starts (uv_spawn) joins its parent's world:
+ * the parent (the owner) owns the clock and the schedule, and the member runs only when the
+ * owner hands it the baton, as a simulated thread does. The owner knows before the exec that the
+ * program is harness-linked (the marker below is in every harness binary: it scans the file), and
+ * passes a socketpair named by AH_WORLD_FD. The member says hello from a constructor, before main,
+ * and waits for its first turn.
+ *
+ * A turn: the owner sends RUN(instant), what was delivered to the member since its last turn
+ * (connections, bytes, FIN, resets, signals), then GO. The member sets its clock to the instant,
+ * applies the deliveries and runs until nothing of it is due at that instant; where its sim would
+ * move its clock (ah__time_pass) it sends what it produced (bytes, FIN, resets, the addresses it
+ * listens on) and YIELD(next due instant, or none) and waits for its next turn. In the owner a
+ * member is one event on the loop that spawned it, due at the member's next instant or at once
+ * when something was delivered to it; so the owner's clock is the world's, and several members
+ * due at one instant are ordered as every other event of one instant is (the oracle's choices).
+ *
+ * A member's exit (any: return from main, a crash, a signal's default action) is the end of its
+ * socket during its turn: the owner reaps it for real and the child exits at that instant. A
+ * harness failure in a member is sent (FAIL) before it dies and fails the owner's test, naming the
+ * program and pid.
+ *
+ * The network: a member's listening addresses are routes of the owner's fake network whose
+ * listener is the member (ah__listen_ops); a connection that reaches one has a remote end
+ * (ah__end_ops) in the owner, and the member opens the same connection to its own listener with a
+ * remote end on the client's side. Bytes, FIN and resets cross at the instant they reach the
+ * remote end; the owner's network applies latency and faults once. */
+#include "../proc/internal_proc.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* Every harness-linked binary holds this string (the room is linked whole: ah__world_room). */
+__attribute__((used)) const char ah__world_marker[] = "asyncharness-world-member:1";
+const char ah__world_room = 0;
+
+/* ---- real descriptors (other rooms interpose these names for fake descriptors) ---- */
+
+static struct {
+    int (*socketpair)(int, int, int, int[2]);
+    int (*close)(int);
+    ssize_t (*read)(int, void *, size_t);
+    ssize_t (*write)(int, const void *, size_t);
+    ssize_t (*recv)(int, void *, size_t, int);
+    ssize_t (*send)(int, const void *, size_t, int);
+    int (*shutdown)(int, int);
+    int (*poll)(struct pollfd *, nfds_t, int);
+    int (*fcntl)(int, int, ...);
+} libc;
+
+static void libc_resolve(void)
+{
+    if (libc.close != NULL)
+        return;
+    *(void **)&libc.socketpair = dlsym(RTLD_NEXT, "socketpair");
+    *(void **)&libc.read = dlsym(RTLD_NEXT, "read");
+    *(void **)&libc.write = dlsym(RTLD_NEXT, "write");
+    *(void **)&libc.recv = dlsym(RTLD_NEXT, "recv");
+    *(void **)&libc.send = dlsym(RTLD_NEXT, "send");
+    *(void **)&libc.shutdown = dlsym(RTLD_NEXT, "shutdown");
+    *(void **)&libc.poll = dlsym(RTLD_NEXT, "poll");
+    *(void **)&libc.fcntl = dlsym(RTLD_NEXT, "fcntl");
+    *(void **)&libc.close = dlsym(RTLD_NEXT, "close");
+}
+
+/* ---- messages ---- */
+
+enum {
+    WM_HELLO = 1, /* a: pid */
+    WM_RUN,       /* a: the instant (ns) */
+    WM_GO,
+    WM_YIELD,    /* a: next due instant (ns), UINT64_MAX: none */
+    WM_LISTEN,   /* a: 1 for a pipe path; payload: address */
+    WM_UNLISTEN, /* a, payload: as WM_LISTEN */
+    WM_CONNECT,  /* id; payload: "client\0server" */
+    WM_DATA,     /* id; payload: bytes */
+    WM_FIN,      /* id */
+    WM_RST,      /* id */
+    WM_SIGNAL,   /* a: signal number */
+    WM_FAIL,     /* payload: the report */
+};
+
+typedef struct msg_hdr {
+    uint32_t type, id;
+    uint64_t a;
+    uint32_t len, pad;
+} msg_hdr;
+
+typedef struct outbuf {
+    unsigned char *p;
+    size_t len, cap;
+} outbuf;
+
+static void out_put(outbuf *o, uint32_t type, uint32_t id, uint64_t a, const void *data, size_t n)
+{
+    msg_hdr h = {type, id, a, (uint32_t)n, 0};
+    if (o->len + sizeof(h) + n > o->cap) {
+        o->cap = (o->len + sizeof(h) + n) * 2;
+        o->p = ah__realloc(o->p, o->cap);
+    }
+    memcpy(o->p + o->len, &h, sizeof(h));
+    if (n > 0)
+        memcpy(o->p + o->len + sizeof(h), data, n);
+    o->len += sizeof(h) + n;
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    while (n > 0) {
+        ssize_t w = libc.write(fd, b, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        b += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int out_flush(int fd, outbuf *o)
+{
+    int r = o->len > 0 ? write_all(fd, o->p, o->len) : 0;
+    o->len = 0;
+    return r;
+}
+
+/* Reads exactly n bytes; 0 at the end of the socket, -1 on an error. */
+static int read_all(int fd, void *p, size_t n)
+{
+    unsigned char *b = p;
+    while (n > 0) {
+        ssize_t r = libc.read(fd, b, n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return r == 0 && b == p ? 0 : -1;
+        b += r;
+        n -= (size_t)r;
+    }
+    return 1;
+}
+
+/* One message; *data is ah__malloc'ed (NUL-terminated) or NULL. 1, or 0 at the end. */
+static int msg_read(int fd, msg_hdr *h, unsigned char **data)
+{
+    *data = NULL;
+    if (read_all(fd, h, sizeof(*h)) != 1)
+        return 0;
+    *data = ah__malloc(h->len + 1);
+    (*data)[h->len] = '\0';
+    if (h->len > 0 && read_all(fd, *data, h->len) != 1) {
+        ah__free(*data);
+        *data = NULL;
+        return 0;
+    }
+    return 1;
+}
+
+/* A connection between two processes: one end here, a remote end standing for the other
+ * process's socket. */
+typedef struct wlink {
+    ah__list link;
+    uint32_t id;
+    ah__conn *c;
+    int side; /* the remote end's side of c */
+    int fin_fwd, rst_fwd;
+    struct member *m; /* owner side */
+} wlink;
+
+static wlink *link_find(ah__list *links, uint32_t id)
+{
+    ah__list *q;
+    for (q = links->next; q != links; q = q->next) {
+        wlink *l = ah__container_of(q, wlink, link);
+        if (l->id == id)
+            return l;
+    }
+    return NULL;
+}
+
+/* What reached the remote end: forwarded to the other process, consumed here. */
+static void link_take(wlink *l, outbuf *o)
+{
+    ah__flow *f = &l->c->flow[1 - l->side];
+    size_t n = (size_t)(f->arr - f->rd);
+
+    if (n > 0) {
+        out_put(o, WM_DATA, l->id, 0, f->buf + (f->rd - f->base), n);
+        ah__flow_consume(f, n);
+    }
+    if (f->fin_arrived && !l->fin_fwd) {
+        l->fin_fwd = 1;
+        out_put(o, WM_FIN, l->id, 0, NULL, 0);
+    }
+    if (f->rst_arrived && !l->rst_fwd) {
+        l->rst_fwd = 1;
+        out_put(o, WM_RST, l->id, 0, NULL, 0);
+    }
+}
+
+/* The other process sent bytes, a FIN or a reset on the connection: they leave the remote end
+ * now, through this process's network (its latency and faults). */
+static void link_apply(wlink *l, int type, const void *data, size_t n)
+{
+    if (l->c->end[l->side].closed)
+        return;
+    if (type == WM_DATA)
+        ah__flow_send(l->c, l->side, data, n);
+    else if (type == WM_FIN)
+        ah__flow_send_fin(l->c, l->side);
+    else if (type == WM_RST)
+        ah__flow_send_rst(l->c, l->side, 0);
+}
+
+static void links_free(ah__list *links)
+{
+    while (!ah__list_empty(links)) {
+        wlink *l = ah__container_of(links->next, wlink, link);
+        ah__list_remove(&l->link);
+        ah__free(l);
+    }
+}
+
+/* ====================================================================================== */
+/* The owner: its members                                                                  */
+/* ====================================================================================== */
+
+typedef struct member {
+    ah__proc *pr;
+    ah_sim *sim;
+    int fd;
+    ah__event ev; /* its next turn, on the loop that spawned it */
+    outbuf out;   /* deliveries for its next turn */
+    ah__list links;
+    uint32_t next_link;
+    char **env; /* the child's environment, until it started */
+    int child_fd;
+    char (*listens)[AH__ADDR_MAX + 2]; /* [0]: 't' or 'p', then the address */
+    size_t n_listens;
+    char (*told)[AH__ADDR_MAX + 2]; /* the addresses listened on elsewhere it was told of */
+    size_t n_told;
+    char *fail;
+    uint64_t turns;
+} member;
+
+static void member_turn(ah__event *ev);
+
+static void member_wake(member *m, uint64_t at_ns)
+{
+    if (m->fd < 0 || m->pr->state != AH__PROC_RUNNING)
+        return;
+    if (ah__event_scheduled(&m->ev) && m->ev.node.due <= at_ns && m->ev.batch_index == 0)
+        return;
+    m->ev.flags = 0;
+    ah__event_schedule(m->pr->loop, &m->ev, at_ns);
+}
+
+static void owner_end_incoming(void *ctx)
+{
+    wlink *l = ctx;
+    link_take(l, &l->m->out);
+    member_wake(l->m, l->m->sim->clock.now_ns);
+}
+static void owner_end_writable(void *ctx) { (void)ctx; }
+static int owner_end_waiting(void *ctx) { return (void)ctx, 0; }
+static uv_loop_t *owner_end_loop(void *ctx) { return ((wlink *)ctx)->m->pr->loop; }
+static const ah__end_ops owner_end_ops = {owner_end_incoming, owner_end_writable, owner_end_waiting,
+                                          owner_end_loop};
+
+/* A connection reached an address a member listens on. */
+static void member_arrived(void *ctx, ah__conn *c)
+{
+    member *m = ctx;
+    wlink *l = ah__calloc(1, sizeof(*l));
+    char pair[2 * AH__ADDR_MAX];
+    size_t n1 = strlen(c->end[0].addr.str), n2 = strlen(c->end[1].addr.str);
+
+    l->id = ++m->next_link;
+    l->c = c;
+    l->side = 1;
+    l->m = m;
+    ah__list_insert_tail(&m->links, &l->link);
+    c->end[1].ops = &owner_end_ops;
+    c->end[1].ctx = l;
+    memcpy(pair, c->end[0].addr.str, n1 + 1);
+    memcpy(pair + n1 + 1, c->end[1].addr.str, n2 + 1);
+    out_put(&m->out, WM_CONNECT, l->id, 0, pair, n1 + n2 + 2);
+    member_wake(m, m->sim->clock.now_ns);
+}
+static uv_loop_t *member_listen_loop(void *ctx) { return ((member *)ctx)->pr->loop; }
+static const ah__listen_ops member_listen_ops = {member_arrived, member_listen_loop};
+
+static void listen_set(member *m, const char *what, int on)
+{
+    ah__net *net = ah__net_get(m->sim);
+    ah__addr a;
+    ah__route *r;
+    size_t i;
+
+    if (ah__addr_parse(what + 1, what[0] == 't', &a) != 0)
+        return;
+    r = ah__route_get(net, &a);
+    if (on) {
+        if (ah__route_listens(r))
+            return; /* the owner listens there itself */
+        r->lops = &member_listen_ops;
+        r->lctx = m;
+        m->listens = ah__realloc(m->listens, (m->n_listens + 1) * sizeof(*m->listens));
+        snprintf(m->listens[m->n_listens++], sizeof(*m->listens), "%s", what);
+    } else {
+        if (r->lctx == m) {
+            r->lops = NULL;
+            r->lctx = NULL;
+        }
+        for (i = 0; i < m->n_listens; i++)
+            if (strcmp(m->listens[i], what) == 0) {
+                memmove(&m->listens[i], &m->listens[i + 1],
+                        (m->n_listens - i - 1) * sizeof(*m->listens));
+                m->n_listens--;
+                break;
+            }
+    }
+}
+
+static void member_stdio_out(member *m);
+
+/* The member's process ended (its socket closed): reaped for real, it exits now. */
+static void member_died(member *m)
+{
+    ah__proc *pr = m->pr;
+    int status = 0, st = 0, sig = 0;
+    char note[400];
+
+    libc.close(m->fd);
+    m->fd = -1;
+    if (!pr->real_reaped) {
+        while (waitpid(pr->real_pid, &status, 0) < 0 && errno == EINTR)
+            ;
+        pr->real_reaped = 1;
+        pr->real_status = status;
+    }
+    if (WIFSIGNALED(pr->real_status))
+        sig = WTERMSIG(pr->real_status);
+    else if (WIFEXITED(pr->real_status))
+        st = WEXITSTATUS(pr->real_status);
+    /* The kernel closes its sockets: FIN, or a reset where unread bytes are left. */
+    while (!ah__list_empty(&m->links)) {
+        wlink *l = ah__container_of(m->links.next, wlink, link);
+        ah__list_remove(&l->link);
+        if (!l->c->end[l->side].closed)
+            ah__end_close(l->c, l->side, 0);
+        ah__free(l);
+    }
+    while (m->n_listens > 0)
+        listen_set(m, m->listens[m->n_listens - 1], 0);
+    member_stdio_out(m); /* its last output, before its pipes' EOF */
+    snprintf(note, sizeof(note), "member %s ends: %s %d", pr->file, sig ? "signal" : "exit",
+             sig ? sig : st);
+    ah__trace_note(m->sim, "world", note);
+    ah__proc_exited(pr, st, sig);
+    if (m->fail != NULL) {
+        char *f = m->fail;
+        m->fail = NULL;
+        ah__fail(m->sim, "%s (pid %d), a process of this world, failed:\n%s", pr->file, pr->pid, f);
+    }
+}
+
+/* Its UV_CREATE_PIPE stdio: real socketpairs (proc/process.c). Before a turn, what the parent
+ * wrote to a pipe the member reads is written to it (and its EOF); after a turn, what the member
+ * wrote during it is in the socket's buffer and reaches the parent at that instant. */
+static void member_stdio_in(member *m)
+{
+    ah__proc *pr = m->pr;
+    ah__flow *f;
+    ssize_t w;
+    size_t n;
+    int i;
+
+    for (i = 0; i < pr->nstdio; i++) {
+        ah__pstdio *io = &pr->stdio[i];
+        if (io->conn == NULL || io->real_fd < 0 || !(io->flags & UV_READABLE_PIPE) ||
+            io->real_wr_closed)
+            continue;
+        f = &io->conn->flow[0];
+        while ((n = (size_t)(f->arr - f->rd)) > 0) {
+            w = libc.send(io->real_fd, f->buf + (f->rd - f->base), n, MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (w <= 0)
+                break;
+            ah__flow_consume(f, (size_t)w);
+        }
+        /* (the parent's closing is its FIN, which arrives after what it wrote) */
+        if (f->arr == f->rd && (f->fin_arrived || f->rst_arrived)) {
+            libc.shutdown(io->real_fd, SHUT_WR);
+            io->real_wr_closed = 1;
+        }
+    }
+}
+
+static void member_stdio_out(member *m)
+{
+    ah__proc *pr = m->pr;
+    char buf[16384];
+    ssize_t n;
+    int i;
+
+    for (i = 0; i < pr->nstdio; i++) {
+        ah__pstdio *io = &pr->stdio[i];
+        if (io->conn == NULL || io->real_fd < 0 || !(io->flags & UV_WRITABLE_PIPE))
+            continue;
+        while ((n = libc.recv(io->real_fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+            if (!io->conn->end[1].closed)
+                ah__flow_send(io->conn, 1, buf, (size_t)n);
+    }
+}
+
+/* Diffs of two sets of addresses as LISTEN/UNLISTEN messages; `old` becomes `cur`. */
+static void listens_diff(outbuf *o, char (**old)[AH__ADDR_MAX + 2], size_t *n_old,
+                         char (*cur)[AH__ADDR_MAX + 2], size_t n)
+{
+    size_t i, j;
+
+    for (i = 0; i < *n_old; i++) {
+        for (j = 0; j < n && strcmp(cur[j], (*old)[i]) != 0; j++)
+            ;
+        if (j == n)
+            out_put(o, WM_UNLISTEN, 0, 0, (*old)[i], strlen((*old)[i]) + 1);
+    }
+    for (j = 0; j < n; j++) {
+        for (i = 0; i < *n_old && strcmp(cur[j], (*old)[i]) != 0; i++)
+            ;
+        if (i == *n_old)
+            out_put(o, WM_LISTEN, 0, 0, cur[j], strlen(cur[j]) + 1);
+    }
+    *old = ah__realloc(*old, (n ? n : 1) * sizeof(**old));
+    memcpy(*old, cur, n * sizeof(**old));
+    *n_old = n;
+}
+
+#define MAX_LISTENS 64
+
+/* What listens in the world outside member m: the owner's listeners and scripted peers, and the
+ * other members'. */
+static void tell_listens(member *m)
+{
+    ah__net *net = ah__net_find(m->sim);
+    char cur[MAX_LISTENS][AH__ADDR_MAX + 2];
+    size_t n = 0;
+    ah__list *q;
+
+    if (net != NULL)
+        for (q = net->routes.next; q != &net->routes && n < MAX_LISTENS; q = q->next) {
+            ah__route *r = ah__container_of(q, ah__route, link);
+            if (r->listener != NULL || (r->peer != NULL && r->peer->listening) ||
+                (r->lops != NULL && r->lctx != m))
+                snprintf(cur[n++], sizeof(cur[0]), "%c%s", r->addr.family == AF_UNIX ? 'p' : 't',
+                         r->addr.str);
+        }
+    listens_diff(&m->out, &m->told, &m->n_told, cur, n);
+}
+
+/* A process of the world connects from member m to an address listened on outside it. */
+static void member_connect(member *m, uint32_t id, const char *pair)
+{
+    ah__net *net = ah__net_get(m->sim);
+    const char *server = pair + strlen(pair) + 1;
+    ah__addr cl, sv;
+    ah__conn *c = NULL;
+    uint64_t due;
+    wlink *l;
+
+    if ((ah__addr_parse(server, 1, &sv) != 0 && ah__addr_parse(server, 0, &sv) != 0) ||
+        ah__net_connect_end(net, (ah__addr_parse(pair, sv.family != AF_UNIX, &cl) == 0 ? &cl : &sv),
+                            &sv, m->pr->loop, &c, &due) != 0 ||
+        c == NULL) {
+        out_put(&m->out, WM_RST, id, 0, NULL, 0);
+        member_wake(m, m->sim->clock.now_ns);
+        return;
+    }
+    l = ah__calloc(1, sizeof(*l));
+    l->id = id;
+    l->c = c;
+    l->side = 0;
+    l->m = m;
+    ah__list_insert_tail(&m->links, &l->link);
+    c->end[0].ops = &owner_end_ops;
+    c->end[0].ctx = l;
+}
+
+/* Waits (in real time) for the member to answer; a member that keeps the baton too long (blocked
+ * for real, or computing) fails the test naming it. 0 when its socket ended. */
+static int turn_wait(member *m)
+{
+    const char *v = getenv("AH_WORLD_TURN_MS");
+    int limit_ms = v != NULL && atoi(v) > 0 ? atoi(v) : 30000, r;
+    struct pollfd pf = {m->fd, POLLIN, 0};
+    char where[160];
+
+    do
+        r = libc.poll(&pf, 1, limit_ms);
+    while (r < 0 && errno == EINTR);
+    if (r == 0)
+        ah__fail(m->sim,
+                 "%s (pid %d, spawned in %s), a process of this world, kept its turn at +%llu ms "
+                 "for %d ms of real time without handing it back (blocked outside the sim, or "
+                 "computing; AH_WORLD_TURN_MS sets the limit)",
+                 m->pr->file, m->pr->pid, ah__site_str(&m->pr->site, where, sizeof(where)),
+                 (unsigned long long)ah_now_ms(m->sim), limit_ms);
+    return r > 0;
+}
+
+static void member_turn(ah__event *ev)
+{
+    member *m = ah__container_of(ev, member, ev);
+    ah_sim *sim = m->sim;
+    unsigned char *data;
+    msg_hdr h;
+    wlink *l;
+
+    if (m->fd < 0 || m->pr->state != AH__PROC_RUNNING)
+        return;
+    m->turns++;
+    tell_listens(m);
+    member_stdio_in(m);
+    /* RUN, the deliveries, GO: one write */
+    {
+        msg_hdr run = {WM_RUN, 0, sim->clock.now_ns, 0, 0};
+        size_t n = m->out.len;
+        out_put(&m->out, WM_GO, 0, 0, NULL, 0);
+        out_put(&m->out, WM_RUN, 0, 0, NULL, 0); /* room for the header in front */
+        memmove(m->out.p + sizeof(run), m->out.p, n + sizeof(msg_hdr));
+        memcpy(m->out.p, &run, sizeof(run));
+        if (out_flush(m->fd, &m->out) != 0) {
+            member_died(m);
+            return;
+        }
+    }
+    for (;;) {
+        if (!turn_wait(m) || !msg_read(m->fd, &h, &data)) {
+            member_died(m);
+            return;
+        }
+        switch (h.type) {
+        case WM_YIELD:
+            member_stdio_out(m);
+            if (h.a != UINT64_MAX)
+                member_wake(m, h.a > sim->clock.now_ns ? h.a : sim->clock.now_ns);
+            ah__free(data);
+            return;
+        case WM_LISTEN:
+        case WM_UNLISTEN:
+            listen_set(m, (const char *)data, h.type == WM_LISTEN);
+            break;
+        case WM_CONNECT:
+            member_connect(m, h.id, (const char *)data);
+            break;
+        case WM_DATA:
+        case WM_FIN:
+        case WM_RST:
+            if ((l = link_find(&m->links, h.id)) != NULL)
+                link_apply(l, (int)h.type, data, h.len);
+            break;
+        case WM_FAIL:
+            ah__free(m->fail);
+            m->fail = (char *)data;
+            data = NULL;
+            break;
+        default:
+            break;
+        }
+        ah__free(data);
+    }
+}
+
+/* ---- the proc/ hooks ---- */
+
+/* Whether the file `path` is a harness-linked program (holds the marker). */
+static int file_has_marker(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    size_t mlen = strlen(ah__world_marker), keep = 0, n;
+    char buf[65536 + 64];
+    int found = 0;
+
+    if (f == NULL)
+        return 0;
+    while (!found && (n = fread(buf + keep, 1, sizeof(buf) - 64 - keep, f)) > 0) {
+        n += keep;
+        if (memmem(buf, n, ah__world_marker, mlen) != NULL)
+            found = 1;
+        keep = n < mlen ? n : mlen - 1;
+        memmove(buf, buf + n - keep, keep);
+    }
+    fclose(f);
+    return found;
+}
+
+static int program_joins(const char *file, char **env)
+{
+    char path[4096];
+    const char *p = NULL, *e;
+    size_t i;
+
+    if (getenv("AH_WORLD_OFF") != NULL)
+        return 0;
+    if (strchr(file, '/') != NULL)
+        return file_has_marker(file);
+    for (i = 0; env != NULL && env[i] != NULL; i++)
+        if (strncmp(env[i], "PATH=", 5) == 0)
+            p = env[i] + 5;
+    if (p == NULL)
+        p = getenv("PATH");
+    if (p == NULL)
+        p = "/usr/local/bin:/usr/bin:/bin";
+    while (*p != '\0') {
+        e = strchr(p, ':');
+        if (e == NULL)
+            e = p + strlen(p);
+        snprintf(path, sizeof(path), "%.*s/%s", (int)(e - p), p, file);
+        if (access(path, X_OK) == 0)
+            return file_has_marker(path);
+        p = *e ? e + 1 : e;
+    }
+    return 0;
+}
+
+static int world_prepare(ah__proc *pr, const uv_process_options_t *o, char ***env_out)
+{
+    char **src = o->env != NULL ? o->env : environ;
+    member *m;
+    int sp[2], hi, n = 0, i, k = 0;
+    char var[48];
+
+    libc_resolve();
+    /* A child the parent feeds through a pipe may block reading it for real (fgets on stdin),
+     * which a member cannot do: its turn would never end while the parent waits to write. Such a
+     * child runs for real, as before, unless AH_WORLD_PIPE_INPUT=1 says it reads with care. */
+    for (i = 0; i < o->stdio_count; i++)
+        if ((o->stdio[i].flags & UV_CREATE_PIPE) && (o->stdio[i].flags & UV_READABLE_PIPE) &&
+            (getenv("AH_WORLD_PIPE_INPUT") == NULL || strcmp(getenv("AH_WORLD_PIPE_INPUT"), "1")))
+            return -1;
+    if (!program_joins(o->file, src))
+        return -1;
+    if (libc.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0)
+        return -1;
+    /* Far above the descriptors the child's stdio takes (at most 64). */
+    hi = libc.fcntl(sp[1], F_DUPFD_CLOEXEC, 200);
+    libc.close(sp[1]);
+    if (hi < 0) {
+        libc.close(sp[0]);
+        return -1;
+    }
+    m = ah__calloc(1, sizeof(*m));
+    m->pr = pr;
+    m->sim = pr->st->sim;
+    m->fd = sp[0];
+    m->child_fd = hi;
+    ah__list_init(&m->links);
+    m->ev.fire = member_turn;
+    m->ev.what = "a member process's turn";
+    m->ev.site = pr->site;
+    m->ev.owner = pr->handle;
+    while (src != NULL && src[n] != NULL)
+        n++;
+    m->env = ah__calloc((size_t)n + 2, sizeof(char *));
+    for (i = 0; i < n; i++)
+        if (strncmp(src[i], "AH_WORLD_FD=", 12) != 0)
+            m->env[k++] = src[i];
+    snprintf(var, sizeof(var), "AH_WORLD_FD=%d", hi);
+    m->env[k++] = ah__strdup(var);
+    m->env[k] = NULL;
+    pr->world = m; /* until started() decides */
+    *env_out = m->env;
+    return hi;
+}
+
+static void member_free(member *m)
+{
+    if (m->fd >= 0)
+        libc.close(m->fd);
+    if (ah__event_scheduled(&m->ev) || m->ev.batch_index != 0)
+        ah__event_cancel(&m->ev);
+    links_free(&m->links);
+    ah__free(m->listens);
+    ah__free(m->told);
+    ah__free(m->out.p);
+    ah__free(m->fail);
+    ah__free(m);
+}
+
+static void env_free(member *m)
+{
+    size_t i;
+    if (m->env == NULL)
+        return;
+    for (i = 0; m->env[i] != NULL; i++)
+        if (strncmp(m->env[i], "AH_WORLD_FD=", 12) == 0)
+            ah__free(m->env[i]);
+    ah__free(m->env);
+    m->env = NULL;
+}
+
+static int world_started(ah__proc *pr, int ok)
+{
+    member *m = pr->world;
+    struct pollfd pf;
+    unsigned char *data = NULL;
+    msg_hdr h;
+    char note[320];
+    int r;
+
+    env_free(m);
+    libc.close(m->child_fd);
+    m->child_fd = -1;
+    pr->world = NULL;
+    if (!ok) {
+        member_free(m);
+        return 0;
+    }
+    /* The child's hello, in real time: a harness-linked program says it before main. */
+    pf.fd = m->fd;
+    pf.events = POLLIN;
+    do
+        r = libc.poll(&pf, 1, 10000);
+    while (r < 0 && errno == EINTR);
+    if (r <= 0 || !msg_read(m->fd, &h, &data) || h.type != WM_HELLO) {
+        ah__free(data);
+        member_free(m); /* it runs for real, as any program (its end of the socket closes) */
+        return 0;
+    }
+    ah__free(data);
+    pr->world = m;
+    snprintf(note, sizeof(note), "%s joins the world", pr->file);
+    ah__trace_note(m->sim, "world", note);
+    member_wake(m, m->sim->clock.now_ns); /* its first turn: at the spawn instant */
+    return 1;
+}
+
+static int world_signal(ah__proc *pr, int signum)
+{
+    member *m = pr->world;
+
+    if (signum == 0)
+        return 0;
+    out_put(&m->out, WM_SIGNAL, 0, (uint64_t)signum, NULL, 0);
+    member_wake(m, m->sim->clock.now_ns);
+    return 0;
+}
+
+static void world_describe(ah__proc *pr, ah__buf *b)
+{
+    member *m = pr->world;
+    size_t i;
+
+    if (ah__event_scheduled(&m->ev))
+        ah__buf_printf(b, ", its next turn due at +%llu ms",
+                       (unsigned long long)ah__rel_ms(m->sim, m->ev.node.due));
+    else
+        ah__buf_printf(b, ", waiting for something to be delivered to it (nothing of it is due)");
+    for (i = 0; i < m->n_listens; i++)
+        ah__buf_printf(b, "%s%s", i == 0 ? "; it listens on " : ", ", m->listens[i] + 1);
+}
+
+static void world_stdio_arrived(ah__proc *pr)
+{
+    member *m = pr->world;
+    member_wake(m, m->sim->clock.now_ns);
+}
+
+static void world_gone(ah__proc *pr)
+{
+    member *m = pr->world;
+    pr->world = NULL;
+    member_free(m); /* the caller kills and reaps the process */
+}
+
+/* ====================================================================================== */
+/* A member                                                                                */
+/* ====================================================================================== */
+
+static struct {
+    int fd; /* to the owner, -1: not a member */
+    uint64_t now_ns;
+    int have_now;
+    ah_sim *sim;
+    outbuf out;
+    ah__list links;
+    char (*listens)[AH__ADDR_MAX + 2];
+    size_t n_listens;
+    uint32_t next_link;
+    pid_t pid; /* a child it forks (fork()) goes on outside the world */
+} me = {.fd = -1};
+
+static void me_lost(void)
+{
+    /* The owner is gone (its test ended): nothing is left to run this process. */
+    _exit(0);
+}
+
+static void me_end_incoming(void *ctx) { link_take(ctx, &me.out); }
+static void me_end_writable(void *ctx) { (void)ctx; }
+static int me_end_waiting(void *ctx) { return (void)ctx, 0; }
+static uv_loop_t *me_end_loop(void *ctx)
+{
+    wlink *l = ctx;
+    return ah__conn_loop(l->c);
+}
+static const ah__end_ops me_end_ops = {me_end_incoming, me_end_writable, me_end_waiting,
+                                       me_end_loop};
+
+static void me_connect(uint32_t id, const char *pair)
+{
+    ah_sim *sim = ah__sim();
+    ah__net *net = ah__net_get(sim);
+    ah__addr cl, sv;
+    ah__route *lst;
+    ah__conn *c = NULL;
+    uint64_t due;
+    wlink *l;
+    const char *server = pair + strlen(pair) + 1;
+
+    if (ah__addr_parse(server, 1, &sv) != 0 && ah__addr_parse(server, 0, &sv) != 0) {
+        out_put(&me.out, WM_RST, id, 0, NULL, 0);
+        return;
+    }
+    if (ah__addr_parse(pair, sv.family != AF_UNIX, &cl) != 0)
+        cl = sv;
+    lst = ah__route_listening(net, &sv);
+    if (lst == NULL || lst->listener == NULL ||
+        ah__net_connect_end(net, &cl, &sv, lst->listener->loop, &c, &due) != 0 || c == NULL) {
+        out_put(&me.out, WM_RST, id, 0, NULL, 0);
+        return;
+    }
+    l = ah__calloc(1, sizeof(*l));
+    l->id = id;
+    l->c = c;
+    l->side = 0;
+    ah__list_insert_tail(&me.links, &l->link);
+    c->end[0].ops = &me_end_ops;
+    c->end[0].ctx = l;
+}
+
+/* A connect of this process reached an address another process of the world listens on. */
+static void me_arrived(void *ctx, ah__conn *c)
+{
+    wlink *l = ah__calloc(1, sizeof(*l));
+    char pair[2 * AH__ADDR_MAX];
+    size_t n1 = strlen(c->end[0].addr.str), n2 = strlen(c->end[1].addr.str);
+
+    (void)ctx;
+    l->id = 0x80000000u | ++me.next_link; /* apart from the owner's numbers */
+    l->c = c;
+    l->side = 1;
+    ah__list_insert_tail(&me.links, &l->link);
+    c->end[1].ops = &me_end_ops;
+    c->end[1].ctx = l;
+    memcpy(pair, c->end[0].addr.str, n1 + 1);
+    memcpy(pair + n1 + 1, c->end[1].addr.str, n2 + 1);
+    out_put(&me.out, WM_CONNECT, l->id, 0, pair, n1 + n2 + 2);
+}
+static uv_loop_t *me_listen_loop(void *ctx) { return (void)ctx, uv_default_loop(); }
+static const ah__listen_ops me_listen_ops = {me_arrived, me_listen_loop};
+
+/* Another process of the world listens on `what` (or no longer does). */
+static void me_remote_listen(const char *what, int on)
+{
+    ah__net *net = ah__net_get(ah__sim());
+    ah__addr a;
+    ah__route *r;
+
+    if (ah__addr_parse(what + 1, what[0] == 't', &a) != 0)
+        return;
+    r = ah__route_get(net, &a);
+    if (on && !ah__route_listens(r)) {
+        r->lops = &me_listen_ops;
+        r->lctx = NULL;
+    } else if (!on && r->lops == &me_listen_ops) {
+        r->lops = NULL;
+    }
+}
+
+/* A signal from another process of the world reached this one. */
+static void me_signal(int signum)
+{
+    ah_sim *sim = ah__sim();
+    ah__pstate *st = ah__pstate_get(sim);
+    struct sigaction cur;
+    sigset_t one;
+
+    if (ah__sig_watched(st, signum)) {
+        ah__sig_catch(st, signum, "a signal from another process of the world", (ah__site){0});
+        return;
+    }
+    if (sigaction(signum, NULL, &cur) == 0 && cur.sa_handler == SIG_IGN)
+        return;
+    if (signum == SIGCHLD || signum == SIGCONT || signum == SIGURG || signum == SIGWINCH)
+        if (cur.sa_handler == SIG_DFL)
+            return;
+    /* Its own disposition: the default action ends the process for real, as the kernel would;
+     * a handler the program installed itself runs. */
+    out_flush(me.fd, &me.out);
+    sigemptyset(&one);
+    sigaddset(&one, signum);
+    pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+    ah__real_kill(getpid(), signum);
+}
+
+/* The listening addresses of this process, told to the owner when they change. */
+static void me_listens(ah_sim *sim)
+{
+    ah__net *net = ah__net_find(sim);
+    char cur[MAX_LISTENS][AH__ADDR_MAX + 2];
+    size_t n = 0;
+    ah__list *q;
+
+    if (net == NULL)
+        return;
+    for (q = net->routes.next; q != &net->routes && n < MAX_LISTENS; q = q->next) {
+        ah__route *r = ah__container_of(q, ah__route, link);
+        if (r->listener != NULL)
+            snprintf(cur[n++], sizeof(cur[0]), "%c%s", r->addr.family == AF_UNIX ? 'p' : 't',
+                     r->addr.str);
+    }
+    listens_diff(&me.out, &me.listens, &me.n_listens, cur, n);
+}
+
+/* Waits for the next turn: RUN(instant), deliveries, GO. */
+static void me_wait_turn(void)
+{
+    unsigned char *data;
+    msg_hdr h;
+    wlink *l;
+
+    for (;;) {
+        if (!msg_read(me.fd, &h, &data))
+            me_lost();
+        switch (h.type) {
+        case WM_RUN:
+            me.now_ns = h.a;
+            me.have_now = 1;
+            if (me.sim != NULL && h.a > me.sim->clock.now_ns)
+                ah__clock_set(me.sim, h.a);
+            break;
+        case WM_GO:
+            ah__free(data);
+            return;
+        case WM_CONNECT:
+            me_connect(h.id, (const char *)data);
+            break;
+        case WM_LISTEN:
+        case WM_UNLISTEN:
+            me_remote_listen((const char *)data, h.type == WM_LISTEN);
+            break;
+        case WM_DATA:
+        case WM_FIN:
+        case WM_RST:
+            if ((l = link_find(&me.links, h.id)) != NULL)
+                link_apply(l, (int)h.type, data, h.len);
+            break;
+        case WM_SIGNAL:
+            me_signal((int)h.a);
+            break;
+        default:
+            break;
+        }
+        ah__free(data);
+    }
+}
+
+static int me_time_pass(ah_sim *sim, uint64_t due_ns, int *r)
+{
+    if (me.fd < 0 || sim != me.sim || getpid() != me.pid)
+        return 0;
+    if (sim->threads_live > 0)
+        ah__fail(sim,
+                 "this process is a member of a world (docs/world.md) and runs simulated threads "
+                 "(a thread pool job, pthread_create): a member's threads would move its clock "
+                 "apart from the world's, which is not simulated yet");
+    me_listens(sim);
+    out_put(&me.out, WM_YIELD, 0, due_ns, NULL, 0);
+    if (out_flush(me.fd, &me.out) != 0)
+        me_lost();
+    me_wait_turn();
+    *r = 0;
+    return 1;
+}
+
+static void me_fail(ah_sim *sim, const char *msg)
+{
+    (void)sim;
+    if (me.fd < 0 || getpid() != me.pid)
+        return;
+    out_put(&me.out, WM_FAIL, 0, 0, msg, strlen(msg) + 1);
+    out_flush(me.fd, &me.out);
+}
+
+static void me_attach(ah_sim *sim)
+{
+    me.sim = sim;
+    if (sim->outside[0] == '\0')
+        snprintf(sim->outside, sizeof(sim->outside),
+                 "in %s (pid %d), a process of the world of pid %d (its parent)",
+                 program_invocation_name, (int)getpid(), (int)getppid());
+    if (me.have_now && me.now_ns > sim->clock.now_ns)
+        ah__clock_set(sim, me.now_ns);
+    if (sim->on_fail == NULL)
+        sim->on_fail = me_fail;
+}
+
+/* At the exit: what it still sent leaves with it (its sockets close in the owner). */
+static void me_exit(void)
+{
+    if (me.fd < 0 || getpid() != me.pid)
+        return;
+    if (me.sim != NULL)
+        me_listens(me.sim);
+    out_flush(me.fd, &me.out);
+}
+
+/* ---- start-up ---- */
+
+__attribute__((constructor(103))) static void world_start(void)
+{
+    const char *v = getenv("AH_WORLD_FD");
+    char *end;
+    long fd;
+
+    ah__proc_world.prepare = world_prepare;
+    ah__proc_world.started = world_started;
+    ah__proc_world.signal = world_signal;
+    ah__proc_world.gone = world_gone;
+    ah__proc_world.describe = world_describe;
+    ah__proc_world.stdio_arrived = world_stdio_arrived;
+    if (v == NULL || *v == '\0')
+        return;
+    fd = strtol(v, &end, 10);
+    unsetenv("AH_WORLD_FD"); /* its own children are not members of this world by inheritance */
+    libc_resolve();
+    if (*end != '\0' || fd < 0 || libc.fcntl((int)fd, F_GETFD) < 0)
+        return;
+    libc.fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+    me.fd = (int)fd;
+    me.pid = getpid();
+    ah__list_init(&me.links);
+    out_put(&me.out, WM_HELLO, 0, (uint64_t)getpid(), NULL, 0);
+    if (out_flush(me.fd, &me.out) != 0) {
+        me.fd = -1;
+        return;
+    }
+    ah__world_hooks.attach = me_attach;
+    ah__world_hooks.time_pass = me_time_pass;
+    atexit(me_exit);
+    me_wait_turn(); /* main runs in the member's first turn */
+}
