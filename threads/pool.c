@@ -386,8 +386,9 @@ int uv_cancel(uv_req_t *req)
     }
     /* A zeroed request (UV_UNKNOWN_REQ) is libuv's UV_EINVAL; a scribbled type, or a request of
      * a cancellable type this sim neither runs nor finished, is memory it never handed out. */
-    if (req->type != UV_UNKNOWN_REQ && !ah__req_known(req) &&
-        ((unsigned)req->type >= UV_REQ_TYPE_MAX || work_of(req) != NULL))
+    if (req->type != UV_UNKNOWN_REQ &&
+        ((unsigned)req->type >= UV_REQ_TYPE_MAX || work_of(req) != NULL) &&
+        !ah__req_known(req)) /* last: libuv reads only the type of a request it cannot cancel */
         ah__req_unknown_at(req, "uv_cancel", __builtin_return_address(0),
                            "cancelling one whose callback ran returns UV_EBUSY only while its "
                            "memory is still the request's");
