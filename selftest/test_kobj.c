@@ -1097,6 +1097,62 @@ static void uv_poll_watches_a_signalfd(void **state)
     block_usr(SIG_UNBLOCK);
 }
 
+/* ---- uv_stream_set_blocking on an adopted socketpair (libuv's pipe_set_non_blocking) ---- */
+
+static int bw_fd;
+static size_t bw_read;
+static void bw_reader(void *arg)
+{
+    char b[4096];
+    ssize_t n;
+    (void)arg;
+    uv_sleep(100); /* the writer fills the kernel's buffers and waits */
+    while ((n = read(bw_fd, b, sizeof(b))) > 0)
+        bw_read += (size_t)n;
+    assert_int_equal(n, 0);
+}
+
+static void blocking_try_write_body(ah_sim *sim, void *ctx)
+{
+    uv_pipe_t p;
+    uv_thread_t t;
+    static char data[4096];
+    uv_buf_t buf = uv_buf_init(data, sizeof(data));
+    size_t written = 0;
+    int fd[2];
+
+    assert_int_equal(uv_pipe_init(uv_default_loop(), &p, 0), 0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fd), 0);
+    assert_int_equal(uv_pipe_open(&p, fd[1]), 0);
+    assert_int_equal(uv_stream_set_blocking((uv_stream_t *)&p, 1), 0);
+    bw_fd = fd[0];
+    bw_read = 0;
+    if (ctx != NULL) /* the twin: a thread reads; planted: nobody does */
+        assert_int_equal(uv_thread_create(&t, bw_reader, NULL), 0);
+    while (written < (6u << 20)) { /* more than the kernel's buffers hold */
+        assert_int_equal(uv_try_write((uv_stream_t *)&p, &buf, 1), (int)sizeof(data));
+        written += sizeof(data);
+    }
+    uv_close((uv_handle_t *)&p, NULL);
+    assert_int_equal(uv_run(uv_default_loop(), UV_RUN_DEFAULT), 0);
+    assert_int_equal(uv_thread_join(&t), 0);
+    assert_int_equal(bw_read, 6u << 20);
+    ah_assert_now_ms(sim, 100); /* the writer waited for the reader's first read */
+    assert_int_equal(close(fd[0]), 0);
+}
+
+static void uv_try_write_in_blocking_mode_waits_for_room(void **state)
+{
+    (void)state;
+    ah_assert_passes(NULL, blocking_try_write_body, "reads");
+}
+
+static void a_blocking_uv_try_write_nobody_reads_is_a_deadlock(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, blocking_try_write_body, NULL, "uv_try_write on uv_pipe_t");
+}
+
 /* ---- planted misuse beside correct twins ---- */
 
 static void read_unwritten_pipe_body(ah_sim *sim, void *ctx)
@@ -1432,6 +1488,8 @@ int main(void)
         cmocka_unit_test(a_dgram_pair_read_after_its_peer_closed_is_a_deadlock),
         cmocka_unit_test(a_message_pair_adopted_as_a_stream_is_named),
         cmocka_unit_test(a_signal_a_signalfd_waits_for_must_be_blocked),
+        cmocka_unit_test(uv_try_write_in_blocking_mode_waits_for_room),
+        cmocka_unit_test(a_blocking_uv_try_write_nobody_reads_is_a_deadlock),
     };
     return ah_run_tests(tests);
 }
