@@ -1097,6 +1097,45 @@ static void uv_poll_watches_a_signalfd(void **state)
     block_usr(SIG_UNBLOCK);
 }
 
+/* ---- a blocking write of up to PIPE_BUF bytes waits for room for all of it ---- */
+
+static int pb_pipe[2];
+static int pb_wrote_at;
+static void writes_1000(void *arg)
+{
+    static char b[1000];
+    (void)arg;
+    assert_int_equal(write(pb_pipe[1], b, sizeof(b)), (ssize_t)sizeof(b)); /* 500 free: waits */
+    pb_wrote_at = (int)(uv_hrtime() / 1000000);
+}
+
+/* libuv's fs_partial_read: a thread's 1000-byte write to a pipe with less room than that. */
+static void a_small_write_waits_for_room_for_all_of_it(void **state)
+{
+    ah_sim *sim = *state;
+    static char b[65536];
+    uv_thread_t t;
+    size_t got = 0;
+    ssize_t n;
+    int t0 = (int)(uv_hrtime() / 1000000);
+
+    (void)sim;
+    assert_int_equal(pipe(pb_pipe), 0);
+    assert_int_equal(write(pb_pipe[1], b, sizeof(b) - 500), (ssize_t)(sizeof(b) - 500));
+    assert_int_equal(uv_thread_create(&t, writes_1000, NULL), 0);
+    uv_sleep(50);
+    assert_int_equal(read(pb_pipe[0], b, 400), 400); /* 900 free: still too little */
+    uv_sleep(50);
+    assert_int_equal(read(pb_pipe[0], b, 400), 400); /* 1300 free: the write goes in */
+    assert_int_equal(uv_thread_join(&t), 0);
+    assert_int_equal(pb_wrote_at - t0, 100);
+    assert_int_equal(close(pb_pipe[1]), 0);
+    while ((n = read(pb_pipe[0], b, sizeof(b))) > 0)
+        got += (size_t)n;
+    assert_int_equal(got, sizeof(b) - 500 - 800 + 1000);
+    assert_int_equal(close(pb_pipe[0]), 0);
+}
+
 /* ---- uv_stream_set_blocking on an adopted socketpair (libuv's pipe_set_non_blocking) ---- */
 
 static int bw_fd;
@@ -1476,6 +1515,7 @@ int main(void)
         ah_unit_test(uv_poll_watches_a_message_pair),
         ah_unit_test(a_signalfd_reads_blocked_signals_in_virtual_time),
         ah_unit_test(uv_poll_watches_a_signalfd),
+        ah_unit_test(a_small_write_waits_for_room_for_all_of_it),
         cmocka_unit_test(a_read_on_a_pipe_nobody_writes_is_a_deadlock),
         cmocka_unit_test(a_thread_reading_a_pipe_nobody_writes_is_a_deadlock),
         cmocka_unit_test(a_write_to_a_closed_eventfd_is_ebadf),
