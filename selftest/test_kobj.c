@@ -657,6 +657,53 @@ static void uv_fs_read_of_a_pipe_survives_a_signal(void **state)
     ah_run_until_idle(sim);
 }
 
+static int usr1_calls;
+static void usr1_count_stop(uv_signal_t *h, int signum)
+{
+    (void)signum;
+    usr1_calls++;
+    uv_signal_stop(h);
+}
+
+static void kill_twice_then_write(void *arg)
+{
+    (void)arg;
+    uv_sleep(10);
+    assert_int_equal(kill(getpid(), SIGUSR1), 0);
+    uv_sleep(10);
+    assert_int_equal(kill(getpid(), SIGUSR1), 0); /* the handle must still watch it */
+    uv_sleep(10);
+    assert_int_equal(write(ipipe[1], "x", 1), 1);
+}
+
+/* libuv's fs_partial_read: the loop of the test's blocked thread does not run its signal
+ * callbacks until the call returns, so a callback that stops its handle cannot leave the next
+ * signal to its default action. */
+static void a_signal_callback_waits_for_the_blocked_call_to_return(void **state)
+{
+    ah_sim *sim = *state;
+    uv_loop_t *loop = uv_default_loop();
+    uv_thread_t t;
+    uv_signal_t h;
+    char b[4];
+
+    usr1_calls = 0;
+    assert_int_equal(uv_signal_init(loop, &h), 0);
+    assert_int_equal(uv_signal_start(&h, usr1_count_stop, SIGUSR1), 0);
+    assert_int_equal(pipe(ipipe), 0);
+    assert_int_equal(uv_thread_create(&t, kill_twice_then_write, NULL), 0);
+    assert_int_equal(read(ipipe[0], b, sizeof(b)), 1); /* SA_RESTART: goes on waiting */
+    ah_assert_now_ms(sim, 30);
+    assert_int_equal(usr1_calls, 0);
+    assert_int_equal(uv_thread_join(&t), 0);
+    assert_int_equal(uv_run(loop, UV_RUN_DEFAULT), 0); /* both signals, one callback */
+    assert_int_equal(usr1_calls, 1);
+    close(ipipe[0]);
+    close(ipipe[1]);
+    uv_close((uv_handle_t *)&h, NULL);
+    ah_run_until_idle(sim);
+}
+
 static int epipe_status = 1;
 static void on_big_write(uv_write_t *req, int status)
 {
@@ -1505,6 +1552,7 @@ int main(void)
         ah_unit_test(a_signal_interrupts_sem_timedwait_but_not_a_condition_wait),
         ah_unit_test(pthread_kill_is_a_simulated_signal),
         ah_unit_test(uv_fs_read_of_a_pipe_survives_a_signal),
+        ah_unit_test(a_signal_callback_waits_for_the_blocked_call_to_return),
         ah_unit_test(a_queued_write_fails_when_the_reader_closes),
         ah_unit_test(a_duplicate_is_the_same_open_object),
         ah_unit_test(uv_pipe_open_adopts_a_duplicate),
