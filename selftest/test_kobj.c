@@ -1227,6 +1227,53 @@ static void blocking_try_write_body(ah_sim *sim, void *ctx)
     assert_int_equal(close(fd[0]), 0);
 }
 
+static uv_pipe_t bcb_pipe;
+static void try_write_full(uv_timer_t *t)
+{
+    static char data[65536];
+    uv_buf_t buf = uv_buf_init(data, sizeof(data));
+    int i;
+
+    uv_close((uv_handle_t *)t, NULL);
+    /* 64 MiB into the 4 MiB window: planted, nobody reads, and the wait is the loop's own */
+    for (i = 0; i < 1024; i++)
+        assert_int_equal(uv_try_write((uv_stream_t *)&bcb_pipe, &buf, 1), (int)sizeof(data));
+}
+
+static void blocking_try_write_in_callback_body(ah_sim *sim, void *ctx)
+{
+    static uv_timer_t t;
+    int fd[2];
+
+    assert_int_equal(uv_pipe_init(uv_default_loop(), &bcb_pipe, 0), 0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fd), 0);
+    assert_int_equal(uv_pipe_open(&bcb_pipe, fd[1]), 0);
+    assert_int_equal(uv_stream_set_blocking((uv_stream_t *)&bcb_pipe, ctx == NULL), 0);
+    assert_int_equal(uv_timer_init(uv_default_loop(), &t), 0);
+    if (ctx == NULL) {
+        assert_int_equal(uv_timer_start(&t, try_write_full, 10, 0), 0);
+    } else { /* the twin: non-blocking, the window's end is UV_EAGAIN */
+        static char data[65536];
+        uv_buf_t buf = uv_buf_init(data, sizeof(data));
+        int i;
+        for (i = 0; i < 64; i++)
+            assert_int_equal(uv_try_write((uv_stream_t *)&bcb_pipe, &buf, 1), (int)sizeof(data));
+        assert_int_equal(uv_try_write((uv_stream_t *)&bcb_pipe, &buf, 1), UV_EAGAIN);
+        uv_close((uv_handle_t *)&t, NULL);
+    }
+    ah_run_until_idle(sim);
+    uv_close((uv_handle_t *)&bcb_pipe, NULL);
+    ah_run_until_idle(sim);
+    assert_int_equal(close(fd[0]), 0);
+}
+
+static void a_blocking_uv_try_write_in_a_callback_is_named(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, blocking_try_write_in_callback_body, NULL, "inside a loop callback");
+    ah_assert_passes(NULL, blocking_try_write_in_callback_body, "non-blocking");
+}
+
 static void uv_try_write_in_blocking_mode_waits_for_room(void **state)
 {
     (void)state;
@@ -1578,6 +1625,7 @@ int main(void)
         cmocka_unit_test(a_signal_a_signalfd_waits_for_must_be_blocked),
         cmocka_unit_test(uv_try_write_in_blocking_mode_waits_for_room),
         cmocka_unit_test(a_blocking_uv_try_write_nobody_reads_is_a_deadlock),
+        cmocka_unit_test(a_blocking_uv_try_write_in_a_callback_is_named),
     };
     return ah_run_tests(tests);
 }
