@@ -138,6 +138,7 @@ typedef struct ah__fdstate {
     ah__list all_polls;
     int passthrough;
     int blocking; /* a blocking call runs the sim: arrivals to raw sockets keep loops alive */
+    int resuming; /* the test's thread runs what is due as it returns from a blocking call */
     int64_t wall_epoch_s;
     uint32_t next_pair;
     ah__list blocked; /* the blocking calls waiting now (table.c), for signals to interrupt */

@@ -15,4 +15,11 @@ int ah__fd_interrupt(ah_sim *sim, int sa_restart);
  * and 1 is returned: no handler or default action runs. 0 otherwise. */
 int ah__fd_signalfd_deliver(ah_sim *sim, int signum, int code, int pid);
 
+/* Whether the test's thread is blocked in a call on a fake descriptor (fd/table.c), running the
+ * sim meanwhile: the loops it would run itself cannot run their signal callbacks then. */
+int ah__fd_body_blocked(ah_sim *sim);
+
+/* Called once such a call returns, when set (proc/signal.c: signals held meanwhile). */
+extern void (*ah__fd_body_unblocked_hook)(ah_sim *sim);
+
 #endif

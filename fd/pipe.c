@@ -101,10 +101,15 @@ static ssize_t pipe_recv(ah__fsock *fs, struct msghdr *msg, int flags, const cha
     }
 }
 
+typedef struct write_wait {
+    ah__fsock *fs;
+    size_t need; /* the room the next step of the write takes: all of it up to PIPE_BUF */
+} write_wait;
+
 static int writable_now(void *ctx)
 {
-    ah__fsock *fs = ctx;
-    return other_end_gone(fs) || pipe_room(fs) > 0;
+    write_wait *w = ctx;
+    return other_end_gone(w->fs) || pipe_room(w->fs) >= w->need;
 }
 
 static ssize_t pipe_send(ah__fsock *fs, const struct msghdr *msg, int flags, const char *call,
@@ -112,6 +117,7 @@ static ssize_t pipe_send(ah__fsock *fs, const struct msghdr *msg, int flags, con
 {
     size_t len = 0, sent = 0, room, n, skip, piece, i;
     ah__fsock *peer;
+    write_wait ww;
 
     if (ah__fd_sock_call(call))
         return ah__fd_fail_errno(ENOTSOCK);
@@ -148,7 +154,11 @@ static ssize_t pipe_send(ah__fsock *fs, const struct msghdr *msg, int flags, con
         } else if (fs->nonblock) {
             return sent > 0 ? (ssize_t)sent : ah__fd_fail_errno(EAGAIN);
         }
-        if (ah__fd_block(fs, call, writable_now, fs, UINT64_MAX, site) < 0)
+        /* Wait for room the step can take: a write of up to PIPE_BUF bytes left waits for all
+         * of it (waking on a byte of room would find it still too small, and spin). */
+        ww.fs = fs;
+        ww.need = len - sent <= PIPE_BUF ? len - sent : 1;
+        if (ah__fd_block(fs, call, writable_now, &ww, UINT64_MAX, site) < 0)
             return sent > 0 ? (ssize_t)sent : -1; /* EINTR, or the part written */
     }
 }

@@ -501,6 +501,23 @@ static int restartable(const char *call)
     return strcmp(call, "poll") != 0 && strcmp(call, "ppoll") != 0 && strcmp(call, "select") != 0;
 }
 
+void (*ah__fd_body_unblocked_hook)(ah_sim *sim);
+
+int ah__fd_body_blocked(ah_sim *sim)
+{
+    ah__fdstate *st = ah__fd_find(sim);
+    ah__list *q;
+
+    if (st != NULL && st->resuming > 0)
+        return 1;
+    if (st == NULL || st->blocked.next == NULL)
+        return 0;
+    for (q = st->blocked.next; q != &st->blocked; q = q->next)
+        if (ah__container_of(q, block_ctx, link)->on_main)
+            return 1;
+    return 0;
+}
+
 int ah__fd_block(ah__fsock *fs, const char *call, int (*pred)(void *ctx), void *ctx,
                  uint64_t deadline_ns, ah__site site)
 {
@@ -568,6 +585,8 @@ int ah__fd_block(ah__fsock *fs, const char *call, int (*pred)(void *ctx), void *
     ah__list_remove(&b.link);
     ah__event_cancel(&dl);
     if (!(ok = pred(ctx)) && b.interrupted) {
+        if (ah__fd_body_unblocked_hook != NULL)
+            ah__fd_body_unblocked_hook(sim);
         errno = EINTR;
         return -1;
     }
@@ -580,11 +599,17 @@ void ah__fd_body_resumes(ah_sim *sim)
     /* The test body is a flow like the others: when it resumes from a blocking call, what else
      * is due at this instant (another client's bytes, the server's next read) may go first. The
      * default lets the body go on at once, as before; the explorer tries the other order. */
-    if (sim->in_callback > 0 || sim->in_verb || ah__twait_off_main(sim) ||
-        ah__next_due_ns(sim) > sim->clock.now_ns)
+    if (sim->in_callback > 0 || sim->in_verb || ah__twait_off_main(sim))
         return;
-    if (ah__choose(sim, 2, "the test body resumes after the flows due now"))
+    if (ah__next_due_ns(sim) <= sim->clock.now_ns &&
+        ah__choose(sim, 2, "the test body resumes after the flows due now")) {
+        ah__fdstate *st = ah__fd_state(sim);
+        st->resuming++; /* still in the call: its loop's signal callbacks wait */
         ah_run_ready(sim);
+        st->resuming--;
+    }
+    if (ah__fd_body_unblocked_hook != NULL)
+        ah__fd_body_unblocked_hook(sim);
 }
 
 /* ---- the socket calls of descriptors that are not sockets (pipes, eventfd, timerfd) ---- */

@@ -145,7 +145,8 @@ typedef struct ah__sock {
     int close_reset;  /* uv_tcp_close_reset */
     int nodelay, keepalive, single_accept;
     unsigned keepalive_delay;
-    void *real; /* a real descriptor the stream adopted (fd/realstream.c), or NULL */
+    void *real;          /* a real descriptor the stream adopted (fd/realstream.c), or NULL */
+    int blocking_writes; /* uv_stream_set_blocking(st, 1): uv_try_write waits for room */
 } ah__sock;
 
 /* Per server address: listener and faults. Lives until the sim is freed. */

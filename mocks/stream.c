@@ -4,6 +4,7 @@
  * (uv__io_feed), bytes, EOF, resets and connect outcomes come through the poll phase, and close
  * cancels what is left (connect, queued writes, shutdown) with UV_ECANCELED before close_cb. */
 #include "internal_net.h"
+#include "../threads/wait.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -389,9 +390,14 @@ size_t uv_stream_get_write_queue_size(const uv_stream_t *st) { return st->write_
 int uv_stream_set_blocking(uv_stream_t *st, int blocking)
 {
     AH__ENTRY("uv_stream_set_blocking");
-    (void)blocking;
-    ah__sock_of(st, "uv_stream_set_blocking");
-    return st->io_watcher.fd < 0 ? UV_EBADF : 0;
+    ah__sock *s = ah__sock_of(st, "uv_stream_set_blocking");
+
+    if (st->io_watcher.fd < 0)
+        return UV_EBADF;
+    /* libuv clears O_NONBLOCK and sets UV_HANDLE_BLOCKING_WRITES: a write(2) then waits for the
+     * kernel's room, so uv_try_write takes all of its bytes (blocking_try_write). */
+    s->blocking_writes = blocking != 0;
+    return 0;
 }
 
 /* ---- writing ---- */
@@ -738,10 +744,71 @@ static void peer_gone_answers(ah__sock *s)
     (void)ah__flow_take_due(&c->flow[1 - s->side]);
 }
 
-int uv_try_write2(uv_stream_t *st, const uv_buf_t bufs[], unsigned int nbufs,
-                  uv_stream_t *send_handle)
+static int room_or_gone(void *ctx)
 {
-    AH__ENTRY("uv_try_write2");
+    ah__sock *s = ctx;
+    ah__conn *c = s->conn;
+
+    return s->stream == NULL || c == NULL || !window_full(s) || c->end[1 - s->side].closed ||
+           c->end[1 - s->side].reset || s->pending_error != 0;
+}
+
+/* uv_try_write on a stream in blocking mode: write(2) on a blocking socket waits until all of
+ * its bytes are in the kernel's buffers (or the connection breaks), so the test body runs the
+ * sim until the reader makes room, as a blocking write on a fake descriptor does (fd/table.c). */
+static int blocking_try_write(ah__sock *s, const uv_buf_t *bufs, unsigned nbufs, ah__site site)
+{
+    ah_sim *sim = s->net->sim;
+    size_t total = bufs_total(bufs, nbufs), done = 0, skip, n;
+    uv_buf_t part[16], *cur;
+    unsigned i, k;
+    ssize_t r;
+    char b[320], where[160], verb[640];
+
+    ah__site_str(&site, where, sizeof(where));
+    for (;;) {
+        /* The bytes not yet written, at most 16 buffers at a time. */
+        for (i = 0, k = 0, skip = done; i < nbufs && k < 16; i++) {
+            if (skip >= bufs[i].len) {
+                skip -= bufs[i].len;
+                continue;
+            }
+            part[k] = uv_buf_init(bufs[i].base + skip, (unsigned)(bufs[i].len - skip));
+            skip = 0;
+            k++;
+        }
+        cur = part;
+        r = k == 0 ? 0 : sock_send(s, cur, k, 0);
+        if (r < 0 && r != UV_EAGAIN)
+            return done > 0 ? (int)done : (int)r;
+        n = r > 0 ? (size_t)r : 0;
+        done += n;
+        if (done == total)
+            return (int)done;
+        if (n > 0 && !window_full(s))
+            continue;
+        if (s->conn != NULL && room_or_gone(s) && window_full(s))
+            return done > 0 ? (int)done : UV_EPIPE; /* the reader went away */
+        ah__handle_str(s->stream->u.reserved[0], b, sizeof(b));
+        if (ah__twait_off_main(sim) || sim->in_callback > 0 || sim->in_verb)
+            ah__fail(sim,
+                     "uv_try_write on %s in %s, in blocking mode (uv_stream_set_blocking), waits "
+                     "for the reader to make room, %s: the sim cannot wait there (call it from "
+                     "the test body, or leave the stream non-blocking)",
+                     b, where,
+                     ah__twait_off_main(sim) ? "on a thread other than the test's"
+                                             : "inside a loop callback");
+        snprintf(verb, sizeof(verb), "uv_try_write on %s in %s, in blocking mode, waiting for room",
+                 b, where);
+        ah__run_until_pred(sim, verb, room_or_gone, s);
+        if (s->stream == NULL)
+            return done > 0 ? (int)done : UV_EPIPE;
+    }
+}
+
+static int try_write(uv_stream_t *st, const uv_buf_t bufs[], unsigned int nbufs,
+                     uv_stream_t *send_handle, ah__site site)
+{
     ah__sock *s;
     int err;
 
@@ -757,12 +824,22 @@ int uv_try_write2(uv_stream_t *st, const uv_buf_t bufs[], unsigned int nbufs,
         return err;
     if (send_handle != NULL)
         return check_before_write(s, nbufs, send_handle, "uv_try_write2");
+    if (s->blocking_writes && s->real == NULL)
+        return blocking_try_write(s, bufs, nbufs, site);
     return (int)sock_send(s, bufs, nbufs, 1);
+}
+
+int uv_try_write2(uv_stream_t *st, const uv_buf_t bufs[], unsigned int nbufs,
+                  uv_stream_t *send_handle)
+{
+    ah__site site = AH__CALLER("uv_try_write2");
+    return try_write(st, bufs, nbufs, send_handle, site);
 }
 
 int uv_try_write(uv_stream_t *st, const uv_buf_t bufs[], unsigned int nbufs)
 {
-    return uv_try_write2(st, bufs, nbufs, NULL);
+    ah__site site = AH__CALLER("uv_try_write");
+    return try_write(st, bufs, nbufs, NULL, site);
 }
 
 int uv_shutdown(uv_shutdown_t *req, uv_stream_t *st, uv_shutdown_cb cb)

@@ -36,6 +36,7 @@ typedef struct ah__ploop {
     uv_loop_t *loop;
     ah__event sig_ev; /* the signal pipe is readable: scheduled at the catch instant */
     int have_signals; /* sig_ev fired in the current poll */
+    int held;         /* fired while the test's thread blocked in a call: waits for its end */
     int child_watch;  /* libuv's loop->child_watcher is started (a spawn happened) */
     ah__list procs;   /* ah__proc of live process handles, in spawn order (process_handles) */
 } ah__ploop;

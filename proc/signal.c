@@ -346,6 +346,28 @@ static void dispatch_loop(ah__pstate *st, ah__ploop *pl)
     }
 }
 
+/* The test's blocking call returned: the signals held meanwhile make their loops' signal pipes
+ * readable again, at this instant. */
+static void release_held(ah_sim *sim)
+{
+    ah__pstate *st = ah__pstate_find(sim);
+    ah__list *q;
+
+    if (st == NULL || ah__fd_body_blocked(sim))
+        return;
+    for (q = st->loops.next; q != &st->loops; q = q->next) {
+        ah__ploop *pl = ah__container_of(q, ah__ploop, link);
+        if (!pl->held)
+            continue;
+        pl->held = 0;
+        if (!ah__event_scheduled(&pl->sig_ev) && pl->sig_ev.batch_index == 0) {
+            pl->sig_ev.fire = sig_ev_fire;
+            pl->sig_ev.flags = 0;
+            ah__event_schedule(pl->loop, &pl->sig_ev, sim->clock.now_ns);
+        }
+    }
+}
+
 void ah__sig_poll_end(uv_loop_t *loop)
 {
     ah__pstate *st = ah__pstate_find(ah__lp(loop)->sim);
@@ -366,6 +388,15 @@ void ah__sig_poll_end(uv_loop_t *loop)
         ah__ploop *pl = ah__container_of(q, ah__ploop, link);
         if (pl->loop == loop) {
             if (pl->have_signals) {
+                /* The test's thread runs this loop itself, and it is blocked in a call (a
+                 * readv of a pipe): libuv's signal pipe is read only when its loop polls
+                 * again, so the callbacks wait for the call's end (libuv's fs_partial_read). */
+                if (!ah__twait_off_main(st->sim) && ah__fd_body_blocked(st->sim)) {
+                    pl->have_signals = 0;
+                    pl->held = 1;
+                    ah__fd_body_unblocked_hook = release_held;
+                    return;
+                }
                 pl->have_signals = 0;
                 dispatch_loop(st, pl);
             }

@@ -657,6 +657,53 @@ static void uv_fs_read_of_a_pipe_survives_a_signal(void **state)
     ah_run_until_idle(sim);
 }
 
+static int usr1_calls;
+static void usr1_count_stop(uv_signal_t *h, int signum)
+{
+    (void)signum;
+    usr1_calls++;
+    uv_signal_stop(h);
+}
+
+static void kill_twice_then_write(void *arg)
+{
+    (void)arg;
+    uv_sleep(10);
+    assert_int_equal(kill(getpid(), SIGUSR1), 0);
+    uv_sleep(10);
+    assert_int_equal(kill(getpid(), SIGUSR1), 0); /* the handle must still watch it */
+    uv_sleep(10);
+    assert_int_equal(write(ipipe[1], "x", 1), 1);
+}
+
+/* libuv's fs_partial_read: the loop of the test's blocked thread does not run its signal
+ * callbacks until the call returns, so a callback that stops its handle cannot leave the next
+ * signal to its default action. */
+static void a_signal_callback_waits_for_the_blocked_call_to_return(void **state)
+{
+    ah_sim *sim = *state;
+    uv_loop_t *loop = uv_default_loop();
+    uv_thread_t t;
+    uv_signal_t h;
+    char b[4];
+
+    usr1_calls = 0;
+    assert_int_equal(uv_signal_init(loop, &h), 0);
+    assert_int_equal(uv_signal_start(&h, usr1_count_stop, SIGUSR1), 0);
+    assert_int_equal(pipe(ipipe), 0);
+    assert_int_equal(uv_thread_create(&t, kill_twice_then_write, NULL), 0);
+    assert_int_equal(read(ipipe[0], b, sizeof(b)), 1); /* SA_RESTART: goes on waiting */
+    ah_assert_now_ms(sim, 30);
+    assert_int_equal(usr1_calls, 0);
+    assert_int_equal(uv_thread_join(&t), 0);
+    assert_int_equal(uv_run(loop, UV_RUN_DEFAULT), 0); /* both signals, one callback */
+    assert_int_equal(usr1_calls, 1);
+    close(ipipe[0]);
+    close(ipipe[1]);
+    uv_close((uv_handle_t *)&h, NULL);
+    ah_run_until_idle(sim);
+}
+
 static int epipe_status = 1;
 static void on_big_write(uv_write_t *req, int status)
 {
@@ -1097,6 +1144,148 @@ static void uv_poll_watches_a_signalfd(void **state)
     block_usr(SIG_UNBLOCK);
 }
 
+/* ---- a blocking write of up to PIPE_BUF bytes waits for room for all of it ---- */
+
+static int pb_pipe[2];
+static int pb_wrote_at;
+static void writes_1000(void *arg)
+{
+    static char b[1000];
+    (void)arg;
+    assert_int_equal(write(pb_pipe[1], b, sizeof(b)), (ssize_t)sizeof(b)); /* 500 free: waits */
+    pb_wrote_at = (int)(uv_hrtime() / 1000000);
+}
+
+/* libuv's fs_partial_read: a thread's 1000-byte write to a pipe with less room than that. */
+static void a_small_write_waits_for_room_for_all_of_it(void **state)
+{
+    ah_sim *sim = *state;
+    static char b[65536];
+    uv_thread_t t;
+    size_t got = 0;
+    ssize_t n;
+    int t0 = (int)(uv_hrtime() / 1000000);
+
+    (void)sim;
+    assert_int_equal(pipe(pb_pipe), 0);
+    assert_int_equal(write(pb_pipe[1], b, sizeof(b) - 500), (ssize_t)(sizeof(b) - 500));
+    assert_int_equal(uv_thread_create(&t, writes_1000, NULL), 0);
+    uv_sleep(50);
+    assert_int_equal(read(pb_pipe[0], b, 400), 400); /* 900 free: still too little */
+    uv_sleep(50);
+    assert_int_equal(read(pb_pipe[0], b, 400), 400); /* 1300 free: the write goes in */
+    assert_int_equal(uv_thread_join(&t), 0);
+    assert_int_equal(pb_wrote_at - t0, 100);
+    assert_int_equal(close(pb_pipe[1]), 0);
+    while ((n = read(pb_pipe[0], b, sizeof(b))) > 0)
+        got += (size_t)n;
+    assert_int_equal(got, sizeof(b) - 500 - 800 + 1000);
+    assert_int_equal(close(pb_pipe[0]), 0);
+}
+
+/* ---- uv_stream_set_blocking on an adopted socketpair (libuv's pipe_set_non_blocking) ---- */
+
+static int bw_fd;
+static size_t bw_read;
+static void bw_reader(void *arg)
+{
+    char b[4096];
+    ssize_t n;
+    (void)arg;
+    uv_sleep(100); /* the writer fills the kernel's buffers and waits */
+    while ((n = read(bw_fd, b, sizeof(b))) > 0)
+        bw_read += (size_t)n;
+    assert_int_equal(n, 0);
+}
+
+static void blocking_try_write_body(ah_sim *sim, void *ctx)
+{
+    uv_pipe_t p;
+    uv_thread_t t;
+    static char data[4096];
+    uv_buf_t buf = uv_buf_init(data, sizeof(data));
+    size_t written = 0;
+    int fd[2];
+
+    assert_int_equal(uv_pipe_init(uv_default_loop(), &p, 0), 0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fd), 0);
+    assert_int_equal(uv_pipe_open(&p, fd[1]), 0);
+    assert_int_equal(uv_stream_set_blocking((uv_stream_t *)&p, 1), 0);
+    bw_fd = fd[0];
+    bw_read = 0;
+    if (ctx != NULL) /* the twin: a thread reads; planted: nobody does */
+        assert_int_equal(uv_thread_create(&t, bw_reader, NULL), 0);
+    while (written < (6u << 20)) { /* more than the kernel's buffers hold */
+        assert_int_equal(uv_try_write((uv_stream_t *)&p, &buf, 1), (int)sizeof(data));
+        written += sizeof(data);
+    }
+    uv_close((uv_handle_t *)&p, NULL);
+    assert_int_equal(uv_run(uv_default_loop(), UV_RUN_DEFAULT), 0);
+    assert_int_equal(uv_thread_join(&t), 0);
+    assert_int_equal(bw_read, 6u << 20);
+    ah_assert_now_ms(sim, 100); /* the writer waited for the reader's first read */
+    assert_int_equal(close(fd[0]), 0);
+}
+
+static uv_pipe_t bcb_pipe;
+static void try_write_full(uv_timer_t *t)
+{
+    static char data[65536];
+    uv_buf_t buf = uv_buf_init(data, sizeof(data));
+    int i;
+
+    uv_close((uv_handle_t *)t, NULL);
+    /* 64 MiB into the 4 MiB window: planted, nobody reads, and the wait is the loop's own */
+    for (i = 0; i < 1024; i++)
+        assert_int_equal(uv_try_write((uv_stream_t *)&bcb_pipe, &buf, 1), (int)sizeof(data));
+}
+
+static void blocking_try_write_in_callback_body(ah_sim *sim, void *ctx)
+{
+    static uv_timer_t t;
+    int fd[2];
+
+    assert_int_equal(uv_pipe_init(uv_default_loop(), &bcb_pipe, 0), 0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fd), 0);
+    assert_int_equal(uv_pipe_open(&bcb_pipe, fd[1]), 0);
+    assert_int_equal(uv_stream_set_blocking((uv_stream_t *)&bcb_pipe, ctx == NULL), 0);
+    assert_int_equal(uv_timer_init(uv_default_loop(), &t), 0);
+    if (ctx == NULL) {
+        assert_int_equal(uv_timer_start(&t, try_write_full, 10, 0), 0);
+    } else { /* the twin: non-blocking, the window's end is UV_EAGAIN */
+        static char data[65536];
+        uv_buf_t buf = uv_buf_init(data, sizeof(data));
+        int i;
+        for (i = 0; i < 64; i++)
+            assert_int_equal(uv_try_write((uv_stream_t *)&bcb_pipe, &buf, 1), (int)sizeof(data));
+        assert_int_equal(uv_try_write((uv_stream_t *)&bcb_pipe, &buf, 1), UV_EAGAIN);
+        uv_close((uv_handle_t *)&t, NULL);
+    }
+    ah_run_until_idle(sim);
+    uv_close((uv_handle_t *)&bcb_pipe, NULL);
+    ah_run_until_idle(sim);
+    assert_int_equal(close(fd[0]), 0);
+}
+
+static void a_blocking_uv_try_write_in_a_callback_is_named(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, blocking_try_write_in_callback_body, NULL, "inside a loop callback");
+    ah_assert_passes(NULL, blocking_try_write_in_callback_body, "non-blocking");
+}
+
+static void uv_try_write_in_blocking_mode_waits_for_room(void **state)
+{
+    (void)state;
+    ah_assert_passes(NULL, blocking_try_write_body, "reads");
+}
+
+static void a_blocking_uv_try_write_nobody_reads_is_a_deadlock(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, blocking_try_write_body, NULL, "uv_try_write on uv_pipe_t");
+}
+
 /* ---- planted misuse beside correct twins ---- */
 
 static void read_unwritten_pipe_body(ah_sim *sim, void *ctx)
@@ -1410,6 +1599,7 @@ int main(void)
         ah_unit_test(a_signal_interrupts_sem_timedwait_but_not_a_condition_wait),
         ah_unit_test(pthread_kill_is_a_simulated_signal),
         ah_unit_test(uv_fs_read_of_a_pipe_survives_a_signal),
+        ah_unit_test(a_signal_callback_waits_for_the_blocked_call_to_return),
         ah_unit_test(a_queued_write_fails_when_the_reader_closes),
         ah_unit_test(a_duplicate_is_the_same_open_object),
         ah_unit_test(uv_pipe_open_adopts_a_duplicate),
@@ -1420,6 +1610,7 @@ int main(void)
         ah_unit_test(uv_poll_watches_a_message_pair),
         ah_unit_test(a_signalfd_reads_blocked_signals_in_virtual_time),
         ah_unit_test(uv_poll_watches_a_signalfd),
+        ah_unit_test(a_small_write_waits_for_room_for_all_of_it),
         cmocka_unit_test(a_read_on_a_pipe_nobody_writes_is_a_deadlock),
         cmocka_unit_test(a_thread_reading_a_pipe_nobody_writes_is_a_deadlock),
         cmocka_unit_test(a_write_to_a_closed_eventfd_is_ebadf),
@@ -1432,6 +1623,9 @@ int main(void)
         cmocka_unit_test(a_dgram_pair_read_after_its_peer_closed_is_a_deadlock),
         cmocka_unit_test(a_message_pair_adopted_as_a_stream_is_named),
         cmocka_unit_test(a_signal_a_signalfd_waits_for_must_be_blocked),
+        cmocka_unit_test(uv_try_write_in_blocking_mode_waits_for_room),
+        cmocka_unit_test(a_blocking_uv_try_write_nobody_reads_is_a_deadlock),
+        cmocka_unit_test(a_blocking_uv_try_write_in_a_callback_is_named),
     };
     return ah_run_tests(tests);
 }
