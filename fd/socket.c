@@ -930,27 +930,32 @@ ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
  * says so. */
 static void put_rights(struct msghdr *msg, ah__rights *r, int flags, ah__site site)
 {
+    if (r == NULL)
+        msg->msg_controllen = 0;
+    else
+        ah__fd_rights_put(msg, r->fds, r->n, flags, site);
+    ah__free(r);
+}
+
+void ah__fd_rights_put(struct msghdr *msg, int *fds, int nfds, int flags, ah__site site)
+{
     size_t room = msg->msg_control != NULL ? msg->msg_controllen : 0;
     int fit = 0, i, nfd;
     struct cmsghdr *cm;
     ah__fsock *pf;
 
-    if (r == NULL) {
-        msg->msg_controllen = 0;
-        return;
-    }
     if (room >= CMSG_LEN(sizeof(int)))
         fit = (int)((room - CMSG_LEN(0)) / sizeof(int));
-    if (fit > r->n)
-        fit = r->n;
-    for (i = 0; i < r->n; i++) {
-        if (i < fit && (pf = ah__fd_get(r->fds[i])) != NULL &&
-            (nfd = ah__fd_dup_from(pf, r->fds[i], 0, (flags & MSG_CMSG_CLOEXEC) != 0, "recvmsg",
+    if (fit > nfds)
+        fit = nfds;
+    for (i = 0; i < nfds; i++) {
+        if (i < fit && (pf = ah__fd_get(fds[i])) != NULL &&
+            (nfd = ah__fd_dup_from(pf, fds[i], 0, (flags & MSG_CMSG_CLOEXEC) != 0, "recvmsg",
                                    site)) >= 0) {
-            close(r->fds[i]);
-            r->fds[i] = nfd;
+            close(fds[i]);
+            fds[i] = nfd;
         } else {
-            close(r->fds[i]);
+            close(fds[i]);
             if (i < fit)
                 fit = i; /* EMFILE: Linux stops there too */
         }
@@ -960,15 +965,14 @@ static void put_rights(struct msghdr *msg, ah__rights *r, int flags, ah__site si
         cm->cmsg_len = CMSG_LEN((size_t)fit * sizeof(int));
         cm->cmsg_level = SOL_SOCKET;
         cm->cmsg_type = SCM_RIGHTS;
-        memcpy(CMSG_DATA(cm), r->fds, (size_t)fit * sizeof(int));
+        memcpy(CMSG_DATA(cm), fds, (size_t)fit * sizeof(int));
         msg->msg_controllen = CMSG_SPACE((size_t)fit * sizeof(int)) < room
                                   ? CMSG_SPACE((size_t)fit * sizeof(int))
                                   : room;
     } else
         msg->msg_controllen = 0;
-    if (fit < r->n)
+    if (fit < nfds)
         msg->msg_flags |= MSG_CTRUNC;
-    ah__free(r);
 }
 
 AH__LIBC(recvmsg, 12, AH__LIBC_FD);
@@ -1242,18 +1246,16 @@ ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
     return sock_send(fs, iov, iovcnt, 0, "writev", SITE("writev"));
 }
 
-/* unix_stream_sendmsg with SCM_RIGHTS (net/core/scm.c's __scm_send, scm_fp_copy): each passed
- * descriptor becomes a number of the same open object that the program does not know, riding
- * with the bytes sent; the reader's recvmsg (or an IPC uv_pipe_t) gets it with them. Only fake
- * descriptors can travel: the receiver's end is fake too. */
-static ssize_t send_rights(ah__fsock *fs, int fd, const struct msghdr *msg, int flags,
-                           ah__site site)
+/* __scm_send and scm_fp_copy: each fake descriptor passed in `msg`'s SCM_RIGHTS becomes a number
+ * of the same open object that the program does not know (into `held`, AH__FD_MAX_RIGHTS at
+ * most). Returns how many, or -1 with errno (EBADF, EINVAL). Only fake descriptors can travel:
+ * the receiver's end is fake too; anything else fails the test naming `fd` and the call. */
+int ah__fd_rights_hold(ah__fsock *fs, int fd, const struct msghdr *msg, ah__site site, int *held)
 {
     AH__REAL(fcntl);
     struct cmsghdr *cm;
-    int held[253], n = 0, i, k, cnt, *src;
-    uint64_t at;
-    ssize_t r;
+    int n = 0, k, cnt, *src, pfd;
+    ah__fsock *pf;
     char where[160], what[256];
 
     for (cm = CMSG_FIRSTHDR((struct msghdr *)msg); cm != NULL;
@@ -1267,15 +1269,12 @@ static ssize_t send_rights(ah__fsock *fs, int fd, const struct msghdr *msg, int 
         cnt = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
         src = (int *)(void *)CMSG_DATA(cm);
         for (k = 0; k < cnt; k++) {
-            int pfd;
-            ah__fsock *pf;
             memcpy(&pfd, src + k, sizeof(pfd));
             pf = ah__fd_get(pfd);
-            if (n == (int)(sizeof(held) / sizeof(held[0])) ||
+            if (n == AH__FD_MAX_RIGHTS ||
                 (pf == NULL && (pfd < 0 || real_fcntl(pfd, F_GETFD) < 0))) {
-                for (i = 0; i < n; i++)
-                    close(held[i]);
-                return fail_errno(n == 253 ? EINVAL : EBADF); /* SCM_MAX_FD, a closed number */
+                ah__fd_rights_drop(held, n);
+                return fail_errno(n == AH__FD_MAX_RIGHTS ? EINVAL : EBADF);
             }
             if (pf == NULL)
                 ah__fail(fs->sim,
@@ -1286,21 +1285,41 @@ static ssize_t send_rights(ah__fsock *fs, int fd, const struct msghdr *msg, int 
                          ah__fd_str(fs, what, sizeof(what)));
             ah__fd_fork_check(pf, "sendmsg");
             if ((held[n] = ah__fd_dup_from(pf, pfd, 0, 1, "sendmsg", site)) < 0) {
-                for (i = 0; i < n; i++)
-                    close(held[i]);
+                ah__fd_rights_drop(held, n);
                 return -1;
             }
             n++;
         }
     }
+    return n;
+}
+
+void ah__fd_rights_drop(const int *fds, int n)
+{
+    int i;
+
+    for (i = 0; i < n; i++)
+        close(fds[i]);
+}
+
+/* unix_stream_sendmsg with SCM_RIGHTS: the passed descriptors ride with the bytes sent; the
+ * reader's recvmsg (or an IPC uv_pipe_t) gets them with the first of them. */
+static ssize_t send_rights(ah__fsock *fs, int fd, const struct msghdr *msg, int flags,
+                           ah__site site)
+{
+    int held[AH__FD_MAX_RIGHTS], n;
+    uint64_t at;
+    ssize_t r;
+
+    if ((n = ah__fd_rights_hold(fs, fd, msg, site, held)) < 0)
+        return -1;
     at = fs->conn != NULL ? out_flow(fs)->wr : 0;
     r = sock_send(fs, msg->msg_iov, (int)msg->msg_iovlen, flags, "sendmsg", site);
     if (r > 0 && n > 0 && fs->conn != NULL) {
         ah__flow_rights_add(out_flow(fs), at, at + (uint64_t)r, held, n);
         return r;
     }
-    for (i = 0; i < n; i++)
-        close(held[i]); /* nothing went: the passed descriptors do not either */
+    ah__fd_rights_drop(held, n); /* nothing went: the passed descriptors do not either */
     return r;
 }
 
@@ -1315,6 +1334,8 @@ ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
     if (fs->ops != NULL && msg->msg_controllen == 0)
         return fs->ops->send(fs, msg, flags, "sendmsg", SITE("sendmsg"));
     if (msg->msg_controllen != 0) {
+        if (fs->ops != NULL && fs->domain == AF_UNIX)
+            return fs->ops->send(fs, msg, flags, "sendmsg", SITE("sendmsg")); /* unixdgram.c */
         if (fs->ops != NULL || fs->domain != AF_UNIX || fs->kind != AH__FK_SOCK)
             ah__fail(fs->sim,
                      "sendmsg(%d) with ancillary data is simulated on a fake AF_UNIX stream "

@@ -1478,6 +1478,41 @@ static void passed_descriptors_are_the_same_open_objects(void **state)
     close(sv[1]);
 }
 
+static void a_message_pair_passes_descriptors_with_a_message(void **state)
+{
+    ah_sim *sim = *state;
+    int sv[2], p[2], got, i;
+    char b[8], space[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = {b, sizeof(b)};
+    struct msghdr m;
+
+    (void)sim;
+    for (i = 0; i < 2; i++) {
+        assert_int_equal(socketpair(AF_UNIX, i == 0 ? SOCK_DGRAM : SOCK_SEQPACKET, 0, sv), 0);
+        assert_int_equal(pipe(p), 0);
+        assert_int_equal(send_fds(sv[0], 'M', p + 1, 1), 1);
+        assert_int_equal(close(p[1]), 0); /* in flight: the write end stays open */
+        memset(&m, 0, sizeof(m));
+        m.msg_iov = &iov;
+        m.msg_iovlen = 1;
+        m.msg_control = space;
+        m.msg_controllen = sizeof(space);
+        assert_int_equal(recvmsg(sv[1], &m, 0), 1);
+        assert_int_equal(b[0], 'M');
+        assert_false(m.msg_flags & MSG_CTRUNC);
+        memcpy(&got, CMSG_DATA(CMSG_FIRSTHDR(&m)), sizeof(int));
+        assert_int_equal(write(got, "w", 1), 1);
+        assert_int_equal(read(p[0], b, sizeof(b)), 1);
+        assert_int_equal(close(got), 0);
+        assert_int_equal(read(p[0], b, sizeof(b)), 0); /* its only writer closed */
+        /* one never received is closed with the receiving socket */
+        assert_int_equal(send_fds(sv[0], 'N', p, 1), 1);
+        close(p[0]);
+        close(sv[1]);
+        close(sv[0]);
+    }
+}
+
 /* libuv's test-pipe-sendmsg.c, on the sim: four socketpair ends passed to an IPC uv_pipe_t. */
 static uv_pipe_t ipc_incoming[4];
 static unsigned ipc_count, ipc_closed;
@@ -1619,6 +1654,7 @@ int main(void)
         ah_unit_test(uv_poll_watches_a_signalfd),
         ah_unit_test(passed_descriptors_are_the_same_open_objects),
         ah_unit_test(uv_pipe_ipc_receives_passed_descriptors),
+        ah_unit_test(a_message_pair_passes_descriptors_with_a_message),
         cmocka_unit_test(a_read_on_a_pipe_nobody_writes_is_a_deadlock),
         cmocka_unit_test(a_thread_reading_a_pipe_nobody_writes_is_a_deadlock),
         cmocka_unit_test(a_write_to_a_closed_eventfd_is_ebadf),
