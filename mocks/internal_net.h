@@ -341,6 +341,9 @@ void ah__local_for(const ah__addr *server, uint32_t port, ah__addr *out);
 /* Set by the layer that may give a stream a descriptor of its own (fd/: uv_fileno, uv_tcp_open):
  * called when the stream closes its socket. */
 extern void (*ah__stream_fd_close_hook)(ah__sock *s, int fd);
+/* uv_accept of a descriptor an IPC pipe received (SCM_RIGHTS): libuv's uv__stream_open of it
+ * into `client` (uv_pipe_open or uv_tcp_open); set by fd/uvopen.c, which owns adoption. */
+extern int (*ah__stream_adopt_hook)(uv_stream_t *client, int fd);
 void ah__stream_init(uv_loop_t *loop, uv_stream_t *st, uv_handle_type type, ah__site site);
 /* Linux's TCP_KEEPIDLE of a new socket (net.ipv4.tcp_keepalive_time), in seconds. */
 #define AH__TCP_KEEPIDLE_DEFAULT 7200

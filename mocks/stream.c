@@ -101,6 +101,7 @@ ah__sock *ah__sock_of(const uv_stream_t *st, const char *fn)
 }
 
 void (*ah__stream_fd_close_hook)(ah__sock *s, int fd);
+int (*ah__stream_adopt_hook)(uv_stream_t *client, int fd);
 
 /* libuv gives a stream a socket (an fd) at bind, connect, listen or accept; the sim marks it. */
 void ah__sock_give_fd(ah__sock *s)
@@ -1098,8 +1099,7 @@ int uv_accept(uv_stream_t *server, uv_stream_t *client)
         int fd = pending_pop(ss);
         if (fd < 0)
             return UV_EAGAIN;
-        err = client->type == UV_TCP ? uv_tcp_open((uv_tcp_t *)client, fd)
-                                     : uv_pipe_open((uv_pipe_t *)client, fd);
+        err = ah__stream_adopt_hook != NULL ? ah__stream_adopt_hook(client, fd) : UV_EINVAL;
         if (err != 0)
             close(fd);
         return err;
