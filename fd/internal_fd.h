@@ -236,6 +236,16 @@ void ah__fd_catch_up(ah__fsock *fs);
 /* EPIPE, and SIGPIPE as Linux raises it unless MSG_NOSIGNAL is in `flags` (decision 33). */
 int ah__fd_epipe(ah__fsock *fs, int flags, const char *call, ah__site site);
 void ah__fd_sock_close(ah__fsock *fs);
+/* SCM_RIGHTS (socket.c; unixdgram.c too). The fake descriptors passed in `msg` become numbers of
+ * their open objects that the program does not know, in `held` (AH__FD_MAX_RIGHTS at most):
+ * their count, or -1 with errno. A real descriptor, a handle's, or ancillary data other than
+ * SCM_RIGHTS fails the test naming the call. */
+enum { AH__FD_MAX_RIGHTS = 253 }; /* SCM_MAX_FD */
+int ah__fd_rights_hold(ah__fsock *fs, int fd, const struct msghdr *msg, ah__site site, int *held);
+void ah__fd_rights_drop(const int *fds, int n); /* closes the held numbers */
+/* The receiver takes `fds` (held numbers, now its own): the lowest free numbers in an SCM_RIGHTS
+ * message of msg's control buffer, the rest closed with MSG_CTRUNC (msg_flags is or-ed). */
+void ah__fd_rights_put(struct msghdr *msg, int *fds, int nfds, int flags, ah__site site);
 /* The socket's address conversions: 0 or a positive errno. */
 int ah__fd_addr_in(const ah__fsock *fs, const struct sockaddr *sa, socklen_t len, ah__addr *a);
 void ah__fd_addr_out(const ah__fsock *fs, const ah__addr *a, struct sockaddr *sa, socklen_t *len);

@@ -786,6 +786,9 @@ static void note_io(ah__fsock *fs, const char *call, ssize_t n, ah__site site)
 static ssize_t sock_recv_at(ah__fsock *fs, const struct iovec *iov, int iovcnt, int flags,
                             const char *call, ah__site site);
 
+/* recvmsg on an AF_UNIX stream socket: where the passed descriptors the read takes go. */
+static __thread ah__rights **recv_rights;
+
 /* tcp_recvmsg: up to `len` bytes into the iovecs; the bytes taken are traced with the call. */
 static ssize_t sock_recv(ah__fsock *fs, const struct iovec *iov, int iovcnt, int flags,
                          const char *call, ah__site site)
@@ -815,6 +818,18 @@ static ssize_t sock_recv_at(ah__fsock *fs, const struct iovec *iov, int iovcnt, 
         avail = f != NULL && !fs->shut_rd ? ah__flow_readable(f, chunked(fs)) : 0;
         if (avail > 0) {
             n = avail < len ? avail : len;
+            if (f->rights != NULL && !(flags & MSG_PEEK)) {
+                /* unix_stream_read_generic: the passed descriptors come with their bytes, and the
+                 * read stops after them; a plain read(2) closes them (recv_rights NULL). */
+                ah__rights *r = ah__flow_rights_take(f, &n);
+                if (r != NULL && recv_rights != NULL)
+                    *recv_rights = r;
+                else if (r != NULL) {
+                    for (i = 0; i < r->n; i++)
+                        close(r->fds[i]);
+                    ah__free(r);
+                }
+            }
             for (i = 0, done = 0; i < iovcnt && done < n; i++) {
                 piece = iov[i].iov_len < n - done ? iov[i].iov_len : n - done;
                 memcpy(iov[i].iov_base, f->buf + (f->rd + done - f->base), piece);
@@ -910,22 +925,75 @@ ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
     return sock_recv(fs, iov, iovcnt, 0, "readv", SITE("readv"));
 }
 
+/* scm_detach_fds: the passed descriptors get the lowest free numbers of the receiver (FD_CLOEXEC
+ * with MSG_CMSG_CLOEXEC); those the control buffer has no room for are closed, and MSG_CTRUNC
+ * says so. */
+static void put_rights(struct msghdr *msg, ah__rights *r, int flags, ah__site site)
+{
+    if (r == NULL)
+        msg->msg_controllen = 0;
+    else
+        ah__fd_rights_put(msg, r->fds, r->n, flags, site);
+    ah__free(r);
+}
+
+void ah__fd_rights_put(struct msghdr *msg, int *fds, int nfds, int flags, ah__site site)
+{
+    size_t room = msg->msg_control != NULL ? msg->msg_controllen : 0;
+    int fit = 0, i, nfd;
+    struct cmsghdr *cm;
+    ah__fsock *pf;
+
+    if (room >= CMSG_LEN(sizeof(int)))
+        fit = (int)((room - CMSG_LEN(0)) / sizeof(int));
+    if (fit > nfds)
+        fit = nfds;
+    for (i = 0; i < nfds; i++) {
+        if (i < fit && (pf = ah__fd_get(fds[i])) != NULL &&
+            (nfd = ah__fd_dup_from(pf, fds[i], 0, (flags & MSG_CMSG_CLOEXEC) != 0, "recvmsg",
+                                   site)) >= 0) {
+            close(fds[i]);
+            fds[i] = nfd;
+        } else {
+            close(fds[i]);
+            if (i < fit)
+                fit = i; /* EMFILE: Linux stops there too */
+        }
+    }
+    if (fit > 0) {
+        cm = (struct cmsghdr *)msg->msg_control;
+        cm->cmsg_len = CMSG_LEN((size_t)fit * sizeof(int));
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        memcpy(CMSG_DATA(cm), fds, (size_t)fit * sizeof(int));
+        msg->msg_controllen = CMSG_SPACE((size_t)fit * sizeof(int)) < room
+                                  ? CMSG_SPACE((size_t)fit * sizeof(int))
+                                  : room;
+    } else
+        msg->msg_controllen = 0;
+    if (fit < nfds)
+        msg->msg_flags |= MSG_CTRUNC;
+}
+
 AH__LIBC(recvmsg, 12, AH__LIBC_FD);
 ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
     AH__REAL(recvmsg);
     ah__fsock *fs = ah__fd_get(fd);
+    ah__rights *rights = NULL;
     ssize_t r;
 
     if (fs == NULL)
         return real_recvmsg(fd, msg, flags);
     if (fs->ops != NULL)
         return fs->ops->recv(fs, msg, flags, "recvmsg", SITE("recvmsg"));
+    recv_rights = &rights;
     r = sock_recv(fs, msg->msg_iov, (int)msg->msg_iovlen, flags, "recvmsg", SITE("recvmsg"));
+    recv_rights = NULL;
     if (r >= 0) {
         msg->msg_namelen = 0;
-        msg->msg_controllen = 0;
         msg->msg_flags = 0;
+        put_rights(msg, rights, flags, SITE("recvmsg"));
     }
     return r;
 }
@@ -1178,6 +1246,83 @@ ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
     return sock_send(fs, iov, iovcnt, 0, "writev", SITE("writev"));
 }
 
+/* __scm_send and scm_fp_copy: each fake descriptor passed in `msg`'s SCM_RIGHTS becomes a number
+ * of the same open object that the program does not know (into `held`, AH__FD_MAX_RIGHTS at
+ * most). Returns how many, or -1 with errno (EBADF, EINVAL). Only fake descriptors can travel:
+ * the receiver's end is fake too; anything else fails the test naming `fd` and the call. */
+int ah__fd_rights_hold(ah__fsock *fs, int fd, const struct msghdr *msg, ah__site site, int *held)
+{
+    AH__REAL(fcntl);
+    struct cmsghdr *cm;
+    int n = 0, k, cnt, *src, pfd;
+    ah__fsock *pf;
+    char where[160], what[256];
+
+    for (cm = CMSG_FIRSTHDR((struct msghdr *)msg); cm != NULL;
+         cm = CMSG_NXTHDR((struct msghdr *)msg, cm)) {
+        if (cm->cmsg_len < CMSG_LEN(0) || cm->cmsg_level != SOL_SOCKET ||
+            cm->cmsg_type != SCM_RIGHTS)
+            ah__fail(fs->sim,
+                     "sendmsg(%d) in %s: ancillary data other than SCM_RIGHTS (level %d, type "
+                     "%d) is not simulated",
+                     fd, ah__site_str(&site, where, sizeof(where)), cm->cmsg_level, cm->cmsg_type);
+        cnt = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        src = (int *)(void *)CMSG_DATA(cm);
+        for (k = 0; k < cnt; k++) {
+            memcpy(&pfd, src + k, sizeof(pfd));
+            pf = ah__fd_get(pfd);
+            if (n == AH__FD_MAX_RIGHTS ||
+                (pf == NULL && (pfd < 0 || real_fcntl(pfd, F_GETFD) < 0))) {
+                ah__fd_rights_drop(held, n);
+                return fail_errno(n == AH__FD_MAX_RIGHTS ? EINVAL : EBADF);
+            }
+            if (pf == NULL)
+                ah__fail(fs->sim,
+                         "sendmsg(%d) in %s: passing real descriptor %d (SCM_RIGHTS) over %s is "
+                         "not simulated: only descriptors the sim made (sockets, socketpairs, "
+                         "pipes, eventfds) can travel over a fake socket",
+                         fd, ah__site_str(&site, where, sizeof(where)), pfd,
+                         ah__fd_str(fs, what, sizeof(what)));
+            ah__fd_fork_check(pf, "sendmsg");
+            if ((held[n] = ah__fd_dup_from(pf, pfd, 0, 1, "sendmsg", site)) < 0) {
+                ah__fd_rights_drop(held, n);
+                return -1;
+            }
+            n++;
+        }
+    }
+    return n;
+}
+
+void ah__fd_rights_drop(const int *fds, int n)
+{
+    int i;
+
+    for (i = 0; i < n; i++)
+        close(fds[i]);
+}
+
+/* unix_stream_sendmsg with SCM_RIGHTS: the passed descriptors ride with the bytes sent; the
+ * reader's recvmsg (or an IPC uv_pipe_t) gets them with the first of them. */
+static ssize_t send_rights(ah__fsock *fs, int fd, const struct msghdr *msg, int flags,
+                           ah__site site)
+{
+    int held[AH__FD_MAX_RIGHTS], n;
+    uint64_t at;
+    ssize_t r;
+
+    if ((n = ah__fd_rights_hold(fs, fd, msg, site, held)) < 0)
+        return -1;
+    at = fs->conn != NULL ? out_flow(fs)->wr : 0;
+    r = sock_send(fs, msg->msg_iov, (int)msg->msg_iovlen, flags, "sendmsg", site);
+    if (r > 0 && n > 0 && fs->conn != NULL) {
+        ah__flow_rights_add(out_flow(fs), at, at + (uint64_t)r, held, n);
+        return r;
+    }
+    ah__fd_rights_drop(held, n); /* nothing went: the passed descriptors do not either */
+    return r;
+}
+
 AH__LIBC(sendmsg, 12, AH__LIBC_FD);
 ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
@@ -1188,9 +1333,16 @@ ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
         return real_sendmsg(fd, msg, flags);
     if (fs->ops != NULL && msg->msg_controllen == 0)
         return fs->ops->send(fs, msg, flags, "sendmsg", SITE("sendmsg"));
-    if (msg->msg_controllen != 0)
-        ah__fail(fs->sim, "sendmsg(%d) with ancillary data (descriptor passing) is not simulated",
-                 fd);
+    if (msg->msg_controllen != 0) {
+        if (fs->ops != NULL && fs->domain == AF_UNIX)
+            return fs->ops->send(fs, msg, flags, "sendmsg", SITE("sendmsg")); /* unixdgram.c */
+        if (fs->ops != NULL || fs->domain != AF_UNIX || fs->kind != AH__FK_SOCK)
+            ah__fail(fs->sim,
+                     "sendmsg(%d) with ancillary data is simulated on a fake AF_UNIX stream "
+                     "socket only, not on %s",
+                     fd, ah__fd_str(fs, (char[256]){0}, 256));
+        return send_rights(fs, fd, msg, flags, SITE("sendmsg"));
+    }
     return sock_send(fs, msg->msg_iov, (int)msg->msg_iovlen, flags, "sendmsg", SITE("sendmsg"));
 }
 

@@ -32,6 +32,8 @@ enum { SNDBUF = 212992, SKB = 256, SHINFO = 320 };
 typedef struct umsg {
     struct umsg *next;
     size_t len, truesize;
+    int *fds; /* passed with SCM_RIGHTS (socket.c's held numbers), or NULL */
+    int nfds;
     char data[];
 } umsg;
 
@@ -90,6 +92,14 @@ static ssize_t ud_recv(ah__fsock *fs, struct msghdr *msg, int flags, const char 
     }
     mlen = m->len;
     msg->msg_flags = done < mlen ? MSG_TRUNC : 0;
+    if (!(flags & MSG_PEEK) && m->nfds > 0 && msg->msg_control != NULL)
+        ah__fd_rights_put(msg, m->fds, m->nfds, flags, site); /* unix_dgram_recvmsg's scm_recv */
+    else if (!(flags & MSG_PEEK) && m->nfds > 0) {
+        ah__fd_rights_drop(m->fds, m->nfds); /* read(2), recv(2): closed, as the kernel does */
+        msg->msg_flags |= MSG_CTRUNC;
+        msg->msg_controllen = 0;
+    } else
+        msg->msg_controllen = 0;
     if (!(flags & MSG_PEEK)) {
         u->head[me] = m->next;
         if (u->head[me] == NULL)
@@ -97,6 +107,7 @@ static ssize_t ud_recv(ah__fsock *fs, struct msghdr *msg, int flags, const char 
         u->wmem[1 - me] -= m->truesize;
         if (u->end[1 - me] != NULL)
             ah__fd_changed(u->end[1 - me]); /* the writer has room again */
+        ah__free(m->fds);
         ah__free(m);
     }
     return (ssize_t)((flags & MSG_TRUNC) ? mlen : done);
@@ -113,6 +124,8 @@ static int can_write(void *ctx)
 static ssize_t ud_send(ah__fsock *fs, const struct msghdr *msg, int flags, const char *call,
                        ah__site site)
 {
+    /* SCM_RIGHTS: held before waiting for room, as unix_dgram_sendmsg's scm_send; they ride with
+     * the message. */
     upair *u = fs->priv;
     int me = side(fs);
     size_t len = 0, done = 0, i;
@@ -122,6 +135,26 @@ static ssize_t ud_send(ah__fsock *fs, const struct msghdr *msg, int flags, const
         len += msg->msg_iov[i].iov_len;
     if (len > SNDBUF - 32)
         return ah__fd_fail_errno(EMSGSIZE);
+    if (msg->msg_controllen != 0) {
+        int held[AH__FD_MAX_RIGHTS], n = ah__fd_rights_hold(fs, fs->fd, msg, site, held);
+        ssize_t r;
+        struct msghdr plain = *msg;
+
+        if (n < 0)
+            return -1;
+        plain.msg_control = NULL;
+        plain.msg_controllen = 0;
+        r = ud_send(fs, &plain, flags, call, site);
+        if (r < 0 || n == 0) {
+            ah__fd_rights_drop(held, n);
+            return r;
+        }
+        m = u->tail[1 - me]; /* the message just queued carries them */
+        m->fds = ah__malloc((size_t)n * sizeof(int));
+        memcpy(m->fds, held, (size_t)n * sizeof(int));
+        m->nfds = n;
+        return r;
+    }
     for (;;) {
         if (u->closed[1 - me]) {
             if (u->seqpacket)
@@ -140,6 +173,8 @@ static ssize_t ud_send(ah__fsock *fs, const struct msghdr *msg, int flags, const
     }
     m = ah__malloc(sizeof(*m) + (len > 0 ? len : 1));
     m->next = NULL;
+    m->fds = NULL;
+    m->nfds = 0;
     m->len = len;
     m->truesize = truesize(len);
     for (i = 0; i < msg->msg_iovlen; i++) {
@@ -222,8 +257,15 @@ static void ud_close(ah__fsock *fs)
     upair *u = fs->priv;
     int me = side(fs);
 
+    umsg *m;
+
     u->closed[me] = 1;
     u->end[me] = NULL;
+    for (m = u->head[me]; m != NULL; m = m->next) {
+        /* unix_release_sock purges the receive queue: descriptors in flight are closed */
+        ah__fd_rights_drop(m->fds, m->nfds);
+        m->nfds = 0;
+    }
     if (u->end[1 - me] != NULL)
         ah__fd_changed(u->end[1 - me]);
 }
@@ -244,6 +286,7 @@ static void ud_release(ah__fsock *fs)
     for (i = 0; i < 2; i++)
         while ((m = u->head[i]) != NULL) {
             u->head[i] = m->next;
+            ah__free(m->fds);
             ah__free(m);
         }
     ah__free(u);

@@ -288,3 +288,16 @@ int uv_udp_open(uv_udp_t *h, uv_os_sock_t sock)
     ah__udp_relabel(h);
     return 0;
 }
+
+/* uv_accept of a descriptor an IPC pipe received (mocks/stream.c): libuv opens it into the
+ * client as uv_pipe_open or uv_tcp_open would. */
+static int adopt_received(uv_stream_t *client, int fd)
+{
+    return client->type == UV_TCP ? uv_tcp_open((uv_tcp_t *)client, fd)
+                                  : uv_pipe_open((uv_pipe_t *)client, fd);
+}
+
+__attribute__((constructor)) static void install_adopt(void)
+{
+    ah__stream_adopt_hook = adopt_received;
+}

@@ -53,6 +53,17 @@ struct ah__conn;
 
 /* One direction of a connection: bytes end `from` sent, read by the other end. Offsets are
  * absolute: buf holds [rd, wr) at buf[x - base]; [rd, arr) has arrived, [arr, wr) is in flight. */
+/* Descriptors passed with SCM_RIGHTS over a fake AF_UNIX stream (fd/socket.c's sendmsg): they
+ * ride with the bytes [at, end) of the flow. Each is a number of the passed object that the
+ * program does not know (fd/dup.c's sharing), until a reader takes it with the first of those
+ * bytes; the reader's read stops at `end`, as Linux's unix_stream_read_generic does. */
+typedef struct ah__rights {
+    struct ah__rights *next;
+    uint64_t at, end;
+    int n;
+    int fds[];
+} ah__rights;
+
 typedef struct ah__flow {
     struct ah__conn *conn;
     int from;
@@ -65,7 +76,8 @@ typedef struct ah__flow {
     ah__event ev;
     int fin_sent, rst_sent;
     int fin_arrived, rst_arrived;
-    uint64_t fin_at; /* offset of the FIN */
+    uint64_t fin_at;    /* offset of the FIN */
+    ah__rights *rights; /* descriptors in flight, in order */
 } ah__flow;
 
 struct ah__sock;
@@ -147,6 +159,7 @@ typedef struct ah__sock {
     unsigned keepalive_delay;
     void *real;          /* a real descriptor the stream adopted (fd/realstream.c), or NULL */
     int blocking_writes; /* uv_stream_set_blocking(st, 1): uv_try_write waits for room */
+    ah__rights *pending; /* an IPC pipe's received descriptors, for uv_accept (in order) */
 } ah__sock;
 
 /* Per server address: listener and faults. Lives until the sim is freed. */
@@ -293,6 +306,14 @@ int ah__flow_take_due(ah__flow *f);
 /* Bytes the receiver of `f` may read now (up to a segment end when `chunked`). */
 size_t ah__flow_readable(const ah__flow *f, int chunked);
 void ah__flow_consume(ah__flow *f, size_t n);
+/* stream.c: an IPC pipe's received descriptors (SCM_RIGHTS), for uv_pipe_pending_*. */
+int ah__sock_pending_count(ah__sock *s);
+uv_handle_type ah__sock_pending_type(ah__sock *s);
+/* SCM_RIGHTS: `fds` ride with the bytes [at, end) of `f` (taken over: the flow owns them). */
+void ah__flow_rights_add(ah__flow *f, uint64_t at, uint64_t end, const int *fds, int n);
+/* A read of up to *n bytes from f->rd: the descriptors that ride with them, if any (the caller
+ * owns the record; *n is cut at its end). NULL when none. */
+ah__rights *ah__flow_rights_take(ah__flow *f, size_t *n);
 int ah__route_chunked(const ah__route *r);
 /* An end of the connection goes away (user close, peer close). `rst`: reset instead of FIN. */
 void ah__end_close(ah__conn *c, int side, int rst);
@@ -321,6 +342,9 @@ void ah__local_for(const ah__addr *server, uint32_t port, ah__addr *out);
 /* Set by the layer that may give a stream a descriptor of its own (fd/: uv_fileno, uv_tcp_open):
  * called when the stream closes its socket. */
 extern void (*ah__stream_fd_close_hook)(ah__sock *s, int fd);
+/* uv_accept of a descriptor an IPC pipe received (SCM_RIGHTS): libuv's uv__stream_open of it
+ * into `client` (uv_pipe_open or uv_tcp_open); set by fd/uvopen.c, which owns adoption. */
+extern int (*ah__stream_adopt_hook)(uv_stream_t *client, int fd);
 void ah__stream_init(uv_loop_t *loop, uv_stream_t *st, uv_handle_type type, ah__site site);
 /* Linux's TCP_KEEPIDLE of a new socket (net.ipv4.tcp_keepalive_time), in seconds. */
 #define AH__TCP_KEEPIDLE_DEFAULT 7200

@@ -493,6 +493,32 @@ void ah__flow_consume(ah__flow *f, size_t n)
     }
 }
 
+void ah__flow_rights_add(ah__flow *f, uint64_t at, uint64_t end, const int *fds, int n)
+{
+    ah__rights *r = ah__calloc(1, sizeof(*r) + (size_t)n * sizeof(int)), **tail = &f->rights;
+
+    r->at = at;
+    r->end = end;
+    r->n = n;
+    memcpy(r->fds, fds, (size_t)n * sizeof(int));
+    while (*tail != NULL)
+        tail = &(*tail)->next;
+    *tail = r;
+}
+
+ah__rights *ah__flow_rights_take(ah__flow *f, size_t *n)
+{
+    ah__rights *r = f->rights;
+
+    if (r == NULL || r->at >= f->rd + *n)
+        return NULL;
+    f->rights = r->next;
+    r->next = NULL;
+    if (r->end > f->rd && r->end - f->rd < *n)
+        *n = (size_t)(r->end - f->rd);
+    return r;
+}
+
 static int receiver_refs(ah__conn *c, int r)
 {
     if (c->end[r].pc != NULL)
@@ -668,6 +694,16 @@ void ah__end_close(ah__conn *c, int side, int rst)
             ah__flow_send_fin(c, side);
     }
     in->rd = in->arr;
+    while (in->rights != NULL) {
+        /* Descriptors in flight to a closed socket are closed (Linux's unix_release_sock
+         * purges the receive queue), through close(2) so that the fd/ layer sees it. */
+        ah__rights *r = in->rights;
+        int i;
+        in->rights = r->next;
+        for (i = 0; i < r->n; i++)
+            close(r->fds[i]);
+        ah__free(r);
+    }
     flow_gc(in);
     ah__flow_arm(in);
 }
@@ -1146,6 +1182,12 @@ static void net_destroy(ah_sim *sim, void *state)
         for (i = 0; i < 2; i++) {
             ah__free(c->flow[i].buf);
             ah__free(c->flow[i].segs);
+            while (c->flow[i].rights != NULL) {
+                /* Never read: their numbers go with the descriptor table. */
+                ah__rights *r = c->flow[i].rights;
+                c->flow[i].rights = r->next;
+                ah__free(r);
+            }
         }
         ah__free(c);
     }

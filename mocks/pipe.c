@@ -274,15 +274,15 @@ void uv_pipe_pending_instances(uv_pipe_t *handle, int count)
 int uv_pipe_pending_count(uv_pipe_t *handle)
 {
     AH__ENTRY("uv_pipe_pending_count");
-    ah__sock_of((uv_stream_t *)handle, "uv_pipe_pending_count");
-    return 0; /* no handle is ever passed: IPC is not simulated */
+    ah__sock *s = ah__sock_of((uv_stream_t *)handle, "uv_pipe_pending_count");
+    return handle->ipc ? ah__sock_pending_count(s) : 0;
 }
 
 uv_handle_type uv_pipe_pending_type(uv_pipe_t *handle)
 {
     AH__ENTRY("uv_pipe_pending_type");
-    ah__sock_of((uv_stream_t *)handle, "uv_pipe_pending_type");
-    return UV_UNKNOWN_HANDLE;
+    ah__sock *s = ah__sock_of((uv_stream_t *)handle, "uv_pipe_pending_type");
+    return handle->ipc ? ah__sock_pending_type(s) : UV_UNKNOWN_HANDLE;
 }
 
 ah__conn *ah__pipe_open_pair(uv_pipe_t *p, int readable, int writable, const char *label)

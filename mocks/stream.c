@@ -8,6 +8,10 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static void take_rights(ah__sock *s, ah__flow *f, size_t *n);
 
 static void io_pend_run(ah__pending *p);
 static void conn_fire(ah__event *ev);
@@ -98,6 +102,7 @@ ah__sock *ah__sock_of(const uv_stream_t *st, const char *fn)
 }
 
 void (*ah__stream_fd_close_hook)(ah__sock *s, int fd);
+int (*ah__stream_adopt_hook)(uv_stream_t *client, int fd);
 
 /* libuv gives a stream a socket (an fd) at bind, connect, listen or accept; the sim marks it. */
 void ah__sock_give_fd(ah__sock *s)
@@ -237,6 +242,7 @@ static void sock_read(ah__sock *s)
         avail = ah__flow_readable(f, chunked(s));
         if (avail > 0) {
             n = avail < buf.len ? avail : buf.len;
+            take_rights(s, f, &n);
             memcpy(buf.base, f->buf + (f->rd - f->base), n);
             ah__flow_consume(f, n);
             AH__DISPATCH(sim, st, "read_cb", st->read_cb(st, (ssize_t)n, &buf));
@@ -401,6 +407,83 @@ int uv_stream_set_blocking(uv_stream_t *st, int blocking)
 }
 
 /* ---- writing ---- */
+
+/* libuv's uv__stream_recv_cmsg: the descriptors that ride with the bytes about to be read wait
+ * for uv_accept on an IPC pipe; any other stream closes them, as libuv does. */
+static void take_rights(ah__sock *s, ah__flow *f, size_t *n)
+{
+    ah__rights *r = f->rights != NULL ? ah__flow_rights_take(f, n) : NULL, **tail = &s->pending;
+    int i;
+
+    if (r == NULL)
+        return;
+    if (s->stream->type != UV_NAMED_PIPE || !((uv_pipe_t *)s->stream)->ipc) {
+        for (i = 0; i < r->n; i++)
+            close(r->fds[i]);
+        ah__free(r);
+        return;
+    }
+    while (*tail != NULL)
+        tail = &(*tail)->next;
+    *tail = r;
+}
+
+/* The next received descriptor of an IPC pipe, taken off its queue (-1: none). */
+static int pending_pop(ah__sock *s)
+{
+    ah__rights *r = s->pending;
+    int fd;
+
+    while (r != NULL && r->n == 0) {
+        s->pending = r->next;
+        ah__free(r);
+        r = s->pending;
+    }
+    if (r == NULL)
+        return -1;
+    fd = r->fds[0];
+    memmove(r->fds, r->fds + 1, (size_t)(r->n - 1) * sizeof(int));
+    r->n--;
+    return fd;
+}
+
+int ah__sock_pending_count(ah__sock *s)
+{
+    ah__rights *r;
+    int n = 0;
+
+    for (r = s->pending; r != NULL; r = r->next)
+        n += r->n;
+    return n;
+}
+
+/* libuv's uv__handle_type of the next received descriptor. */
+uv_handle_type ah__sock_pending_type(ah__sock *s)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int type = 0, fd;
+    ah__rights *r;
+
+    for (r = s->pending; r != NULL && r->n == 0; r = r->next)
+        ;
+    if (r == NULL)
+        return UV_UNKNOWN_HANDLE;
+    fd = r->fds[0];
+    memset(&ss, 0, sizeof(ss));
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return UV_UNKNOWN_HANDLE;
+    len = sizeof(type);
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0)
+        return UV_UNKNOWN_HANDLE;
+    if (type == SOCK_STREAM && (ss.ss_family == AF_INET || ss.ss_family == AF_INET6))
+        return UV_TCP;
+    if (type == SOCK_DGRAM && (ss.ss_family == AF_INET || ss.ss_family == AF_INET6))
+        return UV_UDP;
+    if (type == SOCK_STREAM && ss.ss_family == AF_UNIX)
+        return UV_NAMED_PIPE;
+    return UV_UNKNOWN_HANDLE;
+}
 
 static size_t bufs_total(const uv_buf_t *b, unsigned n)
 {
@@ -1088,6 +1171,16 @@ int uv_accept(uv_stream_t *server, uv_stream_t *client)
                  ah__handle_str(client->u.reserved[0], b, sizeof(b)));
     if (ss->real != NULL)
         return ah__real_stream->accept(ss, cs);
+    if (server->type == UV_NAMED_PIPE && ((uv_pipe_t *)server)->ipc) {
+        /* libuv's uv_accept of a received descriptor: uv__stream_open of it, closed on error. */
+        int fd = pending_pop(ss);
+        if (fd < 0)
+            return UV_EAGAIN;
+        err = ah__stream_adopt_hook != NULL ? ah__stream_adopt_hook(client, fd) : UV_EINVAL;
+        if (err != 0)
+            close(fd);
+        return err;
+    }
     if (ss->accepted == NULL)
         return UV_EAGAIN;
     c = ss->accepted;
@@ -1181,6 +1274,7 @@ static void stream_destroy(uv_handle_t *h)
     uv_stream_t *st = (uv_stream_t *)h;
     ah__sock *s = st->queued_fds;
     uv_connect_t *req;
+    int fd;
 
     if (s == NULL)
         return;
@@ -1193,6 +1287,8 @@ static void stream_destroy(uv_handle_t *h)
     flush_write_queue(s, UV_ECANCELED);
     write_callbacks(s);
     drain(s);
+    while ((fd = pending_pop(s)) >= 0)
+        close(fd); /* received, never accepted: libuv's uv__stream_destroy closes them */
     st->queued_fds = NULL;
     s->stream = NULL;
     ah__list_remove(&s->link);

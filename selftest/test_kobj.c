@@ -1582,6 +1582,238 @@ static void a_signal_a_signalfd_waits_for_must_be_blocked(void **state)
     ah_assert_passes(NULL, sfd_unblocked_body, "blocked");
 }
 
+/* ---- descriptor passing (SCM_RIGHTS) over a fake socketpair ---- */
+
+/* sendmsg with SCM_RIGHTS of `n` descriptors and the one byte `c`. */
+static ssize_t send_fds(int sock, char c, const int *fds, int n)
+{
+    char space[CMSG_SPACE(8 * sizeof(int))];
+    struct iovec iov = {&c, 1};
+    struct msghdr m;
+    struct cmsghdr *cm;
+
+    memset(&m, 0, sizeof(m));
+    memset(space, 0, sizeof(space));
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = space;
+    m.msg_controllen = CMSG_LEN((size_t)n * sizeof(int));
+    cm = CMSG_FIRSTHDR(&m);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = m.msg_controllen;
+    memcpy(CMSG_DATA(cm), fds, (size_t)n * sizeof(int));
+    return sendmsg(sock, &m, 0);
+}
+
+static void passed_descriptors_are_the_same_open_objects(void **state)
+{
+    ah_sim *sim = *state;
+    int sv[2], p[2], e, got[4], k;
+    char b[8], space[CMSG_SPACE(2 * sizeof(int))];
+    struct iovec iov = {b, sizeof(b)};
+    struct msghdr m;
+    struct cmsghdr *cm;
+
+    (void)sim;
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(send_fds(sv[0], 'A', p, 2), 1);
+    assert_int_equal(write(sv[0], "bc", 2), 2);
+    memset(&m, 0, sizeof(m));
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = space;
+    m.msg_controllen = CMSG_LEN(sizeof(int)); /* room for one of the two: MSG_CTRUNC */
+    /* the read stops after the byte the descriptors came with */
+    assert_int_equal(recvmsg(sv[1], &m, MSG_CMSG_CLOEXEC), 1);
+    assert_int_equal(b[0], 'A');
+    assert_true(m.msg_flags & MSG_CTRUNC);
+    cm = CMSG_FIRSTHDR(&m);
+    assert_non_null(cm);
+    assert_int_equal(cm->cmsg_type, SCM_RIGHTS);
+    assert_int_equal(cm->cmsg_len, CMSG_LEN(sizeof(int)));
+    memcpy(&got[0], CMSG_DATA(cm), sizeof(int));
+    assert_int_equal(fcntl(got[0], F_GETFD), FD_CLOEXEC);
+    assert_int_equal(fcntl(got[0], F_GETFL) & O_ACCMODE, O_RDONLY); /* the read end */
+    /* the same open object: bytes written to the pipe read through the new number */
+    assert_int_equal(write(p[1], "z", 1), 1);
+    assert_int_equal(read(got[0], b, sizeof(b)), 1);
+    assert_int_equal(b[0], 'z');
+    assert_int_equal(read(sv[1], b, sizeof(b)), 2); /* the plain bytes that followed */
+    /* the cut write end was closed by the kernel: only p[1] is left; a second passing with room */
+    assert_int_equal(send_fds(sv[0], 'B', p + 1, 1), 1);
+    assert_int_equal(close(p[1]), 0);
+    m.msg_controllen = sizeof(space);
+    m.msg_flags = 0;
+    assert_int_equal(recvmsg(sv[1], &m, 0), 1);
+    assert_false(m.msg_flags & MSG_CTRUNC);
+    memcpy(&got[1], CMSG_DATA(CMSG_FIRSTHDR(&m)), sizeof(int));
+    assert_int_equal(write(got[1], "y", 1), 1); /* the passed write end writes the pipe */
+    assert_int_equal(read(got[0], b, sizeof(b)), 1);
+    assert_int_equal(close(got[1]), 0);
+    assert_int_equal(read(got[0], b, sizeof(b)), 0); /* its last writer gone: end of file */
+    /* a plain read of bytes that carried descriptors closes them, as Linux */
+    assert_int_equal(send_fds(sv[0], 'C', got, 1), 1);
+    assert_int_equal(read(sv[1], b, sizeof(b)), 1);
+    /* a closed number: EBADF, nothing sent */
+    k = 1000;
+    assert_int_equal(send_fds(sv[0], 'D', &k, 1), -1);
+    e = errno;
+    assert_int_equal(e, EBADF);
+    close(got[0]);
+    close(p[0]);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+static void a_message_pair_passes_descriptors_with_a_message(void **state)
+{
+    ah_sim *sim = *state;
+    int sv[2], p[2], got, i;
+    char b[8], space[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = {b, sizeof(b)};
+    struct msghdr m;
+
+    (void)sim;
+    for (i = 0; i < 2; i++) {
+        assert_int_equal(socketpair(AF_UNIX, i == 0 ? SOCK_DGRAM : SOCK_SEQPACKET, 0, sv), 0);
+        assert_int_equal(pipe(p), 0);
+        assert_int_equal(send_fds(sv[0], 'M', p + 1, 1), 1);
+        assert_int_equal(close(p[1]), 0); /* in flight: the write end stays open */
+        memset(&m, 0, sizeof(m));
+        m.msg_iov = &iov;
+        m.msg_iovlen = 1;
+        m.msg_control = space;
+        m.msg_controllen = sizeof(space);
+        assert_int_equal(recvmsg(sv[1], &m, 0), 1);
+        assert_int_equal(b[0], 'M');
+        assert_false(m.msg_flags & MSG_CTRUNC);
+        memcpy(&got, CMSG_DATA(CMSG_FIRSTHDR(&m)), sizeof(int));
+        assert_int_equal(write(got, "w", 1), 1);
+        assert_int_equal(read(p[0], b, sizeof(b)), 1);
+        assert_int_equal(close(got), 0);
+        assert_int_equal(read(p[0], b, sizeof(b)), 0); /* its only writer closed */
+        /* one never received is closed with the receiving socket */
+        assert_int_equal(send_fds(sv[0], 'N', p, 1), 1);
+        close(p[0]);
+        close(sv[1]);
+        close(sv[0]);
+    }
+}
+
+/* libuv's test-pipe-sendmsg.c, on the sim: four socketpair ends passed to an IPC uv_pipe_t. */
+static uv_pipe_t ipc_incoming[4];
+static unsigned ipc_count, ipc_closed;
+
+static void ipc_close_cb(uv_handle_t *h)
+{
+    (void)h;
+    ipc_closed++;
+}
+
+static void ipc_alloc(uv_handle_t *h, size_t n, uv_buf_t *b)
+{
+    static char one[1];
+    (void)h, (void)n;
+    *b = uv_buf_init(one, 1);
+}
+
+static void ipc_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
+{
+    uv_pipe_t *p = (uv_pipe_t *)st;
+    unsigned i;
+
+    (void)b;
+    assert_true(n >= 0);
+    while (uv_pipe_pending_count(p) != 0) {
+        assert_int_equal(uv_pipe_pending_type(p), UV_NAMED_PIPE);
+        assert_true(ipc_count < 4);
+        assert_int_equal(uv_pipe_init(st->loop, &ipc_incoming[ipc_count], 0), 0);
+        assert_int_equal(uv_accept(st, (uv_stream_t *)&ipc_incoming[ipc_count++]), 0);
+    }
+    if (ipc_count != 4)
+        return;
+    assert_int_equal(uv_read_stop(st), 0);
+    uv_close((uv_handle_t *)st, ipc_close_cb);
+    for (i = 0; i < 4; i++)
+        uv_close((uv_handle_t *)&ipc_incoming[i], ipc_close_cb);
+}
+
+static void uv_pipe_ipc_receives_passed_descriptors(void **state)
+{
+    ah_sim *sim = *state;
+    uv_pipe_t p;
+    int sv[2], send[4], i;
+
+    (void)sim;
+    ipc_count = ipc_closed = 0;
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    for (i = 0; i < 4; i += 2)
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, send + i), 0);
+    assert_int_equal(uv_pipe_init(uv_default_loop(), &p, 1), 0);
+    assert_int_equal(uv_pipe_open(&p, sv[1]), 0);
+    assert_int_equal(uv_read_start((uv_stream_t *)&p, ipc_alloc, ipc_read), 0);
+    assert_int_equal(send_fds(sv[0], 'X', send, 4), 1);
+    for (i = 0; i < 4; i++)
+        close(send[i]); /* the receiver's numbers keep the objects open */
+    uv_run(uv_default_loop(), UV_RUN_DEFAULT);
+    assert_int_equal(ipc_count, 4);
+    assert_int_equal(ipc_closed, 5);
+    close(sv[0]);
+}
+
+static void pass_real_body(ah_sim *sim, void *ctx)
+{
+    int sv[2], p[2], real = -1;
+
+    (void)sim;
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    assert_int_equal(pipe(p), 0);
+    if (ctx == NULL)
+        real = open("/dev/null", O_RDONLY);
+    /* planted without ctx: a real descriptor cannot travel over a fake socket */
+    assert_int_equal(send_fds(sv[0], 'x', ctx == NULL ? &real : p, 1), 1);
+    if (real >= 0)
+        close(real);
+    close(p[0]);
+    close(p[1]);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+static void passing_a_real_descriptor_is_named(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, pass_real_body, NULL, "passing real descriptor");
+    ah_assert_passes(NULL, pass_real_body, "fake");
+}
+
+static void pass_owned_body(ah_sim *sim, void *ctx)
+{
+    int sv[2], p[2];
+    uv_pipe_t h;
+
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(uv_pipe_init(uv_default_loop(), &h, 0), 0);
+    assert_int_equal(uv_pipe_open(&h, p[0]), 0);
+    /* planted without ctx: the handle's descriptor, behind libuv's back */
+    assert_int_equal(send_fds(sv[0], 'x', ctx == NULL ? &p[0] : &p[1], 1), 1);
+    uv_close((uv_handle_t *)&h, NULL);
+    close(p[1]);
+    close(sv[0]);
+    close(sv[1]);
+    ah_run_until_idle(sim);
+}
+
+static void passing_a_handles_descriptor_is_named(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, pass_owned_body, NULL, "belongs to a uv handle");
+    ah_assert_passes(NULL, pass_owned_body, "the write end");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1611,6 +1843,9 @@ int main(void)
         ah_unit_test(a_signalfd_reads_blocked_signals_in_virtual_time),
         ah_unit_test(uv_poll_watches_a_signalfd),
         ah_unit_test(a_small_write_waits_for_room_for_all_of_it),
+        ah_unit_test(passed_descriptors_are_the_same_open_objects),
+        ah_unit_test(uv_pipe_ipc_receives_passed_descriptors),
+        ah_unit_test(a_message_pair_passes_descriptors_with_a_message),
         cmocka_unit_test(a_read_on_a_pipe_nobody_writes_is_a_deadlock),
         cmocka_unit_test(a_thread_reading_a_pipe_nobody_writes_is_a_deadlock),
         cmocka_unit_test(a_write_to_a_closed_eventfd_is_ebadf),
@@ -1626,6 +1861,8 @@ int main(void)
         cmocka_unit_test(uv_try_write_in_blocking_mode_waits_for_room),
         cmocka_unit_test(a_blocking_uv_try_write_nobody_reads_is_a_deadlock),
         cmocka_unit_test(a_blocking_uv_try_write_in_a_callback_is_named),
+        cmocka_unit_test(passing_a_real_descriptor_is_named),
+        cmocka_unit_test(passing_a_handles_descriptor_is_named),
     };
     return ah_run_tests(tests);
 }
