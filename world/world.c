@@ -33,6 +33,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -348,7 +349,7 @@ static void member_died(member *m)
     libc.close(m->fd);
     m->fd = -1;
     if (!pr->real_reaped) {
-        while (waitpid(pr->real_pid, &status, 0) < 0 && errno == EINTR)
+        while (ah__real_waitpid(pr->real_pid, &status, 0) < 0 && errno == EINTR)
             ;
         pr->real_reaped = 1;
         pr->real_status = status;
@@ -785,6 +786,67 @@ static void world_gone(ah__proc *pr)
     member *m = pr->world;
     pr->world = NULL;
     member_free(m); /* the caller kills and reaps the process */
+}
+
+/* ---- posix_spawn and posix_spawnp: a harness-linked program joins as through uv_spawn ---- */
+
+typedef int (*spawn_fn)(pid_t *, const char *, const posix_spawn_file_actions_t *,
+                        const posix_spawnattr_t *, char *const[], char *const[]);
+
+static int spawn_join(int search, pid_t *pid, const char *path,
+                      const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr,
+                      char *const argv[], char *const envp[])
+{
+    static spawn_fn real[2];
+    ah_sim *sim = ah_sim_current();
+    uv_process_options_t o;
+    ah__proc *pr;
+    char file[4096], **wenv = NULL;
+    pid_t cpid = 0;
+    int wfd, r;
+
+    if (real[search] == NULL)
+        *(void **)&real[search] = dlsym(RTLD_NEXT, search ? "posix_spawnp" : "posix_spawn");
+    if (sim == NULL || path == NULL)
+        return real[search](pid, path, fa, attr, argv, envp);
+    /* posix_spawn takes a name without a slash as a path in the working directory */
+    snprintf(file, sizeof(file), "%s%s", !search && strchr(path, '/') == NULL ? "./" : "", path);
+    pr = ah__proc_bare_new(sim, file, AH__CALLER(search ? "posix_spawnp" : "posix_spawn"));
+    memset(&o, 0, sizeof(o));
+    o.file = file;
+    o.env = (char **)envp;
+    wfd = world_prepare(pr, &o, &wenv);
+    if (wfd < 0) {
+        ah__proc_bare_drop(pr); /* not harness-linked: the program's real child, as before */
+        return real[search](pid, path, fa, attr, argv, envp);
+    }
+    libc.fcntl(wfd, F_SETFD, 0); /* the child inherits it (world_started closes the parent's) */
+    r = real[search](&cpid, path, fa, attr, argv, wenv);
+    if (r != 0) {
+        world_started(pr, 0);
+        ah__proc_bare_drop(pr);
+        return r;
+    }
+    if (pid != NULL)
+        *pid = cpid;
+    ah__proc_bare_started(pr, (int)cpid);
+    if (!world_started(pr, 1))
+        ah__proc_bare_drop(pr); /* no hello: it runs for real, the program's real child */
+    return 0;
+}
+
+AH__LIBC(posix_spawn, 16, AH__LIBC_SIGNAL);
+int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+                const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    return spawn_join(0, pid, path, fa, attr, argv, envp);
+}
+
+AH__LIBC(posix_spawnp, 17, AH__LIBC_SIGNAL);
+int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+                 const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    return spawn_join(1, pid, file, fa, attr, argv, envp);
 }
 
 /* ====================================================================================== */
