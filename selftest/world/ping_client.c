@@ -165,6 +165,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "posix_spawn: %s\n", strerror(r));
         return 1;
     }
+#ifdef PLANTED_BLOCKING_WAIT
+    /* planted: a blocking wait on a process of the world before the loop ever runs */
+    waitpid(server_pid, &r, 0);
+#endif
 #else
     if ((r = uv_spawn(loop, &server, &o)) != 0) {
         fprintf(stderr, "uv_spawn: %s\n", uv_strerror(r));
