@@ -184,6 +184,16 @@ typedef struct ah__proc_world_hooks {
     void (*gone)(ah__proc *pr);
     void (*describe)(ah__proc *pr, ah__buf *b); /* what a running member waits for */
     void (*stdio_arrived)(ah__proc *pr);        /* the parent wrote to a pipe of the member */
+    /* fork() (fork.c): `fork_prepare` before the fork gives the descriptor a child may pass to a
+     * harness-linked program it execs (-1: none), `fork_child` hands it to the child, and
+     * `fork_parent` keeps the parent's end for the child `pid`; `fork_look` (while fork.c looks
+     * at the child) is nonzero once the child exec'd a program that joined the world (it is then
+     * a bare child of proc/, fork.c forgets it); `fork_forget` when fork.c forgets the child. */
+    int (*fork_prepare)(void);
+    void (*fork_child)(int fd);
+    void (*fork_parent)(int pid, int fd);
+    int (*fork_look)(ah_sim *sim, int pid, ah__site site);
+    void (*fork_forget)(int pid);
 } ah__proc_world_hooks;
 extern ah__proc_world_hooks ah__proc_world;
 /* A child started outside libuv (posix_spawn in world/): no handle, no exit_cb; its exit is a

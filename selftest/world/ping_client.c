@@ -5,8 +5,10 @@
  *
  * Built with WORLD_POSIX_SPAWN, it starts the server with posix_spawn, sends the SIGTERM with
  * kill and collects the exit with waitpid(WNOHANG) when a uv_signal_t sees SIGCHLD, as a program
- * that does not use uv_spawn does. */
+ * that does not use uv_spawn does; with WORLD_FORK_EXEC too, it starts it with fork and execv. */
+#include <errno.h>
 #include <signal.h>
+#include <unistd.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <stdio.h>
@@ -161,7 +163,15 @@ int main(int argc, char **argv)
     (void)server;
     uv_signal_init(loop, &chld);
     uv_signal_start(&chld, chld_cb, SIGCHLD);
+#ifdef WORLD_FORK_EXEC
+    if ((server_pid = fork()) == 0) {
+        execv(argv[1], args);
+        _exit(127);
+    }
+    if ((r = server_pid < 0 ? errno : 0) != 0) {
+#else
     if ((r = posix_spawn(&server_pid, argv[1], NULL, NULL, args, environ)) != 0) {
+#endif
         fprintf(stderr, "posix_spawn: %s\n", strerror(r));
         return 1;
     }

@@ -8,7 +8,8 @@ dir=$2
 #   harness_ps, real_ps: the client starts the server with posix_spawn and waits for it with
 #   SIGCHLD and waitpid (world_ping_client_ps).
 client=world_ping_client
-case $case in *_ps) client=world_ping_client_ps ;; esac
+#   harness_fx, real_fx: the same with fork and execv (world_ping_client_fx).
+case $case in *_ps) client=world_ping_client_ps ;; *_fx) client=world_ping_client_fx ;; esac
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 fail() {
@@ -17,7 +18,7 @@ fail() {
     exit 1
 }
 case $case in
-harness | harness_ps)
+harness | harness_ps | harness_fx)
     start=$(date +%s%N)
     "$dir/$client" "$dir/world_ping_server" 7411 >"$out/1" 2>&1 || fail "run 1 exit $?"
     mid=$(date +%s%N)
@@ -35,7 +36,7 @@ X
     [ "$ms" -lt 1000 ] || fail "run 1 took $ms ms of wall time"
     echo "run 1: $ms ms of wall time"
     ;;
-real | real_ps)
+real | real_ps | real_fx)
     port=$((20000 + $$ % 20000))
     "$dir/${client}_real" "$dir/world_ping_server_real" $port >"$out/1" 2>&1 ||
         fail "exit $?"
