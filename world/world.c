@@ -995,7 +995,8 @@ static char **exec_env(const char *file, int search, char *const envp[])
     if (!program_joins(path, (char **)envp))
         return NULL;
     while (envp != NULL && envp[n] != NULL)
-        n++;
+        if (strncmp(envp[n++], "AH_WORLD_FD=", 12) == 0)
+            return NULL; /* uv_spawn's own child, which joins through its spawner */
     env = calloc(n + 2, sizeof(char *));
     if (env == NULL)
         return NULL;
