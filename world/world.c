@@ -593,7 +593,7 @@ static int file_has_marker(const char *path)
 {
     FILE *f = fopen(path, "rb");
     size_t mlen = strlen(ah__world_marker), keep = 0, n;
-    char buf[65536 + 64];
+    static char buf[65536 + 64]; /* not on the stack: exec may run on a signal stack (crash.c) */
     int found = 0;
 
     if (f == NULL)
@@ -611,7 +611,7 @@ static int file_has_marker(const char *path)
 
 static int program_joins(const char *file, char **env)
 {
-    char path[4096];
+    static char path[4096];
     const char *p = NULL, *e;
     size_t i;
 
@@ -986,7 +986,8 @@ static struct {
  * does not join, the exec goes on as before). */
 static char **exec_env(const char *file, int search, char *const envp[])
 {
-    char path[4096], var[48], **env;
+    static char path[4096];
+    char var[48], **env;
     size_t n = 0, k = 0, i;
 
     if (exec_fd < 0 || file == NULL)
