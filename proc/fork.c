@@ -52,15 +52,6 @@ pid_t ah__real_fork(void)
     return real();
 }
 
-pid_t ah__real_waitpid(pid_t pid, int *status, int options)
-{
-    static pid_t (*real)(pid_t, int *, int);
-
-    if (real == NULL)
-        *(void **)&real = dlsym(RTLD_NEXT, "waitpid");
-    return real(pid, status, options);
-}
-
 static void kid_free(forked *k)
 {
     if (ah__proc_world.fork_forget != NULL)
@@ -208,19 +199,4 @@ pid_t fork(void)
             ah__proc_world.fork_parent(pid, wfd);
     }
     return pid;
-}
-
-/* waitpid: a child started with posix_spawn that joined the world (world/) is collected here,
- * at the virtual instant of its exit; any other child is the C library's. */
-AH__LIBC(waitpid, 12, AH__LIBC_SIGNAL);
-pid_t waitpid(pid_t pid, int *status, int options)
-{
-    ah_sim *sim = ah_sim_current();
-    ah__pstate *st;
-    int r;
-
-    if (sim != NULL && (st = ah__pstate_find(sim)) != NULL &&
-        (r = ah__proc_bare_wait(st, pid, status, options, AH__CALLER("waitpid"))) != -2)
-        return r;
-    return ah__real_waitpid(pid, status, options);
 }

@@ -218,7 +218,7 @@ void ah__tty_free_all(ah__pstate *st);
 
 /* fork.c: the C library's fork (uv_spawn's own fork must not be the interposed one). */
 pid_t ah__real_fork(void);
-/* The C library's waitpid (the room defines waitpid for the bare children above). */
+/* process.c: the C library's waitpid (the room defines waitpid for the bare children above). */
 pid_t ah__real_waitpid(pid_t pid, int *status, int options);
 /* signal.c: in a child the test forked, the signals uv_signal_t handles watch get real handlers:
  * a signal from the parent can only arrive for real. */

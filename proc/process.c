@@ -60,8 +60,6 @@ static void libc_resolve(void)
 
 static void proc_ev_fire(ah__event *ev);
 
-ah__proc_world_hooks ah__proc_world;
-
 /* A child in a trace note: a member of a world is not named by its real pid, which differs from
  * run to run (the trace hash of a schedule must not). */
 static const char *pid_str(const ah__proc *pr, char *b, size_t n)
@@ -742,6 +740,30 @@ int ah__proc_bare_wait(ah__pstate *st, int pid, int *status, int options, ah__si
              "(docs/world.md)",
              pid, ah__site_str(&site, b, sizeof(b)), running->file, running->pid);
     return -1;
+}
+
+pid_t ah__real_waitpid(pid_t pid, int *status, int options)
+{
+    static pid_t (*real)(pid_t, int *, int);
+
+    if (real == NULL)
+        *(void **)&real = dlsym(RTLD_NEXT, "waitpid");
+    return real(pid, status, options);
+}
+
+/* waitpid: a child started with posix_spawn that joined the world (world/) is collected here,
+ * at the virtual instant of its exit; any other child is the C library's. */
+AH__LIBC(waitpid, 12, AH__LIBC_SIGNAL);
+pid_t waitpid(pid_t pid, int *status, int options)
+{
+    ah_sim *sim = ah_sim_current();
+    ah__pstate *st;
+    int r;
+
+    if (sim != NULL && (st = ah__pstate_find(sim)) != NULL &&
+        (r = ah__proc_bare_wait(st, pid, status, options, AH__CALLER("waitpid"))) != -2)
+        return r;
+    return ah__real_waitpid(pid, status, options);
 }
 
 /* Opens the parent's ends of the UV_CREATE_PIPE streams (also after an exec failure, as libuv). */
