@@ -1,7 +1,8 @@
 #define _GNU_SOURCE 1
 /* One virtual world across processes (docs/world.md).
  *
- * A harness-linked program that a simulated process starts (uv_spawn) joins its parent's world:
+ * A harness-linked program that a simulated process starts (uv_spawn, posix_spawn, fork + exec)
+ * joins its parent's world:
  * the parent (the owner) owns the clock and the schedule, and the member runs only when the
  * owner hands it the baton, as a simulated thread does. The owner knows before the exec that the
  * program is harness-linked (the marker below is in every harness binary: it scans the file), and
