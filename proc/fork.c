@@ -54,6 +54,8 @@ pid_t ah__real_fork(void)
 
 static void kid_free(forked *k)
 {
+    if (ah__proc_world.fork_forget != NULL)
+        ah__proc_world.fork_forget(k->pid);
     ah__event_cancel(&k->ev);
     ah__list_remove(&k->link);
     ah__free(k);
@@ -116,6 +118,12 @@ static void kid_look(ah__event *ev)
 
     while ((r = kid_exited(k->pid)) == 0 && real_ms() - start < grace) {
         struct timespec ts = {0, 2 * 1000 * 1000};
+        /* it exec'd a harness-linked program, which joined the world (world/): no longer ours */
+        if (ah__proc_world.fork_look != NULL &&
+            ah__proc_world.fork_look(st->sim, k->pid, k->site)) {
+            kid_free(k);
+            return;
+        }
         (void)syscall(SYS_nanosleep, &ts, NULL); /* real time: the child runs for real */
     }
     if (r == 0) {
@@ -171,16 +179,24 @@ pid_t fork(void)
     ah_sim *sim = ah_sim_current();
     ah__site site;
     pid_t pid;
+    int wfd;
 
     if (sim == NULL)
         return ah__real_fork();
     site = AH__CALLER("fork");
     ah__fd_materialize(sim); /* pipes and socketpairs both processes may use: the kernel's */
     fflush(NULL);            /* what stdio holds is written once, not by both processes */
+    wfd = ah__proc_world.fork_prepare != NULL ? ah__proc_world.fork_prepare() : -1;
     pid = ah__real_fork();
-    if (pid == 0)
+    if (pid == 0) {
         in_child(sim, site);
-    else if (pid > 0)
-        in_parent(sim, pid, site);
+        if (wfd >= 0)
+            ah__proc_world.fork_child(wfd);
+    } else {
+        if (pid > 0)
+            in_parent(sim, pid, site);
+        if (wfd >= 0)
+            ah__proc_world.fork_parent(pid, wfd);
+    }
     return pid;
 }

@@ -103,6 +103,7 @@ typedef struct ah__proc {
     int stdin_gated;         /* the reap waits for the parent to close the child's input */
     uint64_t real_waited_ms; /* real time the harness waited for it so far */
     void *world;             /* a member of the world (world/): the world drives it */
+    int bare; /* started outside libuv (posix_spawn: world/): no handle; the program's waitpid */
 } ah__proc;
 
 typedef struct ah__pstate {
@@ -184,8 +185,28 @@ typedef struct ah__proc_world_hooks {
     void (*gone)(ah__proc *pr);
     void (*describe)(ah__proc *pr, ah__buf *b); /* what a running member waits for */
     void (*stdio_arrived)(ah__proc *pr);        /* the parent wrote to a pipe of the member */
+    /* fork() (fork.c): `fork_prepare` before the fork gives the descriptor a child may pass to a
+     * harness-linked program it execs (-1: none), `fork_child` hands it to the child, and
+     * `fork_parent` keeps the parent's end for the child `pid`; `fork_look` (while fork.c looks
+     * at the child) is nonzero once the child exec'd a program that joined the world (it is then
+     * a bare child of proc/, fork.c forgets it); `fork_forget` when fork.c forgets the child. */
+    int (*fork_prepare)(void);
+    void (*fork_child)(int fd);
+    void (*fork_parent)(int pid, int fd);
+    int (*fork_look)(ah_sim *sim, int pid, ah__site site);
+    void (*fork_forget)(int pid);
 } ah__proc_world_hooks;
 extern ah__proc_world_hooks ah__proc_world;
+/* A child started outside libuv (posix_spawn in world/): no handle, no exit_cb; its exit is a
+ * SIGCHLD caught by the sim and the program's waitpid collects it (ah__proc_bare_wait). `new`
+ * before the spawn, `drop` when it did not join (the program's real child then), `started` with
+ * the real pid. */
+ah__proc *ah__proc_bare_new(ah_sim *sim, const char *file, ah__site site);
+void ah__proc_bare_drop(ah__proc *pr);
+void ah__proc_bare_started(ah__proc *pr, int real_pid);
+/* waitpid(pid, status, options) for the bare children: the pid it returns (0: WNOHANG and still
+ * running), or -2 when `pid` names none of them (the C library's waitpid answers). */
+int ah__proc_bare_wait(ah__pstate *st, int pid, int *status, int options, ah__site site);
 /* A child's exit at the current instant (its pipes close, SIGCHLD follows). */
 void ah__proc_exited(ah__proc *pr, int status, int signum);
 /* Whether a uv_signal_t (or the loop's child watcher) would catch `signum` now. */
@@ -198,6 +219,8 @@ void ah__tty_free_all(ah__pstate *st);
 
 /* fork.c: the C library's fork (uv_spawn's own fork must not be the interposed one). */
 pid_t ah__real_fork(void);
+/* process.c: the C library's waitpid (the room defines waitpid for the bare children above). */
+pid_t ah__real_waitpid(pid_t pid, int *status, int options);
 /* signal.c: in a child the test forked, the signals uv_signal_t handles watch get real handlers:
  * a signal from the parent can only arrive for real. */
 void ah__sig_forked_child(ah__pstate *st);

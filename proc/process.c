@@ -60,8 +60,6 @@ static void libc_resolve(void)
 
 static void proc_ev_fire(ah__event *ev);
 
-ah__proc_world_hooks ah__proc_world;
-
 /* A child in a trace note: a member of a world is not named by its real pid, which differs from
  * run to run (the trace hash of a schedule must not). */
 static const char *pid_str(const ah__proc *pr, char *b, size_t n)
@@ -419,7 +417,7 @@ static int real_wait(ah__proc *pr, uint64_t limit_ms)
             idx[np++] = i;
         }
         if (!pr->real_reaped) {
-            r = waitpid(pr->real_pid, &status, WNOHANG);
+            r = ah__real_waitpid(pr->real_pid, &status, WNOHANG);
             if (r == pr->real_pid) {
                 pr->real_reaped = 1;
                 pr->real_status = status;
@@ -631,7 +629,7 @@ static int real_spawn(const uv_process_options_t *o, int *fds, int n, int wfd, i
         *pid_out = pid;
         return 0;
     }
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    while (ah__real_waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
     return r == sizeof(err) ? err : UV_EPIPE;
 }
@@ -664,6 +662,108 @@ static ah__proc *proc_new(ah__pstate *st, uv_loop_t *loop, uv_process_t *h,
     ah__list_init(&pr->loop_link);
     ah__list_insert_tail(&st->procs, &pr->link);
     return pr;
+}
+
+/* ---- children started outside libuv (posix_spawn: world/) ---- */
+
+ah__proc *ah__proc_bare_new(ah_sim *sim, const char *file, ah__site site)
+{
+    ah__pstate *st = ah__pstate_get(sim);
+    uv_process_options_t o;
+    ah__proc *pr;
+
+    memset(&o, 0, sizeof(o));
+    o.file = file;
+    /* libuv knows nothing of it: its exit is only a SIGCHLD, on the loop that runs now */
+    pr = proc_new(st, sim->current_hrec != NULL ? sim->current_hrec->loop : ah_sim_loop(sim), NULL,
+                  &o, site);
+    pr->bare = 1;
+    pr->ev.what = "a child started with posix_spawn";
+    return pr;
+}
+
+void ah__proc_bare_drop(ah__proc *pr)
+{
+    ah__list_remove(&pr->link);
+    if (ah__event_scheduled(&pr->ev))
+        ah__event_cancel(&pr->ev);
+    ah__free(pr->stdio);
+    ah__free(pr);
+}
+
+void ah__proc_bare_started(ah__proc *pr, int real_pid)
+{
+    char note[320], pb[32];
+
+    pr->real = 1;
+    pr->real_pid = real_pid;
+    pr->pid = real_pid;
+    snprintf(note, sizeof(note), "posix_spawn %s (%s)", pr->file, pid_str(pr, pb, sizeof(pb)));
+    ah__trace_note(pr->st->sim, "processes", note);
+}
+
+int ah__proc_bare_wait(ah__pstate *st, int pid, int *status, int options, ah__site site)
+{
+    ah__list *q;
+    ah__proc *pr, *found = NULL, *running = NULL;
+    char b[160];
+
+    if (pid < -1 || pid == 0)
+        return -2;
+    for (q = st->procs.next; q != &st->procs; q = q->next) {
+        pr = ah__container_of(q, ah__proc, link);
+        if (!pr->bare || pr->state == AH__PROC_REAPED || (pid != -1 && pr->pid != pid))
+            continue;
+        if (pr->state == AH__PROC_EXITED) {
+            found = pr;
+            break;
+        }
+        if (running == NULL)
+            running = pr;
+    }
+    if (found != NULL) {
+        found->state = AH__PROC_REAPED;
+        if (status != NULL)
+            *status = found->term_signal ? found->term_signal : (found->exit_status & 0xff) << 8;
+        return found->pid;
+    }
+    if (running == NULL)
+        return -2;
+    if (options & WNOHANG)
+        return 0;
+    if (running->world == NULL)
+        return -2; /* a real child that did not join: the C library waits for it */
+    ah__fail(st->sim,
+             "waitpid(%d) in %s blocks on %s (pid %d), a process of this world that is still "
+             "running: the world runs only while the test's loop runs, so this wait would never "
+             "end; wait for its SIGCHLD (a uv_signal_t) and then call waitpid with WNOHANG "
+             "(docs/world.md)",
+             pid, ah__site_str(&site, b, sizeof(b)), running->file, running->pid);
+    return -1;
+}
+
+pid_t ah__real_waitpid(pid_t pid, int *status, int options)
+{
+    static pid_t (*real)(pid_t, int *, int);
+
+    if (real == NULL)
+        *(void **)&real = dlsym(RTLD_NEXT, "waitpid");
+    return real(pid, status, options);
+}
+
+/* waitpid: a child started with posix_spawn that joined the world (world/) is collected here,
+ * at the virtual instant of its exit; any other child is the C library's. */
+AH__LIBC(waitpid, 12, AH__LIBC_SIGNAL);
+pid_t waitpid(pid_t pid, int *status, int options)
+{
+    ah_sim *sim = ah_sim_current();
+    ah__pstate *st;
+    int r;
+
+    if (sim != NULL && (st = ah__pstate_find(sim)) != NULL &&
+        (r = ah__proc_bare_wait(st, pid, status, options, AH__CALLER("waitpid"))) != -2)
+        return r;
+    return ah__real_waitpid(pid, status, options);
 }
 
 /* Opens the parent's ends of the UV_CREATE_PIPE streams (also after an exec failure, as libuv). */
@@ -948,7 +1048,13 @@ void ah__proc_check(ah__pstate *st, ah__buf *b)
         ah__proc *pr = ah__container_of(q, ah__proc, link);
         if (pr->handle != NULL || pr->detached || pr->state == AH__PROC_REAPED)
             continue;
-        if (pr->state == AH__PROC_EXITED)
+        if (pr->bare)
+            ah__buf_printf(b,
+                           "  - %s, started with posix_spawn, %s: nobody collected it with "
+                           "waitpid\n",
+                           proc_str(pr, s, sizeof(s)),
+                           pr->state == AH__PROC_EXITED ? "exited" : "is still running");
+        else if (pr->state == AH__PROC_EXITED)
             ah__buf_printf(b,
                            "  - %s exited at +%llu ms but was never reaped: its uv_process_t was "
                            "closed before its exit callback (libuv leaves a zombie and the exit "
@@ -1047,7 +1153,7 @@ void ah__proc_free_all(ah__pstate *st)
         if (pr->real && !pr->real_reaped && !pr->detached) {
             /* A real child the test left behind: the harness kills and reaps it. */
             ah__real_kill(pr->real_pid, SIGKILL);
-            while (waitpid(pr->real_pid, &status, 0) < 0 && errno == EINTR)
+            while (ah__real_waitpid(pr->real_pid, &status, 0) < 0 && errno == EINTR)
                 ;
         }
         for (i = 0; i < pr->nstdio; i++) {

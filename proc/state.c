@@ -9,6 +9,8 @@
 static const int pstate_key;
 
 ah__pstate_hooks ah__pstate_ops;
+/* Set by world/ (internal_proc.h); here, below process.c and fork.c, which both read it. */
+ah__proc_world_hooks ah__proc_world;
 
 static void st_check(ah_sim *sim, void *state, ah__buf *b)
 {

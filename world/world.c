@@ -1,7 +1,8 @@
 #define _GNU_SOURCE 1
 /* One virtual world across processes (docs/world.md).
  *
- * A harness-linked program that a simulated process starts (uv_spawn) joins its parent's world:
+ * A harness-linked program that a simulated process starts (uv_spawn, posix_spawn, fork + exec)
+ * joins its parent's world:
  * the parent (the owner) owns the clock and the schedule, and the member runs only when the
  * owner hands it the baton, as a simulated thread does. The owner knows before the exec that the
  * program is harness-linked (the marker below is in every harness binary: it scans the file), and
@@ -33,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -348,7 +350,7 @@ static void member_died(member *m)
     libc.close(m->fd);
     m->fd = -1;
     if (!pr->real_reaped) {
-        while (waitpid(pr->real_pid, &status, 0) < 0 && errno == EINTR)
+        while (ah__real_waitpid(pr->real_pid, &status, 0) < 0 && errno == EINTR)
             ;
         pr->real_reaped = 1;
         pr->real_status = status;
@@ -592,7 +594,7 @@ static int file_has_marker(const char *path)
 {
     FILE *f = fopen(path, "rb");
     size_t mlen = strlen(ah__world_marker), keep = 0, n;
-    char buf[65536 + 64];
+    static char buf[65536 + 64]; /* not on the stack: exec may run on a signal stack (crash.c) */
     int found = 0;
 
     if (f == NULL)
@@ -610,7 +612,7 @@ static int file_has_marker(const char *path)
 
 static int program_joins(const char *file, char **env)
 {
-    char path[4096];
+    static char path[4096];
     const char *p = NULL, *e;
     size_t i;
 
@@ -786,6 +788,261 @@ static void world_gone(ah__proc *pr)
     pr->world = NULL;
     member_free(m); /* the caller kills and reaps the process */
 }
+
+/* ---- posix_spawn and posix_spawnp: a harness-linked program joins as through uv_spawn ---- */
+
+typedef int (*spawn_fn)(pid_t *, const char *, const posix_spawn_file_actions_t *,
+                        const posix_spawnattr_t *, char *const[], char *const[]);
+
+static int spawn_join(int search, pid_t *pid, const char *path,
+                      const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr,
+                      char *const argv[], char *const envp[])
+{
+    static spawn_fn real[2];
+    ah_sim *sim = ah_sim_current();
+    uv_process_options_t o;
+    ah__proc *pr;
+    char file[4096], **wenv = NULL;
+    pid_t cpid = 0;
+    int wfd, r;
+
+    if (real[search] == NULL)
+        *(void **)&real[search] = dlsym(RTLD_NEXT, search ? "posix_spawnp" : "posix_spawn");
+    if (sim == NULL || path == NULL)
+        return real[search](pid, path, fa, attr, argv, envp);
+    /* posix_spawn takes a name without a slash as a path in the working directory */
+    snprintf(file, sizeof(file), "%s%s", !search && strchr(path, '/') == NULL ? "./" : "", path);
+    pr = ah__proc_bare_new(sim, file, AH__CALLER(search ? "posix_spawnp" : "posix_spawn"));
+    memset(&o, 0, sizeof(o));
+    o.file = file;
+    o.env = (char **)envp;
+    wfd = world_prepare(pr, &o, &wenv);
+    if (wfd < 0) {
+        ah__proc_bare_drop(pr); /* not harness-linked: the program's real child, as before */
+        return real[search](pid, path, fa, attr, argv, envp);
+    }
+    libc.fcntl(wfd, F_SETFD, 0); /* the child inherits it (world_started closes the parent's) */
+    r = real[search](&cpid, path, fa, attr, argv, wenv);
+    if (r != 0) {
+        world_started(pr, 0);
+        ah__proc_bare_drop(pr);
+        return r;
+    }
+    if (pid != NULL)
+        *pid = cpid;
+    ah__proc_bare_started(pr, (int)cpid);
+    if (!world_started(pr, 1))
+        ah__proc_bare_drop(pr); /* no hello: it runs for real, the program's real child */
+    return 0;
+}
+
+AH__LIBC(posix_spawn, 16, AH__LIBC_SIGNAL);
+int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+                const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    return spawn_join(0, pid, path, fa, attr, argv, envp);
+}
+
+AH__LIBC(posix_spawnp, 17, AH__LIBC_SIGNAL);
+int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+                 const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    return spawn_join(1, pid, file, fa, attr, argv, envp);
+}
+
+/* ---- fork and exec: a child the program forks that execs a harness-linked program joins ---- */
+
+/* Every fork() under a sim makes a socketpair (fork.c asks): the child keeps its end for an exec
+ * (exec_fd); the parent keeps the other end while fork.c looks at the child, and takes the
+ * child's hello there: the child is then a member, through a bare child record of proc/. */
+typedef struct fork_wait {
+    ah__list link;
+    int pid;
+    int fd;
+} fork_wait;
+
+static ah__list fork_waits = {&fork_waits, &fork_waits};
+static int fork_parent_end = -1; /* between fork_prepare and the fork's return */
+static int exec_fd = -1; /* in a forked child: what a harness-linked program it execs gets */
+
+static int world_fork_prepare(void)
+{
+    int sp[2], hi;
+
+    libc_resolve();
+    if (getenv("AH_WORLD_OFF") != NULL ||
+        libc.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0)
+        return -1;
+    hi = libc.fcntl(sp[1], F_DUPFD_CLOEXEC, 200);
+    libc.close(sp[1]);
+    if (hi < 0) {
+        libc.close(sp[0]);
+        return -1;
+    }
+    fork_parent_end = sp[0];
+    return hi;
+}
+
+static void world_fork_child(int fd)
+{
+    libc.close(fork_parent_end);
+    fork_parent_end = -1;
+    while (!ah__list_empty(&fork_waits)) { /* the parent's children are not this process's */
+        fork_wait *w = ah__container_of(fork_waits.next, fork_wait, link);
+        ah__list_remove(&w->link);
+        libc.close(w->fd);
+        ah__free(w);
+    }
+    if (exec_fd >= 0)
+        libc.close(exec_fd);
+    exec_fd = fd;
+}
+
+static void world_fork_parent(int pid, int fd)
+{
+    fork_wait *w;
+
+    libc.close(fd);
+    if (pid <= 0) {
+        libc.close(fork_parent_end);
+    } else {
+        w = ah__calloc(1, sizeof(*w));
+        w->pid = pid;
+        w->fd = fork_parent_end;
+        ah__list_insert_tail(&fork_waits, &w->link);
+    }
+    fork_parent_end = -1;
+}
+
+static fork_wait *fork_wait_find(int pid)
+{
+    ah__list *q;
+    for (q = fork_waits.next; q != &fork_waits; q = q->next)
+        if (ah__container_of(q, fork_wait, link)->pid == pid)
+            return ah__container_of(q, fork_wait, link);
+    return NULL;
+}
+
+static void world_fork_forget(int pid)
+{
+    fork_wait *w = fork_wait_find(pid);
+    if (w == NULL)
+        return;
+    ah__list_remove(&w->link);
+    libc.close(w->fd);
+    ah__free(w);
+}
+
+static int world_fork_look(ah_sim *sim, int pid, ah__site site)
+{
+    fork_wait *w = fork_wait_find(pid);
+    struct pollfd pf;
+    unsigned char *data = NULL;
+    char file[128], note[320];
+    msg_hdr h;
+    ah__proc *pr;
+    member *m;
+
+    if (w == NULL)
+        return 0;
+    pf.fd = w->fd;
+    pf.events = POLLIN;
+    pf.revents = 0;
+    if (libc.poll(&pf, 1, 0) <= 0)
+        return 0;
+    if (!msg_read(w->fd, &h, &data) || h.type != WM_HELLO) {
+        ah__free(data); /* its end closed: it exec'd a program outside the world, or exited */
+        world_fork_forget(pid);
+        return 0;
+    }
+    snprintf(file, sizeof(file), "%.*s", h.len > 0 ? (int)h.len - 1 : 0, data ? (char *)data : "");
+    ah__free(data);
+    pr = ah__proc_bare_new(sim, file[0] != '\0' ? file : "a forked child", site);
+    ah__proc_bare_started(pr, pid);
+    m = ah__calloc(1, sizeof(*m));
+    m->pr = pr;
+    m->sim = sim;
+    m->fd = w->fd;
+    m->child_fd = -1;
+    ah__list_init(&m->links);
+    m->ev.fire = member_turn;
+    m->ev.what = "a member process's turn";
+    m->ev.site = site;
+    pr->world = m;
+    w->fd = -1;
+    ah__list_remove(&w->link);
+    ah__free(w);
+    snprintf(note, sizeof(note), "%s (forked, exec'd) joins the world", pr->file);
+    ah__trace_note(sim, "world", note);
+    member_wake(m, sim->clock.now_ns);
+    return 1;
+}
+
+static struct {
+    int (*execve)(const char *, char *const[], char *const[]);
+    int (*execvpe)(const char *, char *const[], char *const[]);
+} exec_libc;
+
+/* In a forked child: the environment for a harness-linked `file`, with AH_WORLD_FD (NULL: it
+ * does not join, the exec goes on as before). */
+static char **exec_env(const char *file, int search, char *const envp[])
+{
+    static char path[4096];
+    char var[48], **env;
+    size_t n = 0, k = 0, i;
+
+    if (exec_fd < 0 || file == NULL)
+        return NULL;
+    snprintf(path, sizeof(path), "%s%s", !search && strchr(file, '/') == NULL ? "./" : "", file);
+    if (!program_joins(path, (char **)envp))
+        return NULL;
+    while (envp != NULL && envp[n] != NULL)
+        if (strncmp(envp[n++], "AH_WORLD_FD=", 12) == 0)
+            return NULL; /* uv_spawn's own child, which joins through its spawner */
+    env = calloc(n + 2, sizeof(char *));
+    if (env == NULL)
+        return NULL;
+    for (i = 0; i < n; i++)
+        if (strncmp(envp[i], "AH_WORLD_FD=", 12) != 0)
+            env[k++] = envp[i];
+    snprintf(var, sizeof(var), "AH_WORLD_FD=%d", exec_fd);
+    env[k++] = strdup(var);
+    libc.fcntl(exec_fd, F_SETFD, 0);
+    return env;
+}
+
+static int exec_join(int search, const char *file, char *const argv[], char *const envp[])
+{
+    char **env = exec_env(file, search, envp);
+    int r, e;
+
+    if (env == NULL)
+        return search ? exec_libc.execvpe(file, argv, envp) : exec_libc.execve(file, argv, envp);
+    r = search ? exec_libc.execvpe(file, argv, env) : exec_libc.execve(file, argv, env);
+    e = errno;
+    libc.fcntl(exec_fd, F_SETFD, FD_CLOEXEC);
+    free(env);
+    errno = e;
+    return r;
+}
+
+AH__LIBC(execve, 11, AH__LIBC_SIGNAL);
+int execve(const char *path, char *const argv[], char *const envp[])
+{
+    return exec_join(0, path, argv, envp);
+}
+
+AH__LIBC(execv, 10, AH__LIBC_SIGNAL);
+int execv(const char *path, char *const argv[]) { return exec_join(0, path, argv, environ); }
+
+AH__LIBC(execvpe, 12, AH__LIBC_SIGNAL);
+int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+    return exec_join(1, file, argv, envp);
+}
+
+AH__LIBC(execvp, 11, AH__LIBC_SIGNAL);
+int execvp(const char *file, char *const argv[]) { return exec_join(1, file, argv, environ); }
 
 /* ====================================================================================== */
 /* A member                                                                                */
@@ -1044,6 +1301,14 @@ __attribute__((constructor(103))) static void world_start(void)
     ah__proc_world.gone = world_gone;
     ah__proc_world.describe = world_describe;
     ah__proc_world.stdio_arrived = world_stdio_arrived;
+    ah__proc_world.fork_prepare = world_fork_prepare;
+    ah__proc_world.fork_child = world_fork_child;
+    ah__proc_world.fork_parent = world_fork_parent;
+    ah__proc_world.fork_look = world_fork_look;
+    ah__proc_world.fork_forget = world_fork_forget;
+    /* resolved now: the exec functions run in a child between fork and exec (uv_spawn's too) */
+    *(void **)&exec_libc.execve = dlsym(RTLD_NEXT, "execve");
+    *(void **)&exec_libc.execvpe = dlsym(RTLD_NEXT, "execvpe");
     if (v == NULL || *v == '\0')
         return;
     fd = strtol(v, &end, 10);
@@ -1055,7 +1320,9 @@ __attribute__((constructor(103))) static void world_start(void)
     me.fd = (int)fd;
     me.pid = getpid();
     ah__list_init(&me.links);
-    out_put(&me.out, WM_HELLO, 0, (uint64_t)getpid(), NULL, 0);
+    /* its program, for an owner that did not start it by name (fork and exec) */
+    out_put(&me.out, WM_HELLO, 0, (uint64_t)getpid(), program_invocation_name,
+            strlen(program_invocation_name) + 1);
     if (out_flush(me.fd, &me.out) != 0) {
         me.fd = -1;
         return;

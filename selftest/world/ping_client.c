@@ -1,8 +1,16 @@
 /* The client of the world scenario (docs/world.md, issue 25): plain libuv. Spawns its server
  * (argv[1], port argv[2]), connects over TCP retrying every 50 ms, sends PING (answered after
  * 2 s) and SLOW (never answered: it gives up after 5 s), then sends SIGTERM to the server and
- * prints its exit. Times are ms since the client started. */
+ * prints its exit. Times are ms since the client started.
+ *
+ * Built with WORLD_POSIX_SPAWN, it starts the server with posix_spawn, sends the SIGTERM with
+ * kill and collects the exit with waitpid(WNOHANG) when a uv_signal_t sees SIGCHLD, as a program
+ * that does not use uv_spawn does; with WORLD_FORK_EXEC too, it starts it with fork and execv. */
+#include <errno.h>
 #include <signal.h>
+#include <unistd.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +18,11 @@
 
 static uv_loop_t *loop;
 static uv_process_t server;
+#ifdef WORLD_POSIX_SPAWN
+static pid_t server_pid;
+static uv_signal_t chld;
+extern char **environ;
+#endif
 static uv_tcp_t tcp;
 static uv_connect_t creq;
 static uv_timer_t retry, timeout;
@@ -37,7 +50,11 @@ static void gave_up(uv_timer_t *t)
     printf("SLOW timed out at +%llu ms (%llu ms after PONG)\n", (unsigned long long)n,
            (unsigned long long)(n - t_pong));
     uv_close((uv_handle_t *)&tcp, NULL);
+#ifdef WORLD_POSIX_SPAWN
+    kill(server_pid, SIGTERM);
+#else
     uv_process_kill(&server, SIGTERM);
+#endif
 }
 
 static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
@@ -95,6 +112,22 @@ static void exit_cb(uv_process_t *p, int64_t status, int signum)
     uv_close((uv_handle_t *)&retry, NULL);
 }
 
+#ifdef WORLD_POSIX_SPAWN
+static void chld_cb(uv_signal_t *h, int signum)
+{
+    int status;
+    pid_t r = waitpid(server_pid, &status, WNOHANG);
+
+    (void)signum;
+    if (r != server_pid)
+        return;
+    printf("server exit %d signal %d at +%llu ms\n", WIFEXITED(status) ? WEXITSTATUS(status) : 0,
+           WIFSIGNALED(status) ? WTERMSIG(status) : 0, (unsigned long long)now());
+    uv_close((uv_handle_t *)h, NULL);
+    uv_close((uv_handle_t *)&retry, NULL);
+}
+#endif
+
 int main(int argc, char **argv)
 {
     char *args[3];
@@ -125,10 +158,33 @@ int main(int argc, char **argv)
     o.exit_cb = exit_cb;
     o.stdio = io;
     o.stdio_count = 3;
+#ifdef WORLD_POSIX_SPAWN
+    (void)exit_cb;
+    (void)server;
+    uv_signal_init(loop, &chld);
+    uv_signal_start(&chld, chld_cb, SIGCHLD);
+#ifdef WORLD_FORK_EXEC
+    if ((server_pid = fork()) == 0) {
+        execv(argv[1], args);
+        _exit(127);
+    }
+    if ((r = server_pid < 0 ? errno : 0) != 0) {
+#else
+    if ((r = posix_spawn(&server_pid, argv[1], NULL, NULL, args, environ)) != 0) {
+#endif
+        fprintf(stderr, "posix_spawn: %s\n", strerror(r));
+        return 1;
+    }
+#ifdef PLANTED_BLOCKING_WAIT
+    /* planted: a blocking wait on a process of the world before the loop ever runs */
+    waitpid(server_pid, &r, 0);
+#endif
+#else
     if ((r = uv_spawn(loop, &server, &o)) != 0) {
         fprintf(stderr, "uv_spawn: %s\n", uv_strerror(r));
         return 1;
     }
+#endif
     uv_timer_init(loop, &retry);
     uv_timer_init(loop, &timeout);
     connect_now(NULL);

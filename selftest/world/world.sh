@@ -5,6 +5,11 @@
 set -u
 case=$1
 dir=$2
+#   harness_ps, real_ps: the client starts the server with posix_spawn and waits for it with
+#   SIGCHLD and waitpid (world_ping_client_ps).
+client=world_ping_client
+#   harness_fx, real_fx: the same with fork and execv (world_ping_client_fx).
+case $case in *_ps) client=world_ping_client_ps ;; *_fx) client=world_ping_client_fx ;; esac
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 fail() {
@@ -13,11 +18,11 @@ fail() {
     exit 1
 }
 case $case in
-harness)
+harness | harness_ps | harness_fx)
     start=$(date +%s%N)
-    "$dir/world_ping_client" "$dir/world_ping_server" 7411 >"$out/1" 2>&1 || fail "run 1 exit $?"
+    "$dir/$client" "$dir/world_ping_server" 7411 >"$out/1" 2>&1 || fail "run 1 exit $?"
     mid=$(date +%s%N)
-    "$dir/world_ping_client" "$dir/world_ping_server" 7411 >"$out/2" 2>&1 || fail "run 2 exit $?"
+    "$dir/$client" "$dir/world_ping_server" 7411 >"$out/2" 2>&1 || fail "run 2 exit $?"
     cat >"$out/want" <<'X'
 connected at +50 ms
 PONG at +2050 ms (2000 ms after the connection)
@@ -31,9 +36,9 @@ X
     [ "$ms" -lt 1000 ] || fail "run 1 took $ms ms of wall time"
     echo "run 1: $ms ms of wall time"
     ;;
-real)
+real | real_ps | real_fx)
     port=$((20000 + $$ % 20000))
-    "$dir/world_ping_client_real" "$dir/world_ping_server_real" $port >"$out/1" 2>&1 ||
+    "$dir/${client}_real" "$dir/world_ping_server_real" $port >"$out/1" 2>&1 ||
         fail "exit $?"
     awk '
         { gsub(/\(/, "") }
