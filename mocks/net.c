@@ -591,20 +591,15 @@ static void arrive_note(char *out, const char *dir, uint64_t n, int fin, int rst
     out[len] = '\0';
 }
 
-static void flow_arrive(ah__event *ev)
+/* Takes the segments of `f` due now: what arrived, traced on the connection's track; a reset
+ * marks the receiving end. Returns whether a reset arrived. */
+static int take_arrived(ah_sim *sim, ah__flow *f)
 {
-    ah__flow *f = ah__container_of(ev, ah__flow, ev);
     ah__conn *c = f->conn;
-    ah_sim *sim = ah__sim();
-    ah__net *net = ah__net_get(sim);
-    int r = 1 - f->from;
-    ah__end *e = &c->end[r];
     uint64_t now = sim->clock.now_ns, before = f->arr;
     int fin = 0, rst = 0;
     char what[64];
 
-    if (ah__conn_blocked(net, c))
-        return; /* held after it was armed: ah_net_release re-arms it */
     while (f->seg_arr < f->seg_n && f->segs[f->seg_arr].due_ns <= now) {
         ah__seg *s = &f->segs[f->seg_arr++];
         if (s->kind == AH__SEG_DATA)
@@ -617,7 +612,23 @@ static void flow_arrive(ah__event *ev)
     arrive_note(what, f->from == 0 ? "to server " : "to client ", f->arr - before, fin, rst);
     ah__trace_note(sim, c->label, what);
     if (rst)
-        e->reset = 1;
+        c->end[1 - f->from].reset = 1;
+    return rst;
+}
+
+static void flow_arrive(ah__event *ev)
+{
+    ah__flow *f = ah__container_of(ev, ah__flow, ev);
+    ah__conn *c = f->conn;
+    ah_sim *sim = ah__sim();
+    ah__net *net = ah__net_get(sim);
+    int r = 1 - f->from;
+    ah__end *e = &c->end[r];
+    int rst;
+
+    if (ah__conn_blocked(net, c))
+        return; /* held after it was armed: ah_net_release re-arms it */
+    rst = take_arrived(sim, f);
     if (e->closed) {
         /* A socket that is gone answers data with a reset, as a kernel does. */
         int data = f->arr > f->rd;
@@ -639,27 +650,11 @@ int ah__flow_take_due(ah__flow *f)
 {
     ah__conn *c = f->conn;
     ah_sim *sim = ah__sim();
-    ah__end *e = &c->end[1 - f->from];
-    uint64_t now = sim->clock.now_ns, before = f->arr;
-    int fin = 0, rst = 0;
-    char what[64];
 
     if (ah__conn_blocked(ah__net_get(sim), c) || f->ev.batch_index != 0 || f->seg_arr == f->seg_n ||
-        f->segs[f->seg_arr].due_ns > now)
+        f->segs[f->seg_arr].due_ns > sim->clock.now_ns)
         return 0;
-    while (f->seg_arr < f->seg_n && f->segs[f->seg_arr].due_ns <= now) {
-        ah__seg *sg = &f->segs[f->seg_arr++];
-        if (sg->kind == AH__SEG_DATA)
-            f->arr = sg->end;
-        else if (sg->kind == AH__SEG_FIN)
-            fin = f->fin_arrived = 1;
-        else
-            rst = f->rst_arrived = 1;
-    }
-    arrive_note(what, f->from == 0 ? "to server " : "to client ", f->arr - before, fin, rst);
-    ah__trace_note(sim, c->label, what);
-    if (rst)
-        e->reset = 1;
+    take_arrived(sim, f);
     return 1;
 }
 
