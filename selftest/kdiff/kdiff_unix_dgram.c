@@ -36,7 +36,7 @@ static short rev(int fd)
 static void run(int type, const char *name)
 {
     int sv[2], n, i;
-    char b[64];
+    char b[1000] = {0}; /* the 1000-byte messages are sent from it */
     struct msghdr m;
     struct iovec iov;
     struct sockaddr_un sa;
