@@ -59,8 +59,10 @@ static void run(int type, const char *name)
     m.msg_iovlen = 1;
     m.msg_name = &sa;
     m.msg_namelen = sizeof sa;
-    printf("recvmsg %s flags %d namelen %d\n", res(recvmsg(sv[0], &m, 0)), m.msg_flags,
-           (int)m.msg_namelen);
+    /* An unnamed peer has no address: Linux leaves msg_namelen as given, and ASan's recvmsg
+     * interceptor answers 0; both are "no name" (a name would be shorter than sizeof sa). */
+    printf("recvmsg %s flags %d namelen %s\n", res(recvmsg(sv[0], &m, 0)), m.msg_flags,
+           m.msg_namelen == 0 || m.msg_namelen == sizeof sa ? "none" : "some");
     printf("read empty %s\n", res(read(sv[0], b, 64)));
     for (i = 0; i < 100000; i++)
         if (send(sv[1], b, 10, 0) < 0)
