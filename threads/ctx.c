@@ -44,13 +44,11 @@ static int tls_scanned;
 
 static int scan_one(struct dl_phdr_info *info, size_t size, void *data)
 {
-    const char *name = info->dlpi_name != NULL ? ah__base_name(info->dlpi_name) : "";
     int i;
 
     (void)size;
     (void)data;
-    if (info->dlpi_tls_data == NULL || strncmp(name, "libc.so", 7) == 0 ||
-        strncmp(name, "ld-linux", 8) == 0 || strncmp(name, "libpthread", 10) == 0)
+    if (!ah__tls_block_is_ours(info))
         return 0;
     for (i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];

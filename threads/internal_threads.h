@@ -9,6 +9,16 @@
 #include <semaphore.h>
 #include <ucontext.h>
 
+/* Whether clang builds this with ThreadSanitizer (gcc says __SANITIZE_THREAD__). */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define AH__TSAN 1
+#endif
+#endif
+#ifndef AH__TSAN
+#define AH__TSAN 0
+#endif
+
 /* The thread-specific keys the sim knows of (sched.c). */
 #define AH__MAX_KEYS 128
 
@@ -176,6 +186,11 @@ const char *ah__sobj_str(const ah__sobj *o, char *buf, size_t n);
 void ah__passthrough(int on);
 /* The C library's own function `name` (dlsym RTLD_NEXT), for calls that are not simulated. */
 void *ah__real(const char *name);
+struct dl_phdr_info;
+/* Whether a loaded module's TLS block is the program's to save, swap or reset (ctx.c, sched.c):
+ * every module's but the C library's, the dynamic loader's and libpthread's, whose per-thread
+ * state (errno, the locale) is handled by name (real.c). */
+int ah__tls_block_is_ours(const struct dl_phdr_info *info);
 #define AH__REAL(fn)                                                                               \
     (__extension__({                                                                               \
         static __typeof__(&fn) real_;                                                              \

@@ -5,17 +5,10 @@
 #include "internal_threads.h"
 
 #include <dlfcn.h>
+#include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
-
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define AH__TSAN 1
-#endif
-#endif
-#ifndef AH__TSAN
-#define AH__TSAN 0
-#endif
+#include <string.h>
 
 void *ah__real(const char *name)
 {
@@ -37,4 +30,12 @@ void *ah__real(const char *name)
         abort();
     }
     return p;
+}
+
+int ah__tls_block_is_ours(const struct dl_phdr_info *info)
+{
+    const char *name = info->dlpi_name != NULL ? ah__base_name(info->dlpi_name) : "";
+
+    return info->dlpi_tls_data != NULL && strncmp(name, "libc.so", 7) != 0 &&
+           strncmp(name, "ld-linux", 8) != 0 && strncmp(name, "libpthread", 10) != 0;
 }

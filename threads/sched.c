@@ -40,15 +40,6 @@ const char ah__threads_interposer_sched = 0;
 /* The futex word itself is accessed atomically; Helgrind checks only plain accesses. */
 #define BATON_INIT(t) VALGRIND_HG_DISABLE_CHECKING(&(t)->turn, sizeof((t)->turn))
 
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define AH__TSAN 1
-#endif
-#endif
-#ifndef AH__TSAN
-#define AH__TSAN 0
-#endif
-
 static __thread ah__thr *tls_self;
 int (*ah__pool_forget_idle)(ah_sim *sim, ah__thr *t);
 static __thread uint64_t tls_gen;
@@ -837,13 +828,11 @@ int __cxa_thread_atexit_impl(void (*fn)(void *), void *obj, void *dso)
  * the dynamic loader's stay: errno and the locale are reset by name). */
 static int tls_reset_one(struct dl_phdr_info *info, size_t size, void *data)
 {
-    const char *name = info->dlpi_name != NULL ? ah__base_name(info->dlpi_name) : "";
     int i;
 
     (void)size;
     (void)data;
-    if (info->dlpi_tls_data == NULL || strncmp(name, "libc.so", 7) == 0 ||
-        strncmp(name, "ld-linux", 8) == 0 || strncmp(name, "libpthread", 10) == 0)
+    if (!ah__tls_block_is_ours(info))
         return 0;
     for (i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
