@@ -146,6 +146,7 @@ typedef struct ah__fdstate {
     int real_used;    /* a real descriptor was watched: reports say so */
     ah__list adopted; /* realstream.c, realudp.c: the state of each handle on a real descriptor,
                          each starting with its link; freed with the sim if never closed */
+    struct ah__real_wake *wake; /* real.c: a source of real events no uv handle watches */
 } ah__fdstate;
 
 /* table.c */
@@ -207,6 +208,17 @@ int ah__fd_waited(ah__fsock *fs);
 /* real.c: the record of a real descriptor for uv_poll (made on first use), or NULL with *err
  * (UV_EBADF: no such descriptor; UV_EPERM: a regular file or directory, as epoll says). */
 ah__fsock *ah__fd_real_watch(ah_sim *sim, int fd, ah__site site, int *err);
+/* real.c: a real descriptor, not a uv handle's, that the sim also waits on when nothing simulated
+ * is left (proc/'s pipe written by the real handlers of a forked child's uv_signal_t). `wanted`
+ * says whether something waits on it now (and, with `b`, appends "  - what\n" lines for the
+ * report); `ready` takes what came, at the poll that observed the descriptor readable, before
+ * that poll's events are delivered. The struct must outlive the sim's use of it. */
+typedef struct ah__real_wake {
+    int fd;
+    int (*wanted)(ah_sim *sim, ah__buf *b);
+    void (*ready)(ah_sim *sim);
+} ah__real_wake;
+void ah__fd_real_wake_set(ah_sim *sim, ah__real_wake *w);
 /* real.c: the record is no longer used by the handle that adopted it (its descriptor was closed):
  * it goes once no watcher is left. */
 void ah__fd_real_forget(ah__fsock *fs);

@@ -97,21 +97,37 @@ static int real_io(ah_sim *sim, uv_loop_t *loop, int wait)
         pf[n].revents = 0;
         of[n++] = fs;
     }
+    /* The wake source: polled without waiting at every phase (a signal may have come while the
+     * loop ran), waited on only when something waits for it. */
+    if (st->wake != NULL && (!wait || st->wake->wanted(sim, NULL))) {
+        pf[n].fd = st->wake->fd;
+        pf[n].events = POLLIN;
+        pf[n].revents = 0;
+        of[n++] = NULL;
+    }
     if (n == 0)
         return 0;
-    r = real_poll(pf, n, wait ? (int)sim->opts.real_fd_wait_ms : 0);
-    if (r < 0 && errno == EINTR)
-        r = 0;
+    /* A handler that interrupted the wait has written the wake pipe: the next poll sees it. */
+    do
+        r = real_poll(pf, n, wait ? (int)sim->opts.real_fd_wait_ms : 0);
+    while (r < 0 && errno == EINTR && wait);
     for (i = 0; r > 0 && i < n; i++) {
         if (pf[i].revents == 0 || (pf[i].revents & POLLNVAL))
             continue;
         any = 1;
-        ah__fd_changed(of[i]);
+        if (of[i] == NULL)
+            st->wake->ready(sim);
+        else
+            ah__fd_changed(of[i]);
     }
     if (!any && wait) {
         ah__buf b = {0};
         char d[256];
         for (i = 0; i < n; i++) {
+            if (of[i] == NULL) {
+                st->wake->wanted(sim, &b);
+                continue;
+            }
             ah__buf_printf(&b, "  - %s, waited on for %s%s%s by ", ah__fd_str(of[i], d, sizeof(d)),
                            (pf[i].events & POLLIN) ? "reading" : "",
                            (pf[i].events & POLLIN) && (pf[i].events & POLLOUT) ? " and " : "",
@@ -119,12 +135,19 @@ static int real_io(ah_sim *sim, uv_loop_t *loop, int wait)
             watchers(of[i], loop, &b);
         }
         ah__fail(sim,
-                 "nothing simulated is left to run, and the real descriptors the loop waits on "
-                 "did not become ready within %llu ms of real time (ah_sim_opts.real_fd_wait_ms, "
+                 "nothing simulated is left to run, and the real %s the loop waits on "
+                 "did not %s within %llu ms of real time (ah_sim_opts.real_fd_wait_ms, "
                  "AH_REAL_FD_WAIT_MS); real libuv would wait for them forever:\n%s",
+                 of[0] != NULL ? "descriptors" : "signals", of[0] != NULL ? "become ready" : "come",
                  (unsigned long long)sim->opts.real_fd_wait_ms, ah__buf_keep(sim, &b));
     }
     return any;
+}
+
+void ah__fd_real_wake_set(ah_sim *sim, ah__real_wake *w)
+{
+    ah__fd_state(sim)->wake = w;
+    ah__real_io_hook = real_io;
 }
 
 static void real_nop(ah__fsock *fs) { (void)fs; }

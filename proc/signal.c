@@ -11,12 +11,14 @@
 #define _GNU_SOURCE 1
 #include "internal_proc.h"
 
+#include "../fd/internal_fd.h"
 #include "../fd/interrupt.h"
 #include "../threads/wait.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -45,12 +47,24 @@ static int real_raise(int sig)
 static volatile sig_atomic_t real_caught[AH__NSIG];
 static volatile sig_atomic_t real_caught_any;
 
+/* A forked child's uv_signal_t can only be reached by a real signal (from its parent): the real
+ * handler also writes a byte into this pipe, which fd/real.c waits on when nothing simulated is
+ * left, as on a real descriptor (decision 128). Made in the child at the fork, never closed: the
+ * child ends with its test. */
+static int wake_pipe[2] = {-1, -1};
+static ssize_t (*wake_write)(int, const void *, size_t);
+
 static void real_handler(int signum)
 {
+    int e = errno;
+
     if (signum > 0 && signum < AH__NSIG) {
         real_caught[signum] = 1;
         real_caught_any = 1;
     }
+    if (wake_pipe[1] >= 0)
+        (void)wake_write(wake_pipe[1], "s", 1);
+    errno = e;
 }
 
 /* What sigaction(2) refuses: libuv returns its error as UV_EINVAL. glibc reserves 32 and 33. */
@@ -368,22 +382,29 @@ static void release_held(ah_sim *sim)
     }
 }
 
+/* The real signals caught since the last look become the sim's, at this instant. */
+static void take_real(ah__pstate *st)
+{
+    int i;
+
+    if (!real_caught_any)
+        return;
+    real_caught_any = 0;
+    for (i = 1; i < AH__NSIG; i++)
+        if (real_caught[i]) {
+            real_caught[i] = 0;
+            ah__sig_catch(st, i, "a real signal (passthrough)", (ah__site){0});
+        }
+}
+
 void ah__sig_poll_end(uv_loop_t *loop)
 {
     ah__pstate *st = ah__pstate_find(ah__lp(loop)->sim);
     ah__list *q;
-    int i;
 
     if (st == NULL)
         return;
-    if (real_caught_any) {
-        real_caught_any = 0;
-        for (i = 1; i < AH__NSIG; i++)
-            if (real_caught[i]) {
-                real_caught[i] = 0;
-                ah__sig_catch(st, i, "a real signal (passthrough)", (ah__site){0});
-            }
-    }
+    take_real(st);
     for (q = st->loops.next; q != &st->loops; q = q->next) {
         ah__ploop *pl = ah__container_of(q, ah__ploop, link);
         if (pl->loop == loop) {
@@ -610,17 +631,71 @@ void ah_signal_raise(ah_sim *sim, int signum)
     ah__sig_catch(ah__pstate_get(sim), signum, "ah_signal_raise", site);
 }
 
+/* The wake pipe is waited on while an active, referenced uv_signal_t watches a signal whose real
+ * handler is installed: what keeps the child's loop alive can only come from outside. */
+static int wake_wanted(ah_sim *sim, ah__buf *b)
+{
+    ah__pstate *st = ah__pstate_find(sim);
+    ah__list *q;
+    char name[32], h[320], where[160];
+    int n = 0;
+
+    if (st == NULL)
+        return 0;
+    for (q = st->sigs.next; q != &st->sigs; q = q->next) {
+        uv_signal_t *sh = node_sig(q);
+        ah__hrec *r = sh->u.reserved[0];
+        if (sh->signum <= 0 || sh->signum >= AH__NSIG || !st->real_installed[sh->signum] ||
+            !uv_is_active((uv_handle_t *)sh) || uv_is_closing((uv_handle_t *)sh) ||
+            !uv_has_ref((uv_handle_t *)sh))
+            continue;
+        n++;
+        if (b != NULL)
+            ah__buf_printf(b,
+                           "  - %s, waited on by %s (started in %s): in a forked child only a "
+                           "real signal from outside reaches it\n",
+                           sig_name(sh->signum, name, sizeof(name)),
+                           ah__handle_str(r, h, sizeof(h)),
+                           ah__site_str(&r->start_site, where, sizeof(where)));
+    }
+    return n;
+}
+
+static void wake_ready(ah_sim *sim)
+{
+    ah__pstate *st = ah__pstate_find(sim);
+    char buf[64];
+
+    while (read(wake_pipe[0], buf, sizeof(buf)) > 0)
+        ;
+    if (st != NULL)
+        take_real(st); /* the loop's signal pipe is readable in the poll that saw this */
+}
+
+static ah__real_wake wake = {-1, wake_wanted, wake_ready};
+
 void ah__sig_forked_child(ah__pstate *st)
 {
     watcher w[MAX_WATCHERS];
-    int i, oneshot;
+    int i, oneshot, any = 0;
 
     for (i = 1; i < AH__NSIG; i++) {
         if (!signum_valid(i) || watchers_of(st, i, w, MAX_WATCHERS) == 0 || w[0].handle == NULL)
             continue;
+        if (!any && wake_pipe[0] < 0) {
+            int (*real_pipe2)(int *, int) = (int (*)(int *, int))dlsym(RTLD_NEXT, "pipe2");
+            *(void **)&wake_write = dlsym(RTLD_NEXT, "write");
+            if (real_pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+                wake_pipe[0] = wake_pipe[1] = -1;
+        }
+        any = 1;
         st->passthrough[i] = 1;
         if (first_is(st, i, &oneshot))
             register_handler(st, i, oneshot);
+    }
+    if (any && wake_pipe[0] >= 0) {
+        wake.fd = wake_pipe[0];
+        ah__fd_real_wake_set(st->sim, &wake);
     }
 }
 

@@ -326,13 +326,9 @@ static void a_signal_to_the_child_reaches_its_uv_signal(void **state)
         assert_int_equal(uv_loop_fork(L), 0);
         assert_int_equal(write(sync[1], "1", 1), 1);
         assert_true(uv_loop_alive(L));
-        /* The real signal comes in real time, and the sim's poll does not wait for real
-         * signals: look again every real millisecond (libuv's UV_RUN_ONCE would block). */
-        while (usr1_seen == 0) {
-            struct timespec ms1 = {0, 1000 * 1000};
-            (void)syscall(SYS_nanosleep, &ms1, NULL);
-            uv_run(L, UV_RUN_NOWAIT);
-        }
+        /* Nothing simulated is left: the poll waits in real time for the parent's real signal
+         * (decision 128), and its callback runs in this one iteration, as in libuv. */
+        assert_int_equal(uv_run(L, UV_RUN_ONCE), 0);
         assert_int_equal(usr1_seen, SIGUSR1);
         return;
     }
@@ -346,6 +342,34 @@ static void a_signal_to_the_child_reaches_its_uv_signal(void **state)
     uv_run(L, UV_RUN_DEFAULT);
     close(sync[0]);
     close(sync[1]);
+}
+
+/* Planted: the child waits for a signal the parent never sends. The poll waits the real-time
+ * budget (AH_REAL_FD_WAIT_MS, 1000 ms here), then the child's report names the signal and the
+ * handle, where libuv would wait forever. */
+static void a_child_waiting_for_a_signal_nobody_sends_names_it(void **state)
+{
+    uv_signal_t sig;
+    char err[4096];
+    child c;
+
+    (void)state;
+    usr1_seen = 0;
+    assert_int_equal(uv_signal_init(L, &sig), 0);
+    assert_int_equal(uv_signal_start(&sig, usr1_cb, SIGUSR2), 0);
+    if (fork_child(&c)) {
+        assert_int_equal(uv_loop_fork(L), 0);
+        uv_run(L, UV_RUN_ONCE); /* the bug: nobody will send SIGUSR2 */
+        return;
+    }
+    assert_int_equal(wait_child(&c, err, sizeof(err)), 1);
+    if (strstr(err, "the real signals the loop waits on did not come within 1000 ms") == NULL ||
+        strstr(err, "  - SIGUSR2, waited on by uv_signal_t #") == NULL ||
+        strstr(err, "only a real signal from outside reaches it") == NULL)
+        fail_msg("the child's report does not name the signal and its handle:\n%s", err);
+    print_message("the child said:\n%s", err);
+    uv_close((uv_handle_t *)&sig, NULL);
+    uv_run(L, UV_RUN_DEFAULT);
 }
 
 /* fork_signal_to_child_closed: the child is signalled but never runs its loop: nobody's callback
@@ -632,6 +656,7 @@ int main(void)
         ah_unit_test(a_watcher_started_in_the_parent_works_in_the_child),
         ah_unit_test(the_childs_exit_reaches_uv_signal_and_waitpid),
         ah_unit_test(a_signal_to_the_child_reaches_its_uv_signal),
+        ah_unit_test(a_child_waiting_for_a_signal_nobody_sends_names_it),
         ah_unit_test(a_signal_to_a_child_that_never_runs_its_loop_runs_no_callback),
         ah_unit_test(an_eventfd_made_before_the_fork_is_reported_in_the_child),
         ah_unit_test(a_socketpair_made_before_the_fork_is_shared_with_the_child),
@@ -642,5 +667,6 @@ int main(void)
         ah_unit_test(a_child_touching_a_thread_it_lost_is_reported),
         ah_unit_test(a_child_of_a_threaded_sim_that_touches_no_thread_goes_on),
     };
+    setenv("AH_REAL_FD_WAIT_MS", "1000", 1); /* the planted child's real wait */
     return ah_run_tests(tests);
 }
