@@ -235,6 +235,9 @@ int ah__fd_real_stream_open(uv_stream_t *st, ah__sock *s, int fd, int tcp, const
 void ah__fd_materialize(ah_sim *sim);
 /* realudp.c: uv_udp_open of a real descriptor: 0 or a UV_ error, as libuv's. */
 int ah__fd_real_udp_open(uv_udp_t *h, int fd, ah__site site);
+/* realudp.c: uv_udp_open of a stream socket the sim made (`fs`, its number `fd`): adopted as libuv
+ * does, its sends answered as the kernel answers a datagram on a stream socket. */
+int ah__fd_fake_udp_open(uv_udp_t *h, ah__fsock *fs, int fd);
 /* realstream.c: the stream's descriptor is closed (uv_close). */
 void ah__fd_real_stream_close(ah__sock *s);
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 typedef struct rudp {
@@ -19,6 +20,7 @@ typedef struct rudp {
     uv_udp_t *h;
     ah__fsock *fs;
     ah__fpoll *rd, *wr;
+    int fake; /* a fake stream socket of the sim, not a real one (ah__fd_fake_udp_open) */
 } rudp;
 
 static int closing(const uv_udp_t *h) { return ah__is_closing((const uv_handle_t *)h); }
@@ -90,6 +92,11 @@ static void ru_reading(uv_udp_t *h, int on)
     rudp *ru = ah__udp_real(h);
     char b[320];
 
+    if (on && ru->fake)
+        ah__fail(ah__lp(h->loop)->sim,
+                 "uv_udp_recv_start on %s: the handle adopted a stream socket of the sim; "
+                 "receiving on it is not simulated",
+                 ah__handle_str(h->u.reserved[0], b, sizeof(b)));
     if (on && uv_udp_using_recvmmsg(h))
         ah__fail(ah__lp(h->loop)->sim,
                  "uv_udp_recv_start on %s: recvmmsg on a real socket is not simulated (init the "
@@ -105,10 +112,31 @@ static void ru_want_write(uv_udp_t *h, int on)
 {
     rudp *ru = ah__udp_real(h);
 
+    if (ru->fake)
+        return; /* its sends never wait (fake_send) */
     if (on && ru->wr == NULL)
         ru->wr = ah__fd_watch_fs((uv_handle_t *)h, ru->fs, POLLOUT, wr_io, ru);
     else if (!on)
         unwatch(&ru->wr);
+}
+
+/* sendmsg(2) of a datagram on a fake stream socket: what Linux's unix_stream_sendmsg answers
+ * before it looks at the bytes. An address on an AF_UNIX stream socket that is not connected
+ * (new, bound or listening: libuv's udp_send_unix) is EOPNOTSUPP; the rest is not simulated. */
+static ssize_t fake_send(uv_udp_t *h, const struct sockaddr *addr)
+{
+    rudp *ru = ah__udp_real(h);
+    char b[320];
+
+    if (ru->fs->domain == AF_UNIX && addr != NULL && ru->fs->state != AH__FS_CONNECTED)
+        return -EOPNOTSUPP; /* UV_ENOTSUP, as libuv maps it */
+    ah__fail(ah__lp(h->loop)->sim,
+             "uv_udp_send on %s: the handle adopted a %s stream socket of the sim%s; sending on "
+             "it is not simulated",
+             ah__handle_str(h->u.reserved[0], b, sizeof(b)),
+             ru->fs->domain == AF_UNIX ? "AF_UNIX" : "TCP",
+             ru->fs->state == AH__FS_CONNECTED ? ", connected" : "");
+    return UV_EINVAL;
 }
 
 static ssize_t ru_send(uv_udp_t *h, const struct sockaddr *addr, const uv_buf_t *bufs,
@@ -120,6 +148,9 @@ static ssize_t ru_send(uv_udp_t *h, const struct sockaddr *addr, const uv_buf_t 
     unsigned i, n = nbufs < 64 ? nbufs : 64;
     ssize_t r;
 
+    if (((rudp *)ah__udp_real(h))->fake)
+        return fake_send(h, addr);
+
     memset(&msg, 0, sizeof(msg));
     for (i = 0; i < n; i++) {
         iov[i].iov_base = bufs[i].base;
@@ -127,8 +158,9 @@ static ssize_t ru_send(uv_udp_t *h, const struct sockaddr *addr, const uv_buf_t 
     }
     if (addr != NULL) {
         msg.msg_name = (void *)addr;
-        msg.msg_namelen =
-            addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+        msg.msg_namelen = addr->sa_family == AF_INET6  ? sizeof(struct sockaddr_in6)
+                          : addr->sa_family == AF_UNIX ? sizeof(struct sockaddr_un)
+                                                       : sizeof(struct sockaddr_in);
     }
     msg.msg_iov = iov;
     msg.msg_iovlen = n;
@@ -151,6 +183,12 @@ static int ru_name(uv_udp_t *h, int peer, struct sockaddr *name, int *namelen)
     if (*namelen < 0)
         return UV_EINVAL;
     len = (socklen_t)*namelen;
+    if (((rudp *)ah__udp_real(h))->fake) { /* the sim's own answer (fd/socket.c) */
+        if ((peer ? getpeername : getsockname)(h->io_watcher.fd, name, &len) != 0)
+            return -errno;
+        *namelen = (int)len;
+        return 0;
+    }
     if ((peer ? real_getpeername : real_getsockname)(h->io_watcher.fd, name, &len) != 0)
         return -errno;
     *namelen = (int)len;
@@ -162,6 +200,13 @@ static int ru_bind(uv_udp_t *h, const struct sockaddr *addr, unsigned flags)
     AH__REAL(bind);
     AH__REAL(setsockopt);
     int on = 1;
+
+    if (((rudp *)ah__udp_real(h))->fake) /* a stream socket of the sim, bound or listening */
+        return bind(h->io_watcher.fd, addr,
+                    addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                : sizeof(struct sockaddr_in)) != 0
+                   ? -errno
+                   : 0;
 
     if ((flags & UV_UDP_REUSEADDR) &&
         real_setsockopt(h->io_watcher.fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0)
@@ -179,6 +224,13 @@ static int ru_connect(uv_udp_t *h, const struct sockaddr *addr)
     struct sockaddr unspec;
     int r;
 
+    if (((rudp *)ah__udp_real(h))->fake) {
+        char b[320];
+        ah__fail(ah__lp(h->loop)->sim,
+                 "uv_udp_connect on %s: the handle adopted a stream socket of the sim; connecting "
+                 "it is not simulated",
+                 ah__handle_str(h->u.reserved[0], b, sizeof(b)));
+    }
     if (addr == NULL) {
         memset(&unspec, 0, sizeof(unspec));
         unspec.sa_family = AF_UNSPEC;
@@ -200,9 +252,12 @@ static void ru_close(uv_udp_t *h)
 
     unwatch(&ru->rd);
     unwatch(&ru->wr);
-    if (h->io_watcher.fd > STDERR_FILENO)
+    if (ru->fake)
+        close(h->io_watcher.fd); /* the sim's close: a listener's name goes */
+    else if (h->io_watcher.fd > STDERR_FILENO)
         real_close(h->io_watcher.fd);
-    ah__fd_real_forget(ru->fs);
+    if (!ru->fake)
+        ah__fd_real_forget(ru->fs);
     ah__list_remove(&ru->link);
     ah__free(ru);
 }
@@ -277,5 +332,36 @@ int ah__fd_real_udp_open(uv_udp_t *h, int fd, ah__site site)
     ah__real_udp = &ops;
     snprintf(((ah__hrec *)h->u.reserved[0])->label, sizeof(((ah__hrec *)h->u.reserved[0])->label),
              "udp on real descriptor %d", fd);
+    return 0;
+}
+
+/* libuv's uv_udp_open of a stream socket the sim made (libuv's udp_send_unix adopts a listening
+ * AF_UNIX socket): libuv checks nothing but the descriptor, so the adoption succeeds (made
+ * non-blocking, SO_REUSEADDR accepted, connected if getpeername says so), and the handle's sends
+ * get the kernel's answer for a stream socket (fake_send). The socket stays the sim's. */
+int ah__fd_fake_udp_open(uv_udp_t *h, ah__fsock *fs, int fd)
+{
+    ah__fdstate *fst = ah__fd_state(fs->sim);
+    rudp *ru;
+    int err;
+
+    if (h->io_watcher.fd != -1)
+        return UV_EBUSY;
+    ru = ah__calloc(1, sizeof(*ru));
+    ru->h = h;
+    ru->fs = fs;
+    ru->fake = 1;
+    err = ah__udp_adopt_real(h, fd, fs->domain == AF_INET6 ? AF_INET6 : AF_INET,
+                             fs->state == AH__FS_CONNECTED, ru);
+    if (err != 0) {
+        ah__free(ru);
+        return err;
+    }
+    fs->nonblock = 1;  /* uv__nonblock */
+    fs->reuseaddr = 1; /* uv__set_reuse */
+    ah__list_insert_tail(&fst->adopted, &ru->link);
+    ah__real_udp = &ops;
+    snprintf(((ah__hrec *)h->u.reserved[0])->label, sizeof(((ah__hrec *)h->u.reserved[0])->label),
+             "udp on %s stream socket %d", fs->domain == AF_UNIX ? "AF_UNIX" : "TCP", fd);
     return 0;
 }

@@ -268,6 +268,10 @@ int uv_udp_open(uv_udp_t *h, uv_os_sock_t sock)
     }
     if (fs->kind != AH__FK_SOCK)
         return UV_EEXIST;
+    if (fs->type == SOCK_STREAM &&
+        (fs->domain == AF_UNIX || fs->domain == AF_INET || fs->domain == AF_INET6) &&
+        fs->ops == NULL)
+        return ah__fd_fake_udp_open(h, fs, sock); /* libuv's udp_send_unix */
     if (fs->ops == NULL || fs->ops->adopt == NULL)
         ah__fail(fs->sim,
                  "uv_udp_open(%d) in %s: the descriptor is not a UDP socket (SOCK_DGRAM); "

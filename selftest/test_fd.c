@@ -16,10 +16,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -539,12 +541,69 @@ static void udp_open_body(ah_sim *sim, void *ctx)
         assert_int_equal(pipe(p), 0);
         uv_udp_open(&h, p[0]); /* planted */
     }
-    fd = socket(AF_INET, how == 1 ? SOCK_STREAM : SOCK_DGRAM, 0);
-    assert_int_equal(uv_udp_open(&h, fd), 0); /* planted for 1 */
+    if (how == 1) {
+        fd = eventfd(0, 0);
+        uv_udp_open(&h, fd); /* planted: not a socket at all */
+    }
+    fd = socket(AF_INET, how == 4 ? SOCK_STREAM : SOCK_DGRAM, 0);
+    assert_int_equal(uv_udp_open(&h, fd), 0);
     if (how == 2)
-        close(fd); /* planted */
+        close(fd);  /* planted */
+    if (how == 4) { /* planted: a datagram on a TCP socket (Linux: EPIPE and SIGPIPE) */
+        static uv_udp_send_t req;
+        struct sockaddr_in to;
+        uv_buf_t b = uv_buf_init("x", 1);
+        uv_ip4_addr("127.0.0.1", 7000, &to);
+        uv_udp_send(&req, &h, &b, 1, (const struct sockaddr *)&to, NULL);
+    }
     uv_close((uv_handle_t *)&h, NULL);
     ah_run_until_idle(sim);
+}
+
+/* libuv's udp_send_unix: uv_udp_open adopts a listening AF_UNIX stream socket (libuv checks only
+ * the descriptor), and a send to an address fails as Linux's unix_stream_sendmsg says:
+ * EOPNOTSUPP, given to the send callback. */
+static int unix_send_status = 1;
+static void unix_send_cb(uv_udp_send_t *req, int status)
+{
+    (void)req;
+    unix_send_status = status;
+}
+
+static void a_udp_handle_on_a_unix_stream_socket_fails_its_sends_as_linux(void **state)
+{
+    uv_loop_t *loop = uv_default_loop();
+    struct sockaddr_un addr;
+    uv_udp_send_t req;
+    uv_udp_t h;
+    uv_buf_t b = uv_buf_init("PING", 4);
+    int fd, n = (int)sizeof(addr);
+
+    (void)state;
+    memset(&addr, 0, sizeof(addr));
+    addr.sun_family = AF_UNIX;
+    strcpy(addr.sun_path, "/tmp/ah-udp-unix");
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (const struct sockaddr *)&addr, sizeof(addr)), 0);
+    assert_int_equal(listen(fd, 1), 0);
+    assert_int_equal(uv_udp_init(loop, &h), 0);
+    assert_int_equal(uv_udp_open(&h, fd), 0);
+    assert_true(fcntl(fd, F_GETFL) & O_NONBLOCK);
+    {
+        struct sockaddr_un peer;
+        assert_int_equal(uv_udp_getpeername(&h, (struct sockaddr *)&peer, &n), UV_ENOTCONN);
+    }
+    assert_int_equal(uv_udp_send(&req, &h, &b, 1, (const struct sockaddr *)&addr, unix_send_cb), 0);
+    /* the failed send waits in the completed queue for its callback: libuv says EAGAIN */
+    assert_int_equal(uv_udp_try_send(&h, &b, 1, (const struct sockaddr *)&addr), UV_EAGAIN);
+    assert_int_equal(uv_run(loop, UV_RUN_NOWAIT), 0);
+    assert_int_equal(unix_send_status, UV_ENOTSUP);
+    assert_int_equal(uv_udp_try_send(&h, &b, 1, (const struct sockaddr *)&addr), UV_ENOTSUP);
+    uv_close((uv_handle_t *)&h, NULL);
+    uv_run(loop, UV_RUN_DEFAULT);
+    assert_int_equal(close(fd), -1); /* the handle closed it */
+    assert_int_equal(errno, EBADF);
 }
 
 static void uv_udp_open_misuse_is_reported(void **state)
@@ -554,6 +613,9 @@ static void uv_udp_open_misuse_is_reported(void **state)
                          "the real descriptor is not a datagram socket");
     ah_assert_fails_with(NULL, udp_open_body, (void *)1, "is not a UDP socket");
     ah_assert_fails_with(NULL, udp_open_body, (void *)2, "is the socket of uv_udp_t #1");
+    ah_assert_fails_with(NULL, udp_open_body, (void *)4,
+                         "the handle adopted a TCP stream socket of the sim; sending on it is not "
+                         "simulated");
     ah_assert_passes(NULL, udp_open_body, (void *)3);
 }
 
@@ -734,6 +796,7 @@ int main(void)
         ah_unit_test(raw_udp_meets_uv_udp_with_faults),
         cmocka_unit_test(a_udp_socket_never_closed_is_reported),
         cmocka_unit_test(uv_udp_open_misuse_is_reported),
+        ah_unit_test(a_udp_handle_on_a_unix_stream_socket_fails_its_sends_as_linux),
     };
     return ah_run_tests(tests);
 }
