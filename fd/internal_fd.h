@@ -174,7 +174,7 @@ int ah__fd_number_cloexec(ah__fsock *fs, int fd, int set);
 int ah__fd_dupfd(ah__fsock *fs, int fd, long min, int cloexec);
 /* One more number of `fs` (its number `fd`), the lowest free one from `min`, for `call` at
  * `site`; -1 with the kernel's errno. A descriptor a uv handle owns fails the test by name
- * (ah__fd_handle_owned). */
+ * (ah__fd_handle_owned), except for `call` "dup" and "fcntl" (decision 130). */
 int ah__fd_dup_from(ah__fsock *fs, int fd, int min, int cloexec, const char *call, ah__site site);
 void ah__fd_handle_owned(ah__fsock *fs, int fd, const char *call, ah__site site);
 /* The deadline of a blocking call with a SO_RCVTIMEO/SO_SNDTIMEO of `ms` (0: UINT64_MAX). */

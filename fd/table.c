@@ -335,7 +335,10 @@ int ah__fd_dup_from(ah__fsock *fs, int fd, int min, int cloexec, const char *cal
     AH__REAL(fcntl);
     int nfd;
 
-    ah__fd_handle_owned(fs, fd, call, site);
+    /* dup and F_DUPFD of a handle's descriptor are allowed (the copy may only be closed:
+     * decision 130); passing it to another process's view (SCM_RIGHTS) is not. */
+    if (strcmp(call, "dup") != 0 && strcmp(call, "fcntl") != 0)
+        ah__fd_handle_owned(fs, fd, call, site);
     if ((nfd = real_fcntl(fs->fd, F_DUPFD_CLOEXEC, min)) < 0)
         return -1; /* EMFILE, EINVAL: the kernel's answer */
     ah__fd_add_number(fs, nfd, cloexec);
