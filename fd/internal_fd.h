@@ -233,6 +233,10 @@ int ah__fd_real_stream_open(uv_stream_t *st, ah__sock *s, int fd, int tcp, const
  * descriptors of the program become real ones under the same numbers, with their unread bytes;
  * uv_poll watchers follow them. */
 void ah__fd_materialize(ah_sim *sim);
+/* The one fake pipe or AF_UNIX socketpair `fd` belongs to becomes the kernel's, as at a fork, when
+ * both its ends are plain descriptors of the program with one number each (or closed). Returns 1
+ * when it did, 0 when `fd` is not such an object (it stays fake). */
+int ah__fd_materialize_fd(ah_sim *sim, int fd);
 /* realudp.c: uv_udp_open of a real descriptor: 0 or a UV_ error, as libuv's. */
 int ah__fd_real_udp_open(uv_udp_t *h, int fd, ah__site site);
 /* realudp.c: uv_udp_open of a stream socket the sim made (`fs`, its number `fd`): adopted as libuv

@@ -5,7 +5,10 @@
  * closed) is replaced, under the same numbers, by a real one holding the bytes not yet read; a
  * uv_poll watching an end goes on watching the real one (fd/real.c). Both processes then read and
  * write the kernel's object, as on real libuv. Ends adopted by a uv stream, eventfds, timerfds
- * and sockets on the fake network stay fake, and the child is refused their use as before. */
+ * and sockets on the fake network stay fake, and the child is refused their use as before.
+ *
+ * uv_spawn of a real program with UV_INHERIT_FD of such an end does the same for that one object
+ * (ah__fd_materialize_fd, decision 131): the child inherits the kernel's pipe. */
 #define _GNU_SOURCE 1
 #include "internal_fd.h"
 
@@ -93,58 +96,76 @@ static void replace(ah_sim *sim, ah__fsock *fs, int real)
     }
 }
 
-void ah__fd_materialize(ah_sim *sim)
+/* Replaces `fs` (and `peer`, its other end, NULL when closed) by a real pipe or socketpair. */
+static int move(ah_sim *sim, ah__fsock *fs, ah__fsock *peer)
 {
     AH__REAL(shutdown);
     AH__REAL(close);
+    ah__fsock *end[2];
+    ah__conn *c = fs->conn;
+    int rv[2], real[2], k, pipe_ = is_pipe(fs);
+
+    if (pipe_ ? syscall(SYS_pipe2, rv, 0) != 0
+              : syscall(SYS_socketpair, AF_UNIX, SOCK_STREAM, 0, rv) != 0)
+        return 0;
+    end[fs->side] = fs;
+    end[1 - fs->side] = peer;
+    /* real[side]: the real end that stands for end `side` of the connection. */
+    if (pipe_) {
+        int fs_reads = fs->accmode == O_RDONLY;
+        real[fs->side] = fs_reads ? rv[0] : rv[1];
+        real[1 - fs->side] = fs_reads ? rv[1] : rv[0];
+    } else {
+        real[0] = rv[0];
+        real[1] = rv[1];
+    }
+    for (k = 0; k < 2; k++) {
+        copy_unread(&c->flow[k], real[k]);
+        if (!pipe_ && c->flow[k].fin_sent && end[k] != NULL)
+            real_shutdown(real[k], SHUT_WR);
+    }
+    /* The connection is left to the network with no owner at either end. */
+    for (k = 0; k < 2; k++) {
+        ah__event_cancel(&c->flow[k].ev);
+        c->end[k].ops = NULL;
+        c->end[k].ctx = NULL;
+        c->end[k].closed = 1;
+        if (end[k] != NULL)
+            end[k]->conn = NULL;
+    }
+    for (k = 0; k < 2; k++) {
+        if (end[k] != NULL)
+            replace(sim, end[k], real[k]);
+        else
+            real_close(real[k]); /* that end was closed: EOF, or EPIPE for a writer */
+    }
+    return 1;
+}
+
+void ah__fd_materialize(ah_sim *sim)
+{
     ah__fdstate *st = ah__fd_state(sim);
     ah__list *q, *next;
 
     for (q = st->socks.next; q != &st->socks; q = next) {
-        ah__fsock *fs = ah__container_of(q, ah__fsock, link), *peer = NULL, *end[2];
-        ah__conn *c;
-        int rv[2], real[2], k, pipe_ = is_pipe(fs);
+        ah__fsock *fs = ah__container_of(q, ah__fsock, link), *peer = NULL;
 
         next = q->next;
         if (!movable(st, fs, &peer))
             continue;
-        c = fs->conn;
-        if (pipe_ ? syscall(SYS_pipe2, rv, 0) != 0
-                  : syscall(SYS_socketpair, AF_UNIX, SOCK_STREAM, 0, rv) != 0)
-            continue;
-        end[fs->side] = fs;
-        end[1 - fs->side] = peer;
-        /* real[side]: the real end that stands for end `side` of the connection. */
-        if (pipe_) {
-            int fs_reads = fs->accmode == O_RDONLY;
-            real[fs->side] = fs_reads ? rv[0] : rv[1];
-            real[1 - fs->side] = fs_reads ? rv[1] : rv[0];
-        } else {
-            real[0] = rv[0];
-            real[1] = rv[1];
-        }
-        for (k = 0; k < 2; k++) {
-            copy_unread(&c->flow[k], real[k]);
-            if (!pipe_ && c->flow[k].fin_sent && end[k] != NULL)
-                real_shutdown(real[k], SHUT_WR);
-        }
-        /* The connection is left to the network with no owner at either end. */
-        for (k = 0; k < 2; k++) {
-            ah__event_cancel(&c->flow[k].ev);
-            c->end[k].ops = NULL;
-            c->end[k].ctx = NULL;
-            c->end[k].closed = 1;
-            if (end[k] != NULL)
-                end[k]->conn = NULL;
-        }
         /* The iteration goes on past both ends, which leave the list. */
         while (next != &st->socks && (next == &fs->link || (peer != NULL && next == &peer->link)))
             next = next->next;
-        for (k = 0; k < 2; k++) {
-            if (end[k] != NULL)
-                replace(sim, end[k], real[k]);
-            else
-                real_close(real[k]); /* that end was closed: EOF, or EPIPE for a writer */
-        }
+        move(sim, fs, peer);
     }
+}
+
+int ah__fd_materialize_fd(ah_sim *sim, int fd)
+{
+    ah__fsock *fs = ah__fd_get(fd), *peer = NULL;
+
+    if (fs == NULL || fs->sim != sim || fs->nfds > 1 || !movable(ah__fd_state(sim), fs, &peer) ||
+        (peer != NULL && peer->nfds > 1))
+        return 0;
+    return move(sim, fs, peer);
 }

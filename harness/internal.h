@@ -207,7 +207,14 @@ void ah__req_unknown_at(const uv_req_t *req, const char *fn, const void *ret, co
 
 /* ---- events: things that become ready at a virtual time and are delivered in the poll phase ----
  */
-enum { AH__EV_REF = 0x1 /* keeps the loop alive while scheduled */ };
+enum {
+    AH__EV_REF = 0x1, /* keeps the loop alive while scheduled */
+    /* The sim's own look at something outside the loop (a real child, a member's turn): the
+     * kernel would not wake libuv's poll for it. A poll whose events were all silent and ran no
+     * callback goes on waiting for its timeout, as uv__io_poll does when epoll gave it nothing
+     * to dispatch (libuv's closed_fd_events: no spurious wakeup before a timer). */
+    AH__EV_SILENT = 0x2,
+};
 typedef struct ah__event {
     ah_fc_node node; /* key: due time in ns */
     void (*fire)(struct ah__event *ev);

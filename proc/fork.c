@@ -151,7 +151,7 @@ static void in_parent(ah_sim *sim, pid_t pid, ah__site site)
     k->ev.fire = kid_look;
     k->ev.what = "a look at a forked child";
     k->ev.site = site;
-    k->ev.flags = 0; /* libuv knows nothing of it: it keeps no loop alive */
+    k->ev.flags = AH__EV_SILENT; /* libuv knows nothing of it: no loop alive, no wakeup */
     ah__list_insert_tail(&fork_state_get(sim)->kids, &k->link);
     ah__event_schedule(sim->current_hrec != NULL ? sim->current_hrec->loop : ah_sim_loop(sim),
                        &k->ev, sim->clock.now_ns + st->real_ms * AH__NS_PER_MS);

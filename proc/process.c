@@ -14,7 +14,8 @@
  * instant. A child whose stdin is still open then gets a short real grace; if it has not exited,
  * its exit waits until the parent closes its stdin (docs/processes.md). */
 #include "internal_proc.h"
-#include "../fd/tty.h" /* ah__fd_is_fake */
+#include "../fd/internal_fd.h" /* ah__fd_materialize_fd */
+#include "../fd/tty.h"         /* ah__fd_is_fake */
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -483,7 +484,7 @@ static void real_reap(ah__proc *pr)
                      (unsigned long long)ah_now_ms(st->sim));
         /* Still running: looked at again every AH__REAL_CHECK_MS of virtual time, and at once
          * when the parent signals it. */
-        pr->ev.flags = 0;
+        pr->ev.flags = AH__EV_SILENT;
         ah__event_schedule(pr->loop, &pr->ev,
                            st->sim->clock.now_ns + AH__REAL_CHECK_MS * AH__NS_PER_MS);
         return;
@@ -890,14 +891,17 @@ int uv_spawn(uv_loop_t *loop, uv_process_t *process, const uv_process_options_t 
                              o->file, ah__site_str(&site, note, sizeof(note)), i);
                 child_fds[i] = c->data.stream->io_watcher.fd;
             } else if (c->flags & UV_INHERIT_FD) {
-                if (ah__fd_is_fake(c->data.fd))
+                /* A fake pipe or socketpair both of whose ends are plain descriptors becomes
+                 * the kernel's, as at a fork (decision 131); other fake objects cannot. */
+                if (ah__fd_is_fake(c->data.fd) && !ah__fd_materialize_fd(sim, c->data.fd))
                     ah__fail(sim,
                              "uv_spawn of the real program %s in %s: stdio[%d] inherits "
-                             "descriptor %d, a fake kernel object of the sim (a pipe, socketpair, "
-                             "eventfd, ...), which a real process cannot inherit: it has no kernel "
-                             "object behind it (docs/decisions.md); script the program "
-                             "(ah_proc_script), give it UV_CREATE_PIPE, or make the object real "
-                             "(ah_fd_passthrough)",
+                             "descriptor %d, a fake kernel object of the sim that cannot be made "
+                             "the kernel's (an eventfd, a timerfd, a socket of the fake network, "
+                             "an end a uv handle adopted, or one with duplicates), which a real "
+                             "process cannot inherit: it has no kernel object behind it "
+                             "(docs/decisions.md); script the program (ah_proc_script), give it "
+                             "UV_CREATE_PIPE, or make the object real (ah_fd_passthrough)",
                              o->file, ah__site_str(&site, note, sizeof(note)), i, c->data.fd);
                 child_fds[i] = c->data.fd;
             }
@@ -942,7 +946,7 @@ int uv_spawn(uv_loop_t *loop, uv_process_t *process, const uv_process_options_t 
              pr->real ? ", real" : ", scripted");
     ah__trace_note(sim, "processes", note);
     open_pipes(pr, o);
-    pr->ev.flags = 0;
+    pr->ev.flags = pr->real ? AH__EV_SILENT : 0; /* the kernel wakes no poll for a look */
     ah__event_schedule(loop, &pr->ev,
                        sim->clock.now_ns + (pr->real ? st->real_ms * AH__NS_PER_MS : 0));
     return 0;

@@ -1506,34 +1506,79 @@ static void spawn_inherit_body(ah_sim *sim, void *ctx)
     uv_process_t pr;
     uv_process_options_t o;
     uv_stdio_container_t io[2];
-    char *args[] = {"true", NULL};
-    int p[2];
+    char *args[] = {"sh", "-c", "echo hi", NULL};
+    char b[8];
+    int p[2], e = -1;
 
     assert_int_equal(pipe(p), 0);
     memset(&o, 0, sizeof(o));
     memset(io, 0, sizeof(io));
-    o.file = "true";
+    o.file = "sh";
     o.args = args;
     o.exit_cb = on_child_exit;
     o.stdio = io;
     o.stdio_count = 2;
     io[0].flags = UV_IGNORE;
     io[1].flags = UV_INHERIT_FD;
-    /* planted without ctx: a real child cannot inherit a fake pipe (decision 114) */
-    io[1].data.fd = ctx == NULL ? p[1] : 2;
+    /* planted without ctx: an eventfd has no kernel object a real child could inherit; a fake
+     * pipe becomes the kernel's at the spawn (decision 131), as at a fork */
+    if (ctx == NULL)
+        e = eventfd(0, 0);
+    io[1].data.fd = ctx == NULL ? e : strcmp(ctx, "pipe") == 0 ? p[1] : 2;
     assert_int_equal(uv_spawn(uv_default_loop(), &pr, &o), 0);
     ah_run_until_idle(sim);
+    if (ctx != NULL && strcmp(ctx, "pipe") == 0) { /* the child wrote the real pipe */
+        close(p[1]);
+        assert_int_equal(read(p[0], b, sizeof(b)), 3);
+        assert_memory_equal(b, "hi\n", 3);
+        assert_int_equal(read(p[0], b, sizeof(b)), 0);
+        close(p[0]);
+        return;
+    }
     close(p[0]);
     close(p[1]);
 }
 
-static void a_real_child_inheriting_a_fake_pipe_is_named(void **state)
+static void a_real_child_inheriting_a_fake_pipe_gets_the_kernels(void **state)
 {
     (void)state;
     ah_assert_fails_with(NULL, spawn_inherit_body, NULL,
-                         "a fake kernel object of the sim (a pipe, socketpair, eventfd, ...), "
-                         "which a real process cannot inherit");
+                         "a fake kernel object of the sim that cannot be made the kernel's (an "
+                         "eventfd,");
+    ah_assert_passes(NULL, spawn_inherit_body, "pipe");
     ah_assert_passes(NULL, spawn_inherit_body, "stderr");
+}
+
+/* libuv's closed_fd_events: the sim's looks at a running real child are no I/O libuv would see,
+ * so a uv_run(UV_RUN_ONCE) waiting for a timer is not woken early by them (AH__EV_SILENT). */
+static int silent_timer_fired;
+static void silent_timer_cb(uv_timer_t *t) { silent_timer_fired = (int)uv_now(t->loop); }
+
+static void a_look_at_a_real_child_wakes_no_poll(void **state)
+{
+    uv_loop_t *loop = uv_default_loop();
+    uv_process_t pr;
+    uv_process_options_t o;
+    uv_timer_t t;
+    char *args[] = {"sleep", "30", NULL};
+    uint64_t t0 = uv_now(loop);
+
+    (void)state;
+    memset(&o, 0, sizeof(o));
+    o.file = "sleep";
+    o.args = args;
+    o.exit_cb = on_child_exit;
+    assert_int_equal(uv_spawn(loop, &pr, &o), 0);
+    uv_unref((uv_handle_t *)&pr);
+    assert_int_equal(uv_timer_init(loop, &t), 0);
+    assert_int_equal(uv_timer_start(&t, silent_timer_cb, 2500, 0), 0);
+    /* the child is looked at after 1 ms and 1 s, 2 s of virtual time: the poll sleeps on */
+    assert_int_equal(uv_run(loop, UV_RUN_ONCE), 0);
+    assert_int_equal(silent_timer_fired - (int)t0, 2500);
+    assert_int_equal(uv_process_kill(&pr, SIGTERM), 0);
+    uv_ref((uv_handle_t *)&pr);
+    uv_close((uv_handle_t *)&t, NULL);
+    uv_run(loop, UV_RUN_DEFAULT);
 }
 
 static void dgram_peer_gone_body(ah_sim *sim, void *ctx)
@@ -1877,7 +1922,8 @@ int main(void)
         cmocka_unit_test(eof_waits_for_every_duplicate_of_the_writer),
         cmocka_unit_test(a_dup_of_a_handles_descriptor_is_closable_and_named_when_used),
         cmocka_unit_test(a_duplicate_never_closed_is_reported),
-        cmocka_unit_test(a_real_child_inheriting_a_fake_pipe_is_named),
+        cmocka_unit_test(a_real_child_inheriting_a_fake_pipe_gets_the_kernels),
+        ah_unit_test(a_look_at_a_real_child_wakes_no_poll),
         cmocka_unit_test(a_dgram_pair_read_after_its_peer_closed_is_a_deadlock),
         cmocka_unit_test(a_message_pair_adopted_as_a_stream_is_named),
         cmocka_unit_test(a_signal_a_signalfd_waits_for_must_be_blocked),

@@ -267,7 +267,7 @@ static void member_wake(member *m, uint64_t at_ns)
         return;
     if (ah__event_scheduled(&m->ev) && m->ev.node.due <= at_ns && m->ev.batch_index == 0)
         return;
-    m->ev.flags = 0;
+    m->ev.flags = AH__EV_SILENT; /* a turn wakes no poll of the owner by itself */
     ah__event_schedule(m->pr->loop, &m->ev, at_ns);
 }
 

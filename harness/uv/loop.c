@@ -259,7 +259,7 @@ int (*ah__real_io_hook)(ah_sim *sim, uv_loop_t *loop, int wait);
 
 /* Delivers every event due by now. The batch is taken first, as epoll_wait returns a set:
  * events that fall due while it is delivered wait for the next poll. */
-static uint64_t deliver_events(uv_loop_t *loop)
+static uint64_t deliver_events(uv_loop_t *loop, uint64_t *silent)
 {
     ah__loop *lp = ah__lp(loop);
     uint64_t now = lp->sim->clock.now_ns;
@@ -293,6 +293,8 @@ static uint64_t deliver_events(uv_loop_t *loop)
             lp->ref_events--;
         lp->sim->events_fired++;
         fired++;
+        if (ev->flags & AH__EV_SILENT)
+            (*silent)++;
         ev->fire(ev);
     }
     lp->batch_len = 0;
@@ -306,10 +308,14 @@ static int poll_phase(uv_loop_t *loop, int timeout, uint64_t limit_ns)
 {
     ah__loop *lp = ah__lp(loop);
     ah_sim *sim = lp->sim;
-    uint64_t now = sim->clock.now_ns, wake, target, delivered;
+    uint64_t now = sim->clock.now_ns, wake, target, delivered, silent, callbacks;
+    /* The poll's own deadline, kept when it goes on waiting (AH__EV_SILENT). */
+    uint64_t wake0 = timeout > 0 ? (loop->time + (uint64_t)timeout) * AH__NS_PER_MS : UINT64_MAX;
     const ah_fc_node *n;
     int waiting;
 
+again:
+    now = sim->clock.now_ns;
     ah__jobs_due(sim); /* the pool's jobs run at a switch point of the loop, as workers would */
     if (ah__real_io_hook != NULL)
         ah__real_io_hook(sim, loop, 0); /* real descriptors: the kernel answers at once */
@@ -317,12 +323,7 @@ static int poll_phase(uv_loop_t *loop, int timeout, uint64_t limit_ns)
     waiting = n != NULL && n->due <= now;
     if (timeout != 0 &&
         !(sim->in_verb && sim->run_pred != NULL && sim->run_pred(sim->run_pred_ctx))) {
-        wake = UINT64_MAX;
-        if (timeout > 0) {
-            wake = (loop->time + (uint64_t)timeout) * AH__NS_PER_MS;
-            if (wake < now)
-                wake = now;
-        }
+        wake = wake0 < now ? now : wake0;
         target = n != NULL && n->due < wake ? n->due : wake;
         if (target > limit_ns)
             target = limit_ns;
@@ -347,8 +348,17 @@ static int poll_phase(uv_loop_t *loop, int timeout, uint64_t limit_ns)
     watchers_queued_set(loop, 0);
     update_time(loop); /* libuv updates the time when epoll_wait returns */
     lp->polls++;
-    delivered = deliver_events(loop);
+    silent = 0;
+    callbacks = sim->callbacks;
+    delivered = deliver_events(loop, &silent);
     lp->events_delivered += delivered;
+    /* Only the sim's own looks outside the loop fired, and they ran nothing: epoll would not
+     * have returned; wait on for the rest of the timeout. */
+    if (delivered > 0 && silent == delivered && sim->callbacks == callbacks &&
+        ah__list_empty(&lp->pending) && timeout != 0 && sim->clock.now_ns < limit_ns &&
+        sim->clock.now_ns < wake0 &&
+        !(sim->in_verb && sim->run_pred != NULL && sim->run_pred(sim->run_pred_ctx)))
+        goto again;
     if (lp->metrics_idle && waiting)
         lp->events_waiting += delivered;
     if (ah__poll_end_hook != NULL)
