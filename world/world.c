@@ -28,7 +28,7 @@
  * (ah__end_ops) in the owner, and the member opens the same connection to its own listener with a
  * remote end on the client's side. Bytes, FIN and resets cross at the instant they reach the
  * remote end; the owner's network applies latency and faults once. */
-#include "../proc/internal_proc.h"
+#include "internal_world.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -301,10 +301,22 @@ static void member_arrived(void *ctx, ah__conn *c)
     memcpy(pair, c->end[0].addr.str, n1 + 1);
     memcpy(pair + n1 + 1, c->end[1].addr.str, n2 + 1);
     out_put(&m->out, WM_CONNECT, l->id, 0, pair, n1 + n2 + 2);
+    ah__world_conn_made(m->sim, c);
     member_wake(m, m->sim->clock.now_ns);
 }
 static uv_loop_t *member_listen_loop(void *ctx) { return ((member *)ctx)->pr->loop; }
 static const ah__listen_ops member_listen_ops = {member_arrived, member_listen_loop};
+
+ah__proc *ah__world_end_proc(const ah__conn *c, int side)
+{
+    if (c->end[side].ops == &owner_end_ops)
+        return ((wlink *)c->end[side].ctx)->m->pr;
+    /* the accepting end of a connection on its way to a member's listener */
+    if (side == 1 && c->end[1].ops == NULL && c->route != NULL &&
+        c->route->lops == &member_listen_ops)
+        return ((member *)c->route->lctx)->pr;
+    return NULL;
+}
 
 static void listen_set(member *m, const char *what, int on)
 {
@@ -500,6 +512,7 @@ static void member_connect(member *m, uint32_t id, const char *pair)
     ah__list_insert_tail(&m->links, &l->link);
     c->end[0].ops = &owner_end_ops;
     c->end[0].ctx = l;
+    ah__world_conn_made(m->sim, c);
 }
 
 /* Waits (in real time) for the member to answer; a member that keeps the baton too long (blocked

@@ -1,0 +1,17 @@
+/* Between the parts of the world room (docs/world.md): world.c runs the world, faults.c crashes
+ * its members and cuts or slows the traffic between two of its processes. */
+#ifndef AH_INTERNAL_WORLD_H
+#define AH_INTERNAL_WORLD_H
+
+#include "../proc/internal_proc.h"
+
+/* world.c: the member at end `side` of a connection of the owner's network, or NULL when that end
+ * is the owner's own (its socket, a scripted peer) or not known yet (not accepted). */
+ah__proc *ah__world_end_proc(const ah__conn *c, int side);
+
+/* faults.c: a connection of the owner's network got a member at one of its ends (world.c calls
+ * it when a member connects, and when a connection reaches a member's listener): the faults set
+ * between its two processes apply to it. */
+void ah__world_conn_made(ah_sim *sim, ah__conn *c);
+
+#endif
