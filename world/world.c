@@ -757,6 +757,10 @@ static int world_started(ah__proc *pr, int ok)
         return 0;
     }
     ah__free(data);
+    /* The real time spent waiting for the hello is the world's, not the calling callback's (a
+     * supervisor restarting a crashed member from a timer is not a slow callback). */
+    if (m->sim->in_callback > 0)
+        ah__cb_restart_clock(m->sim);
     pr->world = m;
     snprintf(note, sizeof(note), "%s joins the world", pr->file);
     ah__trace_note(m->sim, "world", note);
