@@ -43,6 +43,9 @@
 #include <unistd.h>
 
 extern char **environ;
+extern const char ah__world_calls;
+/* world/calls.c (the execl and wait families) is linked with the room */
+__attribute__((used)) static const void *const world_parts[] = {&ah__world_calls};
 
 /* Every harness-linked binary holds this string (the room is linked whole: ah__world_room). */
 __attribute__((used)) const char ah__world_marker[] = "asyncharness-world-member:1";
