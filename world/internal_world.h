@@ -14,4 +14,9 @@ ah__proc *ah__world_end_proc(const ah__conn *c, int side);
  * between its two processes apply to it. */
 void ah__world_conn_made(ah_sim *sim, ah__conn *c);
 
+/* dns.c: the owner's DNS table as one message's payload (*p ah__malloc'ed, NULL and 0 when the
+ * table is empty), and a member's table replaced by such a copy. */
+void ah__world_dns_pack(ah_sim *sim, unsigned char **p, size_t *n);
+void ah__world_dns_apply(ah_sim *sim, const unsigned char *p, size_t n);
+
 #endif

@@ -95,6 +95,7 @@ enum {
     WM_RST,      /* id */
     WM_SIGNAL,   /* a: signal number */
     WM_FAIL,     /* payload: the report */
+    WM_DNS,      /* payload: the owner's DNS table (dns.c), when it changed */
 };
 
 typedef struct msg_hdr {
@@ -260,6 +261,8 @@ typedef struct member {
     size_t n_told;
     char *fail;
     uint64_t turns;
+    unsigned char *told_dns; /* the DNS table it was sent last */
+    size_t n_told_dns;
 } member;
 
 static void member_turn(ah__event *ev);
@@ -489,6 +492,23 @@ static void tell_listens(member *m)
     listens_diff(&m->out, &m->told, &m->n_told, cur, n);
 }
 
+/* The owner's DNS table, when it changed since member m was last sent it. */
+static void tell_dns(member *m)
+{
+    unsigned char *p;
+    size_t n;
+
+    ah__world_dns_pack(m->sim, &p, &n);
+    if (n == m->n_told_dns && (n == 0 || memcmp(p, m->told_dns, n) == 0)) {
+        ah__free(p);
+        return;
+    }
+    out_put(&m->out, WM_DNS, 0, 0, p, n);
+    ah__free(m->told_dns);
+    m->told_dns = p;
+    m->n_told_dns = n;
+}
+
 /* A process of the world connects from member m to an address listened on outside it. */
 static void member_connect(member *m, uint32_t id, const char *pair)
 {
@@ -552,6 +572,7 @@ static void member_turn(ah__event *ev)
         return;
     m->turns++;
     tell_listens(m);
+    tell_dns(m);
     member_stdio_in(m);
     /* RUN, the deliveries, GO: one write */
     {
@@ -716,6 +737,7 @@ static void member_free(member *m)
     ah__free(m->told);
     ah__free(m->out.p);
     ah__free(m->fail);
+    ah__free(m->told_dns);
     ah__free(m);
 }
 
@@ -1249,6 +1271,9 @@ static void me_wait_turn(void)
             break;
         case WM_SIGNAL:
             me_signal((int)h.a);
+            break;
+        case WM_DNS:
+            ah__world_dns_apply(ah__sim(), data, h.len);
             break;
         default:
             break;

@@ -297,6 +297,47 @@ static void world_kill_by_name(void **state)
     ah_assert_now_ms(sim, 10);
     assert_int_equal(ah_world_kill(sim, NULL, SIGKILL), 0);
 }
+
+/* ---- the DNS table is the world's ---- */
+
+static int spawn_dns_member(ah_sim *sim, const char *name, const char *addr, const char *ms)
+{
+    char *args[] = {DNS_MEMBER_PROGRAM, (char *)name, (char *)addr, (char *)ms, NULL};
+    uv_process_options_t o;
+    uv_process_t p;
+    ah_future *exited = ah_future_new(sim);
+
+    memset(&o, 0, sizeof(o));
+    o.file = args[0];
+    o.args = args;
+    o.exit_cb = exit_fut_cb;
+    p.data = exited;
+    assert_int_equal(uv_spawn(uv_default_loop(), &p, &o), 0);
+    return (int)ah_await_value(sim, exited);
+}
+
+/* Entries made in the owner answer a member's uv_getaddrinfo (with the entry's latency) and
+ * getaddrinfo(3); changed later, the member's next lookup sees the change. */
+static void dns_table_is_the_worlds(void **state)
+{
+    ah_sim *sim = *state;
+
+    ah_dns_add(sim, "db.internal", "10.1.2.3");
+    ah_dns_latency(sim, "db.internal", 30);
+    assert_int_equal(spawn_dns_member(sim, "db.internal", "10.1.2.3", "30"), 0);
+    ah_assert_now_ms(sim, 30);
+    ah_dns_add(sim, "cache.internal", "10.9.9.9");
+    assert_int_equal(spawn_dns_member(sim, "cache.internal", "10.9.9.9", "0"), 0);
+}
+
+/* Its twin: a name the owner's table does not hold is not found by the member either. */
+static void dns_name_unknown_to_the_owner_fails_in_the_member(void **state)
+{
+    ah_sim *sim = *state;
+
+    ah_dns_add(sim, "db.internal", "10.1.2.3");
+    assert_int_equal(spawn_dns_member(sim, "other.internal", "10.1.2.3", "0"), 2);
+}
 #endif
 
 int main(void)
@@ -308,6 +349,8 @@ int main(void)
         ah_unit_test(partition_elsewhere_changes_nothing),
         ah_unit_test(latency_between_two_processes),
         ah_unit_test(world_kill_by_name),
+        ah_unit_test(dns_table_is_the_worlds),
+        ah_unit_test(dns_name_unknown_to_the_owner_fails_in_the_member),
 #endif
     };
     return ah_run_tests(tests);
