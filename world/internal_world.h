@@ -19,4 +19,8 @@ void ah__world_conn_made(ah_sim *sim, ah__conn *c);
 void ah__world_dns_pack(ah_sim *sim, unsigned char **p, size_t *n);
 void ah__world_dns_apply(ah_sim *sim, const unsigned char *p, size_t n);
 
+/* teardown.c: what member `pr` left behind at its exit (its sim's teardown report), reported at
+ * the owner's teardown naming the process. */
+void ah__world_teardown_report(ah_sim *sim, const ah__proc *pr, const char *report, uint64_t at_ms);
+
 #endif

@@ -96,6 +96,7 @@ enum {
     WM_SIGNAL,   /* a: signal number */
     WM_FAIL,     /* payload: the report */
     WM_DNS,      /* payload: the owner's DNS table (dns.c), when it changed */
+    WM_TEARDOWN, /* payload: what the member left behind at its exit (teardown.c) */
 };
 
 typedef struct msg_hdr {
@@ -612,6 +613,9 @@ static void member_turn(ah__event *ev)
             if ((l = link_find(&m->links, h.id)) != NULL)
                 link_apply(l, (int)h.type, data, h.len);
             break;
+        case WM_TEARDOWN:
+            ah__world_teardown_report(sim, m->pr, (const char *)data, ah_now_ms(sim));
+            break;
         case WM_FAIL:
             ah__free(m->fail);
             m->fail = (char *)data;
@@ -1100,7 +1104,8 @@ static struct {
     char (*listens)[AH__ADDR_MAX + 2];
     size_t n_listens;
     uint32_t next_link;
-    pid_t pid; /* a child it forks (fork()) goes on outside the world */
+    pid_t pid;  /* a child it forks (fork()) goes on outside the world */
+    int failed; /* a harness failure was sent */
 } me = {.fd = -1};
 
 static void me_lost(void)
@@ -1305,6 +1310,7 @@ static void me_fail(ah_sim *sim, const char *msg)
     (void)sim;
     if (me.fd < 0 || getpid() != me.pid)
         return;
+    me.failed = 1;
     out_put(&me.out, WM_FAIL, 0, 0, msg, strlen(msg) + 1);
     out_flush(me.fd, &me.out);
 }
@@ -1322,13 +1328,31 @@ static void me_attach(ah_sim *sim)
         sim->on_fail = me_fail;
 }
 
+/* A plain program's teardown report (handles, requests, ... left behind), for the owner to report
+ * naming this process; none after a harness failure, which the owner reports already. */
+static void me_teardown(ah_sim *sim)
+{
+    char *r;
+
+    if (me.failed || getenv("AH_WORLD_NO_TEARDOWN") != NULL)
+        return;
+    r = ah_sim_check(sim);
+    if (r != NULL) { /* its lines, under the owner's own heading */
+        const char *lines = strchr(r, '\n') != NULL ? strchr(r, '\n') + 1 : r;
+        out_put(&me.out, WM_TEARDOWN, 0, 0, lines, strlen(lines) + 1);
+    }
+    ah__free(r);
+}
+
 /* At the exit: what it still sent leaves with it (its sockets close in the owner). */
 static void me_exit(void)
 {
     if (me.fd < 0 || getpid() != me.pid)
         return;
-    if (me.sim != NULL)
+    if (me.sim != NULL) {
         me_listens(me.sim);
+        me_teardown(me.sim);
+    }
     out_flush(me.fd, &me.out);
 }
 

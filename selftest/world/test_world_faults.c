@@ -338,6 +338,46 @@ static void dns_name_unknown_to_the_owner_fails_in_the_member(void **state)
     ah_dns_add(sim, "db.internal", "10.1.2.3");
     assert_int_equal(spawn_dns_member(sim, "other.internal", "10.1.2.3", "0"), 2);
 }
+
+/* ---- teardown across the world ---- */
+
+static void run_member_body(ah_sim *sim, void *ctx)
+{
+    char *args[] = {(char *)ctx, NULL};
+    uv_process_options_t o;
+    uv_process_t p;
+    ah_future *exited = ah_future_new(sim);
+
+    memset(&o, 0, sizeof(o));
+    o.file = args[0];
+    o.args = args;
+    o.exit_cb = exit_fut_cb;
+    p.data = exited;
+    assert_int_equal(uv_spawn(uv_default_loop(), &p, &o), 0);
+    assert_int_equal(ah_await_value(sim, exited), 0);
+    ah_run_until_idle(sim);
+}
+
+/* A member that exits with a handle open: the owner's teardown names the process and the handle. */
+static void member_leftovers_are_reported_at_the_owner(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, run_member_body, LEAKY_MEMBER_PROGRAM, "world_leaky_member (pid ");
+    ah_assert_fails_with(NULL, run_member_body, LEAKY_MEMBER_PROGRAM,
+                         ", a process of this world, exited at +0 ms leaving behind:\n"
+                         "      - handle not closed: uv_timer_t");
+}
+
+/* Its twin: a member that closes everything leaves the owner's teardown clean. */
+static void a_clean_member_leaves_nothing(void **state)
+{
+    char *msg;
+
+    (void)state;
+    msg = ah_capture_failure(NULL, run_member_body, CLEAN_MEMBER_PROGRAM);
+    if (msg != NULL)
+        fail_msg("%s", msg);
+}
 #endif
 
 int main(void)
@@ -351,6 +391,8 @@ int main(void)
         ah_unit_test(world_kill_by_name),
         ah_unit_test(dns_table_is_the_worlds),
         ah_unit_test(dns_name_unknown_to_the_owner_fails_in_the_member),
+        cmocka_unit_test(member_leftovers_are_reported_at_the_owner),
+        cmocka_unit_test(a_clean_member_leaves_nothing),
 #endif
     };
     return ah_run_tests(tests);
