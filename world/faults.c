@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
+ah__proc *(*ah__world_end_proc)(const ah__conn *c, int side);
+
 typedef struct pair_rule {
     ah__list link;
     char a[128], b[128];
@@ -78,10 +80,14 @@ static int rule_matches(const pair_rule *r, const ah__proc *x, const ah__proc *y
 /* Applies the rules to one connection between two processes (one end at least a member). */
 static void conn_apply(wfaults *w, ah__conn *c)
 {
-    ah__proc *x = ah__world_end_proc(c, 0), *y = ah__world_end_proc(c, 1);
+    ah__proc *x, *y;
     int held = 0, was = c->held, lat = 0;
     ah__list *q;
 
+    if (ah__world_end_proc == NULL)
+        return;
+    x = ah__world_end_proc(c, 0);
+    y = ah__world_end_proc(c, 1);
     if (x == NULL && y == NULL)
         return; /* inside the owner: its own faults (ah_net_*) */
     for (q = w->rules.next; q != &w->rules; q = q->next) {

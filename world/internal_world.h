@@ -5,9 +5,10 @@
 
 #include "../proc/internal_proc.h"
 
-/* world.c: the member at end `side` of a connection of the owner's network, or NULL when that end
- * is the owner's own (its socket, a scripted peer) or not known yet (not accepted). */
-ah__proc *ah__world_end_proc(const ah__conn *c, int side);
+/* The member at end `side` of a connection of the owner's network, or NULL when that end is the
+ * owner's own (its socket, a scripted peer) or not known yet (not accepted): world.c, which alone
+ * knows its ends, sets it at start-up (faults.c calls it, and calls nothing of world.c). */
+extern ah__proc *(*ah__world_end_proc)(const ah__conn *c, int side);
 
 /* faults.c: a connection of the owner's network got a member at one of its ends (world.c calls
  * it when a member connects, and when a connection reaches a member's listener): the faults set

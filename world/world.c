@@ -314,7 +314,7 @@ static void member_arrived(void *ctx, ah__conn *c)
 static uv_loop_t *member_listen_loop(void *ctx) { return ((member *)ctx)->pr->loop; }
 static const ah__listen_ops member_listen_ops = {member_arrived, member_listen_loop};
 
-ah__proc *ah__world_end_proc(const ah__conn *c, int side)
+static ah__proc *end_proc(const ah__conn *c, int side)
 {
     if (c->end[side].ops == &owner_end_ops)
         return ((wlink *)c->end[side].ctx)->m->pr;
@@ -1364,6 +1364,7 @@ __attribute__((constructor(103))) static void world_start(void)
     char *end;
     long fd;
 
+    ah__world_end_proc = end_proc;
     ah__proc_world.prepare = world_prepare;
     ah__proc_world.started = world_started;
     ah__proc_world.signal = world_signal;
