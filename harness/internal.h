@@ -472,6 +472,9 @@ struct ah_sim {
 
     ah__capture *capture;
     char replay_hint[320]; /* printed under every failure: how to replay it */
+    /* What the fault a sweep just injected did, when it has more to say than its name (the
+     * processes a crash killed: world/faults.c); sweep.c adds it to the step's description. */
+    char fault_note[256];
     /* Printed under every failure when set: the test involved something outside the sim (a
      * real descriptor under uv_poll, fd/real.c), so a rerun may not reproduce it exactly. */
     char outside[256];

@@ -32,7 +32,12 @@ static void after_cb(ah_sim *sim, void *p)
         snprintf(sc->where, sizeof(sc->where), "a %s at +%llu ms",
                  sim->current_what ? sim->current_what : "callback",
                  (unsigned long long)ah_now_ms(sim));
+    sim->fault_note[0] = '\0';
     sc->fault.inject(sim, sc->ctx, sc->fault.arg);
+    if (sim->fault_note[0] != '\0') {
+        size_t n = strlen(sc->where);
+        snprintf(sc->where + n, sizeof(sc->where) - n, "; %s", sim->fault_note);
+    }
 }
 
 /* One run; returns the failure message (malloc'd) or NULL; *steps gets the callbacks run. */

@@ -122,6 +122,7 @@ typedef struct ah__conn {
     ah__event accept_ev; /* the connection reaches the listener */
     int has_lat;
     uint64_t lat_min, lat_max;
+    int held; /* nothing passes until it is cleared (a partition between two processes: world/) */
     ah__list backlog_link; /* in a listener's backlog */
     int in_backlog;
 } ah__conn;

@@ -303,7 +303,7 @@ static int partitioned(ah__net *net, const ah__addr *x, const ah__addr *y)
 
 int ah__conn_blocked(ah__net *net, ah__conn *c)
 {
-    return c->route->held || partitioned(net, &c->end[0].addr, &c->end[1].addr);
+    return c->held || c->route->held || partitioned(net, &c->end[0].addr, &c->end[1].addr);
 }
 
 /* ---- connections and flows ---- */
@@ -1137,7 +1137,9 @@ static void net_pending(ah_sim *sim, void *state, ah__buf *b)
                 ah__buf_printf(b, "  - %s: %llu bytes%s from the %s held in flight (%s)\n",
                                c->label, (unsigned long long)(f->wr - f->arr),
                                f->fin_sent ? " and a FIN" : "", i == 0 ? "client" : "server",
-                               c->route->held ? "ah_net_hold" : "ah_net_partition");
+                               c->route->held ? "ah_net_hold"
+                               : c->held      ? "ah_world_partition"
+                                              : "ah_net_partition");
         }
     }
     if (ah__net_parts.peer_pending != NULL)

@@ -207,6 +207,8 @@ void ah__proc_bare_started(ah__proc *pr, int real_pid);
 /* waitpid(pid, status, options) for the bare children: the pid it returns (0: WNOHANG and still
  * running), or -2 when `pid` names none of them (the C library's waitpid answers). */
 int ah__proc_bare_wait(ah__pstate *st, int pid, int *status, int options, ah__site site);
+/* The call a blocking wait's diagnostic names ("wait4": world/calls.c), NULL: waitpid. */
+extern const char *ah__proc_wait_name;
 /* A child's exit at the current instant (its pipes close, SIGCHLD follows). */
 void ah__proc_exited(ah__proc *pr, int status, int signum);
 /* Whether a uv_signal_t (or the loop's child watcher) would catch `signum` now. */

@@ -703,6 +703,8 @@ void ah__proc_bare_started(ah__proc *pr, int real_pid)
     ah__trace_note(pr->st->sim, "processes", note);
 }
 
+const char *ah__proc_wait_name;
+
 int ah__proc_bare_wait(ah__pstate *st, int pid, int *status, int options, ah__site site)
 {
     ah__list *q;
@@ -735,11 +737,12 @@ int ah__proc_bare_wait(ah__pstate *st, int pid, int *status, int options, ah__si
     if (running->world == NULL)
         return -2; /* a real child that did not join: the C library waits for it */
     ah__fail(st->sim,
-             "waitpid(%d) in %s blocks on %s (pid %d), a process of this world that is still "
+             "%s(%d) in %s blocks on %s (pid %d), a process of this world that is still "
              "running: the world runs only while the test's loop runs, so this wait would never "
              "end; wait for its SIGCHLD (a uv_signal_t) and then call waitpid with WNOHANG "
              "(docs/world.md)",
-             pid, ah__site_str(&site, b, sizeof(b)), running->file, running->pid);
+             ah__proc_wait_name != NULL ? ah__proc_wait_name : "waitpid", pid,
+             ah__site_str(&site, b, sizeof(b)), running->file, running->pid);
     return -1;
 }
 

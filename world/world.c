@@ -28,7 +28,7 @@
  * (ah__end_ops) in the owner, and the member opens the same connection to its own listener with a
  * remote end on the client's side. Bytes, FIN and resets cross at the instant they reach the
  * remote end; the owner's network applies latency and faults once. */
-#include "../proc/internal_proc.h"
+#include "internal_world.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -43,6 +43,9 @@
 #include <unistd.h>
 
 extern char **environ;
+extern const char ah__world_calls;
+/* world/calls.c (the execl and wait families) is linked with the room */
+__attribute__((used)) static const void *const world_parts[] = {&ah__world_calls};
 
 /* Every harness-linked binary holds this string (the room is linked whole: ah__world_room). */
 __attribute__((used)) const char ah__world_marker[] = "asyncharness-world-member:1";
@@ -92,6 +95,8 @@ enum {
     WM_RST,      /* id */
     WM_SIGNAL,   /* a: signal number */
     WM_FAIL,     /* payload: the report */
+    WM_DNS,      /* payload: the owner's DNS table (dns.c), when it changed */
+    WM_TEARDOWN, /* payload: what the member left behind at its exit (teardown.c) */
 };
 
 typedef struct msg_hdr {
@@ -257,6 +262,8 @@ typedef struct member {
     size_t n_told;
     char *fail;
     uint64_t turns;
+    unsigned char *told_dns; /* the DNS table it was sent last */
+    size_t n_told_dns;
 } member;
 
 static void member_turn(ah__event *ev);
@@ -301,10 +308,22 @@ static void member_arrived(void *ctx, ah__conn *c)
     memcpy(pair, c->end[0].addr.str, n1 + 1);
     memcpy(pair + n1 + 1, c->end[1].addr.str, n2 + 1);
     out_put(&m->out, WM_CONNECT, l->id, 0, pair, n1 + n2 + 2);
+    ah__world_conn_made(m->sim, c);
     member_wake(m, m->sim->clock.now_ns);
 }
 static uv_loop_t *member_listen_loop(void *ctx) { return ((member *)ctx)->pr->loop; }
 static const ah__listen_ops member_listen_ops = {member_arrived, member_listen_loop};
+
+static ah__proc *end_proc(const ah__conn *c, int side)
+{
+    if (c->end[side].ops == &owner_end_ops)
+        return ((wlink *)c->end[side].ctx)->m->pr;
+    /* the accepting end of a connection on its way to a member's listener */
+    if (side == 1 && c->end[1].ops == NULL && c->route != NULL &&
+        c->route->lops == &member_listen_ops)
+        return ((member *)c->route->lctx)->pr;
+    return NULL;
+}
 
 static void listen_set(member *m, const char *what, int on)
 {
@@ -474,6 +493,23 @@ static void tell_listens(member *m)
     listens_diff(&m->out, &m->told, &m->n_told, cur, n);
 }
 
+/* The owner's DNS table, when it changed since member m was last sent it. */
+static void tell_dns(member *m)
+{
+    unsigned char *p;
+    size_t n;
+
+    ah__world_dns_pack(m->sim, &p, &n);
+    if (n == m->n_told_dns && (n == 0 || memcmp(p, m->told_dns, n) == 0)) {
+        ah__free(p);
+        return;
+    }
+    out_put(&m->out, WM_DNS, 0, 0, p, n);
+    ah__free(m->told_dns);
+    m->told_dns = p;
+    m->n_told_dns = n;
+}
+
 /* A process of the world connects from member m to an address listened on outside it. */
 static void member_connect(member *m, uint32_t id, const char *pair)
 {
@@ -500,6 +536,7 @@ static void member_connect(member *m, uint32_t id, const char *pair)
     ah__list_insert_tail(&m->links, &l->link);
     c->end[0].ops = &owner_end_ops;
     c->end[0].ctx = l;
+    ah__world_conn_made(m->sim, c);
 }
 
 /* Waits (in real time) for the member to answer; a member that keeps the baton too long (blocked
@@ -536,6 +573,7 @@ static void member_turn(ah__event *ev)
         return;
     m->turns++;
     tell_listens(m);
+    tell_dns(m);
     member_stdio_in(m);
     /* RUN, the deliveries, GO: one write */
     {
@@ -574,6 +612,9 @@ static void member_turn(ah__event *ev)
         case WM_RST:
             if ((l = link_find(&m->links, h.id)) != NULL)
                 link_apply(l, (int)h.type, data, h.len);
+            break;
+        case WM_TEARDOWN:
+            ah__world_teardown_report(sim, m->pr, (const char *)data, ah_now_ms(sim));
             break;
         case WM_FAIL:
             ah__free(m->fail);
@@ -700,6 +741,7 @@ static void member_free(member *m)
     ah__free(m->told);
     ah__free(m->out.p);
     ah__free(m->fail);
+    ah__free(m->told_dns);
     ah__free(m);
 }
 
@@ -744,6 +786,10 @@ static int world_started(ah__proc *pr, int ok)
         return 0;
     }
     ah__free(data);
+    /* The real time spent waiting for the hello is the world's, not the calling callback's (a
+     * supervisor restarting a crashed member from a timer is not a slow callback). */
+    if (m->sim->in_callback > 0)
+        ah__cb_restart_clock(m->sim);
     pr->world = m;
     snprintf(note, sizeof(note), "%s joins the world", pr->file);
     ah__trace_note(m->sim, "world", note);
@@ -1058,7 +1104,8 @@ static struct {
     char (*listens)[AH__ADDR_MAX + 2];
     size_t n_listens;
     uint32_t next_link;
-    pid_t pid; /* a child it forks (fork()) goes on outside the world */
+    pid_t pid;  /* a child it forks (fork()) goes on outside the world */
+    int failed; /* a harness failure was sent */
 } me = {.fd = -1};
 
 static void me_lost(void)
@@ -1230,6 +1277,9 @@ static void me_wait_turn(void)
         case WM_SIGNAL:
             me_signal((int)h.a);
             break;
+        case WM_DNS:
+            ah__world_dns_apply(ah__sim(), data, h.len);
+            break;
         default:
             break;
         }
@@ -1260,6 +1310,7 @@ static void me_fail(ah_sim *sim, const char *msg)
     (void)sim;
     if (me.fd < 0 || getpid() != me.pid)
         return;
+    me.failed = 1;
     out_put(&me.out, WM_FAIL, 0, 0, msg, strlen(msg) + 1);
     out_flush(me.fd, &me.out);
 }
@@ -1277,13 +1328,31 @@ static void me_attach(ah_sim *sim)
         sim->on_fail = me_fail;
 }
 
+/* A plain program's teardown report (handles, requests, ... left behind), for the owner to report
+ * naming this process; none after a harness failure, which the owner reports already. */
+static void me_teardown(ah_sim *sim)
+{
+    char *r;
+
+    if (me.failed || getenv("AH_WORLD_NO_TEARDOWN") != NULL)
+        return;
+    r = ah_sim_check(sim);
+    if (r != NULL) { /* its lines, under the owner's own heading */
+        const char *lines = strchr(r, '\n') != NULL ? strchr(r, '\n') + 1 : r;
+        out_put(&me.out, WM_TEARDOWN, 0, 0, lines, strlen(lines) + 1);
+    }
+    ah__free(r);
+}
+
 /* At the exit: what it still sent leaves with it (its sockets close in the owner). */
 static void me_exit(void)
 {
     if (me.fd < 0 || getpid() != me.pid)
         return;
-    if (me.sim != NULL)
+    if (me.sim != NULL) {
         me_listens(me.sim);
+        me_teardown(me.sim);
+    }
     out_flush(me.fd, &me.out);
 }
 
@@ -1295,6 +1364,7 @@ __attribute__((constructor(103))) static void world_start(void)
     char *end;
     long fd;
 
+    ah__world_end_proc = end_proc;
     ah__proc_world.prepare = world_prepare;
     ah__proc_world.started = world_started;
     ah__proc_world.signal = world_signal;

@@ -148,6 +148,7 @@ int ah__run_tests(const struct CMUnitTest *tests, size_t count, const char *file
 #include <ah/proc.h>
 #include <ah/server.h>
 #include <ah/udp.h>
+#include <ah/world.h>
 #include <ah/sites.h>
 
 #endif

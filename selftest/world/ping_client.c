@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <unistd.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,7 +117,20 @@ static void exit_cb(uv_process_t *p, int64_t status, int signum)
 static void chld_cb(uv_signal_t *h, int signum)
 {
     int status;
+#if WORLD_EXEC_L == 1
+    struct rusage ru;
+    pid_t r = wait4(server_pid, &status, WNOHANG, &ru);
+#elif WORLD_EXEC_L == 2
+    siginfo_t si;
+    pid_t r;
+    memset(&si, 0, sizeof(si));
+    r = waitid(P_PID, (id_t)server_pid, &si, WEXITED | WNOHANG) == 0 ? si.si_pid : -1;
+    status = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8 : si.si_status;
+#elif WORLD_EXEC_L == 3
+    pid_t r = wait3(&status, WNOHANG, NULL);
+#else
     pid_t r = waitpid(server_pid, &status, WNOHANG);
+#endif
 
     (void)signum;
     if (r != server_pid)
@@ -165,7 +179,15 @@ int main(int argc, char **argv)
     uv_signal_start(&chld, chld_cb, SIGCHLD);
 #ifdef WORLD_FORK_EXEC
     if ((server_pid = fork()) == 0) {
+#if WORLD_EXEC_L == 1
+        execl(argv[1], argv[1], argv[2], (char *)NULL);
+#elif WORLD_EXEC_L == 2
+        execlp(argv[1], argv[1], argv[2], (char *)NULL);
+#elif WORLD_EXEC_L == 3
+        execle(argv[1], argv[1], argv[2], (char *)NULL, environ);
+#else
         execv(argv[1], args);
+#endif
         _exit(127);
     }
     if ((r = server_pid < 0 ? errno : 0) != 0) {
@@ -177,7 +199,11 @@ int main(int argc, char **argv)
     }
 #ifdef PLANTED_BLOCKING_WAIT
     /* planted: a blocking wait on a process of the world before the loop ever runs */
+#if WORLD_EXEC_L == 1
+    wait4(server_pid, &r, 0, NULL);
+#else
     waitpid(server_pid, &r, 0);
+#endif
 #endif
 #else
     if ((r = uv_spawn(loop, &server, &o)) != 0) {

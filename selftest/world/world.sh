@@ -9,7 +9,12 @@ dir=$2
 #   SIGCHLD and waitpid (world_ping_client_ps).
 client=world_ping_client
 #   harness_fx, real_fx: the same with fork and execv (world_ping_client_fx).
-case $case in *_ps) client=world_ping_client_ps ;; *_fx) client=world_ping_client_fx ;; esac
+#   harness_l1, _l2, _l3: fork and execl + wait4, execlp + waitid, execle + wait3.
+case $case in
+*_ps) client=world_ping_client_ps ;;
+*_fx) client=world_ping_client_fx ;;
+*_l[123]) client=world_ping_client_${case#harness_} ;;
+esac
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 fail() {
@@ -18,7 +23,7 @@ fail() {
     exit 1
 }
 case $case in
-harness | harness_ps | harness_fx)
+harness | harness_ps | harness_fx | harness_l[123])
     start=$(date +%s%N)
     "$dir/$client" "$dir/world_ping_server" 7411 >"$out/1" 2>&1 || fail "run 1 exit $?"
     mid=$(date +%s%N)
