@@ -860,6 +860,8 @@ static ssize_t sock_recv_at(ah__fsock *fs, const struct iovec *iov, int iovcnt, 
     }
 }
 
+void (*ah__fd_real_block_hook)(int fd, short events, const char *call, const void *ret);
+
 AH__LIBC(read, 9, AH__LIBC_FD);
 ssize_t read(int fd, void *buf, size_t n)
 {
@@ -867,8 +869,11 @@ ssize_t read(int fd, void *buf, size_t n)
     ah__fsock *fs = ah__fd_get(fd);
     struct iovec v;
 
-    if (fs == NULL)
+    if (fs == NULL) {
+        if (ah__fd_real_block_hook != NULL && n > 0)
+            ah__fd_real_block_hook(fd, POLLIN, "read", __builtin_return_address(0));
         return real_read(fd, buf, n);
+    }
     v.iov_base = buf;
     v.iov_len = n;
     if (fs->ops != NULL)
