@@ -1315,7 +1315,21 @@ static void me_arrived(void *ctx, ah__conn *c)
     memcpy(pair + n1 + 1, c->end[1].addr.str, n2 + 1);
     out_put(&me.out, WM_CONNECT, l->id, 0, pair, n1 + n2 + 2);
 }
-static uv_loop_t *me_listen_loop(void *ctx) { return (void)ctx, uv_default_loop(); }
+/* The loop that takes a connection to another process's address: the program's loop that is
+ * alive (the connecting one: a test may run a loop of its own, not the default loop). */
+static uv_loop_t *me_listen_loop(void *ctx)
+{
+    ah_sim *sim = me.sim != NULL ? me.sim : ah__sim();
+    ah__list *q;
+
+    (void)ctx;
+    for (q = sim->loops.next; q != &sim->loops; q = q->next) {
+        ah__loop *lp = ah__container_of(q, ah__loop, link);
+        if (ah__loop_is_alive(lp->loop))
+            return lp->loop;
+    }
+    return uv_default_loop();
+}
 static const ah__listen_ops me_listen_ops = {me_arrived, me_listen_loop};
 
 /* Another process of the world listens on `what` (or no longer does). */
