@@ -436,6 +436,18 @@ int close(int fd)
         (fs->kind == AH__FK_SOCK || fd != fs->fd || (fs->stream == NULL && fs->udp == NULL)))
         return ah__fd_drop_number(fs, fd);
     if (fs->kind != AH__FK_SOCK) {
+        if (fs->kind == AH__FK_STREAM && fs->stream != NULL && fs->stream->real == NULL &&
+            fs->stream->stream != NULL && fs->stream->stream->type == UV_TCP) {
+            /* the socket of a uv_tcp_t closed behind libuv's back (libuv's tcp_write_fail): its
+             * next writes fail with EBADF, as write(2) would; the connection and the number stay
+             * the handle's until uv_close, whose own close(2) the kernel would answer EBADF */
+            if (fs->stream->fd_gone)
+                return fail_errno(EBADF);
+            fs->stream->fd_gone = 1;
+            ah__trace_note(fs->sim, fs->stream->conn != NULL ? fs->stream->conn->label : "tcp",
+                           "close of the handle's descriptor behind libuv (writes fail: EBADF)");
+            return 0;
+        }
         if (fs->stream != NULL || fs->udp != NULL)
             stream_owned(fs, "close", SITE("close"));
         ah__fd_release(fs); /* the last duplicate of one whose handle closed its number */
