@@ -94,6 +94,7 @@ list_tests() {
 # runner with their helper processes.
 run_tests() {
     mkdir -p "$3"
+    # shellcheck disable=SC2086
     xargs -P "$5" -I{} sh "$RUN_ONE" "$1" "$2" "$3" "$4" {} ${6:-}
 }
 
