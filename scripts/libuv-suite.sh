@@ -171,7 +171,7 @@ for deb in $VERSIONS; do
     passed_in "$S/hsim" >"$S/hsim.pass"
     # the helper-process tests' results join the others' for the checks below (their own line)
     for f in "$S"/hsim/*.rc "$S"/hsim/*.log; do
-        [ -f "$f" ] && cp "$f" "$S/sim/"
+        if [ -f "$f" ]; then cp "$f" "$S/sim/"; fi
     done
     passed_in "$S/sim" >"$S/sim.pass"
     sort -u "$real" "$hreal" >"$S/real.all"
