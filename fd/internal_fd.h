@@ -291,5 +291,9 @@ uv_loop_t *ah__fd_loop(ah__fsock *fs); /* the loop of its first watcher, else th
 void ah__fpoll_detach(ah__fpoll *p);   /* the descriptor is closed under its watcher */
 void ah__fpoll_free_all(ah__fdstate *st);
 extern void (*ah__fpoll_notify_hook)(ah__fpoll *p);
+/* socket.c: a blocking read of the program on a real descriptor (one the sim did not make) calls
+ * this first when set (world/ sets it): an owner of a world of processes runs the world until
+ * `fd` is ready, since only a process of the world may make it so (docs/world.md). */
+extern void (*ah__fd_real_block_hook)(int fd, short events, const char *call, const void *ret);
 
 #endif

@@ -436,6 +436,18 @@ int close(int fd)
         (fs->kind == AH__FK_SOCK || fd != fs->fd || (fs->stream == NULL && fs->udp == NULL)))
         return ah__fd_drop_number(fs, fd);
     if (fs->kind != AH__FK_SOCK) {
+        if (fs->kind == AH__FK_STREAM && fs->stream != NULL && fs->stream->real == NULL &&
+            fs->stream->stream != NULL && fs->stream->stream->type == UV_TCP) {
+            /* the socket of a uv_tcp_t closed behind libuv's back (libuv's tcp_write_fail): its
+             * next writes fail with EBADF, as write(2) would; the connection and the number stay
+             * the handle's until uv_close, whose own close(2) the kernel would answer EBADF */
+            if (fs->stream->fd_gone)
+                return fail_errno(EBADF);
+            fs->stream->fd_gone = 1;
+            ah__trace_note(fs->sim, fs->stream->conn != NULL ? fs->stream->conn->label : "tcp",
+                           "close of the handle's descriptor behind libuv (writes fail: EBADF)");
+            return 0;
+        }
         if (fs->stream != NULL || fs->udp != NULL)
             stream_owned(fs, "close", SITE("close"));
         ah__fd_release(fs); /* the last duplicate of one whose handle closed its number */
@@ -860,6 +872,8 @@ static ssize_t sock_recv_at(ah__fsock *fs, const struct iovec *iov, int iovcnt, 
     }
 }
 
+void (*ah__fd_real_block_hook)(int fd, short events, const char *call, const void *ret);
+
 AH__LIBC(read, 9, AH__LIBC_FD);
 ssize_t read(int fd, void *buf, size_t n)
 {
@@ -867,8 +881,11 @@ ssize_t read(int fd, void *buf, size_t n)
     ah__fsock *fs = ah__fd_get(fd);
     struct iovec v;
 
-    if (fs == NULL)
+    if (fs == NULL) {
+        if (ah__fd_real_block_hook != NULL && n > 0)
+            ah__fd_real_block_hook(fd, POLLIN, "read", __builtin_return_address(0));
         return real_read(fd, buf, n);
+    }
     v.iov_base = buf;
     v.iov_len = n;
     if (fs->ops != NULL)

@@ -155,7 +155,8 @@ typedef struct ah__sock {
     int pending_error; /* a reset not yet reported by a read or a write */
     int reset_noted;
     int write_broken; /* later writes fail with UV_EPIPE */
-    int close_reset;  /* uv_tcp_close_reset */
+    int fd_gone;     /* the program closed its descriptor behind libuv: writes fail with UV_EBADF */
+    int close_reset; /* uv_tcp_close_reset */
     int nodelay, keepalive, single_accept;
     unsigned keepalive_delay;
     void *real;          /* a real descriptor the stream adopted (fd/realstream.c), or NULL */

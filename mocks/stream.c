@@ -525,6 +525,8 @@ static ssize_t sock_send(ah__sock *s, const uv_buf_t *bufs, unsigned nbufs, int 
 
     if (s->real != NULL)
         return ah__real_stream->send(s, bufs, nbufs);
+    if (s->fd_gone)
+        return UV_EBADF; /* write(2) on a closed descriptor */
     if (c == NULL || s->stream->connect_req != NULL)
         return s->stream->type == UV_NAMED_PIPE ? UV_ENOTCONN : UV_EPIPE;
     sync_reset(s);

@@ -5,6 +5,7 @@
 #define AH_PROC_INTERNAL_PROC_H
 
 #include "../mocks/internal_net.h"
+#include "../threads/wait.h"
 
 #include <ah/proc.h>
 
@@ -127,6 +128,8 @@ typedef struct ah__pstate {
     struct sigaction saved[AH__NSIG];
     uint64_t random_state;
     ah__list ttys; /* per-tty state (misc.c) */
+    /* simulated threads blocked in waitpid on a process of the world (woken at every exit) */
+    ah__twaitq exit_wq;
 } ah__pstate;
 
 /* The room's state of the sim, created on first use (registers the hooks). */
@@ -195,6 +198,13 @@ typedef struct ah__proc_world_hooks {
     void (*fork_parent)(int pid, int fd);
     int (*fork_look)(ah_sim *sim, int pid, ah__site site);
     void (*fork_forget)(int pid);
+    /* A blocking waitpid on the forked child `pid` (-1: any): waits in real time until each such
+     * child not yet known to have joined either says hello (it joins now, a bare child of proc/)
+     * or is seen outside the world (exited, or exec'd another program). */
+    void (*fork_settle)(ah_sim *sim, int pid, ah__site site);
+    /* A blocking wait of the program for processes of the world begins (1) or ends (0): the
+     * members' turns keep their loops alive meanwhile (the program runs no loop of its own). */
+    void (*hold)(ah_sim *sim, int on);
 } ah__proc_world_hooks;
 extern ah__proc_world_hooks ah__proc_world;
 /* A child started outside libuv (posix_spawn in world/): no handle, no exit_cb; its exit is a

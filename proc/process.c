@@ -245,6 +245,7 @@ static void proc_exited(ah__proc *pr, int status, int signum)
     pr->exit_status = status;
     pr->term_signal = signum;
     pr->exit_ns = st->sim->clock.now_ns;
+    ah__twait_wake(&st->exit_wq); /* a thread blocked in waitpid on it */
     if (signum != 0)
         snprintf(note, sizeof(note), "child %s (%s) killed by signal %d", pr->file,
                  pid_str(pr, pb, sizeof(pb)), signum);
@@ -705,6 +706,48 @@ void ah__proc_bare_started(ah__proc *pr, int real_pid)
 
 const char *ah__proc_wait_name;
 
+/* A blocking waitpid on processes of the world (docs/world.md, "The owner's blocking waits"):
+ * the world runs until one that `pid` names has exited. The test's thread runs the sim, as a
+ * blocking call on a fake descriptor does; another simulated thread (libuv's runner waits in one)
+ * sleeps until a child's exit wakes it, while the others run. */
+typedef struct bare_waiting {
+    ah__pstate *st;
+    int pid;
+} bare_waiting;
+
+static int bare_exited(void *ctx)
+{
+    bare_waiting *w = ctx;
+    ah__list *q;
+
+    for (q = w->st->procs.next; q != &w->st->procs; q = q->next) {
+        ah__proc *pr = ah__container_of(q, ah__proc, link);
+        if (pr->bare && pr->state != AH__PROC_REAPED && (w->pid == -1 || pr->pid == w->pid) &&
+            (pr->state == AH__PROC_EXITED || pr->world == NULL))
+            return 1;
+    }
+    return 0;
+}
+
+static void bare_wait_blocking(ah__pstate *st, int pid, ah__proc *running, ah__site site)
+{
+    bare_waiting w = {st, pid};
+    char verb[400], b[160];
+
+    snprintf(verb, sizeof(verb), "%s(%d) in %s waits for %s (pid %d), a process of this world",
+             ah__proc_wait_name != NULL ? ah__proc_wait_name : "waitpid", pid,
+             ah__site_str(&site, b, sizeof(b)), running->file, running->pid);
+    if (ah__proc_world.hold != NULL)
+        ah__proc_world.hold(st->sim, 1);
+    if (ah__twait_off_main(st->sim))
+        while (!bare_exited(&w))
+            ah__twait(st->sim, &st->exit_wq, verb, site, UINT64_MAX);
+    else
+        ah__run_until_pred(st->sim, verb, bare_exited, &w);
+    if (ah__proc_world.hold != NULL)
+        ah__proc_world.hold(st->sim, 0);
+}
+
 int ah__proc_bare_wait(ah__pstate *st, int pid, int *status, int options, ah__site site)
 {
     ah__list *q;
@@ -736,14 +779,16 @@ int ah__proc_bare_wait(ah__pstate *st, int pid, int *status, int options, ah__si
         return 0;
     if (running->world == NULL)
         return -2; /* a real child that did not join: the C library waits for it */
-    ah__fail(st->sim,
-             "%s(%d) in %s blocks on %s (pid %d), a process of this world that is still "
-             "running: the world runs only while the test's loop runs, so this wait would never "
-             "end; wait for its SIGCHLD (a uv_signal_t) and then call waitpid with WNOHANG "
-             "(docs/world.md)",
-             ah__proc_wait_name != NULL ? ah__proc_wait_name : "waitpid", pid,
-             ah__site_str(&site, b, sizeof(b)), running->file, running->pid);
-    return -1;
+    if (!ah__twait_off_main(st->sim) && (st->sim->in_callback > 0 || st->sim->in_verb))
+        ah__fail(st->sim,
+                 "%s(%d) in %s, inside a loop callback, blocks on %s (pid %d), a process of "
+                 "this world that is still running: the world cannot run while a callback runs, "
+                 "so this wait would never end; wait for its SIGCHLD (a uv_signal_t) and then "
+                 "call waitpid with WNOHANG (docs/world.md)",
+                 ah__proc_wait_name != NULL ? ah__proc_wait_name : "waitpid", pid,
+                 ah__site_str(&site, b, sizeof(b)), running->file, running->pid);
+    bare_wait_blocking(st, pid, running, site);
+    return ah__proc_bare_wait(st, pid, status, options, site);
 }
 
 pid_t ah__real_waitpid(pid_t pid, int *status, int options)
@@ -762,10 +807,17 @@ pid_t waitpid(pid_t pid, int *status, int options)
 {
     ah_sim *sim = ah_sim_current();
     ah__pstate *st;
+    ah__site site;
     int r;
 
-    if (sim != NULL && (st = ah__pstate_find(sim)) != NULL &&
-        (r = ah__proc_bare_wait(st, pid, status, options, AH__CALLER("waitpid"))) != -2)
+    if (sim == NULL)
+        return ah__real_waitpid(pid, status, options);
+    site = AH__CALLER("waitpid");
+    /* a forked child that may still exec a harness-linked program: whether it joins first */
+    if (!(options & WNOHANG) && ah__proc_world.fork_settle != NULL)
+        ah__proc_world.fork_settle(sim, pid, site);
+    if ((st = ah__pstate_find(sim)) != NULL &&
+        (r = ah__proc_bare_wait(st, pid, status, options, site)) != -2)
         return r;
     return ah__real_waitpid(pid, status, options);
 }

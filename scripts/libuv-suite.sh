@@ -10,7 +10,9 @@
 # A test that passes on the real libuv must pass on the harness unless
 # selftest/libuv-suite/excluded.txt lists it with its reason; a listed test that passes is
 # reported so that it can leave the list. Tests that need a helper process (TEST_HELPER in
-# test/test-list.h) are not run: issue 25 brings them. The real libuv never changes, so its
+# test/test-list.h) run through libuv's own runner (`run-tests NAME`: it starts the helper and the
+# test as processes of its own, which join one world on the harness: docs/world.md), and are
+# counted on a line of their own. The real libuv never changes, so its
 # results are run once and cached under BUILD/libuv-matrix/suite-<version>, keyed by the hash of
 # the test sources and of the runner script; the harness side runs every time.
 #
@@ -88,10 +90,12 @@ list_tests() {
 }
 
 # Runs the tests named on stdin with binary $1 of source tree $2 into folder $3, $4 seconds each,
-# $5 at a time (each leaves NAME.rc and NAME.log there).
+# $5 at a time (each leaves NAME.rc and NAME.log there); $6 `helper` runs them through libuv's
+# runner with their helper processes.
 run_tests() {
     mkdir -p "$3"
-    xargs -P "$5" -I{} sh "$RUN_ONE" "$1" "$2" "$3" "$4" {}
+    # shellcheck disable=SC2086
+    xargs -P "$5" -I{} sh "$RUN_ONE" "$1" "$2" "$3" "$4" {} ${6:-}
 }
 
 # The names of the tests that passed (exit 0) in folder $1.
@@ -134,14 +138,23 @@ for deb in $VERSIONS; do
     # The real libuv's passes, cached by the hash of what decides them.
     key=$(cat "$src"/test/*.c "$src"/test/*.h "$RUN_ONE" | sha256sum | cut -c1-16)
     real=$S/real-$key.pass
+    rj=$PJOBS
+    [ "$(id -u)" = 0 ] || rj=1 # no namespaces: the real tests share ports and /tmp
     if [ ! -f "$real" ]; then
         echo "libuv $up: running its suite on the real libuv once (cached in $real)"
-        rj=$PJOBS
-        [ "$(id -u)" = 0 ] || rj=1 # no namespaces: the real tests share ports and /tmp
         rm -rf "$S/real"
         run_tests "$bin/uv_suite_real" "$src" "$S/real" "$REAL_TIMEOUT" "$rj" <"$S/tests"
         passed_in "$S/real" >"$real.tmp"
         mv "$real.tmp" "$real"
+    fi
+    # the helper-process tests, through libuv's runner, cached likewise
+    hreal=$S/real-helper-$key.pass
+    if [ ! -f "$hreal" ]; then
+        echo "libuv $up: running its helper-process tests on the real libuv once (cached in $hreal)"
+        rm -rf "$S/hreal"
+        run_tests "$bin/uv_suite_real" "$src" "$S/hreal" "$REAL_TIMEOUT" "$rj" helper <"$S/helper"
+        passed_in "$S/hreal" >"$hreal.tmp"
+        mv "$hreal.tmp" "$hreal"
     fi
 
     # The harness side: every test that passes on the real libuv, the listed ones (several hang)
@@ -150,18 +163,35 @@ for deb in $VERSIONS; do
     rm -rf "$S/sim"
     comm -23 "$real" "$S/excluded" | run_tests "$bin/uv_suite_sim" "$src" "$S/sim" "$SIM_TIMEOUT" "$PJOBS"
     comm -12 "$real" "$S/excluded" | run_tests "$bin/uv_suite_sim" "$src" "$S/sim" "$LISTED_TIMEOUT" "$PJOBS"
+    rm -rf "$S/hsim"
+    comm -23 "$hreal" "$S/excluded" |
+        run_tests "$bin/uv_suite_sim" "$src" "$S/hsim" "$SIM_TIMEOUT" "$PJOBS" helper
+    comm -12 "$hreal" "$S/excluded" |
+        run_tests "$bin/uv_suite_sim" "$src" "$S/hsim" "$LISTED_TIMEOUT" "$PJOBS" helper
+    passed_in "$S/hsim" >"$S/hsim.pass"
+    # the helper-process tests' results join the others' for the checks below (their own line)
+    for f in "$S"/hsim/*.rc "$S"/hsim/*.log; do
+        if [ -f "$f" ]; then cp "$f" "$S/sim/"; fi
+    done
     passed_in "$S/sim" >"$S/sim.pass"
-    comm -23 "$real" "$S/sim.pass" >"$S/sim.fail"
+    sort -u "$real" "$hreal" >"$S/real.all"
+    comm -23 "$S/real.all" "$S/sim.pass" >"$S/sim.fail"
     comm -23 "$S/sim.fail" "$S/excluded" >"$S/unexpected"
     comm -12 "$S/sim.pass" "$S/excluded" >"$S/leave"
     comm -12 "$real" "$S/excluded" >"$S/listed"
     m=$(wc -l <"$real")
-    n=$(wc -l <"$S/sim.pass")
+    n=$(comm -12 "$real" "$S/sim.pass" | wc -l)
     k=$(wc -l <"$S/listed")
     h=$(wc -l <"$S/helper")
     pct=$(awk -v n="$n" -v m="$m" 'BEGIN { printf "%.1f", m ? 100 * n / m : 0 }')
     echo "libuv $up's suite: $n of $m pass on the harness ($k listed)"
-    echo "  ($pct%; $(wc -l <"$S/tests") tests run on the real libuv, $h needing a helper process not run: issue 25; $(($(date +%s) - t0)) s)"
+    echo "  ($pct%; $(wc -l <"$S/tests") tests run on the real libuv; $(($(date +%s) - t0)) s)"
+    hm=$(wc -l <"$hreal")
+    hn=$(comm -12 "$hreal" "$S/hsim.pass" | wc -l)
+    hk=$(comm -12 "$hreal" "$S/excluded" | wc -l)
+    hpct=$(awk -v n="$hn" -v m="$hm" 'BEGIN { printf "%.1f", m ? 100 * n / m : 0 }')
+    echo "libuv $up's helper-process tests: $hn of $hm pass on the harness ($hk listed)"
+    echo "  ($hpct%; $h tests with a helper process run on the real libuv through libuv's runner)"
     sed 's/ helper$//' "$S/all" | sort | comm -13 - "$S/excluded" >"$S/unknown"
     if [ -s "$S/unknown" ]; then
         echo "  excluded.txt names tests libuv $up does not have (a typo, or a version to narrow): $(tr '\n' ' ' <"$S/unknown")"

@@ -157,6 +157,54 @@ static void passthrough_sockets_are_real(void **state)
     close(s);
 }
 
+/* ---- the socket of a uv_tcp_t closed behind libuv's back (libuv's tcp_write_fail) ---- */
+
+static int behind_status = 1;
+static void behind_write_cb(uv_write_t *req, int status)
+{
+    behind_status = status;
+    uv_close((uv_handle_t *)req->handle, NULL);
+}
+
+static void behind_connect_cb(uv_connect_t *req, int status)
+{
+    static uv_write_t w;
+    uv_buf_t b = uv_buf_init("hello", 5);
+    uv_os_fd_t fd;
+
+    assert_int_equal(status, 0);
+    assert_int_equal(uv_fileno((uv_handle_t *)req->handle, &fd), 0);
+    if (req->data != NULL) {
+        assert_int_equal(close(fd), 0);  /* planted: the hard way */
+        assert_int_equal(close(fd), -1); /* the kernel's answer to a second close */
+        assert_int_equal(errno, EBADF);
+    }
+    assert_int_equal(uv_write(&w, req->handle, &b, 1, behind_write_cb), 0);
+}
+
+static void closed_behind_libuv(void **state, int planted)
+{
+    ah_sim *sim = *state;
+    static uv_tcp_t t;
+    static uv_connect_t c;
+    struct sockaddr_in a;
+
+    ah_peer_stall(ah_net_listen(sim, SERVER));
+    uv_ip4_addr("127.0.0.1", 7000, &a);
+    uv_tcp_init(uv_default_loop(), &t);
+    c.data = planted ? &t : NULL;
+    assert_int_equal(uv_tcp_connect(&c, &t, (const struct sockaddr *)&a, behind_connect_cb), 0);
+    uv_run(uv_default_loop(), UV_RUN_DEFAULT);
+    assert_int_equal(behind_status, planted ? UV_EBADF : 0);
+}
+
+static void a_tcp_socket_closed_behind_libuv_fails_the_next_write(void **state)
+{
+    closed_behind_libuv(state, 1);
+}
+
+static void a_tcp_socket_left_to_libuv_writes(void **state) { closed_behind_libuv(state, 0); }
+
 /* ---- raw sockets against scripted peers and uv streams ---- */
 
 static void blocking_calls_wait_in_virtual_time(void **state)
@@ -794,6 +842,8 @@ int main(void)
         cmocka_unit_test(a_socket_never_closed_is_reported),
         cmocka_unit_test(uv_poll_of_a_real_descriptor_asks_the_kernel),
         ah_unit_test(raw_udp_meets_uv_udp_with_faults),
+        ah_unit_test(a_tcp_socket_closed_behind_libuv_fails_the_next_write),
+        ah_unit_test(a_tcp_socket_left_to_libuv_writes),
         cmocka_unit_test(a_udp_socket_never_closed_is_reported),
         cmocka_unit_test(uv_udp_open_misuse_is_reported),
         ah_unit_test(a_udp_handle_on_a_unix_stream_socket_fails_its_sends_as_linux),

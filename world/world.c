@@ -28,6 +28,7 @@
  * (ah__end_ops) in the owner, and the member opens the same connection to its own listener with a
  * remote end on the client's side. Bytes, FIN and resets cross at the instant they reach the
  * remote end; the owner's network applies latency and faults once. */
+#include "../fd/internal_fd.h"
 #include "internal_world.h"
 
 #include <dlfcn.h>
@@ -264,9 +265,22 @@ typedef struct member {
     uint64_t turns;
     unsigned char *told_dns; /* the DNS table it was sent last */
     size_t n_told_dns;
+    int joined; /* counted in owner_members */
 } member;
 
+/* Members of this process's world still joined (the owner's blocking waits run the world). */
+static int owner_members;
+static void member_joined(member *m)
+{
+    m->joined = 1;
+    owner_members++;
+}
+
 static void member_turn(ah__event *ev);
+
+/* Blocking waits of the program for the world now (world_hold): members' turns keep their loops
+ * alive while there is one. */
+static int owner_holds;
 
 static void member_wake(member *m, uint64_t at_ns)
 {
@@ -274,7 +288,9 @@ static void member_wake(member *m, uint64_t at_ns)
         return;
     if (ah__event_scheduled(&m->ev) && m->ev.node.due <= at_ns && m->ev.batch_index == 0)
         return;
-    m->ev.flags = AH__EV_SILENT; /* a turn wakes no poll of the owner by itself */
+    /* A turn wakes no poll of the owner by itself; while a blocking wait of the owner holds for
+     * the world, members' turns keep its loop alive. */
+    m->ev.flags = AH__EV_SILENT | (owner_holds > 0 ? AH__EV_REF : 0);
     ah__event_schedule(m->pr->loop, &m->ev, at_ns);
 }
 
@@ -368,6 +384,10 @@ static void member_died(member *m)
 
     libc.close(m->fd);
     m->fd = -1;
+    if (m->joined) {
+        m->joined = 0;
+        owner_members--;
+    }
     if (!pr->real_reaped) {
         while (ah__real_waitpid(pr->real_pid, &status, 0) < 0 && errno == EINTR)
             ;
@@ -732,6 +752,8 @@ static int world_prepare(ah__proc *pr, const uv_process_options_t *o, char ***en
 
 static void member_free(member *m)
 {
+    if (m->joined)
+        owner_members--;
     if (m->fd >= 0)
         libc.close(m->fd);
     if (ah__event_scheduled(&m->ev) || m->ev.batch_index != 0)
@@ -791,6 +813,7 @@ static int world_started(ah__proc *pr, int ok)
     if (m->sim->in_callback > 0)
         ah__cb_restart_clock(m->sim);
     pr->world = m;
+    member_joined(m);
     snprintf(note, sizeof(note), "%s joins the world", pr->file);
     ah__trace_note(m->sim, "world", note);
     member_wake(m, m->sim->clock.now_ns); /* its first turn: at the spawn instant */
@@ -979,23 +1002,35 @@ static void world_fork_forget(int pid)
     ah__free(w);
 }
 
+static int fork_join(ah_sim *sim, fork_wait *w, ah__site site);
+static int fork_joined(ah_sim *sim, int pid);
+
 static int world_fork_look(ah_sim *sim, int pid, ah__site site)
 {
     fork_wait *w = fork_wait_find(pid);
     struct pollfd pf;
-    unsigned char *data = NULL;
-    char file[128], note[320];
-    msg_hdr h;
-    ah__proc *pr;
-    member *m;
 
     if (w == NULL)
-        return 0;
+        return fork_joined(sim, pid); /* it joined already, in a blocking wait (fork_settle) */
     pf.fd = w->fd;
     pf.events = POLLIN;
     pf.revents = 0;
     if (libc.poll(&pf, 1, 0) <= 0)
         return 0;
+    return fork_join(sim, w, site);
+}
+
+/* The forked child of `w` said something (its hello) or its end closed: it joins now (1), or is
+ * forgotten (0: it exited or exec'd a program outside the world). */
+static int fork_join(ah_sim *sim, fork_wait *w, ah__site site)
+{
+    unsigned char *data = NULL;
+    char file[128], note[320];
+    int pid = w->pid;
+    msg_hdr h;
+    ah__proc *pr;
+    member *m;
+
     if (!msg_read(w->fd, &h, &data) || h.type != WM_HELLO) {
         ah__free(data); /* its end closed: it exec'd a program outside the world, or exited */
         world_fork_forget(pid);
@@ -1015,6 +1050,7 @@ static int world_fork_look(ah_sim *sim, int pid, ah__site site)
     m->ev.what = "a member process's turn";
     m->ev.site = site;
     pr->world = m;
+    member_joined(m);
     w->fd = -1;
     ah__list_remove(&w->link);
     ah__free(w);
@@ -1089,6 +1125,159 @@ int execvpe(const char *file, char *const argv[], char *const envp[])
 
 AH__LIBC(execvp, 11, AH__LIBC_SIGNAL);
 int execvp(const char *file, char *const argv[]) { return exec_join(1, file, argv, environ); }
+
+/* ====================================================================================== */
+/* The owner's blocking waits (docs/world.md): a program that waits for its processes      */
+/* outside any loop (libuv's own runner: a read on a pipe, waitpid) runs the world meanwhile */
+/* ====================================================================================== */
+
+/* Whether the forked child `pid` joined already, in a blocking wait (it is a bare child). */
+static int fork_joined(ah_sim *sim, int pid)
+{
+    ah__pstate *st = ah__pstate_find(sim);
+    ah__list *q;
+
+    if (st == NULL)
+        return 0;
+    for (q = st->procs.next; q != &st->procs; q = q->next) {
+        ah__proc *pr = ah__container_of(q, ah__proc, link);
+        if (pr->bare && pr->pid == pid && pr->world != NULL)
+            return 1;
+    }
+    return 0;
+}
+
+/* Each forked child `pid` names (-1: all) that may still exec a harness-linked program: its hello
+ * makes it join now, its closed end forgets it. With `block`, waits in real time for that (the
+ * child runs for real until its exec or exit); otherwise looks only. */
+static void forks_settle(ah_sim *sim, int pid, int block, ah__site site)
+{
+    struct pollfd pf;
+    ah__list *q;
+    int r;
+
+again:
+    for (q = fork_waits.next; q != &fork_waits; q = q->next) {
+        fork_wait *w = ah__container_of(q, fork_wait, link);
+        if (pid != -1 && w->pid != pid)
+            continue;
+        pf.fd = w->fd;
+        pf.events = POLLIN;
+        pf.revents = 0;
+        do
+            r = libc.poll(&pf, 1, block ? -1 : 0);
+        while (r < 0 && errno == EINTR);
+        if (r > 0) {
+            fork_join(sim, w, site); /* either way, w leaves the list */
+            if (pid != -1)
+                return;
+            goto again;
+        }
+    }
+}
+
+/* A blocking wait for the world begins or ends: the members' next turns are referenced events
+ * meanwhile (the program runs no loop; outside such a wait a member keeps no loop alive, as a
+ * child libuv does not know of). */
+static void world_hold(ah_sim *sim, int on)
+{
+    ah__pstate *st = ah__pstate_find(sim);
+    ah__list *q;
+
+    owner_holds += on ? 1 : -1;
+    if (st == NULL || (on && owner_holds != 1) || (!on && owner_holds != 0))
+        return;
+    for (q = st->procs.next; q != &st->procs; q = q->next) {
+        ah__proc *pr = ah__container_of(q, ah__proc, link);
+        member *m = pr->world;
+        uint64_t due;
+        if (m == NULL || !m->joined || !ah__event_scheduled(&m->ev) || m->ev.batch_index != 0)
+            continue;
+        due = m->ev.node.due;
+        ah__event_cancel(&m->ev);
+        m->ev.flags = on ? AH__EV_REF : 0;
+        ah__event_schedule(pr->loop, &m->ev, due);
+    }
+}
+
+static void world_fork_settle(ah_sim *sim, int pid, ah__site site)
+{
+    libc_resolve();
+    forks_settle(sim, pid, pid > 0, site);
+}
+
+typedef struct real_wait {
+    int fd;
+    short events;
+} real_wait;
+
+static int real_ready(void *ctx)
+{
+    real_wait *w = ctx;
+    struct pollfd pf = {w->fd, w->events, 0};
+    int r;
+
+    do
+        r = libc.poll(&pf, 1, 0);
+    while (r < 0 && errno == EINTR);
+    return r != 0; /* ready, or an error the call itself reports */
+}
+
+#define MAX_REAL_WAIT 64
+
+/* A blocking call of the test's thread on a real descriptor (fd/socket.c's read). When this
+ * process has members, or forked children that may still join, only they (or the kernel, for
+ * the latter) can make it ready: forked children that exec a harness-linked program join, and
+ * while any member is joined the sim runs (members' turns, timers) until the descriptor is ready;
+ * nothing left to run is the owner's deadlock report, naming the call and each member. */
+static void world_real_block(int fd, short events, const char *call, const void *ret)
+{
+    real_wait rw = {fd, events};
+    struct pollfd pf[MAX_REAL_WAIT + 1];
+    char verb[400], where[160];
+    ah__site site;
+    ah_sim *sim;
+    ah__list *q;
+    int n, r, fl;
+
+    if (owner_members == 0 && ah__list_empty(&fork_waits))
+        return;
+    if ((sim = ah_sim_current()) == NULL || sim->in_callback > 0 || sim->in_verb ||
+        ah__twait_off_main(sim))
+        return;
+    libc_resolve();
+    if ((fl = libc.fcntl(fd, F_GETFL)) < 0 || (fl & O_NONBLOCK) || real_ready(&rw))
+        return;
+    site = ah__site_take(call, ret);
+    for (;;) {
+        forks_settle(sim, -1, 0, site);
+        if (owner_members > 0) {
+            snprintf(verb, sizeof(verb),
+                     "%s on descriptor %d (a real one) in %s waits for the processes of this world",
+                     call, fd, ah__site_str(&site, where, sizeof(where)));
+            world_hold(sim, 1);
+            ah__run_until_pred(sim, verb, real_ready, &rw);
+            world_hold(sim, 0);
+            return;
+        }
+        if (ah__list_empty(&fork_waits) || real_ready(&rw))
+            return;
+        /* forked children that may yet exec a harness-linked program: in real time, the
+         * descriptor or one of them */
+        pf[0].fd = fd;
+        pf[0].events = events;
+        n = 1;
+        for (q = fork_waits.next; q != &fork_waits && n <= MAX_REAL_WAIT; q = q->next) {
+            pf[n].fd = ah__container_of(q, fork_wait, link)->fd;
+            pf[n++].events = POLLIN;
+        }
+        do
+            r = libc.poll(pf, (nfds_t)n, -1);
+        while (r < 0 && errno == EINTR);
+        if (r < 0 || pf[0].revents != 0)
+            return;
+    }
+}
 
 /* ====================================================================================== */
 /* A member                                                                                */
@@ -1175,7 +1364,21 @@ static void me_arrived(void *ctx, ah__conn *c)
     memcpy(pair + n1 + 1, c->end[1].addr.str, n2 + 1);
     out_put(&me.out, WM_CONNECT, l->id, 0, pair, n1 + n2 + 2);
 }
-static uv_loop_t *me_listen_loop(void *ctx) { return (void)ctx, uv_default_loop(); }
+/* The loop that takes a connection to another process's address: the program's loop that is
+ * alive (the connecting one: a test may run a loop of its own, not the default loop). */
+static uv_loop_t *me_listen_loop(void *ctx)
+{
+    ah_sim *sim = me.sim != NULL ? me.sim : ah__sim();
+    ah__list *q;
+
+    (void)ctx;
+    for (q = sim->loops.next; q != &sim->loops; q = q->next) {
+        ah__loop *lp = ah__container_of(q, ah__loop, link);
+        if (ah__loop_is_alive(lp->loop))
+            return lp->loop;
+    }
+    return uv_default_loop();
+}
 static const ah__listen_ops me_listen_ops = {me_arrived, me_listen_loop};
 
 /* Another process of the world listens on `what` (or no longer does). */
@@ -1376,6 +1579,9 @@ __attribute__((constructor(103))) static void world_start(void)
     ah__proc_world.fork_parent = world_fork_parent;
     ah__proc_world.fork_look = world_fork_look;
     ah__proc_world.fork_forget = world_fork_forget;
+    ah__proc_world.fork_settle = world_fork_settle;
+    ah__proc_world.hold = world_hold;
+    ah__fd_real_block_hook = world_real_block;
     /* resolved now: the exec functions run in a child between fork and exec (uv_spawn's too) */
     *(void **)&exec_libc.execve = dlsym(RTLD_NEXT, "execve");
     *(void **)&exec_libc.execvpe = dlsym(RTLD_NEXT, "execvpe");

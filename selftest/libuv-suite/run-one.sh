@@ -3,7 +3,12 @@
 # that test's main part without forking), and writes its exit status to OUT/NAME.rc and its
 # output to OUT/NAME.log (scripts/libuv-suite.sh runs it under xargs -P).
 #
-#   run-one.sh BINARY SRC OUT SECONDS NAME
+#   run-one.sh BINARY SRC OUT SECONDS NAME [helper]
+#
+# With `helper`, the test is one that needs a helper process (a TEST_HELPER entry): libuv's runner
+# runs it as it runs every test, `run-tests NAME`, starting the helper and then the test as two
+# child processes of its own (fork and execve of the same binary), which on the harness join the
+# runner's world (docs/world.md).
 #
 # Each test gets its own world, so that tests run side by side as libuv's runner runs them one
 # after another: a network namespace with only a loopback (the fixed port 9123 of the real side's
@@ -17,6 +22,8 @@ src=$2
 out=$3
 secs=$4
 name=$5
+# the arguments of the run: the test's main part in-process, or libuv's runner with its processes
+if [ "${6:-}" = helper ]; then part=; else part=$name; fi
 if [ "$(id -u)" = 0 ]; then
     # shellcheck disable=SC2016
     # A checkout under /tmp (a CI clone there) would vanish under the private /tmp: its top folder
@@ -34,15 +41,16 @@ if [ "$(id -u)" = 0 ]; then
         ip link set lo up && mkdir /tmp/w &&
         ln -s "$2/test" /tmp/w/test && chown -R 65534:65534 /tmp/w && cd /tmp/w &&
         exec timeout -k 5 "$4" setpriv --reuid=65534 --regid=65534 --clear-groups \
-            env HOME=/tmp/w TMPDIR=/tmp "$1" "$3" "$3"' \
-        sh "$bin" "$src" "$name" "$secs" >"$out/$name.log" 2>&1
+            env HOME=/tmp/w TMPDIR=/tmp "$1" "$3" $5' \
+        sh "$bin" "$src" "$name" "$secs" "$part" >"$out/$name.log" 2>&1
     rc=$?
 else
     w=$out/w/$name
     rm -rf "$w"
     mkdir -p "$w"
     ln -s "$src/test" "$w/test"
-    (cd "$w" && exec timeout -k 5 "$secs" "$bin" "$name" "$name") >"$out/$name.log" 2>&1
+    # shellcheck disable=SC2086
+    (cd "$w" && exec timeout -k 5 "$secs" "$bin" "$name" $part) >"$out/$name.log" 2>&1
     rc=$?
     rm -rf "$w"
 fi
