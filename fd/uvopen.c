@@ -213,7 +213,6 @@ static void hand_over(ah__fsock *fs, ah__sock *s)
                       "on listening in the process or handle it was sent to, is");
     if (to != NULL) {
         fs->stream = to;
-        to->shared = NULL;
         if (s->conn != NULL)
             move_conn(s, to);
         ah__fd_make_primary(fs, to->stream->io_watcher.fd);
@@ -290,6 +289,7 @@ static int pass_handle(uv_stream_t *h, const char *fn)
         not_passed(s, "passing this handle when the process is out of descriptors is");
     ah__fd_add_number(fs, nfd, 1);
     fs->passed = 1;
+    s->shared = fs;
     return nfd;
 }
 

@@ -285,6 +285,39 @@ static void two_handles_on_one_passed_connection_are_named(void **state)
     ah_assert_passes(NULL, sharing_body, "stopped");
 }
 
+static void listen_body(ah_sim *sim, void *ctx)
+{
+    struct sockaddr_in a;
+    uv_write_t w;
+    uv_tcp_t srv, got;
+    uv_buf_t b = uv_buf_init("l", 1);
+
+    open_channel(1);
+    assert_int_equal(uv_ip4_addr("127.0.0.1", 7305, &a), 0);
+    assert_int_equal(uv_tcp_init(uv_default_loop(), &srv), 0);
+    assert_int_equal(uv_tcp_bind(&srv, (const struct sockaddr *)&a, 0), 0);
+    assert_int_equal(uv_listen((uv_stream_t *)&srv, 8, noop_conn), 0);
+    assert_int_equal(uv_write2(&w, (uv_stream_t *)&chan[0], &b, 1, (uv_stream_t *)&srv, NULL), 0);
+    assert_int_equal(uv_read_start((uv_stream_t *)&chan[1], ipc_alloc, noop_read), 0);
+    ah_run_until_idle(sim);
+    assert_int_equal(uv_tcp_init(uv_default_loop(), &got), 0);
+    assert_int_equal(uv_accept((uv_stream_t *)&chan[1], (uv_stream_t *)&got), 0);
+    /* planted without ctx: both handles would listen on the one socket */
+    if (ctx == NULL)
+        uv_listen((uv_stream_t *)&got, 8, noop_conn);
+    uv_close((uv_handle_t *)&got, NULL);
+    uv_close((uv_handle_t *)&srv, NULL);
+    close_channel();
+    ah_run_until_idle(sim);
+}
+
+static void two_listeners_on_one_passed_socket_are_named(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, listen_body, NULL, "two handles listening on one socket");
+    ah_assert_passes(NULL, listen_body, "accepted only");
+}
+
 static void udp_body(ah_sim *sim, void *ctx)
 {
     struct sockaddr_in a;
@@ -326,6 +359,7 @@ int main(void)
         ah_unit_test(a_passed_connection_never_accepted_is_closed_with_the_pipe),
         cmocka_unit_test(two_handles_on_one_passed_connection_are_named),
         cmocka_unit_test(passing_a_udp_handle_is_named),
+        cmocka_unit_test(two_listeners_on_one_passed_socket_are_named),
     };
     return ah_run_tests(tests);
 }

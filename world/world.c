@@ -852,7 +852,10 @@ static void world_describe(ah__proc *pr, ah__buf *b)
     member *m = pr->world;
     size_t i;
 
-    if (ah__event_scheduled(&m->ev))
+    if (m->stdin_wait)
+        ah__buf_printf(b, ", blocked in a read of a stdio pipe its parent feeds (its turn resumes "
+                          "when the parent writes to it or closes it)");
+    else if (ah__event_scheduled(&m->ev))
         ah__buf_printf(b, ", its next turn due at +%llu ms",
                        (unsigned long long)ah__rel_ms(m->sim, m->ev.node.due));
     else
