@@ -457,6 +457,8 @@ static int adopt_received(uv_stream_t *client, int fd)
                                   : uv_pipe_open((uv_pipe_t *)client, fd);
 }
 
+const char ah__fd_interposer_uvopen = 0;
+
 __attribute__((constructor)) static void install_adopt(void)
 {
     ah__stream_adopt_hook = adopt_received;

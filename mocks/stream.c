@@ -550,6 +550,13 @@ static ssize_t sock_send_handle(ah__sock *s, const uv_buf_t *bufs, unsigned nbuf
         return UV_EBADF;
     if (s->conn == NULL || s->stream->connect_req != NULL)
         return sock_send(s, bufs, nbufs, is_try);
+    if (s->conn->end[1 - s->side].pc != NULL) {
+        char b[320];
+        ah__fail(s->net->sim,
+                 "%s on %s: passing a handle to a scripted peer is not simulated (it takes no "
+                 "handles; pass it to a uv_pipe_t of the sim)",
+                 fn, ah__handle_str(s->stream->u.reserved[0], b, sizeof(b)));
+    }
     held = ah__stream_pass_hook(send_handle, fn);
     at = s->conn->flow[s->side].wr;
     n = sock_send(s, bufs, nbufs, is_try);
