@@ -103,6 +103,7 @@ typedef struct ah__fsock {
     char wait_desc[224];          /* what a blocked thread waits for, for the deadlock report */
     unsigned fork_gen;            /* ah__fd_fork_gen when it was made */
     int nfds;                     /* descriptor numbers that refer to it (dup): 1 at first */
+    int passed; /* AH__FK_STREAM: sent over an IPC pipe (uv_write2); outlives its handle */
     ah__site site;
 } ah__fsock;
 
@@ -255,6 +256,8 @@ void ah__fd_catch_up(ah__fsock *fs);
 /* EPIPE, and SIGPIPE as Linux raises it unless MSG_NOSIGNAL is in `flags` (decision 33). */
 int ah__fd_epipe(ah__fsock *fs, int flags, const char *call, ah__site site);
 void ah__fd_sock_close(ah__fsock *fs);
+/* `fs` (a plain socket, AH__FK_SOCK) becomes end `side` of the connection `c`. */
+void ah__fd_sock_attach(ah__fsock *fs, ah__conn *c, int side);
 /* SCM_RIGHTS (socket.c; unixdgram.c too). The fake descriptors passed in `msg` become numbers of
  * their open objects that the program does not know, in `held` (AH__FD_MAX_RIGHTS at most):
  * their count, or -1 with errno. A real descriptor, a handle's, or ancillary data other than

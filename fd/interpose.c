@@ -18,6 +18,7 @@ extern const char ah__fd_interposer_timerfd;
 extern const char ah__fd_interposer_tty;
 extern const char ah__fd_interposer_signalfd;
 extern const char ah__fd_interposer_unixdgram;
+extern const char ah__fd_interposer_uvopen;
 
 const void *const ah__fd_interposers[] = {
     &ah__libc_room, /* harness/libc.c: which definition of each name won the link */
@@ -33,4 +34,5 @@ const void *const ah__fd_interposers[] = {
     &ah__fd_interposer_dup,
     &ah__fd_interposer_unixdgram,
     &ah__fd_interposer_signalfd,
+    &ah__fd_interposer_uvopen, /* uv_write2's handle passing reaches it only through a hook */
 };

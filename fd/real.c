@@ -107,10 +107,20 @@ static int real_io(ah_sim *sim, uv_loop_t *loop, int wait)
     }
     if (n == 0)
         return 0;
+    /* A member of a world (docs/world.md) does not wait for real: its stdio pipes are fed by the
+     * world's owner before its turns, so it hands its turn back (waiting for a delivery) and
+     * looks again, at once, when the next one comes. */
+    if (wait && ah__world_hooks.time_pass != NULL &&
+        ah__world_hooks.time_pass(sim, AH__WORLD_REAL_WAIT, &r)) {
+        real_io(sim, loop, 0);
+        return 1;
+    }
     /* A handler that interrupted the wait has written the wake pipe: the next poll sees it. */
     do
         r = real_poll(pf, n, wait ? (int)sim->opts.real_fd_wait_ms : 0);
     while (r < 0 && errno == EINTR && wait);
+    if (r < 0 && errno == EINTR)
+        r = 0;
     for (i = 0; r > 0 && i < n; i++) {
         if (pf[i].revents == 0 || (pf[i].revents & POLLNVAL))
             continue;
@@ -159,7 +169,7 @@ static const ah__fsock_ops real_ops = {
 
 void ah__fd_real_forget(ah__fsock *fs)
 {
-    if (fs == NULL || !ah__list_empty(&fs->polls))
+    if (fs == NULL || !ah__list_empty(&fs->polls) || fs->nfds > 0)
         return;
     ah__list_remove(&fs->link);
     ah__free(fs);

@@ -353,6 +353,7 @@ int ah__fd_real_stream_open(uv_stream_t *st, ah__sock *s, int fd, int tcp, const
     if ((fs = ah__fd_real_watch(sim, fd, site, &err)) == NULL)
         return err;
     fs->site = site; /* the latest adoption names it */
+    fs->nfds++;      /* of a real record: the streams that adopted it (two may, one at a time) */
     adopt(st, s, fd, fs, flags, site);
     return 0;
 }
@@ -385,6 +386,8 @@ void ah__fd_real_stream_close(ah__sock *s)
     /* libuv's uv__stream_close never closes stdio. */
     if (st->io_watcher.fd > STDERR_FILENO)
         real_close(st->io_watcher.fd);
+    if (rs->fs != NULL && --rs->fs->nfds > 0)
+        rs->fs = NULL; /* another stream still has the descriptor (libuv's stdio_over_pipes) */
     ah__fd_real_forget(rs->fs);
     s->real = NULL;
     ah__list_remove(&rs->link);

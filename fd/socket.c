@@ -224,6 +224,8 @@ static void attach(ah__fsock *fs, ah__conn *c, int side)
     rearm(fs);
 }
 
+void ah__fd_sock_attach(ah__fsock *fs, ah__conn *c, int side) { attach(fs, c, side); }
+
 /* ---- addresses ---- */
 
 int ah__fd_addr_in(const ah__fsock *fs, const struct sockaddr *sa, socklen_t len, ah__addr *a)

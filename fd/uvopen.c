@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <string.h>
 
+static void hand_over(ah__fsock *fs, ah__sock *s);
+
 static void stream_fd_closed(ah__sock *s, int fd)
 {
     ah__fsock *fs;
@@ -24,8 +26,22 @@ static void stream_fd_closed(ah__sock *s, int fd)
     }
     fs = ah__fd_get(fd);
 
-    if (fs == NULL || fs->kind != AH__FK_STREAM || fs->stream != s)
+    if (fs == NULL || fs->kind != AH__FK_STREAM)
         return;
+    if (fs->stream != s) {
+        /* A handle that shares the socket of another (received over IPC): its number goes. */
+        if (s->shared == fs && fs->nfds > 1)
+            ah__fd_drop_number(fs, fd);
+        s->shared = NULL;
+        return;
+    }
+    s->shared = NULL;
+    if (fs->passed && fs->nfds > 1) {
+        /* Sent over IPC: the socket lives on in its other numbers, as the kernel keeps it. */
+        hand_over(fs, s);
+        ah__fd_drop_number(fs, fd);
+        return;
+    }
     fs->stream = NULL;
     fs->conn = NULL;    /* the stream's close ends the connection */
     if (fs->nfds > 1) { /* duplicates made before the adoption: closing them is left */
@@ -136,6 +152,147 @@ int uv_recv_buffer_size(uv_handle_t *h, int *value)
     return buffer_size(h, value, SO_RCVBUF, "uv_recv_buffer_size");
 }
 
+/* ---- handles passed over an IPC pipe (uv_write2 with a send_handle) ----
+ *
+ * The socket of a uv stream is its fake descriptor (stream_fd); sending it makes one more number
+ * of it that rides with the bytes (mocks/stream.c), and uv_accept of the received number adopts
+ * it. The kernel keeps one socket for every number, so the handles that hold numbers of it share
+ * it: the one holding its connection (or binding) is fs->stream, the others have `shared` set.
+ * A connection moves to the handle that accepts it; when the holder closes while other numbers
+ * live, the socket stays: another handle takes it, or it waits in its descriptor, unconnected to
+ * any handle, for uv_accept (docs/descriptors.md, "Passing handles"). */
+
+static ah__sock *sharer(ah__fsock *fs, const ah__sock * not )
+{
+    ah__net *net = ah__net_find(fs->sim);
+    ah__list *q;
+
+    if (net == NULL)
+        return NULL;
+    for (q = net->socks.next; q != &net->socks; q = q->next) {
+        ah__sock *o = ah__container_of(q, ah__sock, link);
+        if (o != not &&o->shared == fs && o->stream != NULL &&
+            !ah__is_closing((uv_handle_t *)o->stream))
+            return o;
+    }
+    return NULL;
+}
+
+/* The connection `c` (end `side`) moves from the handle `from` to the handle `to`. */
+static void move_conn(ah__sock *from, ah__sock *to)
+{
+    ah__conn *c = from->conn;
+    int side = from->side;
+
+    from->conn = NULL;
+    c->end[side].sock = NULL;
+    to->local = from->local;
+    to->remote = from->remote;
+    ah__sock_attach(to, c, side);
+    to->stream->flags |= AH__SF_READABLE | AH__SF_WRITABLE;
+    ah__sock_set_label(to);
+    ah__flow_arm(&c->flow[0]);
+    ah__flow_arm(&c->flow[1]);
+}
+
+static void not_passed(ah__sock *s, const char *what)
+{
+    char h[320];
+
+    ah__fail(s->net->sim, "%s: %s; not simulated",
+             ah__handle_str(s->stream->u.reserved[0], h, sizeof(h)), what);
+}
+
+/* The holder `s` of a socket sent over IPC closes while other numbers of it live. */
+static void hand_over(ah__fsock *fs, ah__sock *s)
+{
+    ah__sock *to = sharer(fs, s);
+
+    if (s->stream->flags & AH__SF_LISTENING)
+        not_passed(s, "closing a listening socket that was sent over an IPC pipe, which would go "
+                      "on listening in the process or handle it was sent to, is");
+    if (to != NULL) {
+        fs->stream = to;
+        if (s->conn != NULL)
+            move_conn(s, to);
+        ah__fd_make_primary(fs, to->stream->io_watcher.fd);
+        return;
+    }
+    /* No handle has it: it waits in its descriptor (in flight, or received and not accepted). */
+    fs->kind = AH__FK_SOCK;
+    fs->stream = NULL;
+    fs->local = s->local;
+    fs->remote = s->remote;
+    fs->bound = s->bound || (s->stream->flags & AH__SF_BOUND) != 0;
+    fs->nodelay = s->nodelay;
+    fs->keepalive = s->keepalive;
+    fs->state = AH__FS_NEW;
+    if (s->conn != NULL) {
+        ah__conn *c = s->conn;
+        s->conn = NULL;
+        c->end[s->side].sock = NULL;
+        ah__fd_sock_attach(fs, c, s->side);
+        fs->state = AH__FS_CONNECTED;
+    }
+}
+
+/* uv_accept of a socket received over IPC while another handle still holds it. */
+static int share(uv_stream_t *st, ah__sock *s, ah__fsock *fs, int fd, const char *fn, ah__site site)
+{
+    ah__sock *o = fs->stream;
+    uv_stream_t *ost = o->stream;
+    char where[160], h[320], oh[320];
+
+    if ((st->type == UV_TCP) != (fs->domain != AF_UNIX))
+        return UV_EINVAL;
+    if (o->conn != NULL &&
+        ((ost->flags & AH__SF_READING) || !ah__list_empty(ah__qlist(ost->write_queue))))
+        ah__fail(s->net->sim,
+                 "%s(%d) in %s: %s takes the connection that %s sent over IPC while that handle "
+                 "still %s it; two handles using one connection are not simulated (close the "
+                 "sender's handle, or stop its reading, before the receiver accepts)",
+                 fn, fd, ah__site_str(&site, where, sizeof(where)),
+                 ah__handle_str(st->u.reserved[0], h, sizeof(h)),
+                 ah__handle_str(ost->u.reserved[0], oh, sizeof(oh)),
+                 (ost->flags & AH__SF_READING) ? "reads" : "writes");
+    s->local = o->local;
+    s->remote = o->remote;
+    s->bound = o->bound;
+    s->nodelay = o->nodelay;
+    s->keepalive = o->keepalive;
+    st->flags |= ost->flags & AH__SF_BOUND;
+    st->io_watcher.fd = fd;
+    ah__stream_fd_close_hook = stream_fd_closed;
+    if (o->conn != NULL) {
+        move_conn(o, s);
+        fs->stream = s;
+        o->shared = fs;
+        ah__fd_make_primary(fs, fd);
+    } else {
+        s->shared = fs;
+    }
+    return 0;
+}
+
+static int pass_handle(uv_stream_t *h, const char *fn)
+{
+    AH__REAL(fcntl);
+    ah__sock *s = ah__sock_of(h, fn);
+    ah__fsock *fs;
+    int fd, nfd;
+
+    fd = stream_fd(h, fn);
+    if ((fs = ah__fd_get(fd)) == NULL || fs->kind != AH__FK_STREAM)
+        not_passed(s,
+                   "passing this handle over an IPC pipe (its socket is not one of the sim's) is");
+    if ((nfd = real_fcntl(fs->fd, F_DUPFD_CLOEXEC, 0)) < 0)
+        not_passed(s, "passing this handle when the process is out of descriptors is");
+    ah__fd_add_number(fs, nfd, 1);
+    fs->passed = 1;
+    s->shared = fs;
+    return nfd;
+}
+
 /* uv__stream_open with a fake socket: the stream takes over its connection. */
 static int stream_open(uv_stream_t *st, int fd, const char *fn, ah__site site)
 {
@@ -152,6 +309,9 @@ static int stream_open(uv_stream_t *st, int fd, const char *fn, ah__site site)
     }
     if (fs == NULL)
         return UV_EBADF;
+    if (fs->kind == AH__FK_STREAM && fs->stream != s && fs->passed && fd != fs->fd &&
+        st->io_watcher.fd == -1)
+        return share(st, s, fs, fd, fn, site); /* a socket received over IPC */
     if (fs->kind == AH__FK_STREAM)
         return fs->stream == s ? 0 : UV_EEXIST; /* uv__stream_open takes its own fd again */
     if (st->io_watcher.fd != -1 && st->io_watcher.fd != fd)
@@ -303,7 +463,10 @@ static int adopt_received(uv_stream_t *client, int fd)
                                   : uv_pipe_open((uv_pipe_t *)client, fd);
 }
 
+const char ah__fd_interposer_uvopen = 0;
+
 __attribute__((constructor)) static void install_adopt(void)
 {
     ah__stream_adopt_hook = adopt_received;
+    ah__stream_pass_hook = pass_handle;
 }

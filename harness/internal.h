@@ -539,6 +539,9 @@ typedef struct ah__world_hooks_t {
     int (*time_pass)(ah_sim *sim, uint64_t due_ns, int *r);
 } ah__world_hooks_t;
 extern ah__world_hooks_t ah__world_hooks;
+/* time_pass's due_ns when the loop waits only on real descriptors (fd/real.c): no instant, but a
+ * member's stdio pipes may become ready when the owner moves their bytes. */
+#define AH__WORLD_REAL_WAIT (UINT64_MAX - 1)
 /* The sim a C library call the rooms stand in for acts on: the current sim, or, on the thread
  * that runs main, the implicit sim (made now if need be); NULL when the call is the C library's
  * (another thread, a cmocka suite between its tests, the process exiting). */

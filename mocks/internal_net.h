@@ -162,6 +162,9 @@ typedef struct ah__sock {
     void *real;          /* a real descriptor the stream adopted (fd/realstream.c), or NULL */
     int blocking_writes; /* uv_stream_set_blocking(st, 1): uv_try_write waits for room */
     ah__rights *pending; /* an IPC pipe's received descriptors, for uv_accept (in order) */
+    /* fd/uvopen.c: the socket (an ah__fsock) this handle shares with the handles it was sent to
+     * or received from over IPC, while another handle holds its connection; NULL otherwise. */
+    void *shared;
 } ah__sock;
 
 /* Per server address: listener and faults. Lives until the sim is freed. */
@@ -347,6 +350,9 @@ extern void (*ah__stream_fd_close_hook)(ah__sock *s, int fd);
 /* uv_accept of a descriptor an IPC pipe received (SCM_RIGHTS): libuv's uv__stream_open of it
  * into `client` (uv_pipe_open or uv_tcp_open); set by fd/uvopen.c, which owns adoption. */
 extern int (*ah__stream_adopt_hook)(uv_stream_t *client, int fd);
+/* uv_write2 with a send_handle: one more number of the handle's socket (made a fake descriptor of
+ * the sim if it had none), to ride with the bytes (the caller owns it); set by fd/uvopen.c. */
+extern int (*ah__stream_pass_hook)(uv_stream_t *send_handle, const char *fn);
 void ah__stream_init(uv_loop_t *loop, uv_stream_t *st, uv_handle_type type, ah__site site);
 /* Linux's TCP_KEEPIDLE of a new socket (net.ipv4.tcp_keepalive_time), in seconds. */
 #define AH__TCP_KEEPIDLE_DEFAULT 7200

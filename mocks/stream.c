@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 static void take_rights(ah__sock *s, ah__flow *f, size_t *n);
+static ssize_t sock_send(ah__sock *s, const uv_buf_t *bufs, unsigned nbufs, int is_try);
 
 static void io_pend_run(ah__pending *p);
 static void conn_fire(ah__event *ev);
@@ -509,10 +510,61 @@ static int check_before_write(ah__sock *s, unsigned nbufs, uv_stream_t *send_han
     if (send_handle != NULL) {
         if (st->type != UV_NAMED_PIPE || !((uv_pipe_t *)st)->ipc)
             return UV_EINVAL;
-        ah__fail(s->net->sim, "%s on %s: passing a handle over an IPC pipe is not simulated", fn,
-                 ah__handle_str(st->u.reserved[0], b, sizeof(b)));
+        if (send_handle->type != UV_TCP && send_handle->type != UV_NAMED_PIPE) {
+            char h[320];
+            ah__fail(s->net->sim,
+                     "%s on %s: passing %s over an IPC pipe is not simulated (only uv_tcp_t and "
+                     "uv_pipe_t handles travel)",
+                     fn, ah__handle_str(st->u.reserved[0], b, sizeof(b)),
+                     ah__handle_str(ah__handle_rec((uv_handle_t *)send_handle, fn), h, sizeof(h)));
+        }
+        /* libuv's uv__handle_fd: a handle without a socket yet (not bound, connected or
+         * opened) has nothing to send. */
+        if (send_handle->io_watcher.fd < 0)
+            return UV_EBADF;
+        if (s->real != NULL || ah__stream_pass_hook == NULL)
+            ah__fail(s->net->sim,
+                     "%s on %s: passing a handle over an IPC pipe on a real descriptor is not "
+                     "simulated (only over a pipe the sim made: uv_pipe, socketpair, a world's "
+                     "stdio)",
+                     fn, ah__handle_str(st->u.reserved[0], b, sizeof(b)));
     }
     return 0;
+}
+
+int (*ah__stream_pass_hook)(uv_stream_t *send_handle, const char *fn);
+
+/* write(2), or sendmsg(2) with SCM_RIGHTS of the handle's socket when `send_handle` is set (libuv's
+ * uv__write): the socket rides with the bytes sent, as fd/socket.c's sendmsg passes descriptors.
+ * A handle closed before its write went out is UV_EBADF, as in libuv. */
+static ssize_t sock_send_handle(ah__sock *s, const uv_buf_t *bufs, unsigned nbufs, int is_try,
+                                uv_stream_t *send_handle, const char *fn)
+{
+    uint64_t at;
+    ssize_t n;
+    int held;
+
+    if (send_handle == NULL)
+        return sock_send(s, bufs, nbufs, is_try);
+    if (closing(send_handle))
+        return UV_EBADF;
+    if (s->conn == NULL || s->stream->connect_req != NULL)
+        return sock_send(s, bufs, nbufs, is_try);
+    if (s->conn->end[1 - s->side].pc != NULL) {
+        char b[320];
+        ah__fail(s->net->sim,
+                 "%s on %s: passing a handle to a scripted peer is not simulated (it takes no "
+                 "handles; pass it to a uv_pipe_t of the sim)",
+                 fn, ah__handle_str(s->stream->u.reserved[0], b, sizeof(b)));
+    }
+    held = ah__stream_pass_hook(send_handle, fn);
+    at = s->conn->flow[s->side].wr;
+    n = sock_send(s, bufs, nbufs, is_try);
+    if (n > 0 && s->conn != NULL)
+        ah__flow_rights_add(&s->conn->flow[s->side], at, at + (uint64_t)n, &held, 1);
+    else
+        close(held); /* nothing went: the socket does not either */
+    return n;
 }
 
 /* What write(2) does on the fake socket: takes up to `limit` bytes or fails. */
@@ -626,7 +678,8 @@ next:
     if (ah__list_empty(wq))
         return;
     req = ah__container_of((void *)wq->next, uv_write_t, queue);
-    n = sock_send(s, req->bufs + req->write_index, req->nbufs - req->write_index, 0);
+    n = sock_send_handle(s, req->bufs + req->write_index, req->nbufs - req->write_index, 0,
+                         req->send_handle, "uv_write2");
     if (n >= 0) {
         req->send_handle = NULL;
         if (write_req_update(st, req, (size_t)n)) {
@@ -907,8 +960,11 @@ static int try_write(uv_stream_t *st, const uv_buf_t bufs[], unsigned int nbufs,
     err = check_before_write(s, nbufs, NULL, "uv_try_write");
     if (err < 0)
         return err;
-    if (send_handle != NULL)
-        return check_before_write(s, nbufs, send_handle, "uv_try_write2");
+    if (send_handle != NULL) {
+        if ((err = check_before_write(s, nbufs, send_handle, "uv_try_write2")) < 0)
+            return err;
+        return (int)sock_send_handle(s, bufs, nbufs, 1, send_handle, "uv_try_write2");
+    }
     if (s->blocking_writes && s->real == NULL)
         return blocking_try_write(s, bufs, nbufs, site);
     return (int)sock_send(s, bufs, nbufs, 1);

@@ -21,12 +21,20 @@ static int is_any(const ah__addr *a)
 static int port_conflict(ah__net *net, const ah__addr *a, const ah__sock *self)
 {
     ah__list *q;
+    char h[320];
 
     for (q = net->routes.next; q != &net->routes; q = q->next) {
         ah__route *r = ah__container_of(q, ah__route, link);
         if (r->addr.family == AF_UNIX || r->addr.port != a->port || !ah__route_listens(r) ||
             (self != NULL && r->listener == self))
             continue;
+        if (self != NULL && self->shared != NULL && r->listener != NULL &&
+            r->listener->shared == self->shared)
+            ah__fail(net->sim,
+                     "uv_listen on %s, whose socket (passed over an IPC pipe) %s listens on "
+                     "already: two handles listening on one socket are not simulated",
+                     ah__handle_str(self->stream->u.reserved[0], h, sizeof(h)),
+                     r->listener->stream != NULL ? "another handle" : "a closed handle");
         if (strcmp(r->addr.host, a->host) == 0)
             return 1;
         if ((is_any(&r->addr) && (r->addr.family == a->family || r->addr.family == AF_INET6)) ||

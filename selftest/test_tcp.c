@@ -391,7 +391,7 @@ static void write2_with_a_handle_fails_clearly_body(ah_sim *sim, void *ctx)
                      UV_EINVAL);
     assert_int_equal(uv_write2(&w2, (uv_stream_t *)&cl.tcp, &b, 1, NULL, NULL), 0);
     uv_close((uv_handle_t *)&t, NULL);
-    /* an IPC pipe could, but the sim does not pass handles: the test fails saying so */
+    /* an IPC pipe can, but a scripted peer takes no handles: the test fails saying so */
     ah_peer_stall(ah_net_listen(sim, "/tmp/ipc.sock"));
     uv_pipe_init(uv_default_loop(), &ipc, 1);
     uv_pipe_connect(&pc, &ipc, "/tmp/ipc.sock", NULL);
@@ -407,7 +407,7 @@ static void write2_passing_a_handle_fails_clearly(void **state)
 {
     (void)state;
     ah_assert_fails_with(NULL, write2_with_a_handle_fails_clearly_body, NULL,
-                         "passing a handle over an IPC pipe is not simulated");
+                         "passing a handle to a scripted peer is not simulated");
     ah_assert_passes(NULL, write2_with_a_handle_fails_clearly_body, (void *)1);
 }
 

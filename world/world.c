@@ -39,7 +39,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -265,7 +268,8 @@ typedef struct member {
     uint64_t turns;
     unsigned char *told_dns; /* the DNS table it was sent last */
     size_t n_told_dns;
-    int joined; /* counted in owner_members */
+    int joined;     /* counted in owner_members */
+    int stdin_wait; /* blocked in a read of a stdio pipe the owner feeds, within its turn */
 } member;
 
 /* Members of this process's world still joined (the owner's blocking waits run the world). */
@@ -373,7 +377,7 @@ static void listen_set(member *m, const char *what, int on)
     }
 }
 
-static void member_stdio_out(member *m);
+static size_t member_stdio_out(member *m);
 
 /* The member's process ended (its socket closed): reaped for real, it exits now. */
 static void member_died(member *m)
@@ -423,12 +427,12 @@ static void member_died(member *m)
 /* Its UV_CREATE_PIPE stdio: real socketpairs (proc/process.c). Before a turn, what the parent
  * wrote to a pipe the member reads is written to it (and its EOF); after a turn, what the member
  * wrote during it is in the socket's buffer and reaches the parent at that instant. */
-static void member_stdio_in(member *m)
+static size_t member_stdio_in(member *m)
 {
     ah__proc *pr = m->pr;
     ah__flow *f;
     ssize_t w;
-    size_t n;
+    size_t n, moved = 0;
     int i;
 
     for (i = 0; i < pr->nstdio; i++) {
@@ -442,19 +446,23 @@ static void member_stdio_in(member *m)
             if (w <= 0)
                 break;
             ah__flow_consume(f, (size_t)w);
+            moved += (size_t)w;
         }
         /* (the parent's closing is its FIN, which arrives after what it wrote) */
         if (f->arr == f->rd && (f->fin_arrived || f->rst_arrived)) {
             libc.shutdown(io->real_fd, SHUT_WR);
             io->real_wr_closed = 1;
+            moved++;
         }
     }
+    return moved;
 }
 
-static void member_stdio_out(member *m)
+static size_t member_stdio_out(member *m)
 {
     ah__proc *pr = m->pr;
     char buf[16384];
+    size_t moved = 0;
     ssize_t n;
     int i;
 
@@ -462,10 +470,13 @@ static void member_stdio_out(member *m)
         ah__pstdio *io = &pr->stdio[i];
         if (io->conn == NULL || io->real_fd < 0 || !(io->flags & UV_WRITABLE_PIPE))
             continue;
-        while ((n = libc.recv(io->real_fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+        while ((n = libc.recv(io->real_fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+            moved += (size_t)n;
             if (!io->conn->end[1].closed)
                 ah__flow_send(io->conn, 1, buf, (size_t)n);
+        }
     }
+    return moved;
 }
 
 /* Diffs of two sets of addresses as LISTEN/UNLISTEN messages; `old` becomes `cur`. */
@@ -559,18 +570,62 @@ static void member_connect(member *m, uint32_t id, const char *pair)
     ah__world_conn_made(m->sim, c);
 }
 
+/* Whether the member is blocked in a read(2) of one of its stdio pipes that the owner feeds, every
+ * byte of it read: it waits for the parent's bytes within its turn (fgets on stdin, which no
+ * interposition sees), and runs on when they are delivered (docs/world.md, "Pipes"). The kernel
+ * says where it blocks (/proc/PID/syscall). */
+static int member_reads_stdio(member *m)
+{
+    char path[64], line[256];
+    ah__pstdio *io;
+    long nr;
+    unsigned long fd;
+    int queued = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/syscall", m->pr->real_pid);
+    if ((f = fopen(path, "r")) == NULL)
+        return 0;
+    nr = -1;
+    if (fgets(line, sizeof(line), f) == NULL || sscanf(line, "%ld 0x%lx", &nr, &fd) != 2)
+        nr = -1;
+    fclose(f);
+    if (nr != SYS_read || fd >= (unsigned long)m->pr->nstdio)
+        return 0;
+    io = &m->pr->stdio[fd];
+    if (io->conn == NULL || io->real_fd < 0 || !(io->flags & UV_READABLE_PIPE) ||
+        io->real_wr_closed)
+        return 0;
+    if (ioctl(io->real_fd, SIOCOUTQ, &queued) != 0 || queued > 0)
+        return 0; /* bytes are there: it is about to return */
+    return 1;
+}
+
 /* Waits (in real time) for the member to answer; a member that keeps the baton too long (blocked
- * for real, or computing) fails the test naming it. 0 when its socket ended. */
+ * for real, or computing) fails the test naming it. 0 when its socket ended, 2 when it blocks
+ * reading a stdio pipe the owner feeds. */
 static int turn_wait(member *m)
 {
     const char *v = getenv("AH_WORLD_TURN_MS");
-    int limit_ms = v != NULL && atoi(v) > 0 ? atoi(v) : 30000, r;
+    int limit_ms = v != NULL && atoi(v) > 0 ? atoi(v) : 30000, r, waited = 0, slice = 1;
     struct pollfd pf = {m->fd, POLLIN, 0};
     char where[160];
 
-    do
-        r = libc.poll(&pf, 1, limit_ms);
-    while (r < 0 && errno == EINTR);
+    for (;;) {
+        do
+            r = libc.poll(&pf, 1, slice);
+        while (r < 0 && errno == EINTR);
+        if (r != 0)
+            break;
+        waited += slice;
+        if (member_reads_stdio(m))
+            return 2;
+        if (waited >= limit_ms)
+            break;
+        slice = slice < 64 ? slice * 2 : 64;
+        if (slice > limit_ms - waited)
+            slice = limit_ms - waited;
+    }
     if (r == 0)
         ah__fail(m->sim,
                  "%s (pid %d, spawned in %s), a process of this world, kept its turn at +%llu ms "
@@ -591,6 +646,12 @@ static void member_turn(ah__event *ev)
 
     if (m->fd < 0 || m->pr->state != AH__PROC_RUNNING)
         return;
+    if (m->stdin_wait) {
+        /* The rest of the turn it blocked in: what the parent wrote since, then its answer. */
+        m->stdin_wait = 0;
+        member_stdio_in(m);
+        goto answer;
+    }
     m->turns++;
     tell_listens(m);
     tell_dns(m);
@@ -608,14 +669,31 @@ static void member_turn(ah__event *ev)
             return;
         }
     }
+answer:
     for (;;) {
-        if (!turn_wait(m) || !msg_read(m->fd, &h, &data)) {
+        int w = turn_wait(m);
+        if (w == 2) {
+            member_stdio_out(m); /* what it wrote before it blocked */
+            m->stdin_wait = 1;
+            return; /* world_stdio_arrived resumes it */
+        }
+        if (w == 0 || !msg_read(m->fd, &h, &data)) {
             member_died(m);
             return;
         }
         switch (h.type) {
         case WM_YIELD:
-            member_stdio_out(m);
+            /* A member waiting on its stdio pipes runs again at once when its output was taken
+             * (its writes may wait for room) or more of its input fits now. */
+            {
+                size_t moved = member_stdio_out(m);
+                moved += member_stdio_in(m);
+                if (moved > 0 && h.id == 1) {
+                    member_wake(m, sim->clock.now_ns);
+                    ah__free(data);
+                    return;
+                }
+            }
             if (h.a != UINT64_MAX)
                 member_wake(m, h.a > sim->clock.now_ns ? h.a : sim->clock.now_ns);
             ah__free(data);
@@ -708,12 +786,13 @@ static int world_prepare(ah__proc *pr, const uv_process_options_t *o, char ***en
     char var[48];
 
     libc_resolve();
-    /* A child the parent feeds through a pipe may block reading it for real (fgets on stdin),
-     * which a member cannot do: its turn would never end while the parent waits to write. Such a
-     * child runs for real, as before, unless AH_WORLD_PIPE_INPUT=1 says it reads with care. */
+    /* A child the parent feeds through a pipe joins too: one that blocks reading it for real
+     * (fgets on stdin) is seen blocked there and resumed when the parent's bytes come
+     * (turn_wait). AH_WORLD_PIPE_INPUT=0 keeps such children out, running for real. */
     for (i = 0; i < o->stdio_count; i++)
         if ((o->stdio[i].flags & UV_CREATE_PIPE) && (o->stdio[i].flags & UV_READABLE_PIPE) &&
-            (getenv("AH_WORLD_PIPE_INPUT") == NULL || strcmp(getenv("AH_WORLD_PIPE_INPUT"), "1")))
+            getenv("AH_WORLD_PIPE_INPUT") != NULL &&
+            strcmp(getenv("AH_WORLD_PIPE_INPUT"), "0") == 0)
             return -1;
     if (!program_joins(o->file, src))
         return -1;
@@ -826,6 +905,12 @@ static int world_signal(ah__proc *pr, int signum)
 
     if (signum == 0)
         return 0;
+    if (m->stdin_wait) {
+        /* Blocked in a read outside the sim: the kernel delivers it, as to a real process. */
+        ah__real_kill(m->pr->real_pid, signum);
+        member_wake(m, m->sim->clock.now_ns);
+        return 0;
+    }
     out_put(&m->out, WM_SIGNAL, 0, (uint64_t)signum, NULL, 0);
     member_wake(m, m->sim->clock.now_ns);
     return 0;
@@ -836,7 +921,10 @@ static void world_describe(ah__proc *pr, ah__buf *b)
     member *m = pr->world;
     size_t i;
 
-    if (ah__event_scheduled(&m->ev))
+    if (m->stdin_wait)
+        ah__buf_printf(b, ", blocked in a read of a stdio pipe its parent feeds (its turn resumes "
+                          "when the parent writes to it or closes it)");
+    else if (ah__event_scheduled(&m->ev))
         ah__buf_printf(b, ", its next turn due at +%llu ms",
                        (unsigned long long)ah__rel_ms(m->sim, m->ev.node.due));
     else
@@ -1500,7 +1588,9 @@ static int me_time_pass(ah_sim *sim, uint64_t due_ns, int *r)
                  "(a thread pool job, pthread_create): a member's threads would move its clock "
                  "apart from the world's, which is not simulated yet");
     me_listens(sim);
-    out_put(&me.out, WM_YIELD, 0, due_ns, NULL, 0);
+    /* id 1: it waits on real descriptors (its stdio pipes), which the owner's moves may wake */
+    out_put(&me.out, WM_YIELD, due_ns == AH__WORLD_REAL_WAIT,
+            due_ns == AH__WORLD_REAL_WAIT ? UINT64_MAX : due_ns, NULL, 0);
     if (out_flush(me.fd, &me.out) != 0)
         me_lost();
     me_wait_turn();

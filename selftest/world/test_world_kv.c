@@ -155,6 +155,111 @@ static void in_written(uv_write_t *w, int status)
     uv_close((uv_handle_t *)w->handle, NULL); /* the member's EOF */
 }
 
+/* ---- a member fed through its stdin, written from a timer (docs/world.md, "Pipes") ---- */
+
+static uv_pipe_t feed_in, feed_out;
+static uv_process_t feed_p;
+static uv_timer_t feed_t;
+static uv_write_t feed_w;
+static int feed_close; /* close stdin after the write (the libuv reader ends at EOF) */
+
+static void feed_written(uv_write_t *w, int status)
+{
+    assert_int_equal(status, 0);
+    if (feed_close)
+        uv_close((uv_handle_t *)w->handle, NULL);
+}
+
+static void feed_now(uv_timer_t *t)
+{
+    uv_buf_t b = uv_buf_init("ping\n", 5);
+
+    assert_int_equal(uv_write(&feed_w, (uv_stream_t *)&feed_in, &b, 1, feed_written), 0);
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+static void feed_spawn(ah_sim *sim, const char *mode, uint64_t write_ms, ah_future *exited)
+{
+    char *args[] = {STDIN_MEMBER_PROGRAM, (char *)mode, NULL};
+    uv_stdio_container_t io[3];
+    uv_process_options_t o;
+
+    out_len = 0;
+    reads = 0;
+    memset(out, 0, sizeof(out));
+    uv_pipe_init(uv_default_loop(), &feed_in, 0);
+    uv_pipe_init(uv_default_loop(), &feed_out, 0);
+    io[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
+    io[0].data.stream = (uv_stream_t *)&feed_in;
+    io[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    io[1].data.stream = (uv_stream_t *)&feed_out;
+    io[2].flags = UV_IGNORE;
+    memset(&o, 0, sizeof(o));
+    o.file = args[0];
+    o.args = args;
+    o.exit_cb = exit_cb;
+    o.stdio = io;
+    o.stdio_count = 3;
+    feed_p.data = exited;
+    assert_int_equal(uv_spawn(uv_default_loop(), &feed_p, &o), 0);
+    uv_read_start((uv_stream_t *)&feed_out, out_alloc, out_read);
+    uv_timer_init(uv_default_loop(), &feed_t);
+    if (write_ms > 0)
+        uv_timer_start(&feed_t, feed_now, write_ms, 0);
+    (void)sim;
+}
+
+/* fgets on stdin, outside libuv: its turn is suspended until the parent writes at +500 ms. */
+static void a_member_blocked_in_fgets_runs_when_the_parent_writes(void **state)
+{
+    ah_sim *sim = *state;
+    ah_future *exited = ah_future_new(sim);
+
+    feed_close = 0;
+    feed_spawn(sim, "fgets", 500, exited);
+    assert_int_equal(ah_await_value(sim, exited), 0);
+    ah_assert_now_ms(sim, 500);
+    assert_string_equal(out, "got: ping\n");
+    assert_int_equal(out_ms[0], 500);
+    uv_close((uv_handle_t *)&feed_in, NULL);
+    ah_run_until_idle(sim);
+}
+
+/* Its stdin through libuv: it waits for a delivery, not in real time, and echoes at +300 ms. */
+static void a_member_reading_stdin_through_libuv_waits_for_the_parent(void **state)
+{
+    ah_sim *sim = *state;
+    ah_future *exited = ah_future_new(sim);
+
+    feed_close = 1;
+    feed_spawn(sim, "uv", 300, exited);
+    assert_int_equal(ah_await_value(sim, exited), 0);
+    ah_assert_now_ms(sim, 300);
+    assert_string_equal(out, "ping\n");
+    assert_int_equal(out_ms[0], 300);
+    ah_run_until_idle(sim);
+}
+
+/* Planted: the parent never writes; the deadlock report says where the member is blocked. */
+static void never_fed_body(ah_sim *sim, void *ctx)
+{
+    ah_future *exited = ah_future_new(sim);
+
+    feed_close = 0;
+    feed_spawn(sim, "fgets", ctx != NULL ? 200 : 0, exited);
+    assert_int_equal(ah_await_value(sim, exited), 0);
+    uv_close((uv_handle_t *)&feed_in, NULL);
+    ah_run_until_idle(sim);
+}
+
+static void a_member_never_fed_is_named_in_the_deadlock(void **state)
+{
+    (void)state;
+    ah_assert_fails_with(NULL, never_fed_body, NULL,
+                         "blocked in a read of a stdio pipe its parent feeds");
+    ah_assert_passes(NULL, never_fed_body, "fed");
+}
+
 static void pipes_cross_the_world(void **state)
 {
     ah_sim *sim = *state;
@@ -223,6 +328,9 @@ int main(void)
         ah_unit_test(kv_server_process_crashes_and_restarts),
         ah_unit_test(kv_server_process_behind_faults),
         ah_unit_test(pipes_cross_the_world),
+        ah_unit_test(a_member_blocked_in_fgets_runs_when_the_parent_writes),
+        ah_unit_test(a_member_reading_stdin_through_libuv_waits_for_the_parent),
+        cmocka_unit_test(a_member_never_fed_is_named_in_the_deadlock),
         ah_unit_test(a_sleeping_member_is_killed),
     };
     return ah_run_tests(tests);
