@@ -490,10 +490,12 @@ static void check_runaway(ah__sched *s)
 
 /* A slice ran out (decision 128): the spinning thread's time passes. Only while a blocked thread
  * has a deadline, so a thread spinning alone with nothing due stays at one instant and the
- * runaway guard names it. The cost doubles with each slice that runs out with no thread blocking
- * in between (1 us, 2 us, 4 us, ...), never past the earliest deadline: a spinner waiting for a
- * sleeper reaches its wake-up in a few dozen slices, however far it is, and a thread that blocks
- * now and then pays 1 us a slice. Threads whose deadline came are woken, as advance_time does. */
+ * runaway guard names it. A slice costs 1 us (about what 100 switch points cost a real CPU); after
+ * AH__SLICE_STEADY slices in a row with no thread blocking in between, the thread is waiting by
+ * spinning, and the cost doubles with each further one, never past the earliest deadline: a
+ * spinner waiting for a sleeper reaches its wake-up in a few dozen more slices, however far it
+ * is. Threads whose deadline came are woken, as advance_time does. */
+#define AH__SLICE_STEADY 1000
 static void slice_over(ah__sched *s)
 {
     ah_sim *sim = s->sim;
@@ -508,7 +510,12 @@ static void slice_over(ah__sched *s)
     }
     if (best == UINT64_MAX)
         return;
-    step = (uint64_t)1000 << (s->slice_streak < 40 ? s->slice_streak : 40);
+    if (s->slice_streak < AH__SLICE_STEADY)
+        step = 1000;
+    else if (s->slice_streak - AH__SLICE_STEADY < 40)
+        step = (uint64_t)1000 << (s->slice_streak - AH__SLICE_STEADY);
+    else
+        step = (uint64_t)1000 << 40;
     s->slice_streak++;
     to = sim->clock.now_ns + step;
     if (to > best)
