@@ -42,7 +42,7 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/asyncharness-config.cmake
 # they need (the Requires: real libuv and cmocka, which pkg-config appends after Libs, and dl).
 set(AH_PC_REQUIRES "libuv cmocka")
 set(AH_PC_LIBS)
-foreach(lib IN LISTS CMAKE_DL_LIBS)
+foreach(lib IN LISTS CMAKE_DL_LIBS AH_UNWIND_LIB)
   string(APPEND AH_PC_LIBS " -l${lib}")
 endforeach()
 set(AH_PC_ARCHIVES)

@@ -22,6 +22,9 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#if AH_STATIC_UNWIND
+#include <unwind.h>
+#endif
 
 static const int crash_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
 #define NSIG_CRASH (sizeof(crash_signals) / sizeof(crash_signals[0]))
@@ -137,6 +140,41 @@ static int harness_source(const char *path, size_t plen)
     return 0;
 }
 
+#if AH_STATIC_UNWIND
+/* The C library's backtrace() loads libgcc_s's unwinder with dlopen at its first call, which
+ * cannot be left to the handler (it allocates) and cost every test program about a millisecond of
+ * CPU at its first test, crash or none (docs/bench.md). Where the build links libgcc's unwinder
+ * into the program (libgcc_eh, CMakeLists.txt), the frames come from it: nothing to load, and it
+ * allocates nothing (it finds the frame tables through the loader). The same frames as
+ * backtrace()'s: the first is the caller's. */
+struct bt_walk {
+    void **pcs;
+    int n, max;
+};
+
+static _Unwind_Reason_Code bt_step(struct _Unwind_Context *c, void *arg)
+{
+    struct bt_walk *w = arg;
+    uintptr_t ip = _Unwind_GetIP(c);
+
+    if (w->n >= 0) {
+        if (ip == 0)
+            return _URC_END_OF_STACK;
+        w->pcs[w->n] = (void *)ip;
+    }
+    return ++w->n >= w->max ? _URC_END_OF_STACK : _URC_NO_REASON;
+}
+
+__attribute__((noinline)) static int frames_walk(void **pcs, int max)
+{
+    struct bt_walk w = {pcs, -1, max}; /* -1: this function's own frame is skipped */
+    _Unwind_Backtrace(bt_step, &w);
+    return w.n < 0 ? 0 : w.n;
+}
+#else
+#define frames_walk backtrace
+#endif
+
 /* The frames: resolved to functions and lines by addr2line when it is installed (the C
  * library's and the harness's own left out), else each binary and offset with the addr2line
  * command that names them. */
@@ -146,7 +184,7 @@ static void frames(int captured)
      * frames: addr2line (a process each) runs for the first few only. */
     static unsigned resolved_captured;
     void *pcs[48];
-    int n = backtrace(pcs, 48), i, j;
+    int n = frames_walk(pcs, 48), i, j;
     const char *bins[8];
     int nbins = 0, shown = 0, hidden = 0;
     static char lines[8192];
@@ -378,30 +416,36 @@ void ah__crash_arm(void)
     static int stack_set;
 
     if (!stack_set) {
-        /* A stack overflow has no stack left for the handler. The first backtrace() loads the
-         * unwinder (it may allocate): do it now, not in the handler. */
+        /* A stack overflow has no stack left for the handler. */
         stack_t ss, old;
-        void *pc[2];
         memset(&ss, 0, sizeof(ss));
         ss.ss_sp = altstack;
         ss.ss_size = sizeof(altstack);
         /* keep one a sanitizer's runtime set up */
         if (sigaltstack(NULL, &old) == 0 && (old.ss_flags & SS_DISABLE))
             sigaltstack(&ss, NULL);
-        (void)backtrace(pc, 2);
+#if !AH_STATIC_UNWIND
+        {
+            /* The first backtrace() loads the unwinder (it may allocate): now, not in the
+             * handler. */
+            void *pc[2];
+            (void)backtrace(pc, 2);
+        }
+#endif
         stack_set = 1;
     }
+    /* One call a signal, which installs ours and returns what was there (cmocka's handler, put
+     * back around every test function): it is armed at every test's start, and a separate look
+     * first was half of the 340 sigaction calls of a 34-test suite. */
     for (i = 0; i < NSIG_CRASH; i++) {
         struct sigaction sa, old;
-        if (sigaction(crash_signals[i], NULL, &old) != 0)
-            continue;
-        if ((old.sa_flags & SA_SIGINFO) && old.sa_sigaction == handler)
-            continue;
-        prev[i] = old;
         memset(&sa, 0, sizeof(sa));
         sa.sa_sigaction = handler;
         sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
         sigemptyset(&sa.sa_mask);
-        sigaction(crash_signals[i], &sa, NULL);
+        if (sigaction(crash_signals[i], &sa, &old) != 0)
+            continue;
+        if (!((old.sa_flags & SA_SIGINFO) && old.sa_sigaction == handler))
+            prev[i] = old;
     }
 }

@@ -115,8 +115,9 @@ typedef struct ah__thr {
     const char *current_what;
     uint64_t cb_start_ms;
     char name[24];
-    ah__cx *cx;    /* the contexts mode: its context (ctx.c); NULL: an OS thread of its own */
-    int name_lazy; /* contexts: its name is still the test's thread's (read when asked) */
+    ah__cx *cx;     /* the contexts mode: its context (ctx.c); NULL: an OS thread of its own */
+    int name_lazy;  /* contexts: its name is still the test's thread's (read when asked) */
+    uint32_t slice; /* switch points it went on through since it last got the baton (sched.c) */
 } ah__thr;
 
 typedef struct ah__sched {
@@ -132,6 +133,10 @@ typedef struct ah__sched {
     const char *failure;  /* a failure on another thread, for the test's thread to raise */
     int whole_sim_report; /* the failure being raised is about every thread (a deadlock) */
     uint64_t switches_at_instant, instant_ns;
+    /* Time slices (sched.c): slices that ran out in a row with no thread blocking since, which
+     * doubles what the next one costs in virtual time; and how many slices ran out in all. */
+    uint32_t slice_streak;
+    uint64_t slices_over;
     /* In a forked child whose other threads did not survive the fork: the report its next use of
      * the scheduler fails with (proc/fork.c forks; hook_forked_child writes it). */
     const char *fork_lost;
@@ -150,6 +155,9 @@ extern int (*ah__pool_forget_idle)(ah_sim *sim, ah__thr *t);
  * when `create`); NULL when the caller is not simulated: no sim, or a thread started outside it
  * (its calls go to the C library). *self is the calling thread. */
 ah__sched *ah__sched_get(ah__thr **self, int create);
+/* A simulated thread that goes on through this many switch points in a row (the default schedule
+ * lets it) is preempted at the next one: another runnable thread runs (decision 128). */
+#define AH__SLICE 100
 /* A switch point: another runnable thread may run now (the oracle decides). */
 void ah__sched_yield(ah__sched *s, ah__thr *self);
 /* Blocks the calling thread on (kind, obj) until woken or until deadline_ns (UINT64_MAX: none).

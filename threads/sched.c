@@ -488,6 +488,49 @@ static void check_runaway(ah__sched *s)
     }
 }
 
+/* A slice ran out (decision 128): the spinning thread's time passes. Only while a blocked thread
+ * has a deadline, so a thread spinning alone with nothing due stays at one instant and the
+ * runaway guard names it. A slice costs 1 us (about what 100 switch points cost a real CPU); after
+ * AH__SLICE_STEADY slices in a row with no thread blocking in between, the thread is waiting by
+ * spinning, and the cost doubles with each further one, never past the earliest deadline: a
+ * spinner waiting for a sleeper reaches its wake-up in a few dozen more slices, however far it
+ * is. Threads whose deadline came are woken, as advance_time does. */
+#define AH__SLICE_STEADY 1000
+static void slice_over(ah__sched *s)
+{
+    ah_sim *sim = s->sim;
+    ah__list *q;
+    uint64_t best = UINT64_MAX, step, to;
+
+    s->slices_over++;
+    for (q = s->threads.next; q != &s->threads; q = q->next) {
+        ah__thr *t = ah__container_of(q, ah__thr, link);
+        if (t->state == AH__T_BLOCKED && t->deadline_ns < best)
+            best = t->deadline_ns;
+    }
+    if (best == UINT64_MAX)
+        return;
+    if (s->slice_streak < AH__SLICE_STEADY)
+        step = 1000;
+    else if (s->slice_streak - AH__SLICE_STEADY < 40)
+        step = (uint64_t)1000 << (s->slice_streak - AH__SLICE_STEADY);
+    else
+        step = (uint64_t)1000 << 40;
+    s->slice_streak++;
+    to = sim->clock.now_ns + step;
+    if (to > best)
+        to = best;
+    if (to > sim->clock.now_ns)
+        ah__clock_set(sim, to);
+    for (q = s->threads.next; q != &s->threads; q = q->next) {
+        ah__thr *t = ah__container_of(q, ah__thr, link);
+        if (t->state == AH__T_BLOCKED && t->deadline_ns <= sim->clock.now_ns) {
+            ah__sched_wake(t);
+            t->timed_out = 1;
+        }
+    }
+}
+
 /* The heart: picks the next thread to run. `leaving`: self has finished and will not wait. */
 static void schedule(ah__sched *s, ah__thr *self, int leaving)
 {
@@ -495,8 +538,15 @@ static void schedule(ah__sched *s, ah__thr *self, int leaving)
     ah__thr *pick;
     /* Choice 0 lets a running thread go on; threads the clock woke go in creation order. */
     int prefer_self = self->state == AH__T_RUNNABLE;
+    /* Its slice ran out: another runnable thread runs now (decision 128). */
+    int preempt = 0;
 
     check_runaway(s);
+    if (prefer_self && !leaving && ++self->slice >= AH__SLICE) {
+        self->slice = 0;
+        slice_over(s);
+        preempt = 1;
+    }
     for (;;) {
         n = runnable(s, self, prefer_self);
         if (n > 0)
@@ -532,12 +582,28 @@ static void schedule(ah__sched *s, ah__thr *self, int leaving)
     }
     /* Outside ah_explore the schedule is the default one (decisions.md): a test's expected
      * order must not change with AH_SEED. The explorer decides every switch. */
-    c = n == 1 || s->sim->chooser == NULL
-            ? 0
-            : ah__choose_among(s->sim, n, (const void *const *)s->cand, "which thread runs");
+    if (preempt && n > 1 && s->cand[0] == self) {
+        /* The others, in creation order after self's place: by default the next one after self
+         * (round robin, so ten spinners all get their turn); the explorer chooses among them. */
+        if (s->sim->chooser != NULL) {
+            c = 1 + (n == 2 ? 0
+                            : ah__choose_among(s->sim, n - 1, (const void *const *)(s->cand + 1),
+                                               "which thread runs"));
+        } else {
+            for (c = 1; c < n && s->cand[c]->id < self->id; c++)
+                ;
+            if (c == n)
+                c = 1;
+        }
+    } else {
+        c = n == 1 || s->sim->chooser == NULL
+                ? 0
+                : ah__choose_among(s->sim, n, (const void *const *)s->cand, "which thread runs");
+    }
     pick = s->cand[c];
     if (pick == self)
         return;
+    pick->slice = 0;
     if (pick != s->running || leaving)
         trace(s, pick, "runs");
     if (leaving) {
@@ -576,6 +642,7 @@ int ah__sched_block(ah__sched *s, ah__thr *self, int kind, const void *obj, cons
     char w[96];
 
     self->state = AH__T_BLOCKED;
+    s->slice_streak = 0; /* a thread blocks: the spin, if any, got somewhere */
     self->wait_kind = kind;
     self->wait_obj = obj;
     self->wait_fn = fn;
