@@ -1,4 +1,4 @@
-/* Time slices (docs/threads.md "Time slices", decision 128): a simulated thread that goes on
+/* Time slices (docs/threads.md "Time slices", decision 139): a simulated thread that goes on
  * through many switch points in a row is preempted, so a thread spinning on a flag that another
  * runnable (or sleeping) thread sets finishes, deterministically and under the explorer; a thread
  * spinning for ever is still a runaway (planted), alone or beside a sleeper. */

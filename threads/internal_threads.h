@@ -156,7 +156,7 @@ extern int (*ah__pool_forget_idle)(ah_sim *sim, ah__thr *t);
  * (its calls go to the C library). *self is the calling thread. */
 ah__sched *ah__sched_get(ah__thr **self, int create);
 /* A simulated thread that goes on through this many switch points in a row (the default schedule
- * lets it) is preempted at the next one: another runnable thread runs (decision 128). */
+ * lets it) is preempted at the next one: another runnable thread runs (decision 139). */
 #define AH__SLICE 100
 /* A switch point: another runnable thread may run now (the oracle decides). */
 void ah__sched_yield(ah__sched *s, ah__thr *self);

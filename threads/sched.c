@@ -488,7 +488,7 @@ static void check_runaway(ah__sched *s)
     }
 }
 
-/* A slice ran out (decision 128): the spinning thread's time passes. Only while a blocked thread
+/* A slice ran out (decision 139): the spinning thread's time passes. Only while a blocked thread
  * has a deadline, so a thread spinning alone with nothing due stays at one instant and the
  * runaway guard names it. A slice costs 1 us (about what 100 switch points cost a real CPU); after
  * AH__SLICE_STEADY slices in a row with no thread blocking in between, the thread is waiting by
@@ -538,7 +538,7 @@ static void schedule(ah__sched *s, ah__thr *self, int leaving)
     ah__thr *pick;
     /* Choice 0 lets a running thread go on; threads the clock woke go in creation order. */
     int prefer_self = self->state == AH__T_RUNNABLE;
-    /* Its slice ran out: another runnable thread runs now (decision 128). */
+    /* Its slice ran out: another runnable thread runs now (decision 139). */
     int preempt = 0;
 
     check_runaway(s);
