@@ -28,6 +28,7 @@ static void parts_install(void)
     ah__net_parts.sock_reading = ah__sock_reading;
     ah__net_parts.sock_incoming = ah__sock_incoming;
     ah__net_parts.sock_backlog_add = ah__sock_backlog_add;
+    ah__net_parts.sock_backlog_queue = ah__sock_backlog_queue;
     ah__net_parts.sock_connect_pending = ah__sock_connect_pending;
     ah__net_parts.sock_connect_result = ah__sock_connect_result;
     ah__net_parts.sock_set_label = ah__sock_set_label;
@@ -107,8 +108,13 @@ int (*ah__stream_adopt_hook)(uv_stream_t *client, int fd);
 /* libuv gives a stream a socket (an fd) at bind, connect, listen or accept; the sim marks it. */
 void ah__sock_give_fd(ah__sock *s)
 {
-    if (s->stream->io_watcher.fd == -1)
+    if (s->stream->io_watcher.fd == -1) {
         s->stream->io_watcher.fd = 0x4000 + (int)s->id;
+        if (!s->holds_fd) {
+            s->holds_fd = 1;
+            s->net->fds_held++;
+        }
+    }
 }
 
 void ah__sock_set_label(ah__sock *s)
@@ -1103,6 +1109,17 @@ void ah__sock_backlog_add(ah__sock *s, ah__conn *c)
     }
 }
 
+void ah__sock_backlog_queue(ah__sock *s, ah__conn *c)
+{
+    ah__list_insert_tail(&s->backlog, &c->backlog_link);
+    c->in_backlog = 1;
+    /* A listener in its server_io (the connect came from its connection callback) accepts it in
+     * the same loop, as accept(2) finds it in the queue; one holding an unaccepted connection
+     * is readable again at its uv_accept. */
+    if (s->accepted == NULL && !s->in_server_io)
+        schedule_now(s, &s->lst_ev);
+}
+
 int ah__sock_listen(ah__sock *s, ah__route *route, uv_connection_cb cb)
 {
     uv_stream_t *st = s->stream;
@@ -1236,6 +1253,10 @@ static void stream_close(uv_handle_t *h)
     if (st->io_watcher.fd != -1 && ah__stream_fd_close_hook != NULL)
         ah__stream_fd_close_hook(s, st->io_watcher.fd);
     st->io_watcher.fd = -1;
+    if (s->holds_fd) {
+        s->holds_fd = 0;
+        s->net->fds_held--;
+    }
     if (s->stalled) {
         ah__list_remove(&s->stalled_link);
         s->stalled = 0;
@@ -1258,6 +1279,12 @@ static void stream_close(uv_handle_t *h)
         ah__end_close(s->accepted, 1, 0);
         s->accepted = NULL;
         st->accepted_fd = -1;
+    }
+    if (st->type == UV_NAMED_PIPE)
+        ((uv_pipe_t *)st)->pipe_fname = NULL; /* the sim's copy of the path goes with s */
+    if (s->made_file) {
+        unlink(s->local.str); /* the socket file uv_pipe_chmod made, as libuv unlinks its own */
+        s->made_file = 0;
     }
     if (s->bound_route != NULL) {
         if (s->bound_route->listener == s)
