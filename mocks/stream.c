@@ -1268,9 +1268,16 @@ static void stream_close(uv_handle_t *h)
     if (st->flags & AH__SF_LISTENING) {
         /* Connections still in the accept queue are reset when the listener goes. */
         while (!ah__list_empty(&s->backlog)) {
+            ah__sock *cl;
             c = ah__container_of(s->backlog.next, ah__conn, backlog_link);
             ah__list_remove(&c->backlog_link);
             c->in_backlog = 0;
+            /* Linux resets a unix socket's embryo: its client, whose connect(2) had returned,
+             * finds ECONNRESET as the socket's error when libuv checks SO_ERROR on POLLOUT. */
+            cl = c->end[0].sock;
+            if (c->kind == UV_NAMED_PIPE && cl != NULL && cl->stream != NULL &&
+                cl->stream->connect_req != NULL && ah__event_scheduled(&cl->conn_ev))
+                cl->connect_status = UV_ECONNRESET;
             ah__end_close(c, 1, 1);
         }
         st->flags &= ~AH__SF_LISTENING;

@@ -100,6 +100,17 @@ int main(void)
     V("run", uv_run(loop, UV_RUN_DEFAULT));
     for (i = 0; i < N; i++)
         P("server conn %d: %d bytes, %s", i, bytes[i], eofs[i] == 1 ? "EOF" : "no EOF");
+
+    /* The listener closes with a connection in its backlog: the client's connect had
+     * succeeded, and the reset of its embryo is the socket's error when libuv checks it. */
+    V("server init", uv_pipe_init(loop, &server, 0));
+    V("server bind", uv_pipe_bind(&server, path));
+    V("server listen", uv_listen((uv_stream_t *)&server, 8, on_connection));
+    uv_pipe_init(loop, &clients[0], 0);
+    uv_pipe_connect(&reqs[0], &clients[0], path, on_connect);
+    peer_name(0);
+    uv_close((uv_handle_t *)&server, NULL);
+    V("run", uv_run(loop, UV_RUN_DEFAULT));
     unlink(path);
     return scenario_end(loop);
 }
