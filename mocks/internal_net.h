@@ -40,6 +40,7 @@ typedef struct ah__addr {
     char str[AH__ADDR_MAX];  /* "127.0.0.1:6379", "[::1]:80", "/tmp/x.sock" */
     char host[AH__ADDR_MAX]; /* "127.0.0.1", "::1", the path */
     int port;
+    int abstract; /* AF_UNIX in Linux's abstract namespace: str is "@name" for "\0name" */
 } ah__addr;
 
 enum { AH__SEG_DATA = 0, AH__SEG_FIN = 1, AH__SEG_RST = 2 };
@@ -165,6 +166,8 @@ typedef struct ah__sock {
     /* fd/uvopen.c: the socket (an ah__fsock) this handle shares with the handles it was sent to
      * or received from over IPC, while another handle holds its connection; NULL otherwise. */
     void *shared;
+    int holds_fd;  /* its descriptor counts in net->fds_held (ah__sock_give_fd) */
+    int made_file; /* uv_pipe_chmod made the socket file at local.str: the close unlinks it */
 } ah__sock;
 
 /* Per server address: listener and faults. Lives until the sim is freed. */
@@ -271,9 +274,11 @@ typedef struct ah__net {
     ah_sim *sim;
     ah__list routes, socks, conns, peers, parts, stalled;
     uint32_t next_port, next_conn_id, next_sock_id;
+    uint32_t next_autobind; /* 1.49's autobind names, "\0" and five hex digits */
     ah__list dns, addrinfos;
     char (*locals)[AH__ADDR_MAX]; /* ah_net_local_address */
     int out_of_fds;               /* ah_net_out_of_descriptors */
+    size_t fds_held;              /* the sim's sockets that hold a (fake) descriptor */
     unsigned clients;             /* scripted clients made so far (ah_net_connect) */
     size_t n_locals;
 } ah__net;
@@ -339,7 +344,8 @@ uint32_t ah__net_ephemeral_port(ah__net *net);
  * Binding anything else fails with UV_EADDRNOTAVAIL, as on a real host. */
 int ah__addr_local(ah_sim *sim, const ah__addr *a);
 /* Whether the process is out of descriptors: ah_net_out_of_descriptors, or the real
- * RLIMIT_NOFILE leaves no descriptor free (a test that lowers it with setrlimit). */
+ * RLIMIT_NOFILE leaves no descriptor free (a test that lowers it with setrlimit), counting the
+ * process's real descriptors and the sim's sockets (net->fds_held). */
 int ah__net_out_of_fds(ah__net *net);
 void ah__local_for(const ah__addr *server, uint32_t port, ah__addr *out);
 
@@ -368,8 +374,11 @@ void ah__sock_incoming(ah__sock *s);
 /* The connect of `s` ends with `status` at `due_ns` (an event), or via the pending queue. */
 void ah__sock_connect_result(ah__sock *s, int status, uint64_t due_ns);
 void ah__sock_connect_pending(ah__sock *s, int status);
-/* A connection reached the listener `s`. */
+/* A connection reached the listener `s` (in its poll: the connection callback runs now). */
 void ah__sock_backlog_add(ah__sock *s, ah__conn *c);
+/* A connection is in the backlog of the listener `s` outside its poll (a unix socket's connect):
+ * the listener is readable at its next poll. */
+void ah__sock_backlog_queue(ah__sock *s, ah__conn *c);
 void ah__sock_hooks_install(void);
 int ah__sock_reading(const ah__sock *s);
 /* The flow `s` sends on has room again (the receiver read), or a reset came: queued writes go on.
@@ -415,6 +424,7 @@ typedef struct ah__net_parts_t {
     int (*sock_reading)(const ah__sock *s);
     void (*sock_incoming)(ah__sock *s);
     void (*sock_backlog_add)(ah__sock *s, ah__conn *c);
+    void (*sock_backlog_queue)(ah__sock *s, ah__conn *c);
     void (*sock_connect_pending)(ah__sock *s, int status);
     void (*sock_connect_result)(ah__sock *s, int status, uint64_t due_ns);
     void (*sock_set_label)(ah__sock *s);

@@ -9,6 +9,8 @@
 #include <unistd.h>
 #include <stdio.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 static const int net_key;
@@ -208,14 +210,33 @@ int ah__net_out_of_fds(ah__net *net)
 {
     int fd;
 
+    struct rlimit lim;
+    struct dirent *d;
+    DIR *dir;
+    size_t open_fds = 0;
+
     if (net->out_of_fds)
         return 1;
-    /* The sim's sockets hold no real descriptors, so a real probe answers for the limit. */
+    /* The sim's sockets hold no real descriptors: a real probe answers for the real ones... */
     fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return errno == EMFILE || errno == ENFILE;
     close(fd);
-    return 0;
+    /* ... and each of the sim's sockets counts as the descriptor it would hold, against
+     * RLIMIT_NOFILE, as the kernel counts it (decision 142): the process is out when its open
+     * descriptors and the sim's sockets leave none for the accept. */
+    if (net->fds_held == 0 || getrlimit(RLIMIT_NOFILE, &lim) != 0 ||
+        lim.rlim_cur == RLIM_INFINITY || lim.rlim_cur > net->fds_held + 65536u)
+        return 0;
+    if ((dir = opendir("/proc/self/fd")) == NULL)
+        return errno == EMFILE || errno == ENFILE;
+    while ((d = readdir(dir)) != NULL)
+        if (d->d_name[0] != '.')
+            open_fds++;
+    closedir(dir);
+    if (open_fds > 0)
+        open_fds--; /* the folder's own descriptor */
+    return open_fds + net->fds_held >= lim.rlim_cur;
 }
 
 void ah_net_out_of_descriptors(ah_sim *sim, int on) { ah__net_get(sim)->out_of_fds = on != 0; }
@@ -230,12 +251,14 @@ uint32_t ah__net_ephemeral_port(ah__net *net)
 
 /* ---- routes ---- */
 
+/* `pipe`: 0 for an IP address, 1 for a path, 2 for an abstract unix name. */
 static ah__route *route_lookup(ah__net *net, const char *str, int pipe)
 {
     ah__list *q;
     for (q = net->routes.next; q != &net->routes; q = q->next) {
         ah__route *r = ah__container_of(q, ah__route, link);
-        if ((r->addr.family == AF_UNIX) == pipe && strcmp(r->addr.str, str) == 0)
+        if ((r->addr.family == AF_UNIX ? 1 + r->addr.abstract : 0) == pipe &&
+            strcmp(r->addr.str, str) == 0)
             return r;
     }
     return NULL;
@@ -243,7 +266,7 @@ static ah__route *route_lookup(ah__net *net, const char *str, int pipe)
 
 ah__route *ah__route_get(ah__net *net, const ah__addr *a)
 {
-    ah__route *r = route_lookup(net, a->str, a->family == AF_UNIX);
+    ah__route *r = route_lookup(net, a->str, a->family == AF_UNIX ? 1 + a->abstract : 0);
 
     if (r != NULL)
         return r;
@@ -261,7 +284,7 @@ int ah__route_listens(const ah__route *r)
 ah__route *ah__route_listening(ah__net *net, const ah__addr *a)
 {
     char w[AH__ADDR_MAX];
-    ah__route *r = route_lookup(net, a->str, a->family == AF_UNIX);
+    ah__route *r = route_lookup(net, a->str, a->family == AF_UNIX ? 1 + a->abstract : 0);
 
     if (r != NULL && ah__route_listens(r))
         return r;
@@ -782,7 +805,7 @@ void ah__net_connect(ah__sock *s)
     lst = ah__route_listening(net, &s->remote);
     if (lst == NULL) {
         ah__trace_note(sim, route->addr.str, "connect refused: nothing listens");
-        if (pipe && route->bound == NULL && !real_file_at(s->remote.str)) {
+        if (pipe && route->bound == NULL && !s->remote.abstract && !real_file_at(s->remote.str)) {
             ah__net_parts.sock_connect_pending(s, UV_ENOENT); /* no socket file at that path */
             return;
         }
@@ -796,6 +819,16 @@ void ah__net_connect(ah__sock *s)
     ah__trace_note(sim, c->label, "connect");
     l1 = ah__conn_latency(c);
     l2 = ah__conn_latency(c);
+    if (pipe && lst->listener != NULL && (lst->peer == NULL || !lst->peer->listening)) {
+        /* connect(2) on a unix socket completes inside the call when something listens: the
+         * connection is in the listener's backlog now (its peer name is known, a close of the
+         * client leaves it there to be accepted) and the listener is readable at its next poll;
+         * libuv still reports the connect from the poll (POLLOUT). Decision 128. */
+        ah__trace_note(sim, c->label, "in the listener's backlog");
+        ah__net_parts.sock_backlog_queue(lst->listener, c);
+        ah__net_parts.sock_connect_result(s, 0, now + (l1 + l2) * AH__NS_PER_MS);
+        return;
+    }
     /* The SYN reaches the listener after one way; the client learns it after the round trip. */
     c->accept_ev.fire = accept_arrive;
     c->accept_ev.what = "a connection reaches the listener";

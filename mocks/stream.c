@@ -29,6 +29,7 @@ static void parts_install(void)
     ah__net_parts.sock_reading = ah__sock_reading;
     ah__net_parts.sock_incoming = ah__sock_incoming;
     ah__net_parts.sock_backlog_add = ah__sock_backlog_add;
+    ah__net_parts.sock_backlog_queue = ah__sock_backlog_queue;
     ah__net_parts.sock_connect_pending = ah__sock_connect_pending;
     ah__net_parts.sock_connect_result = ah__sock_connect_result;
     ah__net_parts.sock_set_label = ah__sock_set_label;
@@ -108,8 +109,13 @@ int (*ah__stream_adopt_hook)(uv_stream_t *client, int fd);
 /* libuv gives a stream a socket (an fd) at bind, connect, listen or accept; the sim marks it. */
 void ah__sock_give_fd(ah__sock *s)
 {
-    if (s->stream->io_watcher.fd == -1)
+    if (s->stream->io_watcher.fd == -1) {
         s->stream->io_watcher.fd = 0x4000 + (int)s->id;
+        if (!s->holds_fd) {
+            s->holds_fd = 1;
+            s->net->fds_held++;
+        }
+    }
 }
 
 void ah__sock_set_label(ah__sock *s)
@@ -1161,6 +1167,17 @@ void ah__sock_backlog_add(ah__sock *s, ah__conn *c)
     }
 }
 
+void ah__sock_backlog_queue(ah__sock *s, ah__conn *c)
+{
+    ah__list_insert_tail(&s->backlog, &c->backlog_link);
+    c->in_backlog = 1;
+    /* A listener in its server_io (the connect came from its connection callback) accepts it in
+     * the same loop, as accept(2) finds it in the queue; one holding an unaccepted connection
+     * is readable again at its uv_accept. */
+    if (s->accepted == NULL && !s->in_server_io)
+        schedule_now(s, &s->lst_ev);
+}
+
 int ah__sock_listen(ah__sock *s, ah__route *route, uv_connection_cb cb)
 {
     uv_stream_t *st = s->stream;
@@ -1294,6 +1311,10 @@ static void stream_close(uv_handle_t *h)
     if (st->io_watcher.fd != -1 && ah__stream_fd_close_hook != NULL)
         ah__stream_fd_close_hook(s, st->io_watcher.fd);
     st->io_watcher.fd = -1;
+    if (s->holds_fd) {
+        s->holds_fd = 0;
+        s->net->fds_held--;
+    }
     if (s->stalled) {
         ah__list_remove(&s->stalled_link);
         s->stalled = 0;
@@ -1305,9 +1326,16 @@ static void stream_close(uv_handle_t *h)
     if (st->flags & AH__SF_LISTENING) {
         /* Connections still in the accept queue are reset when the listener goes. */
         while (!ah__list_empty(&s->backlog)) {
+            ah__sock *cl;
             c = ah__container_of(s->backlog.next, ah__conn, backlog_link);
             ah__list_remove(&c->backlog_link);
             c->in_backlog = 0;
+            /* Linux resets a unix socket's embryo: its client, whose connect(2) had returned,
+             * finds ECONNRESET as the socket's error when libuv checks SO_ERROR on POLLOUT. */
+            cl = c->end[0].sock;
+            if (c->kind == UV_NAMED_PIPE && cl != NULL && cl->stream != NULL &&
+                cl->stream->connect_req != NULL && ah__event_scheduled(&cl->conn_ev))
+                cl->connect_status = UV_ECONNRESET;
             ah__end_close(c, 1, 1);
         }
         st->flags &= ~AH__SF_LISTENING;
@@ -1316,6 +1344,12 @@ static void stream_close(uv_handle_t *h)
         ah__end_close(s->accepted, 1, 0);
         s->accepted = NULL;
         st->accepted_fd = -1;
+    }
+    if (st->type == UV_NAMED_PIPE)
+        ((uv_pipe_t *)st)->pipe_fname = NULL; /* the sim's copy of the path goes with s */
+    if (s->made_file) {
+        unlink(s->local.str); /* the socket file uv_pipe_chmod made, as libuv unlinks its own */
+        s->made_file = 0;
     }
     if (s->bound_route != NULL) {
         if (s->bound_route->listener == s)

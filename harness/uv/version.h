@@ -151,6 +151,10 @@
 #define AH__UV_HAS_PIPE2 AH__UV_AT_LEAST(1, 46, 0)
 /* 1.48: a pipe name with a NUL byte inside (past the first) is UV_EINVAL. */
 #define AH__UV_PIPE_NAME_NUL_EINVAL AH__UV_AT_LEAST(1, 48, 0)
+/* 1.50 ("unix,pipe: fix handling null buffer in uv_pipe_get{sock,peer}name", PR 4611):
+ * uv_pipe_getsockname and uv_pipe_getpeername with a NULL buffer or size, or *size 0, answer
+ * UV_EINVAL before anything else (before: a NULL buffer was written through). */
+#define AH__UV_PIPE_NAME_ARGS_EINVAL AH__UV_AT_LEAST(1, 50, 0)
 /* 1.49: uv_pipe_bind2 with an empty name autobinds in Linux's abstract namespace (before:
  * UV_EINVAL). */
 #define AH__UV_PIPE_AUTOBIND AH__UV_AT_LEAST(1, 49, 0)
