@@ -1222,9 +1222,17 @@ static void net_destroy(ah_sim *sim, void *state)
         ah__free(c);
     }
     while (!ah__list_empty(&net->socks)) {
+        ah__sock *s;
         q = net->socks.next;
         ah__list_remove(q);
-        ah__free(ah__container_of(q, ah__sock, link));
+        s = ah__container_of(q, ah__sock, link);
+        while (s->pending != NULL) {
+            /* Received over an IPC pipe, never accepted: their numbers go with the table. */
+            ah__rights *r = s->pending;
+            s->pending = r->next;
+            ah__free(r);
+        }
+        ah__free(s);
     }
     while (!ah__list_empty(&net->routes)) {
         q = net->routes.next;
