@@ -1750,6 +1750,16 @@ static void me_udp_remote(const char *what, int on)
         udp_proxy_unbind(sim, NULL, what);
 }
 
+/* Where this member's ephemeral UDP ports start (the owner's WM_PORTS), applied to its sim when
+ * it has one (me_attach) rather than making it before main. */
+static uint32_t me_udp_first_port;
+static void me_udp_ports(uint32_t first)
+{
+    me_udp_first_port = first;
+    if (me.sim != NULL)
+        ah__dgram_ports_from(me.sim, first);
+}
+
 /* The UDP addresses this process's program bound, as "u" entries (me_listens). */
 static size_t me_udp_bound(ah_sim *sim, char (*cur)[AH__ADDR_MAX + 2], size_t n, size_t max)
 {
@@ -1840,7 +1850,7 @@ static void me_wait_turn(void)
             udp_send_from(ah__sim(), me_listen_loop(NULL), NULL, data, h.len);
             break;
         case WM_PORTS:
-            ah__dgram_ports_from(ah__sim(), (uint32_t)h.a);
+            me_udp_ports((uint32_t)h.a);
             break;
         case WM_DATA:
         case WM_FIN:
@@ -1902,6 +1912,8 @@ static void me_attach(ah_sim *sim)
         ah__clock_set(sim, me.now_ns);
     if (sim->on_fail == NULL)
         sim->on_fail = me_fail;
+    if (me_udp_first_port != 0)
+        me_udp_ports(me_udp_first_port);
 }
 
 /* A plain program's teardown report (handles, requests, ... left behind), for the owner to report
