@@ -881,6 +881,27 @@ static void dgram_destroy(ah_sim *sim, void *state)
     ah__free(dg);
 }
 
+/* ---- for the world (world/world.c): a process's bound endpoints, its ephemeral ports ---- */
+
+ah__dgram_ep *ah__dgram_bound_next(ah_sim *sim, ah__dgram_ep *prev)
+{
+    ah__dgram *dg = ah__ext_get(sim, &dgram_key);
+    ah__list *q;
+
+    if (dg == NULL)
+        return NULL;
+    q = prev != NULL ? prev->link.next : dg->eps.next;
+    return q == &dg->eps ? NULL : ah__container_of(q, ah__dgram_ep, link);
+}
+
+void ah__dgram_ports_from(ah_sim *sim, uint32_t first)
+{
+    ah__dgram *dg = ah__dgram_get(sim);
+
+    if (first >= 40001 && first <= 49999)
+        dg->next_port = first;
+}
+
 void ah__dgram_ep_forget(ah__dgram_ep *ep)
 {
     while (!ah__list_empty(&ep->groups)) {

@@ -57,6 +57,12 @@ typedef struct ah__dgram_ep {
     int reading;          /* the owner's read loop runs: a datagram due now joins its queue */
 } ah__dgram_ep;
 
+/* The world (world/world.c): the bound endpoint after `prev` (NULL: the first), in bind order, or
+ * NULL; and where this sim's ephemeral ports start (each process of a world its own range, so a
+ * reply to an ephemeral source port reaches the process that sent from it). */
+ah__dgram_ep *ah__dgram_bound_next(ah_sim *sim, ah__dgram_ep *prev);
+void ah__dgram_ports_from(ah_sim *sim, uint32_t first);
+
 /* The per-sim datagram network (created on first use). */
 struct ah__dgram *ah__dgram_get(ah_sim *sim);
 /* Prepares `ep` (zeroed by the caller) for use on `loop`. */

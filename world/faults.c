@@ -110,6 +110,21 @@ static void conn_apply(wfaults *w, ah__conn *c)
     }
 }
 
+int ah__world_pair_cut(ah_sim *sim, const ah__proc *x, const ah__proc *y)
+{
+    wfaults *w = wfaults_find(sim);
+    ah__list *q;
+
+    if (w == NULL)
+        return 0;
+    for (q = w->rules.next; q != &w->rules; q = q->next) {
+        pair_rule *r = ah__container_of(q, pair_rule, link);
+        if (r->partition && rule_matches(r, x, y))
+            return 1;
+    }
+    return 0;
+}
+
 void ah__world_conn_made(ah_sim *sim, ah__conn *c)
 {
     wfaults *w = wfaults_find(sim);

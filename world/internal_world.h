@@ -15,6 +15,10 @@ extern ah__proc *(*ah__world_end_proc)(const ah__conn *c, int side);
  * between its two processes apply to it. */
 void ah__world_conn_made(ah_sim *sim, ah__conn *c);
 
+/* faults.c: whether a partition (ah_world_partition) holds between processes x and y (NULL: the
+ * owner); a datagram between them is lost (world.c). */
+int ah__world_pair_cut(ah_sim *sim, const ah__proc *x, const ah__proc *y);
+
 /* dns.c: the owner's DNS table as one message's payload (*p ah__malloc'ed, NULL and 0 when the
  * table is empty), and a member's table replaced by such a copy. */
 void ah__world_dns_pack(ah_sim *sim, unsigned char **p, size_t *n);

@@ -29,6 +29,7 @@
  * remote end on the client's side. Bytes, FIN and resets cross at the instant they reach the
  * remote end; the owner's network applies latency and faults once. */
 #include "../fd/internal_fd.h"
+#include "../mocks/internal_dgram.h"
 #include "internal_world.h"
 
 #include <dlfcn.h>
@@ -101,6 +102,8 @@ enum {
     WM_FAIL,     /* payload: the report */
     WM_DNS,      /* payload: the owner's DNS table (dns.c), when it changed */
     WM_TEARDOWN, /* payload: what the member left behind at its exit (teardown.c) */
+    WM_UDP,      /* payload: "from\0to\0" then a datagram's bytes */
+    WM_PORTS,    /* a: where the member's ephemeral UDP ports start */
 };
 
 typedef struct msg_hdr {
@@ -298,6 +301,244 @@ static void member_wake(member *m, uint64_t at_ns)
     ah__event_schedule(m->pr->loop, &m->ev, at_ns);
 }
 
+/* ---- UDP across processes (docs/world.md, "UDP") ----
+ *
+ * An address bound in another process of the world is a proxy endpoint in this process's datagram
+ * network, bound there (so this process cannot bind it too, as on one host): a datagram that
+ * reaches it is sent to the owner (a member's proxy) or to the member bound there (an owner's
+ * proxy), which sends it on from the same source address through its own network. In the owner
+ * the proxies are the members' bound addresses, so a datagram between two processes crosses the
+ * owner's network once, with its datagram faults; in a member the proxies take what its program
+ * sends elsewhere at once (no fault of the member applies). */
+
+typedef struct udp_proxy {
+    ah__list link; /* udp_proxies */
+    ah__dgram_ep ep;
+    ah_sim *sim;
+    member *m;   /* owner: the member bound there (NULL once it is gone); NULL in a member */
+    outbuf *out; /* where what reaches it goes */
+    char what[AH__ADDR_MAX + 2];
+} udp_proxy;
+
+static ah__list udp_proxies = {&udp_proxies, &udp_proxies};
+static const int udp_proxies_key;
+static uint32_t udp_port_ranges; /* the owner: ephemeral ranges handed to members */
+
+static void udp_pack(outbuf *o, const ah__addr *from, const ah__addr *to, const void *data,
+                     size_t n)
+{
+    size_t a = strlen(from->str) + 1, b = strlen(to->str) + 1;
+    unsigned char *p = ah__malloc(a + b + n + 1);
+
+    memcpy(p, from->str, a);
+    memcpy(p + a, to->str, b);
+    if (n > 0)
+        memcpy(p + a + b, data, n);
+    out_put(o, WM_UDP, 0, 0, p, a + b + n);
+    ah__free(p);
+}
+
+static udp_proxy *udp_proxy_at(ah_sim *sim, const ah__addr *a)
+{
+    ah__list *q;
+
+    for (q = udp_proxies.next; q != &udp_proxies; q = q->next) {
+        udp_proxy *x = ah__container_of(q, udp_proxy, link);
+        if (x->sim == sim && x->ep.bound && x->ep.addr.port == a->port &&
+            (strcmp(x->ep.addr.host, a->host) == 0 || strcmp(x->ep.addr.host, "0.0.0.0") == 0 ||
+             strcmp(x->ep.addr.host, "::") == 0))
+            return x;
+    }
+    return NULL;
+}
+
+/* A datagram crossed a partition between two processes (ah_world_partition): lost. */
+static int udp_cut(ah_sim *sim, const ah__proc *x, const ah__proc *y, const ah__addr *to, size_t n)
+{
+    char what[AH__ADDR_MAX + 480];
+
+    if (x == y || !ah__world_pair_cut(sim, x, y))
+        return 0;
+    snprintf(what, sizeof(what),
+             "datagram of %zu bytes to %s lost: a partition between %.150s and %.150s", n, to->str,
+             x != NULL ? x->file : "self", y != NULL ? y->file : "self");
+    ah__trace_note(sim, "world", what);
+    return 1;
+}
+
+static void udp_proxy_recv(ah__dgram_ep *ep, const ah__addr *from, const void *data, size_t n)
+{
+    udp_proxy *x = ah__container_of(ep, udp_proxy, ep);
+
+    if (x->out == NULL)
+        return; /* its member is gone */
+    if (x->m != NULL) {
+        /* from the owner's own sockets (a member's datagram was checked as it crossed) */
+        udp_proxy *src = udp_proxy_at(x->sim, from);
+        if (src == NULL && udp_cut(x->sim, NULL, x->m->pr, &ep->addr, n))
+            return;
+    }
+    udp_pack(x->out, from, &ep->addr, data, n);
+    if (x->m != NULL)
+        member_wake(x->m, x->sim->clock.now_ns);
+}
+
+static void udp_proxies_destroy(ah_sim *sim, void *state)
+{
+    ah__list *q, *next;
+
+    for (q = udp_proxies.next; q != &udp_proxies; q = next) {
+        udp_proxy *x = ah__container_of(q, udp_proxy, link);
+        next = q->next;
+        if (x->sim != sim)
+            continue;
+        /* the datagram network outlives this (made before it): only its list is touched */
+        if (x->ep.bound)
+            ah__list_remove(&x->ep.link);
+        ah__dgram_ep_forget(&x->ep);
+        ah__list_remove(&x->link);
+        ah__free(x);
+    }
+    ah__free(state);
+}
+
+/* Binds a proxy of `what` ("u" then the address) in sim's network; 0 when it is taken here. */
+static int udp_proxy_bind(ah_sim *sim, uv_loop_t *loop, member *m, outbuf *out, const char *what)
+{
+    static const ah__ext ext = {
+        .key = &udp_proxies_key, .name = "world-udp", .destroy = udp_proxies_destroy};
+    udp_proxy *x;
+    ah__addr a;
+
+    if (ah__addr_parse(what + 1, 1, &a) != 0)
+        return 0;
+    x = ah__calloc(1, sizeof(*x));
+    ah__dgram_ep_init(sim, &x->ep, loop);
+    ah__ext_get_or_add(sim, &ext, 1); /* after the network: freed before it */
+    x->ep.recv = udp_proxy_recv;
+    x->ep.v6only = 1;
+    if (ah__dgram_bind(&x->ep, &a) != 0) {
+        ah__free(x);
+        return 0; /* bound here already */
+    }
+    x->ep.reading = 1; /* what is due now is taken at once (dgram.c's enqueue) */
+    x->sim = sim;
+    x->m = m;
+    x->out = out;
+    snprintf(x->what, sizeof(x->what), "%s", what);
+    ah__list_insert_tail(&udp_proxies, &x->link);
+    return 1;
+}
+
+static void udp_proxy_unbind(ah_sim *sim, member *m, const char *what)
+{
+    ah__list *q;
+
+    for (q = udp_proxies.next; q != &udp_proxies; q = q->next) {
+        udp_proxy *x = ah__container_of(q, udp_proxy, link);
+        if (x->sim == sim && x->m == m && strcmp(x->what, what) == 0) {
+            ah__dgram_unbind(&x->ep);
+            ah__list_remove(&x->link);
+            ah__free(x);
+            return;
+        }
+    }
+}
+
+/* Member m bound the UDP address `what` ("u" then the address), or no longer does: a proxy of it
+ * in the owner's network, and one of its addresses (m->listens). */
+static void udp_listen_set(member *m, const char *what, int on)
+{
+    size_t i;
+
+    if (on) {
+        if (!udp_proxy_bind(m->sim, m->pr->loop, m, &m->out, what))
+            return; /* bound in the owner already */
+        m->listens = ah__realloc(m->listens, (m->n_listens + 1) * sizeof(*m->listens));
+        snprintf(m->listens[m->n_listens++], sizeof(*m->listens), "%s", what);
+        return;
+    }
+    udp_proxy_unbind(m->sim, m, what);
+    for (i = 0; i < m->n_listens; i++)
+        if (strcmp(m->listens[i], what) == 0) {
+            memmove(&m->listens[i], &m->listens[i + 1],
+                    (m->n_listens - i - 1) * sizeof(*m->listens));
+            m->n_listens--;
+            break;
+        }
+}
+
+/* Member m is freed: its proxies take nothing more (their memory goes with the sim's). */
+static void udp_member_gone(member *m)
+{
+    ah__list *q;
+
+    for (q = udp_proxies.next; q != &udp_proxies; q = q->next) {
+        udp_proxy *x = ah__container_of(q, udp_proxy, link);
+        if (x->m == m) {
+            x->m = NULL;
+            x->out = NULL;
+        }
+    }
+}
+
+/* A datagram another process sent (payload: from, to, bytes) leaves `from` now, through this
+ * process's datagram network (its faults). `sender`: the member it came from (the owner), or NULL.
+ */
+static void udp_send_from(ah_sim *sim, uv_loop_t *loop, member *sender, const unsigned char *p,
+                          size_t n)
+{
+    const char *from = (const char *)p, *to;
+    size_t a, b;
+    ah__addr fa, ta;
+    ah__dgram_ep t;
+    uv_buf_t buf;
+
+    a = strnlen(from, n) + 1;
+    if (a >= n)
+        return;
+    to = from + a;
+    b = strnlen(to, n - a) + 1;
+    if (a + b > n || ah__addr_parse(from, 1, &fa) != 0 || ah__addr_parse(to, 1, &ta) != 0)
+        return;
+    if (sender == NULL && udp_proxy_at(sim, &ta) != NULL)
+        return; /* bound elsewhere again (it moved): not sent back */
+    if (sender != NULL) {
+        udp_proxy *dst = udp_proxy_at(sim, &ta);
+        if (udp_cut(sim, sender->pr, dst != NULL ? dst->m != NULL ? dst->m->pr : NULL : NULL, &ta,
+                    n - a - b))
+            return;
+    }
+    memset(&t, 0, sizeof(t));
+    ah__dgram_ep_init(sim, &t, loop);
+    t.addr = fa;
+    snprintf(t.label, sizeof(t.label), "udp %s", fa.str);
+    buf = uv_buf_init((char *)p + a + b, (unsigned)(n - a - b));
+    ah__dgram_send(&t, &ta, &buf, 1);
+}
+
+/* The addresses bound outside member m (the owner's and the other members'), as "u" entries. */
+static size_t udp_tell(member *m, char (*cur)[AH__ADDR_MAX + 2], size_t n, size_t max)
+{
+    ah__dgram_ep *ep = NULL;
+
+    while (n < max && (ep = ah__dgram_bound_next(m->sim, ep)) != NULL) {
+        if (ep->recv == udp_proxy_recv && ah__container_of(ep, udp_proxy, ep)->m == m)
+            continue;
+        if (ah__addr_is_multicast(&ep->addr))
+            continue;
+        snprintf(cur[n++], sizeof(cur[0]), "u%s", ep->addr.str);
+    }
+    return n;
+}
+
+/* A member's first turn: where its ephemeral ports start, apart from every other process's. */
+static void udp_first_turn(member *m)
+{
+    uint32_t k = ++udp_port_ranges;
+    out_put(&m->out, WM_PORTS, 0, 40001u + 1000u * (k % 9u + 1u), NULL, 0);
+}
+
 static void owner_end_incoming(void *ctx)
 {
     wlink *l = ctx;
@@ -347,11 +588,16 @@ static ah__proc *end_proc(const ah__conn *c, int side)
 
 static void listen_set(member *m, const char *what, int on)
 {
-    ah__net *net = ah__net_get(m->sim);
+    ah__net *net;
     ah__addr a;
     ah__route *r;
     size_t i;
 
+    if (what[0] == 'u') {
+        udp_listen_set(m, what, on);
+        return;
+    }
+    net = ah__net_get(m->sim);
     if (ah__addr_parse(what + 1, what[0] == 't', &a) != 0)
         return;
     r = ah__route_get(net, &a);
@@ -521,6 +767,7 @@ static void tell_listens(member *m)
                 snprintf(cur[n++], sizeof(cur[0]), "%c%s", r->addr.family == AF_UNIX ? 'p' : 't',
                          r->addr.str);
         }
+    n = udp_tell(m, cur, n, MAX_LISTENS);
     listens_diff(&m->out, &m->told, &m->n_told, cur, n);
 }
 
@@ -652,7 +899,8 @@ static void member_turn(ah__event *ev)
         member_stdio_in(m);
         goto answer;
     }
-    m->turns++;
+    if (++m->turns == 1)
+        udp_first_turn(m);
     tell_listens(m);
     tell_dns(m);
     member_stdio_in(m);
@@ -713,6 +961,9 @@ answer:
             break;
         case WM_TEARDOWN:
             ah__world_teardown_report(sim, m->pr, (const char *)data, ah_now_ms(sim));
+            break;
+        case WM_UDP:
+            udp_send_from(sim, m->pr->loop, m, data, h.len);
             break;
         case WM_FAIL:
             ah__free(m->fail);
@@ -838,6 +1089,7 @@ static void member_free(member *m)
     if (ah__event_scheduled(&m->ev) || m->ev.batch_index != 0)
         ah__event_cancel(&m->ev);
     links_free(&m->links);
+    udp_member_gone(m);
     ah__free(m->listens);
     ah__free(m->told);
     ah__free(m->out.p);
@@ -1487,6 +1739,38 @@ static void me_remote_listen(const char *what, int on)
     }
 }
 
+/* Another process of the world bound the UDP address `what` (or no longer does): a proxy here. */
+static void me_udp_remote(const char *what, int on)
+{
+    ah_sim *sim = ah__sim();
+
+    if (on)
+        udp_proxy_bind(sim, me_listen_loop(NULL), NULL, &me.out, what);
+    else
+        udp_proxy_unbind(sim, NULL, what);
+}
+
+/* Where this member's ephemeral UDP ports start (the owner's WM_PORTS), applied to its sim when
+ * it has one (me_attach) rather than making it before main. */
+static uint32_t me_udp_first_port;
+static void me_udp_ports(uint32_t first)
+{
+    me_udp_first_port = first;
+    if (me.sim != NULL)
+        ah__dgram_ports_from(me.sim, first);
+}
+
+/* The UDP addresses this process's program bound, as "u" entries (me_listens). */
+static size_t me_udp_bound(ah_sim *sim, char (*cur)[AH__ADDR_MAX + 2], size_t n, size_t max)
+{
+    ah__dgram_ep *ep = NULL;
+
+    while (n < max && (ep = ah__dgram_bound_next(sim, ep)) != NULL)
+        if (ep->recv != udp_proxy_recv && !ah__addr_is_multicast(&ep->addr))
+            snprintf(cur[n++], sizeof(cur[0]), "u%s", ep->addr.str);
+    return n;
+}
+
 /* A signal from another process of the world reached this one. */
 static void me_signal(int signum)
 {
@@ -1521,14 +1805,14 @@ static void me_listens(ah_sim *sim)
     size_t n = 0;
     ah__list *q;
 
-    if (net == NULL)
-        return;
-    for (q = net->routes.next; q != &net->routes && n < MAX_LISTENS; q = q->next) {
-        ah__route *r = ah__container_of(q, ah__route, link);
-        if (r->listener != NULL)
-            snprintf(cur[n++], sizeof(cur[0]), "%c%s", r->addr.family == AF_UNIX ? 'p' : 't',
-                     r->addr.str);
-    }
+    if (net != NULL)
+        for (q = net->routes.next; q != &net->routes && n < MAX_LISTENS; q = q->next) {
+            ah__route *r = ah__container_of(q, ah__route, link);
+            if (r->listener != NULL)
+                snprintf(cur[n++], sizeof(cur[0]), "%c%s", r->addr.family == AF_UNIX ? 'p' : 't',
+                         r->addr.str);
+        }
+    n = me_udp_bound(sim, cur, n, MAX_LISTENS);
     listens_diff(&me.out, &me.listens, &me.n_listens, cur, n);
 }
 
@@ -1557,7 +1841,16 @@ static void me_wait_turn(void)
             break;
         case WM_LISTEN:
         case WM_UNLISTEN:
-            me_remote_listen((const char *)data, h.type == WM_LISTEN);
+            if (data != NULL && data[0] == 'u')
+                me_udp_remote((const char *)data, h.type == WM_LISTEN);
+            else
+                me_remote_listen((const char *)data, h.type == WM_LISTEN);
+            break;
+        case WM_UDP:
+            udp_send_from(ah__sim(), me_listen_loop(NULL), NULL, data, h.len);
+            break;
+        case WM_PORTS:
+            me_udp_ports((uint32_t)h.a);
             break;
         case WM_DATA:
         case WM_FIN:
@@ -1619,6 +1912,8 @@ static void me_attach(ah_sim *sim)
         ah__clock_set(sim, me.now_ns);
     if (sim->on_fail == NULL)
         sim->on_fail = me_fail;
+    if (me_udp_first_port != 0)
+        me_udp_ports(me_udp_first_port);
 }
 
 /* A plain program's teardown report (handles, requests, ... left behind), for the owner to report
