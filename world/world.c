@@ -224,15 +224,25 @@ static wlink *link_find(ah__list *links, uint32_t id)
     return NULL;
 }
 
+/* The largest WM_DATA message; a member's outgoing messages go out during its turn once they
+ * pass WORLD_OUT_FLUSH bytes (the owner reads them as they come), so a bulk transfer touches a
+ * few MB of buffers instead of fresh buffers the size of everything sent at one instant. */
+#define WORLD_MSG_MAX (1u << 20)
+#define WORLD_OUT_FLUSH (4u << 20)
+
 /* What reached the remote end: forwarded to the other process, consumed here. */
 static void link_take(wlink *l, outbuf *o)
 {
     ah__flow *f = &l->c->flow[1 - l->side];
     size_t n = (size_t)(f->arr - f->rd);
 
-    if (n > 0) {
-        out_put(o, WM_DATA, l->id, 0, f->buf + (f->rd - f->base), n);
-        ah__flow_consume(f, n);
+    /* In messages of at most WORLD_MSG_MAX bytes: the receiver's buffer (msg_read) stays that
+     * small however much a turn carries. */
+    while (n > 0) {
+        size_t piece = n < WORLD_MSG_MAX ? n : WORLD_MSG_MAX;
+        out_put(o, WM_DATA, l->id, 0, f->buf + (f->rd - f->base), piece);
+        ah__flow_consume(f, piece);
+        n -= piece;
     }
     if (f->fin_arrived && !l->fin_fwd) {
         l->fin_fwd = 1;
@@ -1412,7 +1422,20 @@ static void me_lost(void)
     _exit(0);
 }
 
-static void me_end_incoming(void *ctx) { link_take(ctx, &me.out); }
+/* During a turn the owner reads this process's messages until its yield: a large batch goes out
+ * now rather than growing the buffer (WORLD_OUT_FLUSH). */
+static void me_out_early(void)
+{
+    if (me.out.len >= WORLD_OUT_FLUSH && me.fd >= 0 && getpid() == me.pid &&
+        out_flush(me.fd, &me.out) != 0)
+        me_lost();
+}
+
+static void me_end_incoming(void *ctx)
+{
+    link_take(ctx, &me.out);
+    me_out_early();
+}
 static void me_end_writable(void *ctx) { (void)ctx; }
 static int me_end_waiting(void *ctx) { return (void)ctx, 0; }
 static uv_loop_t *me_end_loop(void *ctx)
