@@ -168,16 +168,37 @@ static int read_all(int fd, void *p, size_t n)
     return 1;
 }
 
-/* One message; *data is ah__malloc'ed (NUL-terminated) or NULL. 1, or 0 at the end. */
+/* Bytes of a connection (WM_DATA) are read into one buffer kept for the process's life: a bulk
+ * transfer's large messages then cost no allocation and no fresh pages each (a large malloc is a
+ * fresh mapping, every page of it a fault). Released by msg_free, never kept by the caller. */
+static unsigned char *rx_buf;
+static size_t rx_cap;
+
+static void msg_free(unsigned char *data)
+{
+    if (data != rx_buf)
+        msg_free(data);
+}
+
+/* One message; *data (NUL-terminated) or NULL, released with msg_free. 1, or 0 at the end. */
 static int msg_read(int fd, msg_hdr *h, unsigned char **data)
 {
     *data = NULL;
     if (read_all(fd, h, sizeof(*h)) != 1)
         return 0;
-    *data = ah__malloc(h->len + 1);
+    if (h->type == WM_DATA) {
+        if (h->len + 1 > rx_cap) {
+            rx_cap = h->len + 1 > 2 * rx_cap ? h->len + 1 : 2 * rx_cap;
+            ah__free(rx_buf);
+            rx_buf = ah__malloc(rx_cap);
+        }
+        *data = rx_buf;
+    } else {
+        *data = ah__malloc(h->len + 1);
+    }
     (*data)[h->len] = '\0';
     if (h->len > 0 && read_all(fd, *data, h->len) != 1) {
-        ah__free(*data);
+        msg_free(*data);
         *data = NULL;
         return 0;
     }
@@ -206,15 +227,25 @@ static wlink *link_find(ah__list *links, uint32_t id)
     return NULL;
 }
 
+/* The largest WM_DATA message; a member's outgoing messages go out during its turn once they
+ * pass WORLD_OUT_FLUSH bytes (the owner reads them as they come), so a bulk transfer touches a
+ * few MB of buffers instead of fresh buffers the size of everything sent at one instant. */
+#define WORLD_MSG_MAX (1u << 20)
+#define WORLD_OUT_FLUSH (4u << 20)
+
 /* What reached the remote end: forwarded to the other process, consumed here. */
 static void link_take(wlink *l, outbuf *o)
 {
     ah__flow *f = &l->c->flow[1 - l->side];
     size_t n = (size_t)(f->arr - f->rd);
 
-    if (n > 0) {
-        out_put(o, WM_DATA, l->id, 0, f->buf + (f->rd - f->base), n);
-        ah__flow_consume(f, n);
+    /* In messages of at most WORLD_MSG_MAX bytes: the receiver's buffer (msg_read) stays that
+     * small however much a turn carries. */
+    while (n > 0) {
+        size_t piece = n < WORLD_MSG_MAX ? n : WORLD_MSG_MAX;
+        out_put(o, WM_DATA, l->id, 0, f->buf + (f->rd - f->base), piece);
+        ah__flow_consume(f, piece);
+        n -= piece;
     }
     if (f->fin_arrived && !l->fin_fwd) {
         l->fin_fwd = 1;
@@ -938,13 +969,13 @@ answer:
                 moved += member_stdio_in(m);
                 if (moved > 0 && h.id == 1) {
                     member_wake(m, sim->clock.now_ns);
-                    ah__free(data);
+                    msg_free(data);
                     return;
                 }
             }
             if (h.a != UINT64_MAX)
                 member_wake(m, h.a > sim->clock.now_ns ? h.a : sim->clock.now_ns);
-            ah__free(data);
+            msg_free(data);
             return;
         case WM_LISTEN:
         case WM_UNLISTEN:
@@ -973,7 +1004,7 @@ answer:
         default:
             break;
         }
-        ah__free(data);
+        msg_free(data);
     }
 }
 
@@ -1134,11 +1165,11 @@ static int world_started(ah__proc *pr, int ok)
         r = libc.poll(&pf, 1, 10000);
     while (r < 0 && errno == EINTR);
     if (r <= 0 || !msg_read(m->fd, &h, &data) || h.type != WM_HELLO) {
-        ah__free(data);
+        msg_free(data);
         member_free(m); /* it runs for real, as any program (its end of the socket closes) */
         return 0;
     }
-    ah__free(data);
+    msg_free(data);
     /* The real time spent waiting for the hello is the world's, not the calling callback's (a
      * supervisor restarting a crashed member from a timer is not a slow callback). */
     if (m->sim->in_callback > 0)
@@ -1372,12 +1403,12 @@ static int fork_join(ah_sim *sim, fork_wait *w, ah__site site)
     member *m;
 
     if (!msg_read(w->fd, &h, &data) || h.type != WM_HELLO) {
-        ah__free(data); /* its end closed: it exec'd a program outside the world, or exited */
+        msg_free(data); /* its end closed: it exec'd a program outside the world, or exited */
         world_fork_forget(pid);
         return 0;
     }
     snprintf(file, sizeof(file), "%.*s", h.len > 0 ? (int)h.len - 1 : 0, data ? (char *)data : "");
-    ah__free(data);
+    msg_free(data);
     pr = ah__proc_bare_new(sim, file[0] != '\0' ? file : "a forked child", site);
     ah__proc_bare_started(pr, pid);
     m = ah__calloc(1, sizeof(*m));
@@ -1643,7 +1674,20 @@ static void me_lost(void)
     _exit(0);
 }
 
-static void me_end_incoming(void *ctx) { link_take(ctx, &me.out); }
+/* During a turn the owner reads this process's messages until its yield: a large batch goes out
+ * now rather than growing the buffer (WORLD_OUT_FLUSH). */
+static void me_out_early(void)
+{
+    if (me.out.len >= WORLD_OUT_FLUSH && me.fd >= 0 && getpid() == me.pid &&
+        out_flush(me.fd, &me.out) != 0)
+        me_lost();
+}
+
+static void me_end_incoming(void *ctx)
+{
+    link_take(ctx, &me.out);
+    me_out_early();
+}
 static void me_end_writable(void *ctx) { (void)ctx; }
 static int me_end_waiting(void *ctx) { return (void)ctx, 0; }
 static uv_loop_t *me_end_loop(void *ctx)
@@ -1834,7 +1878,7 @@ static void me_wait_turn(void)
                 ah__clock_set(me.sim, h.a);
             break;
         case WM_GO:
-            ah__free(data);
+            msg_free(data);
             return;
         case WM_CONNECT:
             me_connect(h.id, (const char *)data);
@@ -1867,7 +1911,7 @@ static void me_wait_turn(void)
         default:
             break;
         }
-        ah__free(data);
+        msg_free(data);
     }
 }
 
