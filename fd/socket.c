@@ -243,6 +243,18 @@ int ah__fd_addr_in(const ah__fsock *fs, const struct sockaddr *sa, socklen_t len
             n = sizeof(un->sun_path);
         memcpy(path, un->sun_path, n);
         path[n] = '\0';
+        if (n > 0 && path[0] == '\0') {
+            /* Linux's abstract namespace: "\0name" is kept as "@name" with the address marked
+             * abstract, as mocks/pipe.c keeps uv_pipe_bind2's (decision 141); the name ends at
+             * its first NUL after the leading one (sun_path's trailing zeros when the caller
+             * gives sizeof(struct sockaddr_un)). */
+            path[0] = '@';
+            if (ah__addr_parse(path, 0, a) != 0)
+                return EINVAL;
+            a->abstract = 1;
+            a->abstract_pad = (int)(n - strlen(path));
+            return 0;
+        }
         return ah__addr_parse(path, 0, a) == 0 ? 0 : EINVAL;
     }
     if (sa->sa_family != fs->domain)
@@ -264,7 +276,13 @@ void ah__fd_addr_out(const ah__fsock *fs, const ah__addr *a, struct sockaddr *sa
         struct sockaddr_un *un = (struct sockaddr_un *)&ss;
         un->sun_family = AF_UNIX;
         n = offsetof(struct sockaddr_un, sun_path);
-        if (a->family == AF_UNIX) {
+        if (a->family == AF_UNIX && a->abstract) {
+            /* "\0name" and the NULs bound after it, not terminated (decision 146) */
+            size_t k = strnlen(a->str + 1, sizeof(un->sun_path) - 1);
+            memcpy(un->sun_path + 1, a->str + 1, k);
+            k += 1 + (size_t)a->abstract_pad;
+            n += (socklen_t)(k < sizeof(un->sun_path) ? k : sizeof(un->sun_path));
+        } else if (a->family == AF_UNIX) {
             snprintf(un->sun_path, sizeof(un->sun_path), "%s", a->str);
             n += (socklen_t)strlen(un->sun_path) + 1;
         }
@@ -538,7 +556,10 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
     if (fs->domain == AF_UNIX && r != 0) {
         /* A Unix socket's connect fails at once. */
         ah__route *rt = ah__route_get(net, &remote);
-        return fail_errno(r == 1 ? ETIMEDOUT : rt->bound != NULL ? ECONNREFUSED : ENOENT);
+        /* An abstract name has no file: nobody bound is ECONNREFUSED, as on Linux. */
+        return fail_errno(r == 1                                 ? ETIMEDOUT
+                          : rt->bound != NULL || remote.abstract ? ECONNREFUSED
+                                                                 : ENOENT);
     }
     fs->state = AH__FS_CONNECTING;
     fs->conn_ev.fire = conn_fire;

@@ -41,6 +41,10 @@ typedef struct ah__addr {
     char host[AH__ADDR_MAX]; /* "127.0.0.1", "::1", the path */
     int port;
     int abstract; /* AF_UNIX in Linux's abstract namespace: str is "@name" for "\0name" */
+    /* NULs after an abstract name's text in the length bind(2) was given (sizeof(struct
+     * sockaddr_un) leaves sun_path's zeros): Linux keeps them in the name, getsockname gives
+     * them back; the sim's routes match the text alone (decision 146). */
+    int abstract_pad;
 } ah__addr;
 
 enum { AH__SEG_DATA = 0, AH__SEG_FIN = 1, AH__SEG_RST = 2 };

@@ -245,7 +245,9 @@ static int pipe_name(const uv_pipe_t *handle, const ah__addr *a, char *buffer, s
     (void)handle;
     len = a->family == AF_UNIX ? strlen(a->str) : 0;
     if (a->abstract) {
-        /* "\0name", not terminated: since 1.50 it fits in exactly its length. */
+        /* "\0name" and the NULs bind(2) was given after it (decision 146), not terminated:
+         * since 1.50 it fits in exactly its length. */
+        len += (size_t)a->abstract_pad;
         if (len > *size || (!AH__UV_PIPE_NAME_ARGS_EINVAL && len == *size)) {
             *size = AH__UV_PIPE_NAME_ARGS_EINVAL ? len : len + 1;
             return UV_ENOBUFS;
@@ -253,7 +255,8 @@ static int pipe_name(const uv_pipe_t *handle, const ah__addr *a, char *buffer, s
         if (buffer == NULL)
             ah__fail(ah__sim(), "%s: called with a NULL buffer of %zu bytes", fn, *size);
         buffer[0] = '\0';
-        memcpy(buffer + 1, a->str + 1, len - 1);
+        memcpy(buffer + 1, a->str + 1, len - 1 - (size_t)a->abstract_pad);
+        memset(buffer + len - a->abstract_pad, 0, (size_t)a->abstract_pad);
         *size = len;
         return 0;
     }

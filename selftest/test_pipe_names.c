@@ -1,14 +1,19 @@
 /* Unix-domain pipes as Linux has them: a connect to a listening path is connected inside
  * uv_pipe_connect (decision 140), abstract names and autobind (decision 141, libuv >= 1.46 and
  * 1.49), uv_pipe_chmod's socket file (decision 143), and the sim's sockets counted against
- * RLIMIT_NOFILE when a connection arrives (decision 142). */
+ * RLIMIT_NOFILE when a connection arrives (decision 142); abstract names on sockets made with
+ * socket(2) and bound with bind(2) (decision 146, libuv's 1.40/1.44 pipe_getsockname_abstract). */
 #include <ah/ah.h>
 
 #include <cmocka.h>
 #include <dirent.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <errno.h>
+#include <stddef.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static uv_pipe_t server, client, sconn;
@@ -161,6 +166,65 @@ static void autobind_counts_from_zero(void **state)
 }
 #endif
 
+/* libuv's 1.40/1.44 form of pipe_getsockname_abstract: the name given to bind(2) with the whole
+ * struct's length (sun_path's trailing zeros), the socket then adopted by uv_pipe_open. */
+static void raw_abstract_names(void **state)
+{
+    ah_sim *sim = *state;
+    static const char name[] = "\0ah-raw";
+    struct sockaddr_un sun, got;
+    socklen_t len;
+    char big[sizeof(sun.sun_path) + 1];
+    size_t size;
+    int fd, cfd;
+
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    memcpy(sun.sun_path, name, sizeof(name));
+    assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+    len = sizeof(got);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&got, &len), 0);
+    /* Linux keeps sun_path's zeros in the name: the whole length comes back. */
+    assert_int_equal(len, sizeof(sun));
+    assert_memory_equal(got.sun_path, sun.sun_path, sizeof(sun.sun_path));
+    assert_int_equal(listen(fd, 8), 0);
+
+    /* The same text as a path is another name; an abstract name nobody bound is refused. */
+    cfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    memcpy(sun.sun_path, "@ah-raw", sizeof("@ah-raw"));
+    assert_int_equal(connect(cfd, (struct sockaddr *)&sun, sizeof(sun)), -1);
+    assert_int_equal(errno, ENOENT);
+    memcpy(sun.sun_path, "\0ah-none", sizeof("\0ah-none"));
+    assert_int_equal(connect(cfd, (struct sockaddr *)&sun, sizeof(sun)), -1);
+    assert_int_equal(errno, ECONNREFUSED);
+    /* The name as bound, with its zeros, reaches it. */
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    memcpy(sun.sun_path, name, sizeof(name));
+    assert_int_equal(connect(cfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+    len = sizeof(got);
+    assert_int_equal(getpeername(cfd, (struct sockaddr *)&got, &len), 0);
+    assert_int_equal(len, sizeof(sun));
+    assert_memory_equal(got.sun_path, sun.sun_path, sizeof(sun.sun_path));
+    close(cfd);
+    close(fd);
+
+    /* libuv's test: a bound socket, not listening, adopted by uv_pipe_open. */
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+    uv_pipe_init(uv_default_loop(), &server, 0);
+    assert_int_equal(uv_pipe_open(&server, fd), 0);
+    memset(big, 'x', sizeof(big));
+    size = sizeof(sun.sun_path) + 1;
+    assert_int_equal(uv_pipe_getsockname(&server, big, &size), 0);
+    assert_int_equal(size, sizeof(sun.sun_path));
+    assert_memory_equal(big, sun.sun_path, size);
+    uv_close((uv_handle_t *)&server, NULL);
+    ah_run_until_idle(sim);
+}
+
 static size_t open_descriptors(void)
 {
     DIR *d = opendir("/proc/self/fd");
@@ -216,6 +280,7 @@ int main(void)
         ah_unit_test(autobind_counts_from_zero),
 #endif
         ah_unit_test(sim_sockets_count_against_the_limit),
+        ah_unit_test(raw_abstract_names),
     };
     return ah_run_tests(tests);
 }

@@ -26,18 +26,25 @@ name=$5
 if [ "${6:-}" = helper ]; then part=; else part=$name; fi
 if [ "$(id -u)" = 0 ]; then
     # shellcheck disable=SC2016
-    # A checkout under /tmp (a CI clone there) would vanish under the private /tmp: its top folder
-    # is bound back at the same path, so the binary, its libuv and the sources stay reachable.
+    # A checkout under /tmp (a CI clone there) would vanish under the private /tmp: the top
+    # folders of the binary and of the sources (two when a build folder lies beside the shared
+    # sources) are bound back at the same paths, so the binary, its libuv and the sources stay
+    # reachable.
     unshare -n -m --propagation private sh -c '
         keep=
-        case "$1" in /tmp/?*) keep=$(echo "$1" | cut -d/ -f1-3) ;; esac
+        for p in "$1" "$2"; do
+            case "$p" in /tmp/?*)
+                t=$(echo "$p" | cut -d/ -f1-3)
+                case " $keep " in *" $t "*) ;; *) keep="$keep $t" ;; esac ;;
+            esac
+        done
         if [ -n "$keep" ]; then
             mkdir -p /run/ah-suite-tmp && mount --bind /tmp /run/ah-suite-tmp || exit 97
         fi
         mount -t tmpfs tmpfs /tmp || exit 97
-        if [ -n "$keep" ]; then
-            mkdir -p "$keep" && mount --bind "/run/ah-suite-tmp/${keep#/tmp/}" "$keep" || exit 97
-        fi
+        for t in $keep; do
+            mkdir -p "$t" && mount --bind "/run/ah-suite-tmp/${t#/tmp/}" "$t" || exit 97
+        done
         ip link set lo up && mkdir /tmp/w &&
         ln -s "$2/test" /tmp/w/test && chown -R 65534:65534 /tmp/w && cd /tmp/w &&
         exec timeout -k 5 "$4" setpriv --reuid=65534 --regid=65534 --clear-groups \
