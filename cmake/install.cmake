@@ -24,6 +24,10 @@ install(TARGETS ${AH_LINK_GROUP} ah_harness EXPORT asyncharness-targets
 install(EXPORT asyncharness-targets NAMESPACE asyncharness:: DESTINATION ${AH_CMAKE_DIR})
 # The command in front of a program: P/bin/ah-explore.
 install(TARGETS ah-explore RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+# The owner of programs started separately with AH_WORLD=PATH: P/bin/ah-world.
+if(TARGET ah-world)
+  install(TARGETS ah-world RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endif()
 
 configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/asyncharness-config.cmake.in
   ${CMAKE_CURRENT_BINARY_DIR}/asyncharness-config.cmake

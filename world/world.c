@@ -43,6 +43,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -54,6 +55,9 @@ __attribute__((used)) static const void *const world_parts[] = {&ah__world_calls
 /* Every harness-linked binary holds this string (the room is linked whole: ah__world_room). */
 __attribute__((used)) const char ah__world_marker[] = "asyncharness-world-member:1";
 const char ah__world_room = 0;
+/* Defined by ah-world (tools/ah-world.c), the owner of programs started with AH_WORLD: it never
+ * joins a world itself. */
+extern const int ah__world_owner_program __attribute__((weak));
 
 /* ---- real descriptors (other rooms interpose these names for fake descriptors) ---- */
 
@@ -101,6 +105,7 @@ enum {
     WM_FAIL,     /* payload: the report */
     WM_DNS,      /* payload: the owner's DNS table (dns.c), when it changed */
     WM_TEARDOWN, /* payload: what the member left behind at its exit (teardown.c) */
+    WM_STATUS,   /* a: its exit status (a member started separately, AH_WORLD: not a child) */
 };
 
 typedef struct msg_hdr {
@@ -270,6 +275,7 @@ typedef struct member {
     size_t n_told_dns;
     int joined;     /* counted in owner_members */
     int stdin_wait; /* blocked in a read of a stdio pipe the owner feeds, within its turn */
+    int stranger;   /* started separately (AH_WORLD): not the owner's child, not reaped */
 } member;
 
 /* Members of this process's world still joined (the owner's blocking waits run the world). */
@@ -305,7 +311,10 @@ static void owner_end_incoming(void *ctx)
     member_wake(l->m, l->m->sim->clock.now_ns);
 }
 static void owner_end_writable(void *ctx) { (void)ctx; }
-static int owner_end_waiting(void *ctx) { return (void)ctx, 0; }
+/* What travels to a member while a blocking wait of the owner holds for the world wakes it, so
+ * it keeps that wait going (between two members started separately, a client's last bytes before
+ * it exits reach the server). */
+static int owner_end_waiting(void *ctx) { return (void)ctx, owner_holds > 0; }
 static uv_loop_t *owner_end_loop(void *ctx) { return ((wlink *)ctx)->m->pr->loop; }
 static const ah__end_ops owner_end_ops = {owner_end_incoming, owner_end_writable, owner_end_waiting,
                                           owner_end_loop};
@@ -391,6 +400,12 @@ static void member_died(member *m)
     if (m->joined) {
         m->joined = 0;
         owner_members--;
+    }
+    if (!pr->real_reaped && m->stranger) {
+        /* Not a child: no status to reap. Without its WM_STATUS it ended without exit (a
+         * signal, which the owner cannot know): seen as killed by SIGKILL. */
+        pr->real_reaped = 1;
+        pr->real_status = SIGKILL;
     }
     if (!pr->real_reaped) {
         while (ah__real_waitpid(pr->real_pid, &status, 0) < 0 && errno == EINTR)
@@ -713,6 +728,12 @@ answer:
             break;
         case WM_TEARDOWN:
             ah__world_teardown_report(sim, m->pr, (const char *)data, ah_now_ms(sim));
+            break;
+        case WM_STATUS:
+            if (m->stranger) {
+                m->pr->real_reaped = 1;
+                m->pr->real_status = (int)h.a;
+            }
             break;
         case WM_FAIL:
             ah__free(m->fail);
@@ -1391,6 +1412,161 @@ static void me_lost(void)
     _exit(0);
 }
 
+/* ====================================================================================== */
+/* Programs started separately (AH_WORLD=PATH): ah-world listens there as the owner         */
+/* ====================================================================================== */
+
+typedef struct stranger {
+    int fd, pid;
+    char name[256];
+} stranger;
+
+static uint64_t real_ms(void)
+{
+    struct timespec ts;
+    ah__real_clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int stranger_cmp(const void *a, const void *b)
+{
+    const stranger *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c != 0 ? c : (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+/* Listens on the unix socket `path`, takes the hellos of `n` programs started with AH_WORLD=path
+ * (waiting up to `join_ms` of real time for them), and makes them members of the current sim's
+ * world, in the order of their program names (not of their arrival, which is the kernel's), their
+ * first turns at this instant. Their pids go to `pids`, their programs to `names`; returns how many
+ * joined, -1 (with a message on stderr) when the socket cannot be made. */
+int ah__world_serve(const char *path, int n, int join_ms, int *pids, char (*names)[256])
+{
+    int (*rsocket)(int, int, int), (*rbind)(int, const struct sockaddr *, socklen_t);
+    int (*rlisten)(int, int), (*raccept)(int, struct sockaddr *, socklen_t *);
+    ah_sim *sim = ah__sim();
+    struct sockaddr_un a;
+    stranger *s;
+    int lfd, k = 0, i;
+    uint64_t start;
+
+    libc_resolve();
+    *(void **)&rsocket = dlsym(RTLD_NEXT, "socket");
+    *(void **)&rbind = dlsym(RTLD_NEXT, "bind");
+    *(void **)&rlisten = dlsym(RTLD_NEXT, "listen");
+    *(void **)&raccept = dlsym(RTLD_NEXT, "accept");
+    memset(&a, 0, sizeof(a));
+    a.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(a.sun_path)) {
+        fprintf(stderr, "ah-world: %s: path too long for a unix socket\n", path);
+        return -1;
+    }
+    strcpy(a.sun_path, path);
+    unlink(path);
+    lfd = rsocket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (lfd < 0 || rbind(lfd, (struct sockaddr *)&a, sizeof(a)) != 0 || rlisten(lfd, 64) != 0) {
+        fprintf(stderr, "ah-world: cannot listen on %s: %s\n", path, strerror(errno));
+        if (lfd >= 0)
+            libc.close(lfd);
+        return -1;
+    }
+    s = ah__calloc((size_t)(n > 0 ? n : 1), sizeof(*s));
+    start = real_ms();
+    while (k < n) {
+        struct pollfd pf = {lfd, POLLIN, 0};
+        long left = (long)join_ms - (long)(real_ms() - start);
+        unsigned char *data = NULL;
+        msg_hdr h;
+        int fd, r;
+
+        if (left <= 0)
+            break;
+        r = libc.poll(&pf, 1, (int)left);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        fd = raccept(lfd, NULL, NULL);
+        if (fd < 0)
+            continue;
+        libc.fcntl(fd, F_SETFD, FD_CLOEXEC);
+        pf.fd = fd;
+        if (libc.poll(&pf, 1, 10000) <= 0 || !msg_read(fd, &h, &data) || h.type != WM_HELLO) {
+            ah__free(data);
+            libc.close(fd);
+            continue;
+        }
+        s[k].fd = fd;
+        s[k].pid = (int)h.a;
+        snprintf(s[k].name, sizeof(s[k].name), "%s", data != NULL ? (char *)data : "?");
+        ah__free(data);
+        k++;
+    }
+    libc.close(lfd);
+    unlink(path);
+    qsort(s, (size_t)k, sizeof(*s), stranger_cmp);
+    for (i = 0; i < k; i++) {
+        ah__proc *pr = ah__proc_bare_new(sim, s[i].name, AH__CALLER("ah-world"));
+        member *m = ah__calloc(1, sizeof(*m));
+        char note[320];
+
+        ah__proc_bare_started(pr, s[i].pid);
+        m->pr = pr;
+        m->sim = sim;
+        m->fd = s[i].fd;
+        m->child_fd = -1;
+        m->stranger = 1;
+        ah__list_init(&m->links);
+        m->ev.fire = member_turn;
+        m->ev.what = "a member process's turn";
+        m->ev.site = AH__CALLER("ah-world");
+        pr->world = m;
+        member_joined(m);
+        snprintf(note, sizeof(note), "%s (started separately, AH_WORLD) joins the world", pr->file);
+        ah__trace_note(sim, "world", note);
+        member_wake(m, sim->clock.now_ns);
+        pids[i] = s[i].pid;
+        memcpy(names[i], s[i].name, sizeof(names[i]));
+    }
+    ah__free(s);
+    return k;
+}
+
+/* In a program started with AH_WORLD=PATH (and no AH_WORLD_FD): its connection to the owner. No
+ * owner listening there is a clear message and exit status 125, never a hang nor a run alone. */
+static int world_dial(const char *path)
+{
+    int (*rsocket)(int, int, int), (*rconnect)(int, const struct sockaddr *, socklen_t);
+    struct sockaddr_un a;
+    int fd;
+
+    *(void **)&rsocket = dlsym(RTLD_NEXT, "socket");
+    *(void **)&rconnect = dlsym(RTLD_NEXT, "connect");
+    memset(&a, 0, sizeof(a));
+    a.sun_family = AF_UNIX;
+    snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+    fd = rsocket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || strlen(path) >= sizeof(a.sun_path) ||
+        rconnect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        fprintf(stderr,
+                "asyncharness: %s (pid %d): AH_WORLD=%s names no world: %s (start `ah-world -n "
+                "N %s` first, or unset AH_WORLD to run alone; docs/world.md)\n",
+                program_invocation_name, (int)getpid(), path,
+                strlen(path) >= sizeof(a.sun_path) ? "path too long" : strerror(errno), path);
+        _exit(125);
+    }
+    return fd;
+}
+
+/* A member started separately tells its exit status: the owner is not its parent. */
+static void me_status(int status, void *arg)
+{
+    (void)arg;
+    if (me.fd < 0 || getpid() != me.pid)
+        return;
+    out_put(&me.out, WM_STATUS, 0, (uint64_t)((status & 0xff) << 8), NULL, 0);
+}
+
 static void me_end_incoming(void *ctx) { link_take(ctx, &me.out); }
 static void me_end_writable(void *ctx) { (void)ctx; }
 static int me_end_waiting(void *ctx) { return (void)ctx, 0; }
@@ -1656,6 +1832,7 @@ __attribute__((constructor(103))) static void world_start(void)
     const char *v = getenv("AH_WORLD_FD");
     char *end;
     long fd;
+    int stranger_exit = 0;
 
     ah__world_end_proc = end_proc;
     ah__proc_world.prepare = world_prepare;
@@ -1675,13 +1852,21 @@ __attribute__((constructor(103))) static void world_start(void)
     /* resolved now: the exec functions run in a child between fork and exec (uv_spawn's too) */
     *(void **)&exec_libc.execve = dlsym(RTLD_NEXT, "execve");
     *(void **)&exec_libc.execvpe = dlsym(RTLD_NEXT, "execvpe");
-    if (v == NULL || *v == '\0')
-        return;
-    fd = strtol(v, &end, 10);
-    unsetenv("AH_WORLD_FD"); /* its own children are not members of this world by inheritance */
     libc_resolve();
-    if (*end != '\0' || fd < 0 || libc.fcntl((int)fd, F_GETFD) < 0)
-        return;
+    if ((v == NULL || *v == '\0') && &ah__world_owner_program == NULL &&
+        getenv("AH_WORLD") != NULL && *getenv("AH_WORLD") != '\0') {
+        /* started separately: the owner is ah-world, listening at that path */
+        fd = world_dial(getenv("AH_WORLD"));
+        unsetenv("AH_WORLD");
+        stranger_exit = 1;
+    } else {
+        if (v == NULL || *v == '\0')
+            return;
+        fd = strtol(v, &end, 10);
+        unsetenv("AH_WORLD_FD"); /* its own children are not members of this world by inheritance */
+        if (*end != '\0' || fd < 0 || libc.fcntl((int)fd, F_GETFD) < 0)
+            return;
+    }
     libc.fcntl((int)fd, F_SETFD, FD_CLOEXEC);
     me.fd = (int)fd;
     me.pid = getpid();
@@ -1696,5 +1881,7 @@ __attribute__((constructor(103))) static void world_start(void)
     ah__world_hooks.attach = me_attach;
     ah__world_hooks.time_pass = me_time_pass;
     atexit(me_exit);
-    me_wait_turn(); /* main runs in the member's first turn */
+    if (stranger_exit)
+        on_exit(me_status, NULL); /* runs before me_exit, which sends it */
+    me_wait_turn();               /* main runs in the member's first turn */
 }
