@@ -1174,6 +1174,8 @@ static struct {
     int (*execvpe)(const char *, char *const[], char *const[]);
 } exec_libc;
 
+static int exec_shell; /* system()'s child: its shell passes AH_WORLD_FD on (world_system) */
+
 /* In a forked child: the environment for a harness-linked `file`, with AH_WORLD_FD (NULL: it
  * does not join, the exec goes on as before). */
 static char **exec_env(const char *file, int search, char *const envp[])
@@ -1185,7 +1187,7 @@ static char **exec_env(const char *file, int search, char *const envp[])
     if (exec_fd < 0 || file == NULL)
         return NULL;
     snprintf(path, sizeof(path), "%s%s", !search && strchr(file, '/') == NULL ? "./" : "", file);
-    if (!program_joins(path, (char **)envp))
+    if (!exec_shell && !program_joins(path, (char **)envp))
         return NULL;
     while (envp != NULL && envp[n] != NULL)
         if (strncmp(envp[n++], "AH_WORLD_FD=", 12) == 0)
@@ -1234,6 +1236,44 @@ int execvpe(const char *file, char *const argv[], char *const envp[])
 
 AH__LIBC(execvp, 11, AH__LIBC_SIGNAL);
 int execvp(const char *file, char *const argv[]) { return exec_join(1, file, argv, environ); }
+
+/* ---- system(): a harness-linked program the shell starts joins the world ---- */
+
+/* system(3) as fork (proc/fork.c, which makes the socketpair of a forked child), an exec of
+ * /bin/sh -c with AH_WORLD_FD in its environment (the shell is not harness-linked, but passes the
+ * environment and the descriptor on to the program it starts), and a blocking waitpid: a program
+ * that said hello is a member, and the wait runs the world as the owner's blocking waits do; a
+ * command outside the world closes the end (its exit, or its exec of a program without the
+ * harness) and runs for real, the wait the C library's. Outside a sim, with AH_WORLD_OFF, or
+ * without a command (is a shell there?), the C library's system. */
+AH__LIBC(system, 11, AH__LIBC_SIGNAL);
+int system(const char *command)
+{
+    static int (*real)(const char *);
+    char *argv[4];
+    int st = 0;
+    pid_t pid, r;
+
+    if (real == NULL)
+        *(void **)&real = dlsym(RTLD_NEXT, "system");
+    if (command == NULL || ah_sim_current() == NULL || getenv("AH_WORLD_OFF") != NULL)
+        return real(command);
+    pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        argv[0] = "sh";
+        argv[1] = "-c";
+        argv[2] = (char *)command;
+        argv[3] = NULL;
+        exec_shell = 1;
+        execve("/bin/sh", argv, environ);
+        _exit(127);
+    }
+    while ((r = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
+        ;
+    return r < 0 ? -1 : st;
+}
 
 /* ====================================================================================== */
 /* The owner's blocking waits (docs/world.md): a program that waits for its processes      */
