@@ -43,6 +43,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1486,6 +1487,7 @@ int ah__world_serve(const char *path, int n, int join_ms, int *pids, char (*name
     int (*rlisten)(int, int), (*raccept)(int, struct sockaddr *, socklen_t *);
     ah_sim *sim = ah__sim();
     struct sockaddr_un a;
+    struct stat sb;
     stranger *s;
     int lfd, k = 0, i;
     uint64_t start;
@@ -1502,7 +1504,8 @@ int ah__world_serve(const char *path, int n, int join_ms, int *pids, char (*name
         return -1;
     }
     strcpy(a.sun_path, path);
-    unlink(path);
+    if (lstat(path, &sb) == 0 && S_ISSOCK(sb.st_mode))
+        unlink(path); /* a stale owner's socket; anything else there is an error below */
     lfd = rsocket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (lfd < 0 || rbind(lfd, (struct sockaddr *)&a, sizeof(a)) != 0 || rlisten(lfd, 64) != 0) {
         fprintf(stderr, "ah-world: cannot listen on %s: %s\n", path, strerror(errno));
