@@ -1443,8 +1443,9 @@ static struct {
     char (*listens)[AH__ADDR_MAX + 2];
     size_t n_listens;
     uint32_t next_link;
-    pid_t pid;  /* a child it forks (fork()) goes on outside the world */
-    int failed; /* a harness failure was sent */
+    pid_t pid;            /* a child it forks (fork()) goes on outside the world */
+    int failed;           /* a harness failure was sent */
+    char owner_path[108]; /* started separately: AH_WORLD's path (its owner is ah-world) */
 } me = {.fd = -1};
 
 static void me_lost(void)
@@ -1830,7 +1831,11 @@ static void me_fail(ah_sim *sim, const char *msg)
 static void me_attach(ah_sim *sim)
 {
     me.sim = sim;
-    if (sim->outside[0] == '\0')
+    if (sim->outside[0] == '\0' && me.owner_path[0] != '\0')
+        snprintf(sim->outside, sizeof(sim->outside),
+                 "in %s (pid %d), a process of the world ah-world owns at %s",
+                 program_invocation_name, (int)getpid(), me.owner_path);
+    else if (sim->outside[0] == '\0')
         snprintf(sim->outside, sizeof(sim->outside),
                  "in %s (pid %d), a process of the world of pid %d (its parent)",
                  program_invocation_name, (int)getpid(), (int)getppid());
@@ -1900,6 +1905,7 @@ __attribute__((constructor(103))) static void world_start(void)
         getenv("AH_WORLD") != NULL && *getenv("AH_WORLD") != '\0') {
         /* started separately: the owner is ah-world, listening at that path */
         fd = world_dial(getenv("AH_WORLD"));
+        snprintf(me.owner_path, sizeof(me.owner_path), "%s", getenv("AH_WORLD"));
         unsetenv("AH_WORLD");
         stranger_exit = 1;
     } else {

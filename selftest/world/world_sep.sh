@@ -5,6 +5,7 @@
 #   twice:     the same lines at the same virtual instants on both runs, ah-world exits 0.
 #   status:    a member exiting 3 makes ah-world exit 3.
 #   no_owner:  AH_WORLD naming a path nobody listens on: a clear message and status 125, at once.
+#   member_fails: a member's harness failure is ah-world's, naming the process; status 255.
 #   too_few:   ah-world -n 2 with one program joining: a clear message and status 124.
 set -u
 case=$1
@@ -62,6 +63,21 @@ no_owner)
     [ $rc -eq 125 ] || fail "exit $rc, not 125"
     grep -q "AH_WORLD=$out/nobody.sock names no world" "$out/client" || fail "no message"
     cat "$out/client"
+    ;;
+member_fails)
+    # a harness failure in a member started separately fails the world, naming the process
+    sock=$out/world.sock
+    "$top/ah-world" -n 2 "$sock" 2>"$out/owner" &
+    owner=$!
+    i=0
+    while [ ! -S "$sock" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+    AH_WORLD=$sock "$dir/world_bad_server" 7431 >"$out/server" 2>&1 &
+    AH_WORLD=$sock "$dir/world_sep_client" 7431 >"$out/client" 2>&1
+    wait
+    wait $owner
+    rc=$?
+    [ $rc -eq 255 ] || fail "ah-world exit $rc, not 255"
+    cat "$out/server" "$out/owner"
     ;;
 too_few)
     sock=$out/world.sock
