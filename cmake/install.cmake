@@ -7,6 +7,7 @@
 #                                           AsyncharnessTesting.cmake (ah_discover_tests)
 #   P/lib/pkgconfig/asyncharness.pc
 #   P/bin/ah-explore                        the command that explores an unchanged program
+#   P/bin/ah-world                          the owner of programs started with AH_WORLD=PATH
 # Every path in them is relative to the file's own location, so P can be moved after installing.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
