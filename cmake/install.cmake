@@ -7,6 +7,7 @@
 #                                           AsyncharnessTesting.cmake (ah_discover_tests)
 #   P/lib/pkgconfig/asyncharness.pc
 #   P/bin/ah-explore                        the command that explores an unchanged program
+#   P/bin/ah-world                          the owner of programs started with AH_WORLD=PATH
 # Every path in them is relative to the file's own location, so P can be moved after installing.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
@@ -24,6 +25,10 @@ install(TARGETS ${AH_LINK_GROUP} ah_harness EXPORT asyncharness-targets
 install(EXPORT asyncharness-targets NAMESPACE asyncharness:: DESTINATION ${AH_CMAKE_DIR})
 # The command in front of a program: P/bin/ah-explore.
 install(TARGETS ah-explore RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+# The owner of programs started separately with AH_WORLD=PATH: P/bin/ah-world.
+if(TARGET ah-world)
+  install(TARGETS ah-world RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endif()
 
 configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/asyncharness-config.cmake.in
   ${CMAKE_CURRENT_BINARY_DIR}/asyncharness-config.cmake

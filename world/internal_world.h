@@ -28,4 +28,10 @@ void ah__world_dns_apply(ah_sim *sim, const unsigned char *p, size_t n);
  * the owner's teardown naming the process. */
 void ah__world_teardown_report(ah_sim *sim, const ah__proc *pr, const char *report, uint64_t at_ms);
 
+/* world.c: ah-world's side (tools/ah-world.c): listens on the unix socket `path` for `n` programs
+ * started with AH_WORLD=path (up to join_ms of real time), makes them members of the current
+ * sim's world in the order of their program names; their pids in `pids`, programs in `names`; how
+ * many joined, or -1. */
+int ah__world_serve(const char *path, int n, int join_ms, int *pids, char (*names)[256]);
+
 #endif

@@ -44,6 +44,8 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -55,6 +57,9 @@ __attribute__((used)) static const void *const world_parts[] = {&ah__world_calls
 /* Every harness-linked binary holds this string (the room is linked whole: ah__world_room). */
 __attribute__((used)) const char ah__world_marker[] = "asyncharness-world-member:1";
 const char ah__world_room = 0;
+/* Defined by ah-world (tools/ah-world.c), the owner of programs started with AH_WORLD: it never
+ * joins a world itself. */
+extern const int ah__world_owner_program __attribute__((weak));
 
 /* ---- real descriptors (other rooms interpose these names for fake descriptors) ---- */
 
@@ -104,6 +109,7 @@ enum {
     WM_TEARDOWN, /* payload: what the member left behind at its exit (teardown.c) */
     WM_UDP,      /* payload: "from\0to\0" then a datagram's bytes */
     WM_PORTS,    /* a: where the member's ephemeral UDP ports start */
+    WM_STATUS,   /* a: its exit status (a member started separately, AH_WORLD: not a child) */
 };
 
 typedef struct msg_hdr {
@@ -177,7 +183,7 @@ static size_t rx_cap;
 static void msg_free(unsigned char *data)
 {
     if (data != rx_buf)
-        msg_free(data);
+        ah__free(data);
 }
 
 /* One message; *data (NUL-terminated) or NULL, released with msg_free. 1, or 0 at the end. */
@@ -304,6 +310,7 @@ typedef struct member {
     size_t n_told_dns;
     int joined;     /* counted in owner_members */
     int stdin_wait; /* blocked in a read of a stdio pipe the owner feeds, within its turn */
+    int stranger;   /* started separately (AH_WORLD): not the owner's child, not reaped */
 } member;
 
 /* Members of this process's world still joined (the owner's blocking waits run the world). */
@@ -577,7 +584,10 @@ static void owner_end_incoming(void *ctx)
     member_wake(l->m, l->m->sim->clock.now_ns);
 }
 static void owner_end_writable(void *ctx) { (void)ctx; }
-static int owner_end_waiting(void *ctx) { return (void)ctx, 0; }
+/* What travels to a member while a blocking wait of the owner holds for the world wakes it, so
+ * it keeps that wait going (between two members started separately, a client's last bytes before
+ * it exits reach the server). */
+static int owner_end_waiting(void *ctx) { return (void)ctx, owner_holds > 0; }
 static uv_loop_t *owner_end_loop(void *ctx) { return ((wlink *)ctx)->m->pr->loop; }
 static const ah__end_ops owner_end_ops = {owner_end_incoming, owner_end_writable, owner_end_waiting,
                                           owner_end_loop};
@@ -668,6 +678,12 @@ static void member_died(member *m)
     if (m->joined) {
         m->joined = 0;
         owner_members--;
+    }
+    if (!pr->real_reaped && m->stranger) {
+        /* Not a child: no status to reap. Without its WM_STATUS it ended without exit (a
+         * signal, which the owner cannot know): seen as killed by SIGKILL. */
+        pr->real_reaped = 1;
+        pr->real_status = SIGKILL;
     }
     if (!pr->real_reaped) {
         while (ah__real_waitpid(pr->real_pid, &status, 0) < 0 && errno == EINTR)
@@ -995,6 +1011,12 @@ answer:
             break;
         case WM_UDP:
             udp_send_from(sim, m->pr->loop, m, data, h.len);
+            break;
+        case WM_STATUS:
+            if (m->stranger) {
+                m->pr->real_reaped = 1;
+                m->pr->real_status = (int)h.a;
+            }
             break;
         case WM_FAIL:
             ah__free(m->fail);
@@ -1436,6 +1458,8 @@ static struct {
     int (*execvpe)(const char *, char *const[], char *const[]);
 } exec_libc;
 
+static int exec_shell; /* system()'s child: its shell passes AH_WORLD_FD on (world_system) */
+
 /* In a forked child: the environment for a harness-linked `file`, with AH_WORLD_FD (NULL: it
  * does not join, the exec goes on as before). */
 static char **exec_env(const char *file, int search, char *const envp[])
@@ -1447,7 +1471,7 @@ static char **exec_env(const char *file, int search, char *const envp[])
     if (exec_fd < 0 || file == NULL)
         return NULL;
     snprintf(path, sizeof(path), "%s%s", !search && strchr(file, '/') == NULL ? "./" : "", file);
-    if (!program_joins(path, (char **)envp))
+    if (!exec_shell && !program_joins(path, (char **)envp))
         return NULL;
     while (envp != NULL && envp[n] != NULL)
         if (strncmp(envp[n++], "AH_WORLD_FD=", 12) == 0)
@@ -1496,6 +1520,44 @@ int execvpe(const char *file, char *const argv[], char *const envp[])
 
 AH__LIBC(execvp, 11, AH__LIBC_SIGNAL);
 int execvp(const char *file, char *const argv[]) { return exec_join(1, file, argv, environ); }
+
+/* ---- system(): a harness-linked program the shell starts joins the world ---- */
+
+/* system(3) as fork (proc/fork.c, which makes the socketpair of a forked child), an exec of
+ * /bin/sh -c with AH_WORLD_FD in its environment (the shell is not harness-linked, but passes the
+ * environment and the descriptor on to the program it starts), and a blocking waitpid: a program
+ * that said hello is a member, and the wait runs the world as the owner's blocking waits do; a
+ * command outside the world closes the end (its exit, or its exec of a program without the
+ * harness) and runs for real, the wait the C library's. Outside a sim, with AH_WORLD_OFF, or
+ * without a command (is a shell there?), the C library's system. */
+AH__LIBC(system, 11, AH__LIBC_SIGNAL);
+int system(const char *command)
+{
+    static int (*real)(const char *);
+    char *argv[4];
+    int st = 0;
+    pid_t pid, r;
+
+    if (real == NULL)
+        *(void **)&real = dlsym(RTLD_NEXT, "system");
+    if (command == NULL || ah_sim_current() == NULL || getenv("AH_WORLD_OFF") != NULL)
+        return real(command);
+    pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        argv[0] = "sh";
+        argv[1] = "-c";
+        argv[2] = (char *)command;
+        argv[3] = NULL;
+        exec_shell = 1;
+        execve("/bin/sh", argv, environ);
+        _exit(127);
+    }
+    while ((r = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
+        ;
+    return r < 0 ? -1 : st;
+}
 
 /* ====================================================================================== */
 /* The owner's blocking waits (docs/world.md): a program that waits for its processes      */
@@ -1664,14 +1726,172 @@ static struct {
     char (*listens)[AH__ADDR_MAX + 2];
     size_t n_listens;
     uint32_t next_link;
-    pid_t pid;  /* a child it forks (fork()) goes on outside the world */
-    int failed; /* a harness failure was sent */
+    pid_t pid;            /* a child it forks (fork()) goes on outside the world */
+    int failed;           /* a harness failure was sent */
+    char owner_path[108]; /* started separately: AH_WORLD's path (its owner is ah-world) */
 } me = {.fd = -1};
 
 static void me_lost(void)
 {
     /* The owner is gone (its test ended): nothing is left to run this process. */
     _exit(0);
+}
+
+/* ====================================================================================== */
+/* Programs started separately (AH_WORLD=PATH): ah-world listens there as the owner         */
+/* ====================================================================================== */
+
+typedef struct stranger {
+    int fd, pid;
+    char name[256];
+} stranger;
+
+static uint64_t real_ms(void)
+{
+    struct timespec ts;
+    ah__real_clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int stranger_cmp(const void *a, const void *b)
+{
+    const stranger *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c != 0 ? c : (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+/* Listens on the unix socket `path`, takes the hellos of `n` programs started with AH_WORLD=path
+ * (waiting up to `join_ms` of real time for them), and makes them members of the current sim's
+ * world, in the order of their program names (not of their arrival, which is the kernel's), their
+ * first turns at this instant. Their pids go to `pids`, their programs to `names`; returns how many
+ * joined, -1 (with a message on stderr) when the socket cannot be made. */
+int ah__world_serve(const char *path, int n, int join_ms, int *pids, char (*names)[256])
+{
+    int (*rsocket)(int, int, int), (*rbind)(int, const struct sockaddr *, socklen_t);
+    int (*rlisten)(int, int), (*raccept)(int, struct sockaddr *, socklen_t *);
+    ah_sim *sim = ah__sim();
+    struct sockaddr_un a;
+    struct stat sb;
+    stranger *s;
+    int lfd, k = 0, i;
+    uint64_t start;
+
+    libc_resolve();
+    *(void **)&rsocket = dlsym(RTLD_NEXT, "socket");
+    *(void **)&rbind = dlsym(RTLD_NEXT, "bind");
+    *(void **)&rlisten = dlsym(RTLD_NEXT, "listen");
+    *(void **)&raccept = dlsym(RTLD_NEXT, "accept");
+    memset(&a, 0, sizeof(a));
+    a.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(a.sun_path)) {
+        fprintf(stderr, "ah-world: %s: path too long for a unix socket\n", path);
+        return -1;
+    }
+    strcpy(a.sun_path, path);
+    if (lstat(path, &sb) == 0 && S_ISSOCK(sb.st_mode))
+        unlink(path); /* a stale owner's socket; anything else there is an error below */
+    lfd = rsocket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (lfd < 0 || rbind(lfd, (struct sockaddr *)&a, sizeof(a)) != 0 || rlisten(lfd, 64) != 0) {
+        fprintf(stderr, "ah-world: cannot listen on %s: %s\n", path, strerror(errno));
+        if (lfd >= 0)
+            libc.close(lfd);
+        return -1;
+    }
+    s = ah__calloc((size_t)(n > 0 ? n : 1), sizeof(*s));
+    start = real_ms();
+    while (k < n) {
+        struct pollfd pf = {lfd, POLLIN, 0};
+        long left = (long)join_ms - (long)(real_ms() - start);
+        unsigned char *data = NULL;
+        msg_hdr h;
+        int fd, r;
+
+        if (left <= 0)
+            break;
+        r = libc.poll(&pf, 1, (int)left);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        fd = raccept(lfd, NULL, NULL);
+        if (fd < 0)
+            continue;
+        libc.fcntl(fd, F_SETFD, FD_CLOEXEC);
+        pf.fd = fd;
+        if (libc.poll(&pf, 1, 10000) <= 0 || !msg_read(fd, &h, &data) || h.type != WM_HELLO) {
+            msg_free(data);
+            libc.close(fd);
+            continue;
+        }
+        s[k].fd = fd;
+        s[k].pid = (int)h.a;
+        snprintf(s[k].name, sizeof(s[k].name), "%s", data != NULL ? (char *)data : "?");
+        msg_free(data);
+        k++;
+    }
+    libc.close(lfd);
+    unlink(path);
+    qsort(s, (size_t)k, sizeof(*s), stranger_cmp);
+    for (i = 0; i < k; i++) {
+        ah__proc *pr = ah__proc_bare_new(sim, s[i].name, AH__CALLER("ah-world"));
+        member *m = ah__calloc(1, sizeof(*m));
+        char note[320];
+
+        ah__proc_bare_started(pr, s[i].pid);
+        m->pr = pr;
+        m->sim = sim;
+        m->fd = s[i].fd;
+        m->child_fd = -1;
+        m->stranger = 1;
+        ah__list_init(&m->links);
+        m->ev.fire = member_turn;
+        m->ev.what = "a member process's turn";
+        m->ev.site = AH__CALLER("ah-world");
+        pr->world = m;
+        member_joined(m);
+        snprintf(note, sizeof(note), "%s (started separately, AH_WORLD) joins the world", pr->file);
+        ah__trace_note(sim, "world", note);
+        member_wake(m, sim->clock.now_ns);
+        pids[i] = s[i].pid;
+        memcpy(names[i], s[i].name, sizeof(names[i]));
+    }
+    ah__free(s);
+    return k;
+}
+
+/* In a program started with AH_WORLD=PATH (and no AH_WORLD_FD): its connection to the owner. No
+ * owner listening there is a clear message and exit status 125, never a hang nor a run alone. */
+static int world_dial(const char *path)
+{
+    int (*rsocket)(int, int, int), (*rconnect)(int, const struct sockaddr *, socklen_t);
+    struct sockaddr_un a;
+    int fd;
+
+    *(void **)&rsocket = dlsym(RTLD_NEXT, "socket");
+    *(void **)&rconnect = dlsym(RTLD_NEXT, "connect");
+    memset(&a, 0, sizeof(a));
+    a.sun_family = AF_UNIX;
+    snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+    fd = rsocket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || strlen(path) >= sizeof(a.sun_path) ||
+        rconnect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        fprintf(stderr,
+                "asyncharness: %s (pid %d): AH_WORLD=%s names no world: %s (start `ah-world -n "
+                "N %s` first, or unset AH_WORLD to run alone; docs/world.md)\n",
+                program_invocation_name, (int)getpid(), path,
+                strlen(path) >= sizeof(a.sun_path) ? "path too long" : strerror(errno), path);
+        _exit(125);
+    }
+    return fd;
+}
+
+/* A member started separately tells its exit status: the owner is not its parent. */
+static void me_status(int status, void *arg)
+{
+    (void)arg;
+    if (me.fd < 0 || getpid() != me.pid)
+        return;
+    out_put(&me.out, WM_STATUS, 0, (uint64_t)((status & 0xff) << 8), NULL, 0);
 }
 
 /* During a turn the owner reads this process's messages until its yield: a large batch goes out
@@ -1948,7 +2168,11 @@ static void me_fail(ah_sim *sim, const char *msg)
 static void me_attach(ah_sim *sim)
 {
     me.sim = sim;
-    if (sim->outside[0] == '\0')
+    if (sim->outside[0] == '\0' && me.owner_path[0] != '\0')
+        snprintf(sim->outside, sizeof(sim->outside),
+                 "in %s (pid %d), a process of the world ah-world owns at %s",
+                 program_invocation_name, (int)getpid(), me.owner_path);
+    else if (sim->outside[0] == '\0')
         snprintf(sim->outside, sizeof(sim->outside),
                  "in %s (pid %d), a process of the world of pid %d (its parent)",
                  program_invocation_name, (int)getpid(), (int)getppid());
@@ -1995,6 +2219,7 @@ __attribute__((constructor(103))) static void world_start(void)
     const char *v = getenv("AH_WORLD_FD");
     char *end;
     long fd;
+    int stranger_exit = 0;
 
     ah__world_end_proc = end_proc;
     ah__proc_world.prepare = world_prepare;
@@ -2014,13 +2239,22 @@ __attribute__((constructor(103))) static void world_start(void)
     /* resolved now: the exec functions run in a child between fork and exec (uv_spawn's too) */
     *(void **)&exec_libc.execve = dlsym(RTLD_NEXT, "execve");
     *(void **)&exec_libc.execvpe = dlsym(RTLD_NEXT, "execvpe");
-    if (v == NULL || *v == '\0')
-        return;
-    fd = strtol(v, &end, 10);
-    unsetenv("AH_WORLD_FD"); /* its own children are not members of this world by inheritance */
     libc_resolve();
-    if (*end != '\0' || fd < 0 || libc.fcntl((int)fd, F_GETFD) < 0)
-        return;
+    if ((v == NULL || *v == '\0') && &ah__world_owner_program == NULL &&
+        getenv("AH_WORLD") != NULL && *getenv("AH_WORLD") != '\0') {
+        /* started separately: the owner is ah-world, listening at that path */
+        fd = world_dial(getenv("AH_WORLD"));
+        snprintf(me.owner_path, sizeof(me.owner_path), "%s", getenv("AH_WORLD"));
+        unsetenv("AH_WORLD");
+        stranger_exit = 1;
+    } else {
+        if (v == NULL || *v == '\0')
+            return;
+        fd = strtol(v, &end, 10);
+        unsetenv("AH_WORLD_FD"); /* its own children are not members of this world by inheritance */
+        if (*end != '\0' || fd < 0 || libc.fcntl((int)fd, F_GETFD) < 0)
+            return;
+    }
     libc.fcntl((int)fd, F_SETFD, FD_CLOEXEC);
     me.fd = (int)fd;
     me.pid = getpid();
@@ -2035,5 +2269,7 @@ __attribute__((constructor(103))) static void world_start(void)
     ah__world_hooks.attach = me_attach;
     ah__world_hooks.time_pass = me_time_pass;
     atexit(me_exit);
-    me_wait_turn(); /* main runs in the member's first turn */
+    if (stranger_exit)
+        on_exit(me_status, NULL); /* runs before me_exit, which sends it */
+    me_wait_turn();               /* main runs in the member's first turn */
 }
