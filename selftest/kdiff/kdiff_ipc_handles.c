@@ -145,7 +145,7 @@ int main(void)
     uv_ip4_addr("127.0.0.1", PORT, &a);
 
     /* libuv's checks */
-    uv_socketpair(SOCK_STREAM, 0, fds, 0, 0);
+    socketpair(AF_UNIX, SOCK_STREAM, 0, fds);
     uv_pipe_init(loop, &plain[0], 0);
     uv_pipe_init(loop, &plain[1], 0);
     uv_pipe_open(&plain[0], fds[0]);
@@ -158,7 +158,7 @@ int main(void)
     uv_close((uv_handle_t *)&plain[0], NULL);
     uv_close((uv_handle_t *)&plain[1], NULL);
 
-    uv_socketpair(SOCK_STREAM, 0, fds, 0, 0);
+    socketpair(AF_UNIX, SOCK_STREAM, 0, fds);
     uv_pipe_init(loop, &chan[0], 1);
     uv_pipe_init(loop, &chan[1], 1);
     uv_pipe_open(&chan[0], fds[0]);
