@@ -600,6 +600,12 @@ void ah__dns_free_all(ah__net *net)
         free_chain(r->ai);
         ah__free(r);
     }
+    ah__dns_table_clear(net);
+}
+
+/* The table of names ah_dns_* made (the world's copy replaces it: world/dns.c). */
+void ah__dns_table_clear(ah__net *net)
+{
     while (!ah__list_empty(&net->dns)) {
         ah__dns_entry *e = ah__container_of(net->dns.next, ah__dns_entry, link);
         ah__list_remove(&e->link);

@@ -509,5 +509,6 @@ int ah__dns_resolve_now(ah__net *net, const char *host, const char *service,
                         const struct addrinfo *hints, struct addrinfo **res, ah__site site);
 void ah__dns_check(ah__net *net, ah__buf *b);
 void ah__dns_free_all(ah__net *net);
+void ah__dns_table_clear(ah__net *net);
 
 #endif

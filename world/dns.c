@@ -45,13 +45,7 @@ void ah__world_dns_apply(ah_sim *sim, const unsigned char *p, size_t n)
     ah__net *net = ah__net_get(sim);
     size_t at = 0;
 
-    while (!ah__list_empty(&net->dns)) {
-        ah__dns_entry *e = ah__container_of(net->dns.next, ah__dns_entry, link);
-        ah__list_remove(&e->link);
-        ah__free(e->name);
-        ah__free(e->addrs);
-        ah__free(e);
-    }
+    ah__dns_table_clear(net);
     while (at < n) {
         const char *name = (const char *)p + at;
         size_t nl = strnlen(name, n - at) + 1;
